@@ -1,0 +1,117 @@
+"""Results of checking exams against a protocol: findings, per-sequence results, per-exam verdicts.
+
+These objects are what every report (console, JSON, TSV, HTML) renders and what the audit aggregates.
+Check ids are stable strings ``<sequence id>/<constraint id>`` so reports can be diffed month to month.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from protocheck.model import Acquisition, Exam
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return {"error": 3, "warning": 2, "info": 1}[self.value]
+
+
+class Status(str, Enum):
+    PASS = "pass"                    # the value satisfies the constraint
+    FAIL = "fail"                    # the value violates it (severity says how bad)
+    CANNOT_VERIFY = "cannot_verify"  # the value could not be read: never a silent pass
+    MISSING = "missing"              # a protocol sequence has no matching series
+    NOT_APPLICABLE = "not_applicable"
+
+
+@dataclass
+class Finding:
+    """One constraint evaluated on one series (or one missing sequence)."""
+
+    check_id: str                  # "<sequence>/<constraint>", stable across runs
+    sequence: str                  # protocol sequence id
+    status: Status
+    severity: Severity
+    parameter: str | None = None
+    series: str | None = None      # Acquisition.key
+    expected: str = ""             # human text: "≥ 30", "3D", "0.9–1.1 s"
+    found: str | None = None       # human text of the value read, None when unknown
+    message: str = ""              # one sentence a technologist understands
+    advice: str | None = None      # what to change on the console
+    rationale: str | None = None
+    source: str | None = None      # citation / reference id
+    provenance: str | None = None  # where the found value came from
+
+    @property
+    def is_problem(self) -> bool:
+        return self.status in (Status.FAIL, Status.MISSING, Status.CANNOT_VERIFY)
+
+
+@dataclass
+class MatchInfo:
+    """Why a series was matched to a sequence (or why it was not)."""
+
+    series: str                     # Acquisition.key
+    sequence: str | None            # None when unmatched
+    score: float = 0.0
+    reasons: list[str] = field(default_factory=list)   # criteria that matched, in words
+    ambiguous_with: list[str] = field(default_factory=list)  # other sequence ids with the same score
+    variant: str | None = None      # the per-vendor variant chosen
+
+
+@dataclass
+class SequenceResult:
+    """The verdict of one protocol sequence in one exam."""
+
+    sequence: str
+    description: str
+    requirement: str                # required / recommended / optional
+    status: str                     # compliant / deviating / cannot_verify / missing / absent_optional
+    series: list[str] = field(default_factory=list)   # matched Acquisition keys
+    findings: list[Finding] = field(default_factory=list)
+
+    def worst(self) -> Severity | None:
+        bad = [f.severity for f in self.findings if f.is_problem]
+        return max(bad, key=lambda s: s.rank) if bad else None
+
+
+@dataclass
+class ExamResult:
+    """One exam checked against one protocol."""
+
+    exam: Exam
+    protocol_name: str
+    protocol_version: str
+    sequences: list[SequenceResult] = field(default_factory=list)
+    matches: list[MatchInfo] = field(default_factory=list)
+    unmatched: list[MatchInfo] = field(default_factory=list)      # series that matched no sequence
+    support: list[MatchInfo] = field(default_factory=list)        # localizers, derived, non-image: not checked
+    findings: list[Finding] = field(default_factory=list)         # exam-level findings (cross-series rules)
+
+    def all_findings(self) -> list[Finding]:
+        out = list(self.findings)
+        for s in self.sequences:
+            out.extend(s.findings)
+        return out
+
+    @property
+    def verdict(self) -> str:
+        """compliant / deviations (errors) / warnings (usable, harmonization risk)."""
+        problems = [f for f in self.all_findings() if f.is_problem]
+        if any(f.severity is Severity.ERROR for f in problems):
+            return "deviations"
+        if problems:
+            return "warnings"
+        return "compliant"
+
+    def acquisition(self, key: str) -> Acquisition | None:
+        for a in self.exam.acquisitions:
+            if a.key == key:
+                return a
+        return None
