@@ -28,6 +28,7 @@ PARAMETER_NAMES: tuple[str, ...] = (
     "NumberOfDiffusionDirections", "MTState", "SliceOrientation", "FieldOfView",
     "NumberOfAverages", "EchoTrainLength", "NonlinearGradientCorrection", "SOPClassUID",
     "ImageOrientationPatientDICOM", "SpectroscopyVoxelVolume",
+    "BIDSName", "BIDSSuffix",   # BIDS sources only: file name without sub-/ses- entities, and its suffix
 )
 
 
@@ -97,6 +98,7 @@ class Exam:
     session: str | None = None                 # visit label (BIDS session) if any
     site: str | None = None
     date: _dt.date | None = None               # internal; reports reduce it (see privacy)
+    visit_rank: int | None = None              # chronological rank within its site (summaries keep it, not dates)
     source_kind: str = "dicom"
     folder: str = ""                           # common folder of the exam, relative to the scan root
     acquisitions: list[Acquisition] = field(default_factory=list)

@@ -106,7 +106,7 @@ class ExamResult:
         problems = [f for f in self.all_findings() if f.is_problem]
         if any(f.severity is Severity.ERROR for f in problems):
             return "deviations"
-        if problems:
+        if any(f.severity is Severity.WARNING for f in problems):
             return "warnings"
         return "compliant"
 

@@ -1,0 +1,21 @@
+"""DICOM source: walk a tree, read headers, group files into series and exams."""
+from __future__ import annotations
+
+import os
+
+from protocheck.model import ScanResult
+from protocheck.sources.options import ScanOptions
+
+
+def scan_dicom(root: str | os.PathLike[str], options: ScanOptions | None = None) -> ScanResult:
+    """Scan a DICOM tree (or a single file): every file whatever its name; returns exams and skipped files."""
+    from protocheck.sources.discovery import FoundFile, walk
+    from protocheck.sources.dicom.collector import DicomCollector
+
+    collector = DicomCollector(root, options)
+    for item in walk(root):
+        if isinstance(item, FoundFile):
+            collector.add_path(item.path, item.rel)
+        else:
+            collector.skipped.append(item)
+    return collector.finish()

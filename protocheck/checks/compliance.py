@@ -1,0 +1,136 @@
+"""Check an exam against a protocol: match series, evaluate constraints, cross-series rules, missing sequences.
+
+``check_exam`` returns an ``ExamResult`` (see ``checks/results.py``) that every report renders. A missing
+required sequence is an error finding, a missing recommended one a warning; an absent optional sequence is
+reported for information only (status ``absent_optional``, finding not_applicable) so it never spoils a verdict.
+"""
+
+from __future__ import annotations
+
+from protocheck.checks.results import ExamResult, Finding, MatchInfo, SequenceResult, Severity, Status
+from protocheck.model import Acquisition, Exam, ScanResult
+from protocheck.protocol.matching import match_exam
+from protocheck.protocol.model import Consistency, Protocol, Sequence
+from protocheck.protocol.rules import LABELS, consistent, evaluate_constraints, fmt_value, value_of
+
+_MISSING_SEVERITY = {"required": Severity.ERROR, "recommended": Severity.WARNING, "optional": Severity.INFO}
+
+
+def check_scan(scan: ScanResult, protocol: Protocol) -> list[ExamResult]:
+    """Check every exam found by a scan against the protocol."""
+    return [check_exam(exam, protocol) for exam in scan.exams]
+
+
+def check_exam(exam: Exam, protocol: Protocol) -> ExamResult:
+    """Match the exam's series to the protocol's sequences and evaluate every rule."""
+    matches, unmatched, support = match_exam(exam, protocol)
+    result = ExamResult(exam=exam, protocol_name=protocol.name, protocol_version=protocol.version,
+                        matches=matches, unmatched=unmatched, support=support)
+    by_key = {a.key: a for a in exam.acquisitions}
+    for seq in protocol.sequences:
+        infos = [m for m in matches if m.sequence == seq.id]
+        result.sequences.append(_sequence_result(seq, infos, by_key))
+    for seq in protocol.sequences:
+        for rule in seq.consistency:
+            result.findings.extend(_consistency(seq, rule, matches, by_key, protocol))
+    result.findings.extend(_ambiguity_findings(matches, by_key))
+    return result
+
+
+def _sequence_result(seq: Sequence, infos: list[MatchInfo], by_key: dict[str, Acquisition]) -> SequenceResult:
+    """Per-sequence verdict: compliant / deviating / cannot_verify / missing / absent_optional."""
+    res = SequenceResult(sequence=seq.id, description=seq.description or seq.title, requirement=seq.requirement,
+                         status="compliant", series=[m.series for m in infos])
+    if not infos:
+        res.status = "absent_optional" if seq.requirement == "optional" else "missing"
+        res.findings.append(_missing_finding(seq))
+        return res
+    for info in infos:
+        acq = by_key[info.series]
+        variant = next((v for v in seq.variants if v.name == info.variant), None)
+        res.findings.extend(evaluate_constraints(seq.constraints_for(variant), acq, seq))
+    serious = (Severity.ERROR, Severity.WARNING)
+    if any(f.status is Status.FAIL and f.severity in serious for f in res.findings):
+        res.status = "deviating"
+    elif any(f.status is Status.CANNOT_VERIFY and f.severity in serious for f in res.findings):
+        res.status = "cannot_verify"
+    return res
+
+
+def _missing_finding(seq: Sequence) -> Finding:
+    sev = _MISSING_SEVERITY[seq.requirement]
+    optional = seq.requirement == "optional"
+    return Finding(
+        check_id=f"{seq.id}/present", sequence=seq.id,
+        status=Status.NOT_APPLICABLE if optional else Status.MISSING, severity=sev,
+        expected=f"a {seq.title} series ({seq.requirement})", found=None,
+        message=(f"{seq.title}: not acquired (optional in this protocol)" if optional else
+                 f"{seq.title}: no series of this exam matches this {seq.requirement} sequence"),
+        advice=None if optional else f"Acquire the {seq.title} ({seq.description or seq.id}), or check that "
+                                     "its series was exported with the exam")
+
+
+def _consistency(seq: Sequence, rule: Consistency, matches: list[MatchInfo],
+                 by_key: dict[str, Acquisition], protocol: Protocol) -> list[Finding]:
+    """Evaluate one cross-series rule on every pair of matched series it concerns."""
+    own = [by_key[m.series] for m in matches if m.sequence == seq.id]
+    if rule.with_:
+        others = [by_key[m.series] for m in matches if m.sequence in rule.with_]
+        pairs = [(a, b) for a in own for b in others if a.key != b.key]
+    else:
+        pairs = [(own[0], b) for b in own[1:]]
+    out: list[Finding] = []
+    for a, b in pairs:
+        for param in rule.parameters:
+            out.append(_compare(seq, rule, a, b, param, by_key, protocol))
+    return out
+
+
+def _series_name(acq: Acquisition) -> str:
+    return acq.description or acq.key
+
+
+def _compare(seq: Sequence, rule: Consistency, a: Acquisition, b: Acquisition, param: str,
+             by_key: dict[str, Acquisition], protocol: Protocol) -> Finding:
+    """One parameter of one pair of series: equal within the rule's tolerance?"""
+    va, prov_a = value_of(a, param)
+    vb, prov_b = value_of(b, param)
+    label = LABELS.get(param, param)
+    sev = Severity(rule.severity)
+    f = Finding(check_id=f"{seq.id}/{rule.id}", sequence=seq.id, status=Status.PASS, severity=sev,
+                parameter=param, series=a.key, rationale=rule.rationale, source=rule.source, advice=rule.advice,
+                provenance=prov_a,
+                expected=f"same {label} as '{_series_name(b)}'" + (f": {fmt_value(param, vb)}" if vb is not None
+                                                                    else ""))
+    if va is None or vb is None:
+        f.status = Status.CANNOT_VERIFY
+        f.severity = Severity.WARNING if sev is Severity.ERROR else sev
+        missing = _series_name(a) if va is None else _series_name(b)
+        f.found = None if va is None else fmt_value(param, va)
+        f.message = (f"{seq.title}: {label} could not be read from '{missing}', so the rule "
+                     f"'{rule.id}' cannot be verified")
+        return f
+    f.found = fmt_value(param, va)
+    ok = consistent(va, vb, rule.tolerance)
+    f.status = Status.PASS if ok else Status.FAIL
+    f.message = (f"{seq.title}: {label} of '{_series_name(a)}' is {f.found}, of '{_series_name(b)}' is "
+                 f"{fmt_value(param, vb)}: " + ("consistent" if ok else f"INCONSISTENT ({rule.severity})"))
+    return f
+
+
+def _ambiguity_findings(matches: list[MatchInfo], by_key: dict[str, Acquisition]) -> list[Finding]:
+    """An info finding for every series whose best match was a tie between sequences."""
+    out = []
+    for m in matches:
+        if not m.ambiguous_with:
+            continue
+        name = _series_name(by_key[m.series])
+        out.append(Finding(
+            check_id="exam/ambiguous-match", sequence=m.sequence or "", status=Status.CANNOT_VERIFY,
+            severity=Severity.INFO, series=m.series, expected="one protocol sequence",
+            found=", ".join([m.sequence or ""] + m.ambiguous_with),
+            message=(f"'{name}' fits {m.sequence} and {', '.join(m.ambiguous_with)} equally well; "
+                     f"it was checked as {m.sequence}"),
+            advice="Name the series as the protocol expects (e.g. include the sequence name in the "
+                   "SeriesDescription), or make the protocol's identification criteria more specific"))
+    return out

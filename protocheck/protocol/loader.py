@@ -1,0 +1,340 @@
+"""Load a protocol (built-in name or YAML/JSON path), validate it, and build the typed model.
+
+YAML is read with ``yaml.SafeLoader`` only (a ``!!python/...`` tag is refused, nothing is constructed or
+executed); every schema or semantic error names the file, the line (from the YAML node marks) or JSON path,
+and the problem in plain words.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from protocheck.errors import ProtocolError
+from protocheck.model import PARAMETER_NAMES
+from protocheck.protocol.model import (
+    CONSTRAINT_KINDS, CRITERION_KINDS, DERIVED_PARAMETERS, GEOMETRY_PARAMETERS, Consistency, Constraint,
+    Criterion, Identify, Protocol, Sequence, SourceRef, Variant,
+)
+from protocheck.resources import builtin_protocol_dir, load_schema
+
+KNOWN_PARAMETERS = frozenset(PARAMETER_NAMES) | frozenset(DERIVED_PARAMETERS)
+Path_ = tuple[Any, ...]
+
+
+def list_builtin_protocols() -> list[str]:
+    """Names of the protocols shipped with protocheck (``protocol/builtin/<name>.yaml``)."""
+    folder = builtin_protocol_dir()
+    if not folder.is_dir():
+        return []
+    return sorted(p.stem for p in folder.iterdir() if p.suffix in (".yaml", ".yml", ".json"))
+
+
+def resolve_protocol_path(name_or_path: str) -> Path:
+    """The file of a built-in protocol name, or the given path; ProtocolError when neither exists."""
+    candidate = Path(name_or_path)
+    if candidate.is_file():
+        return candidate
+    folder = builtin_protocol_dir()
+    for ext in (".yaml", ".yml", ".json"):
+        p = folder / f"{name_or_path}{ext}"
+        if p.is_file():
+            return p
+    known = ", ".join(list_builtin_protocols()) or "none"
+    raise ProtocolError(f"no built-in protocol named '{name_or_path}' and no such file",
+                        path=name_or_path, fix=f"use one of the built-in protocols ({known}) or a path to a "
+                                               "YAML/JSON protocol file")
+
+
+def load_protocol(name_or_path: str) -> Protocol:
+    """Load, validate and build a protocol from a built-in name or a YAML/JSON file path."""
+    path = resolve_protocol_path(str(name_or_path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProtocolError(f"cannot read the protocol file: {exc}", path=str(path),
+                            fix="check the path and that the file is UTF-8 text") from None
+    return load_protocol_text(text, str(path))
+
+
+def load_protocol_text(text: str, filename: str = "<protocol>") -> Protocol:
+    """Parse and validate protocol text (YAML or JSON) given its file name for error messages."""
+    data, lines = _parse(text, filename)
+    if not isinstance(data, dict):
+        kind = type(data).__name__ if data is not None else "empty"
+        raise ProtocolError(f"the document is {kind}, not a mapping of protocol fields",
+                            path=filename, where="line 1",
+                            fix="start the file with 'name:', 'version:' and 'sequences:' keys")
+    _validate(data, filename, lines)
+    builder = _Builder(filename, lines)
+    protocol = builder.build(data)
+    return protocol
+
+
+# ----------------------------------------------------------------------------------------------- parsing
+
+def _parse(text: str, filename: str) -> tuple[Any, dict[Path_, int]]:
+    """Parse YAML (or JSON) safely; return the data and a map JSON path -> 1-based line."""
+    if filename.lower().endswith(".json"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ProtocolError(f"invalid JSON: {exc.msg}", path=filename,
+                                where=f"line {exc.lineno}, column {exc.colno}",
+                                fix="correct the JSON syntax at that place") from None
+        try:
+            return data, _line_map(yaml.compose(text, Loader=yaml.SafeLoader), filename)
+        except yaml.YAMLError:
+            return data, {}
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, {}
+        lines = _line_map(node, filename)
+        data = loader.construct_document(node)
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        raise ProtocolError(f"refused YAML tag: {exc.problem}; protocol files may contain only plain data",
+                            path=filename, where=_mark_text(mark),
+                            fix="remove the '!!' tag and write the value as plain text, number, list or mapping"
+                            ) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ProtocolError(f"invalid YAML: {problem}", path=filename, where=_mark_text(mark),
+                            fix="correct the YAML syntax (indentation, quotes, colons) at that place") from None
+    finally:
+        loader.dispose()
+    return data, lines
+
+
+def _mark_text(mark: Any) -> str | None:
+    if mark is None:
+        return None
+    return f"line {mark.line + 1}, column {mark.column + 1}"
+
+
+def _line_map(node: yaml.Node, filename: str) -> dict[Path_, int]:
+    """Walk the composed YAML tree: path -> line; duplicate mapping keys are refused."""
+    lines: dict[Path_, int] = {}
+
+    def walk(n: yaml.Node, path: Path_) -> None:
+        lines[path] = n.start_mark.line + 1
+        if isinstance(n, yaml.MappingNode):
+            seen: set[str] = set()
+            for key_node, value_node in n.value:
+                key = key_node.value
+                if key in seen:
+                    raise ProtocolError(f"duplicate key '{key}'", path=filename,
+                                        where=f"line {key_node.start_mark.line + 1}",
+                                        fix="keep only one of the entries with this key")
+                seen.add(key)
+                lines[path + (key,)] = key_node.start_mark.line + 1
+                walk(value_node, path + (key,))
+                lines[path + (key,)] = key_node.start_mark.line + 1
+        elif isinstance(n, yaml.SequenceNode):
+            for i, item in enumerate(n.value):
+                walk(item, path + (i,))
+
+    walk(node, ())
+    return lines
+
+
+def _where(path: Path_, lines: dict[Path_, int]) -> str:
+    """'line N (at sequences[0].constraints[2])' or just the JSON path when no line is known."""
+    json_path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".") or "(top level)"
+    for i in range(len(path), -1, -1):
+        if path[:i] in lines:
+            return f"line {lines[path[:i]]} (at {json_path})"
+    return f"at {json_path}"
+
+
+# -------------------------------------------------------------------------------------------- validation
+
+def _validate(data: dict[str, Any], filename: str, lines: dict[Path_, int]) -> None:
+    """Validate against schemas/protocol.schema.json; raise the most specific error in plain words."""
+    validator = jsonschema.Draft202012Validator(load_schema("protocol"))
+    errors = sorted(validator.iter_errors(data), key=lambda e: (-len(e.absolute_path), str(e.absolute_path)))
+    if not errors:
+        return
+    err = _most_specific(errors[0])
+    path = tuple(err.absolute_path)
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+        path += tuple(extra[:1])
+    raise ProtocolError(_plain(err), path=filename, where=_where(path, lines),
+                        fix="see the protocol language in docs/DESIGN.md and schemas/protocol.schema.json")
+
+
+def _most_specific(err: jsonschema.ValidationError) -> jsonschema.ValidationError:
+    """Descend into oneOf/anyOf context to the deepest sub-error, which names the real problem."""
+    while err.context:
+        deeper = max(err.context, key=lambda e: len(e.absolute_path))
+        if len(deeper.absolute_path) <= len(err.absolute_path) and err.validator == "oneOf":
+            break
+        err = deeper
+    return err
+
+
+def _plain(err: jsonschema.ValidationError) -> str:
+    """A schema error in plain words."""
+    v = err.validator
+    if v == "additionalProperties":
+        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+        allowed = ", ".join(sorted(err.schema.get("properties", {})))
+        return f"unknown key {', '.join(repr(k) for k in extra)} (allowed here: {allowed})"
+    if v == "required":
+        return f"missing key: {err.message.split(' is a required')[0]}"
+    if v == "type":
+        return f"wrong type: {err.instance!r} should be {err.validator_value}"
+    if v == "enum":
+        return f"{err.instance!r} is not one of {', '.join(map(str, err.validator_value))}"
+    if v == "oneOf" and isinstance(err.instance, dict):
+        kinds = [k for k in CONSTRAINT_KINDS if k in err.instance]
+        if len(kinds) > 1:
+            return f"several kinds of check in one entry ({', '.join(kinds)}); give exactly one per entry"
+        return f"no kind of check given (use exactly one of {', '.join(CONSTRAINT_KINDS)})"
+    if v == "pattern":
+        return f"{err.instance!r} is not a valid name here (expected pattern {err.validator_value})"
+    if v == "dependentRequired":
+        return f"incomplete entry: {err.message}"
+    return err.message
+
+
+# ---------------------------------------------------------------------------------------------- building
+
+class _Builder:
+    """Turns a schema-valid document into model objects, with semantic checks that name the place."""
+
+    def __init__(self, filename: str, lines: dict[Path_, int]) -> None:
+        self.filename = filename
+        self.lines = lines
+
+    def fail(self, message: str, path: Path_, fix: str) -> ProtocolError:
+        return ProtocolError(message, path=self.filename, where=_where(path, self.lines), fix=fix)
+
+    def build(self, data: dict[str, Any]) -> Protocol:
+        defaults = data.get("defaults", {}).get("constraints", [])
+        default_cs = [self.constraint(c, ("defaults", "constraints", i)) for i, c in enumerate(defaults)]
+        sequences = [self.sequence(s, ("sequences", i), default_cs) for i, s in enumerate(data["sequences"])]
+        self.check_unique([s.id for s in sequences], ("sequences",), "sequence id")
+        ids = {s.id for s in sequences}
+        for i, seq in enumerate(sequences):
+            for j, rule in enumerate(seq.consistency):
+                for other in rule.with_:
+                    if other not in ids:
+                        raise self.fail(f"consistency rule '{rule.id}' refers to unknown sequence '{other}'",
+                                        ("sequences", i, "consistency", j, "with"),
+                                        f"use one of the sequence ids: {', '.join(sorted(ids))}")
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        sources = tuple(SourceRef(s["id"], s["citation"], s.get("url"), s.get("evidence"))
+                        for s in data.get("sources", []))
+        return Protocol(name=data["name"], version=str(data["version"]), title=data.get("title", data["name"]),
+                        sequences=tuple(sequences), sources=sources, description=data.get("description", ""),
+                        field_strength=data.get("field_strength"),
+                        sha256=hashlib.sha256(canonical.encode("utf-8")).hexdigest(),
+                        path=self.filename, document=data)
+
+    def check_unique(self, ids: list[str], path: Path_, what: str) -> None:
+        seen: set[str] = set()
+        for i, x in enumerate(ids):
+            if x in seen:
+                raise self.fail(f"duplicate {what} '{x}'", path + (i,), f"give each {what} a distinct id")
+            seen.add(x)
+
+    def parameter(self, name: str, path: Path_, extra: tuple[str, ...] = ()) -> str:
+        if name in KNOWN_PARAMETERS or name in extra:
+            return name
+        close = difflib.get_close_matches(name, sorted(KNOWN_PARAMETERS) + list(extra), n=1)
+        hint = f"did you mean '{close[0]}'?" if close else "see PARAMETER_NAMES in protocheck/model.py"
+        raise self.fail(f"unknown parameter '{name}'", path, hint)
+
+    def regex(self, text: str, path: Path_) -> re.Pattern[str]:
+        try:
+            return re.compile(text)
+        except re.error as exc:
+            raise self.fail(f"invalid regular expression {text!r}: {exc}", path,
+                            "correct the regex (Python syntax; quote it in YAML)") from None
+
+    def criterion(self, d: dict[str, Any], path: Path_) -> Criterion:
+        param = self.parameter(d["parameter"], path + ("parameter",))
+        kind = next(k for k in CRITERION_KINDS if k in d)
+        value = d[kind]
+        pattern = self.regex(value, path + (kind,)) if kind == "matches" else None
+        if kind == "range":
+            self.check_range(value, path + (kind,))
+        return Criterion(param, kind, value, float(d.get("weight", 1.0)), pattern)
+
+    def identify(self, d: dict[str, Any], path: Path_) -> Identify:
+        parts = {k: tuple(self.criterion(c, path + (k, i)) for i, c in enumerate(d.get(k, [])))
+                 for k in ("all", "any", "none")}
+        return Identify(parts["all"], parts["any"], parts["none"])
+
+    def check_range(self, r: dict[str, float], path: Path_) -> None:
+        if "min" in r and "max" in r and r["min"] > r["max"]:
+            raise self.fail(f"range min {r['min']} is greater than max {r['max']}", path, "swap min and max")
+
+    def constraint(self, d: dict[str, Any], path: Path_) -> Constraint:
+        param = self.parameter(d["parameter"], path + ("parameter",))
+        kind = next(k for k in CONSTRAINT_KINDS if k in d)
+        value = d[kind]
+        pattern = self.regex(value, path + (kind,)) if kind == "matches" else None
+        if kind in ("range", "each"):
+            self.check_range(value, path + (kind,))
+        tolerance = d.get("tolerance") or (value.get("tolerance") if kind == "each" else None)
+        return Constraint(id=d["id"], parameter=param, kind=kind, value=value, severity=d["severity"],
+                          label=d.get("label"), tolerance=tolerance, shell=d.get("shell"),
+                          shell_tolerance=d.get("shell_tolerance"), must_match=bool(d.get("must_match", False)),
+                          rationale=d.get("rationale"), source=d.get("source"), advice=d.get("advice"),
+                          note=d.get("note"), pattern=pattern)
+
+    def variant(self, d: dict[str, Any], path: Path_, base_ids: set[str]) -> Variant:
+        when = tuple((self.parameter(k, path + ("when", k)), self.regex(v, path + ("when", k)))
+                     for k, v in d["when"].items())
+        cs = tuple(self.constraint(c, path + ("constraints", i)) for i, c in enumerate(d.get("constraints", [])))
+        self.check_unique([c.id for c in cs], path + ("constraints",), "constraint id")
+        for i, rid in enumerate(d.get("remove", [])):
+            if rid not in base_ids:
+                raise self.fail(f"variant '{d['name']}' removes unknown constraint '{rid}'",
+                                path + ("remove", i), f"use one of: {', '.join(sorted(base_ids))}")
+        ident = self.identify(d["identify"], path + ("identify",)) if "identify" in d else None
+        return Variant(d["name"], when, cs, tuple(d.get("remove", [])), ident)
+
+    def consistency(self, d: dict[str, Any], path: Path_) -> Consistency:
+        params: list[str] = []
+        for i, p in enumerate(d["parameters"]):
+            if p == "Geometry":
+                params.extend(GEOMETRY_PARAMETERS)
+            else:
+                params.append(self.parameter(p, path + ("parameters", i)))
+        with_ = d.get("with", ())
+        with_ = (with_,) if isinstance(with_, str) else tuple(with_)
+        return Consistency(d["id"], with_, tuple(dict.fromkeys(params)), d["severity"], d.get("tolerance"),
+                           d.get("rationale"), d.get("source"), d.get("advice"))
+
+    def sequence(self, d: dict[str, Any], path: Path_, defaults: list[Constraint]) -> Sequence:
+        removed = set(d.get("remove_defaults", []))
+        own = [self.constraint(c, path + ("constraints", i)) for i, c in enumerate(d.get("constraints", []))]
+        self.check_unique([c.id for c in own], path + ("constraints",), "constraint id")
+        own_ids = {c.id for c in own}
+        merged = [c for c in defaults if c.id not in removed and c.id not in own_ids] + own
+        base_ids = {c.id for c in merged}
+        variants = tuple(self.variant(v, path + ("variants", i), base_ids)
+                         for i, v in enumerate(d.get("variants", [])))
+        rules = tuple(self.consistency(c, path + ("consistency", i)) for i, c in enumerate(d.get("consistency", [])))
+        self.check_unique([r.id for r in rules], path + ("consistency",), "consistency rule id")
+        for i, r in enumerate(rules):
+            if r.id in own_ids:
+                raise self.fail(f"consistency rule id '{r.id}' is also a constraint id", path + ("consistency", i),
+                                "give the rule an id no constraint of this sequence uses")
+        return Sequence(id=d["id"], requirement=d["requirement"], identify=self.identify(d["identify"],
+                        path + ("identify",)), label=d.get("label", ""), description=d.get("description", ""),
+                        constraints=tuple(merged), variants=variants, consistency=rules)

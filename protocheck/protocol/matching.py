@@ -1,0 +1,118 @@
+"""Match the series of an exam to protocol sequences, with the reasons in words.
+
+``all`` criteria must hold, ``none`` must not, at least one of ``any`` must (if given); the score is the sum
+of the weights of the criteria that held. The best-scoring sequence wins; ties are flagged as ambiguous.
+Unknown values neither satisfy nor violate a criterion. Support series (localizer, derived, non-image) are
+never matched and are listed with their reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from protocheck.checks.results import MatchInfo
+from protocheck.model import Acquisition, Exam
+from protocheck.protocol.model import Identify, Protocol, Sequence
+from protocheck.protocol.rules import evaluate_criterion
+
+
+@dataclass
+class Candidate:
+    """How well one series fits one sequence."""
+
+    sequence: str
+    ok: bool
+    score: float = 0.0
+    reasons: list[str] = field(default_factory=list)    # criteria that held
+    failed: list[str] = field(default_factory=list)     # why it does not match
+    variant: str | None = None
+
+
+def score_sequence(acq: Acquisition, seq: Sequence) -> Candidate:
+    """Evaluate a sequence's identification (with the matching vendor variant's extra criteria)."""
+    variant = seq.variant_for(acq)
+    ident: Identify = seq.identify.extended(variant.identify if variant else None)
+    cand = Candidate(seq.id, True, variant=variant.name if variant else None)
+    for crit in ident.all:
+        held, words = evaluate_criterion(crit, acq)
+        if held is False:
+            cand.ok = False
+            cand.failed.append(words)
+        elif held:
+            cand.score += crit.weight
+            cand.reasons.append(words)
+    for crit in ident.none:
+        held, words = evaluate_criterion(crit, acq)
+        if held:
+            cand.ok = False
+            cand.failed.append(f"excluded: {words}")
+    if ident.any:
+        any_held = False
+        for crit in ident.any:
+            held, words = evaluate_criterion(crit, acq)
+            if held:
+                any_held = True
+                cand.score += crit.weight
+                cand.reasons.append(words)
+        if not any_held:
+            cand.ok = False
+            cand.failed.append("none of: " + "; ".join(_words(c, acq) for c in ident.any))
+    if cand.score <= 0:
+        cand.ok = False
+    return cand
+
+
+def _words(crit: object, acq: Acquisition) -> str:
+    _, words = evaluate_criterion(crit, acq)  # type: ignore[arg-type]
+    return words.removeprefix("not: ")
+
+
+def support_reason(acq: Acquisition) -> list[str]:
+    """Why a support series is not checked, from its roles and notes ('derived: ImageType DERIVED\\SECONDARY')."""
+    reasons = []
+    for role in sorted(acq.roles & {"localizer", "derived", "non-image"}):
+        msgs = [n.message for n in acq.notes if n.code == role]
+        if not msgs:
+            reasons.append(role)
+        else:
+            reasons.append(msgs[0] if msgs[0].startswith(f"{role}:") else f"{role}: {msgs[0]}")
+    return reasons
+
+
+def _is_support(acq: Acquisition) -> bool:
+    """Localizers and derived maps; non-image objects too, except spectroscopy (role ``mrs``) which is matched."""
+    if acq.roles & {"localizer", "derived"}:
+        return True
+    return acq.is_support and "mrs" not in acq.roles
+
+
+def match_series(acq: Acquisition, protocol: Protocol) -> MatchInfo:
+    """The best sequence for one (non-support) series, or an unmatched MatchInfo saying what came closest."""
+    cands = [score_sequence(acq, s) for s in protocol.sequences]
+    ok = [c for c in cands if c.ok]
+    if not ok:
+        near = max(cands, key=lambda c: (c.score, -len(c.failed)), default=None)
+        reasons = ["matches no protocol sequence"]
+        if near is not None and near.score > 0:
+            reasons.append(f"closest: {near.sequence} (" + "; ".join(near.failed) + ")")
+        return MatchInfo(series=acq.key, sequence=None, score=0.0, reasons=reasons)
+    best = max(c.score for c in ok)
+    top = [c for c in ok if abs(c.score - best) < 1e-9]
+    win = top[0]
+    reasons = list(win.reasons) + ([f"variant {win.variant}"] if win.variant else [])
+    return MatchInfo(series=acq.key, sequence=win.sequence, score=win.score, reasons=reasons,
+                     ambiguous_with=[c.sequence for c in top[1:]], variant=win.variant)
+
+
+def match_exam(exam: Exam, protocol: Protocol) -> tuple[list[MatchInfo], list[MatchInfo], list[MatchInfo]]:
+    """(matches, unmatched, support) for every series of the exam; each series is in exactly one list."""
+    matches: list[MatchInfo] = []
+    unmatched: list[MatchInfo] = []
+    support: list[MatchInfo] = []
+    for acq in exam.acquisitions:
+        if _is_support(acq):
+            support.append(MatchInfo(series=acq.key, sequence=None, reasons=support_reason(acq)))
+            continue
+        info = match_series(acq, protocol)
+        (matches if info.sequence else unmatched).append(info)
+    return matches, unmatched, support

@@ -1,0 +1,65 @@
+(function () {
+  "use strict";
+  function cellValue(row, idx) {
+    var c = row.cells[idx];
+    if (!c) { return ""; }
+    var k = c.getAttribute("data-sort");
+    return k !== null ? k : c.textContent.trim();
+  }
+  function compare(a, b) {
+    var x = parseFloat(a), y = parseFloat(b);
+    var numeric = !isNaN(x) && !isNaN(y) && /^-?[0-9.]/.test(a) && /^-?[0-9.]/.test(b);
+    if (numeric) { return x - y; }
+    return a.localeCompare(b, undefined, {numeric: true, sensitivity: "base"});
+  }
+  function makeSortable(table) {
+    var head = table.tHead;
+    if (!head || !head.rows.length) { return; }
+    var ths = head.rows[0].cells;
+    Array.prototype.forEach.call(ths, function (th, idx) {
+      th.setAttribute("tabindex", "0");
+      th.setAttribute("title", "Sort by this column");
+      function sort() {
+        var body = table.tBodies[0];
+        if (!body) { return; }
+        var asc = !th.classList.contains("asc");
+        Array.prototype.forEach.call(ths, function (o) { o.classList.remove("asc", "desc"); });
+        th.classList.add(asc ? "asc" : "desc");
+        var rows = Array.prototype.slice.call(body.rows);
+        rows.sort(function (r1, r2) {
+          var d = compare(cellValue(r1, idx), cellValue(r2, idx));
+          return asc ? d : -d;
+        });
+        rows.forEach(function (r) { body.appendChild(r); });
+      }
+      th.addEventListener("click", sort);
+      th.addEventListener("keydown", function (e) { if (e.key === "Enter") { sort(); } });
+    });
+  }
+  function makeFilterable(table) {
+    var input = document.createElement("input");
+    input.type = "search";
+    input.className = "filter";
+    input.placeholder = "Filter rows (type any text)\u2026";
+    input.setAttribute("aria-label", "Filter table rows");
+    table.parentNode.insertBefore(input, table);
+    input.addEventListener("input", function () {
+      var q = input.value.toLowerCase();
+      var body = table.tBodies[0];
+      if (!body) { return; }
+      Array.prototype.forEach.call(body.rows, function (r) {
+        var show = !q || r.textContent.toLowerCase().indexOf(q) >= 0;
+        r.style.display = show ? "" : "none";
+        r.classList.toggle("hidden", !show);
+      });
+    });
+  }
+  function init() {
+    Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), makeSortable);
+    Array.prototype.forEach.call(document.querySelectorAll("table.filterable"), makeFilterable);
+    document.documentElement.setAttribute("data-ready", "1");
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else { init(); }
+}());

@@ -1,0 +1,66 @@
+"""Audit tables for spreadsheets: matrix, inventory, harmonization, drift and completeness as TSV files."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any, Iterable
+
+from protocheck.checks.audit import AuditResult
+from protocheck.errors import ReportError
+
+TABLES = ("matrix.tsv", "inventory.tsv", "harmonization.tsv", "drift.tsv", "completeness.tsv")
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, (list, tuple)):
+        return "; ".join(_cell(x) for x in v)
+    if isinstance(v, dict):
+        return "; ".join(f"{k}={_cell(x)}" for k, x in v.items())
+    return str(v).replace("\t", " ").replace("\n", " ")
+
+
+def _rows(audit: AuditResult) -> dict[str, tuple[list[str], Iterable[list[Any]]]]:
+    harm = [[h.sequence, h.parameter, h.origin, h.expected, h.consensus, r.site, r.vendor, r.variant, r.values,
+             r.status, r.severity, r.reasons, r.sessions] for h in audit.harmonization for r in h.sites]
+    return {
+        "matrix.tsv": (["site", "sequence", "compliant", "deviating", "cannot_verify", "missing", "absent_optional",
+                        "sessions"],
+                       [[c.site, c.sequence, c.compliant, c.deviating, c.cannot_verify, c.missing, c.absent_optional,
+                         c.total] for c in audit.matrix]),
+        "inventory.tsv": (["site", "vendor", "model", "software", "field_strength", "coil", "serial", "first_seen",
+                           "last_seen", "sessions"],
+                          [[e.site, e.vendor, e.model, e.software, e.field_strength, e.coil, e.serial, e.first_seen,
+                            e.last_seen, e.sessions] for e in audit.inventory]),
+        "harmonization.tsv": (["sequence", "parameter", "origin", "expected", "consensus", "site", "vendor",
+                               "variant", "values", "status", "severity", "reasons", "sessions"], harm),
+        "drift.tsv": (["site", "scanner", "attribute", "before", "after", "first_session", "month", "severity",
+                       "straddling_subjects"],
+                      [[e.site, e.scanner, e.attribute, e.before, e.after, e.session, e.month, e.severity,
+                        e.straddling] for e in audit.drift]),
+        "completeness.tsv": (["site", "subject", "visit", "month", "complete", "missing_required",
+                              "missing_recommended", "repeats"],
+                             [[r.site, r.subject, r.visit, r.month, "yes" if r.complete else "no",
+                               r.missing_required, r.missing_recommended, r.repeats] for r in audit.completeness]),
+    }
+
+
+def write_audit_tsv(audit: AuditResult, directory: str | Path) -> list[Path]:
+    """Write matrix.tsv, inventory.tsv, harmonization.tsv, drift.tsv and completeness.tsv into ``directory``."""
+    out_dir = Path(directory)
+    written: list[Path] = []
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name, (header, rows) in _rows(audit).items():
+            path = out_dir / name
+            with open(path, "w", encoding="utf-8", newline="") as fh:
+                w = csv.writer(fh, delimiter="\t", lineterminator="\n")
+                w.writerow(header)
+                w.writerows([_cell(v) for v in row] for row in rows)
+            written.append(path)
+    except OSError as exc:
+        raise ReportError(f"cannot write the audit tables: {exc.strerror or exc}", path=str(out_dir),
+                          fix="choose a writable folder for --tsv") from exc
+    return written

@@ -1,0 +1,198 @@
+"""The multi-site audit as HTML: verdict, site × sequence matrix, findings, inventory, harmonization plots,
+drift timeline and completeness. Renders the plain dict of ``protocheck.checks.audit.audit_to_json``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from protocheck.reports.html_base import (as_list, badge, esc, fmt, get, meta_line, page, status_class,
+                                          table, verdict_box)
+from protocheck.reports.html_svg import strip_plot, timeline
+
+_MATRIX_STATES = ("compliant", "deviating", "cannot_verify", "missing", "absent_optional")
+
+
+def _cell_status(cell: dict[str, Any]) -> str:
+    """The colour of a matrix cell: worst state present among its sessions."""
+    for state in ("missing", "deviating", "cannot_verify"):
+        if (get(cell, state, default=0) or 0) > 0:
+            return state
+    if (get(cell, "compliant", default=0) or 0) > 0:
+        return "compliant"
+    return "absent_optional" if get(cell, "absent_optional", default=0) else "none"
+
+
+def _matrix(audit: dict[str, Any]) -> str:
+    cells = [c for c in as_list(get(audit, "matrix")) if isinstance(c, dict)]
+    sites = [str(s) for s in as_list(get(audit, "sites"))] or sorted({str(get(c, "site")) for c in cells})
+    seqs = [str(s) for s in as_list(get(audit, "sequences"))] or sorted({str(get(c, "sequence")) for c in cells})
+    by = {(str(get(c, "site")), str(get(c, "sequence"))): c for c in cells}
+    head = "".join(f'<th class="colh">{esc(s)}</th>' for s in seqs)
+    rows = []
+    for site in sites:
+        tds = []
+        for seq in seqs:
+            c = by.get((site, seq), {})
+            st = _cell_status(c)
+            total = sum(int(get(c, k, default=0) or 0) for k in _MATRIX_STATES)
+            ok = int(get(c, "compliant", default=0) or 0)
+            detail = ", ".join(f"{k.replace('_', ' ')} {get(c, k)}" for k in _MATRIX_STATES if get(c, k))
+            text = f"{ok}/{total}" if total else "–"
+            tds.append(f'<td class="cell {status_class(st)}" data-sort="{ok / total if total else -1:.3f}" '
+                       f'title="{esc(site)} · {esc(seq)}: {esc(detail or "no session")}">{esc(text)}</td>')
+        rows.append(f'<tr><th class="rowh">{esc(site)}</th>{"".join(tds)}</tr>')
+    legend = ('<p class="legend">Cell = sessions compliant / sessions. Colour = worst state: '
+              + badge("compliant", "all compliant") + badge("deviating", "deviating or missing")
+              + badge("cannot_verify", "could not verify") + badge("absent_optional", "optional, absent") + "</p>")
+    return (f'<table class="matrix sortable filterable" id="matrix"><thead><tr><th>Site</th>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table>{legend}')
+
+
+def _findings(audit: dict[str, Any]) -> str:
+    rank = {"error": 3, "warning": 2, "info": 1}
+    items = sorted((f for f in as_list(get(audit, "findings")) if isinstance(f, dict)),
+                   key=lambda f: (-rank.get(str(get(f, "severity")), 0), str(get(f, "site"))))
+    rows = [[esc(get(f, "site")), esc(" ".join(str(x) for x in (get(f, "subject"), get(f, "visit")) if x)),
+             esc(get(f, "kind")), esc(get(f, "sequence")), f'<span class="mono">{esc(get(f, "parameter"))}</span>',
+             f'<span data-sort="{rank.get(str(get(f, "severity")), 0)}">{badge(get(f, "severity"))}</span>',
+             esc(get(f, "message"))] for f in items[:20000]]
+    return table(["Site", "Session", "Kind", "Sequence", "Parameter", "Severity", "What"], rows, table_id="audit-findings")
+
+
+def _inventory(audit: dict[str, Any]) -> str:
+    rows = [[esc(get(e, "site")), esc(get(e, "vendor")), esc(get(e, "model")), esc(get(e, "software")),
+             esc(get(e, "field_strength")), esc(get(e, "coil")), esc(get(e, "serial")),
+             esc(get(e, "first_seen")), esc(get(e, "last_seen")), esc(get(e, "sessions"))]
+            for e in as_list(get(audit, "inventory", "scanners")) if isinstance(e, dict)]
+    return table(["Site", "Vendor", "Model", "Software", "Field (T)", "Coil", "Serial", "First", "Last", "Sessions"],
+                 rows, numeric=(9,), table_id="inventory")
+
+
+def _value(text: Any) -> Any:
+    """A harmonization value text back to a number when it is one (so the plot gets a numeric axis)."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        return text
+    try:
+        return float(str(text))
+    except ValueError:
+        return str(text)
+
+
+def _harmonization(audit: dict[str, Any]) -> tuple[str, str]:
+    """(plots, table) of the must-match parameters: values per site, coloured by vendor."""
+    plots, rows = [], []
+    for item in as_list(get(audit, "harmonization")):
+        if not isinstance(item, dict):
+            continue
+        seq, param = get(item, "sequence", default=""), get(item, "parameter", default="")
+        points, worst = [], "ok"
+        for sv in as_list(get(item, "sites")):
+            values = get(sv, "values", default={})
+            pairs = values.items() if isinstance(values, dict) else ((v, 1) for v in as_list(values))
+            for text, n in pairs:
+                points.append({"site": get(sv, "site"), "vendor": get(sv, "vendor") or "?", "value": _value(text),
+                               "n": n})
+            st = str(get(sv, "status", default="ok"))
+            if st == "differs":
+                worst = "differs"
+            rows.append([esc(seq), f'<span class="mono">{esc(param)}</span>', esc(get(sv, "site")),
+                         esc(get(sv, "vendor")), esc(get(sv, "variant")),
+                         esc("; ".join(f"{k} ({v})" for k, v in values.items()) if isinstance(values, dict)
+                             else fmt(values)),
+                         esc(get(item, "expected") or get(item, "consensus")),
+                         badge({"ok": "ok", "differs": "deviating", "vendor-expected": "info"}.get(st, st),
+                               st.replace("-", " ")), esc("; ".join(map(str, as_list(get(sv, "reasons")))))])
+        svg = strip_plot(f"{seq} · {param}", points)
+        if svg:
+            cap = (f'<p class="cap"><b>{esc(seq)} · {esc(param)}</b> — expected {esc(get(item, "expected") or "n/a")}, '
+                   f'consensus {esc(get(item, "consensus") or "n/a")} {badge("deviating" if worst == "differs" else "ok", worst)}</p>')
+            plots.append(f'<figure class="plot" data-parameter="{esc(param)}">{cap}{svg}</figure>')
+    tbl = table(["Sequence", "Parameter", "Site", "Vendor", "Variant", "Values (sessions)", "Expected", "Status", "Why"],
+                rows, table_id="harmonization")
+    return ('<div class="plots">' + "".join(plots) + "</div>") if plots else "", tbl
+
+
+def _timeline(audit: dict[str, Any]) -> tuple[str, str]:
+    """(svg, table) of sessions per site over time, with the drift events."""
+    lanes: dict[str, dict[str, Any]] = {}
+    for row in as_list(get(audit, "completeness")):
+        site = str(get(row, "site", default="?"))
+        lane = lanes.setdefault(site, {"site": site, "exams": [], "events": []})
+        bad = bool(get(row, "missing_required"))
+        label = f"{site} {get(row, 'subject', default='')} {get(row, 'visit', default='')} {get(row, 'month', default='')}"
+        lane["exams"].append({"date": get(row, "month"), "status_class": "s-err" if bad else "s-ok",
+                              "label": label + (" — missing " + ", ".join(row["missing_required"]) if bad else "")})
+    rows = []
+    for ev in as_list(get(audit, "drift")):
+        site = str(get(ev, "site", default="?"))
+        lane = lanes.setdefault(site, {"site": site, "exams": [], "events": []})
+        what = f"{get(ev, 'attribute')}: {get(ev, 'before')} → {get(ev, 'after')}"
+        lane["events"].append({"date": get(ev, "month"), "label": f"{site} {get(ev, 'month') or ''}: {what}"})
+        straddle = as_list(get(ev, "straddling"))
+        rows.append([esc(site), esc(get(ev, "scanner")), esc(get(ev, "month")),
+                     f'<span class="mono">{esc(get(ev, "attribute"))}</span>', esc(get(ev, "before")),
+                     esc(get(ev, "after")), esc(get(ev, "session")), badge(get(ev, "severity")),
+                     esc(f"{len(straddle)}: " + ", ".join(map(str, straddle[:20])) if straddle else "0")])
+    svg = timeline(sorted(lanes.values(), key=lambda l: l["site"]))
+    tbl = table(["Site", "Scanner", "Month", "What changed", "Before", "After", "First session", "Severity",
+                 "Subjects straddling"], rows, table_id="drift")
+    return (f'<figure class="plot" id="timeline-plot"><p class="cap">Sessions per site (green complete, red missing a '
+            f'required sequence); red triangles: drift events (hover for details).</p>{svg}</figure>' if svg else ""), tbl
+
+
+def _completeness(audit: dict[str, Any]) -> str:
+    rows = [[esc(get(r, "site")), esc(get(r, "subject")), esc(get(r, "visit")), esc(get(r, "month")),
+             badge("deviating", "missing: " + ", ".join(map(str, r["missing_required"])))
+             if get(r, "missing_required") else badge("compliant", "complete"),
+             esc(", ".join(map(str, as_list(get(r, "missing_recommended"))))),
+             esc(fmt(get(r, "repeats")) if get(r, "repeats") else "")]
+            for r in as_list(get(audit, "completeness")) if isinstance(r, dict)]
+    return table(["Site", "Subject", "Visit", "Month", "Required", "Recommended missing", "Repeats"], rows,
+                 table_id="completeness")
+
+
+def _verdict(audit: dict[str, Any]) -> str:
+    found = [str(get(f, "severity")) for f in as_list(get(audit, "findings")) if isinstance(f, dict)]
+    if "error" in found:
+        return "deviations"
+    return "warnings" if "warning" in found else "compliant"
+
+
+def render_audit(audit: dict[str, Any]) -> str:
+    """The audit page (see module docstring)."""
+    proto = get(audit, "protocol", default={})
+    name = get(proto, "name") or get(audit, "protocol_name", default="?")
+    version = get(proto, "version") or get(audit, "protocol_version", default="")
+    digest = get(proto, "sha256", "hash") or get(audit, "protocol_sha256", default="")
+    verdict = str(get(audit, "verdict") or _verdict(audit))
+    findings = [f for f in as_list(get(audit, "findings")) if isinstance(f, dict)]
+    n_err = sum(1 for f in findings if get(f, "severity") == "error")
+    n_warn = sum(1 for f in findings if get(f, "severity") == "warning")
+    sites = as_list(get(audit, "sites"))
+    sessions = as_list(get(audit, "completeness"))
+    head = {"compliant": "ALL SITES COMPLIANT", "warnings": "USABLE WITH WARNINGS",
+            "deviations": "DEVIATIONS FOUND"}.get(verdict, verdict.upper())
+    worst_sites = sorted({str(get(f, "site")) for f in findings if get(f, "severity") == "error"})
+    lines = [f"{len(sites)} site(s), {len(sessions)} session(s); {n_err} error(s), {n_warn} warning(s), "
+             f"{len(as_list(get(audit, 'drift')))} drift event(s).",
+             ("Sites with errors: " + ", ".join(worst_sites[:15]) + (" …" if len(worst_sites) > 15 else ""))
+             if worst_sites else "No site has an error-level finding."]
+    plots, harm_table = _harmonization(audit)
+    tl_svg, drift_table = _timeline(audit)
+    body = [verdict_box(verdict, head, lines),
+            '<nav class="toc"><a href="#matrix-h">Matrix</a><a href="#findings-h">Findings</a>'
+            '<a href="#harmonization-h">Harmonization</a><a href="#drift-h">Drift</a>'
+            '<a href="#inventory-h">Scanners</a><a href="#completeness-h">Completeness</a></nav>',
+            '<h2 id="matrix-h">Site × sequence compliance</h2>', _matrix(audit),
+            f'<h2 id="findings-h">Findings ({len(findings)})</h2>', _findings(audit),
+            '<h2 id="harmonization-h">Harmonization: must-match parameters by site and vendor</h2>',
+            plots or '<p class="muted">No must-match parameter.</p>',
+            '<details><summary>Table of values per site</summary>' + harm_table + "</details>",
+            '<h2 id="drift-h">Timeline and drift events</h2>', tl_svg, drift_table,
+            '<h2 id="inventory-h">Scanner inventory</h2>', _inventory(audit),
+            '<h2 id="completeness-h">Completeness per session</h2>', _completeness(audit)]
+    sub = meta_line([("protocol", f"{name} {version}".strip()), ("protocol sha256", str(digest)[:16]),
+                     ("generated", get(audit, "generated"))])
+    return page(f"protocheck audit — {name} {version}".strip(), "\n".join(body),
+                data={"verdict": verdict, "sites": len(sites)}, subtitle=sub)

@@ -1,0 +1,160 @@
+"""Building blocks of the self-contained HTML reports: page shell with CSP, escaping, tables, badges.
+
+Every text that may come from a header, a file name or a protocol goes through ``esc`` (element text and
+attribute values alike); JSON embedded in the page is made inert with ``json_for_script``. The page fetches
+nothing: styles and the one script are inlined and the Content-Security-Policy forbids any other load.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Iterable, Sequence
+
+import protocheck
+
+# Status words (of findings, sequences, exams, matrix cells) -> CSS class and human label.
+_STATUS = {
+    "compliant": ("s-ok", "compliant"), "pass": ("s-ok", "pass"), "qualified": ("s-ok", "qualified"),
+    "ok": ("s-ok", "ok"), "consistent": ("s-ok", "consistent"),
+    "warnings": ("s-warn", "warnings"), "warning": ("s-warn", "warning"),
+    "qualified_with_conditions": ("s-warn", "qualified with conditions"),
+    "inconsistent": ("s-err", "inconsistent"),
+    "deviations": ("s-err", "deviations"), "deviating": ("s-err", "deviating"), "error": ("s-err", "error"),
+    "fail": ("s-err", "fail"), "missing": ("s-err", "missing"), "not_qualified": ("s-err", "not qualified"),
+    "cannot_verify": ("s-unk", "cannot verify"), "unknown": ("s-unk", "unknown"), "info": ("s-unk", "info"),
+    "absent_optional": ("s-na", "absent (optional)"), "not_applicable": ("s-na", "n/a"),
+    "none": ("s-na", "—"), "": ("s-na", "—"),
+}
+
+
+def esc(value: Any) -> str:
+    """HTML-escape any value (quotes too, so the result is safe in text and in quoted attributes)."""
+    if value is None:
+        return ""
+    return html.escape(fmt(value), quote=True)
+
+
+def fmt(value: Any) -> str:
+    """A short human text for a value: lists joined with ×/, floats without noise."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, (list, tuple)):
+        if value and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+            return " × ".join(fmt(v) for v in value)
+        return ", ".join(fmt(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{fmt(k)}: {fmt(v)}" for k, v in value.items())
+    return str(value)
+
+
+def status_class(status: Any) -> str:
+    """The CSS class of a status word (unknown words are shown neutral)."""
+    return _STATUS.get(str(status or "").lower(), ("s-unk", ""))[0]
+
+
+def status_label(status: Any) -> str:
+    """The human label of a status word."""
+    key = str(status or "").lower()
+    return _STATUS[key][1] if key in _STATUS else key.replace("_", " ")
+
+
+def badge(status: Any, text: str | None = None) -> str:
+    """A coloured pill showing a status."""
+    return f'<span class="badge {status_class(status)}">{esc(text if text is not None else status_label(status))}</span>'
+
+
+def json_for_script(data: Any) -> str:
+    """JSON safe inside <script type="application/json">: '<', '>' and '&' are escaped so '</script>' cannot occur."""
+    text = json.dumps(data, ensure_ascii=False, default=str, sort_keys=True)
+    return (text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+@lru_cache(maxsize=None)
+def _asset(name: str) -> str:
+    return resources.files("protocheck.reports").joinpath("assets", name).read_text(encoding="utf-8")
+
+
+def csp(script: str) -> str:
+    """The Content-Security-Policy: nothing may be fetched; only our own inline script (by hash) runs."""
+    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
+    return ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+            f"script-src 'sha256-{digest}'; base-uri 'none'; form-action 'none'")
+
+
+def page(title: str, body: str, data: Any = None, subtitle: str = "") -> str:
+    """A complete self-contained HTML document: inline CSS, inline JS allowed by hash, optional JSON data."""
+    script = _asset("report.js")
+    data_block = ""
+    if data is not None:
+        data_block = f'<script type="application/json" id="report-data">{json_for_script(data)}</script>\n'
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        f'<meta http-equiv="Content-Security-Policy" content="{esc(csp(script))}">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        '<meta name="referrer" content="no-referrer">\n'
+        f"<title>{esc(title)}</title>\n<style>\n{_asset('report.css')}</style>\n</head>\n<body>\n"
+        f"<header><h1>{esc(title)}</h1>{subtitle}</header>\n<main>\n{body}\n</main>\n"
+        f"<footer>Generated by protocheck {esc(protocheck.__version__)}. This file is self-contained: it loads "
+        "nothing from the network. Tables: click a header to sort, type in the box to filter.</footer>\n"
+        f"{data_block}<script>{script}</script>\n</body>\n</html>\n"
+    )
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[str]], *, cls: str = "sortable filterable",
+          table_id: str | None = None, numeric: Sequence[int] = ()) -> str:
+    """A table; ``headers`` are plain text (escaped here), ``rows`` cells are already-safe HTML."""
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    body = []
+    for row in rows:
+        cells = "".join(f'<td class="num">{c}</td>' if i in numeric else f"<td>{c}</td>" for i, c in enumerate(row))
+        body.append(f"<tr>{cells}</tr>")
+    if not body:
+        return '<p class="muted">None.</p>'
+    ident = f' id="{esc(table_id)}"' if table_id else ""
+    return f'<table class="{esc(cls)}"{ident}><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def meta_line(items: Iterable[tuple[str, Any]]) -> str:
+    """A line of "label: value" items (values escaped), skipping empty ones."""
+    parts = [f"<span><b>{esc(k)}</b>: {esc(v)}</span>" for k, v in items if v not in (None, "", [], {})]
+    return f'<p class="meta">{"".join(parts)}</p>' if parts else ""
+
+
+def verdict_box(status: str, headline: str, lines: Iterable[str]) -> str:
+    """The verdict banner at the top of a page: a big word and a few explanatory lines (escaped)."""
+    cls = {"s-ok": "v-ok", "s-warn": "v-warn", "s-err": "v-err"}.get(status_class(status), "v-unk")
+    body = "".join(f"<p>{esc(line)}</p>" for line in lines if line)
+    return f'<section class="verdict {cls}" id="verdict"><div class="big">{esc(headline)}</div><div>{body}</div></section>'
+
+
+def get(d: Any, *keys: str, default: Any = None) -> Any:
+    """The first present, non-None value among ``keys`` of dict ``d`` (tolerates other shapes)."""
+    if not isinstance(d, dict):
+        return default
+    for k in keys:
+        if d.get(k) is not None:
+            return d[k]
+    return default
+
+
+def as_list(value: Any) -> list[Any]:
+    """``value`` as a list (None -> [], dict -> its values, scalar -> [scalar])."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return value
+    if isinstance(value, (tuple, set)):
+        return list(value)
+    if isinstance(value, dict):
+        return list(value.values())
+    return [value]

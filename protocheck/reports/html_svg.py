@@ -1,0 +1,182 @@
+"""Inline SVG plots generated in Python (no JavaScript plotting library): strip plots and site timelines.
+
+Every label is escaped with ``esc``; tooltips are SVG ``<title>`` elements, so nothing needs a script.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Sequence
+
+from protocheck.reports.html_base import esc, fmt
+
+PALETTE = ("#0969da", "#cf222e", "#1a7f37", "#8250df", "#bc4c00", "#1b7c83", "#bf3989", "#6e7781")
+_STATUS_FILL = {"s-ok": "#1a7f37", "s-warn": "#d4a72c", "s-err": "#cf222e", "s-unk": "#8c959f", "s-na": "#d0d7de"}
+_FONT = 'font-family="system-ui,Arial,sans-serif"'
+
+
+def vendor_colours(vendors: Sequence[str]) -> dict[str, str]:
+    """A stable colour per vendor name (sorted, so the same vendor keeps its colour across plots)."""
+    return {v: PALETTE[i % len(PALETTE)] for i, v in enumerate(sorted(set(vendors)))}
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def _nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
+    if hi <= lo:
+        return [lo]
+    raw = (hi - lo) / n
+    mag = 10 ** math.floor(math.log10(raw))
+    step = min((m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw), default=mag * 10)
+    start = math.ceil(lo / step) * step
+    ticks, t = [], start
+    while t <= hi + step * 1e-9 and len(ticks) < 12:
+        ticks.append(round(t, 10))
+        t += step
+    return ticks
+
+
+def strip_plot(title: str, points: list[dict[str, Any]], *, unit: str = "", width: int = 560) -> str:
+    """A dot/strip plot of one parameter: one row per site, x = value, dot colour = vendor.
+
+    ``points``: dicts with ``site``, ``vendor``, ``value`` and optionally ``n`` (how many series had it).
+    Numeric values get a numeric axis; anything else (lists, text) is placed on a categorical axis.
+    """
+    pts = [p for p in points if p.get("value") is not None]
+    if not pts:
+        return ""
+    sites = sorted({(str(p.get("vendor") or "?"), str(p.get("site") or "?")) for p in pts})
+    rows = {s: i for i, s in enumerate(site for _, site in sites)}
+    colours = vendor_colours([v for v, _ in sites])
+    nums = [_number(p["value"]) for p in pts]
+    numeric = all(v is not None for v in nums)
+    left, right, top, row_h = 150, 20, 26, 24
+    plot_w = width - left - right
+    height = top + row_h * len(rows) + 50
+    if numeric:
+        lo, hi = min(nums), max(nums)  # type: ignore[type-var]
+        pad = (hi - lo) * 0.08 or (abs(hi) * 0.1 or 1.0)
+        lo, hi = lo - pad, hi + pad
+        def xpos(p: dict[str, Any]) -> float:
+            return left + (float(p["value"]) - lo) / (hi - lo) * plot_w
+        ticks = [(left + (t - lo) / (hi - lo) * plot_w, fmt(t)) for t in _nice_ticks(lo, hi)]
+    else:
+        cats = sorted({fmt(p["value"]) for p in pts})
+        step = plot_w / max(len(cats), 1)
+        cpos = {c: left + step * (i + 0.5) for i, c in enumerate(cats)}
+        def xpos(p: dict[str, Any]) -> float:
+            return cpos[fmt(p["value"])]
+        ticks = [(cpos[c], c if len(c) <= 18 else c[:17] + "…") for c in cats]
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="strip" viewBox="0 0 {width} {height}" '
+           f'width="{width}" height="{height}" role="img" aria-label="{esc(title)}" {_FONT} font-size="11">',
+           f'<title>{esc(title)}</title>']
+    for (vendor, site), i in zip(sites, range(len(sites))):
+        y = top + row_h * i + row_h / 2
+        out.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eaeef2"/>')
+        out.append(f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end" fill="{colours[vendor]}">'
+                   f'{esc(_short(site, 22))}</text>')
+    axis_y = top + row_h * len(rows) + 4
+    out.append(f'<line x1="{left}" x2="{width - right}" y1="{axis_y}" y2="{axis_y}" stroke="#57606a"/>')
+    for x, label in ticks:
+        out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{axis_y}" y2="{axis_y + 4}" stroke="#57606a"/>'
+                   f'<text x="{x:.1f}" y="{axis_y + 16}" text-anchor="middle" fill="#57606a">{esc(label)}</text>')
+    if unit:
+        out.append(f'<text x="{width - right}" y="{axis_y + 30}" text-anchor="end" fill="#57606a">{esc(unit)}</text>')
+    seen: dict[tuple[int, int], int] = {}
+    for p in pts:
+        vendor, site = str(p.get("vendor") or "?"), str(p.get("site") or "?")
+        x = xpos(p)
+        row = rows[site]
+        k = seen.setdefault((row, round(x)), 0)
+        seen[(row, round(x))] = k + 1
+        y = top + row_h * row + row_h / 2 + (k % 3 - 1) * 5 * (k > 0)
+        n = p.get("n") or 1
+        r = 4 + min(4, math.log2(max(int(n), 1)) if isinstance(n, (int, float)) else 0)
+        tip = f"{site} ({vendor}): {fmt(p['value'])}" + (f" — {n} series" if n and n != 1 else "")
+        out.append(f'<circle class="dot" cx="{x:.1f}" cy="{y:.1f}" r="{r:.1f}" fill="{colours[vendor]}" '
+                   f'fill-opacity="0.75" stroke="#fff"><title>{esc(tip)}</title></circle>')
+    out.append(_legend(colours, 8, height - 8))
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _legend(colours: dict[str, str], x: float, y: float) -> str:
+    parts = []
+    for vendor, colour in colours.items():
+        parts.append(f'<circle cx="{x + 5}" cy="{y - 4}" r="5" fill="{colour}"/>'
+                     f'<text x="{x + 14}" y="{y}" fill="#1f2328">{esc(_short(vendor, 20))}</text>')
+        x += 24 + 7 * min(len(vendor), 20)
+    return "".join(parts)
+
+
+def _short(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+_DATE = re.compile(r"^(\d{4})-?(\d{2})(?:-?(\d{2}))?")
+
+
+def month_value(date: Any) -> float | None:
+    """A date ("YYYY-MM", "YYYY-MM-DD", "YYYYMMDD") as months since year 0; None if unreadable."""
+    m = _DATE.match(str(date or ""))
+    if not m:
+        return None
+    year, month, day = int(m.group(1)), int(m.group(2)), int(m.group(3) or 1)
+    if not 1 <= month <= 12:
+        return None
+    return year * 12 + (month - 1) + (min(day, 31) - 1) / 31
+
+
+def timeline(lanes: list[dict[str, Any]], *, width: int = 1100) -> str:
+    """One lane per site along time: exams as dots coloured by verdict, drift events as red triangles.
+
+    ``lanes``: dicts with ``site``, ``exams`` (dicts with ``date`` and ``status_class``/``label``) and
+    ``events`` (dicts with ``date`` and ``label``). Dates are year-month or full ISO dates.
+    """
+    stamps = [month_value(e.get("date")) for lane in lanes for e in lane.get("exams", []) + lane.get("events", [])]
+    stamps = [s for s in stamps if s is not None]
+    if not lanes or not stamps:
+        return ""
+    lo, hi = min(stamps) - 1, max(stamps) + 1
+    left, right, top, lane_h = 150, 20, 14, 30
+    plot_w = width - left - right
+    height = top + lane_h * len(lanes) + 34
+    def x(v: float) -> float:
+        return left + (v - lo) / (hi - lo) * plot_w
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="timeline" viewBox="0 0 {width} {height}" '
+           f'width="{width}" height="{height}" role="img" aria-label="Exams and drift events per site over time" '
+           f'{_FONT} font-size="11"><title>Exams and drift events per site over time</title>']
+    for i, lane in enumerate(lanes):
+        y = top + lane_h * i + lane_h / 2
+        out.append(f'<line x1="{left}" x2="{width - right}" y1="{y}" y2="{y}" stroke="#d0d7de"/>'
+                   f'<text x="{left - 8}" y="{y + 4}" text-anchor="end" fill="#1f2328">'
+                   f'{esc(_short(str(lane.get("site") or "?"), 22))}</text>')
+        for e in lane.get("exams", []):
+            v = month_value(e.get("date"))
+            if v is not None:
+                fill = _STATUS_FILL.get(str(e.get("status_class")), "#8c959f")
+                out.append(f'<circle class="exam" cx="{x(v):.1f}" cy="{y}" r="5" fill="{fill}" stroke="#fff">'
+                           f'<title>{esc(e.get("label") or e.get("date"))}</title></circle>')
+        for e in lane.get("events", []):
+            v = month_value(e.get("date"))
+            if v is not None:
+                cx = x(v)
+                out.append(f'<path class="drift" d="M{cx:.1f},{y - 13} l6,-9 h-12 z" fill="#cf222e">'
+                           f'<title>{esc(e.get("label") or "drift")}</title></path>'
+                           f'<line x1="{cx:.1f}" x2="{cx:.1f}" y1="{y - 13}" y2="{y + 9}" stroke="#cf222e" '
+                           'stroke-dasharray="2,2"/>')
+    axis_y = top + lane_h * len(lanes) + 2
+    first = int(math.ceil(lo))
+    step = max(1, int((hi - lo) / 10) or 1)
+    for m in range(first, int(hi) + 1, step):
+        out.append(f'<text x="{x(m):.1f}" y="{axis_y + 14}" text-anchor="middle" fill="#57606a">'
+                   f'{m // 12:04d}-{m % 12 + 1:02d}</text>')
+    out.append("</svg>")
+    return "".join(out)

@@ -1,0 +1,37 @@
+"""The check report as TSV (one row per evaluated constraint), for spreadsheets."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+COLUMNS = ("exam_id", "subject", "site", "visit", "sequence", "requirement", "sequence_status", "series",
+           "check_id", "status", "severity", "parameter", "expected", "found", "message", "advice")
+
+
+def _clean(value: Any) -> str:
+    """Tabs and newlines inside header strings would break the table: fold them to spaces."""
+    if value is None:
+        return ""
+    return " ".join(str(value).split())
+
+
+def render_tsv(report: dict[str, Any]) -> str:
+    """All findings of all exams, one per row, plus one row per missing/unmatched sequence."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(COLUMNS)
+    for exam in report["exams"]:
+        base = [exam["exam_id"], exam["subject"], exam.get("site"), exam.get("visit")]
+        for seq in exam["sequences"]:
+            for f in seq["findings"]:
+                writer.writerow([_clean(v) for v in base + [
+                    seq["id"], seq["requirement"], seq["status"], f.get("series"), f["check_id"], f["status"],
+                    f["severity"], f.get("parameter"), f.get("expected"), f.get("found"), f.get("message"),
+                    f.get("advice")]])
+        for f in exam["findings"]:
+            writer.writerow([_clean(v) for v in base + [
+                f["sequence"], "", "", f.get("series"), f["check_id"], f["status"], f["severity"],
+                f.get("parameter"), f.get("expected"), f.get("found"), f.get("message"), f.get("advice")]])
+    return buf.getvalue()

@@ -1,0 +1,146 @@
+"""Small, defensive readers for private (and nested public) DICOM elements used by the vendor modules.
+
+Private elements are looked up through their private creator block when the creator is present, else at the
+conventional fixed element (block 0x10), since anonymisers sometimes drop creators. Values stored as raw bytes
+(VR UN, implicit VR files) are decoded as text or as little-endian floats. Nothing here raises on bad input.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from typing import Any
+
+from pydicom.dataset import Dataset
+
+
+def element_value(ds: Dataset, group: int, elem: int, creator: str | None = None) -> Any:
+    """The value of (group, elem) (elem is the 0x10xx form), via the private creator block when possible."""
+    try:
+        if creator is not None:
+            try:
+                block = ds.private_block(group, creator)
+                tag = block.get_tag(elem & 0xFF)
+                if tag in ds:
+                    return ds[tag].value
+            except (KeyError, ValueError):
+                pass
+        tag = (group << 16) | elem
+        if tag in ds:
+            return ds[tag].value
+    except Exception:  # noqa: BLE001 - malformed element: treated as absent
+        return None
+    return None
+
+
+def _text_items(value: Any) -> list[str]:
+    if isinstance(value, (bytes, bytearray)):
+        try:
+            value = bytes(value).decode("ascii").strip("\x00 ")
+        except UnicodeDecodeError:
+            return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split("\\")]
+    if isinstance(value, (list, tuple)) or hasattr(value, "__iter__"):
+        return [str(v).strip() for v in value]
+    return [str(value).strip()]
+
+
+def floats(value: Any, binary: str | None = None) -> list[float | None]:
+    """All numbers of a value (DS/IS/FL/FD, multi-valued or raw bytes); unparseable items become None.
+
+    ``binary`` ("f" float32, "d" float64, "h" int16) decodes raw bytes that are not text.
+    """
+    if value is None:
+        return []
+    if isinstance(value, (bytes, bytearray)) and binary:
+        raw = bytes(value)
+        size = struct.calcsize("<" + binary)
+        if raw and len(raw) % size == 0 and not raw.replace(b"\\", b"").strip(b"0123456789.-+eE \x00"):
+            pass  # looks like text: fall through to text parsing
+        elif raw and len(raw) % size == 0:
+            return [float(x) for x in struct.unpack("<%d%s" % (len(raw) // size, binary), raw)]
+    if isinstance(value, (int, float)):
+        return [float(value)] if math.isfinite(float(value)) else [None]
+    out: list[float | None] = []
+    for item in _text_items(value):
+        try:
+            f = float(item)
+            out.append(f if math.isfinite(f) else None)
+        except ValueError:
+            out.append(None)
+    return out
+
+
+def first_float(value: Any, binary: str | None = None) -> float | None:
+    """The first number of a value, or None."""
+    vals = floats(value, binary)
+    return vals[0] if vals else None
+
+
+def text(value: Any) -> str | None:
+    """A value as one stripped string (multi-values joined with a backslash), or None when empty."""
+    if value is None:
+        return None
+    items = _text_items(value)
+    s = "\\".join(items).strip()
+    return s or None
+
+
+def first_item(ds: Dataset, tag: int) -> Dataset | None:
+    """The first item of sequence ``tag`` in ``ds``, or None."""
+    try:
+        if tag in ds:
+            seq = ds[tag].value
+            if seq and isinstance(seq[0], Dataset):
+                return seq[0]
+    except Exception:  # noqa: BLE001
+        return None
+    return None
+
+
+def find_public(ds: Dataset, tag: int, containers: tuple[int, ...] = ()) -> Any:
+    """The value of public ``tag`` at top level, else in the first item of any of the ``containers`` sequences."""
+    try:
+        if tag in ds:
+            return ds[tag].value
+    except Exception:  # noqa: BLE001
+        return None
+    for c in containers:
+        item = first_item(ds, c)
+        if item is not None and tag in item:
+            try:
+                return item[tag].value
+            except Exception:  # noqa: BLE001
+                return None
+    return None
+
+
+def unit_vector(v: list[float | None]) -> tuple[float, float, float] | None:
+    """A 3-vector as a tuple when all three components are numbers, else None."""
+    if len(v) < 3 or any(x is None for x in v[:3]):
+        return None
+    return (float(v[0]), float(v[1]), float(v[2]))  # type: ignore[arg-type]
+
+
+def is_zero_vector(v: tuple[float, float, float] | None) -> bool:
+    """True when the vector is absent or (numerically) zero."""
+    return v is None or all(abs(x) < 1e-6 for x in v)
+
+
+MANUFACTURER_NAMES: tuple[tuple[str, str], ...] = (
+    ("SIEMENS", "Siemens"), ("GE", "GE"), ("PHILIPS", "Philips"), ("CANON", "Canon"),
+    ("TOSHIBA", "Toshiba"), ("UIH", "UIH"), ("UNITED IMAGING", "UIH"),
+)
+
+
+def set_manufacturer(ds: Dataset, acq: Any) -> None:
+    """Set Manufacturer as dcm2niix normalises it (e.g. 'GE MEDICAL SYSTEMS' -> 'GE', 'CANON_MEC' -> 'Canon')."""
+    raw = text(ds.get("Manufacturer"))
+    if not raw:
+        return
+    up = raw.upper()
+    for prefix, name in MANUFACTURER_NAMES:
+        if up.startswith(prefix):
+            acq.set("Manufacturer", name, "DICOM (0008,0070) Manufacturer, normalised as dcm2niix")
+            return

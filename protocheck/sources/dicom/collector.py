@@ -1,0 +1,270 @@
+"""Group DICOM files into series (SeriesInstanceUID) and exams (StudyInstanceUID); memory follows series."""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Callable, IO
+
+from pydicom.dataset import Dataset
+
+from protocheck.model import Acquisition, Exam, ScanResult, SkippedFile
+from protocheck.privacy import parse_dicom_date, pseudonym
+from protocheck.sources.dicom import common, diffusion, enhanced, reader, vendors
+from protocheck.sources.options import ScanOptions
+
+
+def _h64(uid: str) -> int:
+    return int.from_bytes(hashlib.blake2b(uid.encode(), digest_size=8).digest(), "little")
+
+
+@dataclass
+class _Series:
+    """Per-series aggregate: one Acquisition plus folded per-file values."""
+
+    acq: Acquisition
+    study_uid: str
+    folders: list[str] = field(default_factory=list)
+    sops: set[int] = field(default_factory=set)
+    instances: set[int] = field(default_factory=set)
+    positions: set[tuple] = field(default_factory=set)
+    echo_times: set[float] = field(default_factory=set)
+    diff: diffusion.DiffusionAggregate = field(default_factory=diffusion.DiffusionAggregate)
+    n_images: int = 0
+    multiframe: bool = False
+    pixel_spacing: tuple = (None, "")
+    sop_classes: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _Study:
+    subject: str
+    date: object = None
+    identifiers: dict[str, str] = field(default_factory=dict)
+    series: list[str] = field(default_factory=list)
+
+
+class DicomCollector:
+    """Accepts files/openers/datasets one by one; ``finish()`` returns the ScanResult."""
+
+    def __init__(self, root: str | os.PathLike[str], options: ScanOptions | None = None) -> None:
+        self.root = os.fspath(root)
+        self.options = options or ScanOptions()
+        self.series: dict[str, _Series] = {}
+        self.studies: dict[str, _Study] = {}
+        self.skipped: list[SkippedFile] = []
+        self.n_files = 0
+        self._last_group: dict[str, int] = {}   # folder -> per-file last group of the series last seen there
+
+    # --- inputs -------------------------------------------------------------------------------
+    def add_path(self, path: str | os.PathLike[str], rel: str | None = None) -> None:
+        """Read one file from disk (per-file read if its series is known, else full)."""
+        path = os.fspath(path)
+        name = rel if rel is not None else self._rel(path)
+        self._add(name, path)
+
+    def add_fileobj(self, name: str, opener: Callable[[], IO[bytes]], size: int | None = None,
+                    mtime: float | None = None) -> None:
+        """Read one archive member (or any file-like) in place through ``opener``."""
+        self._add(name, opener)
+
+    def add_dataset(self, ds: Dataset, name: str) -> None:
+        """Add an already parsed dataset (DICOMweb, network)."""
+        self._add(name, ds)
+
+    def add_record(self, rec: reader.FileRecord, full_source: reader.Source | None = None) -> None:
+        """Fold a FileRecord (e.g. from a worker process); ``full_source`` is read if the series is new."""
+        self.n_files += 1
+        if rec.skip is not None:
+            self.skipped.append(rec.skip)
+            return
+        if not rec.series_uid:
+            self.skipped.append(SkippedFile(rec.name, "missing SeriesInstanceUID (0020,000E): the file cannot "
+                                            "be grouped into a series", "invalid"))
+            return
+        s = self.series.get(rec.series_uid)
+        if s is None:
+            ds = rec_ds = None
+            if full_source is not None:
+                try:
+                    rec_ds = reader.read_header(full_source, True)
+                except reader.ReadSkip as exc:
+                    self.skipped.append(SkippedFile(rec.name, exc.reason, exc.kind))
+                    return
+                ds = rec_ds
+            s = self._new_series(rec, ds)
+        self._fold(s, rec)
+
+    def _add(self, name: str, source: reader.Source) -> None:
+        full = self.options.full_read or isinstance(source, Dataset)
+        folder = os.path.dirname(name)
+        group = self._last_group.get(folder, 0xFFFF)   # unknown folder: read everything (first file is full)
+        rec = reader.read_record(name, source, full=full or group == 0xFFFF, last_group=group)
+        if rec.skip is None and rec.manufacturer:
+            g = vendors.per_file_last_group(rec.manufacturer)   # max: a folder may mix vendors
+            self._last_group[folder] = max(g, self._last_group.get(folder, 0)) if folder in self._last_group else g
+        new = rec.skip is None and bool(rec.series_uid) and rec.series_uid not in self.series
+        self.add_record(rec, full_source=source if new else None)
+        if self.options.progress is not None:
+            self.options.progress(self.n_files, len(self.series), name)
+
+    def _rel(self, path: str) -> str:
+        if os.path.isdir(self.root):
+            try:
+                return os.path.relpath(path, self.root)
+            except ValueError:
+                return path
+        return os.path.basename(path)
+
+    # --- series -------------------------------------------------------------------------------
+    def _new_series(self, rec: reader.FileRecord, ds: Dataset | None) -> _Series:
+        acq = Acquisition(key=rec.series_uid, source_kind="dicom")
+        s = _Series(acq=acq, study_uid=rec.study_uid or "unknown-study")
+        if ds is not None:
+            _describe(ds, acq, rec)
+            s.pixel_spacing = common.pixel_spacing(ds)
+            s.multiframe = enhanced.is_multiframe(ds)
+        if not rec.manufacturer:
+            acq.note("manufacturer-missing", "Manufacturer (0008,0070) is missing: vendor-specific values "
+                     "could not be read", "warning")
+        self.series[rec.series_uid] = s
+        self._study(rec, ds).series.append(rec.series_uid)
+        return s
+
+    def _study(self, rec: reader.FileRecord, ds: Dataset | None) -> _Study:
+        key = rec.study_uid or "unknown-study"
+        st = self.studies.get(key)
+        if st is not None:
+            return st
+        subject = _top_folder(rec.name) or "unknown"
+        st = _Study(subject=subject)
+        if ds is not None:
+            pid = str(ds.get("PatientID", "") or "") + "|" + str(ds.get("PatientName", "") or "")
+            if pid != "|":
+                st.subject = pseudonym(pid, self.options.pseudonym_key)
+            st.date = parse_dicom_date(ds.get("StudyDate")) or parse_dicom_date(ds.get("SeriesDate"))
+            if self.options.include_identifiers:
+                for kw in ("PatientID", "PatientName", "PatientBirthDate", "AccessionNumber", "StudyDate",
+                           "StudyID"):
+                    v = ds.get(kw)
+                    if v not in (None, ""):
+                        st.identifiers[kw] = str(v)
+        self.studies[key] = st
+        return st
+
+    def _fold(self, s: _Series, rec: reader.FileRecord) -> None:
+        if rec.sop_uid:
+            h = _h64(rec.sop_uid)
+            if h in s.sops:
+                self.skipped.append(SkippedFile(rec.name, f"duplicate SOPInstanceUID {rec.sop_uid} (same image "
+                                                "already read from another file)", "duplicate"))
+                return
+            s.sops.add(h)
+        s.acq.n_files += 1
+        s.sop_classes.add(rec.sop_class)
+        folder = os.path.dirname(rec.name) or "."
+        if folder not in s.folders:
+            s.folders.append(folder)
+        if rec.instance_number is not None:
+            s.instances.add(rec.instance_number)
+        order = float(rec.instance_number if rec.instance_number is not None else s.acq.n_files)
+        if rec.positions:
+            s.positions.update(rec.positions)
+        elif rec.position is not None:
+            s.positions.add(rec.position)
+        if rec.echo_times:
+            s.echo_times.update(rec.echo_times)
+        elif rec.echo_time is not None:
+            s.echo_times.add(rec.echo_time)
+        s.n_images += rec.n_frames
+        for i, (sample, count) in enumerate(rec.diffusion):
+            s.diff.add(sample, order + i / 1e6, count)
+
+    # --- result -------------------------------------------------------------------------------
+    def finish(self) -> ScanResult:
+        """Finalize every series (counts, slices, volumes, diffusion) and group them into exams."""
+        result = ScanResult(roots=[self.root], skipped=list(self.skipped), n_files_seen=self.n_files)
+        for study_uid, st in self.studies.items():
+            exam = Exam(key=study_uid, subject=st.subject, date=st.date, source_kind="dicom",
+                        identifiers=dict(st.identifiers))
+            for uid in st.series:
+                exam.acquisitions.append(_finalize(self.series[uid]))
+            exam.acquisitions.sort(key=lambda a: (a.series_number if a.series_number is not None else 1 << 30,
+                                                  a.key))
+            folders = [a.folder.split("; ")[0] for a in exam.acquisitions]
+            exam.folder = os.path.commonpath(folders) if folders and all(folders) else ""
+            result.exams.append(exam)
+        result.exams.sort(key=lambda e: (e.folder, e.key))
+        return result
+
+
+def _top_folder(name: str) -> str:
+    parts = re.split(r"[\\/]", name)
+    return parts[0] if len(parts) > 1 else ""
+
+
+def _describe(ds: Dataset, acq: Acquisition, rec: reader.FileRecord) -> None:
+    """Series-level parameters from the representative (full) header."""
+    acq.description = str(ds.get("SeriesDescription", "") or "").strip()
+    try:
+        acq.series_number = int(ds.get("SeriesNumber")) if ds.get("SeriesNumber") not in (None, "") else None
+    except (TypeError, ValueError):
+        acq.series_number = None
+    common.public_params(ds, acq)
+    acq.acquired_at = common.acquired_at(ds)
+    if rec.mrs:
+        acq.roles.add("mrs")
+        acq.note("mrs", "MR spectroscopy object (role mrs)")
+    vendors.series_params(ds, acq)
+    if enhanced.is_multiframe(ds):
+        acq.set("NumberOfFrames", len(enhanced.frames(ds)) or rec.n_frames, "DICOM (0028,0008) NumberOfFrames")
+    common.assign_roles(ds, acq)
+
+
+def _finalize(s: _Series) -> Acquisition:
+    acq = s.acq
+    acq.folder = "; ".join(s.folders)
+    if reader.MR_IMAGE in s.sop_classes and s.sop_classes & reader.MULTIFRAME_SOPS:
+        acq.note("mixed-export", "the same series arrived both as classic and as enhanced DICOM: file and "
+                 "image counts mix both exports (fix: keep only one export of the series)", "warning")
+    acq.set("NumberOfFiles", acq.n_files, "count of files in the series")
+    n_slices = acq.get("NumberOfSlices")
+    if n_slices is None and s.positions:
+        n_slices = len(s.positions)
+        acq.set("NumberOfSlices", n_slices, "distinct ImagePositionPatient values")
+    if n_slices:
+        mosaic = "MOSAIC" in [str(x).upper() for x in (acq.get("ImageType") or [])]
+        per_vol = 1 if mosaic else n_slices
+        vols = max(1, round(s.n_images / per_vol))
+        acq.set("NumberOfVolumes", vols, "images / slices" if not mosaic else "mosaic files")
+    else:
+        per_vol = 1
+    if s.echo_times:
+        acq.set("EchoTimes", sorted(round(t / 1000.0, 6) for t in s.echo_times), "distinct EchoTime values, ms->s")
+    _voxel(acq, s)
+    if s.diff:
+        vols = s.diff.volumes(per_vol)
+        diffusion.summarize(vols, acq, "per-file/per-frame diffusion b-value and vector")
+    if not s.multiframe and n_slices and acq.get("MRAcquisitionType") != "3D" and s.instances:
+        lo, hi = min(s.instances), max(s.instances)
+        if hi - lo + 1 > len(s.instances):
+            acq.note("slice-missing", f"instance numbers {lo}-{hi} have {hi - lo + 1 - len(s.instances)} gap(s):"
+                     " files of this series may be missing", "warning")
+    return acq
+
+
+def _voxel(acq: Acquisition, s: _Series) -> None:
+    ps, src = s.pixel_spacing
+    if not ps:
+        return
+    spacing, how = acq.get("SpacingBetweenSlices"), "SpacingBetweenSlices"
+    if spacing is None and len(s.positions) > 1:
+        pts = sorted(s.positions)
+        d = [sum((a - b) ** 2 for a, b in zip(p, q)) ** 0.5 for p, q in zip(pts, pts[1:])]
+        spacing, how = round(min(d), 4), "distance between slice positions"
+    if spacing is None:
+        spacing, how = acq.get("SliceThickness"), "SliceThickness"
+    if spacing is None:
+        return
+    acq.set("VoxelSize", [round(ps[0], 6), round(ps[1], 6), round(float(spacing), 6)], f"{src} + {how}")

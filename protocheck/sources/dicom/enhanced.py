@@ -1,0 +1,151 @@
+"""Enhanced multi-frame MR: shared and per-frame functional groups (both are always consulted)."""
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from pydicom.dataset import Dataset
+
+from protocheck.sources.dicom.diffusion import DiffusionSample
+
+
+def is_multiframe(ds: Dataset) -> bool:
+    """True when the object carries functional group sequences (enhanced / legacy-converted / MRS)."""
+    return "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds
+
+
+def _item0(ds: Dataset | None, keyword: str) -> Dataset | None:
+    if ds is None:
+        return None
+    seq = ds.get(keyword)
+    if not seq:
+        return None
+    try:
+        return seq[0]
+    except (IndexError, TypeError):
+        return None
+
+
+def shared(ds: Dataset) -> Dataset | None:
+    """The single item of SharedFunctionalGroupsSequence, if any."""
+    return _item0(ds, "SharedFunctionalGroupsSequence")
+
+
+def frames(ds: Dataset) -> list[Dataset]:
+    """The items of PerFrameFunctionalGroupsSequence (empty list if absent)."""
+    seq = ds.get("PerFrameFunctionalGroupsSequence")
+    try:
+        return list(seq) if seq else []
+    except TypeError:
+        return []
+
+
+def group_item(ds: Dataset, macro: str, frame: Dataset | None = None) -> Dataset | None:
+    """A functional group macro item (e.g. "MRTimingAndRelatedParametersSequence"): per-frame first, then shared."""
+    item = _item0(frame, macro) if frame is not None else None
+    return item if item is not None else _item0(shared(ds), macro)
+
+
+def fg_value(ds: Dataset, macro: str, keyword: str, frame: Dataset | None = None) -> Any:
+    """An attribute inside a functional group macro of the first frame (or ``frame``), shared groups included."""
+    if frame is None:
+        fl = frames(ds)
+        frame = fl[0] if fl else None
+    item = group_item(ds, macro, frame)
+    if item is None:
+        return None
+    v = item.get(keyword)
+    return None if v is None or v == "" else v
+
+
+def _floats(v: Any, n: int) -> tuple[float, ...] | None:
+    try:
+        t = tuple(float(x) for x in v)
+    except (TypeError, ValueError):
+        return None
+    return t if len(t) == n else None
+
+
+def frame_diffusion(ds: Dataset, frame: Dataset | None) -> DiffusionSample | None:
+    """Public MRDiffusionSequence sample of one frame (per-frame, else shared), or None."""
+    item = group_item(ds, "MRDiffusionSequence", frame)
+    if item is None:
+        return None
+    return public_diffusion(item)
+
+
+def public_diffusion(item: Dataset) -> DiffusionSample | None:
+    """(0018,9087) b-value, (0018,9089) orientation, (0018,9075) directionality from one dataset level."""
+    b = item.get("DiffusionBValue")
+    direc = item.get("DiffusionDirectionality")
+    vec = None
+    gseq = item.get("DiffusionGradientDirectionSequence")
+    if gseq:
+        try:
+            vec = _floats(gseq[0].get("DiffusionGradientOrientation"), 3)
+        except (IndexError, TypeError):
+            vec = None
+    if vec is None:
+        vec = _floats(item.get("DiffusionGradientOrientation"), 3)
+    if b is None and direc is None:
+        return None
+    try:
+        bval = None if b is None or b == "" else float(b)
+    except (TypeError, ValueError):
+        bval = None
+    d = str(direc).strip().upper() if direc else None
+    if d == "NONE" and bval is None:
+        bval = 0.0
+    return DiffusionSample(bval, vec, d)  # type: ignore[arg-type]
+
+
+def iter_frames(ds: Dataset) -> Iterator[tuple[int, Dataset | None]]:
+    """(index, per-frame item or None) for every frame of the object."""
+    fl = frames(ds)
+    if fl:
+        yield from enumerate(fl)
+        return
+    try:
+        n = int(ds.get("NumberOfFrames") or 1)
+    except (TypeError, ValueError):
+        n = 1
+    for i in range(n):
+        yield i, None
+
+
+def frame_position(ds: Dataset, frame: Dataset | None) -> tuple[float, float, float] | None:
+    """ImagePositionPatient of one frame (PlanePositionSequence), rounded to 0.01 mm."""
+    item = group_item(ds, "PlanePositionSequence", frame)
+    pos = _floats(item.get("ImagePositionPatient"), 3) if item is not None else None
+    return None if pos is None else tuple(round(c, 2) for c in pos)  # type: ignore[return-value]
+
+
+def frame_echo_time(ds: Dataset, frame: Dataset | None) -> float | None:
+    """EffectiveEchoTime (ms) of one frame from MREchoSequence, or None."""
+    item = group_item(ds, "MREchoSequence", frame)
+    v = item.get("EffectiveEchoTime") if item is not None else None
+    try:
+        return None if v is None or v == "" else float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def stack_count(ds: Dataset) -> int | None:
+    """Number of distinct in-stack positions (slices) from FrameContentSequence, or None."""
+    seen: set = set()
+    for _i, fr in iter_frames(ds):
+        item = group_item(ds, "FrameContentSequence", fr)
+        v = item.get("InStackPositionNumber") if item is not None else None
+        if v is not None:
+            seen.add(int(v))
+    return len(seen) or None
+
+
+def temporal_count(ds: Dataset) -> int | None:
+    """Number of distinct temporal position indices from FrameContentSequence, or None."""
+    seen: set = set()
+    for _i, fr in iter_frames(ds):
+        item = group_item(ds, "FrameContentSequence", fr)
+        v = item.get("TemporalPositionIndex") if item is not None else None
+        if v is not None:
+            seen.add(int(v))
+    return len(seen) or None

@@ -1,0 +1,278 @@
+"""Header-only DICOM reading: cheap sniff, per-file (partial) or full reads, small picklable records."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import IO, Any, Callable, Union
+
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.filereader import read_partial
+
+from protocheck.model import SkippedFile
+from protocheck.sources.dicom.diffusion import DiffusionSample
+
+Opener = Callable[[], IO[bytes]]
+Source = Union[str, os.PathLike, Opener, Dataset]
+
+MR_IMAGE = "1.2.840.10008.5.1.4.1.1.4"
+ENHANCED_MR = "1.2.840.10008.5.1.4.1.1.4.1"
+MR_SPECTROSCOPY = "1.2.840.10008.5.1.4.1.1.4.2"
+SIEMENS_CSA_NON_IMAGE = "1.3.12.2.1107.5.9.1"
+MULTIFRAME_SOPS = frozenset({ENHANCED_MR, "1.2.840.10008.5.1.4.1.1.4.3", "1.2.840.10008.5.1.4.1.1.4.4",
+                             MR_SPECTROSCOPY})
+# Tags every per-file read needs are all in groups <= 0x0020 (plus the vendor's per-file group).
+BASE_LAST_GROUP = 0x0020
+DEFER_SIZE = 8192
+
+_SKIP_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("1.2.840.10008.1.3.10", "DICOMDIR (media directory), not an image"),
+    ("1.2.840.10008.5.1.4.1.1.88.", "structured report (SR), not an image"),
+    ("1.2.840.10008.5.1.4.1.1.66", "raw data object, not an image"),
+    ("1.2.840.10008.5.1.4.1.1.7", "secondary capture (screenshot), not an acquired image"),
+    ("1.2.840.10008.5.1.4.1.1.11.", "presentation state, not an image"),
+    ("1.2.840.10008.5.1.4.1.1.104.", "encapsulated document (PDF/CDA), not an image"),
+    ("1.3.46.670589.11.0.0.12.", "Philips private exam card / protocol data, not an image"),
+)
+
+
+class ReadSkip(Exception):
+    """Internal: this file is not used; carries the SkippedFile kind and reason (never escapes the reader)."""
+
+    def __init__(self, kind: str, reason: str) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+
+
+@dataclass
+class FileRecord:
+    """The per-file values of one DICOM file (small, picklable): identity, position, echo, diffusion."""
+
+    name: str
+    sop_class: str = ""
+    sop_uid: str = ""
+    series_uid: str = ""
+    study_uid: str = ""
+    manufacturer: str = ""
+    instance_number: int | None = None
+    position: tuple[float, float, float] | None = None
+    acq_time: str = ""
+    echo_time: float | None = None
+    echo_number: int | None = None
+    image_type: tuple[str, ...] = ()
+    n_frames: int = 1
+    mrs: bool = False
+    diffusion: list[tuple[DiffusionSample, int]] = field(default_factory=list)  # (sample, n images)
+    positions: list[tuple[float, float, float]] = field(default_factory=list)   # enhanced frames
+    echo_times: list[float] = field(default_factory=list)                       # enhanced frames
+    skip: SkippedFile | None = None
+
+
+def sniff(head: bytes) -> tuple[bool, bool]:
+    """(is DICOM, needs force): "DICM" at 128, or a plausible little-endian group 0002/0008 start."""
+    if len(head) >= 132 and head[128:132] == b"DICM":
+        return True, False
+    if len(head) >= 8:
+        group = int.from_bytes(head[0:2], "little")
+        elem = int.from_bytes(head[2:4], "little")
+        if group in (0x0002, 0x0008) and elem < 0x0100:
+            vr = head[4:6]
+            if vr.isalpha() and vr.isupper():
+                return True, True
+            length = int.from_bytes(head[4:8], "little")
+            if length < 1024:
+                return True, True
+    return False, False
+
+
+def classify_sop(sop_class: str, ds: Dataset | None = None) -> str | None:
+    """None for an image to use, "mrs" for spectroscopy, else the reason the object is skipped."""
+    if sop_class == MR_SPECTROSCOPY:
+        return "mrs"
+    if sop_class == SIEMENS_CSA_NON_IMAGE:
+        if ds is not None and _is_csa_spectroscopy(ds):
+            return "mrs"
+        return "Siemens CSA non-image object (not spectroscopy), not an image"
+    for prefix, reason in _SKIP_PREFIXES:
+        if sop_class.startswith(prefix):
+            return reason
+    return None
+
+
+def _is_csa_spectroscopy(ds: Dataset) -> bool:
+    for tag in (0x00291008, 0x00291108, 0x00291018):
+        el = ds.get(tag)
+        if el is not None and str(el.value).upper().startswith("SPEC"):
+            return True
+    return "SPECTROSCOPY" in [str(v).upper() for v in _multi(ds.get("ImageType"))]
+
+
+def _multi(v: Any) -> list:
+    if v is None:
+        return []
+    if isinstance(v, (list, tuple)) or type(v).__name__ == "MultiValue":
+        return list(v)
+    return [v]
+
+
+def _stop_after(last_group: int) -> Callable[[Any, Any, int], bool]:
+    def stop(tag: Any, vr: Any, length: int) -> bool:
+        return tag.group > last_group or tag in (0x7FE00010, 0x7FE00008, 0x7FE00009)
+    return stop
+
+
+def _open(source: Source) -> IO[bytes]:
+    if isinstance(source, (str, os.PathLike)):
+        return open(source, "rb")
+    return source()  # type: ignore[operator]
+
+
+def read_header(source: Source, full: bool, last_group: int = BASE_LAST_GROUP,
+                process: Callable[[Dataset], Any] | None = None) -> Any:
+    """Read one header without pixel data: the whole header (``full``) or up to ``last_group``.
+
+    ``process`` (if given) is applied while the file is still open (deferred values stay readable) and its
+    result is returned instead of the dataset. Raises ReadSkip (kind not-dicom / unreadable / invalid)
+    instead of any pydicom or OS error.
+    """
+    if isinstance(source, Dataset):
+        try:
+            return source if process is None else process(source)
+        except ReadSkip:
+            raise
+        except Exception as exc:
+            raise ReadSkip("invalid", f"broken DICOM value: {type(exc).__name__}: {exc}"[:300]) from None
+    try:
+        fh = _open(source)
+    except OSError as exc:
+        raise ReadSkip("unreadable", f"cannot open: {exc.strerror or exc}") from None
+    try:
+        with fh:
+            head = fh.read(132)
+            ok, force = sniff(head)
+            if not ok:
+                raise ReadSkip("not-dicom", "not a DICOM file (no DICM marker, no DICOM group 0002/0008 start)")
+            fh.seek(0)
+            stop = _stop_after(0xFFFF if full else max(last_group, BASE_LAST_GROUP))
+            ds = read_partial(fh, stop_when=stop, defer_size=None if full else DEFER_SIZE, force=force)
+            return ds if process is None else process(ds)
+    except ReadSkip:
+        raise
+    except Exception as exc:  # pydicom raises many types on broken files; none may escape
+        raise ReadSkip("invalid", f"unreadable DICOM header: {type(exc).__name__}: {exc}"[:300]) from None
+
+
+def sop_class_of(ds: Dataset) -> str:
+    """SOPClassUID, else the file meta MediaStorageSOPClassUID, else ""."""
+    v = ds.get("SOPClassUID")
+    if not v:
+        meta = getattr(ds, "file_meta", None)
+        v = meta.get("MediaStorageSOPClassUID") if meta is not None else None
+    return str(v or "").strip()
+
+
+def _str(v: Any) -> str:
+    return "" if v is None else str(v).strip()
+
+
+def _int(v: Any) -> int | None:
+    try:
+        return None if v is None or v == "" else int(float(v))
+    except (TypeError, ValueError):
+        return None
+
+
+def _float(v: Any) -> float | None:
+    try:
+        return None if v is None or v == "" else float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def _position(v: Any) -> tuple[float, float, float] | None:
+    try:
+        t = tuple(round(float(x), 2) for x in v)
+    except (TypeError, ValueError):
+        return None
+    return t if len(t) == 3 else None  # type: ignore[return-value]
+
+
+def extract_record(ds: Dataset, name: str) -> FileRecord:
+    """The per-file values of an already read header (pure: same input, same record)."""
+    from protocheck.sources.dicom import enhanced, vendors
+
+    sop_class = sop_class_of(ds)
+    rec = FileRecord(name=name, sop_class=sop_class)
+    verdict = classify_sop(sop_class, ds)
+    if verdict not in (None, "mrs"):
+        rec.skip = SkippedFile(name, verdict, "non-image")
+        return rec
+    rec.mrs = verdict == "mrs"
+    rec.sop_uid = _str(ds.get("SOPInstanceUID"))
+    rec.series_uid = _str(ds.get("SeriesInstanceUID"))   # top level only: never a nested reference
+    rec.study_uid = _str(ds.get("StudyInstanceUID"))
+    rec.manufacturer = _str(ds.get("Manufacturer"))
+    rec.instance_number = _int(ds.get("InstanceNumber"))
+    rec.position = _position(ds.get("ImagePositionPatient"))
+    rec.acq_time = _str(ds.get("AcquisitionTime"))
+    rec.echo_time = _float(ds.get("EchoTime"))
+    rec.echo_number = _int(_first(ds.get("EchoNumbers")))
+    rec.image_type = tuple(_str(x).upper() for x in _multi(ds.get("ImageType")))
+    if enhanced.is_multiframe(ds) and not rec.mrs:
+        _fill_frames(ds, rec)
+    else:
+        rec.n_frames = max(1, _int(ds.get("NumberOfFrames")) or 1)
+        sample = enhanced.public_diffusion(ds)
+        if sample is None or sample.bvalue is None or (sample.vector is None and sample.directionality is None):
+            sample = vendors.file_diffusion(ds, rec.manufacturer) or sample
+        if sample is not None:
+            rec.diffusion.append((sample, 1))
+    return rec
+
+
+def _first(v: Any) -> Any:
+    m = _multi(v)
+    return m[0] if m else None
+
+
+def _fill_frames(ds: Dataset, rec: FileRecord) -> None:
+    """Per-frame positions, echo times and diffusion samples of an enhanced object."""
+    from protocheck.sources.dicom import enhanced, vendors
+
+    n = 0
+    merged: dict[DiffusionSample, int] = {}
+    for _i, frame in enhanced.iter_frames(ds):
+        n += 1
+        pos = enhanced.frame_position(ds, frame)
+        if pos is not None:
+            rec.positions.append(pos)
+        te = enhanced.frame_echo_time(ds, frame)
+        if te is not None and te not in rec.echo_times:
+            rec.echo_times.append(te)
+        sample = enhanced.frame_diffusion(ds, frame)
+        if sample is None or sample.bvalue is None or (sample.vector is None and sample.directionality is None):
+            sample = vendors.file_diffusion(frame if frame is not None else ds, rec.manufacturer) or sample
+        if sample is not None:
+            merged[sample] = merged.get(sample, 0) + 1
+    rec.n_frames = max(1, n)
+    rec.diffusion = list(merged.items())
+    rec.positions = sorted(set(rec.positions))
+
+
+def read_record(name: str, source: Source, full: bool = False, last_group: int | None = None) -> FileRecord:
+    """Pure per-file read (path/opener/Dataset -> FileRecord); every failure becomes ``record.skip``.
+
+    ``last_group`` is where a partial read stops (the vendor's PER_FILE_LAST_GROUP); None reads it from
+    the file's Manufacturer (a cheap second pass is avoided by reading up to a safe default).
+    """
+    from protocheck.sources.dicom import vendors
+
+    group = vendors.DEFAULT_LAST_GROUP if last_group is None else last_group
+    try:
+        rec = read_header(source, full, group, lambda ds: extract_record(ds, name))
+        if not full and rec.skip is None and (rec.sop_class in MULTIFRAME_SOPS or rec.mrs):
+            rec = read_header(source, True, group, lambda ds: extract_record(ds, name))
+        return rec
+    except ReadSkip as exc:
+        return FileRecord(name=name, skip=SkippedFile(name, exc.reason, exc.kind))

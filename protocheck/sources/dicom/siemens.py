@@ -1,0 +1,213 @@
+"""Siemens: CSA image/series headers (VB/VD/VE, via nibabel), Phoenix ASCCONV, mosaic, XA exports."""
+from __future__ import annotations
+
+import math
+import re
+import warnings
+from typing import Any
+
+from pydicom.dataset import Dataset
+
+from protocheck.model import Acquisition
+from protocheck.sources.dicom.diffusion import DiffusionSample
+
+# Per-file values: (0019,100C/100E) diffusion, CSA image header in (0029,1010) for older exports.
+PER_FILE_LAST_GROUP: int = 0x0029
+
+_PF = {1: 0.5, 2: 0.625, 4: 0.75, 8: 0.875, 16: 1.0}   # ucPhasePartialFourier code -> fraction
+_ASC_KEYS = ("sPat.lAccelFactPE", "sSliceAcceleration.lMultiBandFactor", "sKSpace.ucPhasePartialFourier",
+             "sKSpace.lPhaseEncodingLines", "sKSpace.lBaseResolution", "sPat.lAccelFact3D")
+
+
+def _csa(ds: Dataset, kind: str) -> dict | None:
+    """The parsed CSA header ("image" or "series") or None when absent/unreadable."""
+    try:
+        from nibabel.nicom import csareader
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return csareader.get_csa_header(ds, kind)
+    except Exception:
+        return None
+
+
+def _csa_items(csa: dict | None, name: str) -> list:
+    if not csa:
+        return []
+    tag = csa.get("tags", {}).get(name)
+    return list(tag.get("items") or []) if tag else []
+
+
+def _csa_scalar(csa: dict | None, name: str) -> Any:
+    items = _csa_items(csa, name)
+    return items[0] if items else None
+
+
+def _private(ds: Dataset, creator_rx: str, elem: int, group: int) -> Any:
+    """A private value by creator (regex) and element offset, without knowing the block number."""
+    for block in range(0x10, 0x100):
+        cr = ds.get((group, block))
+        if cr is None:
+            continue
+        if re.search(creator_rx, str(cr.value), re.I):
+            el = ds.get((group, (block << 8) | elem))
+            if el is not None:
+                return el.value
+    return None
+
+
+def _vec(v: Any) -> tuple[float, float, float] | None:
+    try:
+        t = tuple(float(x) for x in v)
+    except (TypeError, ValueError):
+        return None
+    return t if len(t) == 3 and all(math.isfinite(x) for x in t) else None  # type: ignore[return-value]
+
+
+def file_diffusion(ds: Dataset) -> DiffusionSample | None:
+    """b-value / direction of one Siemens file: (0019,100C/100E), else the CSA image header."""
+    b = _private(ds, r"SIEMENS MR HEADER", 0x0C, 0x0019)
+    vec = _vec(_private(ds, r"SIEMENS MR HEADER", 0x0E, 0x0019))
+    direc = None
+    if b is None:
+        csa = _csa(ds, "image")
+        b = _csa_scalar(csa, "B_value")
+        vec = vec or _vec(_csa_items(csa, "DiffusionGradientDirection"))
+        d = _csa_scalar(csa, "DiffusionDirectionality")
+        direc = str(d).strip().upper() if d else None
+    if b is None:
+        seq = str(ds.get("SequenceName", "") or "")
+        m = re.search(r"ep_b(\d+)", seq)
+        if m and "#" not in seq and int(m.group(1)) == 0:
+            return DiffusionSample(0.0, None, "NONE")
+        return None
+    try:
+        bval = float(b)
+    except (TypeError, ValueError):
+        return None
+    if direc is None:
+        direc = "NONE" if bval < 1 else ("DIRECTIONAL" if vec is not None else "ISOTROPIC")
+    return DiffusionSample(bval, vec, direc)
+
+
+def parse_ascconv(text: str) -> dict[str, str]:
+    """The ### ASCCONV BEGIN ... END ### key = value lines of a Phoenix protocol (only the keys we use)."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        m = re.match(r"^\s*([\w.\[\]]+)\s*=\s*(\S+)", line)
+        if m and m.group(1) in _ASC_KEYS:
+            out[m.group(1)] = m.group(2).strip('"')
+    return out
+
+
+def _num(v: Any) -> float | None:
+    try:
+        s = str(v)
+        return float(int(s, 16)) if s.lower().startswith("0x") else float(s)
+    except (TypeError, ValueError):
+        return None
+
+
+def series_params(ds: Dataset, acq: Acquisition) -> None:
+    """Siemens parameters with provenance from the CSA image/series headers or XA private tags."""
+    img = _csa(ds, "image")
+    ser = _csa(ds, "series")
+    if img or ser:
+        _csa_params(ds, img, ser, acq)
+    else:
+        _xa_params(ds, acq)
+    _scout(ds, acq)
+
+
+def _csa_params(ds: Dataset, img: dict | None, ser: dict | None, acq: Acquisition) -> None:
+    n_mosaic = _csa_scalar(img, "NumberOfImagesInMosaic")
+    itype = [str(x).upper() for x in (ds.get("ImageType") or [])]
+    if n_mosaic and "MOSAIC" in itype:
+        acq.set("NumberOfSlices", int(n_mosaic), "Siemens CSA image NumberOfImagesInMosaic")
+    bw = _num(_csa_scalar(img, "BandwidthPerPixelPhaseEncode"))
+    if bw:
+        acq.set("BandwidthPerPixelPhaseEncode", bw, "Siemens CSA image BandwidthPerPixelPhaseEncode")
+    pos = _csa_scalar(img, "PhaseEncodingDirectionPositive")
+    inplane = str(ds.get("InPlanePhaseEncodingDirection", "") or "").upper()
+    if pos is not None and inplane in ("ROW", "COL"):
+        axis = "i" if inplane == "ROW" else "j"
+        # dcm2niix flips rows (DICOM top-down -> NIfTI bottom-up), so a positive COL polarity is "j-".
+        neg = (int(pos) == 0) if axis == "i" else (int(pos) == 1)
+        acq.set("PhaseEncodingDirection", axis + ("-" if neg else ""),
+                f"Siemens CSA image PhaseEncodingDirectionPositive={int(pos)} with (0018,1312) {inplane}")
+    asc = {}
+    proto = _csa_items(ser, "MrPhoenixProtocol")
+    if proto:
+        asc = parse_ascconv(str(proto[0]))
+    src = "Siemens CSA series MrPhoenixProtocol "
+    pe = _num(asc.get("sPat.lAccelFactPE"))
+    if pe:
+        acq.set("ParallelReductionFactorInPlane", int(pe), src + "sPat.lAccelFactPE")
+    mb = _num(asc.get("sSliceAcceleration.lMultiBandFactor"))
+    if mb:
+        acq.set("MultibandAccelerationFactor", int(mb), src + "sSliceAcceleration.lMultiBandFactor")
+    pf = _num(asc.get("sKSpace.ucPhasePartialFourier"))
+    if pf is not None and int(pf) in _PF:
+        acq.set("PartialFourier", _PF[int(pf)], src + "sKSpace.ucPhasePartialFourier")
+    _echo_spacing(ds, img, bw, acq)
+
+
+def _recon_matrix_pe(ds: Dataset, img: dict | None) -> tuple[int | None, str]:
+    """Reconstructed matrix along phase encoding (one mosaic tile, never the mosaic width)."""
+    txt = _csa_scalar(img, "AcquisitionMatrixText") or _private(ds, r"SIEMENS CSA HEADER", 0x0B, 0x0051)
+    inplane = str(ds.get("InPlanePhaseEncodingDirection", "") or "").upper()
+    m = re.match(r"\s*(\d+)p?\*(\d+)", str(txt or ""))
+    if m:
+        # AcquisitionMatrixText is "PE*RO" ("82p*82"): the first number is the phase-encoding matrix
+        return int(m.group(1)), "CSA AcquisitionMatrixText"
+    rows, cols = ds.get("Rows"), ds.get("Columns")
+    n = _csa_scalar(img, "NumberOfImagesInMosaic")
+    if rows and cols and inplane in ("ROW", "COL"):
+        tiles = math.ceil(math.sqrt(int(n))) if n else 1
+        size = (int(cols) if inplane == "ROW" else int(rows)) // tiles
+        return size, "image matrix (mosaic tile)" if n else "image matrix"
+    return None, ""
+
+
+def _echo_spacing(ds: Dataset, img: dict | None, bw: float | None, acq: Acquisition) -> None:
+    """EffectiveEchoSpacing = 1/(BWPhase*ReconMatrixPE); TotalReadoutTime = EES*(ReconMatrixPE-1), as dcm2niix."""
+    if not bw:
+        return
+    recon, how = _recon_matrix_pe(ds, img)
+    if not recon or recon < 2:
+        return
+    ees = 1.0 / (bw * recon)
+    src = f"1/(CSA BandwidthPerPixelPhaseEncode * ReconMatrixPE {recon} from {how}), as dcm2niix"
+    acq.set("EffectiveEchoSpacing", round(ees, 9), src)
+    acq.set("TotalReadoutTime", round(ees * (recon - 1), 7), "EffectiveEchoSpacing * (ReconMatrixPE - 1), as dcm2niix")
+
+
+def _xa_params(ds: Dataset, acq: Acquisition) -> None:
+    """XA (no CSA): classic/mosaic exports get a warning note; enhanced objects use public groups."""
+    sw = str(ds.get("SoftwareVersions", "") or "")
+    is_enh = "PerFrameFunctionalGroupsSequence" in ds
+    if re.search(r"XA\d", sw) and not is_enh:
+        acq.note("xa-classic-export", "Siemens XA series exported as classic (or mosaic) DICOM: CSA headers are "
+                 "absent, so some parameters (echo spacing, acceleration) cannot be read; export as enhanced "
+                 "DICOM if possible", "warning")
+    mb = _private(ds, r"SIEMENS MR SDS", 0x56, 0x0021) if not is_enh else None
+    if mb is None and is_enh:
+        shared = ds.get("SharedFunctionalGroupsSequence")
+        try:
+            item = shared[0] if shared else None
+            for el in item or []:
+                if el.tag.group == 0x0021 and el.VR == "SQ" and el.value:
+                    v = _private(el.value[0], r"SIEMENS MR SDS", 0x56, 0x0021)
+                    mb = v if v is not None else mb
+        except Exception:
+            mb = None
+    if mb is not None and _num(mb):
+        acq.set("MultibandAccelerationFactor", int(_num(mb) or 1), "Siemens XA (0021,xx56) SIEMENS MR SDS 01")
+
+
+def _scout(ds: Dataset, acq: Acquisition) -> None:
+    desc = f"{ds.get('SeriesDescription', '')} {ds.get('ProtocolName', '')}"
+    seq = str(ds.get("SequenceName", "") or "")
+    if re.search(r"(?i)AAHead_Scout|localizer|scout", desc) or seq.lower().startswith("*fl2d1") and \
+            re.search(r"(?i)loc|scout", desc):
+        acq.roles.add("localizer")
+        acq.note("localizer", f"localizer: Siemens scout series ({desc.strip()})")

@@ -1,0 +1,113 @@
+"""DICOM JSON (PS3.18 Annex F) -> pydicom ``Dataset``, with InlineBinary and BulkDataURI handling.
+
+DICOMweb servers return headers as DICOM JSON. Binary values come either inline (base64) or as a
+``BulkDataURI`` to fetch separately. We fetch a bulk value only when asked (``fetch_bulk``) and only for
+elements a vendor module may read (private elements such as the Siemens CSA headers); pixel data,
+spectroscopy data, overlays, waveforms and encapsulated documents are never fetched. Elements whose
+bulk value was not fetched are removed, so that "absent" keeps meaning "unknown" downstream.
+Private elements the server sent as ``UN`` are re-typed with pydicom's private dictionary, like a file read.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from pydicom.dataelem import RawDataElement, convert_raw_data_element
+from pydicom.dataset import Dataset
+from pydicom.tag import BaseTag, Tag
+
+from protocheck.errors import NetworkError
+
+BulkFetcher = Callable[[str], bytes]
+
+# Public elements whose bulk value is never fetched (pixels, spectroscopy, waveforms, documents, icons).
+NEVER_FETCH_GROUPS = frozenset({0x7FE0, 0x5400, 0x5600})
+NEVER_FETCH_TAGS = frozenset({0x00420011, 0x00880200})   # EncapsulatedDocument, IconImageSequence
+
+
+def wants_bulk(tag: int) -> bool:
+    """True for elements whose bulk value a vendor module may read: private (odd group) ones only."""
+    group = tag >> 16
+    if group in NEVER_FETCH_GROUPS or tag in NEVER_FETCH_TAGS or 0x6000 <= group <= 0x60FF:
+        return False
+    return bool(group & 1)
+
+
+class _BulkHandler:
+    """The ``bulk_data_uri_handler`` given to pydicom: fetches wanted elements, marks the others."""
+
+    def __init__(self, fetch: BulkFetcher | None, wanted: Callable[[int], bool]) -> None:
+        self.fetch = fetch
+        self.wanted = wanted
+        self.dropped: set[int] = set()
+        self.fetched = 0
+
+    def __call__(self, tag: str, vr: str, uri: str) -> Any:
+        t = int(tag, 16)
+        if self.fetch is None or not self.wanted(t):
+            self.dropped.add(t)
+            return None
+        self.fetched += 1
+        return self.fetch(uri)
+
+
+def _retype_un(ds: Dataset) -> None:
+    """Re-type ``UN`` elements (recursively) with pydicom's dictionaries, as a file read does."""
+    for elem in list(ds):
+        if elem.VR == "SQ":
+            for item in elem.value or []:
+                _retype_un(item)
+            continue
+        if elem.VR != "UN" or not isinstance(elem.value, (bytes, bytearray)):
+            continue
+        raw = RawDataElement(BaseTag(elem.tag), None, len(elem.value), bytes(elem.value), 0, True, True)
+        try:
+            new = convert_raw_data_element(raw, ds=ds)
+        except Exception:   # noqa: BLE001 - an undecodable value stays UN, as in a file read
+            continue
+        if new.VR != "UN":
+            ds[elem.tag] = new
+
+
+def _drop(ds: Dataset, tags: set[int]) -> None:
+    """Remove elements (recursively) whose bulk value was not fetched."""
+    for elem in list(ds):
+        if elem.tag in tags and (elem.value is None or elem.value == b""):
+            del ds[elem.tag]
+        elif elem.VR == "SQ":
+            for item in elem.value or []:
+                _drop(item, tags)
+
+
+def dataset_from_json(obj: dict[str, Any], fetch_bulk: BulkFetcher | None = None,
+                      wanted: Callable[[int], bool] = wants_bulk, where: str = "") -> Dataset:
+    """Convert one DICOM JSON object to a Dataset; bulk values fetched only for ``wanted`` tags."""
+    if not isinstance(obj, dict):
+        raise NetworkError("a DICOM JSON instance is not a JSON object", path=where or None,
+                           fix="check that the server implements WADO-RS metadata (PS3.18 Annex F)")
+    handler = _BulkHandler(fetch_bulk, wanted)
+    try:
+        ds = Dataset.from_json(obj, bulk_data_uri_handler=handler)
+    except NetworkError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any malformed element is the server's problem
+        raise NetworkError(f"malformed DICOM JSON ({type(exc).__name__}: {str(exc)[:200]})",
+                           path=where or None,
+                           fix="check the server's WADO-RS metadata output (PS3.18 Annex F)") from None
+    if handler.dropped:
+        _drop(ds, handler.dropped)
+    _retype_un(ds)
+    return ds
+
+
+def tag_value(obj: dict[str, Any], tag: int) -> Any:
+    """The first value of ``tag`` in a DICOM JSON object (QIDO result), or None."""
+    if not isinstance(obj, dict):
+        return None
+    elem = obj.get(f"{Tag(tag):08X}")
+    if not isinstance(elem, dict):
+        return None
+    values = elem.get("Value")
+    if isinstance(values, list) and values:
+        return values[0]
+    return None

@@ -1,0 +1,114 @@
+"""Assign a site to every exam (DICOM or BIDS), so reports can group by site.
+
+Sources, first that answers wins: a site map file (``--site-map``: "pattern<TAB>site" lines applied to the
+exam's folder), a participants.tsv column (``--site-column``, or a known one: site, institution_id,
+institution, center), a header/sidecar field (``--site-from``: InstitutionName, StationName,
+DeviceSerialNumber, ...). An exam no source names gets site "unknown" and a note saying why.
+"""
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections import Counter
+from pathlib import Path
+
+from protocheck.errors import InputError
+from protocheck.model import Exam, ScanResult
+from protocheck.sources.bids import read_tsv
+from protocheck.sources.options import ScanOptions
+
+KNOWN_COLUMNS = ("site", "institution_id", "institution", "center", "centre")
+UNKNOWN = "unknown"
+
+
+def read_site_map(path: Path) -> list[tuple[str, re.Pattern[str] | None, str]]:
+    """Parse "pattern<TAB>site" lines (# comments allowed); a pattern is a glob, or a regex if "re:"."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"site map cannot be read ({exc})", path=str(path),
+                         fix="give a readable text file of 'pattern<TAB>site' lines") from None
+    rules: list[tuple[str, re.Pattern[str] | None, str]] = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        parts = line.split("\t")
+        if len(parts) < 2 or not parts[0].strip() or not parts[1].strip():
+            raise InputError("expected 'pattern<TAB>site'", path=str(path), where=f"line {n}",
+                             fix="separate the folder pattern and the site name by one tab")
+        pat, site = parts[0].strip(), parts[1].strip()
+        rx = None
+        if pat.startswith("re:"):
+            try:
+                rx = re.compile(pat[3:])
+            except re.error as exc:
+                raise InputError(f"invalid regular expression ({exc})", path=str(path), where=f"line {n}",
+                                 fix="correct the pattern after 're:'") from None
+        rules.append((pat, rx, site))
+    return rules
+
+
+def _from_map(exam: Exam, rules: list[tuple[str, re.Pattern[str] | None, str]]) -> str | None:
+    folder = exam.folder or exam.key
+    for pat, rx, site in rules:
+        if rx is not None:
+            if rx.search(folder):
+                return site
+        elif fnmatch.fnmatch(folder, pat) or fnmatch.fnmatch(folder, pat.rstrip("/") + "/*"):
+            return site
+    return None
+
+
+def _from_field(exam: Exam, name: str) -> str | None:
+    values = Counter(str(a.get(name)).strip() for a in exam.acquisitions
+                     if a.get(name) is not None and str(a.get(name)).strip())
+    return values.most_common(1)[0][0] if values else None
+
+
+def _participant_row(exam: Exam, table: dict[str, dict[str, str]]) -> dict[str, str]:
+    label = exam.subject or ""
+    return table.get(label if label.startswith("sub-") else f"sub-{label}", {}) or table.get(label, {})
+
+
+def _clean(value: str | None) -> str | None:
+    if value is None:
+        return None
+    v = value.strip()
+    return None if v.lower() in ("", "n/a", "na", "nan", "none") else v
+
+
+def assign_sites(scan: ScanResult, root: Path | None, options: ScanOptions) -> dict[str, int]:
+    """Set ``Exam.site`` on every exam; returns the number of exams per site (incl. "unknown")."""
+    rules = read_site_map(options.site_map) if options.site_map else []
+    table: dict[str, dict[str, str]] = {}
+    roots = [Path(root)] if root is not None else [Path(r) for r in scan.roots]
+    for r in roots:
+        if r.is_dir():
+            table.update(read_tsv(r / "participants.tsv", "participant_id"))
+    columns = ([options.site_column] if options.site_column else []) + list(KNOWN_COLUMNS)
+    counts: Counter[str] = Counter()
+    for exam in scan.exams:
+        site, why = None, ""
+        if rules:
+            site = _from_map(exam, rules)
+            why = f"no line of the site map {Path(options.site_map).name} matches folder {exam.folder!r}"
+        if site is None and table:
+            row = _participant_row(exam, table)
+            for col in columns:
+                site = _clean(row.get(col))
+                if site:
+                    break
+            if not site:
+                why = (why + "; " if why else "") + "participants.tsv has no site for this subject"
+        if site is None and options.site_from:
+            site = _clean(_from_field(exam, options.site_from))
+            if not site:
+                why = (why + "; " if why else "") + f"no series has {options.site_from}"
+        if not site:
+            site = UNKNOWN
+            reason = why or ("no site source: give --site-map, --site-column or --site-from")
+            if exam.acquisitions:
+                exam.acquisitions[0].note("site-unknown", f"site unknown for {exam.key}: {reason}", "warning")
+        exam.site = site
+        counts[site] += 1
+    return dict(counts)

@@ -1,0 +1,58 @@
+"""Site assignment from participants.tsv, header fields and site-map files."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from protocheck.errors import InputError
+from protocheck.model import Acquisition, Exam, ScanResult
+from protocheck.sources.bids import scan_bids
+from protocheck.sources.options import ScanOptions
+from protocheck.sources.sites import assign_sites
+
+
+def test_spine_generic_43_sites(spine_generic: Path):
+    scan = scan_bids(spine_generic, ScanOptions())
+    counts = assign_sites(scan, spine_generic, ScanOptions())
+    assert len(counts) == 43 and "unknown" not in counts
+    assert sum(counts.values()) == 267
+    assert next(e for e in scan.exams if e.key == "sub-amu01").site == "amu"
+
+
+def test_named_column(spine_generic: Path):
+    scan = scan_bids(spine_generic, ScanOptions())
+    counts = assign_sites(scan, spine_generic, ScanOptions(site_column="manufacturer"))
+    assert set(counts) == {"Siemens", "GE", "Philips"}
+
+
+def _scan() -> ScanResult:
+    exams = []
+    for folder, inst in (("siteA/p1", "Hospital A"), ("siteB/p2", None), ("other/p3", None)):
+        acq = Acquisition(key=folder + "/1", folder=folder)
+        acq.set("InstitutionName", inst, "DICOM (0008,0080)")
+        exams.append(Exam(key=folder, folder=folder, acquisitions=[acq]))
+    return ScanResult(roots=["/nonexistent"], exams=exams)
+
+
+def test_site_map_and_field(tmp_path: Path):
+    m = tmp_path / "sites.tsv"
+    m.write_text("# folder\tsite\nsiteA/*\tA\nre:^siteB/\tB\n")
+    scan = _scan()
+    counts = assign_sites(scan, None, ScanOptions(site_map=m))
+    assert [e.site for e in scan.exams] == ["A", "B", "unknown"]
+    assert counts == {"A": 1, "B": 1, "unknown": 1}
+    note = scan.exams[2].acquisitions[0].notes[0]
+    assert note.code == "site-unknown" and "sites.tsv" in note.message
+    scan = _scan()
+    assign_sites(scan, None, ScanOptions(site_from="InstitutionName"))
+    assert [e.site for e in scan.exams] == ["Hospital A", "unknown", "unknown"]
+
+
+def test_bad_site_map(tmp_path: Path):
+    m = tmp_path / "sites.tsv"
+    m.write_text("siteA only-spaces\n")
+    with pytest.raises(InputError, match="line 1"):
+        assign_sites(_scan(), None, ScanOptions(site_map=m))
+    with pytest.raises(InputError, match="cannot be read"):
+        assign_sites(_scan(), None, ScanOptions(site_map=tmp_path / "absent.tsv"))
