@@ -218,19 +218,16 @@ def run_qualify(args: argparse.Namespace) -> int:
     _check_output_path(args.output, _input_roots(args))
     protocol = _load_protocol(args.protocol)
     scan = scan_inputs(args, scan_options(args))
-    cert = qualify(scan, protocol, args.site)
-    data = cert if isinstance(cert, dict) else cert.to_dict()
+    cert = qualify(scan, protocol, args.site).to_dict()
     if args.format == "json":
-        write_output(json.dumps(data, indent=2, ensure_ascii=False) + "\n", args.output)
+        write_output(json.dumps(cert, indent=2, ensure_ascii=False) + "\n", args.output)
     elif args.format == "html":
-        write_output(_html("certificate", data), args.output)
+        write_output(_html("certificate", cert), args.output)
     else:
-        from protocheck.checks.qualify import render_certificate_console
-        render_certificate_console(data, Console())
-    verdict = data.get("verdict")
-    if verdict in ("qualified", "qualified with conditions"):
-        return EXIT_OK
-    return EXIT_DEVIATIONS if verdict == "not qualified" else EXIT_FAILURE
+        from protocheck.reports.certificate_console import render_certificate_console
+        from protocheck.reports.console import make_console
+        render_certificate_console(cert, make_console())
+    return int(cert["exit_code"])
 
 
 def run_listen(args: argparse.Namespace) -> int:

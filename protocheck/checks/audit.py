@@ -207,6 +207,8 @@ class AuditResult:
     drift: list[DriftEvent]
     completeness: list[CompletenessRow]
     findings: list[AuditFinding]
+    scanners: list[Any] = field(default_factory=list)        # inventory.ScannerEntry, one per site × scanner
+    site_findings: list[Any] = field(default_factory=list)   # site_findings.SiteFinding, worst first
 
 
 def _text(value: Any) -> str:
@@ -323,7 +325,8 @@ def build_audit(results: list[ExamResult], protocol: Any) -> AuditResult:
     from protocheck.checks.completeness import build_completeness
     from protocheck.checks.drift import build_drift
     from protocheck.checks.harmonization import build_harmonization
-    from protocheck.checks.inventory import build_inventory
+    from protocheck.checks.inventory import build_inventory, build_scanners
+    from protocheck.checks.site_findings import build_site_findings
 
     sequences = [s.id for s in protocol.sequences]
     sessions = group_sessions(results)
@@ -340,7 +343,8 @@ def build_audit(results: list[ExamResult], protocol: Any) -> AuditResult:
                        protocol_sha256=getattr(protocol, "sha256", "") or "", sequences=sequences,
                        sites=sorted({s.site for s in sessions}), sessions=sessions, matrix=matrix,
                        inventory=build_inventory(sessions), harmonization=harmonization, drift=drift,
-                       completeness=completeness, findings=findings)
+                       completeness=completeness, findings=findings, scanners=build_scanners(sessions),
+                       site_findings=build_site_findings(sessions, sequences, harmonization, completeness, drift))
 
 
 def _plain(obj: Any) -> Any:
@@ -357,6 +361,7 @@ def _plain(obj: Any) -> Any:
 
 def audit_to_json(audit: AuditResult) -> dict[str, Any]:
     """The audit as a dict following ``schemas/audit.schema.json`` (no identifiers, months only)."""
+    from protocheck.checks.inventory import scanner_models
     return {
         "format": "protocheck-audit", "format_version": 1,
         "protocol": {"name": audit.protocol_name, "version": audit.protocol_version,
@@ -372,4 +377,7 @@ def audit_to_json(audit: AuditResult) -> dict[str, Any]:
         "completeness": [_plain(r) for r in audit.completeness],
         "findings": [_plain(f) for f in audit.findings],
         "counts": dict(Counter(f"{f.kind}:{f.severity}" for f in audit.findings)),
+        "scanners": [_plain(e) for e in audit.scanners],
+        "scanner_models": scanner_models(audit.scanners),
+        "site_findings": [_plain(f) for f in audit.site_findings],
     }

@@ -32,7 +32,7 @@ def check_exam(exam: Exam, protocol: Protocol) -> ExamResult:
         result.sequences.append(_sequence_result(seq, infos, by_key))
     for seq in protocol.sequences:
         for rule in seq.consistency:
-            result.findings.extend(_consistency(seq, rule, matches, by_key, protocol))
+            result.findings.extend(_consistency(seq, rule, matches, by_key))
     result.findings.extend(_ambiguity_findings(matches, by_key))
     return result
 
@@ -71,7 +71,7 @@ def _missing_finding(seq: Sequence) -> Finding:
 
 
 def _consistency(seq: Sequence, rule: Consistency, matches: list[MatchInfo],
-                 by_key: dict[str, Acquisition], protocol: Protocol) -> list[Finding]:
+                 by_key: dict[str, Acquisition]) -> list[Finding]:
     """Evaluate one cross-series rule on every pair of matched series it concerns."""
     own = [by_key[m.series] for m in matches if m.sequence == seq.id]
     if rule.with_:
@@ -82,7 +82,7 @@ def _consistency(seq: Sequence, rule: Consistency, matches: list[MatchInfo],
     out: list[Finding] = []
     for a, b in pairs:
         for param in rule.parameters:
-            out.append(_compare(seq, rule, a, b, param, by_key, protocol))
+            out.append(_compare(seq, rule, a, b, param))
     return out
 
 
@@ -90,8 +90,7 @@ def _series_name(acq: Acquisition) -> str:
     return acq.description or acq.key
 
 
-def _compare(seq: Sequence, rule: Consistency, a: Acquisition, b: Acquisition, param: str,
-             by_key: dict[str, Acquisition], protocol: Protocol) -> Finding:
+def _compare(seq: Sequence, rule: Consistency, a: Acquisition, b: Acquisition, param: str) -> Finding:
     """One parameter of one pair of series: equal within the rule's tolerance?"""
     va, prov_a = value_of(a, param)
     vb, prov_b = value_of(b, param)

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from protocheck.checks.audit import AuditFinding, DriftEvent, HarmonizationItem, Session, value_text
 from protocheck.checks.harmonization import agree, tracked_parameters, _value
-from protocheck.checks.inventory import scanner_label, session_coil
+from protocheck.checks.inventory import scanner_identity, scanner_label, session_coil
 
 Getter = Callable[[Session], Any]
 
@@ -50,13 +50,14 @@ def build_drift(sessions: list[Session], protocol: Any,
     Only the first session showing a value never seen before on that scanner is an event: a toggle back to an
     earlier value (e.g. two coils used alternately) is variability, reported once when the second value appears.
     """
-    by_scanner: dict[tuple[str, str], list[Session]] = {}
+    by_scanner: dict[tuple[str, tuple[str, str]], list[Session]] = {}
     for s in sessions:
-        by_scanner.setdefault((s.site, scanner_label(s)), []).append(s)
+        by_scanner.setdefault((s.site, scanner_identity(s)), []).append(s)
     trackers = _trackers(sessions, protocol)
     events: list[DriftEvent] = []
-    for (site, scanner), group in sorted(by_scanner.items()):
+    for (site, _), group in sorted(by_scanner.items()):
         group.sort(key=lambda s: s.rank)
+        scanner = scanner_label(group[0])
         for name, severity, get, constraint in trackers:
             events.extend(_changes(site, scanner, group, name, severity, get, constraint))
     events.sort(key=lambda e: (e.site, e.scanner, e.month or "", e.attribute))

@@ -146,8 +146,14 @@ def _modal(obs: list[_Obs]) -> Any:
 
 
 def _expected(c: Any) -> str | None:
+    """The protocol's expectation in words with units (the rule engine's text), or a plain fallback."""
     if c is None:
         return None
+    try:
+        from protocheck.protocol.rules import expected_text
+        return expected_text(c)
+    except Exception:  # noqa: BLE001 - a display nicety: fall back to the plain text below
+        pass
     tol = c.tolerance or {}
     if c.kind == "nominal":
         extra = f" ± {tol['absolute']}" if "absolute" in tol else (f" ± {tol['relative']:.0%}" if tol else "")

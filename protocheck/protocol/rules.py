@@ -72,7 +72,7 @@ def value_of(acq: Acquisition, name: str) -> tuple[Any, str | None]:
 def _primary_shell(acq: Acquisition) -> float | None:
     per_shell = acq.get("DiffusionDirectionsPerShell")
     if isinstance(per_shell, dict) and per_shell:
-        counts = {float(b): n for b, n in per_shell.items() if _is_num(_num(b)) and float(b) > 0}
+        counts = {float(b): n for b, n in per_shell.items() if _is_num(_num(b)) and float(b) > 0 and _is_num(n)}
         if counts:
             return max(counts, key=lambda b: (counts[b], b))
     shells = _numbers(acq.get("DiffusionShells"))
@@ -156,7 +156,8 @@ def fmt_value(param: str, value: Any, unit: tuple[str, float] | None = None) -> 
         return _as_text(value)
     u, scale = unit or _display_unit(param, nums)
     sep = " × " if param in ("VoxelSize", "AcquisitionMatrix", "FieldOfView") else ", "
-    text = sep.join(fmt_number(v, scale, u in ("mm", "T")) for v in (value if isinstance(value, (list, tuple)) else [value]))
+    items = value if isinstance(value, (list, tuple)) else [value]
+    text = sep.join(fmt_number(v, scale, u in ("mm", "T")) for v in items)
     return f"{text} {u}".strip()
 
 
@@ -246,7 +247,8 @@ def _criterion_words(crit: Criterion) -> str:
     p, k, v = crit.parameter, crit.kind, crit.value
     if k == "range":
         return f"{p} in {_range_text(v.get('min'), v.get('max'), UNITS.get(p, ''), 1.0)}"
-    return {"equals": f"{p} is {_as_text(v)}", "one_of": f"{p} is one of {', '.join(map(str, v if isinstance(v, (list, tuple)) else [v]))}",
+    choices = ", ".join(map(str, v if isinstance(v, (list, tuple)) else [v]))
+    return {"equals": f"{p} is {_as_text(v)}", "one_of": f"{p} is one of {choices}",
             "contains": f"{p} contains {v}", "matches": f"{p} matches {v}",
             "present": f"{p} present" if v else f"{p} absent"}[k]
 
@@ -311,7 +313,8 @@ def _min_count(c: Constraint, value: Any, finding: Finding, title: str) -> Findi
         finding.status, finding.severity = Status.CANNOT_VERIFY, _cap(sev)
         finding.message = f"{title}: directions per shell could not be read; cannot verify {finding.expected}"
         return finding
-    counts = [int(n) for b, n in value.items() if _is_num(_num(b)) and abs(_num(b) - shell) <= tol + 1e-9]
+    counts = [int(n) for b, n in value.items()
+              if _is_num(_num(b)) and _is_num(n) and abs(_num(b) - shell) <= tol + 1e-9]
     count = max(counts) if counts else 0
     shells = ", ".join(fmt_number(_num(b)) for b in value) or "none"
     finding.found = (f"{count} directions at b={fmt_number(shell)}" if counts

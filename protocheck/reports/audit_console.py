@@ -1,98 +1,133 @@
-"""Console rendering of the multicentre audit with rich (colours on a terminal, plain text otherwise)."""
+"""Console rendering of the multicentre audit with rich (colours on a terminal, plain text otherwise).
+
+Order is the coordinator's reading order: header (sites, sessions, scanner models), site-level findings
+(worst first), the site × sequence matrix, then harmonization, inventory, drift and completeness, each listing
+only what is flagged. Piped output uses 160 columns (or ``COLUMNS``) so nothing is truncated to 80.
+"""
 
 from __future__ import annotations
 
-from typing import IO
+import os
+import sys
+from typing import IO, Any
 
-from rich.console import Console
+from rich import box
+from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
 from protocheck.checks.audit import AuditResult, MatrixCell
+from protocheck.checks.inventory import scanner_models
+from protocheck.checks.site_findings import SiteFinding
+from protocheck.reports.audit_console_sections import SEV_STYLE, print_sections, severity_counts
 
-_SEV_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan", None: ""}
-_STATUS_STYLE = {"ok": "green", "differs": "bold red", "vendor-expected": "cyan", "cannot_verify": "magenta"}
+PIPE_WIDTH = 160
+LEGEND = ("legend: ok/sessions; ✘n deviating, ?n cannot verify, –n missing, ○n optional not acquired; "
+          "green all compliant, red deviating or missing, yellow unverifiable or optional")
 
 
-def _cell_text(c: MatrixCell | None) -> Text:
+def cell_text(c: MatrixCell | None) -> Text:
+    """Compact matrix cell: "5/5" (green), "0/5 ✘5", "3/5 ?2", "4/5 –1", "0/5 ○5"."""
     if c is None or c.total == 0:
-        return Text("–", style="dim")
-    style = "green" if c.compliant == c.total else ("red" if c.deviating or c.missing else "yellow")
-    parts = [f"{c.compliant}/{c.total} ok"]
-    parts += [f"{n} {w}" for n, w in ((c.deviating, "dev"), (c.cannot_verify, "?"), (c.missing, "miss")) if n]
-    return Text(" · ".join(parts), style=style)
+        return Text("·", style="dim")
+    parts = [f"{c.compliant}/{c.total}"]
+    parts += [f"{mark}{n}" for mark, n in (("✘", c.deviating), ("?", c.cannot_verify), ("–", c.missing),
+                                           ("○", c.absent_optional)) if n]
+    if c.compliant == c.total:
+        style = "green"
+    elif c.deviating or c.missing:
+        style = "red"
+    else:
+        style = "yellow"
+    return Text(" ".join(parts), style=style)
 
 
 def _matrix(audit: AuditResult) -> Table:
-    t = Table(title="Compliance matrix (sessions per site × sequence)", title_justify="left")
-    t.add_column("site")
+    t = Table(title="Compliance matrix (sessions per site × sequence)", title_justify="left", title_style="bold",
+              box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, caption=LEGEND, caption_justify="left")
+    t.add_column("site", no_wrap=True)
     for seq in audit.sequences:
-        t.add_column(seq)
+        t.add_column(seq, no_wrap=True, min_width=len(seq))
     cells = {(c.site, c.sequence): c for c in audit.matrix}
     for site in audit.sites:
-        t.add_row(site, *[_cell_text(cells.get((site, q))) for q in audit.sequences])
+        t.add_row(site, *[cell_text(cells.get((site, q))) for q in audit.sequences])
     return t
 
 
-def _inventory(audit: AuditResult) -> Table:
-    t = Table(title="Scanner inventory", title_justify="left")
-    for col in ("site", "vendor", "model", "software", "T", "coil", "serial", "first", "last", "sessions"):
-        t.add_column(col)
-    for e in audit.inventory:
-        t.add_row(e.site, e.vendor or "?", e.model or "?", e.software or "?",
-                  "?" if e.field_strength is None else f"{e.field_strength:g}", e.coil or "?", e.serial or "?",
-                  e.first_seen or "?", e.last_seen or "?", str(e.sessions))
-    return t
+def site_finding_line(f: SiteFinding, site_w: int = 14, what_w: int = 34) -> Text:
+    """One line: severity, site, kind, sequence/parameter, expected, found, sessions affected, note."""
+    line = Text(f"  {f.severity:<8}", style=SEV_STYLE.get(f.severity, ""))
+    what = " ".join(p for p in (f.sequence, f.parameter) if p)
+    line.append(f"{f.site:<{site_w}} {f.kind.replace('_', ' '):<14}{what:<{what_w}} ")
+    if f.kind == "missing":
+        line.append(f"{f.detail} sequence missing")
+    elif f.kind == "cannot_verify":
+        line.append("value unknown (absent from headers/sidecars)")
+    elif f.kind == "drift":
+        line.append(f"changed {f.expected} → {f.found}")
+    else:
+        line.append(f"expected {f.expected or '?'}; found {f.found or '?'}")
+    line.append(f"; {f.sessions}/{f.site_sessions} sessions", style="bold")
+    if f.vendor_expected:
+        line.append("; vendor-expected", style="cyan")
+    if f.detail and f.kind not in ("missing", "cannot_verify"):
+        line.append(f"; {f.detail}", style="dim")
+    return line
 
 
-def _harmonization(audit: AuditResult) -> Table:
-    t = Table(title="Cross-site harmonization (must-match parameters)", title_justify="left")
-    for col in ("sequence", "parameter", "expected", "consensus", "site", "vendor", "values", "status"):
-        t.add_column(col)
-    for h in audit.harmonization:
-        for r in h.sites:
-            values = ", ".join(f"{v} ({n})" for v, n in sorted(r.values.items()))
-            status = r.status + (f" ({r.variant})" if r.variant else "")
-            t.add_row(h.sequence, h.parameter, h.expected or "", h.consensus or "", r.site, r.vendor or "?",
-                      values, Text(status, style=_STATUS_STYLE.get(r.status, "")))
-    return t
+def _site_findings(audit: AuditResult) -> Group:
+    shown = [f for f in audit.site_findings if not f.vendor_expected]
+    sites = len({f.site for f in shown})
+    parts: list[Any] = [Text(f"Site-level findings: {len(shown)} on {sites} of {len(audit.sites)} sites "
+                             "(worst first, then site)", style="bold")]
+    if not shown:
+        parts.append(Text("  none: every site follows the protocol and the other sites", style="green"))
+    site_w = max([len(f.site) for f in shown] + [4]) + 1
+    what_w = min(40, max([len(" ".join(p for p in (f.sequence, f.parameter) if p)) for f in shown] + [8]) + 1)
+    parts.extend(site_finding_line(f, site_w, what_w) for f in shown)
+    vendor = [f for f in audit.site_findings if f.vendor_expected]
+    if vendor:
+        parts.append(Text(f"  + {len(vendor)} vendor-expected difference(s) allowed by per-vendor protocol variants"
+                          f" ({', '.join(sorted({f.site for f in vendor}))}); see harmonization", style="cyan"))
+    return Group(*parts)
 
 
-def _drift(audit: AuditResult) -> Table:
-    t = Table(title="Longitudinal drift", title_justify="left")
-    for col in ("site", "scanner", "changed", "from", "to", "first session", "straddling subjects"):
-        t.add_column(col)
-    for e in audit.drift:
-        t.add_row(e.site, e.scanner, Text(e.attribute, style=_SEV_STYLE[e.severity]), e.before, e.after, e.session,
-                  ", ".join(e.straddling) or "none")
-    return t
+def _header(audit: AuditResult) -> list[Text]:
+    models = scanner_models(audit.scanners)
+    counts = severity_counts(audit.findings)
+    head = Text(f"protocheck audit — protocol {audit.protocol_name} {audit.protocol_version}", style="bold")
+    line = Text(f"{len(audit.sites)} sites, {len(audit.sessions)} sessions, {len(models)} scanner models "
+                "(vendor + model)", style="bold")
+    flagged = len({f.site for f in audit.site_findings if not f.vendor_expected})
+    verdict = Text(f"Findings: {counts.get('error', 0)} errors, {counts.get('warning', 0)} warnings, "
+                   f"{counts.get('info', 0)} info over sessions; {flagged} sites flagged",
+                   style="bold red" if counts.get("error") else ("yellow" if counts.get("warning") else "green"))
+    return [head, line, verdict]
 
 
-def _completeness(audit: AuditResult) -> Table:
-    t = Table(title="Completeness (incomplete sessions and repeats)", title_justify="left")
-    for col in ("site", "subject", "visit", "month", "missing required", "missing recommended", "repeats"):
-        t.add_column(col)
-    for r in audit.completeness:
-        if r.complete and not r.missing_recommended and not r.repeats:
-            continue
-        t.add_row(r.site, r.subject, r.visit, r.month or "?", Text(", ".join(r.missing_required), style="red"),
-                  Text(", ".join(r.missing_recommended), style="yellow"),
-                  ", ".join(f"{k}×{n}" for k, n in r.repeats.items()))
-    return t
+def console_width(file: IO[str] | None, width: int | None) -> int | None:
+    """The width to render at: given, else the terminal's, else ``COLUMNS`` or 160 when piped."""
+    if width:
+        return width
+    stream = file if file is not None else sys.stdout
+    try:
+        if stream.isatty():
+            return None
+    except (AttributeError, ValueError, OSError):
+        pass
+    cols = os.environ.get("COLUMNS", "").strip()
+    return int(cols) if cols.isdigit() and int(cols) > 0 else PIPE_WIDTH
 
 
 def render_audit(audit: AuditResult, file: IO[str] | None = None, *, color: bool | None = None,
                  width: int | None = None) -> None:
-    """Print the audit: matrix, inventory, harmonization, drift, completeness and findings."""
-    console = Console(file=file, force_terminal=color, no_color=color is False, width=width,
-                      highlight=False, soft_wrap=False)
-    n_sessions = len(audit.sessions)
-    console.print(Text(f"protocheck audit — protocol {audit.protocol_name} {audit.protocol_version}: "
-                       f"{len(audit.sites)} sites, {n_sessions} sessions", style="bold"))
-    for table in (_matrix(audit), _inventory(audit), _harmonization(audit), _drift(audit), _completeness(audit)):
-        console.print(table)
-    problems = [f for f in audit.findings if f.severity in ("error", "warning")]
-    console.print(Text(f"Findings: {len(problems)} (errors {sum(f.severity == 'error' for f in problems)}, "
-                       f"warnings {sum(f.severity == 'warning' for f in problems)})", style="bold"))
-    for f in audit.findings:
-        console.print(Text(f"[{f.severity}] {f.kind}: {f.message}", style=_SEV_STYLE.get(f.severity, "")))
+    """Print the audit: header, site-level findings, matrix, harmonization, inventory, drift, completeness."""
+    console = Console(file=file, force_terminal=color, no_color=color is False,
+                      width=console_width(file, width), highlight=False, soft_wrap=False, emoji=False)
+    for line in _header(audit):
+        console.print(line)
+    console.print()
+    console.print(_site_findings(audit))
+    console.print()
+    console.print(_matrix(audit))
+    print_sections(console, audit)

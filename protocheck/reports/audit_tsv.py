@@ -9,7 +9,8 @@ from typing import Any, Iterable
 from protocheck.checks.audit import AuditResult
 from protocheck.errors import ReportError
 
-TABLES = ("matrix.tsv", "inventory.tsv", "harmonization.tsv", "drift.tsv", "completeness.tsv")
+TABLES = ("matrix.tsv", "inventory.tsv", "harmonization.tsv", "drift.tsv", "completeness.tsv", "scanners.tsv",
+          "site_findings.tsv")
 
 
 def _cell(v: Any) -> str:
@@ -44,11 +45,21 @@ def _rows(audit: AuditResult) -> dict[str, tuple[list[str], Iterable[list[Any]]]
                               "missing_recommended", "repeats"],
                              [[r.site, r.subject, r.visit, r.month, "yes" if r.complete else "no",
                                r.missing_required, r.missing_recommended, r.repeats] for r in audit.completeness]),
+        "scanners.tsv": (["site", "vendor", "model", "model_key", "model_from_header", "software", "field_strength",
+                          "coils", "serial", "first_seen", "last_seen", "sessions"],
+                         [[e.site, e.vendor, e.model, e.model_key, "yes" if e.model_from_header else "no", e.software,
+                           e.field_strength, e.coils, e.serial, e.first_seen, e.last_seen, e.sessions]
+                          for e in audit.scanners]),
+        "site_findings.tsv": (["severity", "site", "kind", "sequence", "parameter", "expected", "found", "sessions",
+                               "site_sessions", "vendor_expected", "detail", "session_labels"],
+                              [[f.severity, f.site, f.kind, f.sequence, f.parameter, f.expected, f.found, f.sessions,
+                                f.site_sessions, "yes" if f.vendor_expected else "no", f.detail, f.labels]
+                               for f in audit.site_findings]),
     }
 
 
 def write_audit_tsv(audit: AuditResult, directory: str | Path) -> list[Path]:
-    """Write matrix.tsv, inventory.tsv, harmonization.tsv, drift.tsv and completeness.tsv into ``directory``."""
+    """Write the audit tables (``TABLES``: matrix, inventory, harmonization, drift...) into ``directory``."""
     out_dir = Path(directory)
     written: list[Path] = []
     try:

@@ -39,7 +39,7 @@ def _series_label(exam: dict[str, Any], series_id: str) -> str:
 
 def _exam_title(exam: dict[str, Any]) -> str:
     parts = [f"subject {exam['subject']}"]
-    if exam.get("site"):
+    if exam.get("site") and exam["site"] != "unknown":
         parts.append(f"site {exam['site']}")
     if exam.get("visit"):
         parts.append(f"visit {exam['visit']}")
@@ -182,8 +182,8 @@ def site_summary_table(report: dict[str, Any]) -> Table:
             for key in ((site, seq["id"]), ("all sites", seq["id"])):
                 cells.setdefault(key, Counter())[seq["status"]] += 1
     table = Table(title="Sessions compliant per site and sequence (compliant/sessions; ✘ deviating, "
-                  "? cannot verify, – missing)", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
-    table.add_column("Site")
+                  "? cannot verify, – missing, · optional and not acquired)", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+    table.add_column("Site", no_wrap=True, min_width=14)
     table.add_column("Sessions", justify="right")
     for sid in seq_ids:
         table.add_column(sid, justify="right")
@@ -199,7 +199,7 @@ def site_summary_table(report: dict[str, Any]) -> Table:
 def _summary_cell(c: Counter, n: int) -> str:
     text = f"{c.get('compliant', 0)}/{n}"
     marks = [(c.get("deviating", 0), "✘", "red"), (c.get("cannot_verify", 0), "?", "yellow"),
-             (c.get("missing", 0), "–", "red")]
+             (c.get("missing", 0), "–", "red"), (c.get("absent_optional", 0), "·", "dim")]
     extra = " ".join(f"[{style}]{mark}{k}[/]" for k, mark, style in marks if k)
     return f"{text} {extra}".strip()
 

@@ -23,10 +23,28 @@ def _cell_status(cell: dict[str, Any]) -> str:
     return "absent_optional" if get(cell, "absent_optional", default=0) else "none"
 
 
+def _worst_severity(audit: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """(site, sequence) -> worst severity among the audit findings located there."""
+    rank = {"error": 3, "warning": 2, "info": 1}
+    out: dict[tuple[str, str], str] = {}
+    for f in as_list(get(audit, "findings")):
+        key = (str(get(f, "site")), str(get(f, "sequence")))
+        sev = str(get(f, "severity", default=""))
+        if rank.get(sev, 0) > rank.get(out.get(key, ""), 0):
+            out[key] = sev
+    return out
+
+
+def _sequence_order(audit: dict[str, Any], cells: list[dict[str, Any]]) -> list[str]:
+    seqs = as_list(get(audit, "sequences")) or as_list(get(get(audit, "protocol"), "sequences"))
+    return [str(s) for s in seqs] or sorted({str(get(c, "sequence")) for c in cells})
+
+
 def _matrix(audit: dict[str, Any]) -> str:
     cells = [c for c in as_list(get(audit, "matrix")) if isinstance(c, dict)]
     sites = [str(s) for s in as_list(get(audit, "sites"))] or sorted({str(get(c, "site")) for c in cells})
-    seqs = [str(s) for s in as_list(get(audit, "sequences"))] or sorted({str(get(c, "sequence")) for c in cells})
+    seqs = _sequence_order(audit, cells)
+    worst = _worst_severity(audit)
     by = {(str(get(c, "site")), str(get(c, "sequence"))): c for c in cells}
     head = "".join(f'<th class="colh">{esc(s)}</th>' for s in seqs)
     rows = []
@@ -35,6 +53,8 @@ def _matrix(audit: dict[str, Any]) -> str:
         for seq in seqs:
             c = by.get((site, seq), {})
             st = _cell_status(c)
+            if st in ("deviating", "missing") and worst.get((site, seq)) == "warning":
+                st = "warnings"     # deviations at warning severity only: usable, harmonization risk
             total = sum(int(get(c, k, default=0) or 0) for k in _MATRIX_STATES)
             ok = int(get(c, "compliant", default=0) or 0)
             detail = ", ".join(f"{k.replace('_', ' ')} {get(c, k)}" for k in _MATRIX_STATES if get(c, k))
@@ -43,7 +63,8 @@ def _matrix(audit: dict[str, Any]) -> str:
                        f'title="{esc(site)} · {esc(seq)}: {esc(detail or "no session")}">{esc(text)}</td>')
         rows.append(f'<tr><th class="rowh">{esc(site)}</th>{"".join(tds)}</tr>')
     legend = ('<p class="legend">Cell = sessions compliant / sessions. Colour = worst state: '
-              + badge("compliant", "all compliant") + badge("deviating", "deviating or missing")
+              + badge("compliant", "all compliant") + badge("warnings", "warnings only")
+              + badge("deviating", "error or missing")
               + badge("cannot_verify", "could not verify") + badge("absent_optional", "optional, absent") + "</p>")
     return (f'<table class="matrix sortable filterable" id="matrix"><thead><tr><th>Site</th>{head}</tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table>{legend}')
@@ -80,37 +101,74 @@ def _value(text: Any) -> Any:
 
 
 def _harmonization(audit: dict[str, Any]) -> tuple[str, str]:
-    """(plots, table) of the must-match parameters: values per site, coloured by vendor."""
+    """(plots, table) of the must-match parameters: values per site, one row per vendor."""
     plots, rows = [], []
-    for item in as_list(get(audit, "harmonization")):
-        if not isinstance(item, dict):
-            continue
+    items = [i for i in as_list(get(audit, "harmonization")) if isinstance(i, dict)]
+    items.sort(key=lambda i: not any(get(sv, "status") == "differs" for sv in as_list(get(i, "sites"))))
+    for item in items:
         seq, param = get(item, "sequence", default=""), get(item, "parameter", default="")
-        points, worst = [], "ok"
+        points, differs, unknown = [], [], []
         for sv in as_list(get(item, "sites")):
             values = get(sv, "values", default={})
-            pairs = values.items() if isinstance(values, dict) else ((v, 1) for v in as_list(values))
-            for text, n in pairs:
-                points.append({"site": get(sv, "site"), "vendor": get(sv, "vendor") or "?", "value": _value(text),
-                               "n": n})
+            pairs = list(values.items()) if isinstance(values, dict) else [(v, 1) for v in as_list(values)]
             st = str(get(sv, "status", default="ok"))
             if st == "differs":
-                worst = "differs"
+                differs.append(str(get(sv, "site")))
+            for text, n in pairs:
+                if text is None or str(text) == "unknown":
+                    unknown.append(str(get(sv, "site")))
+                    continue
+                points.append({"site": get(sv, "site"), "vendor": get(sv, "vendor") or "?", "value": _value(text),
+                               "n": n, "flag": st == "differs"})
             rows.append([esc(seq), f'<span class="mono">{esc(param)}</span>', esc(get(sv, "site")),
                          esc(get(sv, "vendor")), esc(get(sv, "variant")),
                          esc("; ".join(f"{k} ({v})" for k, v in values.items()) if isinstance(values, dict)
                              else fmt(values)),
                          esc(get(item, "expected") or get(item, "consensus")),
-                         badge({"ok": "ok", "differs": "deviating", "vendor-expected": "info"}.get(st, st),
-                               st.replace("-", " ")), esc("; ".join(map(str, as_list(get(sv, "reasons")))))])
+                         badge({"ok": "ok", "differs": "warnings", "vendor-expected": "info"}.get(st, st),
+                               st.replace("-", " ").replace("_", " ")),
+                         esc("; ".join(map(str, as_list(get(sv, "reasons")))))])
         svg = strip_plot(f"{seq} · {param}", points)
-        if svg:
-            cap = (f'<p class="cap"><b>{esc(seq)} · {esc(param)}</b> — expected {esc(get(item, "expected") or "n/a")}, '
-                   f'consensus {esc(get(item, "consensus") or "n/a")} {badge("deviating" if worst == "differs" else "ok", worst)}</p>')
-            plots.append(f'<figure class="plot" data-parameter="{esc(param)}">{cap}{svg}</figure>')
+        if not svg:
+            continue
+        status = (badge("warnings", f"{len(differs)} site(s) differ") if differs
+                  else badge("ok", "consistent"))
+        note = f' <span class="small muted">value unknown at {len(set(unknown))} site(s)</span>' if unknown else ""
+        cap = (f'<p class="cap"><b>{esc(seq)} · {esc(param)}</b> {status}{note}<br><span class="small muted">'
+               f'expected {esc(get(item, "expected") or "n/a")} · consensus {esc(get(item, "consensus") or "n/a")}'
+               f'</span></p>')
+        plots.append(f'<figure class="plot" data-parameter="{esc(param)}">{cap}{svg}</figure>')
     tbl = table(["Sequence", "Parameter", "Site", "Vendor", "Variant", "Values (sessions)", "Expected", "Status", "Why"],
                 rows, table_id="harmonization")
     return ('<div class="plots">' + "".join(plots) + "</div>") if plots else "", tbl
+
+
+def _site_summary(audit: dict[str, Any]) -> str:
+    """One row per site: scanner, sessions, complete sessions, errors, warnings, drift events."""
+    sites = [str(s) for s in as_list(get(audit, "sites"))]
+    scanners: dict[str, set[str]] = {}
+    for e in as_list(get(audit, "inventory")):
+        scanners.setdefault(str(get(e, "site")), set()).add(
+            " ".join(str(x) for x in (get(e, "vendor"), get(e, "model")) if x))
+    counts: dict[str, dict[str, int]] = {}
+    for f in as_list(get(audit, "findings")):
+        c = counts.setdefault(str(get(f, "site")), {})
+        key = "drift" if get(f, "kind") == "drift" else str(get(f, "severity"))
+        c[key] = c.get(key, 0) + 1
+    sess: dict[str, list[int]] = {}
+    for r in as_list(get(audit, "completeness")):
+        v = sess.setdefault(str(get(r, "site")), [0, 0])
+        v[0] += 1
+        v[1] += 0 if get(r, "missing_required") else 1
+    rows = []
+    for site in sites or sorted(counts):
+        c, (n, ok) = counts.get(site, {}), sess.get(site, [0, 0])
+        verdict = "deviations" if c.get("error") else ("warnings" if c.get("warning") or c.get("drift") else "compliant")
+        rows.append([esc(site), esc(", ".join(sorted(scanners.get(site, set())))), str(n), str(ok),
+                     str(c.get("error", 0)), str(c.get("warning", 0)), str(c.get("drift", 0)),
+                     f'<span data-sort="{ {"deviations": 3, "warnings": 2}.get(verdict, 1)}">{badge(verdict)}</span>'])
+    return table(["Site", "Scanner", "Sessions", "Complete", "Errors", "Warnings", "Drift", "Status"], rows,
+                 numeric=(2, 3, 4, 5, 6), table_id="sites")
 
 
 def _timeline(audit: dict[str, Any]) -> tuple[str, str]:
@@ -138,7 +196,8 @@ def _timeline(audit: dict[str, Any]) -> tuple[str, str]:
     tbl = table(["Site", "Scanner", "Month", "What changed", "Before", "After", "First session", "Severity",
                  "Subjects straddling"], rows, table_id="drift")
     return (f'<figure class="plot" id="timeline-plot"><p class="cap">Sessions per site (green complete, red missing a '
-            f'required sequence); red triangles: drift events (hover for details).</p>{svg}</figure>' if svg else ""), tbl
+            f'required sequence); red triangles: drift events (hover for details; events without a month are only '
+            f'in the table).</p>{svg}</figure>' if svg else ""), tbl
 
 
 def _completeness(audit: dict[str, Any]) -> str:
@@ -182,10 +241,13 @@ def render_audit(audit: dict[str, Any]) -> str:
     tl_svg, drift_table = _timeline(audit)
     body = [verdict_box(verdict, head, lines),
             '<nav class="toc"><a href="#matrix-h">Matrix</a><a href="#findings-h">Findings</a>'
-            '<a href="#harmonization-h">Harmonization</a><a href="#drift-h">Drift</a>'
+            '<a href="#sites-h">Sites</a><a href="#harmonization-h">Harmonization</a><a href="#drift-h">Drift</a>'
             '<a href="#inventory-h">Scanners</a><a href="#completeness-h">Completeness</a></nav>',
             '<h2 id="matrix-h">Site × sequence compliance</h2>', _matrix(audit),
-            f'<h2 id="findings-h">Findings ({len(findings)})</h2>', _findings(audit),
+            '<h2 id="sites-h">Sites at a glance</h2>', _site_summary(audit),
+            f'<h2 id="findings-h">Findings ({len(findings)})</h2>',
+            f'<details{" open" if len(findings) <= 50 else ""}><summary>Every finding (site, session, what)</summary>'
+            + _findings(audit) + "</details>",
             '<h2 id="harmonization-h">Harmonization: must-match parameters by site and vendor</h2>',
             plots or '<p class="muted">No must-match parameter.</p>',
             '<details><summary>Table of values per site</summary>' + harm_table + "</details>",

@@ -43,46 +43,47 @@ def _nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     return ticks
 
 
-def strip_plot(title: str, points: list[dict[str, Any]], *, unit: str = "", width: int = 560) -> str:
-    """A dot/strip plot of one parameter: one row per site, x = value, dot colour = vendor.
+def _axis(pts: list[dict[str, Any]], left: float, plot_w: float) -> tuple[Any, list[tuple[float, str]]]:
+    """x position function and ticks: numeric axis when every value is a number, else categorical."""
+    nums = [_number(p["value"]) for p in pts]
+    if all(v is not None for v in nums):
+        lo, hi = min(nums), max(nums)  # type: ignore[type-var]
+        pad = (hi - lo) * 0.08 or (abs(hi) * 0.1 or 1.0)
+        lo, hi = lo - pad, hi + pad
+        ticks = [(left + (t - lo) / (hi - lo) * plot_w, fmt(t)) for t in _nice_ticks(lo, hi)]
+        return (lambda p: left + (float(p["value"]) - lo) / (hi - lo) * plot_w), ticks
+    cats = sorted({fmt(p["value"]) for p in pts})
+    step = plot_w / max(len(cats), 1)
+    cpos = {c: left + step * (i + 0.5) for i, c in enumerate(cats)}
+    return (lambda p: cpos[fmt(p["value"])]), [(cpos[c], _short(c, 18)) for c in cats]
 
-    ``points``: dicts with ``site``, ``vendor``, ``value`` and optionally ``n`` (how many series had it).
-    Numeric values get a numeric axis; anything else (lists, text) is placed on a categorical axis.
+
+def strip_plot(title: str, points: list[dict[str, Any]], *, unit: str = "", width: int = 560) -> str:
+    """A dot/strip plot of one parameter: one row per vendor, one dot per site value (colour = vendor).
+
+    ``points``: dicts with ``site``, ``vendor``, ``value``, optionally ``n`` (sessions) and ``flag`` (True
+    when the site differs: the dot is ringed red and labelled with the site). Numeric values get a numeric
+    axis; anything else (lists, text) a categorical one. Hover a dot for its site, vendor and value.
     """
     pts = [p for p in points if p.get("value") is not None]
     if not pts:
         return ""
-    sites = sorted({(str(p.get("vendor") or "?"), str(p.get("site") or "?")) for p in pts})
-    rows = {s: i for i, s in enumerate(site for _, site in sites)}
-    colours = vendor_colours([v for v, _ in sites])
-    nums = [_number(p["value"]) for p in pts]
-    numeric = all(v is not None for v in nums)
-    left, right, top, row_h = 150, 20, 26, 24
+    vendors = sorted({str(p.get("vendor") or "?") for p in pts})
+    rows = {v: i for i, v in enumerate(vendors)}
+    colours = vendor_colours(vendors)
+    left, right, top, row_h = 90, 20, 12, 34
     plot_w = width - left - right
-    height = top + row_h * len(rows) + 50
-    if numeric:
-        lo, hi = min(nums), max(nums)  # type: ignore[type-var]
-        pad = (hi - lo) * 0.08 or (abs(hi) * 0.1 or 1.0)
-        lo, hi = lo - pad, hi + pad
-        def xpos(p: dict[str, Any]) -> float:
-            return left + (float(p["value"]) - lo) / (hi - lo) * plot_w
-        ticks = [(left + (t - lo) / (hi - lo) * plot_w, fmt(t)) for t in _nice_ticks(lo, hi)]
-    else:
-        cats = sorted({fmt(p["value"]) for p in pts})
-        step = plot_w / max(len(cats), 1)
-        cpos = {c: left + step * (i + 0.5) for i, c in enumerate(cats)}
-        def xpos(p: dict[str, Any]) -> float:
-            return cpos[fmt(p["value"])]
-        ticks = [(cpos[c], c if len(c) <= 18 else c[:17] + "…") for c in cats]
+    height = top + row_h * len(rows) + 34
+    xpos, ticks = _axis(pts, left, plot_w)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="strip" viewBox="0 0 {width} {height}" '
            f'width="{width}" height="{height}" role="img" aria-label="{esc(title)}" {_FONT} font-size="11">',
            f'<title>{esc(title)}</title>']
-    for (vendor, site), i in zip(sites, range(len(sites))):
+    for vendor, i in rows.items():
         y = top + row_h * i + row_h / 2
-        out.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eaeef2"/>')
-        out.append(f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end" fill="{colours[vendor]}">'
-                   f'{esc(_short(site, 22))}</text>')
-    axis_y = top + row_h * len(rows) + 4
+        out.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eaeef2"/>'
+                   f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end" fill="{colours[vendor]}" '
+                   f'font-weight="600">{esc(_short(vendor, 12))}</text>')
+    axis_y = top + row_h * len(rows) + 2
     out.append(f'<line x1="{left}" x2="{width - right}" y1="{axis_y}" y2="{axis_y}" stroke="#57606a"/>')
     for x, label in ticks:
         out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{axis_y}" y2="{axis_y + 4}" stroke="#57606a"/>'
@@ -90,19 +91,22 @@ def strip_plot(title: str, points: list[dict[str, Any]], *, unit: str = "", widt
     if unit:
         out.append(f'<text x="{width - right}" y="{axis_y + 30}" text-anchor="end" fill="#57606a">{esc(unit)}</text>')
     seen: dict[tuple[int, int], int] = {}
-    for p in pts:
+    labels = []
+    for p in sorted(pts, key=lambda q: bool(q.get("flag"))):
         vendor, site = str(p.get("vendor") or "?"), str(p.get("site") or "?")
-        x = xpos(p)
-        row = rows[site]
-        k = seen.setdefault((row, round(x)), 0)
+        x, row = xpos(p), rows[vendor]
+        k = seen.get((row, round(x)), 0)
         seen[(row, round(x))] = k + 1
-        y = top + row_h * row + row_h / 2 + (k % 3 - 1) * 5 * (k > 0)
+        y = top + row_h * row + row_h / 2 + ((k % 5) - 2) * 4
+        x += (k // 5) * 3 * (1 if (k // 5) % 2 else -1)
         n = p.get("n") or 1
-        r = 4 + min(4, math.log2(max(int(n), 1)) if isinstance(n, (int, float)) else 0)
-        tip = f"{site} ({vendor}): {fmt(p['value'])}" + (f" — {n} series" if n and n != 1 else "")
-        out.append(f'<circle class="dot" cx="{x:.1f}" cy="{y:.1f}" r="{r:.1f}" fill="{colours[vendor]}" '
-                   f'fill-opacity="0.75" stroke="#fff"><title>{esc(tip)}</title></circle>')
-    out.append(_legend(colours, 8, height - 8))
+        tip = f"{site} ({vendor}): {fmt(p['value'])}" + (f" — {n} sessions" if n != 1 else "")
+        ring = ' stroke="#cf222e" stroke-width="2"' if p.get("flag") else ' stroke="#fff"'
+        out.append(f'<circle class="dot" cx="{x:.1f}" cy="{y:.1f}" r="4.5" fill="{colours[vendor]}" '
+                   f'fill-opacity="0.7"{ring}><title>{esc(tip)}</title></circle>')
+        if p.get("flag") and len(labels) < 4:
+            labels.append(f'<text x="{x + 7:.1f}" y="{y + 4:.1f}" fill="#cf222e">{esc(_short(site, 16))}</text>')
+    out.extend(labels)
     out.append("</svg>")
     return "".join(out)
 
@@ -145,7 +149,7 @@ def timeline(lanes: list[dict[str, Any]], *, width: int = 1100) -> str:
     if not lanes or not stamps:
         return ""
     lo, hi = min(stamps) - 1, max(stamps) + 1
-    left, right, top, lane_h = 150, 20, 14, 30
+    left, right, top, lane_h = 150, 20, 14, 20
     plot_w = width - left - right
     height = top + lane_h * len(lanes) + 34
     def x(v: float) -> float:
@@ -168,9 +172,9 @@ def timeline(lanes: list[dict[str, Any]], *, width: int = 1100) -> str:
             v = month_value(e.get("date"))
             if v is not None:
                 cx = x(v)
-                out.append(f'<path class="drift" d="M{cx:.1f},{y - 13} l6,-9 h-12 z" fill="#cf222e">'
+                out.append(f'<path class="drift" d="M{cx:.1f},{y - 4} l5,-7 h-10 z" fill="#cf222e">'
                            f'<title>{esc(e.get("label") or "drift")}</title></path>'
-                           f'<line x1="{cx:.1f}" x2="{cx:.1f}" y1="{y - 13}" y2="{y + 9}" stroke="#cf222e" '
+                           f'<line x1="{cx:.1f}" x2="{cx:.1f}" y1="{y - 9}" y2="{y + 9}" stroke="#cf222e" '
                            'stroke-dasharray="2,2"/>')
     axis_y = top + lane_h * len(lanes) + 2
     first = int(math.ceil(lo))

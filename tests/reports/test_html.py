@@ -182,7 +182,7 @@ def test_audit_report_has_matrix_plots_timeline_inventory() -> None:
     _assert_self_contained(html)
     assert XSS not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert html.count('class="strip"') == 2 and html.count('class="timeline"') == 1
-    assert html.count('<circle class="dot"') == 6
+    assert html.count('<circle class="dot"') == 6 and html.count('stroke="#cf222e" stroke-width="2"') == 1
     assert html.count('class="drift"') == 1
     assert 'title="site-b · t1w: compliant 1, deviating 1"' in html
     assert "DEVIATIONS FOUND" in html and "HeadNeck_20" in html

@@ -112,19 +112,19 @@ class Chromium:
         self.send("Page.navigate", {"url": url})
         assert self.wait_event("Page.loadEventFired") is not None, "page did not load"
         time.sleep(0.3)   # let late console/network events arrive (not a timed assertion)
-        self.send("Page.getFrameTree")   # a round trip that needs no JavaScript (a dialog may be open)
+        self.send("Target.getTargets", browser=True)   # a round trip the page cannot block (dialogs)
 
     def evaluate(self, expression: str) -> Any:
         """Evaluate JavaScript in the page (by value)."""
         res = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True})
         return res.get("result", {}).get("value")
 
-    def screenshot(self, path: Path, height: int | None = None) -> None:
-        """A PNG of the page (full height, or the first ``height`` pixels)."""
+    def screenshot(self, path: Path, height: int | None = None, scale: float = 1.0) -> None:
+        """A PNG of the page (full height, or the first ``height`` pixels), optionally scaled down."""
         full = self.evaluate("document.documentElement.scrollHeight")
         h = min(int(full), height) if height else int(full)
         shot = self.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
-                                                    "clip": {"x": 0, "y": 0, "width": 1280, "height": h, "scale": 1}})
+                                                    "clip": {"x": 0, "y": 0, "width": 1280, "height": h, "scale": scale}})
         path.write_bytes(base64.b64decode(shot["data"]))
 
     def problems(self, page_url: str) -> dict[str, list[str]]:
@@ -262,3 +262,32 @@ def test_harness_detects_fetches_errors_and_dialogs(browser: Chromium, tmp_path:
     assert problems["dialogs"] == ["x"]
     assert problems["console"] and any(u.startswith(base) for u in problems["network"])
     assert hits == ["/ctl"]
+
+
+def test_spine_generic_audit_in_chromium(browser: Chromium, tmp_path: Path, spine_generic: Path) -> None:
+    """The real multi-site spine-generic audit (als-spinal-cord) renders with its matrix, plots and timeline."""
+    from protocheck.checks.audit import audit_to_json, build_audit
+    from protocheck.checks.compliance import check_scan
+    from protocheck.protocol.loader import load_protocol
+    from protocheck.sources import scan
+    from protocheck.sources.options import ScanOptions
+    from protocheck.sources.sites import assign_sites
+
+    options = ScanOptions(site_column="institution_id")
+    result = scan([spine_generic], options)
+    if all(e.site in (None, "unknown") for e in result.exams):
+        assign_sites(result, spine_generic, options)
+    protocol = load_protocol("als-spinal-cord")
+    audit = audit_to_json(build_audit(check_scan(result, protocol), protocol))
+    assert len(audit["sites"]) > 30
+    _, problems = _show(browser, tmp_path, render_audit_html(audit), "spine-generic.html")
+    assert problems == {"console": [], "exceptions": [], "log": [], "network": [], "dialogs": []}
+    assert browser.evaluate("document.querySelectorAll('#matrix tbody tr').length") == len(audit["sites"])
+    assert browser.evaluate("document.querySelectorAll('#matrix td.cell').length") == \
+        len(audit["sites"]) * len(audit["protocol"]["sequences"])
+    assert browser.evaluate("document.querySelectorAll('svg.strip').length") >= 5
+    assert browser.evaluate("document.querySelectorAll('svg.timeline circle.exam').length") > 200
+    assert browser.evaluate("document.querySelectorAll('#sites tbody tr').length") == len(audit["sites"])
+    out = os.environ.get("PROTOCHECK_SCREENSHOT")   # e.g. docs/screenshot-audit.png, to refresh the docs image
+    if out:
+        browser.screenshot(Path(out), height=2300, scale=0.7)

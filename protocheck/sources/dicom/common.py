@@ -20,7 +20,7 @@ _NUMERIC: tuple[tuple[str, str, str, float, tuple[str, str] | None], ...] = (
     ("SliceThickness", "(0018,0050)", "SliceThickness", 1.0, ("PixelMeasuresSequence", "SliceThickness")),
     ("SpacingBetweenSlices", "(0018,0088)", "SpacingBetweenSlices", 1.0,
      ("PixelMeasuresSequence", "SpacingBetweenSlices")),
-    ("PixelBandwidth", "(0018,0095)", "PixelBandwidth", 1.0, None),
+    ("PixelBandwidth", "(0018,0095)", "PixelBandwidth", 1.0, ("MRImagingModifierSequence", "PixelBandwidth")),
     ("EchoTrainLength", "(0018,0091)", "EchoTrainLength", 1.0,
      ("MRTimingAndRelatedParametersSequence", "EchoTrainLength")),
     ("NumberOfAverages", "(0018,0083)", "NumberOfAverages", 1.0, ("MRAveragesSequence", "NumberOfAverages")),
@@ -89,6 +89,7 @@ def public_params(ds: Dataset, acq: Acquisition) -> None:
         v = ds.get(kw)
         if v not in (None, ""):
             acq.set(name, str(v).strip(), f"DICOM {tag} {kw}")
+    _manufacturer(ds, acq)
     for kw, tag, name in _JOINED:
         vals = [str(x).strip() for x in multi(ds.get(kw))]
         if vals:
@@ -102,14 +103,49 @@ def public_params(ds: Dataset, acq: Acquisition) -> None:
         acq.set("ImageOrientationPatientDICOM", [round(x, 6) for x in iop], "DICOM (0020,0037)")
 
 
+# dcm2niix (nii_dicom.cpp dcmStrManufacturer) recognises the vendor by the first two letters of (0008,0070)
+# and writes a fixed name to the sidecar; an unrecognised manufacturer keeps its DICOM spelling here.
+_MANUFACTURERS: tuple[tuple[str, str], ...] = (
+    ("SI", "Siemens"), ("GE", "GE"), ("HI", "Hitachi"), ("ME", "Mediso"), ("PH", "Philips"), ("TO", "Toshiba"),
+    ("CA", "Canon"), ("UI", "UIH"), ("UNITED IMAGING", "UIH"), ("BR", "Bruker"), ("MR", "MRSolutions"),
+    ("HY", "Hyperfine"),
+)
+
+
+def normalise_manufacturer(raw: str | None) -> str | None:
+    """The vendor name dcm2niix writes for a (0008,0070) Manufacturer value, or None if unrecognised."""
+    up = str(raw or "").strip().upper()
+    for prefix, name in _MANUFACTURERS:
+        if up.startswith(prefix):
+            return name
+    return None
+
+
+def _manufacturer(ds: Dataset, acq: Acquisition) -> None:
+    raw = str(ds.get("Manufacturer", "") or "").strip()
+    name = normalise_manufacturer(raw)
+    if name is not None:
+        acq.set("Manufacturer", name, f"DICOM (0008,0070) Manufacturer '{raw}', normalised as dcm2niix")
+
+
 def _fg_text(ds: Dataset, acq: Acquisition) -> None:
+    if acq.get("SequenceName") is None and is_enhanced(ds):
+        v = ds.get("PulseSequenceName")
+        acq.set("SequenceName", str(v).strip() if v else None, "DICOM (0018,9005) PulseSequenceName (enhanced "
+                "object without (0018,0024)), as dcm2niix v1.0.20260620 names it")
     if acq.get("ReceiveCoilName") is None:
         v = enhanced.fg_value(ds, "MRReceiveCoilSequence", "ReceiveCoilName")
         acq.set("ReceiveCoilName", str(v).strip() if v else None, "DICOM enhanced MRReceiveCoilSequence")
     if acq.get("InPlanePhaseEncodingDirectionDICOM") is None:
         v = enhanced.fg_value(ds, "MRFOVGeometrySequence", "InPlanePhaseEncodingDirection")
+        v = "COL" if str(v or "").strip().upper() == "COLUMN" else v
         acq.set("InPlanePhaseEncodingDirectionDICOM", str(v).strip() if v else None,
                 "DICOM enhanced MRFOVGeometrySequence InPlanePhaseEncodingDirection")
+
+
+def is_enhanced(ds: Dataset) -> bool:
+    """True for an enhanced (multi-frame functional groups) object."""
+    return enhanced.is_multiframe(ds)
 
 
 def _image_type(ds: Dataset, acq: Acquisition) -> None:

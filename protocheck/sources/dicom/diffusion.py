@@ -64,10 +64,15 @@ def shell_of(b: float) -> int:
 
 
 def _unit(v: tuple[float, float, float]) -> tuple[float, float, float] | None:
+    """The unit axis of a gradient vector, sign-normalised: v and -v encode the same tensor direction."""
     n = (v[0] ** 2 + v[1] ** 2 + v[2] ** 2) ** 0.5
     if n < 1e-6:
         return None
-    return (round(v[0] / n, 3) + 0.0, round(v[1] / n, 3) + 0.0, round(v[2] / n, 3) + 0.0)
+    u = [round(c / n, 3) + 0.0 for c in v]
+    lead = next((c for c in u if c != 0.0), 0.0)
+    if lead < 0:
+        u = [-c + 0.0 for c in u]
+    return (u[0], u[1], u[2])
 
 
 def summarize(volumes: list[DiffusionSample], acq: "Acquisition", source: str) -> None:  # noqa: F821
@@ -99,9 +104,9 @@ def summarize(volumes: list[DiffusionSample], acq: "Acquisition", source: str) -
         all_dirs.add(u)
     acq.set("DiffusionShells", sorted(shells), source + "; shells rounded to 50, b<50 is b0")
     acq.set("DiffusionDirectionsPerShell", {k: len(v) for k, v in sorted(shells.items())},
-            source + "; distinct unit vectors per shell")
+            source + "; distinct non-collinear directions per shell (v and -v count once)")
     acq.set("NumberOfB0Volumes", n_b0, source + "; volumes with b<50")
-    acq.set("NumberOfDiffusionDirections", len(all_dirs), source + "; distinct unit vectors, b>=50")
+    acq.set("NumberOfDiffusionDirections", len(all_dirs), source + "; distinct non-collinear directions, b>=50")
     if n_iso:
         acq.note("diffusion-isotropic", f"{n_iso} isotropic/trace or vector-less diffusion volume(s) "
                  "excluded from the direction counts")

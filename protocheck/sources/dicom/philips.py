@@ -109,12 +109,29 @@ _PER_FRAME_COPIES = (
 )
 
 
+def _last_frame_copy(ds: Dataset, tag: int) -> str | None:
+    """A classic attribute from the private (2005,140F) copy inside the last PerFrameFunctionalGroups item."""
+    try:
+        frames = ds.get("PerFrameFunctionalGroupsSequence")
+        for frame in reversed(list(frames or [])):
+            value = text(find_public(frame, tag, (PRIVATE_PER_FRAME,)))
+            if value:
+                return value
+    except Exception:  # noqa: BLE001 - malformed per-frame sequence: treated as absent
+        return None
+    return None
+
+
 def _set_from_private_copies(ds: Dataset, acq: Acquisition) -> None:
     """Enhanced objects keep some classic attributes only in the private per-frame sequence (2005,140F)."""
     for name, tag in _PER_FRAME_COPIES:
         if acq.get(name) is None:
             value = text(find_public(ds, tag, (PRIVATE_PER_FRAME,)))
-            acq.set(name, value, f"DICOM ({tag >> 16:04X},{tag & 0xFFFF:04X}) {name} in Philips (2005,140F)")
+            label = f"DICOM ({tag >> 16:04X},{tag & 0xFFFF:04X}) {name} in Philips (2005,140F)"
+            if value is None:
+                value = _last_frame_copy(ds, tag)
+                label += " of the last per-frame item (dcm2niix reads frames in order and keeps the last value)"
+            acq.set(name, value, label)
     if acq.get("InversionTime") is None:
         delay = first_float(element_value(ds, 0x2001, 0x101B, IMG1), "f")
         if delay and delay > 0:

@@ -269,6 +269,10 @@ def read_record(name: str, source: Source, full: bool = False, last_group: int |
     from protocheck.sources.dicom import vendors
 
     group = vendors.DEFAULT_LAST_GROUP if last_group is None else last_group
+    if not full and isinstance(source, (str, os.PathLike)):
+        rec = _fast_record(name, source, group)
+        if rec is not None:
+            return rec
     try:
         rec = read_header(source, full, group, lambda ds: extract_record(ds, name))
         if not full and rec.skip is None and (rec.sop_class in MULTIFRAME_SOPS or rec.mrs):
@@ -276,3 +280,20 @@ def read_record(name: str, source: Source, full: bool = False, last_group: int |
         return rec
     except ReadSkip as exc:
         return FileRecord(name=name, skip=SkippedFile(name, exc.reason, exc.kind))
+
+
+def _fast_record(name: str, path: str | os.PathLike, last_group: int) -> FileRecord | None:
+    """Per-file record through the hand-rolled scanner (fastscan); None whenever pydicom must decide."""
+    from protocheck.sources.dicom import fastscan
+
+    try:
+        with open(path, "rb") as fh:
+            ds = fastscan.scan(fh, last_group)
+            if ds is None:
+                return None
+            rec = extract_record(ds, name)
+    except Exception:  # noqa: BLE001 - anything odd: the pydicom path reads the file and reports it
+        return None
+    if rec.skip is not None or rec.sop_class in MULTIFRAME_SOPS or rec.mrs or not rec.series_uid:
+        return None
+    return rec

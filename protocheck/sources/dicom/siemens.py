@@ -9,6 +9,7 @@ from typing import Any
 from pydicom.dataset import Dataset
 
 from protocheck.model import Acquisition
+from protocheck.sources.dicom import siemens_xa as xa
 from protocheck.sources.dicom.diffusion import DiffusionSample
 
 # Per-file values: (0019,100C/100E) diffusion, CSA image header in (0029,1010) for older exports.
@@ -16,7 +17,8 @@ PER_FILE_LAST_GROUP: int = 0x0029
 
 _PF = {1: 0.5, 2: 0.625, 4: 0.75, 8: 0.875, 16: 1.0}   # ucPhasePartialFourier code -> fraction
 _ASC_KEYS = ("sPat.lAccelFactPE", "sSliceAcceleration.lMultiBandFactor", "sKSpace.ucPhasePartialFourier",
-             "sKSpace.lPhaseEncodingLines", "sKSpace.lBaseResolution", "sPat.lAccelFact3D")
+             "sKSpace.lPhaseEncodingLines", "sKSpace.lBaseResolution", "sPat.lAccelFact3D", "tSequenceFileName",
+             "sWipMemBlock.alFree[13]", "sCoilSelectMeas.aRxCoilSelectData[0].asList[0].sCoilElementID.tCoilID")
 
 
 def _csa(ds: Dataset, kind: str) -> dict | None:
@@ -107,8 +109,12 @@ def _num(v: Any) -> float | None:
         return None
 
 
+_COIL_KEY = "sCoilSelectMeas.aRxCoilSelectData[0].asList[0].sCoilElementID.tCoilID"
+_CMRR_MB_KEY = "sWipMemBlock.alFree[13]"
+
+
 def series_params(ds: Dataset, acq: Acquisition) -> None:
-    """Siemens parameters with provenance from the CSA image/series headers or XA private tags."""
+    """Siemens parameters with provenance from the CSA image/series headers or the XA private groups."""
     img = _csa(ds, "image")
     ser = _csa(ds, "series")
     if img or ser:
@@ -116,6 +122,26 @@ def series_params(ds: Dataset, acq: Acquisition) -> None:
     else:
         _xa_params(ds, acq)
     _scout(ds, acq)
+
+
+def _inplane(ds: Dataset, acq: Acquisition) -> str:
+    """(0018,1312) as ROW / COL (enhanced objects spell it COLUMN in MRFOVGeometrySequence)."""
+    v = str(ds.get("InPlanePhaseEncodingDirection", "") or acq.get("InPlanePhaseEncodingDirectionDICOM") or "")
+    v = v.strip().upper()
+    return "COL" if v in ("COL", "COLUMN") else v
+
+
+def _pe_direction(ds: Dataset, acq: Acquisition, pos: Any, where: str) -> None:
+    """PhaseEncodingDirection from the polarity flag and the in-plane axis, as dcm2niix."""
+    inplane = _inplane(ds, acq)
+    pol = _num(pos)
+    if pol is None or inplane not in ("ROW", "COL"):
+        return
+    axis = "i" if inplane == "ROW" else "j"
+    # dcm2niix flips rows (DICOM top-down -> NIfTI bottom-up), so a positive COL polarity is "j-".
+    neg = (int(pol) == 0) if axis == "i" else (int(pol) == 1)
+    acq.set("PhaseEncodingDirection", axis + ("-" if neg else ""),
+            f"{where} PhaseEncodingDirectionPositive={int(pol)} with (0018,1312) {inplane}")
 
 
 def _csa_params(ds: Dataset, img: dict | None, ser: dict | None, acq: Acquisition) -> None:
@@ -127,81 +153,88 @@ def _csa_params(ds: Dataset, img: dict | None, ser: dict | None, acq: Acquisitio
     if bw:
         acq.set("BandwidthPerPixelPhaseEncode", bw, "Siemens CSA image BandwidthPerPixelPhaseEncode")
     pos = _csa_scalar(img, "PhaseEncodingDirectionPositive")
-    inplane = str(ds.get("InPlanePhaseEncodingDirection", "") or "").upper()
-    if pos is not None and inplane in ("ROW", "COL"):
-        axis = "i" if inplane == "ROW" else "j"
-        # dcm2niix flips rows (DICOM top-down -> NIfTI bottom-up), so a positive COL polarity is "j-".
-        neg = (int(pos) == 0) if axis == "i" else (int(pos) == 1)
-        acq.set("PhaseEncodingDirection", axis + ("-" if neg else ""),
-                f"Siemens CSA image PhaseEncodingDirectionPositive={int(pos)} with (0018,1312) {inplane}")
-    asc = {}
+    if pos is not None:
+        _pe_direction(ds, acq, pos, "Siemens CSA image")
     proto = _csa_items(ser, "MrPhoenixProtocol")
     if proto:
-        asc = parse_ascconv(str(proto[0]))
-    src = "Siemens CSA series MrPhoenixProtocol "
+        _phoenix(parse_ascconv(str(proto[0])), acq, "Siemens CSA series MrPhoenixProtocol ")
+    txt = _csa_scalar(img, "AcquisitionMatrixText") or _private(ds, r"SIEMENS CSA HEADER", 0x0B, 0x0051)
+    _echo_spacing(ds, acq, bw, txt, "CSA BandwidthPerPixelPhaseEncode", _csa_scalar(img, "NumberOfImagesInMosaic"))
+
+
+def _phoenix(asc: dict[str, str], acq: Acquisition, src: str) -> None:
+    """Acceleration, partial Fourier and coil from the Phoenix ASCCONV keys."""
     pe = _num(asc.get("sPat.lAccelFactPE"))
     if pe:
         acq.set("ParallelReductionFactorInPlane", int(pe), src + "sPat.lAccelFactPE")
     mb = _num(asc.get("sSliceAcceleration.lMultiBandFactor"))
+    how = "sSliceAcceleration.lMultiBandFactor"
+    cmrr = _num(asc.get(_CMRR_MB_KEY))
+    if re.search(r"(?i)cmrr", asc.get("tSequenceFileName", "")) and cmrr and cmrr > 1 and (mb or 1) <= 1:
+        # CMRR multiband EPI keeps its slice acceleration in the WIP block, as dcm2niix reads it
+        mb, how = cmrr, _CMRR_MB_KEY + " (CMRR sequence " + asc.get("tSequenceFileName", "") + ")"
     if mb:
-        acq.set("MultibandAccelerationFactor", int(mb), src + "sSliceAcceleration.lMultiBandFactor")
+        acq.set("MultibandAccelerationFactor", int(mb), src + how)
     pf = _num(asc.get("sKSpace.ucPhasePartialFourier"))
     if pf is not None and int(pf) in _PF:
         acq.set("PartialFourier", _PF[int(pf)], src + "sKSpace.ucPhasePartialFourier")
-    _echo_spacing(ds, img, bw, acq)
+    coil = asc.get(_COIL_KEY, "").strip().strip('"')
+    if coil and acq.get("ReceiveCoilName") is None:
+        acq.set("ReceiveCoilName", coil, src + "tCoilID of the first receive coil element")
 
 
-def _recon_matrix_pe(ds: Dataset, img: dict | None) -> tuple[int | None, str]:
+def _recon_matrix_pe(ds: Dataset, acq: Acquisition, txt: Any, n_mosaic: Any) -> tuple[int | None, str]:
     """Reconstructed matrix along phase encoding (one mosaic tile, never the mosaic width)."""
-    txt = _csa_scalar(img, "AcquisitionMatrixText") or _private(ds, r"SIEMENS CSA HEADER", 0x0B, 0x0051)
-    inplane = str(ds.get("InPlanePhaseEncodingDirection", "") or "").upper()
+    inplane = _inplane(ds, acq)
     m = re.match(r"\s*(\d+)p?\*(\d+)", str(txt or ""))
     if m:
         # AcquisitionMatrixText is "PE*RO" ("82p*82"): the first number is the phase-encoding matrix
-        return int(m.group(1)), "CSA AcquisitionMatrixText"
+        return int(m.group(1)), "AcquisitionMatrixText"
     rows, cols = ds.get("Rows"), ds.get("Columns")
-    n = _csa_scalar(img, "NumberOfImagesInMosaic")
     if rows and cols and inplane in ("ROW", "COL"):
-        tiles = math.ceil(math.sqrt(int(n))) if n else 1
+        tiles = math.ceil(math.sqrt(int(n_mosaic))) if n_mosaic else 1
         size = (int(cols) if inplane == "ROW" else int(rows)) // tiles
-        return size, "image matrix (mosaic tile)" if n else "image matrix"
+        return size, "image matrix (mosaic tile)" if n_mosaic else "image matrix"
     return None, ""
 
 
-def _echo_spacing(ds: Dataset, img: dict | None, bw: float | None, acq: Acquisition) -> None:
+def _echo_spacing(ds: Dataset, acq: Acquisition, bw: float | None, txt: Any, bw_src: str, n_mosaic: Any) -> None:
     """EffectiveEchoSpacing = 1/(BWPhase*ReconMatrixPE); TotalReadoutTime = EES*(ReconMatrixPE-1), as dcm2niix."""
     if not bw:
         return
-    recon, how = _recon_matrix_pe(ds, img)
+    recon, how = _recon_matrix_pe(ds, acq, txt, n_mosaic)
     if not recon or recon < 2:
         return
     ees = 1.0 / (bw * recon)
-    src = f"1/(CSA BandwidthPerPixelPhaseEncode * ReconMatrixPE {recon} from {how}), as dcm2niix"
+    src = f"1/({bw_src} * ReconMatrixPE {recon} from {how}), as dcm2niix"
     acq.set("EffectiveEchoSpacing", round(ees, 9), src)
     acq.set("TotalReadoutTime", round(ees * (recon - 1), 7), "EffectiveEchoSpacing * (ReconMatrixPE - 1), as dcm2niix")
 
 
 def _xa_params(ds: Dataset, acq: Acquisition) -> None:
-    """XA (no CSA): classic/mosaic exports get a warning note; enhanced objects use public groups."""
+    """XA (no CSA): SDS/SDI private groups and the Phoenix protocol in (0021,1019), classic or enhanced."""
     sw = str(ds.get("SoftwareVersions", "") or "")
-    is_enh = "PerFrameFunctionalGroupsSequence" in ds
-    if re.search(r"XA\d", sw) and not is_enh:
-        acq.note("xa-classic-export", "Siemens XA series exported as classic (or mosaic) DICOM: CSA headers are "
-                 "absent, so some parameters (echo spacing, acceleration) cannot be read; export as enhanced "
-                 "DICOM if possible", "warning")
-    mb = _private(ds, r"SIEMENS MR SDS", 0x56, 0x0021) if not is_enh else None
-    if mb is None and is_enh:
-        shared = ds.get("SharedFunctionalGroupsSequence")
-        try:
-            item = shared[0] if shared else None
-            for el in item or []:
-                if el.tag.group == 0x0021 and el.VR == "SQ" and el.value:
-                    v = _private(el.value[0], r"SIEMENS MR SDS", 0x56, 0x0021)
-                    mb = v if v is not None else mb
-        except Exception:
-            mb = None
-    if mb is not None and _num(mb):
-        acq.set("MultibandAccelerationFactor", int(_num(mb) or 1), "Siemens XA (0021,xx56) SIEMENS MR SDS 01")
+    xa.classic_attributes(ds, acq)
+    vals = xa.image_values(ds)
+    text, where = xa.phoenix_text(ds)
+    if text:
+        _phoenix(parse_ascconv(text), acq, f"Siemens XA {where}(0021,1019) MrPhoenixProtocol ")
+    if "PhaseEncodingDirectionPositive" in vals:
+        v, src = vals["PhaseEncodingDirectionPositive"]
+        _pe_direction(ds, acq, v, src.rsplit(" ", 1)[0])
+    bw = _num(vals.get("BandwidthPerPixelPhaseEncode", (None, ""))[0])
+    if bw:
+        acq.set("BandwidthPerPixelPhaseEncode", bw, vals["BandwidthPerPixelPhaseEncode"][1])
+        _echo_spacing(ds, acq, bw, vals.get("AcquisitionMatrixText", (None, ""))[0],
+                      "XA (0021,1153) BandwidthPerPixelPhaseEncode", None)
+    if acq.get("MultibandAccelerationFactor") is None:
+        mb, where = xa.xa_value(ds, xa.SDS, 0x56)
+        if _num(mb):
+            acq.set("MultibandAccelerationFactor", int(_num(mb) or 1), f"Siemens XA {where}(0021,1056) SDS 01")
+    if re.search(r"XA\d", sw) and "PerFrameFunctionalGroupsSequence" not in ds and not text:
+        acq.note("xa-classic-export", "Siemens XA series exported as classic (or mosaic) DICOM without the "
+                 "Phoenix protocol: some parameters (echo spacing, acceleration) cannot be read; export as "
+                 "enhanced DICOM if possible", "warning")
 
 
 def _scout(ds: Dataset, acq: Acquisition) -> None:

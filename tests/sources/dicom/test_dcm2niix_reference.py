@@ -66,6 +66,13 @@ def _image_type_equal(ours: Any, ref: list[str]) -> bool:
     return mine == theirs
 
 
+def _axis(vec: tuple[float, ...], norm: float) -> tuple[float, ...]:
+    """A gradient direction as an axis: v and -v are the same tensor direction (sign of first non-zero > 0)."""
+    u = [round(c / norm, 3) + 0.0 for c in vec]
+    lead = next((c for c in u if c != 0.0), 0.0)
+    return tuple(-c + 0.0 for c in u) if lead < 0 else tuple(u)
+
+
 def _reference_diffusion(sidecar: Path) -> dict[str, Any]:
     bval, bvec = sidecar.with_suffix(".bval"), sidecar.with_suffix(".bvec")
     if not bval.is_file():
@@ -86,7 +93,7 @@ def _reference_diffusion(sidecar: Path) -> dict[str, Any]:
         if i < len(vecs):
             n = math.sqrt(sum(c * c for c in vecs[i]))
             if n > 1e-6:
-                dirs.add(tuple(round(c / n, 3) + 0.0 for c in vecs[i]))
+                dirs.add(_axis(vecs[i], n))
     return {"DiffusionShells": sorted(shells), "NumberOfB0Volumes": n_b0,
             "DiffusionDirectionsPerShell": {k: len(v) for k, v in sorted(shells.items())}}
 

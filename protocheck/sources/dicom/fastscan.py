@@ -1,0 +1,264 @@
+"""Fast per-file header scan: walk the element stream by hand, keep only the groups per-file values need.
+
+A per-file read (a file of a series already described by a full header) needs only a few top-level
+elements (UIDs, instance, position, echo, image type, diffusion). pydicom parses every element up to the
+stop point and eagerly builds every undefined-length sequence (Philips files carry hundreds); this scanner
+skips whole groups, sequences and large values by their lengths, and hands the kept elements to pydicom as
+raw (lazily converted) elements, so the vendor extraction code runs unchanged on a much smaller dataset.
+It handles only the common case (Part 10, explicit VR little endian or an encapsulated transfer syntax,
+which encodes the dataset the same way) and returns None whenever anything is unusual (implicit VR, big
+endian, deflate, undefined length outside a sequence, truncated or odd structure): the caller then falls
+back to pydicom.
+"""
+from __future__ import annotations
+
+from struct import Struct
+from typing import IO
+
+from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.tag import BaseTag
+
+_HDR = Struct("<HH2sH")       # group, element, VR, 16-bit length
+_U32 = Struct("<I")
+_ITEM = Struct("<HHI")        # item tag group, element, 32-bit length
+_LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"})
+_UNDEFINED = 0xFFFFFFFF
+EXPLICIT_LE = "1.2.840.10008.1.2.1"
+# Transfer syntaxes whose dataset is explicit VR little endian (the pixel data encapsulation differs).
+_NOT_PLAIN = frozenset({"1.2.840.10008.1.2", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"})
+CHUNK = 64 * 1024
+MAX_PRIVATE_VALUE = 64 * 1024   # larger private values (e.g. Siemens CSA series header) are not per-file values
+# The top-level public elements per-file extraction reads (reader.extract_record and the vendors'
+# file_diffusion): charset, image type, SOP class/instance, acquisition time, manufacturer, sequence name,
+# echo time/number, pulse sequence name, diffusion attributes, study/series UIDs, instance, position, frames.
+PUBLIC_TAGS = frozenset({
+    0x00080005, 0x00080008, 0x00080016, 0x00080018, 0x00080032, 0x00080070,
+    0x00180024, 0x00180081, 0x00180086, 0x00189005, 0x00189075, 0x00189076, 0x00189087, 0x00189089,
+    0x00189117, 0x0020000D, 0x0020000E, 0x00200013, 0x00200032, 0x00280008,
+})
+# Private groups read per file: the low byte of each element read (any private block; creators always kept).
+# Siemens (0019,xx0C/0E) b-value/vector, (0029,xx08/10/18) CSA image header; GE (0019,xxBB-BD/DF/E0),
+# (0043,xx39); UIH (0065,xx09/37); Philips (2001,xx03/04/20), (2005,xxB0-B2), (2005,xx0F) per-frame sequence.
+PRIVATE_LOW = {
+    0x0019: frozenset({0x0C, 0x0E, 0xBB, 0xBC, 0xBD, 0xDF, 0xE0}),
+    0x0029: frozenset({0x08, 0x10, 0x18}),
+    0x0043: frozenset({0x39}),
+    0x0065: frozenset({0x09, 0x37}),
+    0x2001: frozenset({0x03, 0x04, 0x20}),
+    0x2005: frozenset({0xB0, 0xB1, 0xB2, 0x0F}),
+}
+_NOTHING: frozenset[int] = frozenset()
+
+
+class _Unusual(Exception):
+    """Internal: the stream is not the simple case; the caller falls back to pydicom."""
+
+
+class _Reader:
+    """A forward-only window over a file: ``need(pos, n)`` makes bytes [pos, pos+n) available."""
+
+    __slots__ = ("fh", "buf", "base", "eof")
+
+    def __init__(self, fh: IO[bytes]) -> None:
+        self.fh = fh
+        self.buf = fh.read(CHUNK)
+        self.base = 0
+        self.eof = len(self.buf) < CHUNK
+
+    def need(self, pos: int, n: int) -> bool:
+        """True when [pos, pos+n) is in the buffer after reading more; False at end of file."""
+        end = pos + n
+        have = self.base + len(self.buf)
+        if pos >= self.base and end <= have:
+            return True
+        if pos < self.base:
+            raise _Unusual("backward read")
+        if pos >= have:
+            if self.eof:
+                return False
+            want = max(n, CHUNK)
+            self.fh.seek(pos)
+            self.buf = self.fh.read(want)
+            self.base = pos
+        else:
+            if self.eof:
+                return False
+            want = max(end - have, CHUNK)
+            more = self.fh.read(want)
+            self.buf = self.buf[pos - self.base:] + more
+            self.base = pos
+            self.eof = len(more) < want
+            return end <= self.base + len(self.buf)
+        self.eof = len(self.buf) < want
+        return end <= self.base + len(self.buf)
+
+    def get(self, pos: int, n: int) -> bytes:
+        """Bytes [pos, pos+n) (the caller checked ``need``)."""
+        off = pos - self.base
+        return self.buf[off:off + n]
+
+
+def _header(r: _Reader, pos: int) -> tuple[int, int, bytes, int, int] | None:
+    """(group, element, VR, value length, value offset) of the explicit-VR element at ``pos``; None at EOF."""
+    if not r.need(pos, 8):
+        return None
+    off = pos - r.base
+    group, elem, vr, length = _HDR.unpack_from(r.buf, off)
+    if group == 0xFFFE:
+        raise _Unusual("item tag at dataset level")
+    if vr in _LONG_VRS:
+        if not r.need(pos, 12):
+            raise _Unusual("truncated header")
+        return group, elem, vr, _U32.unpack_from(r.buf, pos - r.base + 8)[0], pos + 12
+    if not (65 <= vr[0] <= 90 and 65 <= vr[1] <= 90):
+        raise _Unusual("not explicit VR")
+    return group, elem, vr, length, pos + 8
+
+
+def _skip_undefined_sq(r: _Reader, pos: int, depth: int = 0) -> int:
+    """Offset just after the sequence delimiter of an undefined-length sequence whose items start at ``pos``."""
+    if depth > 16:
+        raise _Unusual("sequences nested too deep")
+    while True:
+        if not r.need(pos, 8):
+            raise _Unusual("truncated sequence")
+        g, e, length = _ITEM.unpack_from(r.buf, pos - r.base)
+        pos += 8
+        if g != 0xFFFE:
+            raise _Unusual("sequence without item tag")
+        if e == 0xE0DD:
+            return pos
+        if e != 0xE000:
+            raise _Unusual("unexpected delimiter in sequence")
+        if length != _UNDEFINED:
+            pos += length
+            continue
+        pos = _skip_undefined_item(r, pos, depth)
+
+
+def _skip_undefined_item(r: _Reader, pos: int, depth: int) -> int:
+    """Offset just after the item delimiter of an undefined-length item whose elements start at ``pos``."""
+    while True:
+        if not r.need(pos, 8):
+            raise _Unusual("truncated item")
+        g, e = _ITEM.unpack_from(r.buf, pos - r.base)[:2]
+        if g == 0xFFFE:
+            if e != 0xE00D:
+                raise _Unusual("unexpected delimiter in item")
+            return pos + 8
+        h = _header(r, pos)
+        if h is None:
+            raise _Unusual("truncated item")
+        _g, _e, vr, length, vpos = h
+        if length == _UNDEFINED:
+            if vr != b"SQ":
+                raise _Unusual("undefined length outside a sequence")
+            pos = _skip_undefined_sq(r, vpos, depth + 1)
+        else:
+            pos = vpos + length
+
+
+def _meta(r: _Reader) -> tuple[dict[int, bytes], int]:
+    """File meta group 0002 values and the offset of the dataset; raises _Unusual without "DICM"."""
+    if not r.need(0, 132) or r.buf[128:132] != b"DICM":
+        raise _Unusual("no Part 10 preamble")
+    pos, meta = 132, {}
+    while True:
+        h = _header(r, pos)
+        if h is None:
+            raise _Unusual("no dataset after the file meta")
+        group, elem, _vr, length, vpos = h
+        if group != 0x0002:
+            return meta, pos
+        if length == _UNDEFINED or not r.need(vpos, length):
+            raise _Unusual("bad file meta")
+        meta[elem] = r.get(vpos, length)
+        pos = vpos + length
+
+
+def _uid(raw: bytes | None) -> str:
+    return (raw or b"").rstrip(b"\x00 ").decode("ascii", "replace")
+
+
+def scan(fh: IO[bytes], last_group: int) -> Dataset | None:
+    """A small dataset of the per-file elements (groups up to ``last_group``), or None to fall back to pydicom."""
+    try:
+        return _scan(fh, last_group)
+    except (_Unusual, ValueError, OSError):
+        return None
+
+
+def _scan(fh: IO[bytes], last_group: int) -> Dataset | None:
+    r = _Reader(fh)
+    meta, pos = _meta(r)
+    ts = _uid(meta.get(0x0010))
+    if not ts or ts in _NOT_PLAIN:
+        return None
+    raw: dict = {}
+    unpack, u32, public, plow = _HDR.unpack_from, _U32.unpack_from, PUBLIC_TAGS, PRIVATE_LOW
+    buf, base = r.buf, r.base
+    while True:
+        off = pos - base
+        if off < 0 or off + 12 > len(buf):   # slow path: refill the window
+            h = _header(r, pos)
+            if h is None:
+                break
+            buf, base = r.buf, r.base
+            group, elem, vr, length, vpos = h
+        else:
+            group, elem, vr, length = unpack(buf, off)
+            if vr in _LONG_VRS:
+                length, vpos = u32(buf, off + 8)[0], pos + 12
+            elif group == 0xFFFE or not (65 <= vr[0] <= 90 and 65 <= vr[1] <= 90):
+                return None
+            else:
+                vpos = pos + 8
+        if group > last_group or group == 0x7FE0:
+            break
+        if group & 1:
+            low = plow.get(group, _NOTHING)
+            keep = (0x0010 <= elem < 0x0100 and bool(low)) or ((elem & 0xFF) in low and elem >= 0x1000
+                                                               and length <= MAX_PRIVATE_VALUE)
+        else:
+            keep = ((group << 16) | elem) in public
+        if length == _UNDEFINED:
+            if vr != b"SQ":
+                return None
+            end = _skip_undefined_sq(r, vpos)
+            if keep:   # items without the sequence delimiter, decoded lazily as a defined-length value
+                _keep(raw, r, group, elem, vr, vpos, end - 8 - vpos)
+            buf, base, pos = r.buf, r.base, end
+            continue
+        if keep:
+            _keep(raw, r, group, elem, vr, vpos, length)
+            buf, base = r.buf, r.base
+        pos = vpos + length
+    return _dataset(raw, meta, ts)
+
+
+def _keep(raw: dict, r: _Reader, group: int, elem: int, vr: bytes, vpos: int, length: int) -> None:
+    if not r.need(vpos, length):
+        raise _Unusual("value runs past the end of the file")
+    tag = BaseTag((group << 16) | elem)
+    raw[tag] = RawDataElement(tag, vr.decode("ascii"), length, r.get(vpos, length), vpos, False, True)
+
+
+def _dataset(raw: dict, meta: dict[int, bytes], ts: str) -> Dataset:
+    ds = Dataset(raw)
+    charset = raw.get(0x00080005)
+    encoding: str | list[str] = "iso8859"
+    if charset is not None and charset.value:
+        from pydicom.charset import convert_encodings
+        names = [s.strip() for s in charset.value.decode("ascii", "replace").split("\\")]
+        try:
+            encoding = convert_encodings(names)
+        except Exception:  # noqa: BLE001 - unknown charset: keep the default, as pydicom does with a warning
+            encoding = "iso8859"
+    ds.set_original_encoding(False, True, encoding)
+    fm = FileMetaDataset()
+    fm.TransferSyntaxUID = ts
+    if 0x0002 in meta:
+        fm.MediaStorageSOPClassUID = _uid(meta[0x0002])
+    ds.file_meta = fm
+    return ds
