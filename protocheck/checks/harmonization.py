@@ -1,9 +1,11 @@
 """Cross-site harmonization: must-match parameters compared per site against the protocol and the other sites.
 
-Each site (under the per-vendor variant that applies) is compared with the protocol's nominal value and with
-the consensus of the *other* sites, one vote per site: a deviation shared by every session of the largest
-site is still flagged, which a plain majority vote over sessions would hide. A difference that the protocol's
-per-vendor variant allows is reported as vendor-expected (info), not as a deviation.
+Each site is compared with the consensus of the *other* sites, one vote per site: a deviation shared by every
+session of the largest site is still flagged, which a plain majority vote over sessions would hide. Sites
+under a per-vendor variant that changes the parameter (e.g. Philips "opt 32" diffusion directions) are compared
+with the other sites of the same variant where at least ``MIN_VARIANT_PEERS`` of them exist, else with the
+variant's nominal value; a site that then agrees, and satisfies its variant, is "vendor-expected" (info), not
+"differs". A value off both the protocol (its variant) and the consensus stays flagged.
 """
 
 from __future__ import annotations
@@ -13,12 +15,16 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from protocheck.checks.audit import AuditFinding, HarmonizationItem, Session, SiteValues, _is_seq, value_text
+from protocheck.checks.audit import AuditFinding, HarmonizationItem, Session, SiteValues, _is_num, _is_seq, value_text
 from protocheck.checks.results import Status
 
 B0_PRESENT = "B0Present"
 DEFAULT_RELATIVE = 0.01          # float noise between scanners/readers: 1 % when the protocol gives no tolerance
+MIN_VARIANT_PEERS = 2            # other sites of the same variant needed for a variant consensus
 _SEVERITY_RANK = {"error": 3, "warning": 2, "info": 1}
+# Compared as another quantity than the constrained one: §5 requires b0 *presence* to match across sites;
+# the count does not (Philips writes the card's 5 b=0 averages as one averaged volume).
+_COMPARED_AS = {"NumberOfB0Volumes": B0_PRESENT}
 
 
 @dataclass
@@ -26,19 +32,27 @@ class Tracked:
     """One (sequence, parameter) whose value must be identical across sites."""
 
     sequence: Any
-    parameter: str
+    parameter: str                # the compared quantity (a parameter name, or B0Present)
     origin: str
     severity: str
-    constraint: Any = None       # the base constraint on this parameter (nominal / tolerance), if any
+    constraint: Any = None        # the base constraint on this parameter (nominal / tolerance), if any
+
+    @property
+    def protocol_parameter(self) -> str:
+        """The parameter the protocol constrains (NumberOfB0Volumes for B0Present)."""
+        if self.parameter == B0_PRESENT:
+            return "NumberOfB0Volumes"
+        return getattr(self.constraint, "parameter", None) or self.parameter
 
 
 @dataclass
 class _Obs:
     session: Session
     value: Any
-    variant: str | None
+    variant: str | None           # the vendor variant, only when it changes the constraint on the parameter
     vendor: str | None
     failed: list
+    constraint: Any = None        # the constraint that applies to this session (the variant's, else the base)
 
 
 def tracked_parameters(protocol: Any, sessions: list[Session]) -> list[Tracked]:
@@ -47,10 +61,10 @@ def tracked_parameters(protocol: Any, sessions: list[Session]) -> list[Tracked]:
     for seq in protocol.sequences:
         every = list(seq.constraints) + [c for v in seq.variants for c in v.constraints]
         for c in every:
-            if getattr(c, "must_match", False) and not any(t.sequence is seq and t.parameter == c.parameter
-                                                           for t in out):
+            name = _COMPARED_AS.get(c.parameter, c.parameter)
+            if getattr(c, "must_match", False) and not any(t.sequence is seq and t.parameter == name for t in out):
                 base = _base_constraint(seq, c.parameter) or c
-                out.append(Tracked(seq, c.parameter, "protocol must_match", base.severity, base))
+                out.append(Tracked(seq, name, "protocol must_match", base.severity, base))
     if out:
         return out
     for seq in protocol.sequences:
@@ -66,26 +80,59 @@ def tracked_parameters(protocol: Any, sessions: list[Session]) -> list[Tracked]:
 
 
 def _base_constraint(seq: Any, parameter: str) -> Any:
-    """The most severe base constraint of the sequence on this parameter."""
+    """The base constraint marked must_match on this parameter, else the most severe one."""
     cands = [c for c in seq.constraints if c.parameter == parameter]
+    marked = [c for c in cands if getattr(c, "must_match", False)]
+    if marked:
+        return marked[0]
     return max(cands, key=lambda c: _SEVERITY_RANK.get(c.severity, 0)) if cands else None
 
 
-def _variant_touches(seq: Any, variant_name: str | None, parameter: str) -> bool:
-    """True when the named per-vendor variant changes or removes a constraint on ``parameter``."""
+def _same_rule(a: Any, b: Any) -> bool:
+    """True when two constraints require the same thing (citations, notes and advice aside)."""
+    keys = ("parameter", "kind", "value", "severity", "tolerance", "shell", "shell_tolerance")
+    return all(getattr(a, k, None) == getattr(b, k, None) for k in keys)
+
+
+def variant_changes(seq: Any, variant_name: str | None, parameter: str) -> bool:
+    """True when the named per-vendor variant changes, adds or removes a constraint on ``parameter``."""
     for v in seq.variants:
         if v.name != variant_name:
             continue
-        removed = {c.parameter for c in seq.constraints if c.id in set(v.remove)}
-        return parameter in removed or any(c.parameter == parameter for c in v.constraints)
+        base = {c.id: c for c in seq.constraints}
+        if any(base[rid].parameter == parameter for rid in v.remove if rid in base):
+            return True
+        return any(c.parameter == parameter and (c.id not in base or not _same_rule(c, base[c.id]))
+                   for c in v.constraints)
     return False
+
+
+
+def _applicable(seq: Any, variant_name: str | None, parameter: str, base: Any) -> Any:
+    """The constraint on ``parameter`` under the variant (its replacement or addition), else ``base``."""
+    for v in seq.variants:
+        if v.name == variant_name:
+            marked = [c for c in v.constraints if c.parameter == parameter and c.must_match]
+            same = [c for c in v.constraints if c.parameter == parameter]
+            if marked or same:
+                return (marked or same)[0]
+            if any(c.id in v.remove and c.parameter == parameter for c in seq.constraints):
+                return None
+    return base
 
 
 def _value(acq: Any, parameter: str) -> Any:
     if parameter == B0_PRESENT:
         n = acq.get("NumberOfB0Volumes")
         return None if n is None else bool(n)
-    return acq.get(parameter)
+    value = acq.get(parameter)
+    if value is None:
+        try:
+            from protocheck.protocol.rules import value_of
+            value = value_of(acq, parameter)[0]
+        except Exception:  # noqa: BLE001 - a derived value that cannot be computed is unknown, not an error
+            value = None
+    return value
 
 
 def _observe(t: Tracked, s: Session) -> _Obs | None:
@@ -95,12 +142,13 @@ def _observe(t: Tracked, s: Session) -> _Obs | None:
     acq = series[0]
     match = s.match(acq.key)
     variant = match.variant if match is not None else None
-    if not _variant_touches(t.sequence, variant, t.parameter):
+    if not variant_changes(t.sequence, variant, t.protocol_parameter):
         variant = None
     res = s.sequence_result(t.sequence.id)
-    failed = [f for f in (res.findings if res else []) if f.parameter == t.parameter
+    failed = [f for f in (res.findings if res else []) if f.parameter == t.protocol_parameter
               and f.status is Status.FAIL and (f.series in (None, acq.key))]
-    return _Obs(s, _value(acq, t.parameter), variant, s.exam_value("Manufacturer"), failed)
+    constraint = _applicable(t.sequence, variant, t.protocol_parameter, t.constraint) if variant else t.constraint
+    return _Obs(s, _value(acq, t.parameter), variant, s.exam_value("Manufacturer"), failed, constraint)
 
 
 def agree(a: Any, b: Any, constraint: Any = None) -> bool:
@@ -123,6 +171,39 @@ def agree(a: Any, b: Any, constraint: Any = None) -> bool:
         return abs(fa - fb) <= float(tol["absolute"]) + 1e-9
     rel = float(tol.get("relative", DEFAULT_RELATIVE))
     return abs(fa - fb) <= rel * max(abs(fa), abs(fb)) + 1e-9
+
+
+def fits_nominal(value: Any, c: Any) -> bool | None:
+    """Whether a value is the constraint's nominal (exactly, within its tolerance); None without a nominal.
+
+    Stricter than the constraint for ``min_count``: 64 directions pass "≥ 30" but are not the nominal 30.
+    """
+    if c is None or value is None:
+        return None
+    kind, spec = getattr(c, "kind", None), getattr(c, "value", None)
+    if kind in ("nominal", "equals"):
+        return agree(value, spec, c)
+    if kind == "each" and isinstance(spec, dict) and "nominal" in spec and _is_seq(value):
+        nominal = type("Nominal", (), {"tolerance": spec.get("tolerance")})()
+        return all(agree(v, spec["nominal"], nominal) for v in value)
+    if kind == "min_count" and isinstance(value, dict) and _is_num(spec):
+        shell = float(getattr(c, "shell", None) or 0)
+        tol = c.shell_tolerance if getattr(c, "shell_tolerance", None) is not None else 0.1 * shell
+        counts = [int(n) for b, n in value.items() if _is_num(b) and _is_num(n) and abs(float(b) - shell) <= tol]
+        return bool(counts) and max(counts) == int(spec)
+    return None
+
+
+def nominal_text(c: Any) -> str | None:
+    """The nominal a ``fits_nominal`` test compares with, in words (None without a nominal)."""
+    kind, spec = getattr(c, "kind", None), getattr(c, "value", None)
+    if kind == "min_count":
+        return f"{spec} directions at b={value_text(float(c.shell or 0))}"
+    if kind == "each" and isinstance(spec, dict) and "nominal" in spec:
+        return value_text(spec["nominal"])
+    if kind in ("nominal", "equals"):
+        return value_text(spec)
+    return None
 
 
 def _consensus(votes: list[Any], constraint: Any) -> Any:
@@ -188,10 +269,36 @@ def _groups(obs: list[_Obs]) -> dict[tuple[str, str | None], list[_Obs]]:
     return groups
 
 
+@dataclass
+class _Reference:
+    """What one site is compared with: the consensus of its peers, else the applicable nominal."""
+
+    value: Any = None             # the peers' consensus (None: use the nominal)
+    peers: int = 0                # number of other sites (same variant) that voted
+    constraint: Any = None        # the constraint that applies (variant's or base)
+    base_value: Any = None        # the base sites' consensus (for the vendor-expected test)
+    base_constraint: Any = None
+
+
+def _reference(t: Tracked, site: str, variant: str | None, modal: dict, groups: dict) -> _Reference:
+    """Consensus of the other sites under the same variant (≥ 2 of them for a variant), else the nominal."""
+    members = groups[(site, variant)]
+    applicable = next((o.constraint for o in members), t.constraint)
+    peers = [m for (s2, v2), m in modal.items() if s2 != site and v2 == variant and m is not None]
+    failed = [o.value for (s2, v2), g in groups.items() if v2 == variant for o in g if o.failed]
+    ref = _Reference(peers=len(peers), constraint=applicable, base_constraint=t.constraint)
+    if variant is None or len(peers) >= MIN_VARIANT_PEERS:
+        cons = _consensus(peers, t.constraint)
+        if cons is not None and not any(agree(cons, f, t.constraint) for f in failed):
+            ref.value = cons              # else the peers' consensus itself deviates from the protocol
+    base_votes = [m for (_, v2), m in modal.items() if v2 is None and m is not None]
+    ref.base_value = _consensus(base_votes, t.constraint)
+    return ref
+
+
 def _assess(t: Tracked, obs: list[_Obs]) -> tuple[HarmonizationItem, list[AuditFinding]]:
     groups = _groups(obs)
     modal = {k: _modal(v) for k, v in groups.items()}
-    failed_values = [o.value for o in obs if o.failed]
     base_votes = [m for (site, var), m in modal.items() if var is None and m is not None]
     item = HarmonizationItem(sequence=t.sequence.id, parameter=t.parameter, origin=t.origin,
                              expected=_expected(t.constraint), consensus=None)
@@ -203,19 +310,32 @@ def _assess(t: Tracked, obs: list[_Obs]) -> tuple[HarmonizationItem, list[AuditF
             dist[value_text(o.value)] = dist.get(value_text(o.value), 0) + 1
     findings = []
     for (site, variant), members in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
-        others = [m for (s2, v2), m in modal.items() if s2 != site and v2 == variant and m is not None]
-        cons = _consensus(others, t.constraint)
-        if cons is not None and any(agree(cons, f, t.constraint) for f in failed_values):
-            cons = None                         # the others' consensus itself deviates from the protocol
-        row = _site_row(t, site, variant, members, cons, overall)
+        row = _site_row(t, site, variant, members, _reference(t, site, variant, modal, groups))
         item.sites.append(row)
         if row.status == "differs":
             findings.append(_finding(t, row))
     return item, findings
 
 
-def _site_row(t: Tracked, site: str, variant: str | None, members: list[_Obs], cons: Any,
-              overall: Any) -> SiteValues:
+def _off_reference(value: Any, t: Tracked, ref: _Reference) -> bool:
+    """True when a value differs from the peers' consensus, or (without one) from the applicable nominal."""
+    if value is None:
+        return False
+    if ref.value is not None:
+        return not agree(value, ref.value, t.constraint)
+    return fits_nominal(value, ref.constraint) is False
+
+
+def _reference_text(variant: str | None, ref: _Reference) -> str:
+    """What the site was compared with, in words."""
+    if ref.value is not None:
+        return f"the other {variant + ' ' if variant else ''}sites (consensus {value_text(ref.value)})"
+    why = (f"{variant} variant; fewer than {MIN_VARIANT_PEERS} other {variant} sites" if variant
+           else "the other sites have no consensus")
+    return f"the protocol's nominal {nominal_text(ref.constraint)} ({why})"
+
+
+def _site_row(t: Tracked, site: str, variant: str | None, members: list[_Obs], ref: _Reference) -> SiteValues:
     values = Counter(value_text(o.value) if o.value is not None else "unknown" for o in members)
     vendors = Counter(o.vendor or "unknown" for o in members)
     row = SiteValues(site=site, vendor=vendors.most_common(1)[0][0], variant=variant, values=dict(values))
@@ -223,30 +343,41 @@ def _site_row(t: Tracked, site: str, variant: str | None, members: list[_Obs], c
     if proto:
         worst = max((f.severity.value for o in proto for f in o.failed), key=lambda s: _SEVERITY_RANK[s])
         row.reasons.append(f"{len(proto)} of {len(members)} sessions differ from the protocol"
-                           f" (expected {_expected(t.constraint) or proto[0].failed[0].expected})")
+                           f"{f' ({variant} variant)' if variant else ''}"
+                           f" (expected {_expected(ref.constraint) or proto[0].failed[0].expected})")
         row.severity = worst
-    off = [o for o in members if o.value is not None and cons is not None and not agree(o.value, cons, t.constraint)]
+    off = [o for o in members if _off_reference(o.value, t, ref)]
     if off:
-        row.reasons.append(f"{len(off)} of {len(members)} sessions differ from the other sites"
-                           f" (consensus {value_text(cons)})")
+        nominal = [o for o in off if fits_nominal(o.value, ref.constraint) is False]
+        extra = (f"; not the protocol's nominal {nominal_text(ref.constraint)}"
+                 if nominal and ref.value is not None and not proto else "")
+        row.reasons.append(f"{len(off)} of {len(members)} sessions differ from {_reference_text(variant, ref)}"
+                           + extra)
         row.severity = max([row.severity or "info", t.severity], key=lambda s: _SEVERITY_RANK.get(s, 0))
     if proto or off:
         row.status = "differs"
         row.sessions = sorted({o.session.label for o in proto + off})
         return row
-    if variant is not None:
-        modal = _modal(members)
-        nominal = getattr(t.constraint, "value", None) if getattr(t.constraint, "kind", "") == "nominal" else None
-        ref = overall if overall is not None else nominal
-        if modal is not None and ref is not None and not agree(modal, ref, t.constraint):
-            row.status = "vendor-expected"
-            row.severity = "info"
-            row.reasons.append(f"differs from the base value {value_text(ref)} but is within the protocol's "
-                               f"{variant} variant")
     if all(o.value is None for o in members):
         row.status = "cannot_verify"
         row.reasons.append("value unknown in every session")
+    elif variant is not None:
+        _vendor_expected(row, t, variant, _modal(members), ref)
     return row
+
+
+def _vendor_expected(row: SiteValues, t: Tracked, variant: str, modal: Any, ref: _Reference) -> None:
+    """Mark a variant site vendor-expected when its value differs from the base sites' (or base nominal)."""
+    base = ref.base_value
+    off_base = (not agree(modal, base, t.constraint)) if base is not None else fits_nominal(modal, t.constraint) is False
+    if not off_base:
+        return
+    row.status = "vendor-expected"
+    row.severity = "info"
+    shown = value_text(base) if base is not None else nominal_text(t.constraint)
+    peers = f"; {ref.peers} other {variant} site(s) agree" if ref.value is not None else ""
+    row.reasons.append(f"differs from the other sites' {shown} but is within the protocol's {variant} variant"
+                       f" (expected {_expected(ref.constraint) or '—'}){peers}")
 
 
 def _finding(t: Tracked, row: SiteValues) -> AuditFinding:

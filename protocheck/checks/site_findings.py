@@ -102,7 +102,8 @@ def build_site_findings(sessions: list[Any], sequences: list[str], harmonization
                                    len(a.labels), per_site[site], labels=sorted(a.labels),
                                    detail="value absent from the headers/sidecars"))
             continue
-        out.append(SiteFinding(site, kind, a.severity, seq, param, _dist(a.expected, 2), _dist(a.found),
+        expected = next(iter(a.expected)) if len(a.expected) == 1 else _dist(a.expected, 2)
+        out.append(SiteFinding(site, kind, a.severity, seq, param, expected, _dist(a.found),
                                len(a.labels), per_site[site], labels=sorted(a.labels)))
     out.extend(_harmonization(harmonization, per_site, out))
     out.extend(_missing(completeness, per_site))

@@ -22,18 +22,21 @@ from protocheck.checks.site_findings import SiteFinding
 from protocheck.reports.audit_console_sections import SEV_STYLE, print_sections, severity_counts
 
 PIPE_WIDTH = 160
-LEGEND = ("legend: ok/sessions; ✘n deviating, ?n cannot verify, –n missing, ○n optional not acquired; "
-          "green all compliant, red deviating or missing, yellow unverifiable or optional")
+LEGEND = ("legend: compliant/sessions; ✘n deviating, ?n cannot verify, –n missing, ○n optional sequence not "
+          "acquired (○ alone: never); green all compliant, red deviating or missing, yellow unverifiable")
 
 
 def cell_text(c: MatrixCell | None) -> Text:
-    """Compact matrix cell: "5/5" (green), "0/5 ✘5", "3/5 ?2", "4/5 –1", "0/5 ○5"."""
+    """Compact matrix cell: "5/5" (green), "0/5 ✘5", "3/5 ?2", "4/5 –1"; "○" optional sequence never acquired."""
     if c is None or c.total == 0:
         return Text("·", style="dim")
-    parts = [f"{c.compliant}/{c.total}"]
+    present = c.total - c.absent_optional          # optional sequences not acquired are not failures
+    if present == 0:
+        return Text("○", style="dim")
+    parts = [f"{c.compliant}/{present}"]
     parts += [f"{mark}{n}" for mark, n in (("✘", c.deviating), ("?", c.cannot_verify), ("–", c.missing),
                                            ("○", c.absent_optional)) if n]
-    if c.compliant == c.total:
+    if c.compliant == present:
         style = "green"
     elif c.deviating or c.missing:
         style = "red"
@@ -83,7 +86,8 @@ def _site_findings(audit: AuditResult) -> Group:
     if not shown:
         parts.append(Text("  none: every site follows the protocol and the other sites", style="green"))
     site_w = max([len(f.site) for f in shown] + [4]) + 1
-    what_w = min(40, max([len(" ".join(p for p in (f.sequence, f.parameter) if p)) for f in shown] + [8]) + 1)
+    what_w = min(40, max([len(" ".join(p for p in (f.sequence, f.parameter) if p)) for f in shown
+                          if f.kind != "cannot_verify"] + [8]) + 1)
     parts.extend(site_finding_line(f, site_w, what_w) for f in shown)
     vendor = [f for f in audit.site_findings if f.vendor_expected]
     if vendor:
@@ -99,8 +103,8 @@ def _header(audit: AuditResult) -> list[Text]:
     line = Text(f"{len(audit.sites)} sites, {len(audit.sessions)} sessions, {len(models)} scanner models "
                 "(vendor + model)", style="bold")
     flagged = len({f.site for f in audit.site_findings if not f.vendor_expected})
-    verdict = Text(f"Findings: {counts.get('error', 0)} errors, {counts.get('warning', 0)} warnings, "
-                   f"{counts.get('info', 0)} info over sessions; {flagged} sites flagged",
+    verdict = Text(f"{flagged} of {len(audit.sites)} sites flagged; per-session findings: {counts.get('error', 0)} "
+                   f"errors, {counts.get('warning', 0)} warnings, {counts.get('info', 0)} info",
                    style="bold red" if counts.get("error") else ("yellow" if counts.get("warning") else "green"))
     return [head, line, verdict]
 

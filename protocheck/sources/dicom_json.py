@@ -85,7 +85,9 @@ def dataset_from_json(obj: dict[str, Any], fetch_bulk: BulkFetcher | None = None
     if not isinstance(obj, dict):
         raise NetworkError("a DICOM JSON instance is not a JSON object", path=where or None,
                            fix="check that the server implements WADO-RS metadata (PS3.18 Annex F)")
-    handler = _BulkHandler(fetch_bulk, wanted)
+    handler = _BulkHandler(fetch_bulk, wanted) if fetch_bulk is not None else None
+    if handler is None:
+        obj = _no_bulk(obj, frozenset())   # nothing to fetch: no handler, no per-element inspection
     try:
         ds = Dataset.from_json(obj, bulk_data_uri_handler=handler)
     except NetworkError:
@@ -94,10 +96,41 @@ def dataset_from_json(obj: dict[str, Any], fetch_bulk: BulkFetcher | None = None
         raise NetworkError(f"malformed DICOM JSON ({type(exc).__name__}: {str(exc)[:200]})",
                            path=where or None,
                            fix="check the server's WADO-RS metadata output (PS3.18 Annex F)") from None
-    if handler.dropped:
+    if handler is not None and handler.dropped:
         _drop(ds, handler.dropped)
     _retype_un(ds)
     return ds
+
+
+def _no_bulk(value: Any, keep: frozenset[str]) -> Any:
+    """A copy of a DICOM JSON object without BulkDataURI elements (except ``keep`` tags), recursively."""
+    out = {}
+    for tag, elem in value.items():
+        if not isinstance(elem, dict):
+            out[tag] = elem
+        elif "BulkDataURI" in elem and tag not in keep:
+            continue
+        elif elem.get("vr") == "SQ" and isinstance(elem.get("Value"), list):
+            items = [_no_bulk(i, keep) if isinstance(i, dict) else i for i in elem["Value"]]
+            out[tag] = {**elem, "Value": items}
+        else:
+            out[tag] = elem
+    return out
+
+
+def prune_instance(obj: dict[str, Any], last_group: int | None, keep_bulk: frozenset[str] = frozenset()
+                   ) -> dict[str, Any]:
+    """What a partial file read would see: top-level groups up to ``last_group`` (None keeps all),
+    without bulk data except the ``keep_bulk`` tags (8 hex digits). Converting less is much faster."""
+    if last_group is not None:
+        obj = {t: e for t, e in obj.items() if len(t) == 8 and int(t[:4], 16) <= last_group}
+    return _no_bulk(obj, keep_bulk)
+
+
+def has_bulk(obj: dict[str, Any], tag: str) -> bool:
+    """True when the top-level element ``tag`` (8 hex digits) is given by BulkDataURI."""
+    elem = obj.get(tag)
+    return isinstance(elem, dict) and "BulkDataURI" in elem
 
 
 def tag_value(obj: dict[str, Any], tag: int) -> Any:

@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 from protocheck.errors import InputError, NetworkError
 from protocheck.model import ScanResult, SkippedFile
-from protocheck.sources.dicom_json import dataset_from_json, tag_value
+from protocheck.sources.dicom_json import dataset_from_json, has_bulk, prune_instance, tag_value
 from protocheck.sources.net.http import HttpClient, load_credentials, safe_url
 from protocheck.sources.options import ScanOptions
 
@@ -20,6 +20,8 @@ log = logging.getLogger("protocheck.dicomweb")
 
 STUDY_UID, SERIES_UID, SOP_UID = 0x0020000D, 0x0020000E, 0x00080018
 MODALITY, INSTANCE_NUMBER = 0x00080060, 0x00200013
+MANUFACTURER, SOP_CLASS = 0x00080070, 0x00080016
+CSA_IMAGE = "00291010"
 PAGE = 500
 MAX_PAGES = 10_000
 IMAGE_MODALITIES = {"MR", "", None}
@@ -88,6 +90,21 @@ def _instance_key(obj: dict) -> tuple:
     return (num, str(tag_value(obj, SOP_UID) or ""))
 
 
+def _per_file_plan(first: dict) -> tuple[int | None, frozenset[str]]:
+    """How later instances of a series are read: the partial-read group cut and the bulk tags to fetch."""
+    from protocheck.sources.dicom import vendors
+    from protocheck.sources.dicom.reader import MULTIFRAME_SOPS
+
+    manufacturer = str(tag_value(first, MANUFACTURER) or "")
+    if str(tag_value(first, SOP_CLASS) or "") in MULTIFRAME_SOPS:
+        return None, frozenset()
+    keep: frozenset[str] = frozenset()
+    if vendors.vendor_name(manufacturer) == "siemens" and "0019100C" not in first \
+            and has_bulk(first, CSA_IMAGE):
+        keep = frozenset({CSA_IMAGE})   # per-file b-value only in the CSA image header: fetch it per file
+    return vendors.per_file_last_group(manufacturer), keep
+
+
 def _add_series(client: HttpClient, collector: Any, result: ScanResult, study: str, series: str,
                 bulk: str) -> int:
     """Fetch one series' metadata (one request) and feed its instances to the collector."""
@@ -98,10 +115,16 @@ def _add_series(client: HttpClient, collector: Any, result: ScanResult, study: s
         raise NetworkError("WADO-RS metadata answer is not a JSON array", path=where,
                            fix="check the server's WADO-RS support")
     instances = sorted((o for o in instances if isinstance(o, dict)), key=_instance_key)
+    plan: tuple[int | None, frozenset[str]] = (None, frozenset())
     for i, obj in enumerate(instances):
-        fetch = client.get_bulk if (bulk == "all" or (bulk == "first" and i == 0)) else None
         sop = tag_value(obj, SOP_UID) or f"instance{i + 1}"
         name = f"{study}/{series}/{sop}"
+        fetch = client.get_bulk if bulk == "all" or (bulk == "first" and i == 0) else None
+        if i == 0:
+            plan = _per_file_plan(obj)
+        elif bulk != "all":
+            obj = prune_instance(obj, plan[0], plan[1] if bulk == "first" else frozenset())
+            fetch = client.get_bulk if plan[1] and bulk == "first" else None
         try:
             ds = dataset_from_json(obj, fetch, where=where)
         except NetworkError as exc:

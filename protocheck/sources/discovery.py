@@ -21,6 +21,7 @@ class FoundFile:
     rel: str
     size: int
     mtime: float
+    mtime_ns: int = 0     # exact modification time (ns), the incremental index key
 
 
 def _rel(path: str, root: str) -> str:
@@ -40,7 +41,7 @@ def walk(root: str | os.PathLike[str]) -> Iterator[FoundFile | SkippedFile]:
         yield SkippedFile(root, f"cannot access the input: {exc.strerror or exc}", "unreadable")
         return
     if not os.path.isdir(root):
-        yield FoundFile(os.path.abspath(root), os.path.basename(root), st.st_size, st.st_mtime)
+        yield FoundFile(os.path.abspath(root), os.path.basename(root), st.st_size, st.st_mtime, st.st_mtime_ns)
         return
     base = os.path.abspath(root)
     visited: set[str] = set()
@@ -101,4 +102,4 @@ def _classify(entry: os.DirEntry[str], base: str) -> FoundFile | SkippedFile | s
         return SkippedFile(rel, "file vanished during the scan", "unreadable")
     except OSError as exc:
         return SkippedFile(rel, f"cannot stat: {exc.strerror or exc}", "unreadable")
-    return FoundFile(entry.path, rel, st.st_size, st.st_mtime)
+    return FoundFile(entry.path, rel, st.st_size, st.st_mtime, st.st_mtime_ns)

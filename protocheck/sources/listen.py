@@ -53,7 +53,8 @@ class _Listener:
     def on_requested(self, event: Any) -> None:
         """Reject associations from calling AE titles or hosts outside the allow-lists."""
         assoc = event.assoc
-        ae = (assoc.requestor.ae_title or "").strip()
+        primitive = assoc.requestor.primitive
+        ae = str(getattr(primitive, "calling_ae_title", "") or assoc.requestor.ae_title or "").strip()
         host = assoc.requestor.address
         if self.allow_aes is not None and ae not in self.allow_aes:
             self._reject(assoc, f"calling AE title {ae!r} is not on the allow-list", (0x01, 0x01, 0x03))
@@ -174,8 +175,6 @@ def run_listener(port: int, ae_title: str, protocol: Any, out_dir: str | os.Path
     store = StudyStore(options, max_studies, label=f"dicom://{ae_title}")
     listener = _Listener(store, set(a.strip() for a in allow_aes) if allow_aes else None,
                          set(allow_hosts) if allow_hosts else None, end_on_release)
-    if allow_aes is None and allow_hosts is None:
-        log.warning("listen: no --allow-ae/--allow-host given: any DICOM node that reaches port %d may send", port)
     ae = _make_ae(ae_title, listener, max_associations)
     try:
         server = ae.start_server((host, port), block=False, evt_handlers=_handlers(listener))
@@ -183,6 +182,8 @@ def run_listener(port: int, ae_title: str, protocol: Any, out_dir: str | os.Path
         raise NetworkError(f"cannot listen on {host}:{port} ({exc.strerror})", where="--port",
                            fix="choose a free port (ports below 1024 need privileges)") from None
     bound = server.server_address[1]
+    if allow_aes is None and allow_hosts is None:
+        log.warning("listen: no --allow-ae/--allow-host given: any DICOM node reaching port %d may send", bound)
     log.warning("listen: %s listening on %s:%d (quiet period %g s%s)", ae_title, host, bound, quiet_period,
                 ", study ends on association release" if end_on_release else "")
     if ready is not None:

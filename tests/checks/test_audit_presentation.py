@@ -128,6 +128,8 @@ def test_matrix_cells_compact_and_full_headers(audit):  # noqa: F811
     assert cell_text(MatrixCell("s", "q", compliant=5)).plain == "5/5"
     assert cell_text(MatrixCell("s", "q", deviating=5)).plain == "0/5 ✘5"
     assert cell_text(MatrixCell("s", "q", compliant=3, cannot_verify=1, missing=1)).plain == "3/5 ?1 –1"
+    assert cell_text(MatrixCell("s", "q", absent_optional=6)).plain == "○"
+    assert cell_text(MatrixCell("s", "q", compliant=4, absent_optional=2)).plain == "4/4 ○2"
     out = _render(audit, width=60)
     header = next(x for x in out.splitlines() if x.startswith("site") and "t1w" in x)
     assert "dwi" in header and "…" not in header
@@ -148,10 +150,13 @@ def test_spine_generic_scanner_models(spine_generic):
     from protocheck.protocol.loader import load_protocol
     from protocheck.sources import scan
     from protocheck.sources.options import ScanOptions
+    from protocheck.sources.sites import assign_sites
     if not (spine_generic / "participants.tsv").is_file():
         pytest.skip("spine-generic dataset not available")
     protocol = load_protocol("als-spinal-cord")
-    result = build_audit(check_scan(scan([spine_generic], ScanOptions()), protocol), protocol)
+    scanned = scan([spine_generic], ScanOptions())
+    assign_sites(scanned, spine_generic, ScanOptions())
+    result = build_audit(check_scan(scanned, protocol), protocol)
     models = {(m["vendor"], m["model"]) for m in scanner_models(result.scanners)}
     assert len(result.sites) == 43 and len(result.sessions) == 267
     assert ("Philips", "Ingenia_CX") in models and ("Philips", "Ingenia") in models

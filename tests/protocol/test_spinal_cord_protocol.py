@@ -55,9 +55,15 @@ def test_mt_pair_mismatch_is_error(protocol):
     assert bad and bad[0].severity.value == "error" and bad[0].parameter == "RepetitionTime"
 
 
-def test_spine_generic_dataset(protocol, spine_generic: Path):
+@pytest.fixture(scope="module")
+def spine_scan(spine_generic: Path):
     scan = scan_bids(spine_generic, ScanOptions())
     assign_sites(scan, spine_generic, ScanOptions())
+    return scan
+
+
+def test_spine_generic_dataset(protocol, spine_scan):
+    scan = spine_scan
     status: dict[str, Counter] = {}
     fails: Counter = Counter()
     for exam in scan.exams:
@@ -79,3 +85,57 @@ def test_spine_generic_dataset(protocol, spine_generic: Path):
     assert not any(k[0] == "t2w/echo-time" for k in fails)     # GE Cube effective TE 0.122-0.136 s
     philips_mt = [k for k in fails if k[0] == "gre-mt1/repetition-time" and k[1] in ("tokyoIngenia", "ucl")]
     assert not philips_mt
+
+
+def _seq(protocol, sid: str):
+    return next(s for s in protocol.sequences if s.id == sid)
+
+
+def test_dwi_vendor_variants_and_must_match(protocol):
+    dwi = _seq(protocol, "dwi")
+    variants = {v.name: v for v in dwi.variants}
+    assert set(variants) == {"GE", "Philips"}
+    philips = {c.id: c for c in variants["Philips"].constraints}
+    assert philips["directions"].value == 32 and philips["directions"].shell == 800       # "opt 32" at b=800
+    assert philips["b0-volumes"].kind == "range"          # 5 b0 averages -> one averaged volume in the data
+    ge = {c.id: c for c in variants["GE"].constraints}
+    assert ge["directions"].value == 30
+    marked = {(s.id, c.parameter) for s in protocol.sequences for c in s.constraints if c.must_match}
+    for needed in [("dwi", "DiffusionShells"), ("dwi", "DiffusionDirectionsPerShell"), ("dwi", "NumberOfB0Volumes"),
+                   ("dwi", "SliceThickness"), ("dwi", "InPlaneVoxelSize"), ("gre-mt1", "RepetitionTime"),
+                   ("gre-mt1", "EchoTime"), ("gre-mt1", "FlipAngle"), ("gre-mt0", "RepetitionTime"),
+                   ("t1w", "InversionTime"), ("t1w", "FlipAngle"), ("t1w", "MRAcquisitionType")]:
+        assert needed in marked, needed
+    assert ("t2w", "RepetitionTime") not in marked         # vendor-specific by design, not a must-match
+
+
+def test_philips_dwi_check(protocol):
+    common = {"Manufacturer": "Philips", "MagneticFieldStrength": 3, "SliceThickness": 5,
+              "NumberOfDiffusionDirections": 32, "DiffusionShells": [800], "NumberOfB0Volumes": 1}
+    ok = _dicom_like("DWI", DiffusionDirectionsPerShell={800: 32}, **common)
+    res = check_exam(Exam(key="e", acquisitions=[ok]), protocol)
+    dwi = next(s for s in res.sequences if s.sequence == "dwi")
+    assert dwi.status == "compliant", [f.message for f in dwi.findings if f.status.value != "pass"]
+    few = _dicom_like("DWI", DiffusionDirectionsPerShell={800: 30}, **common)
+    res = check_exam(Exam(key="e", acquisitions=[few]), protocol)
+    fails = [f for s in res.sequences for f in s.findings if f.status.value == "fail"]
+    assert [f.check_id for f in fails] == ["dwi/directions"] and fails[0].severity.value == "warning"
+
+
+def test_spine_generic_harmonization(protocol, spine_scan):
+    from protocheck.checks.audit import build_audit
+    audit = build_audit([check_exam(e, protocol) for e in spine_scan.exams], protocol)
+    item = next(h for h in audit.harmonization if h.sequence == "dwi" and h.parameter == "DiffusionDirectionsPerShell")
+    rows = {r.site: r for r in item.sites}
+    philips = {r.site for r in item.sites if r.vendor == "Philips"}
+    assert len(philips) >= 8
+    assert {rows[s].status for s in philips} == {"vendor-expected"}
+    assert {r.site for r in item.sites if r.status == "differs"} == {"beijingVerio", "vallHebron", "brnoUhb"}
+    harm = {(f.site, f.sequence, f.parameter) for f in audit.findings if f.kind == "harmonization"}
+    assert not any(site in philips and seq == "dwi" for site, seq, _ in harm)
+    assert ("brnoUhb", "dwi", "DiffusionShells") in harm
+    # Philips MT TR 57 ms is the Philips card, not a difference; fslAchieva's 103 ms is
+    mt = {r.site: r for h in audit.harmonization if (h.sequence, h.parameter) == ("gre-mt1", "RepetitionTime")
+          for r in h.sites}
+    assert mt["tokyo"].status == "vendor-expected" and mt["fslAchieva"].status == "differs"
+    assert mt["stanford"].status == "differs"

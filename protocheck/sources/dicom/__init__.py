@@ -12,6 +12,9 @@ def scan_dicom(root: str | os.PathLike[str], options: ScanOptions | None = None)
     from protocheck.sources.discovery import FoundFile, walk
     from protocheck.sources.dicom.collector import DicomCollector
 
+    if options is None or not options.full_read:   # fast path: workers, incremental index (parallel.py)
+        from protocheck.sources.dicom.parallel import scan_tree
+        return scan_tree(root, options)
     collector = DicomCollector(root, options)
     for item in walk(root):
         if isinstance(item, FoundFile):

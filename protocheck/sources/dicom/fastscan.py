@@ -262,3 +262,60 @@ def _dataset(raw: dict, meta: dict[int, bytes], ts: str) -> Dataset:
         fm.MediaStorageSOPClassUID = _uid(meta[0x0002])
     ds.file_meta = fm
     return ds
+
+
+def _text(ds: Dataset, tag: int) -> str | None:
+    """A text value decoded directly (ASCII only); None when absent or when pydicom must decode it."""
+    el = ds._dict.get(tag)
+    if el is None:
+        return ""
+    v = el.value if isinstance(el, RawDataElement) else None
+    if not isinstance(v, bytes) or any(c >= 0x80 for c in v):
+        return None
+    return v.decode("ascii").rstrip("\x00").strip()
+
+
+def extract(ds: Dataset, name: str):  # -> reader.FileRecord (import cycle avoided)
+    """reader.extract_record for a scanned classic file, decoding the common values without pydicom."""
+    from protocheck.sources.dicom import enhanced, reader, vendors
+
+    vals = {}
+    for key, tag in (("sop_class", 0x00080016), ("sop_uid", 0x00080018), ("series_uid", 0x0020000E),
+                     ("study_uid", 0x0020000D), ("manufacturer", 0x00080070), ("inst", 0x00200013),
+                     ("pos", 0x00200032), ("acq_time", 0x00080032), ("te", 0x00180081), ("echo", 0x00180086),
+                     ("itype", 0x00080008), ("frames", 0x00280008)):
+        v = _text(ds, tag)
+        if v is None:
+            return reader.extract_record(ds, name)
+        vals[key] = v
+    if not vals["sop_class"] or any("\\" in vals[k] for k in ("inst", "te", "frames")):
+        return reader.extract_record(ds, name)
+    rec = reader.FileRecord(name=name, sop_class=vals["sop_class"])
+    verdict = reader.classify_sop(rec.sop_class, ds)
+    if verdict is not None or enhanced.is_multiframe(ds):
+        return reader.extract_record(ds, name)
+    rec.sop_uid, rec.series_uid, rec.study_uid = vals["sop_uid"], vals["series_uid"], vals["study_uid"]
+    rec.manufacturer, rec.acq_time = vals["manufacturer"], vals["acq_time"]
+    rec.instance_number = _num(vals["inst"], int)
+    rec.echo_time = _num(vals["te"], float)
+    rec.echo_number = _num(vals["echo"].split("\\")[0], int) if vals["echo"] else None
+    pos = vals["pos"].split("\\") if vals["pos"] else []
+    try:
+        rec.position = tuple(round(float(x), 2) for x in pos) if len(pos) == 3 else None  # type: ignore[assignment]
+    except ValueError:
+        rec.position = None
+    rec.image_type = tuple(x.strip().upper() for x in vals["itype"].split("\\")) if vals["itype"] else ()
+    rec.n_frames = max(1, _num(vals["frames"], int) or 1)
+    sample = enhanced.public_diffusion(ds)
+    if sample is None or sample.bvalue is None or (sample.vector is None and sample.directionality is None):
+        sample = vendors.file_diffusion(ds, rec.manufacturer) or sample
+    if sample is not None:
+        rec.diffusion.append((sample, 1))
+    return rec
+
+
+def _num(text: str, kind: type) -> int | float | None:
+    try:
+        return None if not text else kind(float(text)) if kind is int else float(text)
+    except ValueError:
+        return None

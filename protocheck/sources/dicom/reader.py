@@ -291,7 +291,7 @@ def _fast_record(name: str, path: str | os.PathLike, last_group: int) -> FileRec
             ds = fastscan.scan(fh, last_group)
             if ds is None:
                 return None
-            rec = extract_record(ds, name)
+            rec = fastscan.extract(ds, name)
     except Exception:  # noqa: BLE001 - anything odd: the pydicom path reads the file and reports it
         return None
     if rec.skip is not None or rec.sop_class in MULTIFRAME_SOPS or rec.mrs or not rec.series_uid:

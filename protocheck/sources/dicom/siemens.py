@@ -46,8 +46,10 @@ def _csa_scalar(csa: dict | None, name: str) -> Any:
 
 def _private(ds: Dataset, creator_rx: str, elem: int, group: int) -> Any:
     """A private value by creator (regex) and element offset, without knowing the block number."""
-    for block in range(0x10, 0x100):
-        cr = ds.get((group, block))
+    lo, hi = (group << 16) | 0x10, (group << 16) | 0xFF   # only the creators present (speed: no 240 lookups)
+    for tag in sorted(t for t in ds.keys() if lo <= t <= hi):
+        block = tag & 0xFF
+        cr = ds.get(tag)
         if cr is None:
             continue
         if re.search(creator_rx, str(cr.value), re.I):
@@ -231,10 +233,12 @@ def _xa_params(ds: Dataset, acq: Acquisition) -> None:
         mb, where = xa.xa_value(ds, xa.SDS, 0x56)
         if _num(mb):
             acq.set("MultibandAccelerationFactor", int(_num(mb) or 1), f"Siemens XA {where}(0021,1056) SDS 01")
-    if re.search(r"XA\d", sw) and "PerFrameFunctionalGroupsSequence" not in ds and not text:
-        acq.note("xa-classic-export", "Siemens XA series exported as classic (or mosaic) DICOM without the "
-                 "Phoenix protocol: some parameters (echo spacing, acceleration) cannot be read; export as "
-                 "enhanced DICOM if possible", "warning")
+    if re.search(r"XA\d", sw) and "PerFrameFunctionalGroupsSequence" not in ds and (not text or not bw):
+        missing = ", ".join(x for x, ok in (("Phoenix protocol (0021,1019)", bool(text)),
+                                            ("BandwidthPerPixelPhaseEncode (0021,1153)", bool(bw))) if not ok)
+        acq.note("xa-classic-export", f"Siemens XA series exported as classic (or mosaic) DICOM without {missing}: "
+                 "some parameters (echo spacing, acceleration) cannot be read; export as enhanced DICOM if "
+                 "possible", "warning")
 
 
 def _scout(ds: Dataset, acq: Acquisition) -> None:

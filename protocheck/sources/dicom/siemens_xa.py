@@ -98,7 +98,7 @@ def classic_attributes(ds: Dataset, acq: Acquisition) -> None:
 
 
 def image_values(ds: Dataset) -> dict[str, tuple[Any, str]]:
-    """Per-image XA values (PE polarity, BW per pixel phase, matrix text, coil elements) with their place."""
+    """Per-image XA values (PE polarity, bandwidth per pixel phase, acquisition matrix text) with their place."""
     out: dict[str, tuple[Any, str]] = {}
     for key, elem in (("PhaseEncodingDirectionPositive", 0x1C), ("BandwidthPerPixelPhaseEncode", 0x53),
                       ("AcquisitionMatrixText", 0x58)):

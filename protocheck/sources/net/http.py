@@ -73,7 +73,9 @@ def load_credentials(auth_file: str | os.PathLike | None = None,
         if not token and not user:
             raise NetworkError("no 'token' and no 'user' entry in the credentials file", path=str(path),
                                fix=AUTH_FIX)
-        return Credentials(token=token or None, user=user or None, password=password or "")
+        if token:
+            return Credentials(token=token)
+        return Credentials(user=user, password=password or "")
     if env.get(ENV_TOKEN):
         return Credentials(token=env[ENV_TOKEN])
     if env.get(ENV_USER):

@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""Archive-scale benchmark: protocheck check vs plain pydicom on a corpus built from the real shared headers.
+
+    python benchmarks/run.py --files 20000 --shared ../shared [--corpus /tmp/pc-corpus] [--mode grow|fixed]
+
+Builds N files from /work/shared-style ``data/dicom`` headers (copies with new UIDs, so series multiply with
+``--mode grow``, or only SOP instances multiply with ``--mode fixed``), then measures, each in a fresh child
+process: plain pydicom ``dcmread(stop_before_pixels=True)`` (1 process), ``protocheck`` scan + compliance
+check (als-brain-3t) with 1 and 2 workers and an index, and the re-audit with the index. Prints files/s,
+peak memory (ru_maxrss of the measuring process and, separately, of its largest worker) and ratios.
+The corpus goes to ``--corpus`` or a temporary folder outside the repository; it is never committed.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _uids(path: str) -> list[bytes]:
+    import pydicom
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True, force=True,
+                             specific_tags=["StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"])
+    except Exception:  # noqa: BLE001 - not DICOM: copied unchanged
+        return []
+    return [str(ds.get(k, "") or "").encode() for k in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")]
+
+
+def _variant(uid: bytes, k: int) -> bytes:
+    """A UID of the same length (so every element length stays valid), different for each copy k."""
+    if not uid or k == 0:
+        return uid
+    digits = str(int.from_bytes(hashlib.sha256(uid + str(k).encode()).digest()[:12], "big")).encode()
+    tail, out, j = uid[-14:], bytearray(), 0
+    for c in tail:
+        if 48 <= c <= 57:
+            out.append(digits[j % len(digits)])
+            j += 1
+        else:
+            out.append(c)
+    if out and out[0] == 48 and tail[0] != 48:
+        out[0] = 49
+    return uid[:-14] + bytes(out)
+
+
+def build_corpus(shared: Path, dest: Path, n: int, mode: str) -> int:
+    """Write n files under dest from the shared headers; returns the number written (reuses a complete corpus)."""
+    stamp = dest / ".corpus.json"
+    if stamp.is_file() and json.loads(stamp.read_text()) == {"n": n, "mode": mode}:
+        return n
+    if dest.exists():
+        shutil.rmtree(dest)
+    src_root = shared / "data" / "dicom"
+    sources = sorted(str(p) for p in src_root.rglob("*") if p.is_file() and p.suffix not in (".md", ".tsv"))
+    meta = [(s, _uids(s), open(s, "rb").read()) for s in sources]
+    for i in range(n):
+        src, uids, data = meta[i % len(meta)]
+        k = i // len(meta)
+        for j, uid in enumerate(uids):
+            if uid and (mode == "grow" or j == 2):
+                data = data.replace(uid, _variant(uid, k))
+        out = dest / f"copy{k:05d}" / os.path.relpath(src, src_root)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
+    stamp.write_text(json.dumps({"n": n, "mode": mode}))
+    return n
+
+
+def _peak_mb() -> tuple[float, float]:
+    me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return round(me, 1), round(kids, 1)
+
+
+def child(kind: str, corpus: str, workers: int, cache: str | None) -> None:
+    """One measurement in this (fresh) process; prints a JSON line."""
+    sys.path.insert(0, str(REPO))
+    files = [os.path.join(d, f) for d, _, fs in os.walk(corpus) for f in fs if not f.startswith(".")]
+    t0 = time.perf_counter()
+    extra: dict = {}
+    if kind == "pydicom":
+        import pydicom
+        for f in files:
+            try:
+                pydicom.dcmread(f, stop_before_pixels=True)
+            except Exception:  # noqa: BLE001
+                pass
+    else:
+        from protocheck.checks.compliance import check_scan
+        from protocheck.protocol.loader import load_protocol
+        from protocheck.sources import scan
+        from protocheck.sources.options import ScanOptions
+        opts = ScanOptions(workers=workers, cache_dir=Path(cache) if cache else None)
+        result = scan([corpus], opts)
+        findings = check_scan(result, load_protocol("als-brain-3t"))
+        extra = {"series": sum(1 for _ in result.acquisitions()), "exams": len(result.exams),
+                 "skipped": len(result.skipped), "exam_results": len(findings)}
+    dt = time.perf_counter() - t0
+    me, kids = _peak_mb()
+    print(json.dumps({"kind": kind, "files": len(files), "seconds": round(dt, 2),
+                      "files_per_s": round(len(files) / dt, 1), "peak_mb": me, "worker_peak_mb": kids, **extra}))
+
+
+def measure(kind: str, corpus: Path, workers: int = 1, cache: Path | None = None) -> dict:
+    cmd = [sys.executable, "-W", "ignore", __file__, "--child", kind, "--corpus", str(corpus),
+           "--workers", str(workers)] + (["--cache", str(cache)] if cache else [])
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    row = json.loads(out)
+    print(f"  {kind:10s} workers={workers} cache={'yes' if cache else 'no ':3s} {row['files']:>8d} files "
+          f"{row['seconds']:>8.2f} s {row['files_per_s']:>9.1f} files/s  peak {row['peak_mb']:>7.1f} MB "
+          f"(workers {row['worker_peak_mb']:.1f} MB) series={row.get('series', '-')}", flush=True)
+    return row
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--files", type=int, default=20000, help="corpus size (files), up to 1,000,000")
+    ap.add_argument("--shared", type=Path, default=REPO.parent / "shared", help="the shared data folder")
+    ap.add_argument("--corpus", type=Path, help="where to build the corpus (default: a temp folder)")
+    ap.add_argument("--mode", choices=("grow", "fixed"), default="grow",
+                    help="grow: new study/series UIDs per copy (series grow with files); fixed: new SOP UIDs only")
+    ap.add_argument("--skip-baseline", action="store_true", help="do not measure plain pydicom")
+    ap.add_argument("--only", choices=("speed", "memory"), help="memory: one 2-worker run only")
+    ap.add_argument("--keep", action="store_true", help="keep the corpus and cache afterwards")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
+    ap.add_argument("--cache", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.child == "build":
+        build_corpus(a.shared, a.corpus, a.files, a.mode)
+        return
+    if a.child:
+        child(a.child, str(a.corpus), a.workers, a.cache)
+        return
+    if not 1 <= a.files <= 1_000_000:
+        sys.exit("--files must be between 1 and 1,000,000")
+    if not (a.shared / "data" / "dicom").is_dir():
+        sys.exit(f"{a.shared}/data/dicom not found (give --shared PATH to the shared data folder)")
+    corpus = a.corpus or Path(tempfile.gettempdir()) / f"protocheck-bench-{a.mode}-{a.files}"
+    if str(corpus.resolve()).startswith(str(REPO)):
+        sys.exit("the corpus must be outside the repository")
+    t = time.perf_counter()
+    # built in a child process: ru_maxrss survives exec on Linux, so the measuring children must start small
+    subprocess.run([sys.executable, __file__, "--child", "build", "--corpus", str(corpus), "--shared", str(a.shared),
+                    "--files", str(a.files), "--mode", a.mode], check=True)
+    print(f"corpus: {a.files} files ({a.mode}) in {corpus} [{time.perf_counter() - t:.0f} s]", flush=True)
+    cache = Path(tempfile.mkdtemp(prefix="protocheck-bench-cache-"))
+    try:
+        if a.only == "memory":
+            measure("protocheck", corpus, 2)
+            return
+        base = None if a.skip_baseline else measure("pydicom", corpus)
+        one = measure("protocheck", corpus, 1)
+        two = measure("protocheck", corpus, 2, cache)
+        again = measure("protocheck", corpus, 2, cache)
+        if base:
+            print(f"speed-up vs plain pydicom (1 process): 1 worker {one['files_per_s'] / base['files_per_s']:.1f}x, "
+                  f"2 workers + index (first run) {two['files_per_s'] / base['files_per_s']:.1f}x")
+        print(f"re-audit with the index: {again['seconds']:.2f} s = {100 * again['seconds'] / two['seconds']:.1f}% "
+              f"of the first run ({two['seconds']:.2f} s)")
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+        if not a.keep and a.corpus is None:
+            shutil.rmtree(corpus, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,264 @@
+"""Archive-scale DICOM scan: fast per-file reads, optional worker processes, optional incremental index.
+
+Files are taken folder by folder in walk order. Each file gets a per-file read (``reader.read_record``, which
+uses the hand-rolled scanner); the first file of a series a reader has not seen yet is also read in full and
+turned into a series "seed" (the series parameters from the full header), so the full header of a series is
+parsed once, in a worker. Results are folded in walk order, so the findings are those of a serial scan.
+With an index (``options.cache_dir``), unchanged folders are taken from it without opening a file.
+Memory follows the number of series: at most a bounded window of folder batches is in flight.
+"""
+from __future__ import annotations
+
+import collections
+import dataclasses
+import multiprocessing
+import os
+import time
+from typing import Any, Iterable, Iterator
+
+from protocheck.model import ScanResult, SkippedFile
+from protocheck.sources.dicom import reader
+from protocheck.sources.options import ScanOptions
+
+READ_LAST_GROUP = 0x2005      # highest per-file group of any vendor (Philips); the scanner skips the rest cheaply
+BATCH = 128                   # files per task
+AUTO_MIN_FILES = 2000         # "auto" workers: 2 processes from this many files on
+PROGRESS_INTERVAL = 0.1       # seconds between progress callbacks (at most ~10 per second)
+Payload = tuple[reader.FileRecord, Any]   # (record, series seed or None)
+
+_seen: set[str] = set()       # per process: series whose seed this reader already produced
+_options = ScanOptions()
+
+
+def resolve_workers(options: ScanOptions, n_files: int | None = None) -> int:
+    """Worker processes to use: ``options.workers`` (>= 1), or for 0 ("auto") 2 on large trees, else 1."""
+    if options.workers and options.workers > 0:
+        return options.workers
+    cpus = os.cpu_count() or 1
+    return min(2, cpus) if (n_files is None or n_files >= AUTO_MIN_FILES) else 1
+
+
+def make_seed(rec: reader.FileRecord, ds: Any, options: ScanOptions) -> Any:
+    """The per-series extraction of a full header: (fresh series aggregate, study) from the collector's code."""
+    from protocheck.sources.dicom.collector import DicomCollector
+
+    c = DicomCollector(".", options)
+    series = c._new_series(rec, ds)
+    study = c.studies[rec.study_uid or "unknown-study"]
+    study.series = []
+    return series, study
+
+
+def read_file(rel: str, path: str, options: ScanOptions, seen: set[str]) -> Payload:
+    """Per-file record of one file, plus the series seed if ``seen`` does not hold its series yet.
+
+    The hand-rolled scanner gives the record of a classic file; a file of a new series, or one the scanner
+    leaves to pydicom (multi-frame, implicit VR, odd), is read in full once and gives both record and seed.
+    """
+    rec = reader._fast_record(rel, path, READ_LAST_GROUP)
+    if rec is not None and rec.series_uid in seen:
+        return rec, None
+    try:
+        ds = reader.read_header(path, True)
+    except reader.ReadSkip as exc:
+        return reader.FileRecord(name=rel, skip=SkippedFile(rel, exc.reason, exc.kind)), None
+    if rec is None:
+        rec = reader.read_record(rel, ds, full=True)
+    if rec.skip is not None or not rec.series_uid or rec.series_uid in seen:
+        return rec, None
+    seen.add(rec.series_uid)
+    return rec, make_seed(rec, ds, options)
+
+
+def _init_worker(options: ScanOptions) -> None:
+    global _options
+    _options = options
+    _seen.clear()
+
+
+def _read_batch(batch: list[tuple[str, str]]) -> list[Payload]:
+    return [read_file(rel, path, _options, _seen) for rel, path in batch]
+
+
+class _Folder:
+    """One folder's files in walk order: listing, cached entries, and the batches still to read."""
+
+    __slots__ = ("name", "files", "paths", "cached", "pending")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.files: list[tuple[str, int, int]] = []
+        self.paths: list[str] = []
+        self.cached: dict[str, Any] = {}
+        self.pending: list[Any] = []
+
+
+def scan_tree(root: str | os.PathLike[str], options: ScanOptions | None = None) -> ScanResult:
+    """Scan a DICOM tree with the fast path (and workers / index as the options say)."""
+    from protocheck.sources.discovery import FoundFile, walk
+    from protocheck.sources.dicom.collector import DicomCollector
+
+    options = options or ScanOptions()
+    collector = DicomCollector(root, options)
+    index = _open_index(root, options)
+    items = walk(root)
+    workers = options.workers if options.workers and options.workers > 0 else None
+    if workers is None:   # auto: look ahead until enough files are found to be worth a second process
+        head = []
+        for item in items:
+            head.append(item)
+            if len(head) >= AUTO_MIN_FILES:
+                break
+        workers = resolve_workers(options, len(head) if len(head) < AUTO_MIN_FILES else None)
+        items = _chain(head, items)
+    folders = _folders(items, collector)
+    try:
+        _run(folders, collector, options, index, workers)
+    finally:
+        if index is not None:
+            index.close()
+    return collector.finish()
+
+
+def _chain(head: list, rest: Iterator) -> Iterator:
+    yield from head
+    yield from rest
+
+
+def _open_index(root: str | os.PathLike[str], options: ScanOptions) -> Any:
+    if options.cache_dir is None:
+        return None
+    from protocheck.sources.index import Index
+    return Index(options.cache_dir, root, options)
+
+
+def _folders(items: Iterable[Any], collector: Any) -> Iterator[_Folder]:
+    """Group the walk's files by folder (the walk yields a folder's files together); skipped items go through."""
+    from protocheck.sources.discovery import FoundFile
+
+    current: _Folder | None = None
+    for item in items:
+        if not isinstance(item, FoundFile):
+            collector.skipped.append(item)
+            continue
+        folder = os.path.dirname(item.rel)
+        if current is None or folder != current.name or len(current.files) >= 50_000:
+            if current is not None:
+                yield current
+            current = _Folder(folder)
+        current.files.append((os.path.basename(item.rel), item.size, item.mtime_ns))
+        current.paths.append(item.path)
+    if current is not None:
+        yield current
+
+
+def _run(folders: Iterator[_Folder], collector: Any, options: ScanOptions, index: Any, workers: int) -> None:
+    pool = None
+    if workers > 1:
+        ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
+        pool = ctx.Pool(workers, initializer=_init_worker,
+                        initargs=(dataclasses.replace(options, progress=None),))
+    window: collections.deque[_Folder] = collections.deque()
+    in_flight = 0
+    progress = _Progress(options, collector)
+    seen: set[str] = set()
+    try:
+        for folder in folders:
+            in_flight += _submit(folder, index, pool, options, seen)
+            window.append(folder)
+            while window and (pool is None or in_flight > 4 * workers or not window[0].pending
+                              or all(t.ready() for t in window[0].pending)):
+                in_flight -= _fold(window.popleft(), collector, index, progress)
+        while window:
+            _fold(window.popleft(), collector, index, progress)
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+    progress.done()
+
+
+def _submit(folder: _Folder, index: Any, pool: Any, options: ScanOptions, seen: set[str]) -> int:
+    """Look the folder up in the index and start reading the files it does not hold; returns tasks started."""
+    same, cached = (False, {}) if index is None else index.load(folder.name, folder.files)
+    todo: list[tuple[str, str]] = []
+    for (name, size, mtime), path in zip(folder.files, folder.paths):
+        hit = cached.get(name)
+        if hit is not None and (same or (hit[1] == size and hit[2] == mtime)):
+            folder.cached[name] = hit[3]
+        else:
+            todo.append((os.path.join(folder.name, name) if folder.name else name, path))
+    for i in range(0, len(todo), BATCH):
+        batch = todo[i:i + BATCH]
+        if pool is None:
+            folder.pending.append([read_file(rel, path, options, seen) for rel, path in batch])
+        else:
+            folder.pending.append(pool.apply_async(_read_batch, (batch,)))
+    folder.paths = []
+    return len(folder.pending) if pool is not None else 0
+
+
+def _fold(folder: _Folder, collector: Any, index: Any, progress: "_Progress") -> int:
+    """Fold the folder's records into the collector in walk order; store them in the index."""
+    n_tasks = 0
+    fresh: dict[str, Payload] = {}
+    for task in folder.pending:
+        results = task if isinstance(task, list) else task.get()
+        n_tasks += 0 if isinstance(task, list) else 1
+        for rec, seed in results:
+            fresh[os.path.basename(rec.name)] = (rec, seed)
+    entries = []
+    for name, size, mtime in folder.files:
+        payload = folder.cached.get(name) or fresh.get(name)
+        if payload is None:
+            continue
+        add_payload(collector, payload, os.path.join(collector.root, folder.name, name))
+        entries.append((name, size, mtime, payload))
+        progress.tick(name)
+    if index is not None and (fresh or not folder.cached):
+        index.store(folder.name, folder.files, entries)
+    folder.pending, folder.cached = [], {}
+    return n_tasks
+
+
+def add_payload(collector: Any, payload: Payload, path: str) -> None:
+    """Fold one (record, seed) into the collector; a new series without a seed is read in full here."""
+    rec, seed = payload
+    if rec.skip is None and rec.series_uid and rec.series_uid not in collector.series:
+        if seed is not None:
+            series, study = _copy_seed(seed)
+            collector.series[rec.series_uid] = series
+            key = rec.study_uid or "unknown-study"
+            collector.studies.setdefault(key, study).series.append(rec.series_uid)
+            collector.add_record(rec)
+            return
+        collector.add_record(rec, full_source=path)
+        return
+    collector.add_record(rec)
+
+
+def _copy_seed(seed: Any) -> Any:
+    """Seeds kept by the index are folded into: fold into a copy so the stored seed stays pristine."""
+    import copy
+    return copy.deepcopy(seed)
+
+
+class _Progress:
+    """Calls options.progress(files, series, path) at most every PROGRESS_INTERVAL seconds."""
+
+    def __init__(self, options: ScanOptions, collector: Any) -> None:
+        self.fn = options.progress
+        self.collector = collector
+        self.last = 0.0
+
+    def tick(self, name: str) -> None:
+        if self.fn is None:
+            return
+        now = time.monotonic()
+        if now - self.last >= PROGRESS_INTERVAL:
+            self.last = now
+            self.fn(self.collector.n_files, len(self.collector.series), name)
+
+    def done(self) -> None:
+        if self.fn is not None:
+            self.fn(self.collector.n_files, len(self.collector.series), "")

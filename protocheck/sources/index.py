@@ -1,0 +1,139 @@
+"""Incremental index (SQLite, outside the input tree): per-folder file records for fast re-audits.
+
+Each folder of a scanned tree is one row: the (name, size, mtime_ns) of its files, and for each file its small
+per-file record (``reader.FileRecord``) plus, for the file that was read in full, the per-series extraction
+(the "seed": series parameters from the full header). A re-audit compares the folder listing with the row:
+an unchanged folder costs one lookup and one unpickle; in a changed folder only added or changed files
+(different size or mtime_ns) are read again; removed and renamed files disappear with the new listing.
+The database name carries a fingerprint of the reading code and of the options that change records
+(identifiers, pseudonym key), so a new protocheck version or other options never reuse stale records.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import sqlite3
+import zlib
+from pathlib import Path
+from typing import Any
+
+from protocheck.errors import SourceError
+from protocheck.sources.options import ScanOptions
+
+SCHEMA = 1
+Entry = tuple[str, int, int, Any]     # (file name, size, mtime_ns, payload (record, seed))
+
+
+def default_cache_dir() -> Path:
+    """The user cache folder: $XDG_CACHE_HOME/protocheck, else ~/.cache/protocheck."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "protocheck"
+
+
+def _inside(child: Path, parent: Path) -> bool:
+    try:
+        child.relative_to(parent)
+        return True
+    except ValueError:
+        return False
+
+
+def check_cache_location(cache_dir: Path, root: str | os.PathLike[str]) -> Path:
+    """The resolved cache folder; SourceError when it lies inside the input tree (the input is never written)."""
+    cache = Path(cache_dir).expanduser().resolve()
+    top = Path(root).resolve()
+    top = top if top.is_dir() else top.parent
+    if _inside(cache, top):
+        raise SourceError("the cache folder is inside the input tree, and protocheck never writes into its input",
+                          path=str(cache), where="--cache-dir",
+                          fix=f"choose a cache folder outside {top} (default: {default_cache_dir()})")
+    return cache
+
+
+def fingerprint(options: ScanOptions) -> str:
+    """Hash of the reading code and of the options that change records; names the database file."""
+    h = hashlib.sha256(f"schema{SCHEMA}".encode())
+    here = Path(__file__).resolve().parent
+    for sub in ("dicom", "."):
+        for p in sorted((here / sub).glob("*.py")):
+            h.update(p.name.encode())
+            h.update(p.read_bytes())
+    h.update(repr((options.include_identifiers, options.site_from)).encode())
+    h.update(hashlib.sha256((options.pseudonym_key or "").encode()).digest())
+    return h.hexdigest()[:16]
+
+
+class Index:
+    """Per-folder records of one input root; use as a context manager (commits on exit)."""
+
+    def __init__(self, cache_dir: Path, root: str | os.PathLike[str], options: ScanOptions) -> None:
+        self.cache = check_cache_location(cache_dir, root)
+        self.root = os.path.abspath(os.fspath(root))
+        try:
+            self.cache.mkdir(parents=True, exist_ok=True)
+            self.path = self.cache / f"index-{fingerprint(options)}.sqlite"
+            self.db = sqlite3.connect(self.path)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("CREATE TABLE IF NOT EXISTS folders (root TEXT, folder TEXT, listing BLOB, "
+                            "data BLOB, PRIMARY KEY (root, folder)) WITHOUT ROWID")
+        except (OSError, sqlite3.Error) as exc:
+            raise SourceError(f"cannot open the incremental index: {exc}", path=str(self.cache),
+                              where="--cache-dir", fix="give a writable cache folder, or run without a cache"
+                              ) from None
+        self.seen: set[str] = set()
+        self.hits = self.misses = 0
+        self._pending = 0
+
+    def __enter__(self) -> "Index":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close(prune=exc[0] is None)
+
+    @staticmethod
+    def listing_key(files: list[tuple[str, int, int]]) -> bytes:
+        """Digest of a folder listing: every name, size and mtime_ns."""
+        return hashlib.blake2b(repr(files).encode(), digest_size=16).digest()
+
+    def load(self, folder: str, files: list[tuple[str, int, int]]) -> tuple[bool, dict[str, Entry]]:
+        """(whole folder unchanged, name -> cached entry) for the folder listing ``files``."""
+        self.seen.add(folder)
+        row = self.db.execute("SELECT listing, data FROM folders WHERE root=? AND folder=?",
+                              (self.root, folder)).fetchone()
+        if row is None:
+            self.misses += len(files)
+            return False, {}
+        try:
+            entries: list[Entry] = pickle.loads(zlib.decompress(row[1]))
+        except Exception:  # noqa: BLE001 - a damaged row is only a cache miss
+            self.misses += len(files)
+            return False, {}
+        same = row[0] == self.listing_key(files)
+        by_name = {e[0]: e for e in entries}
+        if same:
+            self.hits += len(files)
+        return same, by_name
+
+    def store(self, folder: str, files: list[tuple[str, int, int]], entries: list[Entry]) -> None:
+        """Replace the folder's row with the current listing and records."""
+        blob = zlib.compress(pickle.dumps(entries, protocol=pickle.HIGHEST_PROTOCOL), 1)
+        self.db.execute("INSERT OR REPLACE INTO folders VALUES (?, ?, ?, ?)",
+                        (self.root, folder, self.listing_key(files), blob))
+        self._pending += len(entries)
+        if self._pending > 20_000:
+            self.db.commit()
+            self._pending = 0
+
+    def close(self, prune: bool = True) -> None:
+        """Forget folders of this root that were not seen (removed), commit and close."""
+        try:
+            if prune:
+                stale = [f for (f,) in self.db.execute("SELECT folder FROM folders WHERE root=?", (self.root,))
+                         if f not in self.seen]
+                self.db.executemany("DELETE FROM folders WHERE root=? AND folder=?",
+                                    [(self.root, f) for f in stale])
+            self.db.commit()
+        finally:
+            self.db.close()

@@ -1,0 +1,138 @@
+"""Fast path (hand-rolled scanner, worker processes) gives exactly what a full read gives, on real headers."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pydicom
+import pytest
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sequence import Sequence
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+from protocheck.sources.dicom import fastscan, parallel, reader, scan_dicom
+from protocheck.sources.options import ScanOptions
+
+
+def _files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+def test_scanner_record_equals_full_read_on_every_shared_file(dicom_root):
+    fast = 0
+    for p in _files(dicom_root):
+        rec = reader._fast_record(str(p), p, parallel.READ_LAST_GROUP)
+        if rec is None:
+            continue
+        fast += 1
+        assert rec == reader.read_record(str(p), p, full=True), p
+    assert fast > 3000   # the classic files of every vendor go through the scanner
+
+
+def _snap(result):
+    acqs = sorted((a.key, a.folder, a.n_files, sorted(a.roles), {k: (repr(v.value), v.source) for k, v in
+                                                              a.params.items()},
+                   sorted((n.code, n.message) for n in a.notes)) for a in result.acquisitions())
+    exams = sorted((e.key, e.subject, str(e.date), e.folder) for e in result.exams)
+    return acqs, exams, sorted((s.path, s.kind, s.reason) for s in result.skipped), result.n_files_seen
+
+
+def test_two_workers_give_the_findings_of_a_full_read(dicom_root):
+    from protocheck.checks.compliance import check_scan
+    from protocheck.protocol.loader import load_protocol
+
+    full = scan_dicom(dicom_root, ScanOptions(full_read=True))
+    fast = scan_dicom(dicom_root, ScanOptions(workers=2))
+    assert _snap(fast) == _snap(full)
+    protocol = load_protocol("als-brain-3t")
+    assert repr(check_scan(fast, protocol)) == repr(check_scan(full, protocol))
+
+
+def _ds(**extra) -> Dataset:
+    ds = Dataset()
+    ds.SOPClassUID = reader.MR_IMAGE
+    ds.SOPInstanceUID = "1.2.3.4.5"
+    ds.StudyInstanceUID = "1.2.3"
+    ds.SeriesInstanceUID = "1.2.3.4"
+    ds.Manufacturer = "Philips Medical Systems"
+    ds.InstanceNumber = 7
+    ds.ImagePositionPatient = [1.0, 2.5, -3.25]
+    ds.EchoTime = 30
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "M"]
+    for k, v in extra.items():
+        setattr(ds, k, v)
+    return ds
+
+
+def _write(ds: Dataset, path: Path, ts=ExplicitVRLittleEndian) -> Path:
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ts
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def test_undefined_length_sequences_are_skipped_and_kept_lazily(tmp_path):
+    inner = Dataset()
+    inner.DiffusionBValue = 1000.0
+    nested = Dataset()
+    nested.ReferencedSOPInstanceUID = "9.9"
+    inner.ReferencedImageSequence = Sequence([nested])
+    ds = _ds(MRDiffusionSequence=Sequence([inner]), ReferencedImageSequence=Sequence([nested]))
+    for holder, kw in ((ds, "MRDiffusionSequence"), (ds, "ReferencedImageSequence"),
+                       (inner, "ReferencedImageSequence")):
+        holder[kw].is_undefined_length = True
+        for item in holder[kw].value:
+            item.is_undefined_length_sequence_item = True
+    path = _write(ds, tmp_path / "a.dcm")
+    raw = path.read_bytes()
+    assert b"\xfe\xff\xdd\xe0" in raw          # the file really has sequence delimiters
+    rec = reader._fast_record("a.dcm", path, parallel.READ_LAST_GROUP)
+    assert rec is not None and rec == reader.read_record("a.dcm", path, full=True)
+    assert rec.instance_number == 7 and rec.position == (1.0, 2.5, -3.25) and rec.echo_time == 30.0
+
+
+def test_unusual_files_fall_back_to_pydicom(tmp_path):
+    implicit = _write(_ds(), tmp_path / "implicit.dcm", ImplicitVRLittleEndian)
+    with open(implicit, "rb") as fh:
+        assert fastscan.scan(fh, 0x2005) is None
+    rec = reader.read_record("implicit.dcm", implicit)
+    assert rec.skip is None and rec.instance_number == 7
+    for name, data in (("garbage", b"x" * 500), ("empty", b""), ("truncated", implicit.read_bytes()[:140])):
+        assert fastscan.scan(io.BytesIO(data), 0x2005) is None
+        (tmp_path / name).write_bytes(data)
+        assert reader.read_record(name, tmp_path / name).skip is not None
+
+
+def test_truncated_explicit_file_never_crashes(dicom_root, tmp_path):
+    src = next(p for p in _files(dicom_root / "dcm_qa_philips") if p.stat().st_size > 4000)
+    data = src.read_bytes()
+    for cut in (200, 1000, len(data) // 2):
+        (tmp_path / f"cut{cut}").write_bytes(data[:cut])
+        with open(tmp_path / f"cut{cut}", "rb") as fh:
+            fastscan.scan(fh, 0x2005)     # returns a dataset or None, never raises
+    result = scan_dicom(tmp_path, ScanOptions(workers=2))
+    assert result.n_files_seen == 3
+
+
+def test_progress_is_throttled_and_ends_with_the_totals(dicom_root):
+    calls = []
+    root = dicom_root / "dcm_qa_philips"
+    n = len(_files(root))
+    scan_dicom(root, ScanOptions(progress=lambda f, s, p: calls.append((f, s))))
+    assert 1 <= len(calls) < n
+    assert calls[-1][0] == n and calls[-1][1] >= 1
+
+
+def test_auto_workers():
+    assert parallel.resolve_workers(ScanOptions(workers=3)) == 3
+    assert parallel.resolve_workers(ScanOptions(workers=0), 10) == 1
+    assert parallel.resolve_workers(ScanOptions(workers=0), None) in (1, 2)
+
+
+def test_auto_workers_scan_small_tree(dicom_root):
+    root = dicom_root / "dcm_qa_ge" / "04_Ax_DWI_TENSOR_R2MB2"
+    auto = scan_dicom(root, ScanOptions(workers=0))
+    one = scan_dicom(root, ScanOptions(workers=1))
+    assert _snap(auto) == _snap(one) and auto.n_files_seen == len(_files(root))
