@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Iterable
 
 from protocheck.errors import InputError
-from protocheck.model import ScanResult
+from protocheck.model import Exam, ScanResult
 from protocheck.sources.options import ScanOptions
 
 _ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
@@ -82,4 +82,23 @@ def scan(paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str],
         raise InputError("no input given", fix="give at least one DICOM folder, BIDS dataset or archive")
     for p in items:
         result.merge(scan_one(p, options))
+    if len(items) > 1:
+        _merge_same_exams(result)
     return result
+
+
+def _merge_same_exams(result: ScanResult) -> None:
+    """Series of one study given as several inputs (e.g. one folder per series) form one exam."""
+    seen: dict[tuple[str, str], Exam] = {}
+    merged = []
+    for exam in result.exams:
+        key = (exam.source_kind, exam.key)
+        first = seen.get(key)
+        if first is None:
+            seen[key] = exam
+            merged.append(exam)
+            continue
+        first.acquisitions.extend(exam.acquisitions)
+        if first.folder != exam.folder:
+            first.folder = ""
+    result.exams = merged

@@ -122,9 +122,13 @@ class DicomCollector:
         acq = Acquisition(key=rec.series_uid, source_kind="dicom")
         s = _Series(acq=acq, study_uid=rec.study_uid or "unknown-study")
         if ds is not None:
-            _describe(ds, acq, rec)
-            s.pixel_spacing = common.pixel_spacing(ds)
-            s.multiframe = enhanced.is_multiframe(ds)
+            try:
+                _describe(ds, acq, rec)
+                s.pixel_spacing = common.pixel_spacing(ds)
+                s.multiframe = enhanced.is_multiframe(ds)
+            except Exception as exc:   # a damaged element decoded lazily: keep the series, say what is lost
+                acq.note("header-damaged", f"{rec.name}: part of the header could not be decoded "
+                         f"({type(exc).__name__}: {exc}); the values it holds are unknown", "warning")
         if not rec.manufacturer:
             acq.note("manufacturer-missing", "Manufacturer (0008,0070) is missing: vendor-specific values "
                      "could not be read", "warning")

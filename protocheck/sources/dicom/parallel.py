@@ -210,13 +210,13 @@ def _fold(folder: _Folder, collector: Any, index: Any, progress: "_Progress") ->
     entries = []
     for name, size, mtime in folder.files:
         payload = folder.cached.get(name) or fresh.get(name)
-        if payload is None:
-            continue
-        add_payload(collector, payload, os.path.join(collector.root, folder.name, name))
-        entries.append((name, size, mtime, payload))
-        progress.tick(name)
+        if payload is not None:
+            entries.append((name, size, mtime, payload))
     if index is not None and (fresh or not folder.cached):
-        index.store(folder.name, folder.files, entries)
+        index.store(folder.name, folder.files, entries)   # pickled before folding: stored seeds stay pristine
+    for name, _size, _mtime, payload in entries:
+        add_payload(collector, payload, os.path.join(collector.root, folder.name, name))
+        progress.tick(name)
     folder.pending, folder.cached = [], {}
     return n_tasks
 
@@ -226,7 +226,7 @@ def add_payload(collector: Any, payload: Payload, path: str) -> None:
     rec, seed = payload
     if rec.skip is None and rec.series_uid and rec.series_uid not in collector.series:
         if seed is not None:
-            series, study = _copy_seed(seed)
+            series, study = seed
             collector.series[rec.series_uid] = series
             key = rec.study_uid or "unknown-study"
             collector.studies.setdefault(key, study).series.append(rec.series_uid)
@@ -235,12 +235,6 @@ def add_payload(collector: Any, payload: Payload, path: str) -> None:
         collector.add_record(rec, full_source=path)
         return
     collector.add_record(rec)
-
-
-def _copy_seed(seed: Any) -> Any:
-    """Seeds kept by the index are folded into: fold into a copy so the stored seed stays pristine."""
-    import copy
-    return copy.deepcopy(seed)
 
 
 class _Progress:

@@ -24,9 +24,9 @@ _ASC_KEYS = ("sPat.lAccelFactPE", "sSliceAcceleration.lMultiBandFactor", "sKSpac
 def _csa(ds: Dataset, kind: str) -> dict | None:
     """The parsed CSA header ("image" or "series") or None when absent/unreadable."""
     try:
-        from nibabel.nicom import csareader
-        with warnings.catch_warnings():
+        with warnings.catch_warnings():   # nibabel warns on import that its DICOM readers are experimental
             warnings.simplefilter("ignore")
+            from nibabel.nicom import csareader
             return csareader.get_csa_header(ds, kind)
     except Exception:
         return None

@@ -1,0 +1,119 @@
+"""Incremental index: an unchanged tree re-audits without reading files; every change is noticed."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from protocheck.errors import SourceError
+from protocheck.sources.dicom import parallel, scan_dicom
+from protocheck.sources.index import default_cache_dir
+from protocheck.sources.options import ScanOptions
+
+SERIES = "dcm_qa_ge/04_Ax_DWI_TENSOR_R2MB2"
+
+
+@pytest.fixture()
+def tree(dicom_root, tmp_path) -> Path:
+    """A small real tree (one GE DWI series, two folders) the test may change."""
+    src = sorted((dicom_root / SERIES).iterdir())[:12]
+    for i, f in enumerate(src):
+        dest = tmp_path / "in" / ("a" if i < 6 else "b") / f.name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(f, dest)
+    return tmp_path / "in"
+
+
+@pytest.fixture()
+def reads(monkeypatch) -> list[str]:
+    """The files actually opened by the scan (index hits are not)."""
+    seen: list[str] = []
+    real = parallel.read_file
+
+    def spy(rel, path, options, s):
+        seen.append(rel)
+        return real(rel, path, options, s)
+
+    monkeypatch.setattr(parallel, "read_file", spy)
+    return seen
+
+
+def _snap(r):
+    return (sorted((a.key, a.n_files, {k: repr(v.value) for k, v in a.params.items()}) for a in r.acquisitions()),
+            sorted((s.path, s.kind) for s in r.skipped), r.n_files_seen)
+
+
+def test_unchanged_tree_reads_no_file_and_gives_the_same_result(tree, tmp_path, reads):
+    opts = ScanOptions(cache_dir=tmp_path / "cache")
+    first = scan_dicom(tree, opts)
+    assert len(reads) == 12
+    reads.clear()
+    again = scan_dicom(tree, opts)
+    assert reads == [] and _snap(again) == _snap(first)
+    assert _snap(first) == _snap(scan_dicom(tree, ScanOptions()))
+    assert not any(p.name.endswith(".sqlite") for p in tree.rglob("*"))      # nothing written into the input
+
+
+def test_added_changed_removed_renamed_files_are_noticed(tree, tmp_path, reads):
+    opts = ScanOptions(cache_dir=tmp_path / "cache")
+    scan_dicom(tree, opts)
+    files = sorted(p for p in tree.rglob("*") if p.is_file())
+    # added: a copy with another SOPInstanceUID (same length)
+    data = files[0].read_bytes()
+    import pydicom
+    uid = str(pydicom.dcmread(files[0], stop_before_pixels=True).SOPInstanceUID).encode()
+    new_uid = uid[:-1] + (b"1" if uid[-1:] != b"1" else b"2")
+    (tree / "a" / "added.dcm").write_bytes(data.replace(uid, new_uid))
+    reads.clear()
+    r = scan_dicom(tree, opts)
+    assert reads == [os.path.join("a", "added.dcm")] and r.n_files_seen == 13
+    # changed: same size, new mtime (ns) -> read again
+    st = files[1].stat()
+    os.utime(files[1], ns=(st.st_atime_ns, st.st_mtime_ns + 1_000))
+    reads.clear()
+    scan_dicom(tree, opts)
+    assert reads == [os.path.relpath(files[1], tree)]
+    # removed
+    files[2].unlink()
+    reads.clear()
+    r = scan_dicom(tree, opts)
+    assert reads == [] and r.n_files_seen == 12
+    assert sum(a.n_files for a in r.acquisitions()) == 12
+    # renamed: the new name is read, the old one is gone
+    files[3].rename(tree / "b" / "renamed.dcm")
+    reads.clear()
+    r = scan_dicom(tree, opts)
+    assert reads == [os.path.join("b", "renamed.dcm")] and r.n_files_seen == 12
+    assert _snap(r) == _snap(scan_dicom(tree, ScanOptions()))
+
+
+def test_content_change_with_same_size_and_new_mtime_is_reflected(tree, tmp_path):
+    opts = ScanOptions(cache_dir=tmp_path / "cache")
+    scan_dicom(tree, opts)
+    f = sorted((tree / "b").iterdir())[0]
+    data = f.read_bytes()
+    import pydicom
+    uid = str(pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID).encode()
+    f.write_bytes(data.replace(uid, uid[:-1] + (b"7" if uid[-1:] != b"7" else b"8")))  # same size
+    r = scan_dicom(tree, opts)
+    assert _snap(r) == _snap(scan_dicom(tree, ScanOptions()))
+
+
+def test_two_workers_with_index(tree, tmp_path):
+    opts = ScanOptions(cache_dir=tmp_path / "cache", workers=2)
+    first = scan_dicom(tree, opts)
+    assert _snap(scan_dicom(tree, opts)) == _snap(first) == _snap(scan_dicom(tree, ScanOptions()))
+
+
+def test_cache_inside_the_input_tree_is_refused(tree):
+    with pytest.raises(SourceError) as exc:
+        scan_dicom(tree, ScanOptions(cache_dir=tree / "a" / ".cache"))
+    assert "inside the input tree" in str(exc.value) and "--cache-dir" in str(exc.value)
+    assert not (tree / "a" / ".cache").exists()
+
+
+def test_default_cache_dir_follows_xdg(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert default_cache_dir() == tmp_path / "protocheck"
