@@ -90,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-ae", action="append", default=[], metavar="AET", help="calling AE title allowed")
     p.add_argument("--allow-host", action="append", default=[], metavar="HOST", help="calling host allowed")
     p.add_argument("--quiet-period", type=float, default=60.0, help="seconds of silence that end a study")
+    p.add_argument("--end-on-release", action="store_true",
+                   help="a study is complete when the sending association is released")
+    p.add_argument("--max-studies", type=int, default=32, help="studies received at once (default 32)")
+    p.add_argument("--host", default="0.0.0.0", help="address to listen on (default all)")
     p.add_argument("--debug", action="store_true")
 
     p = sub.add_parser("protocols", help="list the built-in protocols, or validate a protocol file")

@@ -239,7 +239,8 @@ def run_listen(args: argparse.Namespace) -> int:
     protocol = _load_protocol(args.protocol)
     run_listener(port=args.port, ae_title=args.ae_title, protocol=protocol, out_dir=args.out,
                  options=ScanOptions(), allow_aes=args.allow_ae or None, allow_hosts=args.allow_host or None,
-                 quiet_period=args.quiet_period)
+                 quiet_period=args.quiet_period, host=args.host, end_on_release=args.end_on_release,
+                 max_studies=args.max_studies)
     return EXIT_OK
 
 
