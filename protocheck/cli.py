@@ -34,7 +34,7 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
                    help="header field giving the site: InstitutionName, StationName or DeviceSerialNumber")
     p.add_argument("--cache", metavar="DIR", type=Path,
                    help="folder for the incremental index (never inside the input tree)")
-    p.add_argument("--workers", type=int, default=1, help="reader processes (default 1)")
+    p.add_argument("--workers", type=int, default=1, help="reader processes (default 1; 0: automatic, 2 on large trees)")
     p.add_argument("--study", metavar="UID", help="DICOMweb: check this StudyInstanceUID")
     p.add_argument("--since", metavar="YYYYMMDD", help="DICOMweb: every study since this date")
     p.add_argument("--auth-file", metavar="FILE", type=Path,

@@ -27,7 +27,7 @@ def scan_options(args: argparse.Namespace) -> ScanOptions:
     return ScanOptions(
         include_identifiers=args.include_identifiers, pseudonym_key=args.pseudonym_key,
         site_column=args.site_column, site_map=args.site_map, site_from=args.site_from,
-        cache_dir=args.cache, workers=max(1, args.workers))
+        cache_dir=args.cache, workers=max(0, args.workers))
 
 
 def _input_roots(args: argparse.Namespace) -> list[Path]:

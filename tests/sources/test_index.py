@@ -117,3 +117,20 @@ def test_cache_inside_the_input_tree_is_refused(tree):
 def test_default_cache_dir_follows_xdg(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert default_cache_dir() == tmp_path / "protocheck"
+
+
+def test_large_folder_is_indexed_in_chunks(tree, tmp_path, monkeypatch, reads):
+    monkeypatch.setattr(parallel, "FOLDER_CHUNK", 4)
+    opts = ScanOptions(cache_dir=tmp_path / "cache")
+    first = scan_dicom(tree, opts)
+    reads.clear()
+    again = scan_dicom(tree, opts)
+    assert reads == [] and _snap(again) == _snap(first) == _snap(scan_dicom(tree, ScanOptions()))
+
+
+def test_single_file_input(tree, tmp_path):
+    f = sorted((tree / "a").iterdir())[0]
+    opts = ScanOptions(cache_dir=tmp_path / "cache")
+    r1, r2 = scan_dicom(f, opts), scan_dicom(f, opts)
+    assert r1.n_files_seen == r2.n_files_seen == 1 and _snap(r1) == _snap(r2)
+    assert sum(a.n_files for a in r2.acquisitions()) == 1

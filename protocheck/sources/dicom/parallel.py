@@ -13,6 +13,7 @@ import collections
 import dataclasses
 import multiprocessing
 import os
+import sys
 import time
 from typing import Any, Iterable, Iterator
 
@@ -22,6 +23,7 @@ from protocheck.sources.options import ScanOptions
 
 READ_LAST_GROUP = 0x2005      # highest per-file group of any vendor (Philips); the scanner skips the rest cheaply
 BATCH = 128                   # files per task
+FOLDER_CHUNK = 20_000         # a larger folder is indexed (and held) in chunks of this many files
 AUTO_MIN_FILES = 2000         # "auto" workers: 2 processes from this many files on
 PROGRESS_INTERVAL = 0.1       # seconds between progress callbacks (at most ~10 per second)
 Payload = tuple[reader.FileRecord, Any]   # (record, series seed or None)
@@ -83,10 +85,11 @@ def _read_batch(batch: list[tuple[str, str]]) -> list[Payload]:
 class _Folder:
     """One folder's files in walk order: listing, cached entries, and the batches still to read."""
 
-    __slots__ = ("name", "files", "paths", "cached", "pending")
+    __slots__ = ("name", "chunk", "key", "files", "paths", "cached", "pending")
 
-    def __init__(self, name: str) -> None:
-        self.name = name
+    def __init__(self, name: str, chunk: int = 0) -> None:
+        self.name, self.chunk = name, chunk
+        self.key = name if chunk == 0 else f"{name}\x00{chunk}"   # index row of a very large folder's chunk
         self.files: list[tuple[str, int, int]] = []
         self.paths: list[str] = []
         self.cached: dict[str, Any] = {}
@@ -142,10 +145,11 @@ def _folders(items: Iterable[Any], collector: Any) -> Iterator[_Folder]:
             collector.skipped.append(item)
             continue
         folder = os.path.dirname(item.rel)
-        if current is None or folder != current.name or len(current.files) >= 50_000:
+        if current is None or folder != current.name or len(current.files) >= FOLDER_CHUNK:
+            chunk = current.chunk + 1 if current is not None and folder == current.name else 0
             if current is not None:
                 yield current
-            current = _Folder(folder)
+            current = _Folder(folder, chunk)
         current.files.append((os.path.basename(item.rel), item.size, item.mtime_ns))
         current.paths.append(item.path)
     if current is not None:
@@ -180,7 +184,7 @@ def _run(folders: Iterator[_Folder], collector: Any, options: ScanOptions, index
 
 def _submit(folder: _Folder, index: Any, pool: Any, options: ScanOptions, seen: set[str]) -> int:
     """Look the folder up in the index and start reading the files it does not hold; returns tasks started."""
-    same, cached = (False, {}) if index is None else index.load(folder.name, folder.files)
+    same, cached = (False, {}) if index is None else index.load(folder.key, folder.files)
     todo: list[tuple[str, str]] = []
     for (name, size, mtime), path in zip(folder.files, folder.paths):
         hit = cached.get(name)
@@ -213,9 +217,10 @@ def _fold(folder: _Folder, collector: Any, index: Any, progress: "_Progress") ->
         if payload is not None:
             entries.append((name, size, mtime, payload))
     if index is not None and (fresh or not folder.cached):
-        index.store(folder.name, folder.files, entries)   # pickled before folding: stored seeds stay pristine
+        index.store(folder.key, folder.files, entries)   # pickled before folding: stored seeds stay pristine
+    top = collector.root if os.path.isdir(collector.root) else os.path.dirname(collector.root)
     for name, _size, _mtime, payload in entries:
-        add_payload(collector, payload, os.path.join(collector.root, folder.name, name))
+        add_payload(collector, payload, os.path.join(top, folder.name, name))
         progress.tick(name)
     folder.pending, folder.cached = [], {}
     return n_tasks
@@ -227,6 +232,7 @@ def add_payload(collector: Any, payload: Payload, path: str) -> None:
     if rec.skip is None and rec.series_uid and rec.series_uid not in collector.series:
         if seed is not None:
             series, study = seed
+            _intern(series.acq)
             collector.series[rec.series_uid] = series
             key = rec.study_uid or "unknown-study"
             collector.studies.setdefault(key, study).series.append(rec.series_uid)
@@ -235,6 +241,12 @@ def add_payload(collector: Any, payload: Payload, path: str) -> None:
         collector.add_record(rec, full_source=path)
         return
     collector.add_record(rec)
+
+
+def _intern(acq: Any) -> None:
+    """Share the parameter names and provenance strings of every series (memory per series, not per copy)."""
+    from protocheck.model import Parameter
+    acq.params = {sys.intern(k): Parameter(p.value, sys.intern(p.source)) for k, p in acq.params.items()}
 
 
 class _Progress:
