@@ -77,11 +77,7 @@ def _sequence_table(exam: dict[str, Any]) -> Table:
     for seq in exam["sequences"]:
         label, style = STATUS_STYLE.get(seq["status"], (seq["status"], ""))
         series = ", ".join(_series_label(exam, s) for s in seq["series"]) or "—"
-        counts = Counter(f["status"] for f in seq["findings"])
-        checks = f"{counts.get('pass', 0)} ok"
-        for status, word in (("fail", "failed"), ("cannot_verify", "unverifiable")):
-            if counts.get(status):
-                checks += f", {counts[status]} {word}"
+        checks = _check_counts(seq["findings"])
         table.add_row(escape(short_description(seq)), seq["requirement"], f"[{style}]{label}[/]",
                       escape(series), checks)
     return table
@@ -94,6 +90,17 @@ def _all_findings(exam: dict[str, Any]) -> list[dict[str, Any]]:
 def _is_quiet_info(f: dict[str, Any]) -> bool:
     """Info-level 'cannot verify' items: summarised in one line instead of one row each."""
     return f["status"] == "cannot_verify" and f["severity"] == "info"
+
+
+def _check_counts(findings: list[dict[str, Any]]) -> str:
+    """"9 ok, 2 failed, 1 note": failures at info severity are notes, not failures."""
+    counts = Counter("note" if f["severity"] == "info" and f["status"] != "pass" else f["status"]
+                     for f in findings)
+    text = f"{counts.get('pass', 0)} ok"
+    for status, word in (("fail", "failed"), ("cannot_verify", "unverifiable"), ("note", "note")):
+        if counts.get(status):
+            text += f", {counts[status]} {word}{'s' if status == 'note' and counts[status] > 1 else ''}"
+    return text
 
 
 def _problem_findings(exam: dict[str, Any]) -> list[dict[str, Any]]:
@@ -148,6 +155,8 @@ def _other_series(console: Console, exam: dict[str, Any], verbose: bool) -> None
                       f"{m['sequence']} and {', '.join(m['ambiguous_with'])} equally; it was checked as "
                       f"{m['sequence']}. Rename the series or tighten the protocol's identify rules.")
     if verbose:
+        for f in (f for f in _all_findings(exam) if f["status"] == "pass"):
+            console.print(f"  [green]ok[/] {escape(f['message'])}")
         for m in exam["matches"]:
             console.print(f"  matched {escape(_series_label(exam, m['series']))} → {m['sequence']}"
                           f"{' (' + m['variant'] + ' variant)' if m.get('variant') else ''}: "

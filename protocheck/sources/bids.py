@@ -17,6 +17,7 @@ from protocheck.model import PARAMETER_NAMES, Acquisition, Exam, ScanResult, Ski
 from protocheck.sources.bids_images import (
     IMAGE_EXTS, diffusion_params, header_params, parse_entities, read_json, sidecar_applies, split_name,
 )
+from protocheck.sources.geometry import set_slice_orientation
 from protocheck.sources.options import ScanOptions
 
 NUMBER_PARAMS = frozenset({
@@ -220,6 +221,7 @@ def _acquisition(ds: _Dataset, folder: Path, stem: str, image: Path | None,
     if isinstance(sn, int) and not isinstance(sn, bool):
         acq.series_number = sn
     _roles(acq, meta, ents, suffix)
+    set_slice_orientation(acq)
     if image is None:
         acq.note("image-header-unavailable", f"no image beside {own}: only the sidecar is used", "info")
     else:

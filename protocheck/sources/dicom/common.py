@@ -8,6 +8,7 @@ from pydicom.dataset import Dataset
 
 from protocheck.model import Acquisition
 from protocheck.sources.dicom import enhanced
+from protocheck.sources.geometry import set_slice_orientation
 
 # keyword, tag label, BIDS name, scale, functional-group fallback (macro, keyword)
 _NUMERIC: tuple[tuple[str, str, str, float, tuple[str, str] | None], ...] = (
@@ -98,9 +99,27 @@ def public_params(ds: Dataset, acq: Acquisition) -> None:
     _image_type(ds, acq)
     _matrix(ds, acq)
     _mt(ds, acq)
-    iop = [to_float(x) for x in multi(ds.get("ImageOrientationPatient"))]
+    iop, where = _orientation(ds)
     if len(iop) == 6 and None not in iop:
-        acq.set("ImageOrientationPatientDICOM", [round(x, 6) for x in iop], "DICOM (0020,0037)")
+        acq.set("ImageOrientationPatientDICOM", [round(x, 6) for x in iop], f"DICOM (0020,0037){where}")
+        set_slice_orientation(acq)
+
+
+def _orientation(ds: Dataset) -> tuple[list, str]:
+    """ImageOrientationPatient at top level, else from the shared or first per-frame PlaneOrientation group."""
+    top = ds.get("ImageOrientationPatient")
+    if top is not None:
+        return [to_float(x) for x in multi(top)], ""
+    for seq_kw, label in (("SharedFunctionalGroupsSequence", "shared"),
+                          ("PerFrameFunctionalGroupsSequence", "first per-frame")):
+        groups = ds.get(seq_kw)
+        if not groups:
+            continue
+        planes = groups[0].get("PlaneOrientationSequence")
+        if planes and planes[0].get("ImageOrientationPatient") is not None:
+            return ([to_float(x) for x in multi(planes[0].ImageOrientationPatient)],
+                    f" in {label} PlaneOrientationSequence")
+    return [], ""
 
 
 # dcm2niix (nii_dicom.cpp dcmStrManufacturer) recognises the vendor by the first two letters of (0008,0070)

@@ -23,6 +23,8 @@ _HDR = Struct("<HH2sH")       # group, element, VR, 16-bit length
 _U32 = Struct("<I")
 _ITEM = Struct("<HHI")        # item tag group, element, 32-bit length
 _LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"})
+_VRS = _LONG_VRS | frozenset(v.encode() for v in (
+    "AE AS AT CS DA DS DT FL FD IS LO LT PN SH SL SS ST TM UI UL US").split())
 _UNDEFINED = 0xFFFFFFFF
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
 # Transfer syntaxes whose dataset is explicit VR little endian (the pixel data encapsulation differs).
@@ -111,7 +113,7 @@ def _header(r: _Reader, pos: int) -> tuple[int, int, bytes, int, int] | None:
         if not r.need(pos, 12):
             raise _Unusual("truncated header")
         return group, elem, vr, _U32.unpack_from(r.buf, pos - r.base + 8)[0], pos + 12
-    if not (65 <= vr[0] <= 90 and 65 <= vr[1] <= 90):
+    if vr not in _VRS:
         raise _Unusual("not explicit VR")
     return group, elem, vr, length, pos + 8
 
@@ -210,7 +212,7 @@ def _scan(fh: IO[bytes], last_group: int) -> Dataset | None:
             group, elem, vr, length = unpack(buf, off)
             if vr in _LONG_VRS:
                 length, vpos = u32(buf, off + 8)[0], pos + 12
-            elif group == 0xFFFE or not (65 <= vr[0] <= 90 and 65 <= vr[1] <= 90):
+            elif group == 0xFFFE or vr not in _VRS:
                 return None
             else:
                 vpos = pos + 8
@@ -319,3 +321,51 @@ def _num(text: str, kind: type) -> int | float | None:
         return None if not text else kind(float(text)) if kind is int else float(text)
     except ValueError:
         return None
+
+
+def diagnose(fh: IO[bytes]) -> str | None:
+    """Why an explicit-VR-LE header is structurally broken ("header damaged at byte N: ..."), or None."""
+    try:
+        size = fh.seek(0, 2)
+        fh.seek(0)
+        r = _Reader(fh)
+        if not r.need(0, 132) or r.buf[128:132] != b"DICM":
+            return None
+        _meta_values, pos = _meta(r)
+        if _uid(_meta_values.get(0x0010)) in _NOT_PLAIN:
+            return None
+        return _walk_damage(r, pos, size)
+    except (_Unusual, ValueError, OSError):
+        return None
+
+
+def _walk_damage(r: _Reader, pos: int, size: int) -> str | None:
+    """Walk the top-level elements from ``pos``; the first structural problem, or None."""
+    while pos < size:
+        if not r.need(pos, 8):
+            return f"file ends inside an element header at byte {pos}: truncated"
+        group, elem, vr, length = _HDR.unpack_from(r.buf, pos - r.base)
+        where = f"header damaged at byte {pos}: element ({group:04X},{elem:04X})"
+        if group == 0x7FE0:
+            return None
+        if vr not in _VRS:
+            return f"{where} has an invalid VR {vr!r} (corrupt or misaligned element)"
+        vpos = pos + 8
+        if vr in _LONG_VRS:
+            if not r.need(pos, 12):
+                return f"file ends inside element ({group:04X},{elem:04X}) at byte {size}: truncated"
+            length, vpos = _U32.unpack_from(r.buf, pos + 8 - r.base)[0], pos + 12
+        if length == _UNDEFINED:
+            if vr != b"SQ":
+                return f"{where} VR {vr.decode()} has an undefined length, allowed only for sequences"
+            try:
+                pos = _skip_undefined_sq(r, vpos)
+            except _Unusual as exc:
+                return f"{where}: sequence cannot be walked ({exc})"
+            continue
+        if length > size:
+            return f"{where} declares {length} bytes, more than the whole file ({size} bytes)"
+        if vpos + length > size:
+            return f"file ends inside element ({group:04X},{elem:04X}) at byte {size}: truncated"
+        pos = vpos + length
+    return None

@@ -66,6 +66,10 @@ def read_file(rel: str, path: str, options: ScanOptions, seen: set[str]) -> Payl
         return reader.FileRecord(name=rel, skip=SkippedFile(rel, exc.reason, exc.kind)), None
     if rec is None:
         rec = reader.read_record(rel, ds, full=True)
+        if rec.skip is None and not rec.series_uid:
+            why = reader.damage_reason(path)
+            if why:
+                rec.skip = SkippedFile(rel, why, "invalid")
     if rec.skip is not None or not rec.series_uid or rec.series_uid in seen:
         return rec, None
     seen.add(rec.series_uid)

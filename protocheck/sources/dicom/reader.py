@@ -128,6 +128,50 @@ def _open(source: Source) -> IO[bytes]:
     return source()  # type: ignore[operator]
 
 
+class _Guard:
+    """A file wrapper that notes a short read or a seek past the end (pydicom accepts both silently)."""
+
+    __slots__ = ("fh", "size", "last", "last_pos", "cut")
+
+    def __init__(self, fh: IO[bytes]) -> None:
+        self.fh = fh
+        pos = fh.tell()
+        self.size = fh.seek(0, 2)
+        fh.seek(pos)
+        self.last = b""        # the last 8-byte read (an element header) and where it started
+        self.last_pos = -1
+        self.cut: str | None = None
+
+    def read(self, n: int = -1) -> bytes:
+        pos = self.fh.tell()
+        data = self.fh.read(n)
+        if n is not None and n > 0 and len(data) < n and self.cut is None:
+            if data or pos < self.size or n != 8:   # a clean end of file is an 8-byte header read of nothing
+                self._mark(pos + len(data))
+        elif n == 8:
+            self.last, self.last_pos = data, pos
+        return data
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        pos = self.fh.seek(offset, whence)
+        if pos > self.size and self.cut is None:
+            self._mark(self.size)
+        return pos
+
+    def _mark(self, at: int) -> None:
+        if len(self.last) == 8 and self.last_pos >= 0:
+            g, e = int.from_bytes(self.last[0:2], "little"), int.from_bytes(self.last[2:4], "little")
+            self.cut = f"file ends inside element ({g:04X},{e:04X}) at byte {at}: truncated"
+        else:
+            self.cut = f"file ends inside an element header at byte {at}: truncated"
+
+    def tell(self) -> int:
+        return self.fh.tell()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.fh, name)
+
+
 def read_header(source: Source, full: bool, last_group: int = BASE_LAST_GROUP,
                 process: Callable[[Dataset], Any] | None = None) -> Any:
     """Read one header without pixel data: the whole header (``full``) or up to ``last_group``.
@@ -154,13 +198,33 @@ def read_header(source: Source, full: bool, last_group: int = BASE_LAST_GROUP,
             if not ok:
                 raise ReadSkip("not-dicom", "not a DICOM file (no DICM marker, no DICOM group 0002/0008 start)")
             fh.seek(0)
+            guard = _Guard(fh)
             stop = _stop_after(0xFFFF if full else max(last_group, BASE_LAST_GROUP))
-            ds = read_partial(fh, stop_when=stop, defer_size=None if full else DEFER_SIZE, force=force)
+            ds = read_partial(guard, stop_when=stop, defer_size=None if full else DEFER_SIZE,  # type: ignore[arg-type]
+                              force=force)
+            if guard.cut is not None:
+                raise ReadSkip("invalid", _diagnose(fh) or guard.cut)
             return ds if process is None else process(ds)
     except ReadSkip:
         raise
     except Exception as exc:  # pydicom raises many types on broken files; none may escape
         raise ReadSkip("invalid", f"unreadable DICOM header: {type(exc).__name__}: {exc}"[:300]) from None
+
+
+def _diagnose(fh: IO[bytes]) -> str | None:
+    from protocheck.sources.dicom import fastscan
+    return fastscan.diagnose(fh)
+
+
+def damage_reason(source: Source) -> str | None:
+    """The structural damage of a file's header ("header damaged at byte N: ..."), or None if none is found."""
+    if isinstance(source, Dataset):
+        return None
+    try:
+        with _open(source) as fh:
+            return _diagnose(fh)
+    except Exception:  # noqa: BLE001 - a diagnosis never raises
+        return None
 
 
 def sop_class_of(ds: Dataset) -> str:
@@ -277,6 +341,10 @@ def read_record(name: str, source: Source, full: bool = False, last_group: int |
         rec = read_header(source, full, group, lambda ds: extract_record(ds, name))
         if not full and rec.skip is None and (rec.sop_class in MULTIFRAME_SOPS or rec.mrs):
             rec = read_header(source, True, group, lambda ds: extract_record(ds, name))
+        if rec.skip is None and not rec.series_uid:
+            why = damage_reason(source)
+            if why:
+                rec.skip = SkippedFile(name, why, "invalid")
         return rec
     except ReadSkip as exc:
         return FileRecord(name=name, skip=SkippedFile(name, exc.reason, exc.kind))
