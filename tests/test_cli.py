@@ -138,3 +138,20 @@ def test_localizer_and_derived_never_matched(capsys, dicom_root):
     for exam in report["exams"]:
         assert not exam["matches"], "a localizer or a derived map is never a protocol acquisition"
         assert exam["support"], "and it is listed with the reason"
+
+
+def test_several_exams_get_a_site_summary(capsys, dicom_root):
+    code = main(["check", "--site-from", "InstitutionName", str(dicom_root / "dcm_qa_ge/01_Ax_DWI_TENSOR_R2"),
+                 str(dicom_root / "dcm_qa_nih/20180918GE/mr_0004")])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert out.count("Exam: subject") == 2, "two studies are two exams"
+    assert "Sessions compliant per site and sequence" in out
+    assert "all sites" in out
+
+
+def test_verbose_lists_passed_checks(capsys):
+    main(["check", "-v", str(SAMPLE)])
+    out = capsys.readouterr().out
+    assert "protocol requires 2.8–3.1 T: OK" in out
+    assert "matched #5 3D Ax T1 MP-RAGE_R22 → t1w" in out

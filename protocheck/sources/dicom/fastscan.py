@@ -12,6 +12,7 @@ back to pydicom.
 """
 from __future__ import annotations
 
+import os
 from struct import Struct
 from typing import IO
 
@@ -205,6 +206,8 @@ def _scan(fh: IO[bytes], last_group: int) -> Dataset | None:
         if off < 0 or off + 12 > len(buf):   # slow path: refill the window
             h = _header(r, pos)
             if h is None:
+                if pos != _size(fh):   # a partial header, or the last value ran past the end: truncated
+                    raise _Unusual("truncated")
                 break
             buf, base = r.buf, r.base
             group, elem, vr, length, vpos = h
@@ -237,6 +240,13 @@ def _scan(fh: IO[bytes], last_group: int) -> Dataset | None:
             buf, base = r.buf, r.base
         pos = vpos + length
     return _dataset(raw, meta, ts)
+
+
+def _size(fh: IO[bytes]) -> int:
+    try:
+        return os.fstat(fh.fileno()).st_size
+    except (AttributeError, OSError, ValueError):
+        return fh.seek(0, 2)
 
 
 def _keep(raw: dict, r: _Reader, group: int, elem: int, vr: bytes, vpos: int, length: int) -> None:
