@@ -66,8 +66,8 @@ def _missing_finding(seq: Sequence) -> Finding:
         expected=f"a {seq.title} series ({seq.requirement})", found=None,
         message=(f"{seq.title}: not acquired (optional in this protocol)" if optional else
                  f"{seq.title}: no series of this exam matches this {seq.requirement} sequence"),
-        advice=None if optional else f"Acquire the {seq.title} ({seq.description or seq.id}), or check that "
-                                     "its series was exported with the exam")
+        advice=None if optional else f"Acquire the {seq.title}, or check that its series was exported "
+                                     "with the exam")
 
 
 def _consistency(seq: Sequence, rule: Consistency, matches: list[MatchInfo],

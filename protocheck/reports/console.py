@@ -95,7 +95,7 @@ def _is_quiet_info(f: dict[str, Any]) -> bool:
 def _check_counts(findings: list[dict[str, Any]]) -> str:
     """"9 ok, 2 failed, 1 note": failures at info severity are notes, not failures."""
     counts = Counter("note" if f["severity"] == "info" and f["status"] != "pass" else f["status"]
-                     for f in findings)
+                     for f in findings if f["status"] != "not_applicable")
     text = f"{counts.get('pass', 0)} ok"
     for status, word in (("fail", "failed"), ("cannot_verify", "unverifiable"), ("note", "note")):
         if counts.get(status):
@@ -119,10 +119,11 @@ def _unverifiable_info_line(exam: dict[str, Any]) -> str | None:
 
 
 def _findings_table(exam: dict[str, Any], findings: list[dict[str, Any]]) -> Table:
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title_justify="left",
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title_justify="left", expand=True,
                   title="Deviations and values that could not be verified")
-    for col in ("Severity", "Sequence", "Series", "What", "Expected", "Found", "What to do"):
-        table.add_column(col, overflow="fold")
+    for col, ratio in (("Severity", 2), ("Sequence", 2), ("Series", 4), ("What", 4), ("Expected", 4),
+                       ("Found", 4), ("What to do", 7)):
+        table.add_column(col, overflow="fold", ratio=ratio)
     for f in findings:
         what = f["parameter"] or f["check_id"]
         found = f["found"] if f["found"] is not None else "unknown"
