@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="print only the verdict")
     p.add_argument("--summary", metavar="FILE", type=Path,
                    help="also write a federated summary (no patient identifiers) for protocheck audit")
+    p.add_argument("--site", metavar="NAME", help="name every exam's site NAME (e.g. for a site's own --summary)")
 
     p = sub.add_parser("inspect", help="print what protocheck read from each series")
     _add_input_options(p)

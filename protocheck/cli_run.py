@@ -130,6 +130,9 @@ def run_check(args: argparse.Namespace) -> int:
     protocol = _load_protocol(args.protocol)
     options = scan_options(args)
     scan = scan_inputs(args, options)
+    if args.site:
+        for exam in scan.exams:
+            exam.site = args.site
     results = check_scan(scan, protocol)
     report = report_to_dict(results, scan, protocol, include_identifiers=args.include_identifiers)
     if args.summary:

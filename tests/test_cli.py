@@ -155,3 +155,14 @@ def test_verbose_lists_passed_checks(capsys):
     out = capsys.readouterr().out
     assert "protocol requires 2.8–3.1 T: OK" in out
     assert "matched #5 3D Ax T1 MP-RAGE_R22 → t1w" in out
+
+
+def test_site_summaries_feed_the_audit(capsys, tmp_path, dicom_root):
+    for site, folder in (("siteA", "dcm_qa_ge"), ("siteB", "dcm_qa_xa30")):
+        main(["check", "--quiet", "--site", site, "--summary", str(tmp_path / f"{site}.json"),
+              str(dicom_root / folder)])
+    capsys.readouterr()
+    code = main(["audit", "--format", "json", str(tmp_path / "siteA.json"), str(tmp_path / "siteB.json")])
+    audit = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert audit["sites"] == ["siteA", "siteB"]

@@ -104,6 +104,8 @@ def assign_sites(scan: ScanResult, root: Path | None, options: ScanOptions) -> d
             site = _clean(_from_field(exam, options.site_from))
             if not site:
                 why = (why + "; " if why else "") + f"no series has {options.site_from}"
+        if not site and exam.site and exam.site != UNKNOWN:   # already named (e.g. by a site's summary)
+            site = exam.site
         if not site:
             site = UNKNOWN
             reason = why or ("no site source: give --site-map, --site-column or --site-from")
