@@ -25,6 +25,9 @@ class FoundFile:
 
 
 def _rel(path: str, root: str) -> str:
+    prefix = root.rstrip(os.sep) + os.sep
+    if path.startswith(prefix) and len(path) > len(prefix):   # speed: walk paths are root + names
+        return path[len(prefix):]
     try:
         rel = os.path.relpath(path, root)
     except ValueError:

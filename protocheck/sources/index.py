@@ -5,12 +5,15 @@ per-file record (``reader.FileRecord``) plus, for the file that was read in full
 (the "seed": series parameters from the full header). A re-audit compares the folder listing with the row:
 an unchanged folder costs one lookup and one unpickle; in a changed folder only added or changed files
 (different size or mtime_ns) are read again; removed and renamed files disappear with the new listing.
-The database name carries a fingerprint of the reading code and of the options that change records
+Rows hold plain tuples (marshal, fast to load); seeds stay pickled and are unpickled only when folded.
+A whole-tree snapshot (the finished ScanResult under a digest of every folder listing in walk order) serves
+an unchanged tree with one walk and one row. The database name carries a fingerprint of the reading code and of the options that change records
 (identifiers, pseudonym key), so a new protocheck version or other options never reuse stale records.
 """
 from __future__ import annotations
 
 import hashlib
+import marshal
 import os
 import pickle
 import sqlite3
@@ -21,8 +24,40 @@ from typing import Any
 from protocheck.errors import SourceError
 from protocheck.sources.options import ScanOptions
 
-SCHEMA = 1
-Entry = tuple[str, int, int, Any]     # (file name, size, mtime_ns, payload (record, seed))
+SCHEMA = 2
+Entry = tuple[str, int, int, Any]     # (file name, size, mtime_ns, payload (record, seed or pickled seed))
+_FIELDS = ("name", "sop_class", "sop_uid", "series_uid", "study_uid", "manufacturer", "instance_number",
+           "position", "acq_time", "echo_time", "echo_number", "image_type", "n_frames", "mrs")
+
+
+def record_tuple(rec: Any) -> tuple:
+    """A FileRecord as a tuple of plain values (marshal-able: unpacked much faster than pickled objects)."""
+    d = rec.__dict__
+    skip = rec.skip
+    return (tuple(d[f] for f in _FIELDS),
+            tuple((s.bvalue, s.vector, s.directionality, n) for s, n in rec.diffusion),
+            tuple(rec.positions), tuple(rec.echo_times),
+            None if skip is None else (skip.path, skip.reason, skip.kind))
+
+
+def record_from(t: tuple) -> Any:
+    """The FileRecord of ``record_tuple``."""
+    from protocheck.model import SkippedFile
+    from protocheck.sources.dicom.diffusion import DiffusionSample
+    from protocheck.sources.dicom.reader import FileRecord
+
+    rec = FileRecord.__new__(FileRecord)
+    d = dict(zip(_FIELDS, t[0]))
+    d["diffusion"] = [(DiffusionSample(b, v, k), n) for b, v, k, n in t[1]]
+    d["positions"], d["echo_times"] = list(t[2]), list(t[3])
+    d["skip"] = None if t[4] is None else SkippedFile(*t[4])
+    rec.__dict__.update(d)
+    return rec
+
+
+def seed_of(seed: Any) -> Any:
+    """A payload's series seed: unpickled now if it came from the index (so the stored one stays pristine)."""
+    return pickle.loads(seed) if isinstance(seed, bytes) else seed
 
 
 def default_cache_dir() -> Path:
@@ -78,6 +113,7 @@ class Index:
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("CREATE TABLE IF NOT EXISTS folders (root TEXT, folder TEXT, listing BLOB, "
                             "data BLOB, PRIMARY KEY (root, folder)) WITHOUT ROWID")
+            self.db.execute("CREATE TABLE IF NOT EXISTS snapshots (root TEXT PRIMARY KEY, tree BLOB, data BLOB)")
         except (OSError, sqlite3.Error) as exc:
             raise SourceError(f"cannot open the incremental index: {exc}", path=str(self.cache),
                               where="--cache-dir", fix="give a writable cache folder, or run without a cache"
@@ -106,25 +142,50 @@ class Index:
             self.misses += len(files)
             return False, {}
         try:
-            entries: list[Entry] = pickle.loads(zlib.decompress(row[1]))
+            rows = marshal.loads(zlib.decompress(row[1]))
+            by_name = {name: (name, size, mtime, (record_from(rec), seed)) for name, size, mtime, rec, seed in rows}
         except Exception:  # noqa: BLE001 - a damaged row is only a cache miss
             self.misses += len(files)
             return False, {}
         same = row[0] == self.listing_key(files)
-        by_name = {e[0]: e for e in entries}
         if same:
             self.hits += len(files)
         return same, by_name
 
     def store(self, folder: str, files: list[tuple[str, int, int]], entries: list[Entry]) -> None:
         """Replace the folder's row with the current listing and records."""
-        blob = zlib.compress(pickle.dumps(entries, protocol=pickle.HIGHEST_PROTOCOL), 1)
+        rows = [(name, size, mtime, record_tuple(rec),
+                 seed if seed is None or isinstance(seed, bytes) else pickle.dumps(seed, pickle.HIGHEST_PROTOCOL))
+                for name, size, mtime, (rec, seed) in entries]
+        try:
+            blob = zlib.compress(marshal.dumps(rows), 1)
+        except ValueError:   # a value of an unusual type (never expected): the folder is simply not cached
+            return
         self.db.execute("INSERT OR REPLACE INTO folders VALUES (?, ?, ?, ?)",
                         (self.root, folder, self.listing_key(files), blob))
         self._pending += len(entries)
         if self._pending > 20_000:
             self.db.commit()
             self._pending = 0
+
+    def has_snapshot(self) -> bool:
+        """True when a whole-tree result of this root is stored (a re-audit may then need no folder row)."""
+        return self.db.execute("SELECT 1 FROM snapshots WHERE root=?", (self.root,)).fetchone() is not None
+
+    def load_snapshot(self, tree: bytes) -> Any:
+        """The stored scan result if the tree digest (every folder listing, in walk order) is unchanged."""
+        row = self.db.execute("SELECT tree, data FROM snapshots WHERE root=?", (self.root,)).fetchone()
+        if row is None or row[0] != tree:
+            return None
+        try:
+            return pickle.loads(zlib.decompress(row[1]))
+        except Exception:  # noqa: BLE001 - a damaged row is only a cache miss
+            return None
+
+    def store_snapshot(self, tree: bytes, result: Any) -> None:
+        """Store the whole-tree scan result (before any check touches it) under the tree digest."""
+        blob = zlib.compress(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL), 1)
+        self.db.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)", (self.root, tree, blob))
 
     def close(self, prune: bool = True) -> None:
         """Forget folders of this root that were not seen (removed), commit and close."""

@@ -134,3 +134,21 @@ def test_single_file_input(tree, tmp_path):
     r1, r2 = scan_dicom(f, opts), scan_dicom(f, opts)
     assert r1.n_files_seen == r2.n_files_seen == 1 and _snap(r1) == _snap(r2)
     assert sum(a.n_files for a in r2.acquisitions()) == 1
+
+
+def test_unchanged_tree_is_served_from_the_snapshot_and_a_change_is_not(tree, tmp_path, reads, monkeypatch):
+    from protocheck.sources import index as index_mod
+    opts = ScanOptions(cache_dir=tmp_path / "cache", workers=1)
+    first = scan_dicom(tree, opts)
+    loads: list[str] = []
+    real_load = index_mod.Index.load
+    monkeypatch.setattr(index_mod.Index, "load", lambda self, folder, files: loads.append(folder)
+                        or real_load(self, folder, files))
+    reads.clear()
+    again = scan_dicom(tree, opts)
+    assert _snap(again) == _snap(first) and not reads and not loads   # no file, no folder row
+    victim = sorted((tree / "b").iterdir())[0]
+    os.utime(victim, ns=(victim.stat().st_atime_ns, victim.stat().st_mtime_ns + 10**9))
+    changed = scan_dicom(tree, opts)
+    assert reads == [f"b{os.sep}{victim.name}"] and sorted(loads) == ["a", "b"]
+    assert _snap(changed) == _snap(first)

@@ -18,18 +18,45 @@ def element_value(ds: Dataset, group: int, elem: int, creator: str | None = None
     """The value of (group, elem) (elem is the 0x10xx form), via the private creator block when possible."""
     try:
         if creator is not None:
-            try:
-                block = ds.private_block(group, creator)
-                tag = block.get_tag(elem & 0xFF)
+            base = _creator_base(ds, group, creator)
+            if base is not None:
+                tag = (group << 16) | base | (elem & 0xFF)
                 if tag in ds:
                     return ds[tag].value
-            except (KeyError, ValueError):
-                pass
+            else:
+                try:
+                    block = ds.private_block(group, creator)
+                    tag = block.get_tag(elem & 0xFF)
+                    if tag in ds:
+                        return ds[tag].value
+                except (KeyError, ValueError):
+                    pass
         tag = (group << 16) | elem
         if tag in ds:
             return ds[tag].value
     except Exception:  # noqa: BLE001 - malformed element: treated as absent
         return None
+    return None
+
+
+def _creator_base(ds: Dataset, group: int, creator: str) -> int | None:
+    """Speed path of ``ds.private_block``: the block (0xXX00) of ``creator`` among blocks 0x10-0x1F, else None.
+
+    Compares the raw creator bytes (trailing NUL/space stripped, as pydicom decodes LO) without slicing the
+    dataset; any other case (creator elsewhere or absent, odd values) is left to pydicom.
+    """
+    d = ds._dict
+    want = creator.encode("latin-1", "replace")
+    for blk in range(0x10, 0x20):
+        el = d.get((group << 16) | blk)
+        if el is None:
+            continue
+        v = el.value
+        if isinstance(v, bytes):
+            if v.rstrip(b"\x00 ") == want:
+                return blk << 8
+        elif isinstance(v, str) and v == creator:
+            return blk << 8
     return None
 
 

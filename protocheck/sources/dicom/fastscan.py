@@ -27,9 +27,12 @@ _LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b
 _VRS = _LONG_VRS | frozenset(v.encode() for v in (
     "AE AS AT CS DA DS DT FL FD IS LO LT PN SH SL SS ST TM UI UL US").split())
 _UNDEFINED = 0xFFFFFFFF
+_VR_KIND = {vr: vr in _LONG_VRS for vr in _VRS}   # VR -> has a 32-bit length
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
 # Transfer syntaxes whose dataset is explicit VR little endian (the pixel data encapsulation differs).
 _NOT_PLAIN = frozenset({"1.2.840.10008.1.2", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"})
+_MULTIFRAME = frozenset({"1.2.840.10008.5.1.4.1.1.4.1", "1.2.840.10008.5.1.4.1.1.4.3", "1.2.840.10008.5.1.4.1.1.4.4",
+                         "1.2.840.10008.5.1.4.1.1.4.2"})   # = reader.MULTIFRAME_SOPS
 CHUNK = 64 * 1024
 MAX_PRIVATE_VALUE = 64 * 1024   # larger private values (e.g. Siemens CSA series header) are not per-file values
 # The top-level public elements per-file extraction reads (reader.extract_record and the vendors'
@@ -52,6 +55,8 @@ PRIVATE_LOW = {
     0x2005: frozenset({0xB0, 0xB1, 0xB2, 0x0F}),
 }
 _NOTHING: frozenset[int] = frozenset()
+# Groups whose elements the scanner looks at one by one; all others are only walked (and 0x7FE0 ends it).
+_HOT_GROUPS = frozenset({0x0008, 0x0018, 0x0020, 0x0028, 0x7FE0, 0xFFFE, 0xFFFC} | set(PRIVATE_LOW))
 
 
 class _Unusual(Exception):
@@ -61,13 +66,14 @@ class _Unusual(Exception):
 class _Reader:
     """A forward-only window over a file: ``need(pos, n)`` makes bytes [pos, pos+n) available."""
 
-    __slots__ = ("fh", "buf", "base", "eof")
+    __slots__ = ("fh", "buf", "base", "eof", "after_sq")
 
     def __init__(self, fh: IO[bytes]) -> None:
         self.fh = fh
         self.buf = fh.read(CHUNK)
         self.base = 0
         self.eof = len(self.buf) < CHUNK
+        self.after_sq = 0
 
     def need(self, pos: int, n: int) -> bool:
         """True when [pos, pos+n) is in the buffer after reading more; False at end of file."""
@@ -196,50 +202,90 @@ def _scan(fh: IO[bytes], last_group: int) -> Dataset | None:
     r = _Reader(fh)
     meta, pos = _meta(r)
     ts = _uid(meta.get(0x0010))
-    if not ts or ts in _NOT_PLAIN:
-        return None
+    if not ts or ts in _NOT_PLAIN or _uid(meta.get(0x0002)) in _MULTIFRAME:
+        return None   # multi-frame objects are read by pydicom (per-frame functional groups)
     raw: dict = {}
-    unpack, u32, public, plow = _HDR.unpack_from, _U32.unpack_from, PUBLIC_TAGS, PRIVATE_LOW
+    unpack, u32, vrkind, hot = _HDR.unpack_from, _U32.unpack_from, _VR_KIND, _HOT_GROUPS
+    public, plow = PUBLIC_TAGS, PRIVATE_LOW
     buf, base = r.buf, r.base
     while True:
-        off = pos - base
-        if off < 0 or off + 12 > len(buf):   # slow path: refill the window
-            h = _header(r, pos)
-            if h is None:
-                if pos != _size(fh):   # a partial header, or the last value ran past the end: truncated
-                    raise _Unusual("truncated")
-                break
-            buf, base = r.buf, r.base
-            group, elem, vr, length, vpos = h
-        else:
+        # tight loop: walk the elements of groups no per-file value lives in, jumping over their values
+        off, limit = pos - base, len(buf) - 12
+        while 0 <= off <= limit:
             group, elem, vr, length = unpack(buf, off)
-            if vr in _LONG_VRS:
-                length, vpos = u32(buf, off + 8)[0], pos + 12
-            elif group == 0xFFFE or vr not in _VRS:
-                return None
+            kind = vrkind.get(vr)
+            if kind is None:
+                return None        # implicit VR, an item tag at top level, or a damaged header
+            if kind:
+                length = u32(buf, off + 8)[0]
+                if length == _UNDEFINED:
+                    break
+                step = 12 + length
             else:
-                vpos = pos + 8
+                step = 8 + length
+            if group > last_group:
+                break
+            if group in hot:
+                if group & 1:
+                    if 0x0010 <= elem < 0x0100 or (elem >= 0x1000 and (elem & 0xFF) in plow[group]
+                                                   and length <= MAX_PRIVATE_VALUE):
+                        break
+                elif group >= 0x7FE0 or ((group << 16) | elem) in public:
+                    break
+            off += step
+        pos = off + base
+        h = _header(r, pos)
+        if h is None:
+            if pos != _size(fh):   # a partial header, or the last value ran past the end: truncated
+                raise _Unusual("truncated")
+            break
+        buf, base = r.buf, r.base
+        group, elem, vr, length, vpos = h
         if group > last_group or group == 0x7FE0:
             break
-        if group & 1:
-            low = plow.get(group, _NOTHING)
-            keep = (0x0010 <= elem < 0x0100 and bool(low)) or ((elem & 0xFF) in low and elem >= 0x1000
-                                                               and length <= MAX_PRIVATE_VALUE)
-        else:
-            keep = ((group << 16) | elem) in public
-        if length == _UNDEFINED:
-            if vr != b"SQ":
-                return None
-            end = _skip_undefined_sq(r, vpos)
-            if keep:   # items without the sequence delimiter, decoded lazily as a defined-length value
-                _keep(raw, r, group, elem, vr, vpos, end - 8 - vpos)
-            buf, base, pos = r.buf, r.base, end
-            continue
-        if keep:
-            _keep(raw, r, group, elem, vr, vpos, length)
-            buf, base = r.buf, r.base
-        pos = vpos + length
+        last_group = _element(r, raw, group, elem, vr, length, vpos, last_group)
+        buf, base = r.buf, r.base
+        pos = vpos + length if length != _UNDEFINED else r.after_sq
     return _dataset(raw, meta, ts)
+
+
+def _element(r: _Reader, raw: dict, group: int, elem: int, vr: bytes, length: int, vpos: int,
+             last_group: int) -> int:
+    """Keep the element at ``vpos`` if a per-file value needs it; returns the (maybe lowered) last group."""
+    if group & 1:
+        low = PRIVATE_LOW.get(group, _NOTHING)
+        keep = (0x0010 <= elem < 0x0100 and bool(low)) or ((elem & 0xFF) in low and elem >= 0x1000
+                                                           and length <= MAX_PRIVATE_VALUE)
+    else:
+        keep = ((group << 16) | elem) in PUBLIC_TAGS
+    if length == _UNDEFINED:
+        if vr != b"SQ":
+            raise _Unusual("undefined length outside a sequence")
+        end = _skip_undefined_sq(r, vpos)
+        if keep:   # items without the sequence delimiter, decoded lazily as a defined-length value
+            _keep(raw, r, group, elem, vr, vpos, end - 8 - vpos)
+        r.after_sq = end
+        return last_group
+    if keep:
+        _keep(raw, r, group, elem, vr, vpos, length)
+        if group == 0x0008 and elem == 0x0070:   # the vendor's last per-file group: stop there
+            return min(last_group, _vendor_last(r.get(vpos, length)))
+    return last_group
+
+
+_LAST_BY_MANUFACTURER: dict[bytes, int] = {}
+
+
+def _vendor_last(manufacturer: bytes) -> int:
+    """The highest group this vendor's per-file values live in (never below the public per-file groups)."""
+    last = _LAST_BY_MANUFACTURER.get(manufacturer)
+    if last is None:
+        from protocheck.sources.dicom import vendors
+        text = manufacturer.decode("latin-1").rstrip("\x00 ").strip()
+        last = max(0x0029, vendors.per_file_last_group(text))
+        if len(_LAST_BY_MANUFACTURER) < 1024:
+            _LAST_BY_MANUFACTURER[manufacturer] = last
+    return last
 
 
 def _size(fh: IO[bytes]) -> int:
@@ -268,12 +314,20 @@ def _dataset(raw: dict, meta: dict[int, bytes], ts: str) -> Dataset:
         except Exception:  # noqa: BLE001 - unknown charset: keep the default, as pydicom does with a warning
             encoding = "iso8859"
     ds.set_original_encoding(False, True, encoding)
-    fm = FileMetaDataset()
-    fm.TransferSyntaxUID = ts
-    if 0x0002 in meta:
-        fm.MediaStorageSOPClassUID = _uid(meta[0x0002])
+    key = (ts, meta.get(0x0002))
+    fm = _META_CACHE.get(key)
+    if fm is None:   # shared by the files of a transfer syntax and SOP class: read only, never modified
+        fm = FileMetaDataset()
+        fm.TransferSyntaxUID = ts
+        if 0x0002 in meta:
+            fm.MediaStorageSOPClassUID = _uid(meta[0x0002])
+        if len(_META_CACHE) < 256:
+            _META_CACHE[key] = fm
     ds.file_meta = fm
     return ds
+
+
+_META_CACHE: dict[tuple, FileMetaDataset] = {}
 
 
 def _text(ds: Dataset, tag: int) -> str | None:
@@ -282,7 +336,7 @@ def _text(ds: Dataset, tag: int) -> str | None:
     if el is None:
         return ""
     v = el.value if isinstance(el, RawDataElement) else None
-    if not isinstance(v, bytes) or any(c >= 0x80 for c in v):
+    if not isinstance(v, bytes) or not v.isascii():
         return None
     return v.decode("ascii").rstrip("\x00").strip()
 
@@ -331,51 +385,3 @@ def _num(text: str, kind: type) -> int | float | None:
         return None if not text else kind(float(text)) if kind is int else float(text)
     except ValueError:
         return None
-
-
-def diagnose(fh: IO[bytes]) -> str | None:
-    """Why an explicit-VR-LE header is structurally broken ("header damaged at byte N: ..."), or None."""
-    try:
-        size = fh.seek(0, 2)
-        fh.seek(0)
-        r = _Reader(fh)
-        if not r.need(0, 132) or r.buf[128:132] != b"DICM":
-            return None
-        _meta_values, pos = _meta(r)
-        if _uid(_meta_values.get(0x0010)) in _NOT_PLAIN:
-            return None
-        return _walk_damage(r, pos, size)
-    except (_Unusual, ValueError, OSError):
-        return None
-
-
-def _walk_damage(r: _Reader, pos: int, size: int) -> str | None:
-    """Walk the top-level elements from ``pos``; the first structural problem, or None."""
-    while pos < size:
-        if not r.need(pos, 8):
-            return f"file ends inside an element header at byte {pos}: truncated"
-        group, elem, vr, length = _HDR.unpack_from(r.buf, pos - r.base)
-        where = f"header damaged at byte {pos}: element ({group:04X},{elem:04X})"
-        if group == 0x7FE0:
-            return None
-        if vr not in _VRS:
-            return f"{where} has an invalid VR {vr!r} (corrupt or misaligned element)"
-        vpos = pos + 8
-        if vr in _LONG_VRS:
-            if not r.need(pos, 12):
-                return f"file ends inside element ({group:04X},{elem:04X}) at byte {size}: truncated"
-            length, vpos = _U32.unpack_from(r.buf, pos + 8 - r.base)[0], pos + 12
-        if length == _UNDEFINED:
-            if vr != b"SQ":
-                return f"{where} VR {vr.decode()} has an undefined length, allowed only for sequences"
-            try:
-                pos = _skip_undefined_sq(r, vpos)
-            except _Unusual as exc:
-                return f"{where}: sequence cannot be walked ({exc})"
-            continue
-        if length > size:
-            return f"{where} declares {length} bytes, more than the whole file ({size} bytes)"
-        if vpos + length > size:
-            return f"file ends inside element ({group:04X},{elem:04X}) at byte {size}: truncated"
-        pos = vpos + length
-    return None

@@ -4,13 +4,15 @@ Files are taken folder by folder in walk order. Each file gets a per-file read (
 uses the hand-rolled scanner); the first file of a series a reader has not seen yet is also read in full and
 turned into a series "seed" (the series parameters from the full header), so the full header of a series is
 parsed once, in a worker. Results are folded in walk order, so the findings are those of a serial scan.
-With an index (``options.cache_dir``), unchanged folders are taken from it without opening a file.
+With an index (``options.cache_dir``), unchanged folders are taken from it without opening a file, and an
+unchanged tree is answered from the index's whole-tree snapshot (walk + one row; pydicom is not imported).
 Memory follows the number of series: at most a bounded window of folder batches is in flight.
 """
 from __future__ import annotations
 
 import collections
 import dataclasses
+import hashlib
 import multiprocessing
 import os
 import sys
@@ -18,7 +20,6 @@ import time
 from typing import Any, Iterable, Iterator
 
 from protocheck.model import ScanResult, SkippedFile
-from protocheck.sources.dicom import reader
 from protocheck.sources.options import ScanOptions
 
 READ_LAST_GROUP = 0x2005      # highest per-file group of any vendor (Philips); the scanner skips the rest cheaply
@@ -26,7 +27,7 @@ BATCH = 128                   # files per task
 FOLDER_CHUNK = 20_000         # a larger folder is indexed (and held) in chunks of this many files
 AUTO_MIN_FILES = 2000         # "auto" workers: 2 processes from this many files on
 PROGRESS_INTERVAL = 0.1       # seconds between progress callbacks (at most ~10 per second)
-Payload = tuple[reader.FileRecord, Any]   # (record, series seed or None)
+Payload = tuple   # (reader.FileRecord, series seed or None); reader (pydicom) is imported only when reading
 
 _seen: set[str] = set()       # per process: series whose seed this reader already produced
 _options = ScanOptions()
@@ -57,6 +58,8 @@ def read_file(rel: str, path: str, options: ScanOptions, seen: set[str]) -> Payl
     The hand-rolled scanner gives the record of a classic file; a file of a new series, or one the scanner
     leaves to pydicom (multi-frame, implicit VR, odd), is read in full once and gives both record and seed.
     """
+    from protocheck.sources.dicom import reader
+
     rec = reader._fast_record(rel, path, READ_LAST_GROUP)
     if rec is not None and rec.series_uid in seen:
         return rec, None
@@ -102,12 +105,23 @@ class _Folder:
 
 def scan_tree(root: str | os.PathLike[str], options: ScanOptions | None = None) -> ScanResult:
     """Scan a DICOM tree with the fast path (and workers / index as the options say)."""
-    from protocheck.sources.discovery import FoundFile, walk
-    from protocheck.sources.dicom.collector import DicomCollector
+    from protocheck.sources.discovery import walk
 
     options = options or ScanOptions()
-    collector = DicomCollector(root, options)
     index = _open_index(root, options)
+    if index is not None and index.has_snapshot():   # re-audit: an unchanged tree needs no file and no row
+        tree = hashlib.blake2b(digest_size=16)
+        for _ in _folders(walk(root), _Skipped(), tree):
+            pass
+        cached = index.load_snapshot(tree.digest())
+        if cached is not None:
+            index.close(prune=False)
+            if options.progress is not None:
+                options.progress(cached.n_files_seen, sum(1 for _ in cached.acquisitions()), "")
+            return cached
+    from protocheck.sources.dicom.collector import DicomCollector   # imports pydicom: only when reading
+
+    collector = DicomCollector(root, options)
     items = walk(root)
     workers = options.workers if options.workers and options.workers > 0 else None
     if workers is None:   # auto: look ahead until enough files are found to be worth a second process
@@ -118,13 +132,24 @@ def scan_tree(root: str | os.PathLike[str], options: ScanOptions | None = None) 
                 break
         workers = resolve_workers(options, len(head) if len(head) < AUTO_MIN_FILES else None)
         items = _chain(head, items)
-    folders = _folders(items, collector)
+    tree = hashlib.blake2b(digest_size=16)
+    folders = _folders(items, collector, tree)
     try:
         _run(folders, collector, options, index, workers)
+        result = collector.finish()
+        if index is not None:
+            index.store_snapshot(tree.digest(), result)
     finally:
         if index is not None:
             index.close()
-    return collector.finish()
+    return result
+
+
+class _Skipped:
+    """A stand-in collector for a walk that only hashes the tree."""
+
+    def __init__(self) -> None:
+        self.skipped: list[SkippedFile] = []
 
 
 def _chain(head: list, rest: Iterator) -> Iterator:
@@ -139,54 +164,73 @@ def _open_index(root: str | os.PathLike[str], options: ScanOptions) -> Any:
     return Index(options.cache_dir, root, options)
 
 
-def _folders(items: Iterable[Any], collector: Any) -> Iterator[_Folder]:
-    """Group the walk's files by folder (the walk yields a folder's files together); skipped items go through."""
+def _folders(items: Iterable[Any], collector: Any, tree: Any) -> Iterator[_Folder]:
+    """Group the walk's files by folder (the walk yields a folder's files together); skipped items go through.
+
+    ``tree`` (a hash) takes every listing and walk problem in order: the digest of the whole tree's state.
+    """
     from protocheck.sources.discovery import FoundFile
 
     current: _Folder | None = None
     for item in items:
         if not isinstance(item, FoundFile):
             collector.skipped.append(item)
+            tree.update(repr((item.path, item.reason, item.kind)).encode())
             continue
-        folder = os.path.dirname(item.rel)
+        rel = item.rel
+        cut = rel.rfind(os.sep)
+        folder, name = (rel[:cut], rel[cut + 1:]) if cut >= 0 else ("", rel)
         if current is None or folder != current.name or len(current.files) >= FOLDER_CHUNK:
             chunk = current.chunk + 1 if current is not None and folder == current.name else 0
             if current is not None:
+                tree.update(repr((current.key, current.files)).encode())
                 yield current
             current = _Folder(folder, chunk)
-        current.files.append((os.path.basename(item.rel), item.size, item.mtime_ns))
+        current.files.append((name, item.size, item.mtime_ns))
         current.paths.append(item.path)
     if current is not None:
+        tree.update(repr((current.key, current.files)).encode())
         yield current
 
 
 def _run(folders: Iterator[_Folder], collector: Any, options: ScanOptions, index: Any, workers: int) -> None:
-    pool = None
-    if workers > 1:
-        ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
-        pool = ctx.Pool(workers, initializer=_init_worker,
-                        initargs=(dataclasses.replace(options, progress=None),))
+    pools = _Pools(workers, options)   # started on the first file to read: a re-audit may read none
     window: collections.deque[_Folder] = collections.deque()
     in_flight = 0
     progress = _Progress(options, collector)
     seen: set[str] = set()
     try:
         for folder in folders:
-            in_flight += _submit(folder, index, pool, options, seen)
+            in_flight += _submit(folder, index, pools, options, seen)
             window.append(folder)
-            while window and (pool is None or in_flight > 4 * workers or not window[0].pending
+            while window and (pools.pool is None or in_flight > 4 * workers or not window[0].pending
                               or all(t.ready() for t in window[0].pending)):
                 in_flight -= _fold(window.popleft(), collector, index, progress)
         while window:
             _fold(window.popleft(), collector, index, progress)
     finally:
-        if pool is not None:
-            pool.terminate()
-            pool.join()
+        if pools.pool is not None:
+            pools.pool.terminate()
+            pools.pool.join()
     progress.done()
 
 
-def _submit(folder: _Folder, index: Any, pool: Any, options: ScanOptions, seen: set[str]) -> int:
+class _Pools:
+    """The worker pool, started on first use (None with one worker)."""
+
+    def __init__(self, workers: int, options: ScanOptions) -> None:
+        self.workers, self.options, self.pool = workers, options, None
+
+    def get(self) -> Any:
+        """The pool (started now if needed), or None for a serial scan."""
+        if self.pool is None and self.workers > 1:
+            ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
+            self.pool = ctx.Pool(self.workers, initializer=_init_worker,
+                                 initargs=(dataclasses.replace(self.options, progress=None),))
+        return self.pool
+
+
+def _submit(folder: _Folder, index: Any, pools: "_Pools", options: ScanOptions, seen: set[str]) -> int:
     """Look the folder up in the index and start reading the files it does not hold; returns tasks started."""
     same, cached = (False, {}) if index is None else index.load(folder.key, folder.files)
     todo: list[tuple[str, str]] = []
@@ -196,6 +240,7 @@ def _submit(folder: _Folder, index: Any, pool: Any, options: ScanOptions, seen: 
             folder.cached[name] = hit[3]
         else:
             todo.append((os.path.join(folder.name, name) if folder.name else name, path))
+    pool = pools.get() if todo else pools.pool
     for i in range(0, len(todo), BATCH):
         batch = todo[i:i + BATCH]
         if pool is None:
@@ -235,7 +280,8 @@ def add_payload(collector: Any, payload: Payload, path: str) -> None:
     rec, seed = payload
     if rec.skip is None and rec.series_uid and rec.series_uid not in collector.series:
         if seed is not None:
-            series, study = seed
+            from protocheck.sources.index import seed_of
+            series, study = seed_of(seed)
             _intern(series.acq)
             collector.series[rec.series_uid] = series
             key = rec.study_uid or "unknown-study"

@@ -128,48 +128,23 @@ def _open(source: Source) -> IO[bytes]:
     return source()  # type: ignore[operator]
 
 
-class _Guard:
-    """A file wrapper that notes a short read or a seek past the end (pydicom accepts both silently)."""
+def _cut_reason(fh: IO[bytes]) -> str | None:
+    """After a read that reached the end of the file: why the file is truncated or damaged, or None.
 
-    __slots__ = ("fh", "size", "last", "last_pos", "cut")
+    pydicom accepts a value cut short by the end of the file (and a deferred value past it), so a file cut
+    inside a UID would silently become a bogus series. Only reads that ran to the end of the file can be
+    cut (a read stopped early, e.g. at the pixel data, is not): their element stream is walked by length.
+    """
+    from protocheck.sources.dicom import damage
 
-    def __init__(self, fh: IO[bytes]) -> None:
-        self.fh = fh
-        pos = fh.tell()
-        self.size = fh.seek(0, 2)
-        fh.seek(pos)
-        self.last = b""        # the last 8-byte read (an element header) and where it started
-        self.last_pos = -1
-        self.cut: str | None = None
-
-    def read(self, n: int = -1) -> bytes:
-        pos = self.fh.tell()
-        data = self.fh.read(n)
-        if n is not None and n > 0 and len(data) < n and self.cut is None:
-            if data or pos < self.size or n != 8:   # a clean end of file is an 8-byte header read of nothing
-                self._mark(pos + len(data))
-        elif n == 8:
-            self.last, self.last_pos = data, pos
-        return data
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        pos = self.fh.seek(offset, whence)
-        if pos > self.size and self.cut is None:
-            self._mark(self.size)
-        return pos
-
-    def _mark(self, at: int) -> None:
-        if len(self.last) == 8 and self.last_pos >= 0:
-            g, e = int.from_bytes(self.last[0:2], "little"), int.from_bytes(self.last[2:4], "little")
-            self.cut = f"file ends inside element ({g:04X},{e:04X}) at byte {at}: truncated"
-        else:
-            self.cut = f"file ends inside an element header at byte {at}: truncated"
-
-    def tell(self) -> int:
-        return self.fh.tell()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.fh, name)
+    try:
+        end = fh.tell()
+        size = fh.seek(0, 2)
+    except (OSError, ValueError):
+        return None
+    if end < size:
+        return None
+    return damage.diagnose(fh)
 
 
 def read_header(source: Source, full: bool, last_group: int = BASE_LAST_GROUP,
@@ -198,12 +173,11 @@ def read_header(source: Source, full: bool, last_group: int = BASE_LAST_GROUP,
             if not ok:
                 raise ReadSkip("not-dicom", "not a DICOM file (no DICM marker, no DICOM group 0002/0008 start)")
             fh.seek(0)
-            guard = _Guard(fh)
             stop = _stop_after(0xFFFF if full else max(last_group, BASE_LAST_GROUP))
-            ds = read_partial(guard, stop_when=stop, defer_size=None if full else DEFER_SIZE,  # type: ignore[arg-type]
-                              force=force)
-            if guard.cut is not None:
-                raise ReadSkip("invalid", _diagnose(fh) or guard.cut)
+            ds = read_partial(fh, stop_when=stop, defer_size=None if full else DEFER_SIZE, force=force)
+            cut = _cut_reason(fh)
+            if cut is not None:
+                raise ReadSkip("invalid", cut)
             return ds if process is None else process(ds)
     except ReadSkip:
         raise
@@ -212,8 +186,8 @@ def read_header(source: Source, full: bool, last_group: int = BASE_LAST_GROUP,
 
 
 def _diagnose(fh: IO[bytes]) -> str | None:
-    from protocheck.sources.dicom import fastscan
-    return fastscan.diagnose(fh)
+    from protocheck.sources.dicom import damage
+    return damage.diagnose(fh)
 
 
 def damage_reason(source: Source) -> str | None:

@@ -10,7 +10,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from protocheck.sources.dicom import fastscan, parallel, reader, scan_dicom
+from protocheck.sources.dicom import damage, fastscan, parallel, reader, scan_dicom
 from protocheck.sources.options import ScanOptions
 
 
@@ -137,3 +137,55 @@ def test_auto_workers_scan_small_tree(dicom_root):
     auto = scan_dicom(root, ScanOptions(workers=0))
     one = scan_dicom(root, ScanOptions(workers=1))
     assert _snap(auto) == _snap(one) and auto.n_files_seen == len(_files(root))
+
+
+def _first_uid_cut(path: Path) -> tuple[bytes, str, int]:
+    raw = path.read_bytes()
+    uid = str(pydicom.dcmread(path, stop_before_pixels=True).SeriesInstanceUID)
+    start = raw.index(uid.encode())
+    return raw, uid, start
+
+
+@pytest.mark.parametrize("where", ["scan_dicom", "full_read", "read_record"])
+def test_file_cut_inside_a_value_is_invalid_with_the_element_named(dicom_root, tmp_path, where):
+    src = _files(dicom_root / "dcm_qa_ge")[0]
+    raw, uid, start = _first_uid_cut(src)
+    cut = tmp_path / "in" / "cut.dcm"
+    cut.parent.mkdir()
+    cut.write_bytes(raw[:start + len(uid) // 2])
+    if where == "read_record":
+        skip = reader.read_record("cut.dcm", cut).skip
+    else:
+        result = scan_dicom(tmp_path / "in", ScanOptions(full_read=where == "full_read", workers=1))
+        assert not list(result.acquisitions()), "a truncated file became a series"
+        skip = result.skipped[0]
+    assert skip is not None and skip.kind == "invalid"
+    assert "file ends inside element (0020,000E)" in skip.reason and "truncated" in skip.reason, skip.reason
+
+
+def test_damaged_headers_say_where_and_what(dicom_root, tmp_path):
+    src = _files(dicom_root / "dcm_qa_ge")[0]
+    raw, uid, start = _first_uid_cut(src)
+    vr_at = start - 4          # (0020,000E) UI <len16> <value>: the VR is 4 bytes before the value
+    assert raw[vr_at:vr_at + 2] == b"UI"
+    cases = {"bad_vr.dcm": raw[:vr_at] + b"Q\x01" + raw[vr_at + 2:],
+             "huge.dcm": raw[:vr_at] + b"OB\x00\x00" + (0x7FFFFFF0).to_bytes(4, "little") + raw[start:]}
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+        with open(tmp_path / name, "rb") as fh:
+            why = damage.diagnose(fh)
+        assert why is not None and why.startswith(f"header damaged at byte {vr_at - 4}: element (0020,000E)"), why
+        rec = reader.read_record(name, tmp_path / name)
+        assert rec.skip is not None and "missing SeriesInstanceUID" not in rec.skip.reason
+    with open(src, "rb") as fh:
+        assert damage.diagnose(fh) is None    # a sound file has no damage
+
+
+def test_hash_set_finds_duplicates_and_grows():
+    from protocheck.sources.dicom.collector import HashSet, _h64
+    hs = HashSet()
+    uids = [f"1.2.3.{i}" for i in range(5000)]
+    assert all(hs.add_new(_h64(u)) for u in uids)
+    assert len(hs) == 5000
+    assert not any(hs.add_new(_h64(u)) for u in uids[::7])
+    assert hs.add_new(0) and not hs.add_new(0)   # 0 is a valid member too
