@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from protocheck.reports.html_base import (as_list, badge, esc, fmt, get, meta_line, page, status_label,
-                                          table, verdict_box)
+from protocheck.reports.html_base import (as_list, badge, esc, get, meta_line, page, status_label, table,
+                                          verdict_box)
 
 __all__ = ["render_check_html", "render_audit_html", "render_certificate_html"]
 

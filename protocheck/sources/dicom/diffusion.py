@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from protocheck.model import Acquisition
 
 
 @dataclass(frozen=True)
@@ -75,7 +79,7 @@ def _unit(v: tuple[float, float, float]) -> tuple[float, float, float] | None:
     return (u[0], u[1], u[2])
 
 
-def summarize(volumes: list[DiffusionSample], acq: "Acquisition", source: str) -> None:  # noqa: F821
+def summarize(volumes: list[DiffusionSample], acq: Acquisition, source: str) -> None:
     """Set DiffusionBValues, DiffusionShells, DiffusionDirectionsPerShell, NumberOfB0Volumes on ``acq``."""
     if not volumes or all(s.bvalue is None for s in volumes):
         return

@@ -372,9 +372,7 @@ def extract(ds: Dataset, name: str):  # -> reader.FileRecord (import cycle avoid
         rec.position = None
     rec.image_type = tuple(x.strip().upper() for x in vals["itype"].split("\\")) if vals["itype"] else ()
     rec.n_frames = max(1, _num(vals["frames"], int) or 1)
-    sample = enhanced.public_diffusion(ds)
-    if sample is None or sample.bvalue is None or (sample.vector is None and sample.directionality is None):
-        sample = vendors.file_diffusion(ds, rec.manufacturer) or sample
+    sample = vendors.file_diffusion_sample(ds, rec.manufacturer)
     if sample is not None:
         rec.diffusion.append((sample, 1))
     return rec

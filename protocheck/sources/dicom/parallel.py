@@ -41,7 +41,7 @@ def resolve_workers(options: ScanOptions, n_files: int | None = None) -> int:
     return min(2, cpus) if (n_files is None or n_files >= AUTO_MIN_FILES) else 1
 
 
-def make_seed(rec: reader.FileRecord, ds: Any, options: ScanOptions) -> Any:
+def make_seed(rec: Any, ds: Any, options: ScanOptions) -> Any:
     """The per-series extraction of a full header: (fresh series aggregate, study) from the collector's code."""
     from protocheck.sources.dicom.collector import DicomCollector
 

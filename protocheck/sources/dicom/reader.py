@@ -5,7 +5,6 @@ import os
 from dataclasses import dataclass, field
 from typing import IO, Any, Callable, Union
 
-import pydicom
 from pydicom.dataset import Dataset
 from pydicom.filereader import read_partial
 
@@ -261,9 +260,7 @@ def extract_record(ds: Dataset, name: str) -> FileRecord:
         _fill_frames(ds, rec)
     else:
         rec.n_frames = max(1, _int(ds.get("NumberOfFrames")) or 1)
-        sample = enhanced.public_diffusion(ds)
-        if sample is None or sample.bvalue is None or (sample.vector is None and sample.directionality is None):
-            sample = vendors.file_diffusion(ds, rec.manufacturer) or sample
+        sample = vendors.file_diffusion_sample(ds, rec.manufacturer)
         if sample is not None:
             rec.diffusion.append((sample, 1))
     return rec

@@ -74,3 +74,12 @@ def file_diffusion(ds: Dataset, manufacturer: str | None = None) -> DiffusionSam
         return fn(ds)
     except Exception:
         return None
+
+
+def file_diffusion_sample(ds: Dataset, manufacturer: str | None) -> DiffusionSample | None:
+    """One file's diffusion sample: the public tags first, the vendor's private tags when they fall short."""
+    from protocheck.sources.dicom.enhanced import public_diffusion
+    sample = public_diffusion(ds)
+    if sample is None or sample.bvalue is None or (sample.vector is None and sample.directionality is None):
+        sample = file_diffusion(ds, manufacturer) or sample
+    return sample
