@@ -3,7 +3,7 @@
 
     python benchmarks/run.py --files 20000 --shared ../shared [--corpus /tmp/pc-corpus] [--mode grow|fixed]
 
-Builds N files from /work/shared-style ``data/dicom`` headers (copies with new UIDs, so series multiply with
+Builds N files from the shared ``data/dicom`` headers (copies with new UIDs, so series multiply with
 ``--mode grow``, or only SOP instances multiply with ``--mode fixed``), then measures, each in a fresh child
 process: plain pydicom ``dcmread(stop_before_pixels=True)`` (1 process), ``protocheck`` scan + compliance
 check (als-brain-3t) with 1 and 2 workers and an index, and the re-audit with the index. Prints files/s,
