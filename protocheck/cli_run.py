@@ -76,8 +76,7 @@ def scan_inputs(args: argparse.Namespace, options: ScanOptions) -> ScanResult:
         from protocheck.sources.sites import assign_sites
     except ImportError:
         return result
-    for root in local or [""]:
-        assign_sites(result, Path(root), options)
+    assign_sites(result, None, options)   # once, over every input root (scan.roots)
     return result
 
 
