@@ -261,7 +261,8 @@ def _describe(ds: Dataset, acq: Acquisition, rec: reader.FileRecord) -> None:
         acq.note("mrs", "MR spectroscopy object (role mrs)")
     vendors.series_params(ds, acq)
     if enhanced.is_multiframe(ds):
-        acq.set("NumberOfFrames", len(enhanced.frames(ds)) or rec.n_frames, "DICOM (0028,0008) NumberOfFrames")
+        n = rec.n_frames if not rec.mrs else len(enhanced.frames(ds)) or rec.n_frames   # framescan keeps 2 items
+        acq.set("NumberOfFrames", n, "DICOM (0028,0008) NumberOfFrames")
     common.assign_roles(ds, acq)
 
 

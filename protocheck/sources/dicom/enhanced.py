@@ -57,7 +57,8 @@ def fg_value(ds: Dataset, macro: str, keyword: str, frame: Dataset | None = None
     return None if v is None or v == "" else v
 
 
-def _floats(v: Any, n: int) -> tuple[float, ...] | None:
+def float_tuple(v: Any, n: int) -> tuple[float, ...] | None:
+    """``n`` floats from a multi-valued element value, else None (wrong count, not numbers, single value)."""
     try:
         t = tuple(float(x) for x in v)
     except (TypeError, ValueError):
@@ -75,17 +76,20 @@ def frame_diffusion(ds: Dataset, frame: Dataset | None) -> DiffusionSample | Non
 
 def public_diffusion(item: Dataset) -> DiffusionSample | None:
     """(0018,9087) b-value, (0018,9089) orientation, (0018,9075) directionality from one dataset level."""
-    b = item.get("DiffusionBValue")
-    direc = item.get("DiffusionDirectionality")
     vec = None
     gseq = item.get("DiffusionGradientDirectionSequence")
     if gseq:
         try:
-            vec = _floats(gseq[0].get("DiffusionGradientOrientation"), 3)
+            vec = float_tuple(gseq[0].get("DiffusionGradientOrientation"), 3)
         except (IndexError, TypeError):
             vec = None
     if vec is None:
-        vec = _floats(item.get("DiffusionGradientOrientation"), 3)
+        vec = float_tuple(item.get("DiffusionGradientOrientation"), 3)
+    return diffusion_sample(item.get("DiffusionBValue"), item.get("DiffusionDirectionality"), vec)
+
+
+def diffusion_sample(b: Any, direc: Any, vec: tuple[float, ...] | None) -> DiffusionSample | None:
+    """The sample of decoded (0018,9087) b-value, (0018,9075) directionality and gradient (shared rule)."""
     if b is None and direc is None:
         return None
     try:
@@ -115,7 +119,7 @@ def iter_frames(ds: Dataset) -> Iterator[tuple[int, Dataset | None]]:
 def frame_position(ds: Dataset, frame: Dataset | None) -> tuple[float, float, float] | None:
     """ImagePositionPatient of one frame (PlanePositionSequence), rounded to 0.01 mm."""
     item = group_item(ds, "PlanePositionSequence", frame)
-    pos = _floats(item.get("ImagePositionPatient"), 3) if item is not None else None
+    pos = float_tuple(item.get("ImagePositionPatient"), 3) if item is not None else None
     return None if pos is None else tuple(round(c, 2) for c in pos)  # type: ignore[return-value]
 
 

@@ -59,6 +59,9 @@ _NOTHING: frozenset[int] = frozenset()
 _HOT_GROUPS = frozenset({0x0008, 0x0018, 0x0020, 0x0028, 0x7FE0, 0xFFFE, 0xFFFC} | set(PRIVATE_LOW))
 
 
+MULTI_FRAME = Dataset()   # returned by scan() for a multi-frame object: framescan reads those
+
+
 class _Unusual(Exception):
     """Internal: the stream is not the simple case; the caller falls back to pydicom."""
 
@@ -125,47 +128,63 @@ def _header(r: _Reader, pos: int) -> tuple[int, int, bytes, int, int] | None:
     return group, elem, vr, length, pos + 8
 
 
-def _skip_undefined_sq(r: _Reader, pos: int, depth: int = 0) -> int:
-    """Offset just after the sequence delimiter of an undefined-length sequence whose items start at ``pos``."""
-    if depth > 16:
-        raise _Unusual("sequences nested too deep")
-    while True:
-        if not r.need(pos, 8):
-            raise _Unusual("truncated sequence")
-        g, e, length = _ITEM.unpack_from(r.buf, pos - r.base)
-        pos += 8
-        if g != 0xFFFE:
-            raise _Unusual("sequence without item tag")
-        if e == 0xE0DD:
-            return pos
-        if e != 0xE000:
-            raise _Unusual("unexpected delimiter in sequence")
-        if length != _UNDEFINED:
-            pos += length
-            continue
-        pos = _skip_undefined_item(r, pos, depth)
+def _skip_undefined_sq(r: _Reader, pos: int) -> int:
+    """Offset just after the delimiter of the undefined-length sequence whose items start at ``pos``.
 
-
-def _skip_undefined_item(r: _Reader, pos: int, depth: int) -> int:
-    """Offset just after the item delimiter of an undefined-length item whose elements start at ``pos``."""
+    One flat loop, no call per element: a stack of open undefined-length sequences (expecting items) and
+    items (expecting elements) checks the structure; defined-length values and items are jumped over.
+    """
+    stack = [True]                  # True: inside a sequence (items expected); False: inside an item
+    unpack, u32, vrkind = _HDR.unpack_from, _U32.unpack_from, _VR_KIND
+    buf, base = r.buf, r.base
     while True:
-        if not r.need(pos, 8):
-            raise _Unusual("truncated item")
-        g, e = _ITEM.unpack_from(r.buf, pos - r.base)[:2]
-        if g == 0xFFFE:
-            if e != 0xE00D:
+        off = pos - base
+        if off < 0 or off + 12 > len(buf):
+            if not r.need(pos, 8):
+                raise _Unusual("truncated sequence")
+            r.need(pos, 12)
+            buf, base = r.buf, r.base
+            off = pos - base
+        group, elem, vr, short = unpack(buf, off)
+        if group == 0xFFFE:
+            length = u32(buf, off + 4)[0]
+            if stack[-1]:
+                if elem == 0xE000:
+                    if length == _UNDEFINED:
+                        stack.append(False)
+                        pos += 8
+                    else:
+                        pos += 8 + length
+                    continue
+                if elem != 0xE0DD:
+                    raise _Unusual("unexpected delimiter in sequence")
+            elif elem != 0xE00D:
                 raise _Unusual("unexpected delimiter in item")
-            return pos + 8
-        h = _header(r, pos)
-        if h is None:
+            stack.pop()
+            pos += 8
+            if not stack:
+                return pos
+            continue
+        if stack[-1]:
+            raise _Unusual("sequence without item tag")
+        kind = vrkind.get(vr)
+        if kind is None:
+            raise _Unusual("not explicit VR")
+        if not kind:
+            pos += 8 + short
+            continue
+        if off + 12 > len(buf):
             raise _Unusual("truncated item")
-        _g, _e, vr, length, vpos = h
-        if length == _UNDEFINED:
-            if vr != b"SQ":
-                raise _Unusual("undefined length outside a sequence")
-            pos = _skip_undefined_sq(r, vpos, depth + 1)
+        length = u32(buf, off + 8)[0]
+        if length != _UNDEFINED:
+            pos += 12 + length
+        elif vr != b"SQ":
+            raise _Unusual("undefined length outside a sequence")
+        elif len(stack) > 64:
+            raise _Unusual("sequences nested too deep")
         else:
-            pos = vpos + length
+            stack.append(True)
+            pos += 12
 
 
 def _meta(r: _Reader) -> tuple[dict[int, bytes], int]:
@@ -191,7 +210,10 @@ def _uid(raw: bytes | None) -> str:
 
 
 def scan(fh: IO[bytes], last_group: int) -> Dataset | None:
-    """A small dataset of the per-file elements (groups up to ``last_group``), or None to fall back to pydicom."""
+    """A small dataset of the per-file elements (groups up to ``last_group``), or None to fall back to pydicom.
+
+    A multi-frame object gives MULTI_FRAME (left to framescan) without reading past its file meta.
+    """
     try:
         return _scan(fh, last_group)
     except (_Unusual, ValueError, OSError):
@@ -202,8 +224,10 @@ def _scan(fh: IO[bytes], last_group: int) -> Dataset | None:
     r = _Reader(fh)
     meta, pos = _meta(r)
     ts = _uid(meta.get(0x0010))
-    if not ts or ts in _NOT_PLAIN or _uid(meta.get(0x0002)) in _MULTIFRAME:
-        return None   # multi-frame objects are read by pydicom (per-frame functional groups)
+    if not ts or ts in _NOT_PLAIN:
+        return None
+    if _uid(meta.get(0x0002)) in _MULTIFRAME:
+        return MULTI_FRAME   # per-frame functional groups: framescan (or pydicom) reads them
     raw: dict = {}
     unpack, u32, vrkind, hot = _HDR.unpack_from, _U32.unpack_from, _VR_KIND, _HOT_GROUPS
     public, plow = PUBLIC_TAGS, PRIVATE_LOW

@@ -55,18 +55,21 @@ def make_seed(rec: Any, ds: Any, options: ScanOptions) -> Any:
 def read_file(rel: str, path: str, options: ScanOptions, seen: set[str]) -> Payload:
     """Per-file record of one file, plus the series seed if ``seen`` does not hold its series yet.
 
-    The hand-rolled scanner gives the record of a classic file; a file of a new series, or one the scanner
-    leaves to pydicom (multi-frame, implicit VR, odd), is read in full once and gives both record and seed.
+    The hand-rolled scanners give the record (fastscan: classic files; framescan: enhanced objects, whose
+    scanned header also describes the series); a classic file of a new series, or a file the scanners leave
+    to pydicom (implicit VR, spectroscopy, odd), is read in full once and gives both record and seed.
     """
     from protocheck.sources.dicom import reader
 
-    rec = reader._fast_record(rel, path, READ_LAST_GROUP)
+    got = reader.fast_read(rel, path, READ_LAST_GROUP)
+    rec, ds = got if got is not None else (None, None)
     if rec is not None and rec.series_uid in seen:
         return rec, None
-    try:
-        ds = reader.read_header(path, True)
-    except reader.ReadSkip as exc:
-        return reader.FileRecord(name=rel, skip=SkippedFile(rel, exc.reason, exc.kind)), None
+    if ds is None:
+        try:
+            ds = reader.read_header(path, True)
+        except reader.ReadSkip as exc:
+            return reader.FileRecord(name=rel, skip=SkippedFile(rel, exc.reason, exc.kind)), None
     if rec is None:
         rec = reader.read_record(rel, ds, full=True)
         if rec.skip is None and not rec.series_uid:

@@ -235,8 +235,12 @@ def _position(v: Any) -> tuple[float, float, float] | None:
     return t if len(t) == 3 else None  # type: ignore[return-value]
 
 
-def extract_record(ds: Dataset, name: str) -> FileRecord:
-    """The per-file values of an already read header (pure: same input, same record)."""
+def extract_record(ds: Dataset, name: str, frames: Any = None) -> FileRecord:
+    """The per-file values of an already read header (pure: same input, same record).
+
+    ``frames`` (a framescan.Frames) gives the per-frame values of an enhanced object read by the scanner,
+    whose dataset keeps only its first and last per-frame items.
+    """
     from protocheck.sources.dicom import enhanced, vendors
 
     sop_class = sop_class_of(ds)
@@ -257,7 +261,11 @@ def extract_record(ds: Dataset, name: str) -> FileRecord:
     rec.echo_number = _int(_first(ds.get("EchoNumbers")))
     rec.image_type = tuple(_str(x).upper() for x in _multi(ds.get("ImageType")))
     if enhanced.is_multiframe(ds) and not rec.mrs:
-        _fill_frames(ds, rec)
+        if frames is not None:
+            rec.n_frames, rec.positions = max(1, frames.n), list(frames.positions)
+            rec.echo_times, rec.diffusion = list(frames.echo_times), list(frames.diffusion)
+        else:
+            _fill_frames(ds, rec)
     else:
         rec.n_frames = max(1, _int(ds.get("NumberOfFrames")) or 1)
         sample = vendors.file_diffusion_sample(ds, rec.manufacturer)
@@ -322,17 +330,37 @@ def read_record(name: str, source: Source, full: bool = False, last_group: int |
 
 
 def _fast_record(name: str, path: str | os.PathLike, last_group: int) -> FileRecord | None:
-    """Per-file record through the hand-rolled scanner (fastscan); None whenever pydicom must decide."""
-    from protocheck.sources.dicom import fastscan
+    """Per-file record through the hand-rolled scanners; None whenever pydicom must decide."""
+    got = fast_read(name, path, last_group)
+    return None if got is None else got[0]
+
+
+def fast_read(name: str, path: str | os.PathLike, last_group: int) -> tuple[FileRecord, Dataset | None] | None:
+    """(record, header) through the hand-rolled scanners (fastscan, framescan); None when pydicom must read.
+
+    The header is returned only when it can describe the series (an enhanced object's, which keeps every
+    top-level element); a classic file's scan holds only its per-file elements (header None).
+    """
+    from protocheck.sources.dicom import fastscan, framescan
 
     try:
         with open(path, "rb") as fh:
             ds = fastscan.scan(fh, last_group)
-            if ds is None:
+            if ds is fastscan.MULTI_FRAME:
+                fh.seek(0)
+                got = framescan.scan(fh)
+                if got is None:
+                    return None
+                header, frames = got
+                rec, header = extract_record(header, name, frames), header
+            elif ds is None:
                 return None
-            rec = fastscan.extract(ds, name)
+            else:
+                rec, header = fastscan.extract(ds, name), None
     except Exception:  # noqa: BLE001 - anything odd: the pydicom path reads the file and reports it
         return None
-    if rec.skip is not None or rec.sop_class in MULTIFRAME_SOPS or rec.mrs or not rec.series_uid:
+    if rec.skip is not None or rec.mrs or not rec.series_uid:
         return None
-    return rec
+    if rec.sop_class in MULTIFRAME_SOPS and header is None:
+        return None
+    return rec, header
