@@ -8,9 +8,11 @@ conventional fixed element (block 0x10), since anonymisers sometimes drop creato
 from __future__ import annotations
 
 import math
+import re
 import struct
 from typing import Any
 
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
 
@@ -22,21 +24,36 @@ def element_value(ds: Dataset, group: int, elem: int, creator: str | None = None
             if base is not None:
                 tag = (group << 16) | base | (elem & 0xFF)
                 if tag in ds:
-                    return ds[tag].value
+                    return _value(ds, tag)
             else:
                 try:
                     block = ds.private_block(group, creator)
                     tag = block.get_tag(elem & 0xFF)
                     if tag in ds:
-                        return ds[tag].value
+                        return _value(ds, tag)
                 except (KeyError, ValueError):
                     pass
         tag = (group << 16) | elem
         if tag in ds:
-            return ds[tag].value
+            return _value(ds, tag)
     except Exception:  # noqa: BLE001 - malformed element: treated as absent
         return None
     return None
+
+
+_PLAIN = {"DS": re.compile(rb"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?"), "IS": re.compile(rb"[+-]?\d+")}
+
+
+def _value(ds: Dataset, tag: int) -> Any:
+    """ds[tag].value; a still-raw DS/IS of plain numbers is given as its text ("1000\\8\\0"), which every
+    reader here (floats, first_float, text) reads exactly as pydicom's decoded value, at a tenth of the cost."""
+    el = ds._dict.get(tag)
+    if isinstance(el, RawDataElement) and el.VR in _PLAIN and el.value and not el.is_implicit_VR:
+        parts = el.value.rstrip(b"\x00 ").split(b"\\")
+        rx = _PLAIN[el.VR]
+        if all(rx.fullmatch(p.strip(b" ")) for p in parts):
+            return "\\".join(p.strip(b" ").decode("ascii") for p in parts)
+    return ds[tag].value
 
 
 def _creator_base(ds: Dataset, group: int, creator: str) -> int | None:

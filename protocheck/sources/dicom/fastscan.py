@@ -14,18 +14,20 @@ from __future__ import annotations
 
 import os
 from struct import Struct
-from typing import IO
+from typing import IO, Callable
 
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.tag import BaseTag
 
 _HDR = Struct("<HH2sH")       # group, element, VR, 16-bit length
+_HDR12 = Struct("<HH2sHI")    # the same and the next 4 bytes: the 32-bit length of a long-VR element
 _U32 = Struct("<I")
 _ITEM = Struct("<HHI")        # item tag group, element, 32-bit length
 _LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"})
 _VRS = _LONG_VRS | frozenset(v.encode() for v in (
     "AE AS AT CS DA DS DT FL FD IS LO LT PN SH SL SS ST TM UI UL US").split())
+_SHORT_VRS = _VRS - _LONG_VRS
 _UNDEFINED = 0xFFFFFFFF
 _VR_KIND = {vr: vr in _LONG_VRS for vr in _VRS}   # VR -> has a 32-bit length
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
@@ -220,6 +222,33 @@ def scan(fh: IO[bytes], last_group: int) -> Dataset | None:
         return None
 
 
+class _State:
+    """What one scan has kept, and where it may stop (lowered or extended once the vendor is known)."""
+
+    __slots__ = ("raw", "limit", "last_group", "extend_to", "needs_more", "stop_elem", "end")
+
+    def __init__(self, last_group: int) -> None:
+        self.raw: dict = {}
+        self.limit = self.last_group = last_group   # the caller's last group: never read past it
+        self.extend_to = 0            # a later group the vendor may still need (Philips: 0x2005)
+        self.needs_more: Callable[[Dataset], bool] | None = None
+        self.stop_elem = -1           # in the last group: the highest element a per-file value may be
+        self.end = False
+
+    def vendor(self, manufacturer: bytes) -> None:
+        """Lower the last group to this vendor's per-file groups (and note a group it may need later)."""
+        early, last, needs_more = _vendor_plan(manufacturer)
+        if early < self.last_group:
+            self.last_group = early
+            if last > early:
+                self.extend_to, self.needs_more = min(last, self.limit), needs_more
+
+    def last_wanted(self, group: int) -> int:
+        """The highest wanted element of private ``group``: block of the last creator present, wanted offset."""
+        blocks = [t & 0xFF for t in self.raw if t >> 16 == group and 0x10 <= t & 0xFFFF < 0x100] or [0x10]
+        return (max(max(blocks), 0x10) << 8) | max(PRIVATE_LOW.get(group, _NOTHING) or {0xFF})
+
+
 def _scan(fh: IO[bytes], last_group: int) -> Dataset | None:
     r = _Reader(fh)
     meta, pos = _meta(r)
@@ -228,54 +257,92 @@ def _scan(fh: IO[bytes], last_group: int) -> Dataset | None:
         return None
     if _uid(meta.get(0x0002)) in _MULTIFRAME:
         return MULTI_FRAME   # per-frame functional groups: framescan (or pydicom) reads them
-    raw: dict = {}
-    unpack, u32, vrkind, hot = _HDR.unpack_from, _U32.unpack_from, _VR_KIND, _HOT_GROUPS
-    public, plow = PUBLIC_TAGS, PRIVATE_LOW
-    buf, base = r.buf, r.base
+    st = _State(last_group)
     while True:
-        # tight loop: walk the elements of groups no per-file value lives in, jumping over their values
-        off, limit = pos - base, len(buf) - 12
-        while 0 <= off <= limit:
-            group, elem, vr, length = unpack(buf, off)
-            kind = vrkind.get(vr)
-            if kind is None:
-                return None        # implicit VR, an item tag at top level, or a damaged header
-            if kind:
-                length = u32(buf, off + 8)[0]
-                if length == _UNDEFINED:
-                    break
-                step = 12 + length
-            else:
-                step = 8 + length
-            if group > last_group:
+        pos = _walk(r, pos, st)
+        if not st.end:
+            h = _header(r, pos)
+            if h is None:
+                if pos != _size(fh):   # a partial header, or the last value ran past the end: truncated
+                    raise _Unusual("truncated")
                 break
-            if group in hot:
-                if group & 1:
-                    if 0x0010 <= elem < 0x0100 or (elem >= 0x1000 and (elem & 0xFF) in plow[group]
-                                                   and length <= MAX_PRIVATE_VALUE):
+            group, elem, vr, length, vpos = h
+            if group <= st.last_group and group != 0x7FE0:
+                _element(r, st, group, elem, vr, length, vpos)
+                pos = vpos + length if length != _UNDEFINED else r.after_sq
+                continue
+            st.end = True
+        if st.extend_to and st.needs_more is not None and _needs_more(st, meta, ts):
+            st.last_group, st.extend_to, st.stop_elem, st.end = st.extend_to, 0, -1, False
+            continue
+        break
+    return _dataset(st.raw, meta, ts)
+
+
+def _needs_more(st: _State, meta: dict[int, bytes], ts: str) -> bool:
+    """Ask the vendor whether the values read so far leave a per-file value to a later group."""
+    try:
+        return bool(st.needs_more(_dataset(dict(st.raw), meta, ts)))  # type: ignore[misc]
+    except Exception:  # noqa: BLE001 - unsure: read on (reading more is always exact)
+        return True
+
+
+def _walk(r: _Reader, pos: int, st: _State) -> int:
+    """The tight loop: walk elements no per-file value lives in, keep the wanted ones whose value is in the
+    buffer; returns the offset of an element the general path must read, with ``st.end`` set when done.
+
+    Group-level decisions are taken once per group; one unpack reads either length form.
+    """
+    unpack, longs, shorts, hot = _HDR12.unpack_from, _LONG_VRS, _SHORT_VRS, _HOT_GROUPS
+    public, plow, raw = PUBLIC_TAGS, PRIVATE_LOW, st.raw
+    buf, base = r.buf, r.base
+    off, limit, current, in_hot, last_group = pos - base, len(buf) - 12, -1, False, st.last_group
+    while 0 <= off <= limit:
+        group, elem, vr, length, long_length = unpack(buf, off)
+        if group != current:
+            if group > last_group:
+                st.end = True
+                break
+            current, in_hot = group, group in hot
+        if vr in longs:
+            if long_length == _UNDEFINED:
+                break
+            length, step = long_length, 12 + long_length
+        elif vr in shorts:
+            step = 8 + length
+        else:
+            raise _Unusual("not explicit VR")   # implicit VR, an item tag at top level, or a damaged header
+        if in_hot:
+            if group & 1:
+                if elem >= 0x1000 and group == last_group:   # past the last wanted element: done
+                    if st.stop_elem < 0:
+                        st.stop_elem = st.last_wanted(group)
+                    if elem > st.stop_elem:
+                        st.end = True
                         break
-                elif group >= 0x7FE0 or ((group << 16) | elem) in public:
+                wanted = 0x0010 <= elem < 0x0100 or (elem >= 0x1000 and (elem & 0xFF) in plow[group]
+                                                     and length <= MAX_PRIVATE_VALUE)
+            elif group >= 0x7FE0:
+                st.end = True
+                break
+            else:
+                wanted = ((group << 16) | elem) in public
+            if wanted:   # kept here when the value is in the buffer (else the general path reads it)
+                end = off + step
+                if end > len(buf):
                     break
-            off += step
-        pos = off + base
-        h = _header(r, pos)
-        if h is None:
-            if pos != _size(fh):   # a partial header, or the last value ran past the end: truncated
-                raise _Unusual("truncated")
-            break
-        buf, base = r.buf, r.base
-        group, elem, vr, length, vpos = h
-        if group > last_group or group == 0x7FE0:
-            break
-        last_group = _element(r, raw, group, elem, vr, length, vpos, last_group)
-        buf, base = r.buf, r.base
-        pos = vpos + length if length != _UNDEFINED else r.after_sq
-    return _dataset(raw, meta, ts)
+                tag = BaseTag((group << 16) | elem)
+                value = buf[end - length:end]
+                raw[tag] = RawDataElement(tag, vr.decode("ascii"), length, value, base + end - length, False, True)
+                if tag == 0x00080070:   # the vendor's per-file groups: stop there
+                    st.vendor(value)
+                    last_group = st.last_group
+        off += step
+    return off + base
 
 
-def _element(r: _Reader, raw: dict, group: int, elem: int, vr: bytes, length: int, vpos: int,
-             last_group: int) -> int:
-    """Keep the element at ``vpos`` if a per-file value needs it; returns the (maybe lowered) last group."""
+def _element(r: _Reader, st: _State, group: int, elem: int, vr: bytes, length: int, vpos: int) -> None:
+    """Keep the element at ``vpos`` if a per-file value needs it (the general path: sequences, long values)."""
     if group & 1:
         low = PRIVATE_LOW.get(group, _NOTHING)
         keep = (0x0010 <= elem < 0x0100 and bool(low)) or ((elem & 0xFF) in low and elem >= 0x1000
@@ -287,29 +354,29 @@ def _element(r: _Reader, raw: dict, group: int, elem: int, vr: bytes, length: in
             raise _Unusual("undefined length outside a sequence")
         end = _skip_undefined_sq(r, vpos)
         if keep:   # items without the sequence delimiter, decoded lazily as a defined-length value
-            _keep(raw, r, group, elem, vr, vpos, end - 8 - vpos)
+            _keep(st.raw, r, group, elem, vr, vpos, end - 8 - vpos)
         r.after_sq = end
-        return last_group
+        return
     if keep:
-        _keep(raw, r, group, elem, vr, vpos, length)
-        if group == 0x0008 and elem == 0x0070:   # the vendor's last per-file group: stop there
-            return min(last_group, _vendor_last(r.get(vpos, length)))
-    return last_group
+        _keep(st.raw, r, group, elem, vr, vpos, length)
+        if group == 0x0008 and elem == 0x0070:
+            st.vendor(r.get(vpos, length))
 
 
-_LAST_BY_MANUFACTURER: dict[bytes, int] = {}
+_PLANS: dict[bytes, tuple] = {}
 
 
-def _vendor_last(manufacturer: bytes) -> int:
-    """The highest group this vendor's per-file values live in (never below the public per-file groups)."""
-    last = _LAST_BY_MANUFACTURER.get(manufacturer)
-    if last is None:
+def _vendor_plan(manufacturer: bytes) -> tuple[int, int, Callable[[Dataset], bool] | None]:
+    """(group where a scan may stop, last per-file group, predicate saying the later groups are needed)."""
+    plan = _PLANS.get(manufacturer)
+    if plan is None:
         from protocheck.sources.dicom import vendors
         text = manufacturer.decode("latin-1").rstrip("\x00 ").strip()
-        last = max(0x0029, vendors.per_file_last_group(text))
-        if len(_LAST_BY_MANUFACTURER) < 1024:
-            _LAST_BY_MANUFACTURER[manufacturer] = last
-    return last
+        early, last, needs_more = vendors.per_file_plan(text)
+        plan = (max(0x0029, early), max(0x0029, last), needs_more)
+        if len(_PLANS) < 1024:
+            _PLANS[manufacturer] = plan
+    return plan
 
 
 def _size(fh: IO[bytes]) -> int:

@@ -63,7 +63,7 @@ def read_file(rel: str, path: str, options: ScanOptions, seen: set[str]) -> Payl
 
     got = reader.fast_read(rel, path, READ_LAST_GROUP)
     rec, ds = got if got is not None else (None, None)
-    if rec is not None and rec.series_uid in seen:
+    if rec is not None and (rec.skip is not None or rec.series_uid in seen):
         return rec, None
     if ds is None:
         try:
@@ -175,22 +175,26 @@ def _folders(items: Iterable[Any], collector: Any, tree: Any) -> Iterator[_Folde
     from protocheck.sources.discovery import FoundFile
 
     current: _Folder | None = None
+    files: list[tuple[str, int, int]] = []
+    paths: list[str] = []
+    sep = os.sep
     for item in items:
         if not isinstance(item, FoundFile):
             collector.skipped.append(item)
             tree.update(repr((item.path, item.reason, item.kind)).encode())
             continue
         rel = item.rel
-        cut = rel.rfind(os.sep)
+        cut = rel.rfind(sep)
         folder, name = (rel[:cut], rel[cut + 1:]) if cut >= 0 else ("", rel)
-        if current is None or folder != current.name or len(current.files) >= FOLDER_CHUNK:
+        if current is None or folder != current.name or len(files) >= FOLDER_CHUNK:
             chunk = current.chunk + 1 if current is not None and folder == current.name else 0
             if current is not None:
-                tree.update(repr((current.key, current.files)).encode())
+                tree.update(repr((current.key, files)).encode())
                 yield current
             current = _Folder(folder, chunk)
-        current.files.append((name, item.size, item.mtime_ns))
-        current.paths.append(item.path)
+            files, paths = current.files, current.paths
+        files.append((name, item.size, item.mtime_ns))
+        paths.append(item.path)
     if current is not None:
         tree.update(repr((current.key, current.files)).encode())
         yield current

@@ -19,6 +19,7 @@ from protocheck.sources.dicom._privtags import (
 from protocheck.sources.dicom.diffusion import DiffusionSample
 
 PER_FILE_LAST_GROUP: int = 0x2005
+PER_FILE_EARLY_GROUP: int = 0x2001   # group 2005 holds only the gradient and the private per-frame copy
 
 IMG1 = "Philips Imaging DD 001"
 MR1 = "Philips MR Imaging DD 001"
@@ -68,6 +69,30 @@ def file_diffusion(ds: Dataset) -> DiffusionSample | None:
     if public == "ISOTROPIC" or label == "I" or (public != "DIRECTIONAL" and is_zero_vector(vec)):
         return DiffusionSample(bvalue=b, vector=None, directionality="ISOTROPIC")
     return DiffusionSample(bvalue=b, vector=vec, directionality="DIRECTIONAL")
+
+
+def needs_last_group(ds: Dataset) -> bool:
+    """Whether a classic file's diffusion sample may need group 2005, given its groups up to 2001.
+
+    Mirrors vendors.file_diffusion_sample and file_diffusion above: 2005 holds the gradient (read when
+    b >= 1) and the private per-frame copy (read when (2001,1003) or the technique (2001,1020) is missing).
+    Any doubt answers True: reading on is always exact. Keep in step with file_diffusion.
+    """
+    from protocheck.sources.dicom.enhanced import public_diffusion
+    sample = public_diffusion(ds)
+    if not (sample is None or sample.bvalue is None or (sample.vector is None and sample.directionality is None)):
+        return False                 # the public sample is complete: no private value is read
+    b = first_float(element_value(ds, 0x2001, 0x1003, IMG1), "f")
+    if b is None:
+        return True                  # _bvalue falls back to the private per-frame copy
+    if b < 0:
+        return False                 # no sample
+    if b >= B0_THRESHOLD:
+        return True                  # the gradient (2005,10B0-B2)
+    label = (text(element_value(ds, 0x2001, 0x1004, IMG1)) or "").upper()
+    if _public_directionality(ds) in ("DIRECTIONAL", "ISOTROPIC", "BMATRIX") or label:
+        return False
+    return not text(element_value(ds, 0x2001, 0x1020, IMG1))   # else _is_dwi reads the per-frame copy
 
 
 def _technique(ds: Dataset) -> str | None:

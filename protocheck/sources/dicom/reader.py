@@ -359,7 +359,10 @@ def fast_read(name: str, path: str | os.PathLike, last_group: int) -> tuple[File
                 rec, header = fastscan.extract(ds, name), None
     except Exception:  # noqa: BLE001 - anything odd: the pydicom path reads the file and reports it
         return None
-    if rec.skip is not None or rec.mrs or not rec.series_uid:
+    if rec.skip is not None:   # a non-image object is known by its SOP class alone (not a CSA one: its content)
+        ok = rec.skip.kind == "non-image" and rec.sop_class != SIEMENS_CSA_NON_IMAGE
+        return (rec, None) if ok else None
+    if rec.mrs or not rec.series_uid:
         return None
     if rec.sop_class in MULTIFRAME_SOPS and header is None:
         return None

@@ -46,8 +46,7 @@ def _csa_scalar(csa: dict | None, name: str) -> Any:
 
 def _private(ds: Dataset, creator_rx: str, elem: int, group: int) -> Any:
     """A private value by creator (regex) and element offset, without knowing the block number."""
-    lo, hi = (group << 16) | 0x10, (group << 16) | 0xFF   # only the creators present (speed: no 240 lookups)
-    for tag in sorted(t for t in ds.keys() if lo <= t <= hi):
+    for tag in xa.creator_tags(ds, group):   # only the creators present (no 240 lookups)
         block = tag & 0xFF
         cr = ds.get(tag)
         if cr is None:
@@ -96,11 +95,14 @@ def file_diffusion(ds: Dataset) -> DiffusionSample | None:
 def parse_ascconv(text: str) -> dict[str, str]:
     """The ### ASCCONV BEGIN ... END ### key = value lines of a Phoenix protocol (only the keys we use)."""
     out: dict[str, str] = {}
-    for line in text.splitlines():
-        m = re.match(r"^\s*([\w.\[\]]+)\s*=\s*(\S+)", line)
-        if m and m.group(1) in _ASC_KEYS:
-            out[m.group(1)] = m.group(2).strip('"')
+    for key, value in _ASC_LINE.findall(text.replace("\r", "\n")):   # one pass; later lines win, as before
+        out[key] = value.strip('"')
     return out
+
+
+# a line "<key> = <value>" for one of the keys used (a longer name is no match: only blanks or "=" may follow)
+_ASC_LINE = re.compile(r"^[^\S\n]*(" + "|".join(re.escape(k) for k in _ASC_KEYS) + r")[^\S\n]*=[^\S\n]*(\S+)",
+                       re.MULTILINE)
 
 
 def _num(v: Any) -> float | None:

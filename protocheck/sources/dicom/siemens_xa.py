@@ -19,13 +19,23 @@ SDS = r"SIEMENS MR SDS 01"
 SDI = r"SIEMENS MR SDI 02"
 
 
+def creator_tags(ds: Dataset, group: int) -> list[int]:
+    """The private creator tags (group, 0010-00FF) present in ``ds``, in block order.
+
+    Shifts and masks only: pydicom's BaseTag compares in Python, which made a scan of the keys slow.
+    """
+    g8 = group << 8
+    return sorted(t & 0xFFFFFFFF for t in ds._dict if t >> 8 == g8 and t & 0xFF >= 0x10)
+
+
 def private(ds: Dataset | None, creator_rx: str, elem: int, group: int = 0x0021) -> Any:
     """A private value by creator (regex) and element offset, whatever block the creator reserved."""
     if ds is None:
         return None
     try:
-        for block in range(0x10, 0x100):
-            cr = ds.get((group, block))
+        for tag in creator_tags(ds, group):
+            block = tag & 0xFF
+            cr = ds.get(tag)
             if cr is None or not re.search(creator_rx, str(cr.value), re.I):
                 continue
             el = ds.get((group, (block << 8) | elem))

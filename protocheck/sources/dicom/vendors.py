@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib
 import re
 from types import ModuleType
+from typing import Callable
 
 from pydicom.dataset import Dataset
 
@@ -49,6 +50,21 @@ def per_file_last_group(manufacturer: str | None) -> int:
     mod = module_for(manufacturer)
     value = getattr(mod, "PER_FILE_LAST_GROUP", None) if mod is not None else None
     return int(value) if isinstance(value, int) else DEFAULT_LAST_GROUP
+
+
+def per_file_plan(manufacturer: str | None) -> tuple[int, int, Callable[[Dataset], bool] | None]:
+    """(group a per-file read may stop at, last per-file group, vendor predicate "the later groups are needed").
+
+    A vendor whose per-file values usually end early (Philips: group 2001 unless a file is diffusion-weighted)
+    gives PER_FILE_EARLY_GROUP and ``needs_last_group(partial dataset)``; the scanner reads on when it says so.
+    """
+    last = per_file_last_group(manufacturer)
+    mod = module_for(manufacturer)
+    early = getattr(mod, "PER_FILE_EARLY_GROUP", None) if mod is not None else None
+    needs = getattr(mod, "needs_last_group", None) if mod is not None else None
+    if not isinstance(early, int) or needs is None or early >= last:
+        return last, last, None
+    return early, last, needs
 
 
 def series_params(ds: Dataset, acq: Acquisition) -> None:
