@@ -12,30 +12,17 @@ back to pydicom.
 """
 from __future__ import annotations
 
-import os
-from struct import Struct
 from typing import IO, Callable
 
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.tag import BaseTag
 
-_HDR = Struct("<HH2sH")       # group, element, VR, 16-bit length
-_HDR12 = Struct("<HH2sHI")    # the same and the next 4 bytes: the 32-bit length of a long-VR element
-_U32 = Struct("<I")
-_ITEM = Struct("<HHI")        # item tag group, element, 32-bit length
-_LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"})
-_VRS = _LONG_VRS | frozenset(v.encode() for v in (
-    "AE AS AT CS DA DS DT FL FD IS LO LT PN SH SL SS ST TM UI UL US").split())
-_SHORT_VRS = _VRS - _LONG_VRS
-_UNDEFINED = 0xFFFFFFFF
-_VR_KIND = {vr: vr in _LONG_VRS for vr in _VRS}   # VR -> has a 32-bit length
-EXPLICIT_LE = "1.2.840.10008.1.2.1"
-# Transfer syntaxes whose dataset is explicit VR little endian (the pixel data encapsulation differs).
-_NOT_PLAIN = frozenset({"1.2.840.10008.1.2", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"})
-_MULTIFRAME = frozenset({"1.2.840.10008.5.1.4.1.1.4.1", "1.2.840.10008.5.1.4.1.1.4.3", "1.2.840.10008.5.1.4.1.1.4.4",
-                         "1.2.840.10008.5.1.4.1.1.4.2"})   # = reader.MULTIFRAME_SOPS
-CHUNK = 64 * 1024
+from protocheck.sources.dicom.rawio import (
+    HDR12, LONG_VRS, MULTIFRAME, NOT_PLAIN, SHORT_VRS, UNDEFINED, Reader, Unusual, file_size, header, read_meta,
+    skip_undefined_sq, uid_text,
+)
+
 MAX_PRIVATE_VALUE = 64 * 1024   # larger private values (e.g. Siemens CSA series header) are not per-file values
 # The top-level public elements per-file extraction reads (reader.extract_record and the vendors'
 # file_diffusion): charset, image type, SOP class/instance, acquisition time, manufacturer, sequence name,
@@ -64,153 +51,6 @@ _HOT_GROUPS = frozenset({0x0008, 0x0018, 0x0020, 0x0028, 0x7FE0, 0xFFFE, 0xFFFC}
 MULTI_FRAME = Dataset()   # returned by scan() for a multi-frame object: framescan reads those
 
 
-class _Unusual(Exception):
-    """Internal: the stream is not the simple case; the caller falls back to pydicom."""
-
-
-class _Reader:
-    """A forward-only window over a file: ``need(pos, n)`` makes bytes [pos, pos+n) available."""
-
-    __slots__ = ("fh", "buf", "base", "eof", "after_sq")
-
-    def __init__(self, fh: IO[bytes]) -> None:
-        self.fh = fh
-        self.buf = fh.read(CHUNK)
-        self.base = 0
-        self.eof = len(self.buf) < CHUNK
-        self.after_sq = 0
-
-    def need(self, pos: int, n: int) -> bool:
-        """True when [pos, pos+n) is in the buffer after reading more; False at end of file."""
-        end = pos + n
-        have = self.base + len(self.buf)
-        if pos >= self.base and end <= have:
-            return True
-        if pos < self.base:
-            raise _Unusual("backward read")
-        if pos >= have:
-            if self.eof:
-                return False
-            want = max(n, CHUNK)
-            self.fh.seek(pos)
-            self.buf = self.fh.read(want)
-            self.base = pos
-        else:
-            if self.eof:
-                return False
-            want = max(end - have, CHUNK)
-            more = self.fh.read(want)
-            self.buf = self.buf[pos - self.base:] + more
-            self.base = pos
-            self.eof = len(more) < want
-            return end <= self.base + len(self.buf)
-        self.eof = len(self.buf) < want
-        return end <= self.base + len(self.buf)
-
-    def get(self, pos: int, n: int) -> bytes:
-        """Bytes [pos, pos+n) (the caller checked ``need``)."""
-        off = pos - self.base
-        return self.buf[off:off + n]
-
-
-def _header(r: _Reader, pos: int) -> tuple[int, int, bytes, int, int] | None:
-    """(group, element, VR, value length, value offset) of the explicit-VR element at ``pos``; None at EOF."""
-    if not r.need(pos, 8):
-        return None
-    off = pos - r.base
-    group, elem, vr, length = _HDR.unpack_from(r.buf, off)
-    if group == 0xFFFE:
-        raise _Unusual("item tag at dataset level")
-    if vr in _LONG_VRS:
-        if not r.need(pos, 12):
-            raise _Unusual("truncated header")
-        return group, elem, vr, _U32.unpack_from(r.buf, pos - r.base + 8)[0], pos + 12
-    if vr not in _VRS:
-        raise _Unusual("not explicit VR")
-    return group, elem, vr, length, pos + 8
-
-
-def _skip_undefined_sq(r: _Reader, pos: int) -> int:
-    """Offset just after the delimiter of the undefined-length sequence whose items start at ``pos``.
-
-    One flat loop, no call per element: a stack of open undefined-length sequences (expecting items) and
-    items (expecting elements) checks the structure; defined-length values and items are jumped over.
-    """
-    stack = [True]                  # True: inside a sequence (items expected); False: inside an item
-    unpack, u32, vrkind = _HDR.unpack_from, _U32.unpack_from, _VR_KIND
-    buf, base = r.buf, r.base
-    while True:
-        off = pos - base
-        if off < 0 or off + 12 > len(buf):
-            if not r.need(pos, 8):
-                raise _Unusual("truncated sequence")
-            r.need(pos, 12)
-            buf, base = r.buf, r.base
-            off = pos - base
-        group, elem, vr, short = unpack(buf, off)
-        if group == 0xFFFE:
-            length = u32(buf, off + 4)[0]
-            if stack[-1]:
-                if elem == 0xE000:
-                    if length == _UNDEFINED:
-                        stack.append(False)
-                        pos += 8
-                    else:
-                        pos += 8 + length
-                    continue
-                if elem != 0xE0DD:
-                    raise _Unusual("unexpected delimiter in sequence")
-            elif elem != 0xE00D:
-                raise _Unusual("unexpected delimiter in item")
-            stack.pop()
-            pos += 8
-            if not stack:
-                return pos
-            continue
-        if stack[-1]:
-            raise _Unusual("sequence without item tag")
-        kind = vrkind.get(vr)
-        if kind is None:
-            raise _Unusual("not explicit VR")
-        if not kind:
-            pos += 8 + short
-            continue
-        if off + 12 > len(buf):
-            raise _Unusual("truncated item")
-        length = u32(buf, off + 8)[0]
-        if length != _UNDEFINED:
-            pos += 12 + length
-        elif vr != b"SQ":
-            raise _Unusual("undefined length outside a sequence")
-        elif len(stack) > 64:
-            raise _Unusual("sequences nested too deep")
-        else:
-            stack.append(True)
-            pos += 12
-
-
-def _meta(r: _Reader) -> tuple[dict[int, bytes], int]:
-    """File meta group 0002 values and the offset of the dataset; raises _Unusual without "DICM"."""
-    if not r.need(0, 132) or r.buf[128:132] != b"DICM":
-        raise _Unusual("no Part 10 preamble")
-    pos, meta = 132, {}
-    while True:
-        h = _header(r, pos)
-        if h is None:
-            raise _Unusual("no dataset after the file meta")
-        group, elem, _vr, length, vpos = h
-        if group != 0x0002:
-            return meta, pos
-        if length == _UNDEFINED or not r.need(vpos, length):
-            raise _Unusual("bad file meta")
-        meta[elem] = r.get(vpos, length)
-        pos = vpos + length
-
-
-def _uid(raw: bytes | None) -> str:
-    return (raw or b"").rstrip(b"\x00 ").decode("ascii", "replace")
-
-
 def scan(fh: IO[bytes], last_group: int) -> Dataset | None:
     """A small dataset of the per-file elements (groups up to ``last_group``), or None to fall back to pydicom.
 
@@ -218,17 +58,18 @@ def scan(fh: IO[bytes], last_group: int) -> Dataset | None:
     """
     try:
         return _scan(fh, last_group)
-    except (_Unusual, ValueError, OSError):
+    except (Unusual, ValueError, OSError):
         return None
 
 
 class _State:
     """What one scan has kept, and where it may stop (lowered or extended once the vendor is known)."""
 
-    __slots__ = ("raw", "limit", "last_group", "extend_to", "needs_more", "stop_elem", "end")
+    __slots__ = ("raw", "chunks", "limit", "last_group", "extend_to", "needs_more", "stop_elem", "end")
 
     def __init__(self, last_group: int) -> None:
         self.raw: dict = {}
+        self.chunks: dict[int, bytes] = {}      # this file's chunks: the template of the next file
         self.limit = self.last_group = last_group   # the caller's last group: never read past it
         self.extend_to = 0            # a later group the vendor may still need (Philips: 0x2005)
         self.needs_more: Callable[[Dataset], bool] | None = None
@@ -250,32 +91,32 @@ class _State:
 
 
 def _scan(fh: IO[bytes], last_group: int) -> Dataset | None:
-    r = _Reader(fh)
-    meta, pos = _meta(r)
-    ts = _uid(meta.get(0x0010))
-    if not ts or ts in _NOT_PLAIN:
+    r = Reader(fh)
+    meta, pos = read_meta(r)
+    ts = uid_text(meta.get(0x0010))
+    if not ts or ts in NOT_PLAIN:
         return None
-    if _uid(meta.get(0x0002)) in _MULTIFRAME:
+    if uid_text(meta.get(0x0002)) in MULTIFRAME:
         return MULTI_FRAME   # per-frame functional groups: framescan (or pydicom) reads them
     st = _State(last_group)
     while True:
         pos = _walk(r, pos, st)
         if not st.end:
-            h = _header(r, pos)
+            h = header(r, pos)
             if h is None:
-                if pos != _size(fh):   # a partial header, or the last value ran past the end: truncated
-                    raise _Unusual("truncated")
+                if pos != file_size(fh):   # a partial header, or the last value ran past the end: truncated
+                    raise Unusual("truncated")
                 break
-            group, elem, vr, length, vpos = h
-            if group <= st.last_group and group != 0x7FE0:
-                _element(r, st, group, elem, vr, length, vpos)
-                pos = vpos + length if length != _UNDEFINED else r.after_sq
+            if h[0] <= st.last_group and h[0] != 0x7FE0:
+                pos = _element(r, st, pos, h)
                 continue
             st.end = True
         if st.extend_to and st.needs_more is not None and _needs_more(st, meta, ts):
             st.last_group, st.extend_to, st.stop_elem, st.end = st.extend_to, 0, -1, False
             continue
         break
+    global _template
+    _template = st.chunks
     return _dataset(st.raw, meta, ts)
 
 
@@ -287,80 +128,116 @@ def _needs_more(st: _State, meta: dict[int, bytes], ts: str) -> bool:
         return True
 
 
-def _walk(r: _Reader, pos: int, st: _State) -> int:
+CHUNK_ELEMENTS = 8     # elements per template chunk: small enough that one changed value spoils little
+_template: dict[int, bytes] = {}   # per process: the previous file's chunks (first tag -> their bytes)
+
+
+def _walk(r: Reader, pos: int, st: _State) -> int:
     """The tight loop: walk elements no per-file value lives in, keep the wanted ones whose value is in the
     buffer; returns the offset of an element the general path must read, with ``st.end`` set when done.
 
-    Group-level decisions are taken once per group; one unpack reads either length form.
+    Runs of unwanted elements (up to CHUNK_ELEMENTS, never across a group or a kept element) are recorded as
+    chunks; a chunk of the previous file whose bytes recur at the same element is jumped over in one
+    comparison. Identical bytes from an element boundary parse identically, so this is exact; files of one
+    series share most of their header, which makes it pay.
     """
-    unpack, longs, shorts, hot = _HDR12.unpack_from, _LONG_VRS, _SHORT_VRS, _HOT_GROUPS
-    public, plow, raw = PUBLIC_TAGS, PRIVATE_LOW, st.raw
+    unpack, longs, shorts, hot, tmpl, rec = HDR12.unpack_from, LONG_VRS, SHORT_VRS, _HOT_GROUPS, _template, st.chunks
     buf, base = r.buf, r.base
     off, limit, current, in_hot, last_group = pos - base, len(buf) - 12, -1, False, st.last_group
+    n = start = first = 0                       # the open chunk: elements, offset, first tag
     while 0 <= off <= limit:
         group, elem, vr, length, long_length = unpack(buf, off)
         if group != current:
+            if n:
+                rec[first], n = buf[start:off], 0
             if group > last_group:
                 st.end = True
                 break
             current, in_hot = group, group in hot
+        if not n:
+            first = (group << 16) | elem
+            seen = tmpl.get(first)
+            if seen is not None and buf.startswith(seen, off):
+                rec[first] = seen
+                off += len(seen)
+                continue
+            start = off
         if vr in longs:
-            if long_length == _UNDEFINED:
+            if long_length == UNDEFINED:
                 break
             length, step = long_length, 12 + long_length
         elif vr in shorts:
             step = 8 + length
         else:
-            raise _Unusual("not explicit VR")   # implicit VR, an item tag at top level, or a damaged header
-        if in_hot:
-            if group & 1:
-                if elem >= 0x1000 and group == last_group:   # past the last wanted element: done
-                    if st.stop_elem < 0:
-                        st.stop_elem = st.last_wanted(group)
-                    if elem > st.stop_elem:
-                        st.end = True
-                        break
-                wanted = 0x0010 <= elem < 0x0100 or (elem >= 0x1000 and (elem & 0xFF) in plow[group]
-                                                     and length <= MAX_PRIVATE_VALUE)
-            elif group >= 0x7FE0:
-                st.end = True
+            raise Unusual("not explicit VR")   # implicit VR, an item tag at top level, or a damaged header
+        if in_hot and _wanted(st, group, elem, length, last_group):
+            if st.end or off + step > len(buf):
                 break
-            else:
-                wanted = ((group << 16) | elem) in public
-            if wanted:   # kept here when the value is in the buffer (else the general path reads it)
-                end = off + step
-                if end > len(buf):
-                    break
-                tag = BaseTag((group << 16) | elem)
-                value = buf[end - length:end]
-                raw[tag] = RawDataElement(tag, vr.decode("ascii"), length, value, base + end - length, False, True)
-                if tag == 0x00080070:   # the vendor's per-file groups: stop there
-                    st.vendor(value)
-                    last_group = st.last_group
+            if n:
+                rec[first], n = buf[start:off], 0
+            _keep_here(st, buf, base, group, elem, vr, length, off + step)
+            last_group = st.last_group
+            off += step
+            continue
         off += step
+        n += 1
+        if n >= CHUNK_ELEMENTS and off <= len(buf):
+            rec[first], n = buf[start:off], 0
+    if n and off <= len(buf):
+        rec[first] = buf[start:off]
     return off + base
 
 
-def _element(r: _Reader, st: _State, group: int, elem: int, vr: bytes, length: int, vpos: int) -> None:
-    """Keep the element at ``vpos`` if a per-file value needs it (the general path: sequences, long values)."""
+def _wanted(st: _State, group: int, elem: int, length: int, last_group: int) -> bool:
+    """Whether an element of a hot group is kept; sets ``st.end`` past the last wanted element or at pixels."""
+    if group & 1:
+        if elem >= 0x1000 and group == last_group:   # past the last wanted element: done
+            if st.stop_elem < 0:
+                st.stop_elem = st.last_wanted(group)
+            if elem > st.stop_elem:
+                st.end = True
+                return True
+        return 0x0010 <= elem < 0x0100 or (elem >= 0x1000 and (elem & 0xFF) in PRIVATE_LOW[group]
+                                           and length <= MAX_PRIVATE_VALUE)
+    if group >= 0x7FE0:
+        st.end = True
+        return True
+    return ((group << 16) | elem) in PUBLIC_TAGS
+
+
+def _keep_here(st: _State, buf: bytes, base: int, group: int, elem: int, vr: bytes, length: int, end: int) -> None:
+    """Keep the element whose value ends at ``end`` in the buffer (lazily decoded by pydicom)."""
+    tag = BaseTag((group << 16) | elem)
+    value = buf[end - length:end]
+    st.raw[tag] = RawDataElement(tag, vr.decode("ascii"), length, value, base + end - length, False, True)
+    if tag == 0x00080070:   # the vendor's per-file groups: stop there
+        st.vendor(value)
+
+
+def _element(r: Reader, st: _State, pos: int, h: tuple[int, int, bytes, int, int]) -> int:
+    """The general path (sequences, values beyond the buffer): keep the element at ``pos`` if a per-file
+    value needs it, else record an undefined-length sequence as a chunk; returns the offset after it."""
+    group, elem, vr, length, vpos = h
     if group & 1:
         low = PRIVATE_LOW.get(group, _NOTHING)
         keep = (0x0010 <= elem < 0x0100 and bool(low)) or ((elem & 0xFF) in low and elem >= 0x1000
                                                            and length <= MAX_PRIVATE_VALUE)
     else:
         keep = ((group << 16) | elem) in PUBLIC_TAGS
-    if length == _UNDEFINED:
+    if length == UNDEFINED:
         if vr != b"SQ":
-            raise _Unusual("undefined length outside a sequence")
-        end = _skip_undefined_sq(r, vpos)
+            raise Unusual("undefined length outside a sequence")
+        end = skip_undefined_sq(r, vpos)
         if keep:   # items without the sequence delimiter, decoded lazily as a defined-length value
             _keep(st.raw, r, group, elem, vr, vpos, end - 8 - vpos)
-        r.after_sq = end
-        return
+        elif pos >= r.base:   # the whole sequence is one chunk (jumped over in the next file if unchanged)
+            st.chunks[(group << 16) | elem] = r.get(pos, end - pos)
+        return end
     if keep:
         _keep(st.raw, r, group, elem, vr, vpos, length)
         if group == 0x0008 and elem == 0x0070:
             st.vendor(r.get(vpos, length))
+    return vpos + length
 
 
 _PLANS: dict[bytes, tuple] = {}
@@ -379,16 +256,9 @@ def _vendor_plan(manufacturer: bytes) -> tuple[int, int, Callable[[Dataset], boo
     return plan
 
 
-def _size(fh: IO[bytes]) -> int:
-    try:
-        return os.fstat(fh.fileno()).st_size
-    except (AttributeError, OSError, ValueError):
-        return fh.seek(0, 2)
-
-
-def _keep(raw: dict, r: _Reader, group: int, elem: int, vr: bytes, vpos: int, length: int) -> None:
+def _keep(raw: dict, r: Reader, group: int, elem: int, vr: bytes, vpos: int, length: int) -> None:
     if not r.need(vpos, length):
-        raise _Unusual("value runs past the end of the file")
+        raise Unusual("value runs past the end of the file")
     tag = BaseTag((group << 16) | elem)
     raw[tag] = RawDataElement(tag, vr.decode("ascii"), length, r.get(vpos, length), vpos, False, True)
 
@@ -411,7 +281,7 @@ def _dataset(raw: dict, meta: dict[int, bytes], ts: str) -> Dataset:
         fm = FileMetaDataset()
         fm.TransferSyntaxUID = ts
         if 0x0002 in meta:
-            fm.MediaStorageSOPClassUID = _uid(meta[0x0002])
+            fm.MediaStorageSOPClassUID = uid_text(meta[0x0002])
         if len(_META_CACHE) < 256:
             _META_CACHE[key] = fm
     ds.file_meta = fm

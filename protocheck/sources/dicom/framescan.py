@@ -19,7 +19,7 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.tag import BaseTag
 
-from protocheck.sources.dicom import enhanced, fastscan, framevalues
+from protocheck.sources.dicom import enhanced, fastscan, framevalues, rawio
 from protocheck.sources.dicom.diffusion import DiffusionSample
 
 PER_FRAME = 0x52009230
@@ -44,7 +44,7 @@ class Frames:
     diffusion: list[tuple[DiffusionSample, int]] = field(default_factory=list)
 
 
-class _Grow(fastscan._Reader):
+class _Grow(rawio.Reader):
     """A reader that only grows its buffer (base stays 0): any earlier span can still be sliced."""
 
     __slots__ = ()
@@ -55,7 +55,7 @@ class _Grow(fastscan._Reader):
             return True
         if self.eof:
             return False
-        want = max(end - len(self.buf), len(self.buf), fastscan.CHUNK)
+        want = max(end - len(self.buf), len(self.buf), rawio.CHUNK)
         more = self.fh.read(want)
         self.eof = len(more) < want
         self.buf += more
@@ -66,7 +66,7 @@ def scan(fh: IO[bytes]) -> tuple[Dataset, Frames] | None:
     """(lazy top-level dataset with the first and last frames, per-frame values), or None for pydicom."""
     try:
         return _scan(fh)
-    except (fastscan._Unusual, ValueError, OSError, TypeError, KeyError, IndexError, AttributeError):
+    except (rawio.Unusual, ValueError, OSError, TypeError, KeyError, IndexError, AttributeError):
         return None
 
 
@@ -76,18 +76,18 @@ def _raw(tag: int, vr: bytes, value: bytes, vpos: int) -> RawDataElement:
 
 def _scan(fh: IO[bytes]) -> tuple[Dataset, Frames] | None:
     r = _Grow(fh)
-    meta, pos = fastscan._meta(r)
-    ts = fastscan._uid(meta.get(0x0010))
-    if not ts or ts in fastscan._NOT_PLAIN or fastscan._uid(meta.get(0x0002)) not in IMAGE_SOPS:
+    meta, pos = rawio.read_meta(r)
+    ts = rawio.uid_text(meta.get(0x0010))
+    if not ts or ts in rawio.NOT_PLAIN or rawio.uid_text(meta.get(0x0002)) not in IMAGE_SOPS:
         return None
     raw: dict = {}
     walk = None
-    size = fastscan._size(fh)
+    size = rawio.file_size(fh)
     while True:
-        h = fastscan._header(r, pos)
+        h = rawio.header(r, pos)
         if h is None:
             if pos != size:
-                raise fastscan._Unusual("truncated")
+                raise rawio.Unusual("truncated")
             break
         group, elem, vr, length, vpos = h
         if group >= 0x7FE0:
@@ -101,13 +101,13 @@ def _scan(fh: IO[bytes]) -> tuple[Dataset, Frames] | None:
             raw[tag] = _raw(tag, vr, walk.kept(), vpos)
         elif length == _UNDEFINED:
             if vr != b"SQ":
-                raise fastscan._Unusual("undefined length outside a sequence")
-            end = fastscan._skip_undefined_sq(r, vpos)
+                raise rawio.Unusual("undefined length outside a sequence")
+            end = rawio.skip_undefined_sq(r, vpos)
             raw[tag] = _raw(tag, vr, r.buf[vpos:end - 8], vpos)
         else:
             end = vpos + length
             if not r.need(vpos, length):
-                raise fastscan._Unusual("value runs past the end of the file")
+                raise rawio.Unusual("value runs past the end of the file")
             raw[tag] = _raw(tag, vr, r.buf[vpos:end], vpos)
         pos = end
     if walk is None or not walk.n:
@@ -133,14 +133,14 @@ class _FrameWalk:
         r, end = self.r, None if length == _UNDEFINED else pos + length
         while end is None or pos < end:
             if not r.need(pos, 8):
-                raise fastscan._Unusual("truncated per-frame sequence")
-            group, elem, ilen = fastscan._ITEM.unpack_from(r.buf, pos)
+                raise rawio.Unusual("truncated per-frame sequence")
+            group, elem, ilen = rawio.ITEM.unpack_from(r.buf, pos)
             if group != 0xFFFE:
-                raise fastscan._Unusual("per-frame sequence without item tag")
+                raise rawio.Unusual("per-frame sequence without item tag")
             if elem == 0xE0DD and end is None:
                 return pos + 8
             if elem != 0xE000:
-                raise fastscan._Unusual("unexpected delimiter in the per-frame sequence")
+                raise rawio.Unusual("unexpected delimiter in the per-frame sequence")
             after = self._item(pos + 8, ilen)
             self.n += 1
             if self.n == 1:
@@ -148,7 +148,7 @@ class _FrameWalk:
             self.last = (pos, after)
             pos = after
         if pos != end:
-            raise fastscan._Unusual("per-frame item runs past its sequence")
+            raise rawio.Unusual("per-frame item runs past its sequence")
         return pos
 
     def _item(self, pos: int, ilen: int) -> int:
@@ -158,28 +158,28 @@ class _FrameWalk:
         while True:
             if end is not None and pos >= end:
                 if pos != end:
-                    raise fastscan._Unusual("frame item runs past its length")
+                    raise rawio.Unusual("frame item runs past its length")
                 break
             if not r.need(pos, 8):
-                raise fastscan._Unusual("truncated frame item")
-            group, elem = fastscan._ITEM.unpack_from(r.buf, pos)[:2]
+                raise rawio.Unusual("truncated frame item")
+            group, elem = rawio.ITEM.unpack_from(r.buf, pos)[:2]
             if group == 0xFFFE:
                 if elem != 0xE00D or end is not None:
-                    raise fastscan._Unusual("unexpected delimiter in a frame item")
+                    raise rawio.Unusual("unexpected delimiter in a frame item")
                 pos += 8
                 break
-            group, elem, vr, length, vpos = fastscan._header(r, pos)  # type: ignore[misc]
+            group, elem, vr, length, vpos = rawio.header(r, pos)  # type: ignore[misc]
             tag = (group << 16) | elem
             if length == _UNDEFINED:
                 if vr != b"SQ":
-                    raise fastscan._Unusual("undefined length outside a sequence")
-                pos = fastscan._skip_undefined_sq(r, vpos)
+                    raise rawio.Unusual("undefined length outside a sequence")
+                pos = rawio.skip_undefined_sq(r, vpos)
                 vend = pos - 8
             else:
                 pos = vend = vpos + length
             if tag in _MACROS:
                 if vr != b"SQ" or not r.need(vpos, vend - vpos):
-                    raise fastscan._Unusual("odd functional group macro")
+                    raise rawio.Unusual("odd functional group macro")
                 macros[tag] = r.buf[vpos:vend]
             elif (group in _VENDOR_GROUPS if group & 1 else vr != b"SQ"):
                 vendor = True   # a vendor's private values, or a plain attribute at frame level (not a macro)

@@ -13,7 +13,7 @@ from typing import Any
 
 from protocheck.sources.dicom import enhanced
 from protocheck.sources.dicom.diffusion import DiffusionSample
-from protocheck.sources.dicom.fastscan import _HDR, _ITEM, _U32, _VR_KIND
+from protocheck.sources.dicom.rawio import HDR, ITEM, U32, VR_KIND
 
 IMAGE_POSITION = 0x00200032
 EFFECTIVE_ECHO_TIME = 0x00189082
@@ -44,7 +44,7 @@ def _sequence(data: bytes, off: int, length: int, depth: int) -> tuple[Leaves | 
     while end is None or off < end:
         if off + 8 > len(data):
             raise Odd("truncated")
-        group, elem, ilen = _ITEM.unpack_from(data, off)
+        group, elem, ilen = ITEM.unpack_from(data, off)
         off += 8
         if group != 0xFFFE:
             raise Odd("no item tag")
@@ -66,15 +66,15 @@ def _elements(data: bytes, off: int, length: int, depth: int) -> tuple[Leaves, i
     while end is None or off < end:
         if off + 8 > len(data):
             raise Odd("truncated")
-        group, elem, vr, short = _HDR.unpack_from(data, off)
+        group, elem, vr, short = HDR.unpack_from(data, off)
         if group == 0xFFFE:
             if elem != 0xE00D or end is not None:
                 raise Odd("delimiter")
             return out, off + 8
-        kind = _VR_KIND.get(vr)
+        kind = VR_KIND.get(vr)
         if kind is None or (kind and off + 12 > len(data)):
             raise Odd("header")
-        vlen, vpos = (_U32.unpack_from(data, off + 8)[0], off + 12) if kind else (short, off + 8)
+        vlen, vpos = (U32.unpack_from(data, off + 8)[0], off + 12) if kind else (short, off + 8)
         tag = (group << 16) | elem
         if vr == b"SQ":
             value, off = _sequence(data, vpos, vlen, depth + 1)

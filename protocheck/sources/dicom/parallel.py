@@ -113,10 +113,7 @@ def scan_tree(root: str | os.PathLike[str], options: ScanOptions | None = None) 
     options = options or ScanOptions()
     index = _open_index(root, options)
     if index is not None and index.has_snapshot():   # re-audit: an unchanged tree needs no file and no row
-        tree = hashlib.blake2b(digest_size=16)
-        for _ in _folders(walk(root), _Skipped(), tree):
-            pass
-        cached = index.load_snapshot(tree.digest())
+        cached = index.load_snapshot(tree_digest(root))
         if cached is not None:
             index.close(prune=False)
             if options.progress is not None:
@@ -146,6 +143,67 @@ def scan_tree(root: str | os.PathLike[str], options: ScanOptions | None = None) 
         if index is not None:
             index.close()
     return result
+
+
+def tree_digest(root: str | os.PathLike[str]) -> bytes:
+    """The digest ``_folders`` computes over ``walk(root)``, from the folder listings (no per-file objects)."""
+    from protocheck.sources.discovery import folders
+
+    digest = _TreeDigest()
+    for block in folders(root):
+        if isinstance(block, SkippedFile):
+            digest.skip(block)
+        elif block.plain and block.rel != digest.name:
+            digest.folder(block.rel, block.entries)
+        else:   # a linked or unreadable file among them: _folders' steps, item by item
+            for item in block.entries:
+                digest.item(item, block.rel)
+    return digest.finish()
+
+
+class _TreeDigest:
+    """``_folders``' hashing, step for step: a skipped item at once, a folder chunk when the next one starts."""
+
+    def __init__(self) -> None:
+        self.tree = hashlib.blake2b(digest_size=16)
+        self.name: str | None = None
+        self.chunk = 0
+        self.files: list[tuple[str, int, int]] | None = None
+
+    def flush(self) -> None:
+        if self.files is not None:
+            key = self.name if self.chunk == 0 else f"{self.name}\x00{self.chunk}"
+            self.tree.update(repr((key, self.files)).encode())
+
+    def skip(self, item: SkippedFile) -> None:
+        self.tree.update(repr((item.path, item.reason, item.kind)).encode())
+
+    def folder(self, name: str, files: list[tuple[str, int, int]]) -> None:
+        """A whole folder of plain files (not the current one): its chunks, the last one left pending."""
+        for start in range(0, len(files), FOLDER_CHUNK):
+            self.flush()
+            self.name, self.chunk, self.files = name, start // FOLDER_CHUNK, files[start:start + FOLDER_CHUNK]
+
+    def item(self, item: Any, folder: str) -> None:
+        """One entry of a listing: a (name, size, mtime_ns) tuple of ``folder``, a FoundFile or a SkippedFile."""
+        if isinstance(item, SkippedFile):
+            self.skip(item)
+            return
+        if item.__class__ is tuple:
+            entry = item
+        else:
+            cut = item.rel.rfind(os.sep)
+            folder, name = (item.rel[:cut], item.rel[cut + 1:]) if cut >= 0 else ("", item.rel)
+            entry = (name, item.size, item.mtime_ns)
+        if self.files is None or folder != self.name or len(self.files) >= FOLDER_CHUNK:
+            chunk = self.chunk + 1 if self.files is not None and folder == self.name else 0
+            self.flush()
+            self.name, self.chunk, self.files = folder, chunk, []
+        self.files.append(entry)
+
+    def finish(self) -> bytes:
+        self.flush()
+        return self.tree.digest()
 
 
 class _Skipped:

@@ -189,3 +189,21 @@ def test_hash_set_finds_duplicates_and_grows():
     assert len(hs) == 5000
     assert not any(hs.add_new(_h64(u)) for u in uids[::7])
     assert hs.add_new(0) and not hs.add_new(0)   # 0 is a valid member too
+
+
+def test_template_chunks_never_hide_a_changed_value(dicom_root, tmp_path):
+    """A chunk of the previous file is jumped over only when its bytes recur exactly (edits of one file)."""
+    src = next(p for p in _files(dicom_root / "dcm_qa_ge") if p.stat().st_size > 4000)
+    ds = pydicom.dcmread(src)
+    variants = {"same": {}, "instance": {"InstanceNumber": 77}, "unwanted": {"SeriesDescription": "changed!"},
+                "inserted": {"ContentLabel": "EXTRA"}, "position": {"ImagePositionPatient": [1.5, 2.5, 3.5]}}
+    for name, changes in variants.items():
+        out = tmp_path / f"{name}.dcm"
+        copy = pydicom.dcmread(src)
+        for k, v in changes.items():
+            setattr(copy, k, v)
+        copy.save_as(out)
+        reader._fast_record("prime", src, parallel.READ_LAST_GROUP)   # the previous file: the template
+        rec = reader._fast_record(out.name, out, parallel.READ_LAST_GROUP)
+        assert rec is not None and rec == reader.read_record(out.name, out, full=True), name
+    assert rec.position == (1.5, 2.5, 3.5) and str(ds.InstanceNumber) != "77"

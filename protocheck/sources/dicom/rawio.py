@@ -1,0 +1,180 @@
+"""Explicit VR little endian element streams read by hand: the shared reader of fastscan and framescan.
+
+A forward-only window over a file, element headers, and a flat skip of undefined-length sequences. Anything
+that is not the simple case (implicit VR, odd structure, a truncated stream) raises Unusual; the scanners
+then hand the file to pydicom.
+"""
+from __future__ import annotations
+
+import os
+from struct import Struct
+from typing import IO
+
+HDR = Struct("<HH2sH")       # group, element, VR, 16-bit length
+HDR12 = Struct("<HH2sHI")    # the same and the next 4 bytes: the 32-bit length of a long-VR element
+U32 = Struct("<I")
+ITEM = Struct("<HHI")        # item tag group, element, 32-bit length
+LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"})
+VRS = LONG_VRS | frozenset(v.encode() for v in (
+    "AE AS AT CS DA DS DT FL FD IS LO LT PN SH SL SS ST TM UI UL US").split())
+SHORT_VRS = VRS - LONG_VRS
+UNDEFINED = 0xFFFFFFFF
+VR_KIND = {vr: vr in LONG_VRS for vr in VRS}   # VR -> has a 32-bit length
+EXPLICIT_LE = "1.2.840.10008.1.2.1"
+# Transfer syntaxes whose dataset is explicit VR little endian (the pixel data encapsulation differs).
+NOT_PLAIN = frozenset({"1.2.840.10008.1.2", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"})
+MULTIFRAME = frozenset({"1.2.840.10008.5.1.4.1.1.4.1", "1.2.840.10008.5.1.4.1.1.4.3", "1.2.840.10008.5.1.4.1.1.4.4",
+                         "1.2.840.10008.5.1.4.1.1.4.2"})   # = reader.MULTIFRAME_SOPS
+CHUNK = 64 * 1024
+
+class Unusual(Exception):
+    """Internal: the stream is not the simple case; the caller falls back to pydicom."""
+
+
+class Reader:
+    """A forward-only window over a file: ``need(pos, n)`` makes bytes [pos, pos+n) available."""
+
+    __slots__ = ("fh", "buf", "base", "eof")
+
+    def __init__(self, fh: IO[bytes]) -> None:
+        self.fh = fh
+        self.buf = fh.read(CHUNK)
+        self.base = 0
+        self.eof = len(self.buf) < CHUNK
+
+    def need(self, pos: int, n: int) -> bool:
+        """True when [pos, pos+n) is in the buffer after reading more; False at end of file."""
+        end = pos + n
+        have = self.base + len(self.buf)
+        if pos >= self.base and end <= have:
+            return True
+        if pos < self.base:
+            raise Unusual("backward read")
+        if pos >= have:
+            if self.eof:
+                return False
+            want = max(n, CHUNK)
+            self.fh.seek(pos)
+            self.buf = self.fh.read(want)
+            self.base = pos
+        else:
+            if self.eof:
+                return False
+            want = max(end - have, CHUNK)
+            more = self.fh.read(want)
+            self.buf = self.buf[pos - self.base:] + more
+            self.base = pos
+            self.eof = len(more) < want
+            return end <= self.base + len(self.buf)
+        self.eof = len(self.buf) < want
+        return end <= self.base + len(self.buf)
+
+    def get(self, pos: int, n: int) -> bytes:
+        """Bytes [pos, pos+n) (the caller checked ``need``)."""
+        off = pos - self.base
+        return self.buf[off:off + n]
+
+
+def header(r: Reader, pos: int) -> tuple[int, int, bytes, int, int] | None:
+    """(group, element, VR, value length, value offset) of the explicit-VR element at ``pos``; None at EOF."""
+    if not r.need(pos, 8):
+        return None
+    off = pos - r.base
+    group, elem, vr, length = HDR.unpack_from(r.buf, off)
+    if group == 0xFFFE:
+        raise Unusual("item tag at dataset level")
+    if vr in LONG_VRS:
+        if not r.need(pos, 12):
+            raise Unusual("truncated header")
+        return group, elem, vr, U32.unpack_from(r.buf, pos - r.base + 8)[0], pos + 12
+    if vr not in VRS:
+        raise Unusual("not explicit VR")
+    return group, elem, vr, length, pos + 8
+
+
+def skip_undefined_sq(r: Reader, pos: int) -> int:
+    """Offset just after the delimiter of the undefined-length sequence whose items start at ``pos``.
+
+    One flat loop, no call per element: a stack of open undefined-length sequences (expecting items) and
+    items (expecting elements) checks the structure; defined-length values and items are jumped over.
+    """
+    stack = [True]                  # True: inside a sequence (items expected); False: inside an item
+    unpack, u32, vrkind = HDR.unpack_from, U32.unpack_from, VR_KIND
+    buf, base = r.buf, r.base
+    while True:
+        off = pos - base
+        if off < 0 or off + 12 > len(buf):
+            if not r.need(pos, 8):
+                raise Unusual("truncated sequence")
+            r.need(pos, 12)
+            buf, base = r.buf, r.base
+            off = pos - base
+        group, elem, vr, short = unpack(buf, off)
+        if group == 0xFFFE:
+            length = u32(buf, off + 4)[0]
+            if stack[-1]:
+                if elem == 0xE000:
+                    if length == UNDEFINED:
+                        stack.append(False)
+                        pos += 8
+                    else:
+                        pos += 8 + length
+                    continue
+                if elem != 0xE0DD:
+                    raise Unusual("unexpected delimiter in sequence")
+            elif elem != 0xE00D:
+                raise Unusual("unexpected delimiter in item")
+            stack.pop()
+            pos += 8
+            if not stack:
+                return pos
+            continue
+        if stack[-1]:
+            raise Unusual("sequence without item tag")
+        kind = vrkind.get(vr)
+        if kind is None:
+            raise Unusual("not explicit VR")
+        if not kind:
+            pos += 8 + short
+            continue
+        if off + 12 > len(buf):
+            raise Unusual("truncated item")
+        length = u32(buf, off + 8)[0]
+        if length != UNDEFINED:
+            pos += 12 + length
+        elif vr != b"SQ":
+            raise Unusual("undefined length outside a sequence")
+        elif len(stack) > 64:
+            raise Unusual("sequences nested too deep")
+        else:
+            stack.append(True)
+            pos += 12
+
+
+def read_meta(r: Reader) -> tuple[dict[int, bytes], int]:
+    """File meta group 0002 values and the offset of the dataset; raises Unusual without "DICM"."""
+    if not r.need(0, 132) or r.buf[128:132] != b"DICM":
+        raise Unusual("no Part 10 preamble")
+    pos, meta = 132, {}
+    while True:
+        h = header(r, pos)
+        if h is None:
+            raise Unusual("no dataset after the file meta")
+        group, elem, _vr, length, vpos = h
+        if group != 0x0002:
+            return meta, pos
+        if length == UNDEFINED or not r.need(vpos, length):
+            raise Unusual("bad file meta")
+        meta[elem] = r.get(vpos, length)
+        pos = vpos + length
+
+
+def uid_text(raw: bytes | None) -> str:
+    return (raw or b"").rstrip(b"\x00 ").decode("ascii", "replace")
+
+
+def file_size(fh: IO[bytes]) -> int:
+    try:
+        return os.fstat(fh.fileno()).st_size
+    except (AttributeError, OSError, ValueError):
+        return fh.seek(0, 2)
