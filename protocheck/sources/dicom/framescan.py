@@ -13,7 +13,7 @@ the caller reads the file with pydicom.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, Callable
 
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
@@ -26,6 +26,7 @@ PER_FRAME = 0x52009230
 SHARED = 0x52009229
 PLANE_POSITION, MR_ECHO, MR_DIFFUSION = 0x00209113, 0x00189114, 0x00189117
 _MACROS = frozenset({PLANE_POSITION, MR_ECHO, MR_DIFFUSION})
+_MACRO_ORDER = (PLANE_POSITION, MR_ECHO, MR_DIFFUSION)
 # Image SOP classes read here (enhanced MR image, MR color, legacy-converted); spectroscopy goes to pydicom.
 IMAGE_SOPS = frozenset({"1.2.840.10008.5.1.4.1.1.4.1", "1.2.840.10008.5.1.4.1.1.4.3",
                         "1.2.840.10008.5.1.4.1.1.4.4"})
@@ -127,6 +128,7 @@ class _FrameWalk:
         self.keys: dict[tuple[bytes, bytes, bytes], int] = {}   # distinct (position, echo, diffusion) macros
         self.order: list[tuple[int, tuple[int, int] | None]] = []   # per frame: key index, vendor item span
         self.shared: dict[int, object] = {}     # value from the shared groups, for frames without the macro
+        self.template: dict[int, tuple[bytes, bytes | None, bool]] = {}   # previous frame's children by tag
 
     def run(self, pos: int, length: int) -> int:
         """Walk the sequence value at ``pos``; returns the offset after it."""
@@ -168,8 +170,16 @@ class _FrameWalk:
                     raise rawio.Unusual("unexpected delimiter in a frame item")
                 pos += 8
                 break
-            group, elem, vr, length, vpos = rawio.header(r, pos)  # type: ignore[misc]
             tag = (group << 16) | elem
+            seen = self.template.get(tag)   # the same child in the previous frame: jump if its bytes recur
+            if seen is not None and r.need(pos, len(seen[0])) and r.buf.startswith(seen[0], pos):
+                pos += len(seen[0])
+                if seen[1] is not None:
+                    macros[tag] = seen[1]
+                vendor = vendor or seen[2]
+                continue
+            child = pos
+            group, elem, vr, length, vpos = rawio.header(r, pos)  # type: ignore[misc]
             if length == _UNDEFINED:
                 if vr != b"SQ":
                     raise rawio.Unusual("undefined length outside a sequence")
@@ -177,12 +187,15 @@ class _FrameWalk:
                 vend = pos - 8
             else:
                 pos = vend = vpos + length
+            value, plain = None, False
             if tag in _MACROS:
                 if vr != b"SQ" or not r.need(vpos, vend - vpos):
                     raise rawio.Unusual("odd functional group macro")
-                macros[tag] = r.buf[vpos:vend]
+                value = macros[tag] = r.buf[vpos:vend]
             elif (group in _VENDOR_GROUPS if group & 1 else vr != b"SQ"):
-                vendor = True   # a vendor's private values, or a plain attribute at frame level (not a macro)
+                plain = vendor = True   # a vendor's private values, or a plain attribute at frame level
+            if r.need(child, pos - child):
+                self.template[tag] = (r.buf[child:pos], value, plain)
         key = (macros[PLANE_POSITION], macros[MR_ECHO], macros[MR_DIFFUSION])
         index = self.keys.setdefault(key, len(self.keys))
         self.order.append((index, (start, pos) if vendor else None))
@@ -239,15 +252,26 @@ class _FrameWalk:
                                                  (diff, framevalues.diffusion, enhanced.frame_diffusion))):
             if not value:     # the frame lacks the macro: the shared group decides (same for every frame)
                 if i not in self.shared:
-                    self.shared[i] = full(ds, None)
+                    self.shared[i] = self._shared(ds, _MACRO_ORDER[i], fast, full)
                 out.append(self.shared[i])
                 continue
             try:
-                out.append(fast(value))
+                out.append(fast(framevalues.macro(value)))
             except framevalues.Odd:
                 frame = frame if frame is not None else self._frame(ds, plane, echo, diff)
                 out.append(full(ds, frame))
         return out[0], out[1], out[2], frame
+
+    def _shared(self, ds: Dataset, tag: int, fast: Callable, full: Callable) -> object:
+        """A macro's value from the shared functional groups: from its bytes, else through pydicom."""
+        shared = ds._dict.get(SHARED)
+        try:
+            if shared is not None and not isinstance(shared, RawDataElement):
+                raise framevalues.Odd("already decoded")
+            item = framevalues.shared_macro(shared.value if shared is not None else None, tag)
+            return None if item is None else fast(item)
+        except framevalues.Odd:
+            return full(ds, None)
 
     def _frame(self, ds: Dataset, plane: bytes, echo: bytes, diff: bytes) -> Dataset:
         """A frame dataset holding only the three macros (raw, decoded by pydicom on access)."""

@@ -37,7 +37,7 @@ def first_item(data: bytes) -> Leaves | None:
 
 
 def _sequence(data: bytes, off: int, length: int, depth: int) -> tuple[Leaves | None, int]:
-    if depth > 4:
+    if depth > 8:
         raise Odd("nested too deep")
     end = None if length == _UNDEFINED else off + length
     first = None
@@ -114,20 +114,33 @@ def _ds(leaf: tuple[bytes, Any] | None) -> list[float] | float | None:
     return values[0] if len(values) == 1 else values
 
 
-def position(data: bytes) -> tuple[float, float, float] | None:
-    """enhanced.frame_position of a frame whose PlanePositionSequence value is ``data`` (non-empty)."""
+def macro(data: bytes) -> Leaves:
+    """The first item of a frame's macro sequence value; raises Odd when empty (the shared group decides)."""
     item = first_item(data)
     if item is None:
         raise Odd("empty macro: the shared group decides")
+    return item
+
+
+def shared_macro(shared: bytes | None, tag: int) -> Leaves | None:
+    """The first item of macro ``tag`` in the shared functional groups value (None when it has none)."""
+    item = first_item(shared) if shared else None
+    entry = item.get(tag) if item is not None else None
+    if entry is None:
+        return None
+    if entry[0] != b"SQ":
+        raise Odd("macro not a sequence")
+    return entry[1]
+
+
+def position(item: Leaves) -> tuple[float, float, float] | None:
+    """enhanced.frame_position of a frame whose PlanePositionSequence first item is ``item``."""
     pos = enhanced.float_tuple(_ds(item.get(IMAGE_POSITION)), 3)
     return None if pos is None else tuple(round(c, 2) for c in pos)  # type: ignore[return-value]
 
 
-def echo_time(data: bytes) -> float | None:
-    """enhanced.frame_echo_time of a frame whose MREchoSequence value is ``data`` (non-empty)."""
-    item = first_item(data)
-    if item is None:
-        raise Odd("empty macro: the shared group decides")
+def echo_time(item: Leaves) -> float | None:
+    """enhanced.frame_echo_time of a frame whose MREchoSequence first item is ``item``."""
     v = _fd(item.get(EFFECTIVE_ECHO_TIME))
     try:
         return None if v is None else float(v)
@@ -135,11 +148,8 @@ def echo_time(data: bytes) -> float | None:
         return None
 
 
-def diffusion(data: bytes) -> DiffusionSample | None:
-    """enhanced.frame_diffusion of a frame whose MRDiffusionSequence value is ``data`` (non-empty)."""
-    item = first_item(data)
-    if item is None:
-        raise Odd("empty macro: the shared group decides")
+def diffusion(item: Leaves) -> DiffusionSample | None:
+    """enhanced.frame_diffusion of a frame whose MRDiffusionSequence first item is ``item``."""
     vec = None
     gseq = item.get(GRADIENT_SEQUENCE)
     if gseq is not None and gseq[0] != b"SQ":

@@ -334,14 +334,17 @@ def _fold(folder: _Folder, collector: Any, index: Any, progress: "_Progress") ->
         index.store(folder.key, folder.files, entries)   # pickled before folding: stored seeds stay pristine
     top = collector.root if os.path.isdir(collector.root) else os.path.dirname(collector.root)
     for name, _size, _mtime, payload in entries:
-        add_payload(collector, payload, os.path.join(top, folder.name, name))
+        add_payload(collector, payload, (top, folder.name, name))
         progress.tick(name)
     folder.pending, folder.cached = [], {}
     return n_tasks
 
 
-def add_payload(collector: Any, payload: Payload, path: str) -> None:
-    """Fold one (record, seed) into the collector; a new series without a seed is read in full here."""
+def add_payload(collector: Any, payload: Payload, where: tuple[str, str, str]) -> None:
+    """Fold one (record, seed) into the collector; a new series without a seed is read in full here.
+
+    ``where`` is (root, folder, name) of the file, joined only when it must be read.
+    """
     rec, seed = payload
     if rec.skip is None and rec.series_uid and rec.series_uid not in collector.series:
         if seed is not None:
@@ -353,7 +356,7 @@ def add_payload(collector: Any, payload: Payload, path: str) -> None:
             collector.studies.setdefault(key, study).series.append(rec.series_uid)
             collector.add_record(rec)
             return
-        collector.add_record(rec, full_source=path)
+        collector.add_record(rec, full_source=os.path.join(*where))
         return
     collector.add_record(rec)
 
