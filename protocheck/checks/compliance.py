@@ -7,18 +7,30 @@ reported for information only (status ``absent_optional``, finding not_applicabl
 
 from __future__ import annotations
 
+import gc
+
 from protocheck.checks.results import ExamResult, Finding, MatchInfo, SequenceResult, Severity, Status
 from protocheck.model import Acquisition, Exam, ScanResult
 from protocheck.protocol.matching import match_exam
 from protocheck.protocol.model import Consistency, Protocol, Sequence
-from protocheck.protocol.rules import LABELS, consistent, evaluate_constraints, fmt_value, value_of
+from protocheck.protocol.rules import LABELS, consistent, evaluate_constraints, fmt_value, severity, value_of
 
 _MISSING_SEVERITY = {"required": Severity.ERROR, "recommended": Severity.WARNING, "optional": Severity.INFO}
 
 
 def check_scan(scan: ScanResult, protocol: Protocol) -> list[ExamResult]:
-    """Check every exam found by a scan against the protocol."""
-    return [check_exam(exam, protocol) for exam in scan.exams]
+    """Check every exam found by a scan against the protocol.
+
+    The cyclic garbage collector is paused meanwhile: checking only builds results (no cycle to free), and on
+    an archive its full passes over the scanned series cost a quarter of the check.
+    """
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return [check_exam(exam, protocol) for exam in scan.exams]
+    finally:
+        if paused:
+            gc.enable()
 
 
 def check_exam(exam: Exam, protocol: Protocol) -> ExamResult:
@@ -95,7 +107,7 @@ def _compare(seq: Sequence, rule: Consistency, a: Acquisition, b: Acquisition, p
     va, prov_a = value_of(a, param)
     vb, prov_b = value_of(b, param)
     label = LABELS.get(param, param)
-    sev = Severity(rule.severity)
+    sev = severity(rule.severity)
     f = Finding(check_id=f"{seq.id}/{rule.id}", sequence=seq.id, status=Status.PASS, severity=sev,
                 parameter=param, series=a.key, rationale=rule.rationale, source=rule.source, advice=rule.advice,
                 provenance=prov_a,

@@ -1,21 +1,20 @@
 """Load a protocol (built-in name or YAML/JSON path), validate it, and build the typed model.
 
-YAML is read with ``yaml.SafeLoader`` only (a ``!!python/...`` tag is refused, nothing is constructed or
-executed); every schema or semantic error names the file, the line (from the YAML node marks) or JSON path,
-and the problem in plain words.
+YAML is read with the safe loaders only (libyaml's ``CSafeLoader`` when available, else ``SafeLoader``: a
+``!!python/...`` tag is refused, nothing is constructed or executed); every schema or semantic error names the
+file, the line (from the YAML node marks) or JSON path, and the problem in plain words. Speed (a re-audit loads
+a protocol in a few ms): the line map is composed only when an error is reported, any YAML problem met by the
+C loader is re-read by the pure ``SafeLoader`` so the message is the same, and jsonschema is imported and run
+only when the fast subset check (``schema_check.surely_valid``) does not vouch for the document.
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any
-
-import jsonschema
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from protocheck.errors import ProtocolError
 from protocheck.model import PARAMETER_NAMES
@@ -23,10 +22,14 @@ from protocheck.protocol.model import (
     CONSTRAINT_KINDS, CRITERION_KINDS, DERIVED_PARAMETERS, GEOMETRY_PARAMETERS, Consistency, Constraint,
     Criterion, Identify, Protocol, Sequence, SourceRef, Variant,
 )
+from protocheck.protocol.parsing import Lines, Path_, parse, where
+from protocheck.protocol.schema_check import surely_valid
 from protocheck.resources import builtin_protocol_dir, load_schema
 
+if TYPE_CHECKING:
+    import jsonschema
+
 KNOWN_PARAMETERS = frozenset(PARAMETER_NAMES) | frozenset(DERIVED_PARAMETERS)
-Path_ = tuple[Any, ...]
 
 
 def list_builtin_protocols() -> list[str]:
@@ -53,20 +56,44 @@ def resolve_protocol_path(name_or_path: str) -> Path:
                                                "YAML/JSON protocol file")
 
 
+_BUILTIN_LOADED: dict[tuple[str, int, int], Protocol] = {}   # (file, mtime_ns, size) -> validated built-in
+
+
 def load_protocol(name_or_path: str) -> Protocol:
-    """Load, validate and build a protocol from a built-in name or a YAML/JSON file path."""
+    """Load, validate and build a protocol from a built-in name or a YAML/JSON file path.
+
+    A built-in protocol is validated once per process and its (immutable) model reused while its file is
+    unchanged; a user's file is read and validated on every call.
+    """
     path = resolve_protocol_path(str(name_or_path))
+    key = _builtin_key(path)
+    if key is not None and key in _BUILTIN_LOADED:
+        return _BUILTIN_LOADED[key]
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ProtocolError(f"cannot read the protocol file: {exc}", path=str(path),
                             fix="check the path and that the file is UTF-8 text") from None
-    return load_protocol_text(text, str(path))
+    protocol = load_protocol_text(text, str(path))
+    if key is not None:
+        _BUILTIN_LOADED[key] = protocol
+    return protocol
+
+
+def _builtin_key(path: Path) -> tuple[str, int, int] | None:
+    """(file, mtime_ns, size) of a protocol shipped with protocheck; None for any other file."""
+    try:
+        if path.resolve().parent != builtin_protocol_dir().resolve():
+            return None
+        st = path.stat()
+    except OSError:
+        return None
+    return str(path.resolve()), st.st_mtime_ns, st.st_size
 
 
 def load_protocol_text(text: str, filename: str = "<protocol>") -> Protocol:
     """Parse and validate protocol text (YAML or JSON) given its file name for error messages."""
-    data, lines = _parse(text, filename)
+    data, lines = parse(text, filename)
     if not isinstance(data, dict):
         kind = type(data).__name__ if data is not None else "empty"
         raise ProtocolError(f"the document is {kind}, not a mapping of protocol fields",
@@ -78,90 +105,16 @@ def load_protocol_text(text: str, filename: str = "<protocol>") -> Protocol:
     return protocol
 
 
-# ----------------------------------------------------------------------------------------------- parsing
-
-def _parse(text: str, filename: str) -> tuple[Any, dict[Path_, int]]:
-    """Parse YAML (or JSON) safely; return the data and a map JSON path -> 1-based line."""
-    if filename.lower().endswith(".json"):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ProtocolError(f"invalid JSON: {exc.msg}", path=filename,
-                                where=f"line {exc.lineno}, column {exc.colno}",
-                                fix="correct the JSON syntax at that place") from None
-        try:
-            return data, _line_map(yaml.compose(text, Loader=yaml.SafeLoader), filename)
-        except yaml.YAMLError:
-            return data, {}
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None, {}
-        lines = _line_map(node, filename)
-        data = loader.construct_document(node)
-    except yaml.constructor.ConstructorError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise ProtocolError(f"refused YAML tag: {exc.problem}; protocol files may contain only plain data",
-                            path=filename, where=_mark_text(mark),
-                            fix="remove the '!!' tag and write the value as plain text, number, list or mapping"
-                            ) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ProtocolError(f"invalid YAML: {problem}", path=filename, where=_mark_text(mark),
-                            fix="correct the YAML syntax (indentation, quotes, colons) at that place") from None
-    finally:
-        loader.dispose()
-    return data, lines
-
-
-def _mark_text(mark: Any) -> str | None:
-    if mark is None:
-        return None
-    return f"line {mark.line + 1}, column {mark.column + 1}"
-
-
-def _line_map(node: yaml.Node, filename: str) -> dict[Path_, int]:
-    """Walk the composed YAML tree: path -> line; duplicate mapping keys are refused."""
-    lines: dict[Path_, int] = {}
-
-    def walk(n: yaml.Node, path: Path_) -> None:
-        lines[path] = n.start_mark.line + 1
-        if isinstance(n, yaml.MappingNode):
-            seen: set[str] = set()
-            for key_node, value_node in n.value:
-                key = key_node.value
-                if key in seen:
-                    raise ProtocolError(f"duplicate key '{key}'", path=filename,
-                                        where=f"line {key_node.start_mark.line + 1}",
-                                        fix="keep only one of the entries with this key")
-                seen.add(key)
-                lines[path + (key,)] = key_node.start_mark.line + 1
-                walk(value_node, path + (key,))
-                lines[path + (key,)] = key_node.start_mark.line + 1
-        elif isinstance(n, yaml.SequenceNode):
-            for i, item in enumerate(n.value):
-                walk(item, path + (i,))
-
-    walk(node, ())
-    return lines
-
-
-def _where(path: Path_, lines: dict[Path_, int]) -> str:
-    """'line N (at sequences[0].constraints[2])' or just the JSON path when no line is known."""
-    json_path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".") or "(top level)"
-    for i in range(len(path), -1, -1):
-        if path[:i] in lines:
-            return f"line {lines[path[:i]]} (at {json_path})"
-    return f"at {json_path}"
-
-
 # -------------------------------------------------------------------------------------------- validation
 
-def _validate(data: dict[str, Any], filename: str, lines: dict[Path_, int]) -> None:
+def _validate(data: dict[str, Any], filename: str, lines: Lines) -> None:
     """Validate against schemas/protocol.schema.json; raise the most specific error in plain words."""
-    validator = jsonschema.Draft202012Validator(load_schema("protocol"))
+    schema = load_schema("protocol")
+    if surely_valid(data, schema):   # the fast subset check vouches for it: jsonschema would find nothing
+        return
+    import jsonschema   # ~0.1 s with its import: only for a document the fast check doubts
+
+    validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: (-len(e.absolute_path), str(e.absolute_path)))
     if not errors:
         return
@@ -170,7 +123,7 @@ def _validate(data: dict[str, Any], filename: str, lines: dict[Path_, int]) -> N
     if err.validator == "additionalProperties" and isinstance(err.instance, dict):
         extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
         path += tuple(extra[:1])
-    raise ProtocolError(_plain(err), path=filename, where=_where(path, lines),
+    raise ProtocolError(_plain(err), path=filename, where=where(path, lines()),
                         fix="see the protocol language in docs/DESIGN.md and schemas/protocol.schema.json")
 
 
@@ -214,12 +167,12 @@ def _plain(err: jsonschema.ValidationError) -> str:
 class _Builder:
     """Turns a schema-valid document into model objects, with semantic checks that name the place."""
 
-    def __init__(self, filename: str, lines: dict[Path_, int]) -> None:
+    def __init__(self, filename: str, lines: Lines) -> None:
         self.filename = filename
         self.lines = lines
 
     def fail(self, message: str, path: Path_, fix: str) -> ProtocolError:
-        return ProtocolError(message, path=self.filename, where=_where(path, self.lines), fix=fix)
+        return ProtocolError(message, path=self.filename, where=where(path, self.lines()), fix=fix)
 
     def build(self, data: dict[str, Any]) -> Protocol:
         defaults = data.get("defaults", {}).get("constraints", [])
@@ -253,6 +206,8 @@ class _Builder:
     def parameter(self, name: str, path: Path_, extra: tuple[str, ...] = ()) -> str:
         if name in KNOWN_PARAMETERS or name in extra:
             return name
+        import difflib   # only for the error message
+
         close = difflib.get_close_matches(name, sorted(KNOWN_PARAMETERS) + list(extra), n=1)
         hint = f"did you mean '{close[0]}'?" if close else "see PARAMETER_NAMES in protocheck/model.py"
         raise self.fail(f"unknown parameter '{name}'", path, hint)

@@ -48,23 +48,20 @@ def score_sequence(acq: Acquisition, seq: Sequence) -> Candidate:
             cand.failed.append(f"excluded: {words}")
     if ident.any:
         any_held = False
+        said = []
         for crit in ident.any:
             held, words = evaluate_criterion(crit, acq)
+            said.append(words)
             if held:
                 any_held = True
                 cand.score += crit.weight
                 cand.reasons.append(words)
         if not any_held:
             cand.ok = False
-            cand.failed.append("none of: " + "; ".join(_words(c, acq) for c in ident.any))
+            cand.failed.append("none of: " + "; ".join(w.removeprefix("not: ") for w in said))
     if cand.score <= 0:
         cand.ok = False
     return cand
-
-
-def _words(crit: object, acq: Acquisition) -> str:
-    _, words = evaluate_criterion(crit, acq)  # type: ignore[arg-type]
-    return words.removeprefix("not: ")
 
 
 def support_reason(acq: Acquisition) -> list[str]:

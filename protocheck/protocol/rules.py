@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 from typing import Any
 
 from protocheck.checks.results import Finding, Severity, Status
@@ -37,6 +38,28 @@ LABELS: dict[str, str] = {
     "NumberOfAverages": "averages", "ScanningSequence": "scanning sequence",
 }
 _TOKEN_SPLIT = re.compile(r"[\\_/,;\s]+")
+
+
+_SEVERITIES = {s.value: s for s in Severity}
+
+
+def severity(value: Any) -> Severity:
+    """``Severity(value)`` by a dict lookup (an Enum call by value is slow, and a check makes thousands)."""
+    return _SEVERITIES.get(value) or Severity(value)
+
+
+def _memo(obj: Any, what: str, make: Any) -> Any:
+    """``make(obj)`` computed once per rule object: criteria and constraints are frozen, so their texts are too.
+
+    Kept in the object's ``__dict__`` under a private name (not a dataclass field: eq, repr and hash ignore it).
+    """
+    cache = getattr(obj, "__dict__", None)
+    if cache is None:
+        return make(obj)
+    value = cache.get(what)
+    if value is None:
+        value = cache[what] = make(obj)
+    return value
 
 
 # ------------------------------------------------------------------------------------------------ values
@@ -90,11 +113,17 @@ def _is_num(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def _tokens(value: Any) -> list[str]:
+def _tokens(value: Any) -> list[str] | tuple[str, ...]:
     """Elements of a list, or tokens of a DICOM multi-value string ('GR\\IR', 'EP_SE'), upper-cased."""
     if isinstance(value, (list, tuple, set)):
         return [str(v).upper() for v in value]
-    return [t.upper() for t in _TOKEN_SPLIT.split(str(value)) if t]
+    return _text_tokens(str(value))
+
+
+@lru_cache(maxsize=4096)
+def _text_tokens(text: str) -> tuple[str, ...]:
+    """Upper-cased tokens of one string (cached: series repeat the same few values)."""
+    return tuple(t.upper() for t in _TOKEN_SPLIT.split(text) if t)
 
 
 def _as_text(value: Any) -> str:
@@ -235,10 +264,11 @@ def test_value(kind: str, spec: Any, value: Any, pattern: re.Pattern[str] | None
 
 def evaluate_criterion(crit: Criterion, acq: Acquisition) -> tuple[bool | None, str]:
     """(True/False, reason in words), or (None, reason) when the value cannot be read."""
-    value, _ = value_of(acq, crit.parameter)
-    words = _criterion_words(crit)
+    param = acq.params.get(crit.parameter)
+    value = param.value if param is not None else value_of(acq, crit.parameter)[0]
     if value is None and crit.kind != "present":
         return None, f"{crit.parameter} unknown"
+    words = _memo(crit, "_pc_words", _criterion_words)
     held = test_value(crit.kind, crit.value, value, crit.pattern)
     return held, words if held else f"not: {words}"
 
@@ -262,9 +292,9 @@ def _cap(sev: Severity) -> Severity:
 
 def evaluate_constraint(c: Constraint, acq: Acquisition, sequence: Sequence) -> Finding:
     """Evaluate one constraint on one series; unknown values give CANNOT_VERIFY."""
-    sev = Severity(c.severity)
+    sev = severity(c.severity)
     label = c.label or LABELS.get(c.parameter, c.parameter)
-    expected = expected_text(c)
+    expected = _memo(c, "_pc_expected", expected_text)
     finding = Finding(check_id=f"{sequence.id}/{c.id}", sequence=sequence.id, status=Status.PASS, severity=sev,
                       parameter=c.parameter, series=acq.key, expected=expected, advice=c.advice,
                       rationale=c.rationale, source=c.source)
@@ -278,11 +308,15 @@ def evaluate_constraint(c: Constraint, acq: Acquisition, sequence: Sequence) -> 
     if c.kind == "min_count":
         return _with_note(_min_count(c, value, finding, sequence.title), c)
     ok = test_value(c.kind, c.value, value, c.pattern, c.tolerance)
-    unit = _display_unit(c.parameter, [float(x) for x in _expected_numbers(c)])
+    unit = _memo(c, "_pc_unit", _expected_unit)
     finding.found = "absent" if value is None else fmt_value(c.parameter, value, unit if unit[0] else None)
     finding.status = Status.PASS if ok else Status.FAIL
     finding.message = f"{sequence.title}: {label} {finding.found}, protocol requires {expected}: {_verdict(ok, sev)}"
     return _with_note(finding, c)
+
+
+def _expected_unit(c: Constraint) -> tuple[str, float]:
+    return _display_unit(c.parameter, [float(x) for x in _expected_numbers(c)])
 
 
 def _expected_numbers(c: Constraint) -> list[Any]:
@@ -306,7 +340,7 @@ def _with_note(f: Finding, c: Constraint) -> Finding:
 
 def _min_count(c: Constraint, value: Any, finding: Finding, title: str) -> Finding:
     """Directions at a shell: the count of the shell within shell_tolerance of ``c.shell``."""
-    sev = Severity(c.severity)
+    sev = severity(c.severity)
     shell = float(c.shell or 0)
     tol = c.shell_tolerance if c.shell_tolerance is not None else 0.1 * shell
     if not isinstance(value, dict):
@@ -346,7 +380,7 @@ def evaluate_constraints(constraints: list[Constraint], acq: Acquisition, sequen
         for status in (Status.FAIL, Status.CANNOT_VERIFY):
             bad = [i for i in idx if findings[i].status is status]
             if len(bad) > 1:
-                keep = max(bad, key=lambda i: Severity(constraints[i].severity).rank)
+                keep = max(bad, key=lambda i: severity(constraints[i].severity).rank)
                 drop.update(i for i in bad if i != keep)
         if any(findings[i].status is Status.FAIL for i in idx):
             drop.update(i for i in idx if findings[i].status is Status.CANNOT_VERIFY)

@@ -1,6 +1,7 @@
 """Walk an input tree: every regular file whatever its name; problems become SkippedFiles, never exceptions."""
 from __future__ import annotations
 
+import operator
 import os
 from dataclasses import dataclass
 from typing import Iterator
@@ -23,6 +24,12 @@ class FoundFile:
     mtime: float
     mtime_ns: int = 0     # exact modification time (ns), the incremental index key
 
+    def __init__(self, path: str, rel: str, size: int, mtime: float, mtime_ns: int = 0) -> None:
+        # speed (one per file of an archive): the generated frozen __init__ sets each field through
+        # object.__setattr__, 3x slower; the instance stays frozen (assignment still raises)
+        d = self.__dict__
+        d["path"], d["rel"], d["size"], d["mtime"], d["mtime_ns"] = path, rel, size, mtime, mtime_ns
+
 
 def _rel(path: str, root: str) -> str:
     prefix = root.rstrip(os.sep) + os.sep
@@ -35,8 +42,37 @@ def _rel(path: str, root: str) -> str:
     return os.path.basename(path) if rel == "." else rel
 
 
+class FolderListing:
+    """One folder's regular files in walk order: ``entries`` holds a (name, size, mtime_ns) tuple per plain file
+    (``mtimes`` the matching st_mtime) and, in place, the FoundFile of a linked file or the SkippedFile of what
+    cannot be read; ``plain`` is True when every entry is a tuple. ``rel`` is the folder relative to the root."""
+
+    __slots__ = ("path", "rel", "entries", "mtimes", "plain")
+
+    def __init__(self, path: str, rel: str, entries: list, mtimes: list[float], plain: bool) -> None:
+        self.path, self.rel, self.entries, self.mtimes, self.plain = path, rel, entries, mtimes, plain
+
+
 def walk(root: str | os.PathLike[str]) -> Iterator[FoundFile | SkippedFile]:
     """Yield every regular file under ``root`` (sorted, deterministic) or a SkippedFile for what cannot be read."""
+    sep = os.sep
+    for block in folders(root):
+        if isinstance(block, SkippedFile):
+            yield block
+            continue
+        path = block.path if block.path.endswith(sep) else block.path + sep
+        rel = block.rel + sep if block.rel else ""
+        for item, mtime in zip(block.entries, block.mtimes):
+            if item.__class__ is tuple:
+                name, size, mtime_ns = item
+                yield FoundFile(path + name, rel + name, size, mtime, mtime_ns)
+            else:
+                yield item
+
+
+def folders(root: str | os.PathLike[str]) -> Iterator[FolderListing | SkippedFile]:
+    """The walk folder by folder (depth first, sorted): a FolderListing per folder, or a SkippedFile for a
+    folder that cannot be listed or is reached again through a link. A single-file root is one listing."""
     root = os.fspath(root)
     try:
         st = os.stat(root)
@@ -44,58 +80,109 @@ def walk(root: str | os.PathLike[str]) -> Iterator[FoundFile | SkippedFile]:
         yield SkippedFile(root, f"cannot access the input: {exc.strerror or exc}", "unreadable")
         return
     if not os.path.isdir(root):
-        yield FoundFile(os.path.abspath(root), os.path.basename(root), st.st_size, st.st_mtime, st.st_mtime_ns)
+        found = FoundFile(os.path.abspath(root), os.path.basename(root), st.st_size, st.st_mtime, st.st_mtime_ns)
+        yield FolderListing(os.path.dirname(found.path), "", [found], [st.st_mtime], False)
         return
     base = os.path.abspath(root)
     visited: set[str] = set()
-    stack = [base]
+    stack: list[tuple[str, str, str | None]] = [(base, "", None)]
     while stack:
-        current = stack.pop()
-        real = os.path.realpath(current)
+        current, rel, real = stack.pop()
+        real = real or os.path.realpath(current)   # known without syscalls for a plain sub-folder
         if real in visited:
             yield SkippedFile(_rel(current, base), "symbolic link loop or folder already visited: skipped",
                               "ignored")
             continue
         visited.add(real)
-        entries, problem = _list_dir(current)
+        fd, entries, problem = _list_dir(current)
         if problem is not None:
             yield SkippedFile(_rel(current, base), problem, "unreadable")
             continue
-        subdirs: list[str] = []
-        for entry in entries:
-            item = _classify(entry, base)
-            if item is None:
-                continue
-            if isinstance(item, str):
-                subdirs.append(item)
-            else:
-                yield item
+        try:
+            listing, subdirs = _list_folder(entries, current, rel, real, base)
+        finally:
+            if fd is not None:
+                os.close(fd)
+        if listing.entries:
+            yield listing
         stack.extend(reversed(subdirs))
 
 
-def _list_dir(path: str) -> tuple[list[os.DirEntry[str]], str | None]:
+def _list_folder(entries: list[os.DirEntry[str]], current: str, rel: str, real: str,
+                 base: str) -> tuple[FolderListing, list[tuple[str, str, str | None]]]:
+    """One folder's listing and its sub-folders (path, rel, real path when known); plain entries need one stat
+    (relative to the open folder when the platform allows: the kernel then resolves one name, not a path)."""
+    sep = os.sep
+    listing = FolderListing(current, rel, [], [], True)
+    out, mtimes = listing.entries, listing.mtimes
+    subdirs: list[tuple[str, str, str | None]] = []
+    rel_prefix = rel + sep if rel else ""
+    real_prefix = real if real.endswith(sep) else real + sep
+    path_prefix = current if current.endswith(sep) else current + sep
+    for entry in entries:
+        name = entry.name
+        if name in IGNORED_NAMES or name.startswith("._"):
+            continue
+        try:   # fast path (plain files and folders; not a link: following it or not is the same)
+            plain = not entry.is_symlink()
+            st = entry.stat() if plain and entry.is_file() else None
+            folder = plain and st is None and entry.is_dir()
+        except OSError:
+            st, folder = None, False
+        if st is not None:
+            out.append((name, st.st_size, st.st_mtime_ns))
+            mtimes.append(st.st_mtime)
+            continue
+        if folder:   # the real path of a plain (not linked) sub-folder: its parent's plus its name
+            subdirs.append((path_prefix + name, rel_prefix + name, real_prefix + name))
+            continue
+        item = _classify(entry, base, path_prefix + name)
+        if item is None:
+            continue
+        if isinstance(item, str):
+            subdirs.append((item, rel_prefix + name, None))
+        else:
+            out.append(item)
+            mtimes.append(0.0)
+            listing.plain = False
+    return listing, subdirs
+
+
+_name = operator.attrgetter("name")
+_SCANDIR_FD = os.scandir in os.supports_fd and os.stat in os.supports_dir_fd
+
+
+def _list_dir(path: str) -> tuple[int | None, list[os.DirEntry[str]], str | None]:
+    """(open folder descriptor or None, entries sorted by name, problem); the caller closes the descriptor,
+    which the entries' stat() uses until then."""
+    fd = None
     try:
-        with os.scandir(path) as it:
-            entries = sorted(it, key=lambda e: e.name)
-    except PermissionError:
-        return [], "permission denied: folder not read (fix: grant read access)"
-    except FileNotFoundError:
-        return [], "folder vanished during the scan"
+        if _SCANDIR_FD:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        with os.scandir(path if fd is None else fd) as it:
+            entries = sorted(it, key=_name)
     except OSError as exc:
-        return [], f"folder cannot be listed: {exc.strerror or exc}"
-    return entries, None
+        if fd is not None:
+            os.close(fd)
+        if isinstance(exc, PermissionError):
+            return None, [], "permission denied: folder not read (fix: grant read access)"
+        if isinstance(exc, FileNotFoundError):
+            return None, [], "folder vanished during the scan"
+        return None, [], f"folder cannot be listed: {exc.strerror or exc}"
+    return fd, entries, None
 
 
-def _classify(entry: os.DirEntry[str], base: str) -> FoundFile | SkippedFile | str | None:
-    """A FoundFile, a SkippedFile, a sub-folder path to descend into, or None for ignored junk."""
+def _classify(entry: os.DirEntry[str], base: str, path: str) -> FoundFile | SkippedFile | str | None:
+    """A FoundFile, a SkippedFile, a sub-folder path to descend into, or None for ignored junk (``path``: the
+    entry's full path, as ``entry.path`` is only its name when the folder was listed by descriptor)."""
     if entry.name in IGNORED_NAMES or entry.name.startswith("._"):
         return None
-    rel = _rel(entry.path, base)
+    rel = _rel(path, base)
     try:
         if entry.is_dir(follow_symlinks=True):
-            return entry.path
+            return path
         if not entry.is_file(follow_symlinks=True):
-            if entry.is_symlink() and not os.path.exists(entry.path):
+            if entry.is_symlink() and not os.path.exists(path):
                 return SkippedFile(rel, "broken symbolic link", "unreadable")
             return SkippedFile(rel, "not a regular file (device, socket or pipe)", "ignored")
         st = entry.stat(follow_symlinks=True)
@@ -105,4 +192,4 @@ def _classify(entry: os.DirEntry[str], base: str) -> FoundFile | SkippedFile | s
         return SkippedFile(rel, "file vanished during the scan", "unreadable")
     except OSError as exc:
         return SkippedFile(rel, f"cannot stat: {exc.strerror or exc}", "unreadable")
-    return FoundFile(entry.path, rel, st.st_size, st.st_mtime, st.st_mtime_ns)
+    return FoundFile(path, rel, st.st_size, st.st_mtime, st.st_mtime_ns)

@@ -128,6 +128,7 @@ def _needs_more(st: _State, meta: dict[int, bytes], ts: str) -> bool:
         return True
 
 
+_VR_TEXT = {vr: vr.decode("ascii") for vr in LONG_VRS | SHORT_VRS}
 CHUNK_ELEMENTS = 8     # elements per template chunk: small enough that one changed value spoils little
 _template: dict[int, bytes] = {}   # per process: the previous file's chunks (first tag -> their bytes)
 
@@ -207,10 +208,11 @@ def _wanted(st: _State, group: int, elem: int, length: int, last_group: int) -> 
 
 def _keep_here(st: _State, buf: bytes, base: int, group: int, elem: int, vr: bytes, length: int, end: int) -> None:
     """Keep the element whose value ends at ``end`` in the buffer (lazily decoded by pydicom)."""
-    tag = BaseTag((group << 16) | elem)
+    key = (group << 16) | elem   # compared as an int: BaseTag compares in Python
+    tag = BaseTag(key)
     value = buf[end - length:end]
-    st.raw[tag] = RawDataElement(tag, vr.decode("ascii"), length, value, base + end - length, False, True)
-    if tag == 0x00080070:   # the vendor's per-file groups: stop there
+    st.raw[tag] = RawDataElement(tag, _VR_TEXT[vr], length, value, base + end - length, False, True)
+    if key == 0x00080070:   # the vendor's per-file groups: stop there
         st.vendor(value)
 
 

@@ -1,0 +1,95 @@
+"""parallel.tree_digest (the re-audit's fast walk) equals the digest the first run computes with _folders(walk())."""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from protocheck.model import SkippedFile
+from protocheck.sources.discovery import FolderListing, FoundFile, folders, walk
+from protocheck.sources.dicom import parallel
+
+
+def _first_run_digest(root: Path | str) -> bytes:
+    tree = hashlib.blake2b(digest_size=16)
+    for _ in parallel._folders(walk(root), parallel._Skipped(), tree):
+        pass
+    return tree.digest()
+
+
+@pytest.fixture()
+def tricky(tmp_path: Path) -> Path:
+    """Nested folders, an empty one, a big one, a linked file, a broken link, a link loop, junk and a fifo."""
+    root = tmp_path / "in"
+    (root / "a" / "b").mkdir(parents=True)
+    (root / "empty").mkdir()
+    (root / "big").mkdir()
+    for i in range(7):
+        (root / "big" / f"IM{i:03d}").write_bytes(b"x" * i)
+    (root / "a" / "f1").write_bytes(b"1")
+    (root / "a" / "b" / "f2").write_bytes(b"22")
+    (root / "top").write_bytes(b"333")
+    os.symlink(root / "top", root / "a" / "linked")
+    os.symlink(root / "missing", root / "a" / "broken")
+    os.symlink(root, root / "a" / "b" / "loop")
+    (root / ".DS_Store").write_bytes(b"junk")
+    (root / "._x").write_bytes(b"junk")
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(root / "a" / "pipe")
+    return root
+
+
+@pytest.mark.parametrize("chunk", [parallel.FOLDER_CHUNK, 2, 3, 7])
+def test_digest_equals_the_first_runs(tricky: Path, monkeypatch, chunk: int):
+    monkeypatch.setattr(parallel, "FOLDER_CHUNK", chunk)
+    assert parallel.tree_digest(tricky) == _first_run_digest(tricky)
+    kinds = [type(b).__name__ for b in folders(tricky)]
+    assert "SkippedFile" in kinds and kinds.count("FolderListing") == 4   # root, a, a/b, big (empty has none)
+
+
+def test_single_file_and_missing_root(tricky: Path, tmp_path: Path):
+    for root in (tricky / "top", tmp_path / "nope"):
+        assert parallel.tree_digest(root) == _first_run_digest(root)
+    assert parallel.tree_digest(tricky / "top") != parallel.tree_digest(tricky / "a" / "f1")
+
+
+def test_real_tree_digest(dicom_root: Path):
+    root = dicom_root / "dcm_qa_ge"
+    assert parallel.tree_digest(root) == _first_run_digest(root)
+
+
+@pytest.mark.parametrize("change", ["content", "add", "remove", "rename", "mtime", "add_folder", "linked"])
+def test_every_change_changes_the_digest(tricky: Path, change: str):
+    before = parallel.tree_digest(tricky)
+    target = tricky / "big" / "IM003"
+    if change == "content":
+        target.write_bytes(b"yyyy")
+    elif change == "add":
+        (tricky / "a" / "new").write_bytes(b"n")
+    elif change == "remove":
+        target.unlink()
+    elif change == "rename":
+        target.rename(tricky / "big" / "IM999")
+    elif change == "mtime":
+        st = target.stat()
+        os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns + 1))
+    elif change == "add_folder":
+        (tricky / "empty" / "f").write_bytes(b"")
+    else:   # the target of a linked file changes
+        (tricky / "top").write_bytes(b"4444")
+    after = parallel.tree_digest(tricky)
+    assert after != before and after == _first_run_digest(tricky)
+
+
+def test_walk_is_the_flattened_listings(tricky: Path):
+    flat = []
+    for block in folders(tricky):
+        if isinstance(block, SkippedFile):
+            flat.append(block.path)
+            continue
+        assert isinstance(block, FolderListing) and len(block.entries) == len(block.mtimes)
+        flat.extend(os.path.join(block.rel, e[0]) if isinstance(e, tuple) else e.rel if isinstance(e, FoundFile)
+                    else e.path for e in block.entries)
+    assert flat == [i.rel if isinstance(i, FoundFile) else i.path for i in walk(tricky)]
