@@ -159,6 +159,9 @@ def main() -> None:
     subprocess.run([sys.executable, __file__, "--child", "build", "--corpus", str(corpus), "--shared", str(a.shared),
                     "--files", str(a.files), "--mode", a.mode], check=True)
     print(f"corpus: {a.files} files ({a.mode}) in {corpus} [{time.perf_counter() - t:.0f} s]", flush=True)
+    # byte-compile protocheck as pip does at install (pydicom's modules are compiled in site-packages): with
+    # PYTHONDONTWRITEBYTECODE set, every child would otherwise compile protocheck's sources again
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "protocheck")], check=True)
     cache = Path(tempfile.mkdtemp(prefix="protocheck-bench-cache-"))
     try:
         if a.only == "memory":

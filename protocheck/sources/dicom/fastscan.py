@@ -98,7 +98,7 @@ def _scan(fh: IO[bytes], last_group: int) -> Dataset | None:
         return None
     if uid_text(meta.get(0x0002)) in MULTIFRAME:
         return MULTI_FRAME   # per-frame functional groups: framescan (or pydicom) reads them
-    st = _State(last_group)
+    st, ds = _State(last_group), None
     while True:
         pos = _walk(r, pos, st)
         if not st.end:
@@ -111,19 +111,21 @@ def _scan(fh: IO[bytes], last_group: int) -> Dataset | None:
                 pos = _element(r, st, pos, h)
                 continue
             st.end = True
-        if st.extend_to and st.needs_more is not None and _needs_more(st, meta, ts):
-            st.last_group, st.extend_to, st.stop_elem, st.end = st.extend_to, 0, -1, False
-            continue
+        if st.extend_to and st.needs_more is not None:
+            ds = _dataset(st.raw, meta, ts)   # shares st.raw: elements read on are added to it
+            if _needs_more(st, ds):
+                st.last_group, st.extend_to, st.stop_elem, st.end = st.extend_to, 0, -1, False
+                continue
         break
     global _template
     _template = st.chunks
-    return _dataset(st.raw, meta, ts)
+    return ds if ds is not None else _dataset(st.raw, meta, ts)
 
 
-def _needs_more(st: _State, meta: dict[int, bytes], ts: str) -> bool:
+def _needs_more(st: _State, ds: Dataset) -> bool:
     """Ask the vendor whether the values read so far leave a per-file value to a later group."""
     try:
-        return bool(st.needs_more(_dataset(dict(st.raw), meta, ts)))  # type: ignore[misc]
+        return bool(st.needs_more(ds))  # type: ignore[misc]
     except Exception:  # noqa: BLE001 - unsure: read on (reading more is always exact)
         return True
 

@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import sys
 import time
+import warnings
 from typing import Any, Iterable, Iterator
 
 from protocheck.model import ScanResult, SkippedFile
@@ -289,10 +290,26 @@ class _Pools:
     def get(self) -> Any:
         """The pool (started now if needed), or None for a serial scan."""
         if self.pool is None and self.workers > 1:
+            _import_readers()   # imported once here, inherited by every forked worker (not once per worker)
             ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
             self.pool = ctx.Pool(self.workers, initializer=_init_worker,
                                  initargs=(dataclasses.replace(self.options, progress=None),))
         return self.pool
+
+
+def _import_readers() -> None:
+    """Import every module a worker reads files with (vendor modules are otherwise imported lazily)."""
+    import importlib
+
+    for name in ("fastscan", "framescan", "framevalues", "enhanced", "diffusion", "vendors", "siemens",
+                 "siemens_xa", "ge", "philips", "canon", "uih", "damage"):
+        importlib.import_module(f"protocheck.sources.dicom.{name}")
+    with warnings.catch_warnings():   # nibabel warns on import that its DICOM readers are experimental
+        warnings.simplefilter("ignore")
+        try:
+            importlib.import_module("nibabel.nicom.csareader")   # the Siemens CSA reader, used per series
+        except ImportError:
+            pass
 
 
 def _submit(folder: _Folder, index: Any, pools: "_Pools", options: ScanOptions, seen: set[str]) -> int:

@@ -79,7 +79,8 @@ def needs_last_group(ds: Dataset) -> bool:
     Any doubt answers True: reading on is always exact. Keep in step with file_diffusion.
     """
     from protocheck.sources.dicom.enhanced import public_diffusion
-    sample = public_diffusion(ds)
+    d = ds._dict
+    sample = public_diffusion(ds) if 0x00189087 in d or 0x00189075 in d else None
     if not (sample is None or sample.bvalue is None or (sample.vector is None and sample.directionality is None)):
         return False                 # the public sample is complete: no private value is read
     b = first_float(element_value(ds, 0x2001, 0x1003, IMG1), "f")
