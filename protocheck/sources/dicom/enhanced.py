@@ -47,6 +47,8 @@ def group_item(ds: Dataset, macro: str, frame: Dataset | None = None) -> Dataset
 
 def fg_value(ds: Dataset, macro: str, keyword: str, frame: Dataset | None = None) -> Any:
     """An attribute inside a functional group macro of the first frame (or ``frame``), shared groups included."""
+    if frame is None and 0x52009229 not in ds._dict and 0x52009230 not in ds._dict:
+        return None   # a classic header: no functional groups (skips four keyword lookups)
     if frame is None:
         fl = frames(ds)
         frame = fl[0] if fl else None

@@ -127,7 +127,6 @@ class _FrameWalk:
         self.last: tuple[int, int] = (0, 0)
         self.keys: dict[tuple[bytes, bytes, bytes], int] = {}   # distinct (position, echo, diffusion) macros
         self.order: list[tuple[int, tuple[int, int] | None]] = []   # per frame: key index, vendor item span
-        self.shared: dict[int, object] = {}     # value from the shared groups, for frames without the macro
         self.template: dict[int, tuple[bytes, bytes | None, bool]] = {}   # previous frame's children by tag
 
     def run(self, pos: int, length: int) -> int:
@@ -213,13 +212,14 @@ class _FrameWalk:
 
         out = Frames(n=self.n)
         manufacturer = str(ds.get("Manufacturer", "") or "").strip()
-        decoded = [self._decode(ds, *key) for key in self.keys]
+        memo: tuple[dict, dict, dict] = ({}, {}, {})   # each macro decoded once per distinct byte string
+        decoded = [self._decode(ds, key, memo) for key in self.keys]
         keys = list(self.keys)
         merged: dict[DiffusionSample, int] = {}
         positions: set = set()
         fallback: dict[bytes, DiffusionSample | None] = {}   # frames without vendor values
         for index, span in self.order:
-            pos, te, sample, frame = decoded[index]
+            pos, te, sample = decoded[index]
             if pos is not None:
                 positions.add(pos)
             if te is not None and te not in out.echo_times:
@@ -228,7 +228,8 @@ class _FrameWalk:
                 if span is None:   # vendors read only the diffusion macro here: once per distinct macro
                     diff = keys[index][2]
                     if diff not in fallback:
-                        fallback[diff] = vendors.file_diffusion(self._frame(ds, b"", b"", diff), manufacturer)
+                        frame = self._dataset(ds, [(MR_DIFFUSION, diff)] if diff else [])
+                        fallback[diff] = vendors.file_diffusion(frame, manufacturer)
                     sample = fallback[diff] or sample
                 else:
                     item = self._dataset(ds, [(PER_FRAME, self.r.buf[span[0]:span[1]])])[PER_FRAME].value[0]
@@ -239,28 +240,34 @@ class _FrameWalk:
         out.diffusion = list(merged.items())
         return out
 
-    def _decode(self, ds: Dataset, plane: bytes, echo: bytes, diff: bytes) -> tuple:
-        """(position, echo time, diffusion sample, frame dataset) of one distinct macro state.
+    def _decode(self, ds: Dataset, key: tuple[bytes, bytes, bytes], memo: tuple[dict, dict, dict]) -> tuple:
+        """(position, echo time, diffusion sample) of one distinct macro state.
 
         Plain encodings are decoded from the bytes (framevalues); anything else, and a macro the frame
         lacks (the shared group decides), goes through the full-read code on a small raw dataset.
         """
-        frame: Dataset | None = None
         out: list = []
-        for i, (value, fast, full) in enumerate(((plane, framevalues.position, enhanced.frame_position),
-                                                 (echo, framevalues.echo_time, enhanced.frame_echo_time),
-                                                 (diff, framevalues.diffusion, enhanced.frame_diffusion))):
-            if not value:     # the frame lacks the macro: the shared group decides (same for every frame)
-                if i not in self.shared:
-                    self.shared[i] = self._shared(ds, _MACRO_ORDER[i], fast, full)
-                out.append(self.shared[i])
-                continue
-            try:
-                out.append(fast(framevalues.macro(value)))
-            except framevalues.Odd:
-                frame = frame if frame is not None else self._frame(ds, plane, echo, diff)
-                out.append(full(ds, frame))
-        return out[0], out[1], out[2], frame
+        for i, (fast, full) in enumerate(((framevalues.position, enhanced.frame_position),
+                                          (framevalues.echo_time, enhanced.frame_echo_time),
+                                          (framevalues.diffusion, enhanced.frame_diffusion))):
+            value = key[i]
+            if value not in memo[i]:
+                memo[i][value] = self._one(ds, i, value, fast, full)
+            out.append(memo[i][value])
+        return out[0], out[1], out[2]
+
+    def _one(self, ds: Dataset, i: int, value: bytes, fast: Callable, full: Callable) -> object:
+        """One macro's value: the shared group's when the frame lacks it, else from its bytes or pydicom."""
+        if not value:
+            return self._shared(ds, _MACRO_ORDER[i], fast, full)
+        if i == 0:
+            plain = framevalues.plain_position(value)
+            if plain is not False:
+                return plain
+        try:
+            return fast(framevalues.macro(value))
+        except framevalues.Odd:
+            return full(ds, self._dataset(ds, [(_MACRO_ORDER[i], value)]))
 
     def _shared(self, ds: Dataset, tag: int, fast: Callable, full: Callable) -> object:
         """A macro's value from the shared functional groups: from its bytes, else through pydicom."""
@@ -272,11 +279,6 @@ class _FrameWalk:
             return None if item is None else fast(item)
         except framevalues.Odd:
             return full(ds, None)
-
-    def _frame(self, ds: Dataset, plane: bytes, echo: bytes, diff: bytes) -> Dataset:
-        """A frame dataset holding only the three macros (raw, decoded by pydicom on access)."""
-        return self._dataset(ds, [(tag, value) for tag, value in ((PLANE_POSITION, plane), (MR_ECHO, echo),
-                                                                  (MR_DIFFUSION, diff)) if value])
 
     @staticmethod
     def _dataset(ds: Dataset, elements: list[tuple[int, bytes]]) -> Dataset:

@@ -133,6 +133,27 @@ def shared_macro(shared: bytes | None, tag: int) -> Leaves | None:
     return entry[1]
 
 
+# the usual PlanePositionSequence value: one item holding only (0020,0032) DS, defined or undefined length
+_PLAIN_POSITION = re.compile(rb"\xfe\xff\x00\xe0(....)\x20\x00\x32\x00DS(..)", re.DOTALL)
+
+
+def plain_position(data: bytes) -> tuple[float, float, float] | None | bool:
+    """frame_position of the common one-element macro straight from its bytes; False when not that layout."""
+    m = _PLAIN_POSITION.match(data)
+    if m is None:
+        return False
+    n = int.from_bytes(m.group(2), "little")
+    end = 16 + n
+    ilen = int.from_bytes(m.group(1), "little")
+    tail = data[end:]
+    if not ((ilen == 8 + n and not tail) or (ilen == 0xFFFFFFFF and tail == b"\xfe\xff\x0d\xe0\x00\x00\x00\x00")):
+        return False
+    try:
+        return position({IMAGE_POSITION: (b"DS", data[16:end])})
+    except Odd:
+        return False
+
+
 def position(item: Leaves) -> tuple[float, float, float] | None:
     """enhanced.frame_position of a frame whose PlanePositionSequence first item is ``item``."""
     pos = enhanced.float_tuple(_ds(item.get(IMAGE_POSITION)), 3)
