@@ -19,23 +19,24 @@ from pydicom.dataset import Dataset
 def element_value(ds: Dataset, group: int, elem: int, creator: str | None = None) -> Any:
     """The value of (group, elem) (elem is the 0x10xx form), via the private creator block when possible."""
     try:
+        d = ds._dict   # one dict lookup per element (Dataset.__contains__ + __getitem__ convert the tag twice)
         if creator is not None:
             base = _creator_base(ds, group, creator)
             if base is not None:
-                tag = (group << 16) | base | (elem & 0xFF)
-                if tag in ds:
-                    return _value(ds, tag)
+                el = d.get((group << 16) | base | (elem & 0xFF))
+                if el is not None:
+                    return _value(ds, el)
             else:
                 try:
                     block = ds.private_block(group, creator)
                     tag = block.get_tag(elem & 0xFF)
                     if tag in ds:
-                        return _value(ds, tag)
+                        return _value(ds, d[tag])
                 except (KeyError, ValueError):
                     pass
-        tag = (group << 16) | elem
-        if tag in ds:
-            return _value(ds, tag)
+        el = d.get((group << 16) | elem)
+        if el is not None:
+            return _value(ds, el)
     except Exception:  # noqa: BLE001 - malformed element: treated as absent
         return None
     return None
@@ -44,16 +45,18 @@ def element_value(ds: Dataset, group: int, elem: int, creator: str | None = None
 _PLAIN = {"DS": re.compile(rb"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?"), "IS": re.compile(rb"[+-]?\d+")}
 
 
-def _value(ds: Dataset, tag: int) -> Any:
-    """ds[tag].value; a still-raw DS/IS of plain numbers is given as its text ("1000\\8\\0"), which every
-    reader here (floats, first_float, text) reads exactly as pydicom's decoded value, at a tenth of the cost."""
-    el = ds._dict.get(tag)
-    if isinstance(el, RawDataElement) and el.VR in _PLAIN and el.value and not el.is_implicit_VR:
-        parts = el.value.rstrip(b"\x00 ").split(b"\\")
-        rx = _PLAIN[el.VR]
-        if all(rx.fullmatch(p.strip(b" ")) for p in parts):
-            return "\\".join(p.strip(b" ").decode("ascii") for p in parts)
-    return ds[tag].value
+def _value(ds: Dataset, el: Any) -> Any:
+    """The element's value as ds[tag].value gives it; a still-raw DS/IS of plain numbers is given as its text
+    ("1000\\8\\0"), which every reader here (floats, first_float, text) reads exactly as pydicom's decoded
+    value, at a tenth of the cost."""
+    if isinstance(el, RawDataElement):
+        if el.VR in _PLAIN and el.value and not el.is_implicit_VR:
+            parts = el.value.rstrip(b"\x00 ").split(b"\\")
+            rx = _PLAIN[el.VR]
+            if all(rx.fullmatch(p.strip(b" ")) for p in parts):
+                return "\\".join(p.strip(b" ").decode("ascii") for p in parts)
+        return ds[el.tag].value
+    return el.value
 
 
 def _creator_base(ds: Dataset, group: int, creator: str) -> int | None:
