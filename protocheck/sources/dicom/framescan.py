@@ -71,6 +71,25 @@ def scan(fh: IO[bytes]) -> tuple[Dataset, Frames] | None:
         return None
 
 
+def scan_header(path: str) -> Dataset | None:
+    """The whole header of a classic (single-frame) file, every element raw (pydicom decodes on access).
+
+    What a full pydicom read gives a series description, without pydicom's per-element parse: a file the
+    walk finds odd in any way (implicit VR, truncation, a broken sequence) gives None and pydicom reads it.
+    """
+    try:
+        with open(path, "rb") as fh:
+            r = _Grow(fh)
+            meta, pos = rawio.read_meta(r)
+            ts = rawio.uid_text(meta.get(0x0010))
+            if not ts or ts in rawio.NOT_PLAIN or rawio.uid_text(meta.get(0x0002)) in rawio.MULTIFRAME:
+                return None
+            raw, _ = _top_level(r, pos, rawio.file_size(fh), frames=False)
+            return fastscan._dataset(raw, meta, ts)
+    except (rawio.Unusual, ValueError, OSError, TypeError, KeyError, IndexError, AttributeError):
+        return None
+
+
 def _raw(tag: int, vr: bytes, value: bytes, vpos: int) -> RawDataElement:
     return RawDataElement(BaseTag(tag), vr.decode("ascii"), len(value), value, vpos, False, True)
 
@@ -81,9 +100,17 @@ def _scan(fh: IO[bytes]) -> tuple[Dataset, Frames] | None:
     ts = rawio.uid_text(meta.get(0x0010))
     if not ts or ts in rawio.NOT_PLAIN or rawio.uid_text(meta.get(0x0002)) not in IMAGE_SOPS:
         return None
+    raw, walk = _top_level(r, pos, rawio.file_size(fh), frames=True)
+    if walk is None or not walk.n:
+        return None      # no per-frame items: frames come from NumberOfFrames and shared groups (pydicom)
+    ds = fastscan._dataset(raw, meta, ts)
+    return ds, walk.values(ds)
+
+
+def _top_level(r: _Grow, pos: int, size: int, frames: bool) -> tuple[dict, "_FrameWalk | None"]:
+    """Every top-level element up to the pixel data, raw; the per-frame sequence walked when ``frames``."""
     raw: dict = {}
     walk = None
-    size = rawio.file_size(fh)
     while True:
         h = rawio.header(r, pos)
         if h is None:
@@ -94,9 +121,9 @@ def _scan(fh: IO[bytes]) -> tuple[Dataset, Frames] | None:
         if group >= 0x7FE0:
             break
         tag = (group << 16) | elem
-        if tag == PER_FRAME:
+        if tag == PER_FRAME and frames:
             if vr != b"SQ":
-                return None
+                raise rawio.Unusual("per-frame functional groups not a sequence")
             walk = _FrameWalk(r)
             end = walk.run(vpos, length)
             raw[tag] = _raw(tag, vr, walk.kept(), vpos)
@@ -111,10 +138,7 @@ def _scan(fh: IO[bytes]) -> tuple[Dataset, Frames] | None:
                 raise rawio.Unusual("value runs past the end of the file")
             raw[tag] = _raw(tag, vr, r.buf[vpos:end], vpos)
         pos = end
-    if walk is None or not walk.n:
-        return None      # no per-frame items: frames come from NumberOfFrames and shared groups (pydicom)
-    ds = fastscan._dataset(raw, meta, ts)
-    return ds, walk.values(ds)
+    return raw, walk
 
 
 class _FrameWalk:

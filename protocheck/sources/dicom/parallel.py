@@ -66,6 +66,9 @@ def read_file(rel: str, path: str, options: ScanOptions, seen: set[str]) -> Payl
     rec, ds = got if got is not None else (None, None)
     if rec is not None and (rec.skip is not None or rec.series_uid in seen):
         return rec, None
+    if ds is None and rec is not None:   # a classic file of a new series: its whole header, walked by hand
+        from protocheck.sources.dicom import framescan
+        ds = framescan.scan_header(path)
     if ds is None:
         try:
             ds = reader.read_header(path, True)
