@@ -16,6 +16,23 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
 
+_KEYWORD_TAGS: dict[str, int | None] = {}
+
+
+def getv(ds: Dataset, keyword: str, default: Any = None) -> Any:
+    """``ds.get(keyword, default)`` with one dict lookup: pydicom's keyword access raises and catches an
+    AttributeError for every absent attribute, which made series extraction slow."""
+    tag = _KEYWORD_TAGS.get(keyword, -1)
+    if tag == -1:
+        from pydicom.datadict import tag_for_keyword
+        tag = _KEYWORD_TAGS[keyword] = tag_for_keyword(keyword)
+    if tag is None:
+        return ds.get(keyword, default)
+    if tag not in ds._dict:
+        return default
+    return ds[tag].value
+
+
 def element_value(ds: Dataset, group: int, elem: int, creator: str | None = None) -> Any:
     """The value of (group, elem) (elem is the 0x10xx form), via the private creator block when possible."""
     try:

@@ -8,6 +8,7 @@ from pydicom.dataset import Dataset
 
 from protocheck.model import Acquisition
 from protocheck.sources.dicom import enhanced
+from protocheck.sources.dicom._privtags import getv
 from protocheck.sources.geometry import set_slice_orientation
 
 # keyword, tag label, BIDS name, scale, functional-group fallback (macro, keyword)
@@ -76,7 +77,7 @@ def _clean(x: float) -> float | int:
 def public_params(ds: Dataset, acq: Acquisition) -> None:
     """Set every public parameter this header carries (top level first, then functional groups)."""
     for kw, tag, name, scale, fg in _NUMERIC:
-        v = to_float(ds.get(kw))
+        v = to_float(getv(ds, kw))
         src = f"DICOM {tag} {kw}"
         if v is None and fg is not None:
             v = to_float(enhanced.fg_value(ds, fg[0], fg[1]))
@@ -87,12 +88,12 @@ def public_params(ds: Dataset, acq: Acquisition) -> None:
             src += ", ms->s"
         acq.set(name, _clean(v * scale), src)
     for kw, tag, name in _TEXT:
-        v = ds.get(kw)
+        v = getv(ds, kw)
         if v not in (None, ""):
             acq.set(name, str(v).strip(), f"DICOM {tag} {kw}")
     _manufacturer(ds, acq)
     for kw, tag, name in _JOINED:
-        vals = [str(x).strip() for x in multi(ds.get(kw))]
+        vals = [str(x).strip() for x in multi(getv(ds, kw))]
         if vals:
             acq.set(name, "\\".join(vals), f"DICOM {tag} {kw}")
     _fg_text(ds, acq)
@@ -107,7 +108,7 @@ def public_params(ds: Dataset, acq: Acquisition) -> None:
 
 def _orientation(ds: Dataset) -> tuple[list, str]:
     """ImageOrientationPatient at top level, else from the shared or first per-frame PlaneOrientation group."""
-    top = ds.get("ImageOrientationPatient")
+    top = getv(ds, "ImageOrientationPatient")
     if top is not None:
         return [to_float(x) for x in multi(top)], ""
     for seq_kw, label in (("SharedFunctionalGroupsSequence", "shared"),
@@ -141,7 +142,7 @@ def normalise_manufacturer(raw: str | None) -> str | None:
 
 
 def _manufacturer(ds: Dataset, acq: Acquisition) -> None:
-    raw = str(ds.get("Manufacturer", "") or "").strip()
+    raw = str(getv(ds, "Manufacturer", "") or "").strip()
     name = normalise_manufacturer(raw)
     if name is not None:
         acq.set("Manufacturer", name, f"DICOM (0008,0070) Manufacturer '{raw}', normalised as dcm2niix")
@@ -149,7 +150,7 @@ def _manufacturer(ds: Dataset, acq: Acquisition) -> None:
 
 def _fg_text(ds: Dataset, acq: Acquisition) -> None:
     if acq.get("SequenceName") is None and is_enhanced(ds):
-        v = ds.get("PulseSequenceName")
+        v = getv(ds, "PulseSequenceName")
         acq.set("SequenceName", str(v).strip() if v else None, "DICOM (0018,9005) PulseSequenceName (enhanced "
                 "object without (0018,0024)), as dcm2niix v1.0.20260620 names it")
     if acq.get("ReceiveCoilName") is None:
@@ -168,7 +169,7 @@ def is_enhanced(ds: Dataset) -> bool:
 
 
 def _image_type(ds: Dataset, acq: Acquisition) -> None:
-    it = [str(x).strip() for x in multi(ds.get("ImageType"))]
+    it = [str(x).strip() for x in multi(getv(ds, "ImageType"))]
     if it:
         acq.set("ImageType", it, "DICOM (0008,0008) ImageType")
         up = [x.upper() for x in it]
@@ -179,7 +180,7 @@ def _image_type(ds: Dataset, acq: Acquisition) -> None:
 
 
 def _matrix(ds: Dataset, acq: Acquisition) -> None:
-    am = [to_float(x) for x in multi(ds.get("AcquisitionMatrix"))]
+    am = [to_float(x) for x in multi(getv(ds, "AcquisitionMatrix"))]
     nz = [int(x) for x in am if x]
     if len(nz) == 2:
         acq.set("AcquisitionMatrix", nz, "DICOM (0018,1310) AcquisitionMatrix (non-zero pair)")
@@ -191,7 +192,7 @@ def _matrix(ds: Dataset, acq: Acquisition) -> None:
 
 
 def _mt(ds: Dataset, acq: Acquisition) -> None:
-    v = ds.get("MagnetizationTransfer")
+    v = getv(ds, "MagnetizationTransfer")
     src = "DICOM (0018,9020) MagnetizationTransfer"
     if v in (None, ""):
         v = enhanced.fg_value(ds, "MRImagingModifierSequence", "MagnetizationTransfer")
@@ -202,7 +203,7 @@ def _mt(ds: Dataset, acq: Acquisition) -> None:
 
 def pixel_spacing(ds: Dataset) -> tuple[list[float] | None, str]:
     """In-plane PixelSpacing [row, col] mm (top level or PixelMeasuresSequence) and its provenance."""
-    ps = [to_float(x) for x in multi(ds.get("PixelSpacing"))]
+    ps = [to_float(x) for x in multi(getv(ds, "PixelSpacing"))]
     if len(ps) == 2 and None not in ps:
         return ps, "DICOM (0028,0030) PixelSpacing"  # type: ignore[return-value]
     ps = [to_float(x) for x in multi(enhanced.fg_value(ds, "PixelMeasuresSequence", "PixelSpacing"))]
@@ -240,7 +241,7 @@ def assign_roles(ds: Dataset, acq: Acquisition) -> None:
     """Roles localizer / derived / phase / non-image with a Note saying why (never dropped silently)."""
     import re
 
-    it = [str(x).strip().upper() for x in multi(ds.get("ImageType"))]
+    it = [str(x).strip().upper() for x in multi(getv(ds, "ImageType"))]
     desc = f"{ds.get('SeriesDescription', '') or ''} {ds.get('ProtocolName', '') or ''}".strip()
     itxt = "\\".join(it)
     if "LOCALIZER" in it:
@@ -260,7 +261,7 @@ def assign_roles(ds: Dataset, acq: Acquisition) -> None:
     if "localizer" not in acq.roles and "derived" not in acq.roles and re.search(_LOC_RX, desc):
         acq.roles.add("localizer")
         acq.note("localizer", f"localizer: series name '{desc}'")
-    sop = str(ds.get("SOPClassUID", "") or "")
+    sop = str(getv(ds, "SOPClassUID", "") or "")
     if not acq.roles & {"mrs"} and "Rows" not in ds and "PerFrameFunctionalGroupsSequence" not in ds \
             and sop and not sop.startswith("1.2.840.10008.5.1.4.1.1.4"):
         acq.roles.add("non-image")

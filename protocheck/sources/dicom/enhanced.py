@@ -5,6 +5,7 @@ from typing import Any, Iterator
 
 from pydicom.dataset import Dataset
 
+from protocheck.sources.dicom._privtags import getv
 from protocheck.sources.dicom.diffusion import DiffusionSample
 
 
@@ -16,7 +17,7 @@ def is_multiframe(ds: Dataset) -> bool:
 def _item0(ds: Dataset | None, keyword: str) -> Dataset | None:
     if ds is None:
         return None
-    seq = ds.get(keyword)
+    seq = getv(ds, keyword)
     if not seq:
         return None
     try:
@@ -32,7 +33,7 @@ def shared(ds: Dataset) -> Dataset | None:
 
 def frames(ds: Dataset) -> list[Dataset]:
     """The items of PerFrameFunctionalGroupsSequence (empty list if absent)."""
-    seq = ds.get("PerFrameFunctionalGroupsSequence")
+    seq = getv(ds, "PerFrameFunctionalGroupsSequence")
     try:
         return list(seq) if seq else []
     except TypeError:
@@ -55,7 +56,7 @@ def fg_value(ds: Dataset, macro: str, keyword: str, frame: Dataset | None = None
     item = group_item(ds, macro, frame)
     if item is None:
         return None
-    v = item.get(keyword)
+    v = getv(item, keyword)
     return None if v is None or v == "" else v
 
 
@@ -79,15 +80,15 @@ def frame_diffusion(ds: Dataset, frame: Dataset | None) -> DiffusionSample | Non
 def public_diffusion(item: Dataset) -> DiffusionSample | None:
     """(0018,9087) b-value, (0018,9089) orientation, (0018,9075) directionality from one dataset level."""
     vec = None
-    gseq = item.get("DiffusionGradientDirectionSequence")
+    gseq = getv(item, "DiffusionGradientDirectionSequence")
     if gseq:
         try:
-            vec = float_tuple(gseq[0].get("DiffusionGradientOrientation"), 3)
+            vec = float_tuple(getv(gseq[0], "DiffusionGradientOrientation"), 3)
         except (IndexError, TypeError):
             vec = None
     if vec is None:
-        vec = float_tuple(item.get("DiffusionGradientOrientation"), 3)
-    return diffusion_sample(item.get("DiffusionBValue"), item.get("DiffusionDirectionality"), vec)
+        vec = float_tuple(getv(item, "DiffusionGradientOrientation"), 3)
+    return diffusion_sample(getv(item, "DiffusionBValue"), getv(item, "DiffusionDirectionality"), vec)
 
 
 def diffusion_sample(b: Any, direc: Any, vec: tuple[float, ...] | None) -> DiffusionSample | None:
@@ -111,7 +112,7 @@ def iter_frames(ds: Dataset) -> Iterator[tuple[int, Dataset | None]]:
         yield from enumerate(fl)
         return
     try:
-        n = int(ds.get("NumberOfFrames") or 1)
+        n = int(getv(ds, "NumberOfFrames") or 1)
     except (TypeError, ValueError):
         n = 1
     for i in range(n):
@@ -121,14 +122,14 @@ def iter_frames(ds: Dataset) -> Iterator[tuple[int, Dataset | None]]:
 def frame_position(ds: Dataset, frame: Dataset | None) -> tuple[float, float, float] | None:
     """ImagePositionPatient of one frame (PlanePositionSequence), rounded to 0.01 mm."""
     item = group_item(ds, "PlanePositionSequence", frame)
-    pos = float_tuple(item.get("ImagePositionPatient"), 3) if item is not None else None
+    pos = float_tuple(getv(item, "ImagePositionPatient"), 3) if item is not None else None
     return None if pos is None else tuple(round(c, 2) for c in pos)  # type: ignore[return-value]
 
 
 def frame_echo_time(ds: Dataset, frame: Dataset | None) -> float | None:
     """EffectiveEchoTime (ms) of one frame from MREchoSequence, or None."""
     item = group_item(ds, "MREchoSequence", frame)
-    v = item.get("EffectiveEchoTime") if item is not None else None
+    v = getv(item, "EffectiveEchoTime") if item is not None else None
     try:
         return None if v is None or v == "" else float(v)
     except (TypeError, ValueError):
@@ -140,7 +141,7 @@ def stack_count(ds: Dataset) -> int | None:
     seen: set = set()
     for _i, fr in iter_frames(ds):
         item = group_item(ds, "FrameContentSequence", fr)
-        v = item.get("InStackPositionNumber") if item is not None else None
+        v = getv(item, "InStackPositionNumber") if item is not None else None
         if v is not None:
             seen.add(int(v))
     return len(seen) or None
@@ -151,7 +152,7 @@ def temporal_count(ds: Dataset) -> int | None:
     seen: set = set()
     for _i, fr in iter_frames(ds):
         item = group_item(ds, "FrameContentSequence", fr)
-        v = item.get("TemporalPositionIndex") if item is not None else None
+        v = getv(item, "TemporalPositionIndex") if item is not None else None
         if v is not None:
             seen.add(int(v))
     return len(seen) or None

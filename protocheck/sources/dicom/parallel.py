@@ -273,31 +273,49 @@ def _run(folders: Iterator[_Folder], collector: Any, options: ScanOptions, index
             in_flight += _submit(folder, index, pools, options, seen)
             window.append(folder)
             while window and (pools.pool is None or in_flight > 4 * workers or not window[0].pending
-                              or all(t.ready() for t in window[0].pending)):
+                              or all(t.done() for t in window[0].pending)):
                 in_flight -= _fold(window.popleft(), collector, index, progress)
         while window:
             _fold(window.popleft(), collector, index, progress)
     finally:
         if pools.pool is not None:
-            pools.pool.terminate()
-            pools.pool.join()
+            pools.close()
     progress.done()
 
 
 class _Pools:
-    """The worker pool, started on first use (None with one worker)."""
+    """The worker processes, started on first use (None with one worker).
+
+    A ProcessPoolExecutor, not multiprocessing.Pool: Pool's worker-handler thread also waits on the result
+    pipe and spins while a result is unread (about 25,000 wake-ups and 0.5 s of CPU per 20,000 files).
+    """
 
     def __init__(self, workers: int, options: ScanOptions) -> None:
         self.workers, self.options, self.pool = workers, options, None
 
     def get(self) -> Any:
-        """The pool (started now if needed), or None for a serial scan."""
+        """The executor (started now if needed), or None for a serial scan."""
         if self.pool is None and self.workers > 1:
+            from concurrent.futures import ProcessPoolExecutor
+
             _import_readers()   # imported once here, inherited by every forked worker (not once per worker)
             ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
-            self.pool = ctx.Pool(self.workers, initializer=_init_worker,
-                                 initargs=(dataclasses.replace(self.options, progress=None),))
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
+                                            initargs=(dataclasses.replace(self.options, progress=None),))
         return self.pool
+
+    def close(self) -> None:
+        """Stop the workers now (also on an error or an interrupt: nothing queued is read any more)."""
+        pool, self.pool = self.pool, None
+        if pool is None:
+            return
+        processes = list(getattr(pool, "_processes", {}).values() or [])
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in processes:
+            if proc.is_alive():
+                proc.terminate()
+        for proc in processes:
+            proc.join(5)
 
 
 def _import_readers() -> None:
@@ -331,7 +349,7 @@ def _submit(folder: _Folder, index: Any, pools: "_Pools", options: ScanOptions, 
         if pool is None:
             folder.pending.append([read_file(rel, path, options, seen) for rel, path in batch])
         else:
-            folder.pending.append(pool.apply_async(_read_batch, (batch,)))
+            folder.pending.append(pool.submit(_read_batch, batch))
     folder.paths = []
     return len(folder.pending) if pool is not None else 0
 
@@ -341,7 +359,7 @@ def _fold(folder: _Folder, collector: Any, index: Any, progress: "_Progress") ->
     n_tasks = 0
     fresh: dict[str, Payload] = {}
     for task in folder.pending:
-        results = task if isinstance(task, list) else task.get()
+        results = task if isinstance(task, list) else task.result()
         n_tasks += 0 if isinstance(task, list) else 1
         for rec, seed in results:
             fresh[os.path.basename(rec.name)] = (rec, seed)
