@@ -219,15 +219,22 @@ def test_symlink_loop(scan, case_dir, good_uid):
 def test_file_vanishing_during_scan(scan, case_dir, other_files, good_uid, monkeypatch):
     target = case_dir / "vanishing.dcm"
     shutil.copyfile(other_files[0], target)
-    real_open = builtins.open
+    real_open, real_os_open = builtins.open, os.open
+
+    def vanish(file) -> None:
+        if isinstance(file, (str, os.PathLike)) and os.fspath(file).endswith("vanishing.dcm") and target.exists():
+            target.unlink()   # the file disappears just before the reader opens it
 
     def deleting_open(file, *args, **kwargs):
-        if isinstance(file, (str, os.PathLike)) and os.fspath(file).endswith("vanishing.dcm") \
-                and target.exists():
-            target.unlink()   # the file disappears just before the reader opens it
+        vanish(file)
         return real_open(file, *args, **kwargs)
 
+    def deleting_os_open(file, *args, **kwargs):   # the scanners open files with os.open
+        vanish(file)
+        return real_os_open(file, *args, **kwargs)
+
     monkeypatch.setattr(builtins, "open", deleting_open)
+    monkeypatch.setattr(os, "open", deleting_os_open)
     result = scan(case_dir)
     _assert_reported(result, "vanishing.dcm", "vanish", "no such file", "not found", "cannot open")
     _assert_good_kept(result, good_uid)

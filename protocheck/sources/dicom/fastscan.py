@@ -12,7 +12,8 @@ back to pydicom.
 """
 from __future__ import annotations
 
-from typing import IO, Callable
+import copy
+from typing import IO, Any, Callable
 
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
@@ -268,8 +269,27 @@ def _keep(raw: dict, r: Reader, group: int, elem: int, vr: bytes, vpos: int, len
 
 
 def _dataset(raw: dict, meta: dict[int, bytes], ts: str) -> Dataset:
-    ds = Dataset(raw)
+    """A dataset over the kept raw elements: a copy of a prototype per transfer syntax, SOP class and
+    character set (pydicom's constructor and attribute hooks cost more than the scan of a small file)."""
     charset = raw.get(0x00080005)
+    value = getattr(charset, "value", None)
+    key = (ts, meta.get(0x0002), value if isinstance(value, bytes) else id(charset))
+    proto = _PROTOTYPES.get(key) if value is None or isinstance(value, bytes) else None
+    if proto is None:
+        proto = _prototype(charset, meta, ts)
+        if len(_PROTOTYPES) < 256 and (value is None or isinstance(value, bytes)):
+            _PROTOTYPES[key] = proto
+    ds = copy.copy(proto)
+    state = ds.__dict__
+    for name, value in state.items():   # no mutable state is shared between datasets
+        if isinstance(value, (dict, list, set)):
+            state[name] = type(value)(value)
+    state["_dict"] = raw
+    return ds
+
+
+def _prototype(charset: Any, meta: dict[int, bytes], ts: str) -> Dataset:
+    ds = Dataset()
     encoding: str | list[str] = "iso8859"
     if charset is not None and charset.value:
         from pydicom.charset import convert_encodings
@@ -292,6 +312,7 @@ def _dataset(raw: dict, meta: dict[int, bytes], ts: str) -> Dataset:
     return ds
 
 
+_PROTOTYPES: dict[tuple, Dataset] = {}
 _META_CACHE: dict[tuple, FileMetaDataset] = {}
 
 

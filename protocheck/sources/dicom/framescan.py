@@ -78,7 +78,7 @@ def scan_header(path: str) -> Dataset | None:
     walk finds odd in any way (implicit VR, truncation, a broken sequence) gives None and pydicom reads it.
     """
     try:
-        with open(path, "rb") as fh:
+        with rawio.RawFile(path) as fh:
             r = _Grow(fh)
             meta, pos = rawio.read_meta(r)
             ts = rawio.uid_text(meta.get(0x0010))

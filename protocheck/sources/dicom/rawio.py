@@ -31,6 +31,48 @@ class Unusual(Exception):
     """Internal: the stream is not the simple case; the caller falls back to pydicom."""
 
 
+class RawFile:
+    """A read-only file opened with os.open: the few calls the scanners make, without the io layers
+    (a buffered file object costs about 6 µs more per file, which shows at archive scale)."""
+
+    __slots__ = ("fd",)
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+
+    def read(self, n: int = -1) -> bytes:
+        """Up to ``n`` bytes (all that is left when n < 0)."""
+        if n < 0:
+            n = max(0, os.fstat(self.fd).st_size - os.lseek(self.fd, 0, os.SEEK_CUR))
+        out = os.read(self.fd, n)
+        while len(out) < n:   # a regular file reads short only at its end; be safe anyway
+            more = os.read(self.fd, n - len(out))
+            if not more:
+                break
+            out += more
+        return out
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        return os.lseek(self.fd, pos, whence)
+
+    def tell(self) -> int:
+        return os.lseek(self.fd, 0, os.SEEK_CUR)
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def __enter__(self) -> "RawFile":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class Reader:
     """A forward-only window over a file: ``need(pos, n)`` makes bytes [pos, pos+n) available."""
 

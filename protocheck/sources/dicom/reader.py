@@ -342,9 +342,10 @@ def fast_read(name: str, path: str | os.PathLike, last_group: int) -> tuple[File
     top-level element); a classic file's scan holds only its per-file elements (header None).
     """
     from protocheck.sources.dicom import fastscan, framescan
+    from protocheck.sources.dicom.rawio import RawFile
 
     try:
-        with open(path, "rb") as fh:
+        with RawFile(path) as fh:
             ds = fastscan.scan(fh, last_group)
             if ds is fastscan.MULTI_FRAME:
                 fh.seek(0)
