@@ -11,7 +11,8 @@ from protocheck.sources.dicom.diffusion import DiffusionSample
 
 def is_multiframe(ds: Dataset) -> bool:
     """True when the object carries functional group sequences (enhanced / legacy-converted / MRS)."""
-    return "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds
+    d = ds._dict   # (5200,9230) / (5200,9229): tag lookups, not keyword ones
+    return 0x52009230 in d or 0x52009229 in d
 
 
 def _item0(ds: Dataset | None, keyword: str) -> Dataset | None:

@@ -32,8 +32,20 @@ def vendor_name(manufacturer: str | None) -> str | None:
     return None
 
 
+_BY_MANUFACTURER: dict[str | None, ModuleType | None] = {}
+
+
 def module_for(manufacturer: str | None) -> ModuleType | None:
     """The vendor module for this Manufacturer, or None (unknown vendor or module not written yet)."""
+    mod = _BY_MANUFACTURER.get(manufacturer, _cache)   # _cache: a sentinel that is never a result
+    if mod is _cache:
+        mod = _module_for(manufacturer)
+        if len(_BY_MANUFACTURER) < 1024:
+            _BY_MANUFACTURER[manufacturer] = mod
+    return mod  # type: ignore[return-value]
+
+
+def _module_for(manufacturer: str | None) -> ModuleType | None:
     name = vendor_name(manufacturer)
     if name is None:
         return None
