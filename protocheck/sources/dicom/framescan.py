@@ -109,7 +109,9 @@ def _scan(fh: IO[bytes]) -> tuple[Dataset, Frames] | None:
 
 def _top_level(r: _Grow, pos: int, size: int, frames: bool) -> tuple[dict, "_FrameWalk | None"]:
     """Every top-level element up to the pixel data, raw; the per-frame sequence walked when ``frames``."""
+    global _top_template
     raw: dict = {}
+    chunks: dict[int, bytes] = {}
     walk = None
     while True:
         h = rawio.header(r, pos)
@@ -130,7 +132,12 @@ def _top_level(r: _Grow, pos: int, size: int, frames: bool) -> tuple[dict, "_Fra
         elif length == _UNDEFINED:
             if vr != b"SQ":
                 raise rawio.Unusual("undefined length outside a sequence")
-            end = rawio.skip_undefined_sq(r, vpos)
+            seen = _top_template.get(tag)   # the previous file's sequence: jumped over if its bytes recur
+            if seen is not None and r.need(pos, len(seen)) and r.buf.startswith(seen, pos):
+                end = pos + len(seen)
+            else:
+                end = rawio.skip_undefined_sq(r, vpos)
+            chunks[tag] = r.buf[pos:end]
             raw[tag] = _raw(tag, vr, r.buf[vpos:end - 8], vpos)
         else:
             end = vpos + length
@@ -138,7 +145,11 @@ def _top_level(r: _Grow, pos: int, size: int, frames: bool) -> tuple[dict, "_Fra
                 raise rawio.Unusual("value runs past the end of the file")
             raw[tag] = _raw(tag, vr, r.buf[vpos:end], vpos)
         pos = end
+    _top_template = chunks
     return raw, walk
+
+
+_top_template: dict[int, bytes] = {}   # per process: the previous header's undefined-length sequences
 
 
 class _FrameWalk:
