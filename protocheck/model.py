@@ -32,9 +32,11 @@ PARAMETER_NAMES: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Parameter:
-    """A normalized value and where it came from (tag, private header field, sidecar, derivation)."""
+    """A normalized value and where it came from (tag, private header field, sidecar, derivation).
+
+    Slotted: an archive's series hold tens of these each, and memory must follow the number of series."""
 
     value: Any
     source: str
