@@ -5,7 +5,7 @@ import os
 import re
 from array import array
 from dataclasses import dataclass, field
-from typing import Callable, IO
+from typing import IO, Any, Callable
 
 from pydicom.dataset import Dataset
 
@@ -69,7 +69,7 @@ class _Series:
     folders: list[str] = field(default_factory=list)
     sops: HashSet = field(default_factory=HashSet)
     instances: set[int] = field(default_factory=set)
-    positions: set[tuple] = field(default_factory=set)
+    positions: set = field(default_factory=set)   # packed positions (_pack): ints, not 3-float tuples
     echo_times: set[float] = field(default_factory=set)
     diff: diffusion.DiffusionAggregate = field(default_factory=diffusion.DiffusionAggregate)
     n_images: int = 0
@@ -213,9 +213,9 @@ class DicomCollector:
             s.instances.add(rec.instance_number)
         order = float(rec.instance_number if rec.instance_number is not None else s.acq.n_files)
         if rec.positions:
-            s.positions.update(rec.positions)
+            s.positions.update(map(_pack, rec.positions))
         elif rec.position is not None:
-            s.positions.add(rec.position)
+            s.positions.add(_pack(rec.position))
         if rec.echo_times:
             s.echo_times.update(rec.echo_times)
         elif rec.echo_time is not None:
@@ -240,6 +240,31 @@ class DicomCollector:
             result.exams.append(exam)
         result.exams.sort(key=lambda e: (e.folder, e.key))
         return result
+
+
+_OFFSET = 1 << 26   # positions in 0.01 mm units within +-671 m pack into one int (27 bits per axis)
+
+
+def _pack(p: tuple) -> Any:
+    """A position rounded to 0.01 mm as one int (~60 bytes in a set instead of ~170 for a tuple of floats).
+
+    Exact: round(c * 100) recovers the hundredths of a value rounded to 2 decimals, and k / 100 gives back
+    the same float. Anything else (out of range, not finite) is kept as the tuple itself.
+    """
+    try:
+        x, y, z = (round(c * 100) + _OFFSET for c in p)
+    except (TypeError, ValueError, OverflowError):
+        return p
+    if not (0 <= x < 2 * _OFFSET and 0 <= y < 2 * _OFFSET and 0 <= z < 2 * _OFFSET):
+        return p
+    return (x << 54) | (y << 27) | z
+
+
+def _unpack(k: Any) -> tuple:
+    if not isinstance(k, int):
+        return k
+    mask = (1 << 27) - 1
+    return ((k >> 54) - _OFFSET) / 100, (((k >> 27) & mask) - _OFFSET) / 100, ((k & mask) - _OFFSET) / 100
 
 
 def _top_folder(name: str) -> str:
@@ -304,7 +329,7 @@ def _voxel(acq: Acquisition, s: _Series) -> None:
         return
     spacing, how = acq.get("SpacingBetweenSlices"), "SpacingBetweenSlices"
     if spacing is None and len(s.positions) > 1:
-        pts = sorted(s.positions)
+        pts = sorted(map(_unpack, s.positions))
         d = [sum((a - b) ** 2 for a, b in zip(p, q)) ** 0.5 for p, q in zip(pts, pts[1:])]
         spacing, how = round(min(d), 4), "distance between slice positions"
     if spacing is None:
