@@ -1,9 +1,9 @@
 """Archive-scale DICOM scan: fast per-file reads, optional worker processes, optional incremental index.
 
-Files are taken folder by folder in walk order. Each file gets a per-file read (``reader.read_record``, which
-uses the hand-rolled scanner); the first file of a series a reader has not seen yet is also read in full and
-turned into a series "seed" (the series parameters from the full header), so the full header of a series is
-parsed once, in a worker. Results are folded in walk order, so the findings are those of a serial scan.
+Files are taken folder by folder in walk order and read in batches by ``workers.read_batch`` (the hand-rolled
+scanners; the first file of a series a worker has not seen yet also gives the series "seed", the series
+parameters from its whole header). Results are folded in walk order, so the findings are those of a serial
+scan.
 With an index (``options.cache_dir``), unchanged folders are taken from it without opening a file, and an
 unchanged tree is answered from the index's whole-tree snapshot (walk + one row; pydicom is not imported).
 Memory follows the number of series: at most a bounded window of folder batches is in flight.
@@ -19,11 +19,11 @@ from typing import Any, Iterable, Iterator
 
 from protocheck.model import ScanResult, SkippedFile
 from protocheck.sources.dicom.workers import (
-    READ_LAST_GROUP, AUTO_MIN_FILES, Payload, Pools, read_batch, read_file, resolve_workers,
+    AUTO_MIN_FILES, READ_LAST_GROUP, Payload, Pools, read_batch, read_file, resolve_workers,
 )
+from protocheck.sources.options import ScanOptions
 
 __all__ = ["READ_LAST_GROUP", "read_file", "resolve_workers", "scan_tree", "tree_digest"]
-from protocheck.sources.options import ScanOptions
 
 BATCH = 128                   # files per task
 FOLDER_CHUNK = 20_000         # a larger folder is indexed (and held) in chunks of this many files
