@@ -41,6 +41,10 @@ class Parameter:
     value: Any
     source: str
 
+    def __reduce__(self) -> tuple:
+        # pickled as a constructor call: dataclasses' slotted __setstate__ is ~3x slower to load (snapshots)
+        return (Parameter, (self.value, self.source))
+
 
 @dataclass
 class Note:
