@@ -6,9 +6,11 @@ dearer than a classic one. This scanner walks the element stream by length inste
 is kept raw (pydicom decodes it lazily, on access), the per-frame sequence keeps only its first and last
 items (what the series extraction reads: first-frame values, Philips' last-frame copies), and from every
 frame only the three macros the per-file record needs are cut out (plane position, MR echo, MR diffusion).
-Their values are decoded by the same pydicom-based code as a full read, once per distinct byte string (the
-slices of a volume share a diffusion macro, the volumes share positions). Anything unusual returns None and
-the caller reads the file with pydicom.
+Each is decoded once per distinct byte string (the slices of a volume share a diffusion macro, the volumes
+share positions): plain encodings by ``framevalues``, anything else by the full-read code. Frame children
+and top-level sequences whose bytes recur from the previous frame or file are jumped over. ``scan_header``
+gives the same raw dataset for a classic file (a new series' description). Anything unusual returns None
+and the caller reads the file with pydicom.
 """
 from __future__ import annotations
 
