@@ -353,7 +353,7 @@ def fast_read(name: str, path: str | os.PathLike, last_group: int) -> tuple[File
                 if got is None:
                     return None
                 header, frames = got
-                rec, header = extract_record(header, name, frames), header
+                rec = extract_record(header, name, frames)
             elif ds is None:
                 return None
             else:
