@@ -59,7 +59,8 @@ def element_value(ds: Dataset, group: int, elem: int, creator: str | None = None
     return None
 
 
-_PLAIN = {"DS": re.compile(rb"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?"), "IS": re.compile(rb"[+-]?\d+")}
+PLAIN_NUMBER = {  # a DS / IS value part pydicom decodes as that very number
+   "DS": re.compile(rb"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?"), "IS": re.compile(rb"[+-]?\d+")}
 
 
 def _value(ds: Dataset, el: Any) -> Any:
@@ -67,9 +68,9 @@ def _value(ds: Dataset, el: Any) -> Any:
     ("1000\\8\\0"), which every reader here (floats, first_float, text) reads exactly as pydicom's decoded
     value, at a tenth of the cost."""
     if isinstance(el, RawDataElement):
-        if el.VR in _PLAIN and el.value and not el.is_implicit_VR:
+        if el.VR in PLAIN_NUMBER and el.value and not el.is_implicit_VR:
             parts = el.value.rstrip(b"\x00 ").split(b"\\")
-            rx = _PLAIN[el.VR]
+            rx = PLAIN_NUMBER[el.VR]
             if all(rx.fullmatch(p.strip(b" ")) for p in parts):
                 return "\\".join(p.strip(b" ").decode("ascii") for p in parts)
         return ds[el.tag].value

@@ -17,6 +17,12 @@ class DiffusionSample:
     directionality: str | None = None  # DIRECTIONAL / ISOTROPIC / NONE / BMATRIX
 
 
+def needs_vendor(sample: DiffusionSample | None) -> bool:
+    """Whether a public sample falls short (no sample, no b-value, neither vector nor directionality), so the
+    vendor's private tags are read: the one rule of every reader (files, frames, the Philips stop check)."""
+    return sample is None or sample.bvalue is None or (sample.vector is None and sample.directionality is None)
+
+
 def _round_b(b: float) -> float | int:
     r = round(b, 1)
     return int(r) if float(r).is_integer() else r

@@ -78,6 +78,13 @@ def frame_diffusion(ds: Dataset, frame: Dataset | None) -> DiffusionSample | Non
     return public_diffusion(item)
 
 
+def top_level_diffusion(ds: Dataset) -> DiffusionSample | None:
+    """public_diffusion of a file's top level; without a b-value or directionality it is None, so the
+    four keyword lookups are skipped (they are dear on every file of an archive)."""
+    d = ds._dict
+    return public_diffusion(ds) if 0x00189087 in d or 0x00189075 in d else None
+
+
 def public_diffusion(item: Dataset) -> DiffusionSample | None:
     """(0018,9087) b-value, (0018,9089) orientation, (0018,9075) directionality from one dataset level."""
     vec = None

@@ -22,7 +22,7 @@ from pydicom.dataset import Dataset
 from pydicom.tag import BaseTag
 
 from protocheck.sources.dicom import enhanced, fastscan, framevalues, rawio
-from protocheck.sources.dicom.diffusion import DiffusionSample
+from protocheck.sources.dicom.diffusion import DiffusionSample, needs_vendor
 
 PER_FRAME = 0x52009230
 SHARED = 0x52009229
@@ -261,7 +261,7 @@ class _FrameWalk:
                 positions.add(pos)
             if te is not None and te not in out.echo_times:
                 out.echo_times.append(te)
-            if sample is None or sample.bvalue is None or (sample.vector is None and sample.directionality is None):
+            if needs_vendor(sample):
                 if span is None:   # vendors read only the diffusion macro here: once per distinct macro
                     diff = keys[index][2]
                     if diff not in fallback:

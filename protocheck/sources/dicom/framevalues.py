@@ -12,6 +12,7 @@ import struct
 from typing import Any
 
 from protocheck.sources.dicom import enhanced
+from protocheck.sources.dicom._privtags import PLAIN_NUMBER
 from protocheck.sources.dicom.diffusion import DiffusionSample
 from protocheck.sources.dicom.rawio import HDR, ITEM, U32, VR_KIND
 
@@ -20,7 +21,6 @@ EFFECTIVE_ECHO_TIME = 0x00189082
 B_VALUE, DIRECTIONALITY = 0x00189087, 0x00189075
 GRADIENT_SEQUENCE, GRADIENT_ORIENTATION = 0x00189076, 0x00189089
 _UNDEFINED = 0xFFFFFFFF
-_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _CODE = re.compile(rb"[A-Z0-9_ ]*")
 Leaves = dict  # tag -> (VR, bytes) or, for a sequence, (b"SQ", leaves of its first item or None)
 
@@ -107,8 +107,8 @@ def _ds(leaf: tuple[bytes, Any] | None) -> list[float] | float | None:
     vr, raw = leaf
     if vr != b"DS" or not raw.isascii():
         raise Odd("not a plain DS")
-    parts = raw.decode("ascii").rstrip("\x00 ").split("\\")
-    if not all(_NUMBER.fullmatch(p.strip()) for p in parts):
+    parts = raw.rstrip(b"\x00 ").split(b"\\")
+    if not all(PLAIN_NUMBER["DS"].fullmatch(p.strip(b" ")) for p in parts):
         raise Odd("not plain numbers")
     values = [float(p) for p in parts]
     return values[0] if len(values) == 1 else values

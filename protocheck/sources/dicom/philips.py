@@ -16,7 +16,7 @@ from protocheck.sources.dicom._privtags import (
     element_value, find_public, first_float, first_item, floats, is_zero_vector, set_manufacturer, text,
     unit_vector,
 )
-from protocheck.sources.dicom.diffusion import DiffusionSample
+from protocheck.sources.dicom.diffusion import DiffusionSample, needs_vendor
 
 PER_FILE_LAST_GROUP: int = 0x2005
 PER_FILE_EARLY_GROUP: int = 0x2001   # group 2005 holds only the gradient and the private per-frame copy
@@ -78,10 +78,8 @@ def needs_last_group(ds: Dataset) -> bool:
     b >= 1) and the private per-frame copy (read when (2001,1003) or the technique (2001,1020) is missing).
     Any doubt answers True: reading on is always exact. Keep in step with file_diffusion.
     """
-    from protocheck.sources.dicom.enhanced import public_diffusion
-    d = ds._dict
-    sample = public_diffusion(ds) if 0x00189087 in d or 0x00189075 in d else None
-    if not (sample is None or sample.bvalue is None or (sample.vector is None and sample.directionality is None)):
+    from protocheck.sources.dicom.enhanced import top_level_diffusion
+    if not needs_vendor(top_level_diffusion(ds)):
         return False                 # the public sample is complete: no private value is read
     b = first_float(element_value(ds, 0x2001, 0x1003, IMG1), "f")
     if b is None:

@@ -9,7 +9,7 @@ from pydicom.dataset import Dataset
 from pydicom.filereader import read_partial
 
 from protocheck.model import SkippedFile
-from protocheck.sources.dicom.diffusion import DiffusionSample
+from protocheck.sources.dicom.diffusion import DiffusionSample, needs_vendor
 
 Opener = Callable[[], IO[bytes]]
 Source = Union[str, os.PathLike, Opener, Dataset]
@@ -294,7 +294,7 @@ def _fill_frames(ds: Dataset, rec: FileRecord) -> None:
         if te is not None and te not in rec.echo_times:
             rec.echo_times.append(te)
         sample = enhanced.frame_diffusion(ds, frame)
-        if sample is None or sample.bvalue is None or (sample.vector is None and sample.directionality is None):
+        if needs_vendor(sample):
             sample = vendors.file_diffusion(frame if frame is not None else ds, rec.manufacturer) or sample
         if sample is not None:
             merged[sample] = merged.get(sample, 0) + 1

@@ -9,7 +9,7 @@ from typing import Callable
 from pydicom.dataset import Dataset
 
 from protocheck.model import Acquisition
-from protocheck.sources.dicom.diffusion import DiffusionSample
+from protocheck.sources.dicom.diffusion import DiffusionSample, needs_vendor
 
 _VENDORS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("siemens", re.compile(r"(?i)siemens")),
@@ -106,9 +106,8 @@ def file_diffusion(ds: Dataset, manufacturer: str | None = None) -> DiffusionSam
 
 def file_diffusion_sample(ds: Dataset, manufacturer: str | None) -> DiffusionSample | None:
     """One file's diffusion sample: the public tags first, the vendor's private tags when they fall short."""
-    from protocheck.sources.dicom.enhanced import public_diffusion
-    d = ds._dict   # no b-value and no directionality: public_diffusion is None (its four lookups are dear)
-    sample = public_diffusion(ds) if 0x00189087 in d or 0x00189075 in d else None
-    if sample is None or sample.bvalue is None or (sample.vector is None and sample.directionality is None):
+    from protocheck.sources.dicom.enhanced import top_level_diffusion
+    sample = top_level_diffusion(ds)
+    if needs_vendor(sample):
         sample = file_diffusion(ds, manufacturer) or sample
     return sample
