@@ -13,7 +13,9 @@ from protocheck.checks.results import ExamResult, Finding, MatchInfo, SequenceRe
 from protocheck.model import Acquisition, Exam, ScanResult
 from protocheck.protocol.matching import match_exam
 from protocheck.protocol.model import Consistency, Protocol, Sequence
-from protocheck.protocol.rules import LABELS, consistent, evaluate_constraints, fmt_value, severity, value_of
+from protocheck.protocol.rules import (
+    LABELS, consistent, evaluate_constraints, fmt_value, severity, shared_text, value_of,
+)
 
 _MISSING_SEVERITY = {"required": Severity.ERROR, "recommended": Severity.WARNING, "optional": Severity.INFO}
 
@@ -70,16 +72,17 @@ def _sequence_result(seq: Sequence, infos: list[MatchInfo], by_key: dict[str, Ac
 
 
 def _missing_finding(seq: Sequence) -> Finding:
+    """The finding of a sequence no series matched (one text per sequence, shared by every exam)."""
     sev = _MISSING_SEVERITY[seq.requirement]
     optional = seq.requirement == "optional"
     return Finding(
-        check_id=f"{seq.id}/present", sequence=seq.id,
+        check_id=shared_text(f"{seq.id}/present"), sequence=seq.id,
         status=Status.NOT_APPLICABLE if optional else Status.MISSING, severity=sev,
-        expected=f"a {seq.title} series ({seq.requirement})", found=None,
-        message=(f"{seq.title}: not acquired (optional in this protocol)" if optional else
-                 f"{seq.title}: no series of this exam matches this {seq.requirement} sequence"),
-        advice=None if optional else f"Acquire the {seq.title}, or check that its series was exported "
-                                     "with the exam")
+        expected=shared_text(f"a {seq.title} series ({seq.requirement})"), found=None,
+        message=shared_text(f"{seq.title}: not acquired (optional in this protocol)" if optional else
+                            f"{seq.title}: no series of this exam matches this {seq.requirement} sequence"),
+        advice=None if optional else shared_text(f"Acquire the {seq.title}, or check that its series was "
+                                                 "exported with the exam"))
 
 
 def _consistency(seq: Sequence, rule: Consistency, matches: list[MatchInfo],

@@ -333,9 +333,24 @@ def _verdict(ok: bool, sev: Severity) -> str:
 
 
 def _with_note(f: Finding, c: Constraint) -> Finding:
+    """The finding with the constraint's note, its texts shared with equal ones of earlier findings."""
     if c.note:
         f.message += f" ({c.note})"
+    f.check_id, f.message = shared_text(f.check_id), shared_text(f.message)
+    if f.found is not None:
+        f.found = shared_text(f.found)
     return f
+
+
+_TEXTS: dict[str, str] = {}
+
+
+def shared_text(text: str) -> str:
+    """One object per distinct text: an archive's findings repeat a few sentences, and memory must follow the
+    number of distinct values, not of series (bounded: forgotten past 100,000 texts)."""
+    if len(_TEXTS) > 100_000:
+        _TEXTS.clear()
+    return _TEXTS.setdefault(text, text)
 
 
 def _min_count(c: Constraint, value: Any, finding: Finding, title: str) -> Finding:

@@ -3,15 +3,17 @@ from __future__ import annotations
 
 import os
 import re
-from array import array
 from dataclasses import dataclass, field
-from typing import IO, Any, Callable
+from typing import IO, Callable
 
 from pydicom.dataset import Dataset
 
 from protocheck.model import Acquisition, Exam, ScanResult, SkippedFile
 from protocheck.privacy import parse_dicom_date, pseudonym
 from protocheck.sources.dicom import common, diffusion, enhanced, reader, vendors
+from protocheck.sources.dicom.compact import (
+    DenseIntSet, HashSet, IntSet, SharedParameters, pack_position, unpack_position,
+)
 from protocheck.sources.options import ScanOptions
 
 
@@ -20,62 +22,24 @@ def _h64(uid: str) -> int:
     return hash(uid) & 0xFFFFFFFFFFFFFFFF
 
 
-class HashSet:
-    """A compact set of 64-bit hashes (open addressing over array('Q')): 16 bytes per member, not ~70."""
-
-    __slots__ = ("table", "n", "mask")
-
-    def __init__(self) -> None:
-        self.table = array("Q", bytes(8 * 16))
-        self.n, self.mask = 0, 15
-
-    def add_new(self, h: int) -> bool:
-        """Add ``h``; False if it was already there (0 is stored as 1: a 2**-64 collision is acceptable)."""
-        h = h or 1
-        t, mask = self.table, self.mask
-        i = h & mask
-        while True:
-            v = t[i]
-            if v == 0:
-                break
-            if v == h:
-                return False
-            i = (i + 1) & mask
-        t[i] = h
-        self.n += 1
-        if 2 * self.n > mask:
-            self._grow()
-        return True
-
-    def _grow(self) -> None:
-        old = self.table
-        self.mask = 2 * len(old) - 1
-        self.table = array("Q", bytes(8 * len(old) * 2))
-        self.n = 0
-        for v in old:
-            if v:
-                self.add_new(v)
-
-    def __len__(self) -> int:
-        return self.n
-
-
-@dataclass
 class _Series:
-    """Per-series aggregate: one Acquisition plus folded per-file values."""
+    """Per-series aggregate: one Acquisition plus folded per-file values (compact sets, created when needed)."""
 
-    acq: Acquisition
-    study_uid: str
-    folders: list[str] = field(default_factory=list)
-    sops: HashSet = field(default_factory=HashSet)
-    instances: set[int] = field(default_factory=set)
-    positions: set = field(default_factory=set)   # packed positions (_pack): ints, not 3-float tuples
-    echo_times: set[float] = field(default_factory=set)
-    diff: diffusion.DiffusionAggregate = field(default_factory=diffusion.DiffusionAggregate)
-    n_images: int = 0
-    multiframe: bool = False
-    pixel_spacing: tuple = (None, "")
-    sop_classes: set[str] = field(default_factory=set)
+    __slots__ = ("acq", "study_uid", "folders", "sops", "instances", "positions", "echo_times", "diff",
+                 "n_images", "multiframe", "pixel_spacing", "sop_classes")
+
+    def __init__(self, acq: Acquisition, study_uid: str) -> None:
+        self.acq, self.study_uid = acq, study_uid
+        self.folders: list[str] = []
+        self.sops = HashSet()
+        self.instances = DenseIntSet()
+        self.positions = IntSet()      # packed positions (compact.pack_position)
+        self.echo_times: set[float] | None = None
+        self.diff: diffusion.DiffusionAggregate | None = None
+        self.n_images = 0
+        self.multiframe = False
+        self.pixel_spacing: tuple = (None, "")
+        self.sop_classes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -97,6 +61,7 @@ class DicomCollector:
         self.skipped: list[SkippedFile] = []
         self.n_files = 0
         self._last_group: dict[str, int] = {}   # folder -> per-file last group of the series last seen there
+        self._shared = SharedParameters()
 
     # --- inputs -------------------------------------------------------------------------------
     def add_path(self, path: str | os.PathLike[str], rel: str | None = None) -> None:
@@ -173,9 +138,17 @@ class DicomCollector:
         if not rec.manufacturer:
             acq.note("manufacturer-missing", "Manufacturer (0008,0070) is missing: vendor-specific values "
                      "could not be read", "warning")
+        self._shared.share(acq)
         self.series[rec.series_uid] = s
         self._study(rec, ds).series.append(rec.series_uid)
         return s
+
+    def adopt(self, rec: reader.FileRecord, series: _Series, study: _Study) -> None:
+        """Take a new series read elsewhere (a worker's or the index's seed), then fold ``rec`` into it."""
+        self._shared.share(series.acq)
+        self.series[rec.series_uid] = series
+        self.studies.setdefault(rec.study_uid or "unknown-study", study).series.append(rec.series_uid)
+        self.add_record(rec)
 
     def _study(self, rec: reader.FileRecord, ds: Dataset | None) -> _Study:
         key = rec.study_uid or "unknown-study"
@@ -205,7 +178,8 @@ class DicomCollector:
                                                 "already read from another file)", "duplicate"))
                 return
         s.acq.n_files += 1
-        s.sop_classes.add(rec.sop_class)
+        if rec.sop_class not in s.sop_classes:
+            s.sop_classes += (rec.sop_class,)
         folder = os.path.dirname(rec.name) or "."
         if folder not in s.folders:
             s.folders.append(folder)
@@ -213,14 +187,16 @@ class DicomCollector:
             s.instances.add(rec.instance_number)
         order = float(rec.instance_number if rec.instance_number is not None else s.acq.n_files)
         if rec.positions:
-            s.positions.update(map(_pack, rec.positions))
+            s.positions.update(map(pack_position, rec.positions))
         elif rec.position is not None:
-            s.positions.add(_pack(rec.position))
-        if rec.echo_times:
-            s.echo_times.update(rec.echo_times)
-        elif rec.echo_time is not None:
-            s.echo_times.add(rec.echo_time)
+            s.positions.add(pack_position(rec.position))
+        if rec.echo_times or rec.echo_time is not None:
+            if s.echo_times is None:
+                s.echo_times = set()
+            s.echo_times.update(rec.echo_times or (rec.echo_time,))
         s.n_images += rec.n_frames
+        if rec.diffusion and s.diff is None:
+            s.diff = diffusion.DiffusionAggregate()
         for i, (sample, count) in enumerate(rec.diffusion):
             s.diff.add(sample, order + i / 1e6, count)
 
@@ -240,31 +216,6 @@ class DicomCollector:
             result.exams.append(exam)
         result.exams.sort(key=lambda e: (e.folder, e.key))
         return result
-
-
-_OFFSET = 1 << 26   # positions in 0.01 mm units within +-671 m pack into one int (27 bits per axis)
-
-
-def _pack(p: tuple) -> Any:
-    """A position rounded to 0.01 mm as one int (~60 bytes in a set instead of ~170 for a tuple of floats).
-
-    Exact: round(c * 100) recovers the hundredths of a value rounded to 2 decimals, and k / 100 gives back
-    the same float. Anything else (out of range, not finite) is kept as the tuple itself.
-    """
-    try:
-        x, y, z = (round(c * 100) + _OFFSET for c in p)
-    except (TypeError, ValueError, OverflowError):
-        return p
-    if not (0 <= x < 2 * _OFFSET and 0 <= y < 2 * _OFFSET and 0 <= z < 2 * _OFFSET):
-        return p
-    return (x << 54) | (y << 27) | z
-
-
-def _unpack(k: Any) -> tuple:
-    if not isinstance(k, int):
-        return k
-    mask = (1 << 27) - 1
-    return ((k >> 54) - _OFFSET) / 100, (((k >> 27) & mask) - _OFFSET) / 100, ((k & mask) - _OFFSET) / 100
 
 
 def _top_folder(name: str) -> str:
@@ -294,7 +245,7 @@ def _describe(ds: Dataset, acq: Acquisition, rec: reader.FileRecord) -> None:
 def _finalize(s: _Series) -> Acquisition:
     acq = s.acq
     acq.folder = "; ".join(s.folders)
-    if reader.MR_IMAGE in s.sop_classes and s.sop_classes & reader.MULTIFRAME_SOPS:
+    if reader.MR_IMAGE in s.sop_classes and not reader.MULTIFRAME_SOPS.isdisjoint(s.sop_classes):
         acq.note("mixed-export", "the same series arrived both as classic and as enhanced DICOM: file and "
                  "image counts mix both exports (fix: keep only one export of the series)", "warning")
     acq.set("NumberOfFiles", acq.n_files, "count of files in the series")
@@ -329,7 +280,7 @@ def _voxel(acq: Acquisition, s: _Series) -> None:
         return
     spacing, how = acq.get("SpacingBetweenSlices"), "SpacingBetweenSlices"
     if spacing is None and len(s.positions) > 1:
-        pts = sorted(map(_unpack, s.positions))
+        pts = sorted(map(unpack_position, s.positions))
         d = [sum((a - b) ** 2 for a, b in zip(p, q)) ** 0.5 for p, q in zip(pts, pts[1:])]
         spacing, how = round(min(d), 4), "distance between slice positions"
     if spacing is None:

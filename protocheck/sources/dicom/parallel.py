@@ -13,7 +13,6 @@ from __future__ import annotations
 import collections
 import hashlib
 import os
-import sys
 import time
 from typing import Any, Iterable, Iterator
 
@@ -270,22 +269,11 @@ def add_payload(collector: Any, payload: Payload, where: tuple[str, str, str]) -
     if rec.skip is None and rec.series_uid and rec.series_uid not in collector.series:
         if seed is not None:
             from protocheck.sources.index import seed_of
-            series, study = seed_of(seed)
-            _intern(series.acq)
-            collector.series[rec.series_uid] = series
-            key = rec.study_uid or "unknown-study"
-            collector.studies.setdefault(key, study).series.append(rec.series_uid)
-            collector.add_record(rec)
+            collector.adopt(rec, *seed_of(seed))
             return
         collector.add_record(rec, full_source=os.path.join(*where))
         return
     collector.add_record(rec)
-
-
-def _intern(acq: Any) -> None:
-    """Share the parameter names and provenance strings of every series (memory per series, not per copy)."""
-    from protocheck.model import Parameter
-    acq.params = {sys.intern(k): Parameter(p.value, sys.intern(p.source)) for k, p in acq.params.items()}
 
 
 class _Progress:

@@ -181,16 +181,6 @@ def test_damaged_headers_say_where_and_what(dicom_root, tmp_path):
         assert damage.diagnose(fh) is None    # a sound file has no damage
 
 
-def test_hash_set_finds_duplicates_and_grows():
-    from protocheck.sources.dicom.collector import HashSet, _h64
-    hs = HashSet()
-    uids = [f"1.2.3.{i}" for i in range(5000)]
-    assert all(hs.add_new(_h64(u)) for u in uids)
-    assert len(hs) == 5000
-    assert not any(hs.add_new(_h64(u)) for u in uids[::7])
-    assert hs.add_new(0) and not hs.add_new(0)   # 0 is a valid member too
-
-
 def test_template_chunks_never_hide_a_changed_value(dicom_root, tmp_path):
     """A chunk of the previous file is jumped over only when its bytes recur exactly (edits of one file)."""
     src = next(p for p in _files(dicom_root / "dcm_qa_ge") if p.stat().st_size > 4000)

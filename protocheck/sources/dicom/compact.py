@@ -1,0 +1,229 @@
+"""Compact per-series sets and shared parameters: memory follows the number of series, and stays small per series.
+
+An archive of a million files can hold tens of thousands of series; each keeps, until the scan ends, the SOP
+instance hashes, instance numbers and slice positions of its files. Python sets of ints cost ~70-90 bytes per
+member; these open-addressing tables over ``array('Q')`` cost 12-24. Parameters that recur from series to
+series (the same protocol at the same site) are shared: one ``Parameter`` object, not one per series.
+"""
+from __future__ import annotations
+
+import sys
+from array import array
+from typing import Any, Iterator
+
+from protocheck.model import Acquisition, Parameter
+
+_EMPTY = 0
+_OFFSET = 1 << 63        # IntSet stores v + 2**63: every int in [-2**63 + 1, 2**63) maps to a non-zero slot value
+_MIX = 0x9E3779B97F4A7C15  # Fibonacci hashing: packed positions differ in high bits only (sagittal slices)
+_MASK64 = (1 << 64) - 1
+
+
+class HashSet:
+    """A compact set of 64-bit hashes (open addressing over array('Q')): 12-24 bytes per member, not ~70.
+
+    ``add_new`` says whether the member is new; 0 is stored as 1 (a 2**-64 collision is acceptable for hashes).
+    """
+
+    __slots__ = ("table", "n", "bits")
+
+    def __init__(self) -> None:
+        self.table = array("Q", bytes(8 * 8))
+        self.n, self.bits = 0, 3
+
+    def add_new(self, h: int) -> bool:
+        """Add ``h`` (0 <= h < 2**64); False if it was already there."""
+        h = h or 1
+        t, mask = self.table, len(self.table) - 1
+        i = ((h * _MIX) & _MASK64) >> (64 - self.bits)
+        while True:
+            v = t[i]
+            if v == _EMPTY:
+                break
+            if v == h:
+                return False
+            i = (i + 1) & mask
+        t[i] = h
+        self.n += 1
+        if 3 * self.n > 2 * len(t):   # load at most 2/3: short probes, 12-24 bytes per member
+            self._grow()
+        return True
+
+    def _grow(self) -> None:
+        old = self.table
+        self.bits += 1
+        self.table = array("Q", bytes(8 * (1 << self.bits)))
+        self.n = 0
+        for v in old:
+            if v:
+                self.add_new(v)
+
+    def _stored(self) -> Iterator[int]:
+        return (v for v in self.table if v)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __bool__(self) -> bool:
+        return self.n > 0
+
+
+class IntSet(HashSet):
+    """A compact exact set of ints (instance numbers, packed slice positions); anything else a set also holds,
+    in a plain Python set beside the table (created only when needed)."""
+
+    __slots__ = ("other",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.other: set | None = None
+
+    def add(self, v: Any) -> None:
+        """Add ``v`` (an int in range goes to the table, anything else to the side set)."""
+        if v.__class__ is int and -_OFFSET < v < _OFFSET:
+            self.add_new(v + _OFFSET)
+        else:
+            if self.other is None:
+                self.other = set()
+            self.other.add(v)
+
+    def update(self, values: Any) -> None:
+        for v in values:
+            self.add(v)
+
+    def __iter__(self) -> Iterator[Any]:
+        for v in self._stored():
+            yield v - _OFFSET
+        if self.other:
+            yield from self.other
+
+    def __len__(self) -> int:
+        return self.n + (len(self.other) if self.other else 0)
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+
+class DenseIntSet:
+    """Distinct ints that mostly fill a range (instance numbers 1..N) as a bitmap: N/8 bytes. When the range
+    grows much wider than the members need, they move to an IntSet (still exact)."""
+
+    __slots__ = ("lo", "bits", "n", "sparse")
+
+    def __init__(self) -> None:
+        self.lo, self.bits, self.n = 0, bytearray(), 0
+        self.sparse: IntSet | None = None
+
+    def add(self, v: Any) -> None:
+        """Add ``v``; a non-int or a too sparse range switches to the IntSet."""
+        if self.sparse is None and v.__class__ is int and self._room(v):
+            i = v - self.lo
+            byte, bit = i >> 3, 1 << (i & 7)
+            if not self.bits[byte] & bit:
+                self.bits[byte] |= bit
+                self.n += 1
+            return
+        if self.sparse is None:
+            sparse = IntSet()
+            sparse.update(self)
+            self.sparse, self.bits = sparse, bytearray()
+        self.sparse.add(v)
+
+    def _room(self, v: int) -> bool:
+        """Make the bitmap cover ``v`` (growing it at least twofold); False if it would be too sparse."""
+        size = len(self.bits) << 3
+        if not size:
+            self.lo, self.bits = v & ~7, bytearray(8)
+            return True
+        if self.lo <= v < self.lo + size:
+            return True
+        lo, hi = min(self.lo, v & ~7), max(self.lo + size, (v | 7) + 1)
+        if (hi - lo) >> 3 > 16 * self.n + 1024:   # an IntSet costs 12-24 bytes per member
+            return False
+        extra = max(hi - lo, 2 * size) - (hi - lo)
+        if v < self.lo:
+            lo = (lo - extra) & ~7
+        else:
+            hi += extra
+        self.bits = bytearray((self.lo - lo) >> 3) + self.bits + bytearray((hi - self.lo - size) >> 3)
+        self.lo = lo
+        return True
+
+    def __iter__(self) -> Iterator[Any]:
+        if self.sparse is not None:
+            yield from self.sparse
+            return
+        lo = self.lo
+        for byte, b in enumerate(self.bits):
+            if b:
+                for bit in range(8):
+                    if b >> bit & 1:
+                        yield lo + (byte << 3) + bit
+
+    def __len__(self) -> int:
+        return self.n if self.sparse is None else len(self.sparse)
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+
+_POS_BITS = 21                  # per axis: 0.01 mm units within +-10.48 m fit in 63 bits
+_POS_OFFSET = 1 << (_POS_BITS - 1)
+_POS_MASK = (1 << _POS_BITS) - 1
+
+
+def pack_position(p: tuple) -> Any:
+    """A position rounded to 0.01 mm as one int below 2**63 (an IntSet member); otherwise the tuple itself.
+
+    Exact: round(c * 100) recovers the hundredths of a value rounded to 2 decimals, and k / 100 gives back the
+    same float. Out of range (beyond 10 m from the isocentre), not finite or not numeric: kept as given.
+    """
+    try:
+        x, y, z = (round(c * 100) + _POS_OFFSET for c in p)
+    except (TypeError, ValueError, OverflowError):
+        return p
+    if not (0 <= x <= _POS_MASK and 0 <= y <= _POS_MASK and 0 <= z <= _POS_MASK):
+        return p
+    return (x << (2 * _POS_BITS)) | (y << _POS_BITS) | z
+
+
+def unpack_position(k: Any) -> tuple:
+    """The position of ``pack_position`` (a tuple that was kept as given comes back unchanged)."""
+    if not isinstance(k, int):
+        return k
+    return (((k >> (2 * _POS_BITS)) - _POS_OFFSET) / 100, (((k >> _POS_BITS) & _POS_MASK) - _POS_OFFSET) / 100,
+            ((k & _POS_MASK) - _POS_OFFSET) / 100)
+
+
+class SharedParameters:
+    """One Parameter object per distinct (value, source) across a scan's series, and interned names."""
+
+    __slots__ = ("known",)
+
+    def __init__(self) -> None:
+        self.known: dict[tuple, Parameter] = {}
+
+    def share(self, acq: Acquisition) -> None:
+        """Replace ``acq``'s parameters by shared equal ones (values are never changed in place)."""
+        known = self.known
+        params = {}
+        for name, p in acq.params.items():
+            key = _key(p)
+            if key is not None:
+                p = known.setdefault(key, p)
+            params[sys.intern(name)] = p
+        acq.params = params
+
+
+_SCALARS = (str, int, float, bool)
+
+
+def _key(p: Parameter) -> tuple | None:
+    """A hashable key that tells equal values of different types apart (1, 1.0 and True); None: not shared."""
+    v = p.value
+    cls = v.__class__
+    if cls in _SCALARS or v is None:
+        return (cls, v, p.source)
+    if cls is list and all(e.__class__ in _SCALARS for e in v):
+        return (cls, tuple((e.__class__, e) for e in v), p.source)
+    return None
