@@ -106,7 +106,7 @@ def child(kind: str, corpus: str, workers: int, cache: str | None) -> None:
         from protocheck.sources.options import ScanOptions
         opts = ScanOptions(workers=workers, cache_dir=Path(cache) if cache else None)
         result = scan([corpus], opts)
-        findings = check_scan(result, load_protocol("als-brain-3t"))
+        findings = check_scan(result, load_protocol("als-brain-3t", opts.cache_dir), opts.cache_dir)
         n_files = result.n_files_seen
         extra = {"series": sum(1 for _ in result.acquisitions()), "exams": len(result.exams),
                  "skipped": len(result.skipped), "exam_results": len(findings)}

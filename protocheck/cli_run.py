@@ -106,9 +106,17 @@ def write_output(text: str, output: Path | None) -> None:
                           fix="choose a writable path with -o") from exc
 
 
-def _load_protocol(name: str) -> Any:
+def _load_protocol(name: str, args: argparse.Namespace | None = None) -> Any:
+    """The protocol; with --cache, the model built earlier from the same text is reused (the folder is first
+    checked to lie outside every input: nothing is ever written into an input tree)."""
     from protocheck.protocol.loader import load_protocol
-    return load_protocol(name)
+    cache = getattr(args, "cache", None)
+    if cache is not None:
+        from protocheck.sources.index import check_cache_location
+        for root in _input_roots(args):
+            cache = check_cache_location(cache, root)
+        cache = cache if Path(cache).is_dir() else None
+    return load_protocol(name, cache)
 
 
 def _html(kind: str, data: dict[str, Any]) -> str:
@@ -126,13 +134,13 @@ def run_check(args: argparse.Namespace) -> int:
     roots = _input_roots(args)
     _check_output_path(args.output, roots)
     _check_output_path(args.summary, roots)
-    protocol = _load_protocol(args.protocol)
+    protocol = _load_protocol(args.protocol, args)
     options = scan_options(args)
     scan = scan_inputs(args, options)
     if args.site:
         for exam in scan.exams:
             exam.site = args.site
-    results = check_scan(scan, protocol)
+    results = check_scan(scan, protocol, options.cache_dir)
     report = report_to_dict(results, scan, protocol, include_identifiers=args.include_identifiers)
     if args.summary:
         from protocheck.sources.summary import write_summary
@@ -187,9 +195,10 @@ def run_audit(args: argparse.Namespace) -> int:
     _check_output_path(args.output, roots)
     if args.tsv:
         _check_output_path(args.tsv / "x", roots)
-    protocol = _load_protocol(args.protocol)
-    scan = scan_inputs(args, scan_options(args))
-    results = check_scan(scan, protocol)
+    protocol = _load_protocol(args.protocol, args)
+    options = scan_options(args)
+    scan = scan_inputs(args, options)
+    results = check_scan(scan, protocol, options.cache_dir)
     audit = build_audit(results, protocol)
     from protocheck.reports.audit_console import render_audit
     from protocheck.reports.audit_tsv import write_audit_tsv
@@ -218,7 +227,7 @@ def run_qualify(args: argparse.Namespace) -> int:
     """protocheck qualify: a site's test scans against the protocol, with a reproducible certificate."""
     from protocheck.checks.qualify import qualify
     _check_output_path(args.output, _input_roots(args))
-    protocol = _load_protocol(args.protocol)
+    protocol = _load_protocol(args.protocol, args)
     scan = scan_inputs(args, scan_options(args))
     cert = qualify(scan, protocol, args.site).to_dict()
     if args.format == "json":

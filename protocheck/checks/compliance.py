@@ -8,6 +8,7 @@ reported for information only (status ``absent_optional``, finding not_applicabl
 from __future__ import annotations
 
 import gc
+from pathlib import Path
 
 from protocheck.checks.results import ExamResult, Finding, MatchInfo, SequenceResult, Severity, Status
 from protocheck.model import Acquisition, Exam, ScanResult
@@ -20,15 +21,24 @@ from protocheck.protocol.rules import (
 _MISSING_SEVERITY = {"required": Severity.ERROR, "recommended": Severity.WARNING, "optional": Severity.INFO}
 
 
-def check_scan(scan: ScanResult, protocol: Protocol) -> list[ExamResult]:
+def check_scan(scan: ScanResult, protocol: Protocol, cache_dir: Path | None = None) -> list[ExamResult]:
     """Check every exam found by a scan against the protocol.
 
+    With ``cache_dir`` (the scan's cache folder), the results of an unchanged index-backed scan checked against
+    the same protocol are loaded instead of evaluated (see ``checks.cache``), and new results are kept there.
     The cyclic garbage collector is paused meanwhile: checking only builds results (no cycle to free), and on
     an archive its full passes over the scanned series cost a quarter of the check.
     """
     paused = gc.isenabled()
     gc.disable()
     try:
+        if cache_dir is not None and scan.digest is not None:
+            from protocheck.checks import cache
+            results = cache.load(cache_dir, scan, protocol)
+            if results is None:
+                results = [check_exam(exam, protocol) for exam in scan.exams]
+                cache.store(cache_dir, scan, protocol, results)
+            return results
         return [check_exam(exam, protocol) for exam in scan.exams]
     finally:
         if paused:

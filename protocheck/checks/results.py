@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
-from protocheck.model import Acquisition, Exam
+from protocheck.model import Acquisition, Exam, Pickled
 
 
 class Severity(str, Enum):
@@ -31,7 +31,7 @@ class Status(str, Enum):
 
 
 @dataclass
-class Finding:
+class Finding(Pickled):
     """One constraint evaluated on one series (or one missing sequence)."""
 
     check_id: str                  # "<sequence>/<constraint>", stable across runs
@@ -54,7 +54,7 @@ class Finding:
 
 
 @dataclass
-class MatchInfo:
+class MatchInfo(Pickled):
     """Why a series was matched to a sequence (or why it was not)."""
 
     series: str                     # Acquisition.key
@@ -66,7 +66,7 @@ class MatchInfo:
 
 
 @dataclass
-class SequenceResult:
+class SequenceResult(Pickled):
     """The verdict of one protocol sequence in one exam."""
 
     sequence: str
@@ -82,7 +82,7 @@ class SequenceResult:
 
 
 @dataclass
-class ExamResult:
+class ExamResult(Pickled):
     """One exam checked against one protocol."""
 
     exam: Exam

@@ -22,12 +22,13 @@ from protocheck.protocol.model import (
     CONSTRAINT_KINDS, CRITERION_KINDS, DERIVED_PARAMETERS, GEOMETRY_PARAMETERS, Consistency, Constraint,
     Criterion, Identify, Protocol, Sequence, SourceRef, Variant,
 )
-from protocheck.protocol.parsing import Lines, Path_, parse, where
 from protocheck.protocol.schema_check import surely_valid
 from protocheck.resources import builtin_protocol_dir, load_schema
 
 if TYPE_CHECKING:
     import jsonschema
+
+    from protocheck.protocol.parsing import Lines, Path_
 
 KNOWN_PARAMETERS = frozenset(PARAMETER_NAMES) | frozenset(DERIVED_PARAMETERS)
 
@@ -59,11 +60,12 @@ def resolve_protocol_path(name_or_path: str) -> Path:
 _BUILTIN_LOADED: dict[tuple[str, int, int], Protocol] = {}   # (file, mtime_ns, size) -> validated built-in
 
 
-def load_protocol(name_or_path: str) -> Protocol:
+def load_protocol(name_or_path: str, cache_dir: Path | None = None) -> Protocol:
     """Load, validate and build a protocol from a built-in name or a YAML/JSON file path.
 
     A built-in protocol is validated once per process and its (immutable) model reused while its file is
-    unchanged; a user's file is read and validated on every call.
+    unchanged; a user's file is read and validated on every call. With ``cache_dir`` (an existing folder outside
+    the inputs), the model built from the same text is taken from there (``protocol.cache``).
     """
     path = resolve_protocol_path(str(name_or_path))
     key = _builtin_key(path)
@@ -74,7 +76,14 @@ def load_protocol(name_or_path: str) -> Protocol:
     except (OSError, UnicodeDecodeError) as exc:
         raise ProtocolError(f"cannot read the protocol file: {exc}", path=str(path),
                             fix="check the path and that the file is UTF-8 text") from None
-    protocol = load_protocol_text(text, str(path))
+    if cache_dir is not None:
+        from protocheck.protocol import cache
+        protocol = cache.load(cache_dir, text, str(path))
+        if protocol is None:
+            protocol = load_protocol_text(text, str(path))
+            cache.store(cache_dir, text, str(path), protocol)
+    else:
+        protocol = load_protocol_text(text, str(path))
     if key is not None:
         _BUILTIN_LOADED[key] = protocol
     return protocol
@@ -93,6 +102,8 @@ def _builtin_key(path: Path) -> tuple[str, int, int] | None:
 
 def load_protocol_text(text: str, filename: str = "<protocol>") -> Protocol:
     """Parse and validate protocol text (YAML or JSON) given its file name for error messages."""
+    from protocheck.protocol.parsing import parse   # imports yaml: not needed for a cached protocol
+
     data, lines = parse(text, filename)
     if not isinstance(data, dict):
         kind = type(data).__name__ if data is not None else "empty"
@@ -123,6 +134,7 @@ def _validate(data: dict[str, Any], filename: str, lines: Lines) -> None:
     if err.validator == "additionalProperties" and isinstance(err.instance, dict):
         extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
         path += tuple(extra[:1])
+    from protocheck.protocol.parsing import where
     raise ProtocolError(_plain(err), path=filename, where=where(path, lines()),
                         fix="see the protocol language in docs/DESIGN.md and schemas/protocol.schema.json")
 
@@ -172,6 +184,7 @@ class _Builder:
         self.lines = lines
 
     def fail(self, message: str, path: Path_, fix: str) -> ProtocolError:
+        from protocheck.protocol.parsing import where
         return ProtocolError(message, path=self.filename, where=where(path, self.lines()), fix=fix)
 
     def build(self, data: dict[str, Any]) -> Protocol:

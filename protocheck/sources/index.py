@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from protocheck.errors import SourceError
+from protocheck.sources.discovery import listing_bytes
 from protocheck.sources.options import ScanOptions
 
 SCHEMA = 2
@@ -131,7 +132,7 @@ class Index:
     @staticmethod
     def listing_key(files: list[tuple[str, int, int]]) -> bytes:
         """Digest of a folder listing: every name, size and mtime_ns."""
-        return hashlib.blake2b(repr(files).encode(), digest_size=16).digest()
+        return hashlib.blake2b(listing_bytes(files), digest_size=16).digest()
 
     def load(self, folder: str, files: list[tuple[str, int, int]]) -> tuple[bool, dict[str, Entry]]:
         """(whole folder unchanged, name -> cached entry) for the folder listing ``files``."""
@@ -178,14 +179,22 @@ class Index:
         if row is None or row[0] != tree:
             return None
         try:
-            return pickle.loads(zlib.decompress(row[1]))
+            result = pickle.loads(zlib.decompress(row[1]))
         except Exception:  # noqa: BLE001 - a damaged row is only a cache miss
             return None
+        result.digest = self.result_digest(tree)
+        return result
 
     def store_snapshot(self, tree: bytes, result: Any) -> None:
-        """Store the whole-tree scan result (before any check touches it) under the tree digest."""
+        """Store the whole-tree scan result (before any check touches it) under the tree digest, and give the
+        result its digest (the key of cached check results)."""
         blob = zlib.compress(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL), 1)
         self.db.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)", (self.root, tree, blob))
+        result.digest = self.result_digest(tree)
+
+    def result_digest(self, tree: bytes) -> bytes:
+        """What identifies a scan result: the reading code and options (the database name), root and tree."""
+        return hashlib.blake2b(f"{self.path.name}\0{self.root}\0".encode() + tree, digest_size=16).digest()
 
     def close(self, prune: bool = True) -> None:
         """Forget folders of this root that were not seen (removed), commit and close."""

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from protocheck.errors import SourceError
+from protocheck.sources import treedigest
 from protocheck.sources.dicom import parallel, scan_dicom
 from protocheck.sources.index import default_cache_dir
 from protocheck.sources.options import ScanOptions
@@ -120,7 +121,7 @@ def test_default_cache_dir_follows_xdg(monkeypatch, tmp_path):
 
 
 def test_large_folder_is_indexed_in_chunks(tree, tmp_path, monkeypatch, reads):
-    monkeypatch.setattr(parallel, "FOLDER_CHUNK", 4)
+    monkeypatch.setattr(treedigest, "FOLDER_CHUNK", 4)
     opts = ScanOptions(cache_dir=tmp_path / "cache")
     first = scan_dicom(tree, opts)
     reads.clear()

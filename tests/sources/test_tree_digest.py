@@ -1,20 +1,21 @@
 """parallel.tree_digest (the re-audit's fast walk) equals the digest the first run computes with _folders(walk())."""
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from protocheck.model import SkippedFile
 from protocheck.sources.discovery import FolderListing, FoundFile, folders, walk
+from protocheck.sources import treedigest
 from protocheck.sources.dicom import parallel
 
 
 def _first_run_digest(root: Path | str) -> bytes:
-    tree = hashlib.blake2b(digest_size=16)
-    for _ in parallel._folders(walk(root), parallel._Skipped(), tree):
+    tree = treedigest.TreeHash()
+    for _ in parallel._folders(walk(root), SimpleNamespace(skipped=[]), tree):
         pass
     return tree.digest()
 
@@ -41,9 +42,9 @@ def tricky(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.mark.parametrize("chunk", [parallel.FOLDER_CHUNK, 2, 3, 7])
+@pytest.mark.parametrize("chunk", [treedigest.FOLDER_CHUNK, 2, 3, 7])
 def test_digest_equals_the_first_runs(tricky: Path, monkeypatch, chunk: int):
-    monkeypatch.setattr(parallel, "FOLDER_CHUNK", chunk)
+    monkeypatch.setattr(treedigest, "FOLDER_CHUNK", chunk)
     assert parallel.tree_digest(tricky) == _first_run_digest(tricky)
     kinds = [type(b).__name__ for b in folders(tricky)]
     assert "SkippedFile" in kinds and kinds.count("FolderListing") == 4   # root, a, a/b, big (empty has none)
@@ -93,3 +94,35 @@ def test_walk_is_the_flattened_listings(tricky: Path):
         flat.extend(os.path.join(block.rel, e[0]) if isinstance(e, tuple) else e.rel if isinstance(e, FoundFile)
                     else e.path for e in block.entries)
     assert flat == [i.rel if isinstance(i, FoundFile) else i.path for i in walk(tricky)]
+
+
+def _link_free(root: Path) -> Path:
+    """Sites, subjects and series folders (no link): the tree the re-audit lists with two processes."""
+    for site in ("s1", "s2", "s3"):
+        for subject in range(4):
+            for series in range(3):
+                folder = root / site / f"sub{subject}" / f"se{series}"
+                folder.mkdir(parents=True)
+                for i in range(series + 1):
+                    (folder / f"IM{i}").write_bytes(b"x" * (i + subject))
+    (root / "s2" / "notes.txt").write_bytes(b"n")
+    (root / "s3" / "sub1" / "empty").mkdir()
+    return root
+
+
+def test_forked_listing_gives_the_same_digest(tmp_path: Path, monkeypatch):
+    root = _link_free(tmp_path / "in")
+    split = treedigest._forked(root)
+    assert split is not None                   # this tree is split between two processes
+    assert split == _first_run_digest(root) == treedigest.tree_digest(root)
+    monkeypatch.setattr(treedigest, "_forked", lambda r: None)
+    assert treedigest.tree_digest(root) == split      # the one-process walk agrees
+    (root / "s3" / "sub3" / "se2" / "IM0").write_bytes(b"changed")
+    assert treedigest.tree_digest(root) != split
+
+
+def test_forked_listing_declines_a_tree_with_a_linked_folder(tmp_path: Path):
+    root = _link_free(tmp_path / "in")
+    os.symlink(root / "s1" / "sub0", root / "s3" / "sub2" / "again")   # deep: seen only by a walker
+    assert treedigest._forked(root) is None
+    assert treedigest.tree_digest(root) == _first_run_digest(root)

@@ -116,13 +116,15 @@ class DenseIntSet:
 
     def add(self, v: Any) -> None:
         """Add ``v``; a non-int or a too sparse range switches to the IntSet."""
-        if self.sparse is None and v.__class__ is int and self._room(v):
+        if self.sparse is None and v.__class__ is int:
             i = v - self.lo
-            byte, bit = i >> 3, 1 << (i & 7)
-            if not self.bits[byte] & bit:
-                self.bits[byte] |= bit
-                self.n += 1
-            return
+            if (0 <= i < len(self.bits) << 3) or self._room(v):
+                i = v - self.lo
+                byte, bit = i >> 3, 1 << (i & 7)
+                if not self.bits[byte] & bit:
+                    self.bits[byte] |= bit
+                    self.n += 1
+                return
         if self.sparse is None:
             sparse = IntSet()
             sparse.update(self)

@@ -11,21 +11,21 @@ Memory follows the number of series: at most a bounded window of folder batches 
 from __future__ import annotations
 
 import collections
-import hashlib
 import os
 import time
 from typing import Any, Iterable, Iterator
 
-from protocheck.model import ScanResult, SkippedFile
+from protocheck.model import ScanResult
+from protocheck.sources import treedigest
 from protocheck.sources.dicom.workers import (
     AUTO_MIN_FILES, READ_LAST_GROUP, Payload, Pools, read_batch, read_file, resolve_workers,
 )
 from protocheck.sources.options import ScanOptions
+from protocheck.sources.treedigest import TreeHash, tree_digest
 
 __all__ = ["READ_LAST_GROUP", "read_file", "resolve_workers", "scan_tree", "tree_digest"]
 
 BATCH = 128                   # files per task
-FOLDER_CHUNK = 20_000         # a larger folder is indexed (and held) in chunks of this many files
 PROGRESS_INTERVAL = 0.1       # seconds between progress callbacks (at most ~10 per second)
 
 class _Folder:
@@ -68,7 +68,7 @@ def scan_tree(root: str | os.PathLike[str], options: ScanOptions | None = None) 
                 break
         workers = resolve_workers(options, len(head) if len(head) < AUTO_MIN_FILES else None)
         items = _chain(head, items)
-    tree = hashlib.blake2b(digest_size=16)
+    tree = TreeHash()
     folders = _folders(items, collector, tree)
     try:
         _run(folders, collector, options, index, workers)
@@ -79,74 +79,6 @@ def scan_tree(root: str | os.PathLike[str], options: ScanOptions | None = None) 
         if index is not None:
             index.close()
     return result
-
-
-def tree_digest(root: str | os.PathLike[str]) -> bytes:
-    """The digest ``_folders`` computes over ``walk(root)``, from the folder listings (no per-file objects)."""
-    from protocheck.sources.discovery import folders
-
-    digest = _TreeDigest()
-    for block in folders(root):
-        if isinstance(block, SkippedFile):
-            digest.skip(block)
-        elif block.plain and block.rel != digest.name:
-            digest.folder(block.rel, block.entries)
-        else:   # a linked or unreadable file among them: _folders' steps, item by item
-            for item in block.entries:
-                digest.item(item, block.rel)
-    return digest.finish()
-
-
-class _TreeDigest:
-    """``_folders``' hashing, step for step: a skipped item at once, a folder chunk when the next one starts."""
-
-    def __init__(self) -> None:
-        self.tree = hashlib.blake2b(digest_size=16)
-        self.name: str | None = None
-        self.chunk = 0
-        self.files: list[tuple[str, int, int]] | None = None
-
-    def flush(self) -> None:
-        if self.files is not None:
-            key = self.name if self.chunk == 0 else f"{self.name}\x00{self.chunk}"
-            self.tree.update(repr((key, self.files)).encode())
-
-    def skip(self, item: SkippedFile) -> None:
-        self.tree.update(repr((item.path, item.reason, item.kind)).encode())
-
-    def folder(self, name: str, files: list[tuple[str, int, int]]) -> None:
-        """A whole folder of plain files (not the current one): its chunks, the last one left pending."""
-        for start in range(0, len(files), FOLDER_CHUNK):
-            self.flush()
-            self.name, self.chunk, self.files = name, start // FOLDER_CHUNK, files[start:start + FOLDER_CHUNK]
-
-    def item(self, item: Any, folder: str) -> None:
-        """One entry of a listing: a (name, size, mtime_ns) tuple of ``folder``, a FoundFile or a SkippedFile."""
-        if isinstance(item, SkippedFile):
-            self.skip(item)
-            return
-        if item.__class__ is tuple:
-            entry = item
-        else:
-            cut = item.rel.rfind(os.sep)
-            folder, name = (item.rel[:cut], item.rel[cut + 1:]) if cut >= 0 else ("", item.rel)
-            entry = (name, item.size, item.mtime_ns)
-        if self.files is None or folder != self.name or len(self.files) >= FOLDER_CHUNK:
-            chunk = self.chunk + 1 if self.files is not None and folder == self.name else 0
-            self.flush()
-            self.name, self.chunk, self.files = folder, chunk, []
-        self.files.append(entry)
-
-    def finish(self) -> bytes:
-        self.flush()
-        return self.tree.digest()
-
-
-class _Skipped:
-    """A stand-in collector for a walk that only hashes the tree."""
-
-    def __init__(self) -> None:
-        self.skipped: list[SkippedFile] = []
 
 
 def _chain(head: list, rest: Iterator) -> Iterator:
@@ -175,22 +107,22 @@ def _folders(items: Iterable[Any], collector: Any, tree: Any) -> Iterator[_Folde
     for item in items:
         if not isinstance(item, FoundFile):
             collector.skipped.append(item)
-            tree.update(repr((item.path, item.reason, item.kind)).encode())
+            tree.skipped(item)
             continue
         rel = item.rel
         cut = rel.rfind(sep)
         folder, name = (rel[:cut], rel[cut + 1:]) if cut >= 0 else ("", rel)
-        if current is None or folder != current.name or len(files) >= FOLDER_CHUNK:
+        if current is None or folder != current.name or len(files) >= treedigest.FOLDER_CHUNK:
             chunk = current.chunk + 1 if current is not None and folder == current.name else 0
             if current is not None:
-                tree.update(repr((current.key, files)).encode())
+                tree.listing(current.key, files)
                 yield current
             current = _Folder(folder, chunk)
             files, paths = current.files, current.paths
         files.append((name, item.size, item.mtime_ns))
         paths.append(item.path)
     if current is not None:
-        tree.update(repr((current.key, current.files)).encode())
+        tree.listing(current.key, current.files)
         yield current
 
 

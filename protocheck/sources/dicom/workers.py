@@ -7,7 +7,6 @@ forked after the reading modules are imported, so none imports them again.
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
 import os
 import warnings
 from typing import Any
@@ -98,6 +97,7 @@ class Pools:
     def get(self) -> Any:
         """The executor (started now if needed), or None for a serial scan."""
         if self.pool is None and self.workers > 1:
+            import multiprocessing   # here: a re-audit answered from the index starts no process
             from concurrent.futures import ProcessPoolExecutor
 
             _import_readers()   # imported once here, inherited by every forked worker (not once per worker)

@@ -1,0 +1,112 @@
+"""Check results kept in the cache folder: an unchanged archive checked against the same protocol again is
+answered without evaluating a rule (a re-audit must cost a few percent of the first run).
+
+The key joins the scan's digest (set by an index-backed scan: reading code, options, every file's name, size and
+mtime), the protocol's sha256 and a fingerprint of the checking code. Results are pickled with references to
+the scan's exams (persistent ids), so loaded results point at this scan's very objects. The cache is only a
+shortcut: a damaged or unreadable entry is a miss, never an error.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import pickle
+import sqlite3
+import zlib
+from pathlib import Path
+
+from protocheck.checks.results import ExamResult
+from protocheck.model import ScanResult
+from protocheck.protocol.model import Protocol
+
+SCHEMA = 1
+KEEP = 32                 # entries kept per cache folder (the most recently stored)
+_NAME = "checks.sqlite"
+
+
+@functools.cache
+def code_fingerprint() -> bytes:
+    """Hash of the code that turns a scan into results (checks, protocol, model): a new version never reuses."""
+    here = Path(__file__).resolve().parent.parent
+    h = hashlib.blake2b(f"schema{SCHEMA}".encode(), digest_size=16)
+    for p in [here / "model.py", *sorted((here / "checks").glob("*.py")), *sorted((here / "protocol").glob("*.py"))]:
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    return h.digest()
+
+
+def _key(scan: ScanResult, protocol: Protocol) -> bytes | None:
+    if scan.digest is None or not protocol.sha256:
+        return None
+    return hashlib.blake2b(scan.digest + protocol.sha256.encode() + code_fingerprint(), digest_size=16).digest()
+
+
+def _connect(cache_dir: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(Path(cache_dir) / _NAME)
+    db.execute("CREATE TABLE IF NOT EXISTS results (key BLOB PRIMARY KEY, stored INTEGER, data BLOB)")
+    return db
+
+
+def load(cache_dir: Path, scan: ScanResult, protocol: Protocol) -> list[ExamResult] | None:
+    """The stored results of this scan and protocol, or None."""
+    key = _key(scan, protocol)
+    if key is None:
+        return None
+    try:
+        db = _connect(cache_dir)
+        try:
+            row = db.execute("SELECT data FROM results WHERE key=?", (key,)).fetchone()
+        finally:
+            db.close()
+        if row is None:
+            return None
+        results = _Unpickler(io.BytesIO(zlib.decompress(row[0])), scan).load()
+    except Exception:  # noqa: BLE001 - a damaged, locked or foreign entry is only a miss
+        return None
+    return results if isinstance(results, list) else None
+
+
+def store(cache_dir: Path, scan: ScanResult, protocol: Protocol, results: list[ExamResult]) -> None:
+    """Keep the results for a re-audit (silently nothing when the folder cannot be written)."""
+    key = _key(scan, protocol)
+    if key is None:
+        return
+    try:
+        buf = io.BytesIO()
+        _Pickler(buf, scan).dump(results)
+        db = _connect(cache_dir)
+        try:
+            with db:
+                n = (db.execute("SELECT MAX(stored) FROM results").fetchone()[0] or 0) + 1
+                db.execute("INSERT OR REPLACE INTO results VALUES (?, ?, ?)", (key, n, zlib.compress(buf.getvalue(), 1)))
+                db.execute("DELETE FROM results WHERE stored <= ?", (n - KEEP,))
+        finally:
+            db.close()
+    except (OSError, sqlite3.Error, pickle.PicklingError, TypeError, AttributeError):
+        return
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles results with each exam and series of the scan as a reference (its position), not a copy."""
+
+    def __init__(self, file: io.BytesIO, scan: ScanResult) -> None:
+        super().__init__(file, pickle.HIGHEST_PROTOCOL)
+        self.refs: dict[int, tuple[int, ...]] = {}
+        for i, exam in enumerate(scan.exams):
+            self.refs[id(exam)] = (i,)
+            for j, acq in enumerate(exam.acquisitions):
+                self.refs[id(acq)] = (i, j)
+
+    def persistent_id(self, obj: object) -> tuple[int, ...] | None:
+        return self.refs.get(id(obj))
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, file: io.BytesIO, scan: ScanResult) -> None:
+        super().__init__(file)
+        self.scan = scan
+
+    def persistent_load(self, pid: tuple[int, ...]) -> object:
+        exam = self.scan.exams[pid[0]]
+        return exam if len(pid) == 1 else exam.acquisitions[pid[1]]

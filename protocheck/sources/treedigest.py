@@ -1,0 +1,170 @@
+"""The tree digest: one hash of an input tree's state, the key of the index's whole-tree snapshot.
+
+It covers every folder listing (each file's name, size and mtime_ns, in chunks of ``FOLDER_CHUNK`` files) and
+every walk problem, so any added, changed or removed file changes it. It is order-free (a hash of the sorted
+per-chunk hashes): two processes can then list the halves of a large tree at once, and a re-audit of an
+unchanged archive is mostly this walk. The first run computes the same digest from its own walk (``TreeHash``).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import threading
+from typing import Any
+
+from protocheck.model import SkippedFile
+from protocheck.sources.discovery import Branch, descend, folders, listing_bytes, visit
+
+FOLDER_CHUNK = 20_000         # a larger folder is indexed (and held) in chunks of this many files
+SPLIT_BRANCHES = 32           # the forked walk lists the top levels until this many sub-trees are found
+SPLIT_DEPTH = 4               # ... or this many levels were listed
+
+
+class TreeHash:
+    """Order-free hash of a tree's folder chunks and walk problems."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def listing(self, key: str, files: list[tuple[str, int, int]]) -> None:
+        """One folder chunk: its key (folder, or folder NUL chunk number) and its (name, size, mtime_ns) list."""
+        self._add(key.encode("utf-8", "surrogateescape") + b"\1" + listing_bytes(files))
+
+    def skipped(self, item: SkippedFile) -> None:
+        """A file or folder the walk could not take, and why."""
+        self._add(repr((item.path, item.reason, item.kind)).encode("utf-8", "surrogateescape"))
+
+    def _add(self, data: bytes) -> None:
+        self.parts.append(hashlib.blake2b(data, digest_size=16).digest())
+
+    def digest(self) -> bytes:
+        return hashlib.blake2b(b"".join(sorted(self.parts)), digest_size=16).digest()
+
+
+class _Blocks:
+    """The first run's chunking (``parallel._folders``) applied to ``folders`` blocks, into a TreeHash."""
+
+    def __init__(self) -> None:
+        self.hash = TreeHash()
+        self.name: str | None = None
+        self.chunk = 0
+        self.files: list[tuple[str, int, int]] | None = None
+
+    def block(self, block: Any) -> None:
+        """One block of the walk: a SkippedFile or a FolderListing."""
+        if isinstance(block, SkippedFile):
+            self.hash.skipped(block)
+        elif block.plain and block.rel != self.name:
+            for start in range(0, len(block.entries), FOLDER_CHUNK):
+                self.flush()
+                self.name, self.chunk = block.rel, start // FOLDER_CHUNK
+                self.files = block.entries[start:start + FOLDER_CHUNK]
+        else:   # a linked or unreadable file among them: the first run's steps, item by item
+            for item in block.entries:
+                self._item(item, block.rel)
+
+    def _item(self, item: Any, folder: str) -> None:
+        if isinstance(item, SkippedFile):
+            self.hash.skipped(item)
+            return
+        if item.__class__ is tuple:
+            entry = item
+        else:
+            cut = item.rel.rfind(os.sep)
+            folder, name = (item.rel[:cut], item.rel[cut + 1:]) if cut >= 0 else ("", item.rel)
+            entry = (name, item.size, item.mtime_ns)
+        if self.files is None or folder != self.name or len(self.files) >= FOLDER_CHUNK:
+            chunk = self.chunk + 1 if self.files is not None and folder == self.name else 0
+            self.flush()
+            self.name, self.chunk, self.files = folder, chunk, []
+        self.files.append(entry)
+
+    def flush(self) -> None:
+        if self.files is not None:
+            key = self.name if self.chunk == 0 else f"{self.name}\x00{self.chunk}"
+            self.hash.listing(key, self.files)
+            self.files = None
+
+
+def tree_digest(root: str | os.PathLike[str]) -> bytes:
+    """The digest of ``root`` (what the first run's walk computes), listed by two processes when it can be."""
+    split = _forked(root)
+    if split is not None:
+        return split
+    blocks = _Blocks()
+    for block in folders(root):
+        blocks.block(block)
+    blocks.flush()
+    return blocks.hash.digest()
+
+
+def _plan(base: str, visited: set[str], linked: list[Branch]) -> tuple[_Blocks, list[Branch]]:
+    """The top levels listed here (level by level: the digest is order-free) and the sub-trees below them."""
+    head = _Blocks()
+    frontier: list[Branch] = [(base, "", None)]
+    for _ in range(SPLIT_DEPTH):
+        if len(frontier) >= SPLIT_BRANCHES:
+            break
+        below: list[Branch] = []
+        for branch in frontier:
+            block, subdirs = visit(base, branch, visited)
+            linked.extend(d for d in subdirs if d[2] is None)
+            if block is not None:
+                head.block(block)
+            below.extend(subdirs)
+        frontier = below
+    return head, frontier
+
+
+def _walk(base: str, branches: list[Branch], blocks: _Blocks, visited: set[str], linked: list[Branch]) -> None:
+    for branch in branches:
+        for block in descend(base, [branch], visited, linked):
+            blocks.block(block)
+    blocks.flush()
+
+
+def _forked(root: str | os.PathLike[str]) -> bytes | None:
+    """The digest with every other sub-tree listed by a forked process; None (walk it in one) when the tree has a
+    linked folder (the walk's loop detection then depends on order), is small, or forking is not safe here."""
+    root = os.fspath(root)
+    if not hasattr(os, "fork") or threading.active_count() > 1 or not os.path.isdir(root):
+        return None
+    base = os.path.abspath(root)
+    visited: set[str] = set()
+    linked: list[Branch] = []
+    mine, branches = _plan(base, visited, linked)
+    if linked or len(branches) < 2:
+        return None
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:   # the child: list every other sub-tree, send back its chunk hashes, exit at once
+        status = 1
+        try:
+            os.close(read_end)
+            theirs, their_links = _Blocks(), []
+            _walk(base, branches[1::2], theirs, set(), their_links)
+            with open(write_end, "wb") as out:
+                out.write(pickle.dumps((bool(their_links), theirs.hash.parts)))
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    with open(read_end, "rb") as inp:
+        try:
+            _walk(base, branches[0::2], mine, visited, linked)
+            data = inp.read()
+        finally:
+            _, status = os.waitpid(pid, 0)
+    if status != 0 or linked or not data:
+        return None
+    try:
+        their_links, parts = pickle.loads(data)
+    except Exception:  # noqa: BLE001 - a child cut short: walk the tree in one process
+        return None
+    if their_links:
+        return None
+    mine.hash.parts.extend(parts)
+    return mine.hash.digest()
