@@ -7,7 +7,8 @@ Builds N files from the shared ``data/dicom`` headers (copies with new UIDs, so 
 ``--mode grow``, or only SOP instances multiply with ``--mode fixed``), then measures, each in a fresh child
 process: plain pydicom ``dcmread(stop_before_pixels=True)`` (1 process), ``protocheck`` scan + compliance
 check (als-brain-3t) with 1 and 2 workers and an index, and the re-audit with the index. Prints files/s,
-peak memory (ru_maxrss of the measuring process and, separately, of its largest worker) and ratios.
+peak memory (ru_maxrss of the measuring process and, separately, of its largest worker; and on Linux the peak
+proportional set size of all its processes together, sampled twice a second) and ratios.
 The corpus goes to ``--corpus`` or a temporary folder outside the repository; it is never committed.
 """
 from __future__ import annotations
@@ -116,14 +117,40 @@ def child(kind: str, corpus: str, workers: int, cache: str | None) -> None:
                       "files_per_s": round(n_files / dt, 1), "peak_mb": me, "worker_peak_mb": kids, **extra}))
 
 
+def _tree_pss_kb(pid: int) -> int:
+    """Proportional set size of a process and all its descendants (Linux): each shared page is counted once in
+    the total, so forked workers add only what they do not share with their parent."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/smaps_rollup") as fh:
+                total += next(int(line.split()[1]) for line in fh if line.startswith("Pss:"))
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    todo.extend(int(c) for c in fh.read().split())
+        except (OSError, StopIteration, ValueError):
+            continue
+    return total
+
+
 def measure(kind: str, corpus: Path, workers: int = 1, cache: Path | None = None) -> dict:
     cmd = [sys.executable, "-W", "ignore", __file__, "--child", kind, "--corpus", str(corpus),
            "--workers", str(workers)] + (["--cache", str(cache)] if cache else [])
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
-    row = json.loads(out)
+    pss = 0
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as proc:
+        while proc.poll() is None:   # all processes together, sampled twice a second
+            pss = max(pss, _tree_pss_kb(proc.pid))
+            time.sleep(0.5)
+        out = proc.stdout.read().strip().splitlines()
+    if proc.returncode or not out:
+        sys.exit(f"the {kind} measurement failed (exit {proc.returncode})")
+    row = json.loads(out[-1])
+    row["total_pss_mb"] = round(pss / 1024, 1)
     print(f"  {kind:10s} workers={workers} cache={'yes' if cache else 'no ':3s} {row['files']:>8d} files "
           f"{row['seconds']:>8.2f} s {row['files_per_s']:>9.1f} files/s  peak {row['peak_mb']:>7.1f} MB "
-          f"(workers {row['worker_peak_mb']:.1f} MB) series={row.get('series', '-')}", flush=True)
+          f"(workers {row['worker_peak_mb']:.1f} MB; all processes {row['total_pss_mb']:.1f} MB) "
+          f"series={row.get('series', '-')}", flush=True)
     return row
 
 

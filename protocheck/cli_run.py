@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -44,9 +45,12 @@ def _progress(options: ScanOptions) -> Iterator[None]:
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("reading headers…")
+        start = time.monotonic()
 
         def report(files: int, series: int, _current: str) -> None:
-            progress.update(task, description=f"reading headers: {files} files, {series} series")
+            rate = files / max(time.monotonic() - start, 1e-3)
+            progress.update(task, description=f"reading headers: {files:,} files, {series:,} series, "
+                                              f"{rate:,.0f} files/s")
         options.progress = report
         yield
     options.progress = None

@@ -30,7 +30,7 @@ class Status(str, Enum):
     NOT_APPLICABLE = "not_applicable"
 
 
-@dataclass
+@dataclass(slots=True)
 class Finding(Pickled):
     """One constraint evaluated on one series (or one missing sequence)."""
 
@@ -53,7 +53,7 @@ class Finding(Pickled):
         return self.status in (Status.FAIL, Status.MISSING, Status.CANNOT_VERIFY)
 
 
-@dataclass
+@dataclass(slots=True)
 class MatchInfo(Pickled):
     """Why a series was matched to a sequence (or why it was not)."""
 
@@ -65,7 +65,7 @@ class MatchInfo(Pickled):
     variant: str | None = None      # the per-vendor variant chosen
 
 
-@dataclass
+@dataclass(slots=True)
 class SequenceResult(Pickled):
     """The verdict of one protocol sequence in one exam."""
 

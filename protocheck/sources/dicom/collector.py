@@ -25,11 +25,11 @@ def _h64(uid: str) -> int:
 class _Series:
     """Per-series aggregate: one Acquisition plus folded per-file values (compact sets, created when needed)."""
 
-    __slots__ = ("acq", "study_uid", "folders", "sops", "instances", "positions", "echo_times", "diff",
+    __slots__ = ("acq", "folders", "sops", "instances", "positions", "echo_times", "diff",
                  "n_images", "multiframe", "pixel_spacing", "sop_classes")
 
-    def __init__(self, acq: Acquisition, study_uid: str) -> None:
-        self.acq, self.study_uid = acq, study_uid
+    def __init__(self, acq: Acquisition) -> None:
+        self.acq = acq
         self.folders: list[str] = []
         self.sops = HashSet()
         self.instances = DenseIntSet()
@@ -126,7 +126,7 @@ class DicomCollector:
     # --- series -------------------------------------------------------------------------------
     def _new_series(self, rec: reader.FileRecord, ds: Dataset | None) -> _Series:
         acq = Acquisition(key=rec.series_uid, source_kind="dicom")
-        s = _Series(acq=acq, study_uid=rec.study_uid or "unknown-study")
+        s = _Series(acq)
         if ds is not None:
             try:
                 _describe(ds, acq, rec)
@@ -146,8 +146,9 @@ class DicomCollector:
     def adopt(self, rec: reader.FileRecord, series: _Series, study: _Study) -> None:
         """Take a new series read elsewhere (a worker's or the index's seed), then fold ``rec`` into it."""
         self._shared.share(series.acq)
-        self.series[rec.series_uid] = series
-        self.studies.setdefault(rec.study_uid or "unknown-study", study).series.append(rec.series_uid)
+        uid = series.acq.key   # the UID's text once per series, not once per place that names it
+        self.series[uid] = series
+        self.studies.setdefault(rec.study_uid or "unknown-study", study).series.append(uid)
         self.add_record(rec)
 
     def _study(self, rec: reader.FileRecord, ds: Dataset | None) -> _Study:
