@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import io
 import pickle
 import sqlite3
-import zlib
 from pathlib import Path
+from typing import Any
 
 from protocheck.checks.results import ExamResult
 from protocheck.model import ScanResult
 from protocheck.protocol.model import Protocol
+from protocheck.sources.index import compressed_pickle, loaded_pickles
 
 SCHEMA = 1
 KEEP = 32                 # entries kept per cache folder (the most recently stored)
@@ -61,7 +61,7 @@ def load(cache_dir: Path, scan: ScanResult, protocol: Protocol) -> list[ExamResu
             db.close()
         if row is None:
             return None
-        results = _Unpickler(io.BytesIO(zlib.decompress(row[0])), scan).load()
+        results = loaded_pickles(row[0], lambda f: _Unpickler(f, scan))
     except Exception:  # noqa: BLE001 - a damaged, locked or foreign entry is only a miss
         return None
     return results if isinstance(results, list) else None
@@ -73,13 +73,12 @@ def store(cache_dir: Path, scan: ScanResult, protocol: Protocol, results: list[E
     if key is None:
         return
     try:
-        buf = io.BytesIO()
-        _Pickler(buf, scan).dump(results)
+        blob = compressed_pickle(results, lambda out: _Pickler(out, scan))   # one exam's results at a time
         db = _connect(cache_dir)
         try:
             with db:
                 n = (db.execute("SELECT MAX(stored) FROM results").fetchone()[0] or 0) + 1
-                db.execute("INSERT OR REPLACE INTO results VALUES (?, ?, ?)", (key, n, zlib.compress(buf.getvalue(), 1)))
+                db.execute("INSERT OR REPLACE INTO results VALUES (?, ?, ?)", (key, n, blob))
                 db.execute("DELETE FROM results WHERE stored <= ?", (n - KEEP,))
         finally:
             db.close()
@@ -90,7 +89,7 @@ def store(cache_dir: Path, scan: ScanResult, protocol: Protocol, results: list[E
 class _Pickler(pickle.Pickler):
     """Pickles results with each exam and series of the scan as a reference (its position), not a copy."""
 
-    def __init__(self, file: io.BytesIO, scan: ScanResult) -> None:
+    def __init__(self, file: Any, scan: ScanResult) -> None:
         super().__init__(file, pickle.HIGHEST_PROTOCOL)
         self.refs: dict[int, tuple[int, ...]] = {}
         for i, exam in enumerate(scan.exams):
@@ -103,7 +102,7 @@ class _Pickler(pickle.Pickler):
 
 
 class _Unpickler(pickle.Unpickler):
-    def __init__(self, file: io.BytesIO, scan: ScanResult) -> None:
+    def __init__(self, file: Any, scan: ScanResult) -> None:
         super().__init__(file)
         self.scan = scan
 

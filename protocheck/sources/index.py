@@ -12,16 +12,19 @@ an unchanged tree with one walk and one row. The database name carries a fingerp
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import io
 import marshal
 import os
 import pickle
 import sqlite3
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from protocheck.errors import SourceError
+from protocheck.model import Parameter
 from protocheck.sources.discovery import listing_bytes
 from protocheck.sources.options import ScanOptions
 
@@ -59,6 +62,95 @@ def record_from(t: tuple) -> Any:
 def seed_of(seed: Any) -> Any:
     """A payload's series seed: unpickled now if it came from the index (so the stored one stays pristine)."""
     return pickle.loads(seed) if isinstance(seed, bytes) else seed
+
+
+class _Deflating:
+    """A write-only file that compresses as it is written: a pickled snapshot never exists uncompressed."""
+
+    def __init__(self) -> None:
+        self.z = zlib.compressobj(1)
+        self.parts: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        self.parts.append(self.z.compress(data))
+        return len(data)
+
+
+def compressed_pickle(items: list[Any], pickler: Callable[[Any], pickle.Pickler] | None = None) -> bytes:
+    """The pickles of ``items`` one after the other, zlib-compressed as they are written, the pickler's memo
+    cleared after each (memory: the compressed size and one item's memo, ~100 bytes per object, not the whole
+    archive's). ``pickler(file)`` makes a custom Pickler; its ``next_item()``, if any, is called after each item.
+    """
+    out = _Deflating()
+    p = (pickler or (lambda f: pickle.Pickler(f, pickle.HIGHEST_PROTOCOL)))(out)
+    p.dump(len(items))
+    for item in items:
+        p.dump(item)
+        p.clear_memo()
+        getattr(p, "next_item", lambda: None)()
+    out.parts.append(out.z.flush())
+    return b"".join(out.parts)
+
+
+def loaded_pickles(blob: bytes, unpickler: Callable[[Any], pickle.Unpickler] | None = None) -> list[Any]:
+    """The items of ``compressed_pickle`` (a fresh Unpickler for each: the pickler's memo restarted too)."""
+    f = io.BytesIO(zlib.decompress(blob))
+    make = unpickler or pickle.Unpickler
+    return [make(f).load() for _ in range(pickle.load(f))]
+
+
+class _SnapshotPickler(pickle.Pickler):
+    """Pickles a scan's distinct Parameters first (``plain`` items: their count, then chunks of the table), then
+    the header and each exam with its Parameters as positions in that table: series keep sharing them, though
+    the memo is cleared after every item."""
+
+    def __init__(self, file: Any, positions: dict[int, int], plain: int) -> None:
+        super().__init__(file, pickle.HIGHEST_PROTOCOL)
+        self.positions, self.plain = positions, plain
+
+    def next_item(self) -> None:
+        self.plain -= 1
+
+    def persistent_id(self, obj: Any) -> int | None:
+        return self.positions.get(id(obj)) if self.plain <= 0 and obj.__class__ is Parameter else None
+
+
+class _SnapshotUnpickler(pickle.Unpickler):
+    def __init__(self, file: Any, table: list[Parameter]) -> None:
+        super().__init__(file)
+        self.table = table
+
+    def persistent_load(self, pid: int) -> Parameter:
+        return self.table[pid]
+
+
+_TABLE_CHUNK = 4096
+
+
+def snapshot_blob(result: Any) -> bytes:
+    """The compressed snapshot of a scan result (see ``_SnapshotPickler``)."""
+    positions: dict[int, int] = {}
+    table: list[Parameter] = []
+    for acq in result.acquisitions():
+        for p in acq.params.values():
+            if positions.setdefault(id(p), len(table)) == len(table):
+                table.append(p)
+    chunks = [table[i:i + _TABLE_CHUNK] for i in range(0, len(table), _TABLE_CHUNK)]
+    header = dataclasses.replace(result, exams=[])
+    return compressed_pickle([len(chunks), *chunks, header, *result.exams],
+                             lambda out: _SnapshotPickler(out, positions, 1 + len(chunks)))
+
+
+def snapshot_from(blob: bytes) -> Any:
+    """The scan result of ``snapshot_blob``."""
+    f = io.BytesIO(zlib.decompress(blob))
+    n, chunks = pickle.load(f), pickle.load(f)
+    table: list[Parameter] = []
+    for _ in range(chunks):
+        table.extend(pickle.load(f))
+    header = pickle.load(f)
+    header.exams = [_SnapshotUnpickler(f, table).load() for _ in range(n - 2 - chunks)]
+    return header
 
 
 def default_cache_dir() -> Path:
@@ -179,7 +271,7 @@ class Index:
         if row is None or row[0] != tree:
             return None
         try:
-            result = pickle.loads(zlib.decompress(row[1]))
+            result = snapshot_from(row[1])
         except Exception:  # noqa: BLE001 - a damaged row is only a cache miss
             return None
         result.digest = self.result_digest(tree)
@@ -188,7 +280,7 @@ class Index:
     def store_snapshot(self, tree: bytes, result: Any) -> None:
         """Store the whole-tree scan result (before any check touches it) under the tree digest, and give the
         result its digest (the key of cached check results)."""
-        blob = zlib.compress(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL), 1)
+        blob = snapshot_blob(result)
         self.db.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)", (self.root, tree, blob))
         result.digest = self.result_digest(tree)
 
