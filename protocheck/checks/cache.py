@@ -22,6 +22,7 @@ from protocheck.sources.index import compressed_pickle, loaded_pickles
 
 SCHEMA = 1
 KEEP = 32                 # entries kept per cache folder (the most recently stored)
+GROUP = 64                # exams' results per pickle
 _NAME = "checks.sqlite"
 
 
@@ -61,7 +62,7 @@ def load(cache_dir: Path, scan: ScanResult, protocol: Protocol) -> list[ExamResu
             db.close()
         if row is None:
             return None
-        results = loaded_pickles(row[0], lambda f: _Unpickler(f, scan))
+        results = [r for group in loaded_pickles(row[0], lambda f: _Unpickler(f, scan)) for r in group]
     except Exception:  # noqa: BLE001 - a damaged, locked or foreign entry is only a miss
         return None
     return results if isinstance(results, list) else None
@@ -73,7 +74,8 @@ def store(cache_dir: Path, scan: ScanResult, protocol: Protocol, results: list[E
     if key is None:
         return
     try:
-        blob = compressed_pickle(results, lambda out: _Pickler(out, scan))   # one exam's results at a time
+        groups = [results[i:i + GROUP] for i in range(0, len(results), GROUP)]   # memo: one group at a time
+        blob = compressed_pickle(groups, lambda out: _Pickler(out, scan))
         db = _connect(cache_dir)
         try:
             with db:

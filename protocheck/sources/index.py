@@ -101,8 +101,8 @@ def loaded_pickles(blob: bytes, unpickler: Callable[[Any], pickle.Unpickler] | N
 
 class _SnapshotPickler(pickle.Pickler):
     """Pickles a scan's distinct Parameters first (``plain`` items: their count, then chunks of the table), then
-    the header and each exam with its Parameters as positions in that table: series keep sharing them, though
-    the memo is cleared after every item."""
+    the header and the exams (in groups) with their Parameters as positions in that table: series keep sharing
+    them, though the memo is cleared after every item."""
 
     def __init__(self, file: Any, positions: dict[int, int], plain: int) -> None:
         super().__init__(file, pickle.HIGHEST_PROTOCOL)
@@ -124,7 +124,8 @@ class _SnapshotUnpickler(pickle.Unpickler):
         return self.table[pid]
 
 
-_TABLE_CHUNK = 4096
+_TABLE_CHUNK = 4096          # Parameters per pickle of the table
+_EXAM_GROUP = 64             # exams per pickle
 
 
 def snapshot_blob(result: Any) -> bytes:
@@ -137,7 +138,8 @@ def snapshot_blob(result: Any) -> bytes:
                 table.append(p)
     chunks = [table[i:i + _TABLE_CHUNK] for i in range(0, len(table), _TABLE_CHUNK)]
     header = dataclasses.replace(result, exams=[])
-    return compressed_pickle([len(chunks), *chunks, header, *result.exams],
+    exams = [result.exams[i:i + _EXAM_GROUP] for i in range(0, len(result.exams), _EXAM_GROUP)]
+    return compressed_pickle([len(chunks), *chunks, header, *exams],
                              lambda out: _SnapshotPickler(out, positions, 1 + len(chunks)))
 
 
@@ -149,7 +151,7 @@ def snapshot_from(blob: bytes) -> Any:
     for _ in range(chunks):
         table.extend(pickle.load(f))
     header = pickle.load(f)
-    header.exams = [_SnapshotUnpickler(f, table).load() for _ in range(n - 2 - chunks)]
+    header.exams = [e for _ in range(n - 2 - chunks) for e in _SnapshotUnpickler(f, table).load()]
     return header
 
 
