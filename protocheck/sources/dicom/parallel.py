@@ -163,7 +163,7 @@ def _submit(folder: _Folder, index: Any, pools: "Pools", options: ScanOptions, s
         if pool is None:
             folder.pending.append([read_file(rel, path, options, seen) for rel, path in batch])
         else:
-            folder.pending.append(pool.submit(read_batch, batch))
+            folder.pending.append(pool.submit(read_batch, batch, i == 0))
     folder.paths = []
     return len(folder.pending) if pool is not None else 0
 

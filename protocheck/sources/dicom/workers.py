@@ -80,8 +80,18 @@ def init_worker(options: ScanOptions) -> None:
     _seen.clear()
 
 
-def read_batch(batch: list[tuple[str, str]]) -> list[Payload]:
-    return [read_file(rel, path, _options, _seen) for rel, path in batch]
+class _Everything:
+    """A "seen" set that holds every series: the batch gives records only, never seeds."""
+
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
+def read_batch(batch: list[tuple[str, str]], seeds: bool = True) -> list[Payload]:
+    """The payloads of a batch; with ``seeds`` False no seed is made (a later batch of a folder whose first
+    batch, read by either worker, seeds its series: two workers would otherwise both seed it)."""
+    seen = _seen if seeds else _Everything()
+    return [read_file(rel, path, _options, seen) for rel, path in batch]  # type: ignore[arg-type]
 
 
 class Pools:

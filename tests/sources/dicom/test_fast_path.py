@@ -197,3 +197,30 @@ def test_template_chunks_never_hide_a_changed_value(dicom_root, tmp_path):
         rec = reader._fast_record(out.name, out, parallel.READ_LAST_GROUP)
         assert rec is not None and rec == reader.read_record(out.name, out, full=True), name
     assert rec.position == (1.5, 2.5, 3.5) and str(ds.InstanceNumber) != "77"
+
+
+def test_later_batches_of_a_folder_make_no_seed(dicom_root):
+    """Only a folder's first batch seeds its series (two workers would otherwise both seed it); a series that
+    begins in a later batch is read in full when folded, so the result is the same."""
+    from protocheck.sources.dicom import workers
+    files = _files(dicom_root / "dcm_qa_ge" / "04_Ax_DWI_TENSOR_R2MB2")[:3]
+    batch = [(p.name, str(p)) for p in files]
+    workers.init_worker(ScanOptions())
+    assert [seed for _, seed in workers.read_batch(batch, False)] == [None] * 3
+    seeded = workers.read_batch(batch)
+    assert seeded[0][1] is not None and seeded[1][1] is None
+
+
+def test_series_beginning_in_a_later_batch_of_a_flat_folder(dicom_root, tmp_path, monkeypatch):
+    """A flat folder of several series read in many small batches by two workers gives a full read's result."""
+    import shutil
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for k, series in enumerate(("dcm_qa_ge/04_Ax_DWI_TENSOR_R2MB2", "dcm_qa_ge/05_3D_Ax_T1_MP_RAGE_R22",
+                                "dcm_qa_philips/Vanderbilt_2018/601_WIP_dti_ax")):
+        for i, p in enumerate(_files(dicom_root / series)[:5]):
+            shutil.copy2(p, flat / f"{k}_{i:02d}.dcm")   # series after series: the 2nd and 3rd start mid-folder
+    monkeypatch.setattr(parallel, "BATCH", 3)
+    fast = scan_dicom(flat, ScanOptions(workers=2))
+    assert len(list(fast.acquisitions())) == 3 and fast.n_files_seen == 15
+    assert _snap(fast) == _snap(scan_dicom(flat, ScanOptions(full_read=True)))
