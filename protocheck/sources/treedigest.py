@@ -152,12 +152,13 @@ def _forked(root: str | os.PathLike[str]) -> bytes | None:
         finally:
             os._exit(status)
     os.close(write_end)
-    with open(read_end, "rb") as inp:
-        try:
-            _walk(base, branches[0::2], mine, visited, linked)
-            data = inp.read()
-        finally:
-            _, status = os.waitpid(pid, 0)
+    inp = open(read_end, "rb")
+    try:
+        _walk(base, branches[0::2], mine, visited, linked)
+        data = inp.read()
+    finally:
+        inp.close()   # first: a child still writing then fails at once instead of waiting for a reader
+        _, status = os.waitpid(pid, 0)
     if status != 0 or linked or not data:
         return None
     try:

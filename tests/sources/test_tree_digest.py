@@ -126,3 +126,25 @@ def test_forked_listing_declines_a_tree_with_a_linked_folder(tmp_path: Path):
     os.symlink(root / "s1" / "sub0", root / "s3" / "sub2" / "again")   # deep: seen only by a walker
     assert treedigest._forked(root) is None
     assert treedigest.tree_digest(root) == _first_run_digest(root)
+
+
+def test_forked_listing_survives_an_error_in_the_main_process(tmp_path: Path, monkeypatch):
+    """The child is reaped (not left blocked on a full pipe) when the main process' walk fails."""
+    root = _link_free(tmp_path / "in")
+    monkeypatch.setattr(treedigest, "SPLIT_BRANCHES", 2)
+    real_walk = treedigest._walk
+    calls = []
+
+    def failing(base, branches, blocks, visited, linked):
+        calls.append(len(branches))
+        if os.getpid() == parent:
+            raise RuntimeError("interrupted")
+        real_walk(base, branches, blocks, visited, linked)
+
+    parent = os.getpid()
+    monkeypatch.setattr(treedigest, "_walk", failing)
+    # the child's answer outgrows the pipe's buffer: it would block for ever if nobody read or closed it
+    monkeypatch.setattr(treedigest.TreeHash, "_add", lambda self, data: self.parts.append(b"x" * 100_000))
+    with pytest.raises(RuntimeError):
+        treedigest._forked(root)
+    assert calls   # the main process walked (and failed); the child was waited for: we got here
