@@ -43,8 +43,12 @@ def _key(scan: ScanResult, protocol: Protocol) -> bytes | None:
     return hashlib.blake2b(scan.digest + protocol.sha256.encode() + code_fingerprint(), digest_size=16).digest()
 
 
-def _connect(cache_dir: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(Path(cache_dir) / _NAME)
+def _connect(cache_dir: Path, write: bool) -> sqlite3.Connection:
+    """The cache database; read-only (never created) unless ``write``."""
+    path = Path(cache_dir) / _NAME
+    if not write:
+        return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    db = sqlite3.connect(path)
     db.execute("CREATE TABLE IF NOT EXISTS results (key BLOB PRIMARY KEY, stored INTEGER, data BLOB)")
     return db
 
@@ -55,7 +59,7 @@ def load(cache_dir: Path, scan: ScanResult, protocol: Protocol) -> list[ExamResu
     if key is None:
         return None
     try:
-        db = _connect(cache_dir)
+        db = _connect(cache_dir, write=False)
         try:
             row = db.execute("SELECT data FROM results WHERE key=?", (key,)).fetchone()
         finally:
@@ -71,12 +75,12 @@ def load(cache_dir: Path, scan: ScanResult, protocol: Protocol) -> list[ExamResu
 def store(cache_dir: Path, scan: ScanResult, protocol: Protocol, results: list[ExamResult]) -> None:
     """Keep the results for a re-audit (silently nothing when the folder cannot be written)."""
     key = _key(scan, protocol)
-    if key is None:
+    if key is None or not _outside_inputs(cache_dir, scan):
         return
     try:
         groups = [results[i:i + GROUP] for i in range(0, len(results), GROUP)]   # memo: one group at a time
         blob = compressed_pickle(groups, lambda out: _Pickler(out, scan))
-        db = _connect(cache_dir)
+        db = _connect(cache_dir, write=True)
         try:
             with db:
                 n = (db.execute("SELECT MAX(stored) FROM results").fetchone()[0] or 0) + 1
@@ -86,6 +90,18 @@ def store(cache_dir: Path, scan: ScanResult, protocol: Protocol, results: list[E
             db.close()
     except (OSError, sqlite3.Error, pickle.PicklingError, TypeError, AttributeError):
         return
+
+
+def _outside_inputs(cache_dir: Path, scan: ScanResult) -> bool:
+    """Whether the folder lies outside every input of the scan (protocheck never writes into its input)."""
+    from protocheck.errors import SourceError
+    from protocheck.sources.index import check_cache_location
+    try:
+        for root in scan.roots:
+            check_cache_location(cache_dir, root)
+    except SourceError:
+        return False
+    return True
 
 
 class _Pickler(pickle.Pickler):

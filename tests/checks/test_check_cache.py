@@ -107,3 +107,10 @@ def test_merged_digest_is_known_only_when_every_part_is_known():
     assert total.digest not in (None, a.digest, b.digest)
     total.merge(none)
     assert total.digest is None
+
+
+def test_results_are_never_written_into_the_input(tree, tmp_path):
+    scanned = scan([tree], ScanOptions(cache_dir=tmp_path / "cache"))
+    inside = tree / "dcm_qa_ge"
+    check_scan(scanned, P, inside)
+    assert not any(p.suffix == ".sqlite" for p in tree.rglob("*"))
