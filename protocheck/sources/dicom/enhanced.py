@@ -1,8 +1,10 @@
 """Enhanced multi-frame MR: shared and per-frame functional groups (both are always consulted)."""
 from __future__ import annotations
 
+import struct
 from typing import Any, Iterator
 
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
 from protocheck.sources.dicom._privtags import getv
@@ -80,9 +82,79 @@ def frame_diffusion(ds: Dataset, frame: Dataset | None) -> DiffusionSample | Non
 
 def top_level_diffusion(ds: Dataset) -> DiffusionSample | None:
     """public_diffusion of a file's top level; without a b-value or directionality it is None, so the
-    four keyword lookups are skipped (they are dear on every file of an archive)."""
+    four keyword lookups are skipped (they are dear on every file of an archive). Elements still raw in
+    explicit VR little endian are read from their bytes (pydicom would parse the gradient sequence)."""
     d = ds._dict
-    return public_diffusion(ds) if 0x00189087 in d or 0x00189075 in d else None
+    if 0x00189087 not in d and 0x00189075 not in d:
+        return None
+    fast = raw_public_diffusion(d)
+    return public_diffusion(ds) if fast is False else fast
+
+
+_FD = struct.Struct("<d")
+_FD3 = struct.Struct("<3d")
+_LONG_VRS = frozenset((b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"))
+
+
+def raw_public_diffusion(d: dict) -> DiffusionSample | None | bool:
+    """``public_diffusion`` of raw explicit-VR little-endian top-level elements, decoded as pydicom decodes
+    them; False when any of them is otherwise (decoded already, implicit VR, odd): pydicom then reads them."""
+    els = [d.get(t) for t in (0x00189087, 0x00189075, 0x00189076, 0x00189089)]
+    if any(el is not None and (el.__class__ is not RawDataElement or el.is_implicit_VR or not el.is_little_endian)
+           for el in els):
+        return False
+    b_el, dir_el, seq_el, vec_el = els
+    b = direc = vec = None
+    if b_el is not None and b_el.value:
+        if b_el.VR != "FD" or len(b_el.value) != 8:
+            return False
+        b = _FD.unpack(b_el.value)[0]
+    if dir_el is not None and dir_el.value:
+        raw = dir_el.value
+        if dir_el.VR != "CS" or b"\\" in raw or b"\0" in raw or not raw.isascii():
+            return False
+        direc = raw.decode("ascii").strip()
+    if seq_el is not None:
+        if seq_el.VR != "SQ":
+            return False
+        vec = _first_item_fd3(seq_el.value or b"", 0x00189089)
+        if vec is False:
+            return False
+    if vec is None and vec_el is not None and vec_el.value:
+        if vec_el.VR != "FD" or len(vec_el.value) % 8:
+            return False
+        vec = _FD3.unpack(vec_el.value) if len(vec_el.value) == 24 else None
+    return diffusion_sample(b, direc, vec)   # type: ignore[arg-type]
+
+
+def _first_item_fd3(raw: bytes, tag: int) -> tuple[float, ...] | None | bool:
+    """Three FD values of ``tag`` in the first item of a raw explicit-VR little-endian sequence; None when the
+    sequence, its first item or the element is absent (or not 3 values); False for anything odd."""
+    if not raw:
+        return None
+    if len(raw) < 8 or raw[:4] != b"\xfe\xff\x00\xe0":
+        return False
+    length = int.from_bytes(raw[4:8], "little")
+    end, pos = len(raw) if length == 0xFFFFFFFF else min(8 + length, len(raw)), 8
+    while pos + 8 <= end:
+        group, elem = int.from_bytes(raw[pos:pos + 2], "little"), int.from_bytes(raw[pos + 2:pos + 4], "little")
+        if group == 0xFFFE:
+            return None
+        vr = raw[pos + 4:pos + 6]
+        if vr in _LONG_VRS:
+            if pos + 12 > end:
+                return False
+            n, head = int.from_bytes(raw[pos + 8:pos + 12], "little"), 12
+            if n == 0xFFFFFFFF:
+                return False
+        else:
+            n, head = int.from_bytes(raw[pos + 6:pos + 8], "little"), 8
+        if (group << 16 | elem) == tag:
+            if vr != b"FD" or n % 8 or pos + head + n > end:
+                return False
+            return _FD3.unpack_from(raw, pos + head) if n == 24 else None
+        pos += head + n
+    return None
 
 
 def public_diffusion(item: Dataset) -> DiffusionSample | None:

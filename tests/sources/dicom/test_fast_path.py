@@ -224,3 +224,22 @@ def test_series_beginning_in_a_later_batch_of_a_flat_folder(dicom_root, tmp_path
     fast = scan_dicom(flat, ScanOptions(workers=2))
     assert len(list(fast.acquisitions())) == 3 and fast.n_files_seen == 15
     assert _snap(fast) == _snap(scan_dicom(flat, ScanOptions(full_read=True)))
+
+
+def test_raw_public_diffusion_equals_pydicoms_decoding_on_every_shared_file(dicom_root):
+    from protocheck.sources.dicom.enhanced import public_diffusion, raw_public_diffusion
+    compared = with_vector = 0
+    for p in _files(dicom_root):
+        try:
+            ds = pydicom.dcmread(p, stop_before_pixels=True)
+        except Exception:  # noqa: BLE001 - not DICOM: nothing to compare
+            continue
+        if 0x00189087 not in ds._dict and 0x00189075 not in ds._dict:
+            continue
+        fast = raw_public_diffusion(ds._dict)
+        if fast is False:
+            continue
+        assert fast == public_diffusion(ds), p   # public_diffusion decodes every element through pydicom
+        compared += 1
+        with_vector += fast is not None and fast.vector is not None
+    assert compared > 1500 and with_vector > 1500, (compared, with_vector)
