@@ -6,7 +6,7 @@ per-file record (``reader.FileRecord``) plus, for the file that was read in full
 an unchanged folder costs one lookup and one unpickle; in a changed folder only added or changed files
 (different size or mtime_ns) are read again; removed and renamed files disappear with the new listing.
 Rows hold plain tuples (marshal, fast to load); seeds stay pickled and are unpickled only when folded.
-A whole-tree snapshot (the finished ScanResult under a digest of every folder listing in walk order) serves
+A whole-tree snapshot (the finished ScanResult under ``treedigest``'s digest of every folder listing) serves
 an unchanged tree with one walk and one row. The database name carries a fingerprint of the reading code and of the options that change records
 (identifiers, pseudonym key), so a new protocheck version or other options never reuse stale records.
 """
@@ -268,7 +268,7 @@ class Index:
         return self.db.execute("SELECT 1 FROM snapshots WHERE root=?", (self.root,)).fetchone() is not None
 
     def load_snapshot(self, tree: bytes) -> Any:
-        """The stored scan result if the tree digest (every folder listing, in walk order) is unchanged."""
+        """The stored scan result if the tree digest (every folder listing) is unchanged."""
         row = self.db.execute("SELECT tree, data FROM snapshots WHERE root=?", (self.root,)).fetchone()
         if row is None or row[0] != tree:
             return None
