@@ -6,10 +6,11 @@ they live in the repository's top-level ``schemas/``. Both are looked up, wheel 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 _PKG = Path(__file__).resolve().parent
 
@@ -32,3 +33,13 @@ def load_schema(name: str) -> dict[str, Any]:
 def builtin_protocol_dir() -> Path:
     """The folder of built-in protocol files (``<name>.yaml``)."""
     return _PKG / "protocol" / "builtin"
+
+
+def code_digest(label: str, files: Iterable[Path]) -> bytes:
+    """Hash of ``label`` and of each file's name and bytes: a cache keyed by it is never reused by other code
+    (another protocheck version, another cache format)."""
+    h = hashlib.blake2b(label.encode(), digest_size=16)
+    for p in files:
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    return h.digest()

@@ -18,6 +18,7 @@ from typing import Any
 from protocheck.checks.results import ExamResult
 from protocheck.model import ScanResult
 from protocheck.protocol.model import Protocol
+from protocheck.resources import code_digest
 from protocheck.sources.index import compressed_pickle, loaded_pickles
 
 SCHEMA = 1
@@ -30,11 +31,8 @@ _NAME = "checks.sqlite"
 def code_fingerprint() -> bytes:
     """Hash of the code that turns a scan into results (checks, protocol, model): a new version never reuses."""
     here = Path(__file__).resolve().parent.parent
-    h = hashlib.blake2b(f"schema{SCHEMA}".encode(), digest_size=16)
-    for p in [here / "model.py", *sorted((here / "checks").glob("*.py")), *sorted((here / "protocol").glob("*.py"))]:
-        h.update(p.name.encode())
-        h.update(p.read_bytes())
-    return h.digest()
+    return code_digest(f"schema{SCHEMA}", [here / "model.py", *sorted((here / "checks").glob("*.py")),
+                                            *sorted((here / "protocol").glob("*.py"))])
 
 
 def _key(scan: ScanResult, protocol: Protocol) -> bytes | None:

@@ -32,14 +32,16 @@ def check_scan(scan: ScanResult, protocol: Protocol, cache_dir: Path | None = No
     paused = gc.isenabled()
     gc.disable()
     try:
-        if cache_dir is not None and scan.digest is not None:
+        cached = cache_dir is not None and scan.digest is not None
+        if cached:
             from protocheck.checks import cache
             results = cache.load(cache_dir, scan, protocol)
-            if results is None:
-                results = [check_exam(exam, protocol) for exam in scan.exams]
-                cache.store(cache_dir, scan, protocol, results)
-            return results
-        return [check_exam(exam, protocol) for exam in scan.exams]
+            if results is not None:
+                return results
+        results = [check_exam(exam, protocol) for exam in scan.exams]
+        if cached:
+            cache.store(cache_dir, scan, protocol, results)
+        return results
     finally:
         if paused:
             gc.enable()

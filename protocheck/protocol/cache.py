@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from protocheck.protocol.model import Protocol
-from protocheck.resources import schema_dir
+from protocheck.resources import code_digest, schema_dir
 
 SCHEMA = 1
 
@@ -23,11 +23,8 @@ SCHEMA = 1
 def code_fingerprint() -> bytes:
     """Hash of the code and schema that build a Protocol from text."""
     here = Path(__file__).resolve().parent
-    h = hashlib.blake2b(f"schema{SCHEMA}".encode(), digest_size=16)
-    for p in [here.parent / "model.py", schema_dir() / "protocol.schema.json", *sorted(here.glob("*.py"))]:
-        h.update(p.name.encode())
-        h.update(p.read_bytes())
-    return h.digest()
+    return code_digest(f"schema{SCHEMA}", [here.parent / "model.py", schema_dir() / "protocol.schema.json",
+                                            *sorted(here.glob("*.py"))])
 
 
 def _file(cache_dir: Path, text: str, filename: str) -> Path:

@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 from protocheck.errors import SourceError
 from protocheck.model import Parameter
+from protocheck.resources import code_digest
 from protocheck.sources.discovery import listing_bytes
 from protocheck.sources.options import ScanOptions
 
@@ -183,12 +184,9 @@ def check_cache_location(cache_dir: Path, root: str | os.PathLike[str]) -> Path:
 
 def fingerprint(options: ScanOptions) -> str:
     """Hash of the reading code and of the options that change records; names the database file."""
-    h = hashlib.sha256(f"schema{SCHEMA}".encode())
     here = Path(__file__).resolve().parent
-    for sub in ("dicom", "."):
-        for p in sorted((here / sub).glob("*.py")):
-            h.update(p.name.encode())
-            h.update(p.read_bytes())
+    code = code_digest(f"schema{SCHEMA}", [p for sub in ("dicom", ".") for p in sorted((here / sub).glob("*.py"))])
+    h = hashlib.sha256(code)
     h.update(repr((options.include_identifiers, options.site_from)).encode())
     h.update(hashlib.sha256((options.pseudonym_key or "").encode()).digest())
     return h.hexdigest()[:16]
