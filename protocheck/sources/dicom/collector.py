@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import IO, Callable
 
+from protocheck.sources.dicom import _pydicom  # noqa: F401  (first: pydicom without requests)
 from pydicom.dataset import Dataset
 
 from protocheck.model import Acquisition, Exam, ScanResult, SkippedFile

@@ -5,6 +5,7 @@ import os
 from dataclasses import dataclass, field
 from typing import IO, Any, Callable, Union
 
+from protocheck.sources.dicom import _pydicom  # noqa: F401  (first: pydicom without requests)
 from pydicom.dataset import Dataset
 from pydicom.filereader import read_partial
 

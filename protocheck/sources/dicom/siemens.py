@@ -1,14 +1,14 @@
-"""Siemens: CSA image/series headers (VB/VD/VE, via nibabel), Phoenix ASCCONV, mosaic, XA exports."""
+"""Siemens: CSA image/series headers (VB/VD/VE, read as nibabel does), Phoenix ASCCONV, mosaic, XA exports."""
 from __future__ import annotations
 
 import math
 import re
-import warnings
 from typing import Any
 
 from pydicom.dataset import Dataset
 
 from protocheck.model import Acquisition
+from protocheck.sources.dicom import csa
 from protocheck.sources.dicom import siemens_xa as xa
 from protocheck.sources.dicom.diffusion import DiffusionSample
 
@@ -24,11 +24,8 @@ _ASC_KEYS = ("sPat.lAccelFactPE", "sSliceAcceleration.lMultiBandFactor", "sKSpac
 def _csa(ds: Dataset, kind: str) -> dict | None:
     """The parsed CSA header ("image" or "series") or None when absent/unreadable."""
     try:
-        with warnings.catch_warnings():   # nibabel warns on import that its DICOM readers are experimental
-            warnings.simplefilter("ignore")
-            from nibabel.nicom import csareader
-            return csareader.get_csa_header(ds, kind)
-    except Exception:
+        return csa.header(ds, kind)
+    except Exception:  # noqa: BLE001 - what nibabel rejects is no CSA header
         return None
 
 
@@ -94,9 +91,21 @@ def file_diffusion(ds: Dataset) -> DiffusionSample | None:
 
 def parse_ascconv(text: str) -> dict[str, str]:
     """The ### ASCCONV BEGIN ... END ### key = value lines of a Phoenix protocol (only the keys we use)."""
+    text = text.replace("\r", "\n")
+    lines: dict[int, tuple[str, str]] = {}   # start of a line that holds a key -> (key, value) if it matches
+    for key in _ASC_KEYS:   # str.find skips the long text far faster than the regular expression can
+        at = text.find(key)
+        while at >= 0:
+            start = text.rfind("\n", 0, at) + 1
+            if start not in lines:
+                m = _ASC_LINE.match(text, start)   # a match starts at a line start: the same lines as findall
+                lines[start] = m.groups() if m else ("", "")
+            at = text.find(key, at + len(key))
     out: dict[str, str] = {}
-    for key, value in _ASC_LINE.findall(text.replace("\r", "\n")):   # one pass; later lines win, as before
-        out[key] = value.strip('"')
+    for start in sorted(lines):   # in text order: later lines win
+        key, value = lines[start]
+        if key:
+            out[key] = value.strip('"')
     return out
 
 

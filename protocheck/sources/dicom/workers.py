@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import warnings
 from typing import Any
 
 from protocheck.model import SkippedFile
@@ -33,7 +32,9 @@ def resolve_workers(options: ScanOptions, n_files: int | None = None) -> int:
 def make_seed(rec: Any, ds: Any, options: ScanOptions) -> Any:
     """The per-series extraction of a full header: (fresh series aggregate, study) from the collector's code."""
     from protocheck.sources.dicom.collector import DicomCollector
+    from protocheck.sources.dicom.lazyseq import lazy_groups
 
+    lazy_groups(ds)   # an enhanced header's functional groups: only the macros read are decoded
     c = DicomCollector(".", options)
     series = c._new_series(rec, ds)
     study = c.studies[rec.study_uid or "unknown-study"]
@@ -134,12 +135,6 @@ def _import_readers() -> None:
     """Import every module a worker reads files with (vendor modules are otherwise imported lazily)."""
     import importlib
 
-    for name in ("fastscan", "framescan", "framevalues", "enhanced", "diffusion", "vendors", "siemens",
-                 "siemens_xa", "ge", "philips", "canon", "uih", "damage"):
+    for name in ("fastscan", "framescan", "framevalues", "lazyseq", "enhanced", "diffusion", "vendors", "siemens",
+                 "csa", "siemens_xa", "ge", "philips", "canon", "uih", "damage"):
         importlib.import_module(f"protocheck.sources.dicom.{name}")
-    with warnings.catch_warnings():   # nibabel warns on import that its DICOM readers are experimental
-        warnings.simplefilter("ignore")
-        try:
-            importlib.import_module("nibabel.nicom.csareader")   # the Siemens CSA reader, used per series
-        except ImportError:
-            pass

@@ -243,3 +243,17 @@ def test_raw_public_diffusion_equals_pydicoms_decoding_on_every_shared_file(dico
         compared += 1
         with_vector += fast is not None and fast.vector is not None
     assert compared > 1500 and with_vector > 1500, (compared, with_vector)
+
+
+def test_pydicom_is_imported_without_requests_which_stays_importable():
+    """A scan's first import of pydicom skips `requests` (0.1 s before the workers start); nothing else changes."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from protocheck.sources.dicom import collector\n"
+            "assert 'pydicom' in sys.modules and 'requests' not in sys.modules\n"
+            "import requests\n"
+            "assert requests.get\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -1,0 +1,103 @@
+"""Functional group sequences decoded one level at a time (a new series' enhanced header).
+
+pydicom decodes a sequence value in full: every item, and inside each item every nested undefined-length
+sequence, down to the last level. The shared and per-frame functional groups of an enhanced object nest
+dozens of macros and vendor sequences (Siemens XA keeps ~4 KB of private sequences per frame), while the
+series extraction reads a handful of them. ``lazy_groups`` cuts these two sequences into items whose
+elements stay raw, nested sequences included, so pydicom decodes only what is read, and decodes it from the
+same bytes. Only explicit VR little endian is cut; anything unusual is left to pydicom as it was.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from pydicom.dataelem import DataElement, RawDataElement
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+from pydicom.tag import BaseTag
+
+from protocheck.sources.dicom import rawio
+
+FUNCTIONAL_GROUPS = (0x52009229, 0x52009230)   # shared, per-frame
+_ITEM, _ITEM_END, _SEQUENCE_END = 0xE000, 0xE00D, 0xE0DD
+
+
+class _Bytes:
+    """A sequence value as the file rawio.Reader reads (already whole in memory)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def read(self, n: int = -1) -> bytes:
+        data, self.data = self.data, b""
+        return data
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        return 0
+
+
+def lazy_groups(ds: Dataset) -> None:
+    """Replace the raw functional group sequences of ``ds`` by sequences of items with raw elements."""
+    for tag in FUNCTIONAL_GROUPS:
+        raw = ds._dict.get(tag)
+        if not isinstance(raw, RawDataElement) or raw.VR != "SQ" or raw.is_implicit_VR or not raw.is_little_endian:
+            continue
+        try:
+            seq = _sequence(raw.value or b"", ds._character_set)
+        except (rawio.Unusual, ValueError, TypeError, KeyError, IndexError):
+            continue   # pydicom decodes it, as before
+        ds._dict[BaseTag(tag)] = DataElement(raw.tag, "SQ", seq, raw.value_tell, False, already_converted=True)
+
+
+def _sequence(value: bytes, encoding: Any) -> Sequence:
+    """The items of a (defined-length) sequence value; nothing after a sequence delimiter is read."""
+    r = rawio.Reader(_Bytes(value))   # type: ignore[arg-type]
+    r.eof = True
+    items, pos, end = [], 0, len(value)
+    while pos < end:
+        if not r.need(pos, 8):
+            raise rawio.Unusual("truncated item")
+        group, elem, length = rawio.ITEM.unpack_from(value, pos)
+        if group == 0xFFFE and elem == _SEQUENCE_END:
+            break
+        if group != 0xFFFE or elem != _ITEM:
+            raise rawio.Unusual("sequence without item tag")
+        raw, pos = _item(r, pos + 8, None if length == rawio.UNDEFINED else pos + 8 + length)
+        if 0x00080005 in raw:
+            raise rawio.Unusual("a character set inside an item")   # pydicom switches encodings there
+        item = Dataset(raw, parent_encoding=encoding)
+        item.set_original_encoding(False, True, encoding)
+        item.is_undefined_length_sequence_item = length == rawio.UNDEFINED
+        items.append(item)
+    seq = Sequence(items)
+    seq.is_undefined_length = False
+    return seq
+
+
+def _item(r: rawio.Reader, pos: int, end: int | None) -> tuple[dict, int]:
+    """The raw elements of one item (``end`` None: undefined length, up to its delimiter) and the next offset."""
+    raw: dict = {}
+    buf = r.buf
+    while end is None or pos < end:
+        if not r.need(pos, 8):
+            raise rawio.Unusual("truncated item")
+        if rawio.ITEM.unpack_from(buf, pos)[0] == 0xFFFE:
+            group, elem, length = rawio.ITEM.unpack_from(buf, pos)
+            if end is not None or elem != _ITEM_END or length != 0:
+                raise rawio.Unusual("unexpected delimiter in an item")
+            return raw, pos + 8
+        group, elem, vr, length, vpos = rawio.header(r, pos)   # type: ignore[misc]
+        if length == rawio.UNDEFINED:
+            if vr != b"SQ":
+                raise rawio.Unusual("undefined length outside a sequence")
+            after = rawio.skip_undefined_sq(r, vpos)
+            value, pos = buf[vpos:after - 8], after
+        else:
+            if not r.need(vpos, length):
+                raise rawio.Unusual("value runs past the sequence")
+            value, pos = buf[vpos:vpos + length], vpos + length
+        tag = BaseTag((group << 16) | elem)
+        raw[tag] = RawDataElement(tag, vr.decode("ascii"), len(value), value, vpos, False, True)
+    if pos != end:
+        raise rawio.Unusual("item runs past its length")
+    return raw, pos
