@@ -165,6 +165,8 @@ class _FrameWalk:
         self.keys: dict[tuple[bytes, bytes, bytes], int] = {}   # distinct (position, echo, diffusion) macros
         self.order: list[tuple[int, tuple[int, int] | None]] = []   # per frame: key index, vendor item span
         self.template: dict[int, tuple[bytes, bytes | None, bool]] = {}   # previous frame's children by tag
+        self.shapes: dict[int, rawio.Shape | None] = {}   # a child's header layout; None: walk it (no shape
+        #                                                    or one that changed in this file)
 
     def run(self, pos: int, length: int) -> int:
         """Walk the sequence value at ``pos``; returns the offset after it."""
@@ -208,21 +210,29 @@ class _FrameWalk:
                 break
             tag = (group << 16) | elem
             seen = self.template.get(tag)   # the same child in the previous frame: jump if its bytes recur
-            if seen is not None and r.need(pos, len(seen[0])) and r.buf.startswith(seen[0], pos):
-                pos += len(seen[0])
-                if seen[1] is not None:
-                    macros[tag] = seen[1]
-                vendor = vendor or seen[2]
-                continue
+            if seen is not None:
+                if r.need(pos, len(seen[0])) and r.buf.startswith(seen[0], pos):
+                    pos += len(seen[0])
+                    if seen[1] is not None:
+                        macros[tag] = seen[1]
+                    vendor = vendor or seen[2]
+                    continue
+                shape = self._shape(tag, seen[0])
             child = pos
-            group, elem, vr, length, vpos = rawio.header(r, pos)  # type: ignore[misc]
-            if length == _UNDEFINED:
-                if vr != b"SQ":
-                    raise rawio.Unusual("undefined length outside a sequence")
-                pos = rawio.skip_undefined_sq(r, vpos)
+            if seen is not None and shape is not None and r.need(pos, shape.size) and shape.same(r.buf, pos):
+                vr, vpos, pos = b"SQ", pos + 12, pos + shape.size   # only values changed: the same walk's end
                 vend = pos - 8
             else:
-                pos = vend = vpos + length
+                group, elem, vr, length, vpos = rawio.header(r, pos)  # type: ignore[misc]
+                if length == _UNDEFINED:
+                    if vr != b"SQ":
+                        raise rawio.Unusual("undefined length outside a sequence")
+                    pos = rawio.skip_undefined_sq(r, vpos)
+                    vend = pos - 8
+                else:
+                    pos = vend = vpos + length
+                if seen is not None:   # its shape changed (or it has none): walked from now on in this file
+                    self.shapes[tag] = None
             value, plain = None, False
             if tag in _MACROS:
                 if vr != b"SQ" or not r.need(vpos, vend - vpos):
@@ -236,6 +246,15 @@ class _FrameWalk:
         index = self.keys.setdefault(key, len(self.keys))
         self.order.append((index, (start, pos) if vendor else None))
         return pos
+
+    def _shape(self, tag: int, data: bytes) -> rawio.Shape | None:
+        """The Shape of the template child ``data`` (None: not an undefined-length sequence)."""
+        if tag not in self.shapes:
+            try:
+                self.shapes[tag] = rawio.Shape(data)
+            except rawio.Unusual:
+                self.shapes[tag] = None
+        return self.shapes[tag]
 
     def kept(self) -> bytes:
         """The sequence value with only the first and last items (what the series extraction reads)."""

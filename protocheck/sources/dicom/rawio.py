@@ -6,6 +6,7 @@ then hand the file to pydicom.
 """
 from __future__ import annotations
 
+import operator
 import os
 from struct import Struct
 from typing import IO
@@ -134,11 +135,12 @@ def header(r: Reader, pos: int) -> tuple[int, int, bytes, int, int] | None:
     return group, elem, vr, length, pos + 8
 
 
-def skip_undefined_sq(r: Reader, pos: int) -> int:
+def skip_undefined_sq(r: Reader, pos: int, spans: list[slice] | None = None) -> int:
     """Offset just after the delimiter of the undefined-length sequence whose items start at ``pos``.
 
     One flat loop, no call per element: a stack of open undefined-length sequences (expecting items) and
     items (expecting elements) checks the structure; defined-length values and items are jumped over.
+    ``spans`` (when given) receives the span of every header byte the walk reads (see Shape).
     """
     stack = [True]                  # True: inside a sequence (items expected); False: inside an item
     unpack, u32, vrkind = HDR.unpack_from, U32.unpack_from, VR_KIND
@@ -152,6 +154,8 @@ def skip_undefined_sq(r: Reader, pos: int) -> int:
             buf, base = r.buf, r.base
             off = pos - base
         group, elem, vr, short = unpack(buf, off)
+        if spans is not None:
+            spans.append(slice(pos, pos + (12 if group != 0xFFFE and vrkind.get(vr) else 8)))
         if group == 0xFFFE:
             length = u32(buf, off + 4)[0]
             if stack[-1]:
@@ -191,6 +195,41 @@ def skip_undefined_sq(r: Reader, pos: int) -> int:
         else:
             stack.append(True)
             pos += 12
+
+
+class Shape:
+    """The header bytes of one undefined-length sequence element (its own header, every item tag, element
+    header and delimiter the walk reads, at their offsets). Another element whose bytes hold the same headers
+    at the same offsets walks the same path, so it ends at the same offset: ``same`` tells it without a walk.
+    """
+
+    __slots__ = ("size", "_headers", "_expected")
+
+    def __init__(self, data: bytes) -> None:
+        """``data``: the whole element, header to sequence delimiter; raises Unusual if it is not one."""
+        group, elem, vr, _, length = HDR12.unpack_from(data, 0) if len(data) >= 12 else (0, 0, b"", 0, 0)
+        if vr != b"SQ" or length != UNDEFINED or group == 0xFFFE:
+            raise Unusual("not an undefined-length sequence")
+        spans = [slice(0, 12)]
+        if skip_undefined_sq(_Whole(data), 12, spans) != len(data):
+            raise Unusual("sequence does not end with its bytes")
+        self.size = len(data)
+        self._headers = operator.itemgetter(*spans) if len(spans) > 1 else None
+        self._expected = self._headers(data) if self._headers is not None else None
+
+    def same(self, buf: bytes, pos: int) -> bool:
+        """True when the element at ``pos`` of ``buf`` has these very headers (so it is ``size`` bytes long)."""
+        end = pos + self.size
+        return end <= len(buf) and self._headers is not None and self._headers(buf[pos:end]) == self._expected
+
+
+class _Whole(Reader):
+    """A Reader over bytes already in memory."""
+
+    __slots__ = ()
+
+    def __init__(self, data: bytes) -> None:
+        self.fh, self.buf, self.base, self.eof = None, data, 0, True
 
 
 def read_meta(r: Reader) -> tuple[dict[int, bytes], int]:
