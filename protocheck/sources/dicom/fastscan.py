@@ -211,10 +211,10 @@ def _wanted(st: _State, group: int, elem: int, length: int, last_group: int) -> 
 
 def _keep_here(st: _State, buf: bytes, base: int, group: int, elem: int, vr: bytes, length: int, end: int) -> None:
     """Keep the element whose value ends at ``end`` in the buffer (lazily decoded by pydicom)."""
-    key = (group << 16) | elem   # compared as an int: BaseTag compares in Python
-    tag = BaseTag(key)
+    key = (group << 16) | elem
+    tag = _TAGS.get(key) or _tag(key)
     value = buf[end - length:end]
-    st.raw[tag] = RawDataElement(tag, _VR_TEXT[vr], length, value, base + end - length, False, True)
+    st.raw[key] = RawDataElement(tag, _VR_TEXT[vr], length, value, base + end - length, False, True)
     if key == 0x00080070:   # the vendor's per-file groups: stop there
         st.vendor(value)
 
@@ -264,8 +264,21 @@ def _vendor_plan(manufacturer: bytes) -> tuple[int, int, Callable[[Dataset], boo
 def _keep(raw: dict, r: Reader, group: int, elem: int, vr: bytes, vpos: int, length: int) -> None:
     if not r.need(vpos, length):
         raise Unusual("value runs past the end of the file")
-    tag = BaseTag((group << 16) | elem)
-    raw[tag] = RawDataElement(tag, vr.decode("ascii"), length, r.get(vpos, length), vpos, False, True)
+    key = (group << 16) | elem
+    tag = _TAGS.get(key) or _tag(key)
+    raw[key] = RawDataElement(tag, vr.decode("ascii"), length, r.get(vpos, length), vpos, False, True)
+
+
+# The kept elements are keyed by plain ints: the per-file code looks them up by int, and a dict keyed by
+# BaseTag compares every hit in Python (BaseTag.__eq__). pydicom's own lookups (with BaseTag) still find them.
+_TAGS: dict[int, BaseTag] = {}
+
+
+def _tag(key: int) -> BaseTag:
+    tag = BaseTag(key)
+    if len(_TAGS) < 4096:
+        _TAGS[key] = tag
+    return tag
 
 
 def _dataset(raw: dict, meta: dict[int, bytes], ts: str) -> Dataset:

@@ -40,12 +40,13 @@ def file_diffusion(ds: Dataset) -> DiffusionSample | None:
     b = bvalue(ds)
     if b is None:
         return None
-    vec = unit_vector([first_float(element_value(ds, 0x0019, e, ACQU)) for e in (0x10BB, 0x10BC, 0x10BD)])
     if b <= 0:
         n_t2 = first_float(element_value(ds, 0x0019, 0x10DF, ACQU))
         n_dirs = first_float(element_value(ds, 0x0019, 0x10E0, ACQU))
         if not n_t2 and not n_dirs:   # (0019,10DF/10E0) T2 and direction counts 0: not a diffusion scan
             return None
+    vec = unit_vector([first_float(element_value(ds, 0x0019, e, ACQU)) for e in (0x10BB, 0x10BC, 0x10BD)])
+    if b <= 0:
         return DiffusionSample(bvalue=0.0, vector=vec if vec else None, directionality="NONE")
     # a b>0 image without a gradient is GE's combined/trace image, not a direction
     directionality = "ISOTROPIC" if is_zero_vector(vec) else "DIRECTIONAL"

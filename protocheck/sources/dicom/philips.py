@@ -59,13 +59,13 @@ def file_diffusion(ds: Dataset) -> DiffusionSample | None:
     b = _bvalue(ds)
     if b is None:
         return None
-    vec = _vector(ds)
     public = _public_directionality(ds)
     label = (text(element_value(ds, 0x2001, 0x1004, IMG1)) or "").upper()
     if b < B0_THRESHOLD:
         if public not in ("DIRECTIONAL", "ISOTROPIC", "BMATRIX") and not label and not _is_dwi(ds):
             return None          # a b-value of 0 on a non-diffusion scan
         return DiffusionSample(bvalue=b, vector=None, directionality="NONE")
+    vec = _vector(ds)   # (none of these readers raises: reading it only when used changes no result)
     if public == "ISOTROPIC" or label == "I" or (public != "DIRECTIONAL" and is_zero_vector(vec)):
         return DiffusionSample(bvalue=b, vector=None, directionality="ISOTROPIC")
     return DiffusionSample(bvalue=b, vector=vec, directionality="DIRECTIONAL")
