@@ -265,15 +265,25 @@ class Index:
         """True when a whole-tree result of this root is stored (a re-audit may then need no folder row)."""
         return self.db.execute("SELECT 1 FROM snapshots WHERE root=?", (self.root,)).fetchone() is not None
 
-    def load_snapshot(self, tree: bytes) -> Any:
-        """The stored scan result if the tree digest (every folder listing) is unchanged."""
+    def snapshot_candidate(self) -> tuple[bytes, Any] | None:
+        """The stored (tree digest, scan result) of this root, read before the tree's digest is known (while the
+        listing runs); None when there is none or it is damaged (only a cache miss)."""
         row = self.db.execute("SELECT tree, data FROM snapshots WHERE root=?", (self.root,)).fetchone()
-        if row is None or row[0] != tree:
+        if row is None:
             return None
         try:
-            result = snapshot_from(row[1])
+            return row[0], snapshot_from(row[1])
         except Exception:  # noqa: BLE001 - a damaged row is only a cache miss
             return None
+
+    def load_snapshot(self, tree: bytes, candidate: tuple[bytes, Any] | None | bool = False) -> Any:
+        """The stored scan result if the tree digest (every folder listing) is unchanged (``candidate``: what
+        snapshot_candidate gave, when it was read ahead)."""
+        if candidate is False:
+            candidate = self.snapshot_candidate()
+        if not candidate or candidate[0] != tree:
+            return None
+        result = candidate[1]
         result.digest = self.result_digest(tree)
         return result
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import struct
 import threading
-from typing import Any
+from typing import Any, Callable
 
 from protocheck.model import SkippedFile
 from protocheck.sources.discovery import Branch, descend, folders, listing_bytes, visit
@@ -89,11 +90,23 @@ class _Blocks:
             self.files = None
 
 
-def tree_digest(root: str | os.PathLike[str]) -> bytes:
-    """The digest of ``root`` (what the first run's walk computes), listed by two processes when it can be."""
-    split = _forked(root)
+def tree_digest(root: str | os.PathLike[str], meanwhile: Callable[[], None] | None = None) -> bytes:
+    """The digest of ``root`` (what the first run's walk computes), listed by two processes when it can be.
+
+    ``meanwhile`` (e.g. loading the stored result the digest may confirm) runs once in this process, while the
+    forked one is already listing: the two then share the rest of the listing as each is free.
+    """
+    done: list[bool] = []
+
+    def once() -> None:
+        if meanwhile is not None and not done:
+            done.append(True)
+            meanwhile()
+
+    split = _forked(root, once)
     if split is not None:
         return split
+    once()
     blocks = _Blocks()
     for block in folders(root):
         blocks.block(block)
@@ -119,15 +132,34 @@ def _plan(base: str, visited: set[str], linked: list[Branch]) -> tuple[_Blocks, 
     return head, frontier
 
 
-def _walk(base: str, branches: list[Branch], blocks: _Blocks, visited: set[str], linked: list[Branch]) -> None:
-    for branch in branches:
-        for block in descend(base, [branch], visited, linked):
+def _walk(base: str, branches: list[Branch], tickets: int, blocks: _Blocks, visited: set[str],
+          linked: list[Branch]) -> None:
+    """List the sub-trees whose numbers this process draws from the ``tickets`` pipe (both processes draw
+    from it, a 4-byte number at a time, so neither waits while the other still has a large sub-tree to list)."""
+    while True:
+        ticket = os.read(tickets, 4)
+        if len(ticket) < 4:
+            break
+        for block in descend(base, [branches[_TICKET.unpack(ticket)[0]]], visited, linked):
             blocks.block(block)
     blocks.flush()
 
 
-def _forked(root: str | os.PathLike[str]) -> bytes | None:
-    """The digest with every other sub-tree listed by a forked process; None (walk it in one) when the tree has a
+_TICKET = struct.Struct("<I")
+
+
+def _tickets(n: int) -> int | None:
+    """A pipe holding the numbers 0..n-1 (read end returned; None when they do not fit in its buffer)."""
+    if n * _TICKET.size > 16384:   # a pipe holds at least 16 KiB without blocking its writer (POSIX: 512 B..)
+        return None
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"".join(_TICKET.pack(i) for i in range(n)))
+    os.close(write_end)
+    return read_end
+
+
+def _forked(root: str | os.PathLike[str], meanwhile: Callable[[], None] | None = None) -> bytes | None:
+    """The digest with the sub-trees shared with a forked process; None (walk it in one) when the tree has a
     linked folder (the walk's loop detection then depends on order), is small, or forking is not safe here."""
     root = os.fspath(root)
     if not hasattr(os, "fork") or threading.active_count() > 1 or not os.path.isdir(root):
@@ -138,14 +170,17 @@ def _forked(root: str | os.PathLike[str]) -> bytes | None:
     mine, branches = _plan(base, visited, linked)
     if linked or len(branches) < 2:
         return None
+    tickets = _tickets(len(branches))
+    if tickets is None:
+        return None
     read_end, write_end = os.pipe()
     pid = os.fork()
-    if pid == 0:   # the child: list every other sub-tree, send back its chunk hashes, exit at once
+    if pid == 0:   # the child: list the sub-trees it draws, send back its chunk hashes, exit at once
         status = 1
         try:
             os.close(read_end)
             theirs, their_links = _Blocks(), []
-            _walk(base, branches[1::2], theirs, set(), their_links)
+            _walk(base, branches, tickets, theirs, set(), their_links)
             with open(write_end, "wb") as out:
                 out.write(pickle.dumps((bool(their_links), theirs.hash.parts)))
             status = 0
@@ -154,10 +189,13 @@ def _forked(root: str | os.PathLike[str]) -> bytes | None:
     os.close(write_end)
     inp = open(read_end, "rb")
     try:
-        _walk(base, branches[0::2], mine, visited, linked)
+        if meanwhile is not None:
+            meanwhile()
+        _walk(base, branches, tickets, mine, visited, linked)
         data = inp.read()
     finally:
         inp.close()   # first: a child still writing then fails at once instead of waiting for a reader
+        os.close(tickets)
         _, status = os.waitpid(pid, 0)
     if status != 0 or linked or not data:
         return None

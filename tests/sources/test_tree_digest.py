@@ -115,7 +115,7 @@ def test_forked_listing_gives_the_same_digest(tmp_path: Path, monkeypatch):
     split = treedigest._forked(root)
     assert split is not None                   # this tree is split between two processes
     assert split == _first_run_digest(root) == treedigest.tree_digest(root)
-    monkeypatch.setattr(treedigest, "_forked", lambda r: None)
+    monkeypatch.setattr(treedigest, "_forked", lambda r, meanwhile=None: None)
     assert treedigest.tree_digest(root) == split      # the one-process walk agrees
     (root / "s3" / "sub3" / "se2" / "IM0").write_bytes(b"changed")
     assert treedigest.tree_digest(root) != split
@@ -135,11 +135,11 @@ def test_forked_listing_survives_an_error_in_the_main_process(tmp_path: Path, mo
     real_walk = treedigest._walk
     calls = []
 
-    def failing(base, branches, blocks, visited, linked):
+    def failing(base, branches, tickets, blocks, visited, linked):
         calls.append(len(branches))
         if os.getpid() == parent:
             raise RuntimeError("interrupted")
-        real_walk(base, branches, blocks, visited, linked)
+        real_walk(base, branches, tickets, blocks, visited, linked)
 
     parent = os.getpid()
     monkeypatch.setattr(treedigest, "_walk", failing)
@@ -148,3 +148,16 @@ def test_forked_listing_survives_an_error_in_the_main_process(tmp_path: Path, mo
     with pytest.raises(RuntimeError):
         treedigest._forked(root)
     assert calls   # the main process walked (and failed); the child was waited for: we got here
+
+
+def test_both_processes_draw_sub_trees_and_meanwhile_runs_once(tmp_path: Path, monkeypatch):
+    """The sub-trees are shared by drawing numbers from one pipe: each is listed once, whoever is free; the
+    caller's ``meanwhile`` runs once in the main process while the child lists."""
+    root = _link_free(tmp_path / "in")
+    monkeypatch.setattr(treedigest, "SPLIT_BRANCHES", 2)
+    ran = []
+    digest = treedigest.tree_digest(root, lambda: ran.append(os.getpid()))
+    assert ran == [os.getpid()]
+    assert digest == _first_run_digest(root)
+    monkeypatch.setattr(treedigest, "_forked", lambda root, meanwhile=None: None)   # one process: still once
+    assert treedigest.tree_digest(root, lambda: ran.append(0)) == digest and ran[1:] == [0]

@@ -49,7 +49,9 @@ def scan_tree(root: str | os.PathLike[str], options: ScanOptions | None = None) 
     options = options or ScanOptions()
     index = _open_index(root, options)
     if index is not None and index.has_snapshot():   # re-audit: an unchanged tree needs no file and no row
-        cached = index.load_snapshot(tree_digest(root))
+        ahead: list = []   # the stored result, read while the forked process already lists the tree
+        tree = tree_digest(root, lambda: ahead.append(index.snapshot_candidate()))
+        cached = index.load_snapshot(tree, ahead[0] if ahead else False)
         if cached is not None:
             index.close(prune=False)
             if options.progress is not None:
