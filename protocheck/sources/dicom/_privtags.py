@@ -28,8 +28,12 @@ def getv(ds: Dataset, keyword: str, default: Any = None) -> Any:
         tag = _KEYWORD_TAGS[keyword] = tag_for_keyword(keyword)
     if tag is None:
         return ds.get(keyword, default)
-    if tag not in ds._dict:
+    el = ds._dict.get(tag)
+    if el is None:
         return default
+    if el.__class__ is RawDataElement and el.VR == "SQ":
+        from protocheck.sources.dicom.lazyseq import convert
+        convert(ds, tag)   # one level deep, from the same bytes: nested macros stay raw until read
     return ds[tag].value
 
 

@@ -9,6 +9,7 @@ same bytes. Only explicit VR little endian is cut; anything unusual is left to p
 """
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from pydicom.dataelem import DataElement, RawDataElement
@@ -39,14 +40,20 @@ class _Bytes:
 def lazy_groups(ds: Dataset) -> None:
     """Replace the raw functional group sequences of ``ds`` by sequences of items with raw elements."""
     for tag in FUNCTIONAL_GROUPS:
-        raw = ds._dict.get(tag)
-        if not isinstance(raw, RawDataElement) or raw.VR != "SQ" or raw.is_implicit_VR or not raw.is_little_endian:
-            continue
-        try:
-            seq = _sequence(raw.value or b"", ds._character_set)
-        except (rawio.Unusual, ValueError, TypeError, KeyError, IndexError):
-            continue   # pydicom decodes it, as before
-        ds._dict[BaseTag(tag)] = DataElement(raw.tag, "SQ", seq, raw.value_tell, False, already_converted=True)
+        convert(ds, tag)
+
+
+def convert(ds: Dataset, tag: int) -> None:
+    """Decode the raw sequence element ``tag`` of ``ds`` one level deep (items of raw elements), in place;
+    anything else (absent, decoded, not explicit VR little endian, unusual) is left to pydicom."""
+    raw = ds._dict.get(tag)
+    if raw.__class__ is not RawDataElement or raw.VR != "SQ" or raw.is_implicit_VR or not raw.is_little_endian:
+        return
+    try:
+        seq = _sequence(raw.value or b"", ds._character_set)
+    except (rawio.Unusual, ValueError, TypeError, KeyError, IndexError):
+        return   # pydicom decodes it, as before
+    ds._dict[tag] = DataElement(raw.tag, "SQ", seq, raw.value_tell, False, already_converted=True)
 
 
 def _sequence(value: bytes, encoding: Any) -> Sequence:
@@ -65,10 +72,7 @@ def _sequence(value: bytes, encoding: Any) -> Sequence:
         raw, pos = _item(r, pos + 8, None if length == rawio.UNDEFINED else pos + 8 + length)
         if 0x00080005 in raw:
             raise rawio.Unusual("a character set inside an item")   # pydicom switches encodings there
-        item = Dataset(raw, parent_encoding=encoding)
-        item.set_original_encoding(False, True, encoding)
-        item.is_undefined_length_sequence_item = length == rawio.UNDEFINED
-        items.append(item)
+        items.append(_dataset(raw, encoding, length == rawio.UNDEFINED))
     seq = Sequence(items)
     seq.is_undefined_length = False
     return seq
@@ -96,8 +100,31 @@ def _item(r: rawio.Reader, pos: int, end: int | None) -> tuple[dict, int]:
             if not r.need(vpos, length):
                 raise rawio.Unusual("value runs past the sequence")
             value, pos = buf[vpos:vpos + length], vpos + length
-        tag = BaseTag((group << 16) | elem)
-        raw[tag] = RawDataElement(tag, vr.decode("ascii"), len(value), value, vpos, False, True)
+        key = (group << 16) | elem   # int keys: the readers look up ints (BaseTag keys compare in Python)
+        raw[key] = RawDataElement(BaseTag(key), vr.decode("ascii"), len(value), value, vpos, False, True)
     if pos != end:
         raise rawio.Unusual("item runs past its length")
     return raw, pos
+
+
+_PROTOTYPES: dict[tuple, Dataset] = {}
+
+
+def _dataset(raw: dict, encoding: Any, undefined: bool) -> Dataset:
+    """An item dataset over ``raw``: a copy of a prototype per encoding (pydicom's constructor sets a score of
+    attributes through its own __setattr__, dearer than the item's elements)."""
+    key = (tuple(encoding) if isinstance(encoding, list) else encoding, undefined)
+    proto = _PROTOTYPES.get(key)
+    if proto is None:
+        proto = Dataset(parent_encoding=encoding)
+        proto.set_original_encoding(False, True, encoding)
+        proto.is_undefined_length_sequence_item = undefined
+        if len(_PROTOTYPES) < 64:
+            _PROTOTYPES[key] = proto
+    item = copy.copy(proto)
+    state = item.__dict__
+    for name, value in state.items():   # no mutable state is shared between items
+        if isinstance(value, (dict, list, set)):
+            state[name] = type(value)(value)
+    state["_dict"] = raw
+    return item

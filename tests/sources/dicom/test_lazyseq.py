@@ -9,7 +9,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 from protocheck.sources.dicom import framescan, rawio
-from protocheck.sources.dicom.lazyseq import FUNCTIONAL_GROUPS, lazy_groups
+from protocheck.sources.dicom.lazyseq import FUNCTIONAL_GROUPS, convert, lazy_groups
 
 
 def _plain(ds: Dataset) -> dict:
@@ -18,6 +18,19 @@ def _plain(ds: Dataset) -> dict:
     for elem in ds:
         if elem.VR == "SQ":
             out[elem.tag] = [_plain(item) for item in elem.value]
+        else:
+            out[elem.tag] = (elem.VR, repr(elem.value))
+    return out
+
+
+def _plain_lazy(ds: Dataset) -> dict:
+    """``_plain`` with every nested sequence decoded by lazyseq.convert (as the readers' getv does)."""
+    out = {}
+    for tag in sorted(ds._dict):
+        convert(ds, tag)
+        elem = ds[tag]
+        if elem.VR == "SQ":
+            out[elem.tag] = [_plain_lazy(item) for item in elem.value]
         else:
             out[elem.tag] = (elem.VR, repr(elem.value))
     return out
@@ -33,16 +46,24 @@ def _enhanced(dicom_root: Path) -> list[Path]:
     return out
 
 
+def _cut(path: Path) -> Dataset | None:
+    with rawio.RawFile(path) as fh:
+        got = framescan.scan(fh)
+    if got is None:
+        return None
+    lazy_groups(got[0])
+    return got[0]
+
+
 def test_lazy_items_decode_as_pydicom_on_every_shared_enhanced_file(dicom_root):
+    """Items cut by lazyseq hold what pydicom decodes: nested sequences decoded by pydicom (iteration) or
+    again by lazyseq, one level at a time (the readers' getv)."""
     cut = 0
     for path in _enhanced(dicom_root):
-        with rawio.RawFile(path) as fh:
-            got = framescan.scan(fh)
-        if got is None:
+        ds, again = _cut(path), _cut(path)
+        if ds is None:
             continue
-        ds = got[0]
         full = pydicom.dcmread(path, stop_before_pixels=True)
-        lazy_groups(ds)
         for tag in FUNCTIONAL_GROUPS:
             if tag not in ds:
                 continue
@@ -50,8 +71,10 @@ def test_lazy_items_decode_as_pydicom_on_every_shared_enhanced_file(dicom_root):
             assert isinstance(seq, Sequence)
             assert all(isinstance(e, RawDataElement) for item in seq for e in item._dict.values())   # still raw
             items = list(full[tag].value)
-            expected = items if tag != framescan.PER_FRAME or len(items) == 1 else [items[0], items[-1]]
-            assert [_plain(item) for item in seq] == [_plain(item) for item in expected], (path, hex(tag))
+            expected = [_plain(item) for item in
+                        (items if tag != framescan.PER_FRAME or len(items) == 1 else [items[0], items[-1]])]
+            assert [_plain(item) for item in seq] == expected, (path, hex(tag))
+            assert [_plain_lazy(item) for item in again._dict[tag].value] == expected, (path, hex(tag))
             cut += 1
     assert cut >= 100, "the shared data holds enhanced files of several vendors"
 
