@@ -2,13 +2,16 @@
 """Archive-scale benchmark: protocheck check vs plain pydicom on a corpus built from the real shared headers.
 
     python benchmarks/run.py --files 20000 --shared ../shared [--corpus /tmp/pc-corpus] [--mode grow|fixed]
+                             [--repeat 3]
 
 Builds N files from the shared ``data/dicom`` headers (copies with new UIDs, so series multiply with
 ``--mode grow``, or only SOP instances multiply with ``--mode fixed``), then measures, each in a fresh child
 process: plain pydicom ``dcmread(stop_before_pixels=True)`` (1 process), ``protocheck`` scan + compliance
 check (als-brain-3t) with 1 and 2 workers and an index, and the re-audit with the index. Prints files/s,
 peak memory (ru_maxrss of the measuring process and, separately, of its largest worker; and on Linux the peak
-proportional set size of all its processes together, sampled twice a second) and ratios.
+proportional set size of all its processes together, sampled twice a second) and ratios. ``--repeat N``
+runs N rounds of the speed measurements and also prints the median of the rounds' ratios: on a shared machine
+the speed of a process drifts from minute to minute, and one round can land on a slow spell.
 The corpus goes to ``--corpus`` or a temporary folder outside the repository; it is never committed.
 """
 from __future__ import annotations
@@ -19,6 +22,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -113,7 +117,7 @@ def child(kind: str, corpus: str, workers: int, cache: str | None) -> None:
                  "skipped": len(result.skipped), "exam_results": len(findings)}
     dt = time.perf_counter() - t0
     me, kids = _peak_mb()
-    print(json.dumps({"kind": kind, "files": n_files, "seconds": round(dt, 2),
+    print(json.dumps({"kind": kind, "files": n_files, "seconds": round(dt, 3),
                       "files_per_s": round(n_files / dt, 1), "peak_mb": me, "worker_peak_mb": kids, **extra}))
 
 
@@ -163,7 +167,10 @@ def main() -> None:
                     help="grow: new study/series UIDs per copy (series grow with files); fixed: new SOP UIDs only")
     ap.add_argument("--skip-baseline", action="store_true", help="do not measure plain pydicom")
     ap.add_argument("--only", choices=("speed", "memory"), help="memory: one 2-worker run only")
-    ap.add_argument("--keep", action="store_true", help="keep the corpus and cache afterwards")
+    ap.add_argument("--keep", action="store_true", help="keep the corpus afterwards")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="rounds of the speed measurements (each with a fresh index); with more than one, the "
+                         "median of the rounds' ratios is printed too (a shared machine's speed drifts)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--cache", help=argparse.SUPPRESS)
@@ -189,24 +196,41 @@ def main() -> None:
     # byte-compile protocheck as pip does at install (pydicom's modules are compiled in site-packages): with
     # PYTHONDONTWRITEBYTECODE set, every child would otherwise compile protocheck's sources again
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "protocheck")], check=True)
+    if a.only == "memory":
+        measure("protocheck", corpus, 2)
+    else:
+        rounds = [speed_round(corpus, a.skip_baseline) for _ in range(max(1, a.repeat))]
+        if len(rounds) > 1:
+            speed = [r[0] for r in rounds if r[0] is not None]
+            if speed:
+                print(f"median of {len(speed)} rounds: 2 workers + index {statistics.median(speed):.1f}x plain pydicom "
+                      f"(rounds: {', '.join(f'{x:.1f}x' for x in speed)})")
+            print(f"median of {len(rounds)} rounds: re-audit {statistics.median(r[1] for r in rounds):.1f}% of the first "
+                  f"run (rounds: {', '.join(f'{r[1]:.1f}%' for r in rounds)})")
+    if not a.keep and a.corpus is None:
+        shutil.rmtree(corpus, ignore_errors=True)
+
+
+def speed_round(corpus: Path, skip_baseline: bool) -> tuple[float | None, float]:
+    """One round: plain pydicom, protocheck with 1 worker, then 2 workers with a fresh index and its re-audit;
+    returns (2-worker speed-up over pydicom, re-audit time in % of the first run)."""
     cache = Path(tempfile.mkdtemp(prefix="protocheck-bench-cache-"))
     try:
-        if a.only == "memory":
-            measure("protocheck", corpus, 2)
-            return
-        base = None if a.skip_baseline else measure("pydicom", corpus)
+        base = None if skip_baseline else measure("pydicom", corpus)
         one = measure("protocheck", corpus, 1)
         two = measure("protocheck", corpus, 2, cache)
         again = measure("protocheck", corpus, 2, cache)
-        if base:
-            print(f"speed-up vs plain pydicom (1 process): 1 worker {one['files_per_s'] / base['files_per_s']:.1f}x, "
-                  f"2 workers + index (first run) {two['files_per_s'] / base['files_per_s']:.1f}x")
-        print(f"re-audit with the index: {again['seconds']:.2f} s = {100 * again['seconds'] / two['seconds']:.1f}% "
-              f"of the first run ({two['seconds']:.2f} s)")
     finally:
         shutil.rmtree(cache, ignore_errors=True)
-        if not a.keep and a.corpus is None:
-            shutil.rmtree(corpus, ignore_errors=True)
+    ratio = None
+    if base:
+        ratio = two["files_per_s"] / base["files_per_s"]
+        print(f"speed-up vs plain pydicom (1 process): 1 worker {one['files_per_s'] / base['files_per_s']:.1f}x, "
+              f"2 workers + index (first run) {ratio:.1f}x")
+    share = 100 * again["seconds"] / two["seconds"]
+    print(f"re-audit with the index: {again['seconds']:.3f} s = {share:.1f}% of the first run ({two['seconds']:.2f} s)",
+          flush=True)
+    return ratio, share
 
 
 if __name__ == "__main__":
