@@ -136,25 +136,33 @@ def _walk(base: str, branches: list[Branch], tickets: int, blocks: _Blocks, visi
           linked: list[Branch]) -> None:
     """List the sub-trees whose numbers this process draws from the ``tickets`` pipe (both processes draw
     from it, a 4-byte number at a time, so neither waits while the other still has a large sub-tree to list)."""
+    per = _per_ticket(len(branches))
     while True:
         ticket = os.read(tickets, 4)
         if len(ticket) < 4:
             break
-        for block in descend(base, [branches[_TICKET.unpack(ticket)[0]]], visited, linked):
-            blocks.block(block)
+        first = _TICKET.unpack(ticket)[0] * per
+        for branch in branches[first:first + per]:
+            for block in descend(base, [branch], visited, linked):
+                blocks.block(block)
     blocks.flush()
 
 
 _TICKET = struct.Struct("<I")
+MAX_TICKETS = 1024   # 4 KiB of tickets: what any pipe holds before its writer would block
 
 
-def _tickets(n: int) -> int | None:
-    """A pipe holding the numbers 0..n-1 (read end returned; None when they do not fit in its buffer)."""
-    if n * _TICKET.size > 16384:   # a pipe holds at least 16 KiB without blocking its writer (POSIX: 512 B..)
-        return None
+def _per_ticket(n: int) -> int:
+    return -(-n // MAX_TICKETS)   # sub-trees per ticket: one, unless there are more than MAX_TICKETS
+
+
+def _tickets(n: int) -> int:
+    """A pipe holding one ticket per group of ``_per_ticket(n)`` sub-trees (its read end)."""
     read_end, write_end = os.pipe()
-    os.write(write_end, b"".join(_TICKET.pack(i) for i in range(n)))
-    os.close(write_end)
+    try:
+        os.write(write_end, b"".join(_TICKET.pack(i) for i in range(-(-n // _per_ticket(n)))))
+    finally:
+        os.close(write_end)
     return read_end
 
 
@@ -171,8 +179,6 @@ def _forked(root: str | os.PathLike[str], meanwhile: Callable[[], None] | None =
     if linked or len(branches) < 2:
         return None
     tickets = _tickets(len(branches))
-    if tickets is None:
-        return None
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:   # the child: list the sub-trees it draws, send back its chunk hashes, exit at once

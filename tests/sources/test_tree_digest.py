@@ -161,3 +161,11 @@ def test_both_processes_draw_sub_trees_and_meanwhile_runs_once(tmp_path: Path, m
     assert digest == _first_run_digest(root)
     monkeypatch.setattr(treedigest, "_forked", lambda root, meanwhile=None: None)   # one process: still once
     assert treedigest.tree_digest(root, lambda: ran.append(0)) == digest and ran[1:] == [0]
+
+
+def test_many_sub_trees_share_tickets(tmp_path: Path, monkeypatch):
+    """More sub-trees than tickets: each ticket stands for a run of them, and every one is still listed once."""
+    root = _link_free(tmp_path / "in")
+    monkeypatch.setattr(treedigest, "SPLIT_BRANCHES", 2)
+    monkeypatch.setattr(treedigest, "MAX_TICKETS", 2)
+    assert treedigest._forked(root) == _first_run_digest(root)

@@ -23,20 +23,6 @@ FUNCTIONAL_GROUPS = (0x52009229, 0x52009230)   # shared, per-frame
 _ITEM, _ITEM_END, _SEQUENCE_END = 0xE000, 0xE00D, 0xE0DD
 
 
-class _Bytes:
-    """A sequence value as the file rawio.Reader reads (already whole in memory)."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def read(self, n: int = -1) -> bytes:
-        data, self.data = self.data, b""
-        return data
-
-    def seek(self, pos: int, whence: int = 0) -> int:
-        return 0
-
-
 def lazy_groups(ds: Dataset) -> None:
     """Replace the raw functional group sequences of ``ds`` by sequences of items with raw elements."""
     for tag in FUNCTIONAL_GROUPS:
@@ -58,8 +44,7 @@ def convert(ds: Dataset, tag: int) -> None:
 
 def _sequence(value: bytes, encoding: Any) -> Sequence:
     """The items of a (defined-length) sequence value; nothing after a sequence delimiter is read."""
-    r = rawio.Reader(_Bytes(value))   # type: ignore[arg-type]
-    r.eof = True
+    r = rawio.BytesReader(value)
     items, pos, end = [], 0, len(value)
     while pos < end:
         if not r.need(pos, 8):

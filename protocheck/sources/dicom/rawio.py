@@ -211,7 +211,7 @@ class Shape:
         if vr != b"SQ" or length != UNDEFINED or group == 0xFFFE:
             raise Unusual("not an undefined-length sequence")
         spans = [slice(0, 12)]
-        if skip_undefined_sq(_Whole(data), 12, spans) != len(data):
+        if skip_undefined_sq(BytesReader(data), 12, spans) != len(data):
             raise Unusual("sequence does not end with its bytes")
         self.size = len(data)
         self._headers = operator.itemgetter(*spans) if len(spans) > 1 else None
@@ -223,8 +223,8 @@ class Shape:
         return end <= len(buf) and self._headers is not None and self._headers(buf[pos:end]) == self._expected
 
 
-class _Whole(Reader):
-    """A Reader over bytes already in memory."""
+class BytesReader(Reader):
+    """A Reader over bytes already in memory (a sequence value, a template)."""
 
     __slots__ = ()
 

@@ -32,7 +32,7 @@ def _frame_child(value: bytes = b"1.5 ", number: bytes = b"12") -> bytes:
 
 def _walk_end(data: bytes) -> int | None:
     try:
-        return rawio.skip_undefined_sq(rawio._Whole(data), 12)
+        return rawio.skip_undefined_sq(rawio.BytesReader(data), 12)
     except rawio.Unusual:
         return None
 
