@@ -292,9 +292,14 @@ def _dataset(raw: dict, meta: dict[int, bytes], ts: str) -> Dataset:
         proto = _prototype(charset, meta, ts)
         if len(_PROTOTYPES) < 256 and (value is None or isinstance(value, bytes)):
             _PROTOTYPES[key] = proto
+    return dataset_over(proto, raw)
+
+
+def dataset_over(proto: Dataset, raw: dict) -> Dataset:
+    """A copy of the prototype ``proto`` holding the elements ``raw`` (no mutable state is shared)."""
     ds = copy.copy(proto)
     state = ds.__dict__
-    for name, value in state.items():   # no mutable state is shared between datasets
+    for name, value in state.items():
         if isinstance(value, (dict, list, set)):
             state[name] = type(value)(value)
     state["_dict"] = raw

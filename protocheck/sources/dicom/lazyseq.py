@@ -9,7 +9,6 @@ same bytes. Only explicit VR little endian is cut; anything unusual is left to p
 """
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from pydicom.dataelem import DataElement, RawDataElement
@@ -18,6 +17,7 @@ from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag
 
 from protocheck.sources.dicom import rawio
+from protocheck.sources.dicom.fastscan import dataset_over
 
 FUNCTIONAL_GROUPS = (0x52009229, 0x52009230)   # shared, per-frame
 _ITEM, _ITEM_END, _SEQUENCE_END = 0xE000, 0xE00D, 0xE0DD
@@ -106,10 +106,4 @@ def _dataset(raw: dict, encoding: Any, undefined: bool) -> Dataset:
         proto.is_undefined_length_sequence_item = undefined
         if len(_PROTOTYPES) < 64:
             _PROTOTYPES[key] = proto
-    item = copy.copy(proto)
-    state = item.__dict__
-    for name, value in state.items():   # no mutable state is shared between items
-        if isinstance(value, (dict, list, set)):
-            state[name] = type(value)(value)
-    state["_dict"] = raw
-    return item
+    return dataset_over(proto, raw)
