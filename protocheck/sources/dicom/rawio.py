@@ -214,13 +214,13 @@ class Shape:
         if skip_undefined_sq(BytesReader(data), 12, spans) != len(data):
             raise Unusual("sequence does not end with its bytes")
         self.size = len(data)
-        self._headers = operator.itemgetter(*spans) if len(spans) > 1 else None
-        self._expected = self._headers(data) if self._headers is not None else None
+        self._headers = operator.itemgetter(*spans)   # at least two: the element's header and its delimiter
+        self._expected = self._headers(data)
 
     def same(self, buf: bytes, pos: int) -> bool:
         """True when the element at ``pos`` of ``buf`` has these very headers (so it is ``size`` bytes long)."""
         end = pos + self.size
-        return end <= len(buf) and self._headers is not None and self._headers(buf[pos:end]) == self._expected
+        return end <= len(buf) and self._headers(buf[pos:end]) == self._expected
 
 
 class BytesReader(Reader):
