@@ -54,7 +54,11 @@ def test_mosaic_epi_values_match_dcm2niix(dicom_root, dicom_ref_root, folder, si
     for key in ("EffectiveEchoSpacing", "TotalReadoutTime", "PhaseEncodingDirection",
                 "ParallelReductionFactorInPlane", "RepetitionTime", "EchoTime", "FlipAngle"):
         if key in ref:
-            assert acq.get(key) == pytest.approx(ref[key], rel=1e-4), key
+            expected = ref[key]
+            if isinstance(expected, str):      # pytest >= 9: approx() refuses strings
+                assert acq.get(key) == expected, key
+            else:
+                assert acq.get(key) == pytest.approx(expected, rel=1e-4), key
     if "MultibandAccelerationFactor" in ref:
         assert acq.get("MultibandAccelerationFactor") == ref["MultibandAccelerationFactor"]
     assert "Mosaic" in acq.provenance("NumberOfSlices")
