@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any, Iterable
 
 from protocheck.model import Acquisition, Exam, Pickled
 
@@ -115,3 +116,53 @@ class ExamResult(Pickled):
             if a.key == key:
                 return a
         return None
+
+
+# The one way findings are counted, shared by every report (console, JSON, HTML, TSV) and the audit.
+COUNT_KEYS = ("error", "warning", "info", "cannot_verify", "pass", "not_applicable")
+
+
+def count_category(status: str, severity: str | None) -> str:
+    """The count a finding falls in: its severity when it fails (or is missing), ``cannot_verify`` when its
+    value could not be read at warning/error severity (an unknown is not a proven warning), ``info`` for an
+    information-only unknown, ``pass`` / ``not_applicable`` otherwise. Works for any finding kind."""
+    status, severity = str(getattr(status, "value", status)), str(getattr(severity, "value", severity) or "")
+    if status in ("pass", "not_applicable"):
+        return status
+    if status == "cannot_verify":
+        return "info" if severity == "info" else "cannot_verify"
+    return severity if severity in ("error", "warning", "info") else "warning"
+
+
+def count_findings(findings: Iterable[Any]) -> dict[str, int]:
+    """Counts per ``COUNT_KEYS`` category of findings (``Finding`` objects, or their JSON dicts)."""
+    out = dict.fromkeys(COUNT_KEYS, 0)
+    for f in findings:
+        status = f["status"] if isinstance(f, dict) else f.status
+        severity = f["severity"] if isinstance(f, dict) else f.severity
+        out[count_category(status, severity)] += 1
+    return out
+
+
+def counts_text(counts: dict[str, int]) -> str:
+    """"1 error, 6 warnings, 2 info, 1 cannot verify": the counts in the words every report uses."""
+    def plural(n: int, word: str) -> str:
+        return f"{n} {word}" + ("s" if n != 1 and word in ("error", "warning") else "")
+    parts = [plural(counts.get(k, 0), k) for k in ("error", "warning", "info")]
+    parts.append(f"{counts.get('cannot_verify', 0)} cannot verify")
+    return ", ".join(parts)
+
+
+def sequence_tone(status: str, requirement: str, findings: Iterable[Any] = ()) -> str:
+    """How bad a sequence's status is, for every report's colours and symbols: ``ok``, ``warn``, ``err``,
+    ``unk`` (could not verify) or ``na`` (optional, not acquired).
+
+    A missing sequence follows its requirement (required: err, recommended: warn, optional: na); a deviating
+    one its worst failure (error: err, warning only: warn).
+    """
+    if status == "missing":
+        return {"required": "err", "recommended": "warn"}.get(requirement, "na")
+    if status == "deviating":
+        counts = count_findings(findings)
+        return "err" if counts["error"] else "warn"
+    return {"compliant": "ok", "cannot_verify": "unk", "absent_optional": "na"}.get(status, "unk")

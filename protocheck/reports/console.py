@@ -10,22 +10,30 @@ from collections import Counter
 from typing import Any
 
 from rich import box
-from rich.console import Console
+from rich.cells import cell_len
+from rich.console import Console, Group
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-STATUS_STYLE = {
-    "compliant": ("✔ compliant", "green"), "deviating": ("✘ deviating", "red"),
-    "cannot_verify": ("? cannot verify", "yellow"), "missing": ("✘ missing", "red"),
-    "absent_optional": ("– not acquired", "dim"),
-}
-SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+from protocheck.checks.results import count_category, count_findings, counts_text, sequence_tone
+from protocheck.reports.console_layout import fitted_table, stacked
+from protocheck.reports.console_layout import make_console as _make_console
+
+# Status words and symbols by tone (checks.results.sequence_tone): requirement and severity decide the colour.
+TONE_STYLE = {"ok": "green", "warn": "yellow", "err": "red", "unk": "magenta", "na": "bright_black"}
+STATUS_WORD = {"compliant": "✔ compliant", "deviating": "✘ deviating", "cannot_verify": "? cannot verify",
+               "missing": "✘ missing", "absent_optional": "– not acquired"}
+MISSING_WORD = {"err": "✘ missing", "warn": "! missing", "na": "– not acquired"}
+CATEGORY_STYLE = {"error": ("✘ error", "bold red"), "warning": ("! warning", "yellow"),
+                  "info": ("· info", "cyan"), "cannot_verify": ("? cannot verify", "magenta")}
 VERDICT_TEXT = {
     "compliant": ("COMPLIANT", "bold green"),
     "warnings": ("COMPLIANT WITH WARNINGS", "bold yellow"),
     "deviations": ("DEVIATIONS", "bold red"),
     "no-exams": ("NOTHING CHECKED", "bold red"),
 }
+WIDE = 110       # below this many columns the findings are stacked, one block per finding
 MAX_SKIPPED_LISTED = 20
 
 
@@ -62,25 +70,39 @@ def short_description(seq: dict[str, Any]) -> str:
     return f"{text} [{seq['id']}]" if text else seq["id"]
 
 
-def make_console(file: Any = None) -> Console:
-    """A console for the report: the terminal's width, or 130 columns of plain text when piped."""
-    probe = Console(file=file)
-    if probe.is_terminal:
-        return probe
-    return Console(file=file, width=130)
+def make_console(file: Any = None, width: int | None = None) -> Console:
+    """A console for the report: the terminal's width, else ``COLUMNS`` (or 130) columns of plain text when piped."""
+    return _make_console(file, width, default=130)
 
 
-def _sequence_table(exam: dict[str, Any]) -> Table:
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    for col in ("Sequence", "Requirement", "Status", "Series", "Checks"):
-        table.add_column(col)
+def _status_cell(seq: dict[str, Any]) -> Text:
+    """The sequence's status word, its symbol and colour following requirement and severity."""
+    tone = sequence_tone(seq["status"], seq["requirement"], seq["findings"])
+    word = MISSING_WORD[tone] if seq["status"] == "missing" else STATUS_WORD.get(seq["status"], seq["status"])
+    if seq["status"] == "deviating" and tone == "warn":
+        word = "! warnings"
+    return Text(word, style=TONE_STYLE.get(tone, ""))
+
+
+def _sequence_rows(exam: dict[str, Any]) -> list[list[Any]]:
+    rows = []
     for seq in exam["sequences"]:
-        label, style = STATUS_STYLE.get(seq["status"], (seq["status"], ""))
         series = ", ".join(_series_label(exam, s) for s in seq["series"]) or "—"
-        checks = _check_counts(seq["findings"])
-        table.add_row(escape(short_description(seq)), seq["requirement"], f"[{style}]{label}[/]",
-                      escape(series), checks)
-    return table
+        rows.append([Text(short_description(seq)), Text(seq["requirement"]), _status_cell(seq), Text(series),
+                     Text(_check_counts(seq["findings"]))])
+    return rows
+
+
+def _sequence_table(exam: dict[str, Any], width: int) -> Any:
+    """The sequences as a table when it fits without cutting a word, else stacked under their status."""
+    rows = _sequence_rows(exam)
+    table = fitted_table(("Sequence", "Requirement", "Status", "Series", "Checks"), rows, width,
+                         whole=(2,)) if width >= WIDE else None
+    if table is not None:
+        return table
+    items = [(status, Text.assemble((name.plain, "bold"), f" · {req.plain}"),
+              [("series", series), ("checks", checks)]) for name, req, status, series, checks in rows]
+    return stacked(items, max(cell_len(r[2].plain) for r in rows) if rows else 1)
 
 
 def _all_findings(exam: dict[str, Any]) -> list[dict[str, Any]]:
@@ -93,21 +115,22 @@ def _is_quiet_info(f: dict[str, Any]) -> bool:
 
 
 def _check_counts(findings: list[dict[str, Any]]) -> str:
-    """"9 ok, 2 failed, 1 note": failures at info severity are notes, not failures."""
-    counts = Counter("note" if f["severity"] == "info" and f["status"] != "pass" else f["status"]
-                     for f in findings if f["status"] != "not_applicable")
-    text = f"{counts.get('pass', 0)} ok"
-    for status, word in (("fail", "failed"), ("cannot_verify", "unverifiable"), ("note", "note")):
-        if counts.get(status):
-            text += f", {counts[status]} {word}{'s' if status == 'note' and counts[status] > 1 else ''}"
+    """"9 ok, 2 failed, 1 cannot verify, 1 info" from the shared counts (checks.results.count_findings)."""
+    c = count_findings(findings)
+    text = f"{c['pass']} ok"
+    for n, word in ((c["error"] + c["warning"], "failed"), (c["cannot_verify"], "cannot verify"),
+                    (c["info"], "info")):
+        if n:
+            text += f", {n} {word}"
     return text
 
 
 def _problem_findings(exam: dict[str, Any]) -> list[dict[str, Any]]:
     out = [f for f in _all_findings(exam) if f["status"] not in ("pass", "not_applicable")
            and not _is_quiet_info(f)]
-    order = {"error": 0, "warning": 1, "info": 2}
-    return sorted(out, key=lambda f: (order.get(f["severity"], 3), f["sequence"], f["check_id"]))
+    order = {"error": 0, "warning": 1, "cannot_verify": 2, "info": 3}
+    return sorted(out, key=lambda f: (order.get(count_category(f["status"], f["severity"]), 4), f["sequence"],
+                                      f["check_id"]))
 
 
 def _unverifiable_info_line(exam: dict[str, Any]) -> str | None:
@@ -118,25 +141,34 @@ def _unverifiable_info_line(exam: dict[str, Any]) -> str | None:
             ", ".join(f"{n} ×{c}" if c > 1 else n for n, c in sorted(names.items())))
 
 
-def _findings_table(exam: dict[str, Any], findings: list[dict[str, Any]]) -> Table:
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title_justify="left", expand=True,
-                  title="Deviations and values that could not be verified")
-    for col, ratio in (("Severity", 2), ("Sequence", 2), ("Series", 4), ("What", 4), ("Expected", 4),
-                       ("Found", 4), ("What to do", 7)):
-        table.add_column(col, overflow="fold", ratio=ratio)
-    for f in findings:
-        what = f["parameter"] or f["check_id"]
-        found = f["found"] if f["found"] is not None else "unknown"
-        if f["status"] == "missing":
-            what, found = "series", "none found"
-        elif f["status"] == "cannot_verify":
-            found = f"unknown ({found})" if f["found"] else "unknown: cannot verify"
-        series = _series_label(exam, f["series"]) if f.get("series") else "—"
-        advice = f.get("advice") or f.get("message") or ""
-        table.add_row(f"[{SEVERITY_STYLE.get(f['severity'], '')}]{f['severity']}[/]", escape(f["sequence"]),
-                      escape(series), escape(what), escape(f["expected"] or ""), escape(str(found)),
-                      escape(advice))
-    return table
+def _finding_cells(exam: dict[str, Any], f: dict[str, Any]) -> list[Text]:
+    """Result, sequence, series, parameter, expected, found, what to do: plain texts (no markup)."""
+    word, style = CATEGORY_STYLE.get(count_category(f["status"], f["severity"]), (f["severity"], ""))
+    what = f["parameter"] or f["check_id"]
+    found = f["found"] if f["found"] is not None else "unknown"
+    if f["status"] == "missing":
+        what, found = "series", "none found"
+    elif f["status"] == "cannot_verify":
+        found = f"unknown ({found})" if f["found"] else "unknown"
+    series = _series_label(exam, f["series"]) if f.get("series") else "—"
+    advice = f.get("advice") or f.get("message") or ""
+    return [Text(word, style=style), Text(f["sequence"]), Text(series), Text(what), Text(f["expected"] or ""),
+            Text(str(found)), Text(advice)]
+
+
+def _findings_table(exam: dict[str, Any], findings: list[dict[str, Any]], width: int) -> Any:
+    """Findings as a table on wide terminals, else one stacked block per finding; no word is ever cut."""
+    rows = [_finding_cells(exam, f) for f in findings]
+    title = "Findings"
+    if width >= WIDE:
+        table = fitted_table(("Result", "Sequence", "Series", "Parameter", "Expected", "Found", "What to do"),
+                             rows, width, title=title, whole=(0,))
+        if table is not None:
+            return table
+    items = [(result, Text.assemble((f"{seq.plain} · {what.plain}", "bold"), f"  {series.plain}"),
+              [("expected", expected), ("found", found), ("to do", advice)])
+             for result, seq, series, what, expected, found, advice in rows]
+    return Group(Text(title, style="bold"), stacked(items, max(cell_len(r[0].plain) for r in rows)))
 
 
 def _other_series(console: Console, exam: dict[str, Any], verbose: bool) -> None:
@@ -215,16 +247,23 @@ def _summary_cell(c: Counter, n: int) -> str:
 
 
 def verdict_line(report: dict[str, Any]) -> str:
-    """One plain line: the overall verdict, counts and exit code (also what --quiet prints)."""
+    """One plain line: the overall verdict, the shared counts and the exit code (also what --quiet prints)."""
     text, _ = VERDICT_TEXT.get(report["verdict"], (report["verdict"], ""))
-    sev = Counter(f["severity"] for e in report["exams"] for f in _problem_findings(e)
-                  if f["status"] in ("fail", "missing"))
-    unverified = sum(1 for e in report["exams"] for f in _problem_findings(e) if f["status"] == "cannot_verify")
-    parts = [f"{sev.get('error', 0)} errors", f"{sev.get('warning', 0)} warnings"]
-    if unverified:
-        parts.append(f"{unverified} not verifiable")
-    return (f"Verdict: {text} — {len(report['exams'])} exam(s), " + ", ".join(parts) +
-            f" (exit code {report['exit_code']})")
+    counts = report.get("summary", {}).get("counts") or count_findings(
+        f for e in report["exams"] for f in _all_findings(e))
+    n = len(report["exams"])
+    return (f"Verdict: {text} — {n} exam{'s' if n != 1 else ''}, {counts_text(counts)} "
+            f"(exit code {report['exit_code']})")
+
+
+def _exam_header(console: Console, exam: dict[str, Any]) -> None:
+    """The exam's verdict and title, wrapped at words (never cut), over a rule."""
+    text, style = VERDICT_TEXT[exam["verdict"]]
+    console.print()
+    console.print(Text.assemble((text, style), "  ", _exam_title(exam)))
+    counts = exam.get("counts") or count_findings(_all_findings(exam))
+    console.print(Text(counts_text(counts), style="dim"))
+    console.rule(style="dim")
 
 
 def render_console(report: dict[str, Any], console: Console | None = None, quiet: bool = False,
@@ -234,23 +273,23 @@ def render_console(report: dict[str, Any], console: Console | None = None, quiet
     if quiet:
         for exam in report["exams"]:
             text, style = VERDICT_TEXT[exam["verdict"]]
-            console.print(f"[{style}]{text}[/] {escape(_exam_title(exam))}")
+            console.print(Text.assemble((text, style), " ", _exam_title(exam)))
         console.print(verdict_line(report), highlight=False)
         return
     proto = report["protocol"]
-    console.print(f"[bold]protocheck {report['tool']['version']}[/] · protocol "
-                  f"[bold]{escape(str(proto['name']))}[/] {escape(str(proto['version']))}")
+    console.print(Text.assemble(("protocheck " + str(report["tool"]["version"]), "bold"), " · protocol ",
+                                (str(proto["name"]), "bold"), " ", str(proto["version"])))
+    width = console.width
     for exam in report["exams"]:
-        text, style = VERDICT_TEXT[exam["verdict"]]
-        console.print()
-        console.rule(f"[{style}]{text}[/]  {escape(_exam_title(exam))}", align="left")
-        console.print(_sequence_table(exam))
+        _exam_header(console, exam)
+        console.print(_sequence_table(exam, width))
         problems = _problem_findings(exam)
         if problems:
-            console.print(_findings_table(exam, problems))
+            console.print()
+            console.print(_findings_table(exam, problems, width))
         info = _unverifiable_info_line(exam)
         if info:
-            console.print(f"[dim]{escape(info)}[/]")
+            console.print(Text(info, style="dim"))
         _other_series(console, exam, verbose)
     if len(report["exams"]) > 1:
         console.print()
@@ -261,4 +300,4 @@ def render_console(report: dict[str, Any], console: Console | None = None, quiet
     _skipped(console, report, verbose)
     _, style = VERDICT_TEXT.get(report["verdict"], ("", ""))
     console.print()
-    console.print(f"[{style}]{escape(verdict_line(report))}[/]")
+    console.print(Text(verdict_line(report), style=style))

@@ -13,7 +13,7 @@ import json
 from typing import Any, Iterable
 
 from protocheck import __version__
-from protocheck.checks.results import ExamResult, Finding, MatchInfo, Status
+from protocheck.checks.results import ExamResult, Finding, MatchInfo, Status, count_findings
 from protocheck.model import Acquisition, Exam, ScanResult
 
 REPORT_FORMAT_VERSION = "1.0"
@@ -84,6 +84,7 @@ def exam_to_dict(res: ExamResult, include_identifiers: bool = False) -> dict[str
         "exam_id": short_id(exam.key), "subject": exam.subject, "session": exam.session,
         "site": exam.site, "visit": visit_label(exam), "folder": exam.folder, "source": exam.source_kind,
         "manufacturer": exam.manufacturer(), "verdict": res.verdict,
+        "counts": count_findings(res.all_findings()),
         "sequences": [{
             "id": s.sequence, "description": s.description, "requirement": s.requirement,
             "status": s.status, "series": [short_id(k) for k in s.series],
@@ -139,7 +140,8 @@ def report_to_dict(results: list[ExamResult], scan: ScanResult, protocol: Any,
         "exit_code": exit_code_for(results),
         "summary": {"exams": len(results), "series": sum(len(r.exam.acquisitions) for r in results),
                     "files_seen": scan.n_files_seen, "skipped": len(scan.skipped),
-                    "findings": _counts(results)},
+                    "findings": _counts(results),
+                    "counts": count_findings(f for r in results for f in r.all_findings())},
         "exams": [exam_to_dict(r, include_identifiers) for r in results],
         "skipped": [{"path": s.path, "kind": s.kind, "reason": s.reason} for s in scan.skipped],
     })
