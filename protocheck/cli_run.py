@@ -207,7 +207,7 @@ def run_audit(args: argparse.Namespace) -> int:
     from protocheck.reports.audit_console import render_audit
     from protocheck.reports.audit_tsv import write_audit_tsv
     from protocheck.checks.audit import audit_to_json
-    data = audit_to_json(audit)
+    data = audit_to_json(audit, list(scan.roots))
     if args.tsv:
         write_audit_tsv(audit, args.tsv)
     if args.format == "json":

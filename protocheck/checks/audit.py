@@ -189,6 +189,7 @@ class AuditFinding:
     parameter: str | None = None
     check_ids: list[str] = field(default_factory=list)
     sessions: list[str] = field(default_factory=list)
+    status: str = "fail"                       # fail / cannot_verify (a value could not be read: counted apart)
 
 
 @dataclass
@@ -317,6 +318,7 @@ def _compliance_finding(s: Session, res: SequenceResult) -> AuditFinding:
     return AuditFinding(kind="compliance", site=s.site, subject=s.subject, visit=s.visit, sequence=res.sequence,
                         parameter=params[0] if len(params) == 1 else None,
                         severity=worst.value if worst else "warning", check_ids=ids, sessions=[s.label],
+                        status="cannot_verify" if res.status == "cannot_verify" else "fail",
                         message=f"{res.sequence} of {s.label} at site {s.site} {word}: {details}")
 
 
@@ -359,11 +361,15 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
-def audit_to_json(audit: AuditResult) -> dict[str, Any]:
+def audit_to_json(audit: AuditResult, inputs: list[str] | None = None) -> dict[str, Any]:
     """The audit as a dict following ``schemas/audit.schema.json`` (no identifiers, months only)."""
+    import datetime as _dt
+
     from protocheck.checks.inventory import scanner_models
+    from protocheck.checks.results import count_findings
     return {
         "format": "protocheck-audit", "format_version": 1,
+        "generated": _dt.date.today().isoformat(), "inputs": [str(i) for i in inputs or []],
         "protocol": {"name": audit.protocol_name, "version": audit.protocol_version,
                      "sha256": audit.protocol_sha256, "sequences": list(audit.sequences)},
         "sites": list(audit.sites),
@@ -377,6 +383,7 @@ def audit_to_json(audit: AuditResult) -> dict[str, Any]:
         "completeness": [_plain(r) for r in audit.completeness],
         "findings": [_plain(f) for f in audit.findings],
         "counts": dict(Counter(f"{f.kind}:{f.severity}" for f in audit.findings)),
+        "totals": {"site_findings": count_findings(audit.site_findings), "findings": count_findings(audit.findings)},
         "scanners": [_plain(e) for e in audit.scanners],
         "scanner_models": scanner_models(audit.scanners),
         "site_findings": [_plain(f) for f in audit.site_findings],

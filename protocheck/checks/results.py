@@ -135,12 +135,13 @@ def count_category(status: str, severity: str | None) -> str:
 
 
 def count_findings(findings: Iterable[Any]) -> dict[str, int]:
-    """Counts per ``COUNT_KEYS`` category of findings (``Finding`` objects, or their JSON dicts)."""
+    """Counts per ``COUNT_KEYS`` category of any findings: ``Finding`` objects, audit/site findings (a
+    ``kind`` instead of a status: ``cannot_verify`` or a problem), or their JSON dicts."""
     out = dict.fromkeys(COUNT_KEYS, 0)
     for f in findings:
-        status = f["status"] if isinstance(f, dict) else f.status
-        severity = f["severity"] if isinstance(f, dict) else f.severity
-        out[count_category(status, severity)] += 1
+        get = f.get if isinstance(f, dict) else (lambda k, _f=f: getattr(_f, k, None))
+        status = get("status") or ("cannot_verify" if get("kind") == "cannot_verify" else "fail")
+        out[count_category(status, get("severity"))] += 1
     return out
 
 

@@ -7,8 +7,6 @@ only what is flagged. Piped output uses 160 columns (or ``COLUMNS``) so nothing 
 
 from __future__ import annotations
 
-import os
-import sys
 from typing import IO, Any
 
 from rich import box
@@ -17,9 +15,11 @@ from rich.table import Table
 from rich.text import Text
 
 from protocheck.checks.audit import AuditResult, MatrixCell
+from protocheck.checks.results import count_findings, counts_text
 from protocheck.checks.inventory import scanner_models
 from protocheck.checks.site_findings import SiteFinding
-from protocheck.reports.audit_console_sections import SEV_STYLE, print_sections, severity_counts
+from protocheck.reports.audit_console_sections import SEV_STYLE, print_sections
+from protocheck.reports.console_layout import console_width as _console_width
 
 PIPE_WIDTH = 160
 LEGEND = ("legend: compliant/sessions; ✘n deviating, ?n cannot verify, –n missing, ○n optional sequence not "
@@ -98,29 +98,19 @@ def _site_findings(audit: AuditResult) -> Group:
 
 def _header(audit: AuditResult) -> list[Text]:
     models = scanner_models(audit.scanners)
-    counts = severity_counts(audit.findings)
+    counts = count_findings(audit.site_findings)         # the rows listed below, counted as every report does
     head = Text(f"protocheck audit — protocol {audit.protocol_name} {audit.protocol_version}", style="bold")
     line = Text(f"{len(audit.sites)} sites, {len(audit.sessions)} sessions, {len(models)} scanner models "
                 "(vendor + model)", style="bold")
     flagged = len({f.site for f in audit.site_findings if not f.vendor_expected})
-    verdict = Text(f"{flagged} of {len(audit.sites)} sites flagged; per-session findings: {counts.get('error', 0)} "
-                   f"errors, {counts.get('warning', 0)} warnings, {counts.get('info', 0)} info",
-                   style="bold red" if counts.get("error") else ("yellow" if counts.get("warning") else "green"))
+    verdict = Text(f"{flagged} of {len(audit.sites)} sites flagged; site-level findings: {counts_text(counts)}",
+                   style="bold red" if counts["error"] else ("yellow" if counts["warning"] else "green"))
     return [head, line, verdict]
 
 
 def console_width(file: IO[str] | None, width: int | None) -> int | None:
     """The width to render at: given, else the terminal's, else ``COLUMNS`` or 160 when piped."""
-    if width:
-        return width
-    stream = file if file is not None else sys.stdout
-    try:
-        if stream.isatty():
-            return None
-    except (AttributeError, ValueError, OSError):
-        pass
-    cols = os.environ.get("COLUMNS", "").strip()
-    return int(cols) if cols.isdigit() and int(cols) > 0 else PIPE_WIDTH
+    return _console_width(file, width, PIPE_WIDTH)
 
 
 def render_audit(audit: AuditResult, file: IO[str] | None = None, *, color: bool | None = None,

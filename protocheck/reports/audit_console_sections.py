@@ -5,7 +5,6 @@ Each section is compact: only flagged rows are listed, the full tables stay in `
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 from rich import box
@@ -126,8 +125,3 @@ def print_sections(console: Console, audit: AuditResult) -> None:
     for part in (harmonization(audit), inventory(audit), drift(audit), completeness(audit)):
         console.print()
         console.print(part)
-
-
-def severity_counts(findings: list[Any]) -> Counter:
-    """Counter of severities over audit findings."""
-    return Counter(f.severity for f in findings)

@@ -10,13 +10,15 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from protocheck.checks.results import count_category, count_findings, counts_text, sequence_tone
 from protocheck.reports.html_base import (as_list, badge, esc, get, meta_line, page, status_label, table,
                                           verdict_box)
 
 __all__ = ["render_check_html", "render_audit_html", "render_certificate_html"]
 
 _PROBLEM = {"fail", "missing", "cannot_verify"}
-_SEV_RANK = {"error": 3, "warning": 2, "info": 1}
+_SEV_RANK = {"error": 4, "warning": 3, "cannot_verify": 2, "info": 1}
+_TONE_CLASS = {"ok": "s-ok", "warn": "s-warn", "err": "s-err", "unk": "s-unk", "na": "s-na"}
 _VERDICT_TEXT = {
     "compliant": ("COMPLIANT", "Every checked sequence matches the protocol."),
     "warnings": ("USABLE WITH WARNINGS", "No error, but some values differ from the recommended ones "
@@ -40,7 +42,7 @@ def finding_rows(findings: list[dict[str, Any]], series_names: dict[str, str], c
         if get(f, "status", default="") not in _PROBLEM:
             continue
         series = get(f, "series")
-        sev = get(f, "severity", default="")
+        sev = count_category(get(f, "status", default=""), get(f, "severity", default=""))
         why = get(f, "message", default="")
         extra = " · ".join(x for x in (get(f, "rationale"), get(f, "source") and f"source: {f['source']}") if x)
         rows.append([
@@ -49,7 +51,8 @@ def finding_rows(findings: list[dict[str, Any]], series_names: dict[str, str], c
             f'<span class="mono">{esc(get(f, "parameter", default="") or get(f, "check_id", default=""))}</span>',
             esc(get(f, "expected", default="")),
             esc(get(f, "found")) if get(f, "found") is not None else '<span class="muted">unknown</span>',
-            f'<span data-sort="{_SEV_RANK.get(sev, 0)}">{badge(sev)}</span> {badge(get(f, "status"))}',
+            f'<span data-sort="{_SEV_RANK.get(sev, 0)}">{badge(sev)}</span>'
+            + (f' {badge(get(f, "status"))}' if get(f, "status") == "missing" else ""),
             esc(why) + (f'<br><span class="small muted">{esc(extra)}</span>' if extra else ""),
             esc(get(f, "advice", default="")),
         ])
@@ -84,9 +87,15 @@ def _check_matrix(exams: list[dict[str, Any]]) -> str:
         by_id = {get(s, "id"): s for s in as_list(get(e, "sequences"))}
         cells = []
         for sid in seq_ids:
-            st = get(by_id.get(sid), "status", default="none")
-            cells.append(f'<td class="cell {_cls(st)}" title="{esc(sid)}: {esc(status_label(st))}">'
-                         f'{esc(_short_status(st))}</td>')
+            seq = by_id.get(sid) or {}
+            st = get(seq, "status", default="none")
+            tone = sequence_tone(st, str(get(seq, "requirement", default="")), as_list(get(seq, "findings")))
+            short = _short_status(st)
+            if tone == "warn":
+                short = "! missing" if st == "missing" else "! warnings"
+            cls = _TONE_CLASS[tone] if seq else _cls(st)
+            cells.append(f'<td class="cell {cls}" title="{esc(sid)}: {esc(status_label(st))}">'
+                         f'{esc(short)}</td>')
         rows.append(f'<tr><th class="rowh">{esc(_exam_label(e))}</th>'
                     f'<td>{badge(get(e, "verdict"))}</td>{"".join(cells)}</tr>')
     return (f'<table class="matrix sortable filterable" id="matrix"><thead><tr><th>Exam</th><th>Verdict</th>{head}'
@@ -106,8 +115,9 @@ def _short_status(status: str) -> str:
 
 
 def _matrix_legend() -> str:
-    return ('<p class="legend">' + badge("compliant", "✓ compliant") + badge("warnings", "! warnings only")
-            + badge("deviating", "✗ deviates / missing") + badge("cannot_verify", "? could not verify")
+    return ('<p class="legend">' + badge("compliant", "✓ compliant")
+            + badge("warnings", "! warnings only, or recommended sequence missing")
+            + badge("deviating", "✗ error, or required sequence missing") + badge("cannot_verify", "? could not verify")
             + badge("absent_optional", "– optional, absent") + "</p>")
 
 
@@ -150,10 +160,9 @@ def render_check_html(report: dict[str, Any]) -> str:
     head, text = _VERDICT_TEXT.get(verdict, (verdict.upper(), ""))
     summary = get(report, "summary", default={})
     problems = [(e, f) for e in exams for f in _exam_findings(e) if get(f, "status") in _PROBLEM]
-    n_err = sum(1 for _, f in problems if get(f, "severity") == "error")
-    n_warn = sum(1 for _, f in problems if get(f, "severity") == "warning")
+    counts = get(summary, "counts") or count_findings(f for e in exams for f in _exam_findings(e))
     lines = [text, f"{len(exams)} exam(s), {get(summary, 'series', default=0)} series; "
-                   f"{n_err} error(s), {n_warn} warning(s). Exit code {get(report, 'exit_code', default='?')}."]
+                   f"{counts_text(counts)}. Exit code {get(report, 'exit_code', default='?')}."]
     body = [verdict_box(verdict, head, lines),
             '<nav class="toc"><a href="#matrix-h">Matrix</a><a href="#deviations">Deviations</a>'
             '<a href="#series-h">Series</a><a href="#inventory-h">Scanners</a><a href="#skipped">Skipped files</a></nav>',

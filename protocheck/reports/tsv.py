@@ -1,4 +1,8 @@
-"""The check report as TSV (one row per evaluated constraint), for spreadsheets."""
+"""The check report as TSV (one row per evaluated constraint), for spreadsheets.
+
+``counted_as`` is the category every report counts a row in (``checks.results.count_findings``): a pivot on
+it gives the counts the console, JSON and HTML show.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,10 @@ import csv
 import io
 from typing import Any
 
+from protocheck.checks.results import count_category
+
 COLUMNS = ("exam_id", "subject", "site", "visit", "sequence", "requirement", "sequence_status", "series",
-           "check_id", "status", "severity", "parameter", "expected", "found", "message", "advice")
+           "check_id", "status", "severity", "counted_as", "parameter", "expected", "found", "message", "advice")
 
 
 def _clean(value: Any) -> str:
@@ -15,6 +21,11 @@ def _clean(value: Any) -> str:
     if value is None:
         return ""
     return " ".join(str(value).split())
+
+
+def _finding_cells(f: dict[str, Any]) -> list[Any]:
+    return [f.get("series"), f["check_id"], f["status"], f["severity"], count_category(f["status"], f["severity"]),
+            f.get("parameter"), f.get("expected"), f.get("found"), f.get("message"), f.get("advice")]
 
 
 def render_tsv(report: dict[str, Any]) -> str:
@@ -26,12 +37,8 @@ def render_tsv(report: dict[str, Any]) -> str:
         base = [exam["exam_id"], exam["subject"], exam.get("site"), exam.get("visit")]
         for seq in exam["sequences"]:
             for f in seq["findings"]:
-                writer.writerow([_clean(v) for v in base + [
-                    seq["id"], seq["requirement"], seq["status"], f.get("series"), f["check_id"], f["status"],
-                    f["severity"], f.get("parameter"), f.get("expected"), f.get("found"), f.get("message"),
-                    f.get("advice")]])
+                writer.writerow([_clean(v) for v in base + [seq["id"], seq["requirement"], seq["status"]]
+                                 + _finding_cells(f)])
         for f in exam["findings"]:
-            writer.writerow([_clean(v) for v in base + [
-                f["sequence"], "", "", f.get("series"), f["check_id"], f["status"], f["severity"],
-                f.get("parameter"), f.get("expected"), f.get("found"), f.get("message"), f.get("advice")]])
+            writer.writerow([_clean(v) for v in base + [f["sequence"], "", ""] + _finding_cells(f)])
     return buf.getvalue()
