@@ -244,6 +244,14 @@ def _is_num(v: Any) -> bool:
 value_text = _text
 
 
+def shown_value(param: str, value: Any) -> str:
+    """A value as reports show it: in the parameter's one display unit ("35 ms", "1 × 1 × 1 mm";
+    ``protocheck.units``), else ``value_text``."""
+    from protocheck.units import display_unit, quantity_text
+    return quantity_text(param, value) if display_unit(param)[0] and not isinstance(value, (str, dict)) \
+        else _text(value)
+
+
 def group_sessions(results: list[ExamResult]) -> list[Session]:
     """Group exam results into sessions keyed by (site, subject, visit), ranked in time within each site."""
     by_subject: dict[tuple[str, str], list[ExamResult]] = {}

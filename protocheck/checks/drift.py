@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from protocheck.checks.audit import AuditFinding, DriftEvent, HarmonizationItem, Session, value_text
+from protocheck.checks.audit import AuditFinding, DriftEvent, HarmonizationItem, Session, shown_value
 from protocheck.checks.harmonization import agree, tracked_parameters, _value
 from protocheck.checks.inventory import scanner_identity, scanner_label, session_coil
 
@@ -78,8 +78,9 @@ def _changes(site: str, scanner: str, group: list[Session], name: str, severity:
         if previous is not None and new:       # a value seen before on this scanner is variability, not drift
             before = {x.subject for x in group[:i]}
             after = {x.subject for x in group[i:]}
-            out.append(DriftEvent(site=site, scanner=scanner, attribute=name, before=value_text(previous),
-                                  after=value_text(value), session=s.label, subject=s.subject, visit=s.visit,
+            param = name.rpartition(":")[2]           # "dwi:EchoTime" -> the parameter, for its unit
+            out.append(DriftEvent(site=site, scanner=scanner, attribute=name, before=shown_value(param, previous),
+                                  after=shown_value(param, value), session=s.label, subject=s.subject, visit=s.visit,
                                   month=s.month, severity=severity, straddling=sorted(before & after)))
         previous = value
     return out

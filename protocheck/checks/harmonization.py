@@ -15,7 +15,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from protocheck.checks.audit import AuditFinding, HarmonizationItem, Session, SiteValues, _is_num, _is_seq, value_text
+from protocheck.checks.audit import (AuditFinding, HarmonizationItem, Session, SiteValues, _is_num, _is_seq,
+                                    shown_value, value_text)
 from protocheck.checks.results import Status
 
 B0_PRESENT = "B0Present"
@@ -200,9 +201,9 @@ def nominal_text(c: Any) -> str | None:
     if kind == "min_count":
         return f"{spec} directions at b={value_text(float(c.shell or 0))}"
     if kind == "each" and isinstance(spec, dict) and "nominal" in spec:
-        return value_text(spec["nominal"])
+        return shown_value(c.parameter, spec["nominal"])
     if kind in ("nominal", "equals"):
-        return value_text(spec)
+        return shown_value(c.parameter, spec)
     return None
 
 
@@ -303,11 +304,12 @@ def _assess(t: Tracked, obs: list[_Obs]) -> tuple[HarmonizationItem, list[AuditF
     item = HarmonizationItem(sequence=t.sequence.id, parameter=t.parameter, origin=t.origin,
                              expected=_expected(t.constraint), consensus=None)
     overall = _consensus(base_votes, t.constraint)
-    item.consensus = None if overall is None else value_text(overall)
+    item.consensus = None if overall is None else shown_value(t.parameter, overall)
     for o in obs:
         if o.value is not None:
             dist = item.by_vendor.setdefault(o.vendor or "unknown", {})
-            dist[value_text(o.value)] = dist.get(value_text(o.value), 0) + 1
+            text = shown_value(t.parameter, o.value)
+            dist[text] = dist.get(text, 0) + 1
     findings = []
     for (site, variant), members in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
         row = _site_row(t, site, variant, members, _reference(t, site, variant, modal, groups))
@@ -326,17 +328,17 @@ def _off_reference(value: Any, t: Tracked, ref: _Reference) -> bool:
     return fits_nominal(value, ref.constraint) is False
 
 
-def _reference_text(variant: str | None, ref: _Reference) -> str:
+def _reference_text(param: str, variant: str | None, ref: _Reference) -> str:
     """What the site was compared with, in words."""
     if ref.value is not None:
-        return f"the other {variant + ' ' if variant else ''}sites (consensus {value_text(ref.value)})"
+        return f"the other {variant + ' ' if variant else ''}sites (consensus {shown_value(param, ref.value)})"
     why = (f"{variant} variant; fewer than {MIN_VARIANT_PEERS} other {variant} sites" if variant
            else "the other sites have no consensus")
     return f"the protocol's nominal {nominal_text(ref.constraint)} ({why})"
 
 
 def _site_row(t: Tracked, site: str, variant: str | None, members: list[_Obs], ref: _Reference) -> SiteValues:
-    values = Counter(value_text(o.value) if o.value is not None else "unknown" for o in members)
+    values = Counter(shown_value(t.parameter, o.value) if o.value is not None else "unknown" for o in members)
     vendors = Counter(o.vendor or "unknown" for o in members)
     row = SiteValues(site=site, vendor=vendors.most_common(1)[0][0], variant=variant, values=dict(values))
     proto = [o for o in members if o.failed]
@@ -351,7 +353,7 @@ def _site_row(t: Tracked, site: str, variant: str | None, members: list[_Obs], r
         nominal = [o for o in off if fits_nominal(o.value, ref.constraint) is False]
         extra = (f"; not the protocol's nominal {nominal_text(ref.constraint)}"
                  if nominal and ref.value is not None and not proto else "")
-        row.reasons.append(f"{len(off)} of {len(members)} sessions differ from {_reference_text(variant, ref)}"
+        row.reasons.append(f"{len(off)} of {len(members)} sessions differ from {_reference_text(t.parameter, variant, ref)}"
                            + extra)
         row.severity = max([row.severity or "info", t.severity], key=lambda s: _SEVERITY_RANK.get(s, 0))
     if proto or off:
@@ -374,7 +376,7 @@ def _vendor_expected(row: SiteValues, t: Tracked, variant: str, modal: Any, ref:
         return
     row.status = "vendor-expected"
     row.severity = "info"
-    shown = value_text(base) if base is not None else nominal_text(t.constraint)
+    shown = shown_value(t.parameter, base) if base is not None else nominal_text(t.constraint)
     peers = f"; {ref.peers} other {variant} site(s) agree" if ref.value is not None else ""
     row.reasons.append(f"differs from the other sites' {shown} but is within the protocol's {variant} variant"
                        f" (expected {_expected(ref.constraint) or '—'}){peers}")

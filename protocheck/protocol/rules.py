@@ -15,16 +15,8 @@ from typing import Any
 from protocheck.checks.results import Finding, Severity, Status
 from protocheck.model import Acquisition
 from protocheck.protocol.model import DERIVED_PARAMETERS, Constraint, Criterion, Sequence
+from protocheck.units import display_unit
 
-UNITS: dict[str, str] = {
-    "RepetitionTime": "s", "RepetitionTimeExcitation": "s", "EchoTime": "s", "EchoTimes": "s",
-    "InversionTime": "s", "EffectiveEchoSpacing": "s", "TotalReadoutTime": "s", "Duration": "s",
-    "FlipAngle": "°", "MagneticFieldStrength": "T", "SliceThickness": "mm", "SpacingBetweenSlices": "mm",
-    "VoxelSize": "mm", "MaxVoxelSize": "mm", "InPlaneVoxelSize": "mm", "FieldOfView": "mm",
-    "VoxelVolume": "mm³", "SpectroscopyVoxelVolume": "mm³", "DiffusionShells": "s/mm²",
-    "DiffusionBValues": "s/mm²", "PrimaryShell": "s/mm²", "LastEchoTime": "s",
-    "PixelBandwidth": "Hz/px", "BandwidthPerPixelPhaseEncode": "Hz/px",
-}
 LABELS: dict[str, str] = {
     "RepetitionTime": "TR", "RepetitionTimeExcitation": "excitation TR", "EchoTime": "TE", "EchoTimes": "TEs",
     "InversionTime": "TI", "FlipAngle": "flip angle", "MagneticFieldStrength": "field strength",
@@ -170,10 +162,8 @@ def fmt_number(x: Any, scale: float = 1.0, decimal: bool = False) -> str:
 
 
 def _display_unit(param: str, numbers: list[float]) -> tuple[str, float]:
-    unit = UNITS.get(param, "")
-    if unit == "s" and numbers and max(abs(n) for n in numbers) < 1:
-        return "ms", 1000.0
-    return unit, 1.0
+    """The one display unit of the parameter (``protocheck.units``), whatever the magnitude of ``numbers``."""
+    return display_unit(param)
 
 
 def fmt_value(param: str, value: Any, unit: tuple[str, float] | None = None) -> str:
@@ -276,7 +266,7 @@ def evaluate_criterion(crit: Criterion, acq: Acquisition) -> tuple[bool | None, 
 def _criterion_words(crit: Criterion) -> str:
     p, k, v = crit.parameter, crit.kind, crit.value
     if k == "range":
-        return f"{p} in {_range_text(v.get('min'), v.get('max'), UNITS.get(p, ''), 1.0)}"
+        return f"{p} in {_range_text(v.get('min'), v.get('max'), *display_unit(p))}"
     choices = ", ".join(map(str, v if isinstance(v, (list, tuple)) else [v]))
     return {"equals": f"{p} is {_as_text(v)}", "one_of": f"{p} is one of {choices}",
             "contains": f"{p} contains {v}", "matches": f"{p} matches {v}",

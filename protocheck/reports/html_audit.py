@@ -9,6 +9,7 @@ from typing import Any
 from protocheck.reports.html_base import (as_list, badge, esc, fmt, get, meta_line, page, status_class,
                                           table, verdict_box)
 from protocheck.reports.html_svg import strip_plot, timeline
+from protocheck.units import display_unit, leading_number
 
 _MATRIX_STATES = ("compliant", "deviating", "cannot_verify", "missing", "absent_optional")
 
@@ -91,13 +92,10 @@ def _inventory(audit: dict[str, Any]) -> str:
 
 
 def _value(text: Any) -> Any:
-    """A harmonization value text back to a number when it is one (so the plot gets a numeric axis)."""
-    if isinstance(text, (int, float)) and not isinstance(text, bool):
-        return text
-    try:
-        return float(str(text))
-    except ValueError:
-        return str(text)
+    """A harmonization value text ("2300 ms") back to its number when it is one (so the plot gets a numeric
+    axis in the value's display unit), else the text."""
+    number = leading_number(text)
+    return number if number is not None else str(text)
 
 
 def _harmonization(audit: dict[str, Any]) -> tuple[str, str]:
@@ -128,7 +126,7 @@ def _harmonization(audit: dict[str, Any]) -> tuple[str, str]:
                          badge({"ok": "ok", "differs": "warnings", "vendor-expected": "info"}.get(st, st),
                                st.replace("-", " ").replace("_", " ")),
                          esc("; ".join(map(str, as_list(get(sv, "reasons")))))])
-        svg = strip_plot(f"{seq} · {param}", points)
+        svg = strip_plot(f"{seq} · {param}", points, unit=display_unit(str(param))[0])
         if not svg:
             continue
         status = (badge("warnings", f"{len(differs)} site(s) differ") if differs

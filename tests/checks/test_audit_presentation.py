@@ -119,7 +119,7 @@ def test_console_header_and_site_findings_first(audit):  # noqa: F811
     assert "4 sites, 16 sessions, 2 scanner models (vendor + model)" in out
     assert out.index("Site-level findings") < out.index("Compliance matrix") < out.index("Cross-site harmonization")
     line = next(x for x in out.splitlines() if "RepetitionTime" in x and x.strip().startswith("error"))
-    assert " B " in line and "8/8 sessions" in line and "found 2 s (8)" in line
+    assert " B " in line and "8/8 sessions" in line and "found 2000 ms (8)" in line
     assert "C (1: c1 v2): missing required dwi" in out
 
 

@@ -91,8 +91,8 @@ def test_texts_carry_units_and_read_well():
     assert f.provenance == "test DiffusionDirectionsPerShell"
     (f,) = _eval("      - {id: tr, parameter: RepetitionTime, range: {min: 1.8, max: 2.6}, severity: warning,"
                  " advice: 'Set TR 2.3 s', rationale: why, source: R16}", RepetitionTime=2.3)
-    assert f.expected == "1.8–2.6 s" and f.found == "2.3 s"
-    assert f.message == "SEQ: TR 2.3 s, protocol requires 1.8–2.6 s: OK"
+    assert f.expected == "1800–2600 ms" and f.found == "2300 ms"      # TR/TE/TI always in ms (one unit)
+    assert f.message == "SEQ: TR 2300 ms, protocol requires 1800–2600 ms: OK"
     assert (f.advice, f.rationale, f.source) == ("Set TR 2.3 s", "why", "R16")
     (f,) = _eval("      - {id: te, parameter: EchoTime, range: {max: 0.005}, severity: warning}", EchoTime=0.00298)
     assert f.expected == "≤ 5 ms" and f.found == "2.98 ms"

@@ -1,0 +1,66 @@
+"""One display unit per quantity, used by every report: TR/TE/TI in ms, angles in degrees, sizes in mm,
+b-values in s/mm², field in T.
+
+Values are stored in BIDS units (seconds for times, as dcm2niix writes them); people read them as the scanner
+console shows them, so a quantity is shown in the same unit everywhere (never "35 ms" in one place and "0.035"
+in another), whatever its magnitude. ``quantity_text`` is the one formatter of a parameter value with its unit;
+``leading_number`` reads the number back from such a text (for plots).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# BIDS (stored) unit of each parameter.
+UNITS: dict[str, str] = {
+    "RepetitionTime": "s", "RepetitionTimeExcitation": "s", "EchoTime": "s", "EchoTimes": "s",
+    "InversionTime": "s", "EffectiveEchoSpacing": "s", "TotalReadoutTime": "s", "Duration": "s",
+    "FlipAngle": "°", "MagneticFieldStrength": "T", "SliceThickness": "mm", "SpacingBetweenSlices": "mm",
+    "VoxelSize": "mm", "MaxVoxelSize": "mm", "InPlaneVoxelSize": "mm", "FieldOfView": "mm",
+    "VoxelVolume": "mm³", "SpectroscopyVoxelVolume": "mm³", "DiffusionShells": "s/mm²",
+    "DiffusionBValues": "s/mm²", "PrimaryShell": "s/mm²", "LastEchoTime": "s",
+    "PixelBandwidth": "Hz/px", "BandwidthPerPixelPhaseEncode": "Hz/px",
+}
+# Times a console shows in milliseconds (a scan's Duration stays in seconds).
+_MS = {"RepetitionTime", "RepetitionTimeExcitation", "EchoTime", "EchoTimes", "InversionTime", "LastEchoTime",
+       "EffectiveEchoSpacing", "TotalReadoutTime"}
+_NUMBER = re.compile(r"^\s*(-?\d+(?:\.\d+)?(?:e-?\d+)?)")
+
+
+def display_unit(param: str) -> tuple[str, float]:
+    """(unit shown, factor from the stored value): ("ms", 1000) for TR/TE/TI, ("mm", 1) for VoxelSize..."""
+    if param in _MS:
+        return "ms", 1000.0
+    return UNITS.get(param, ""), 1.0
+
+
+def _number(x: float, scale: float) -> str:
+    v = x * scale
+    return str(int(round(v))) if abs(v - round(v)) < 1e-9 else f"{v:.4g}"
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def quantity_text(param: str, value: Any) -> str:
+    """A stored value as people read it, in its one display unit: "35 ms", "1 × 1 × 1.2 mm", "1000 s/mm²"."""
+    unit, scale = display_unit(param)
+    if _is_num(value):
+        return f"{_number(float(value), scale)} {unit}".strip()
+    if isinstance(value, (list, tuple)) and value and all(_is_num(v) for v in value):
+        sep = " × " if param in ("VoxelSize", "AcquisitionMatrix", "FieldOfView") else ", "
+        return f"{sep.join(_number(float(v), scale) for v in value)} {unit}".strip()
+    return str(value)
+
+
+def leading_number(text: Any) -> float | None:
+    """The number a value text starts with ("35 ms" -> 35.0), None for anything else (lists, words)."""
+    if _is_num(text):
+        return float(text)
+    s = str(text)
+    m = _NUMBER.match(s)
+    if not m or any(sep in s for sep in ("×", ",")):
+        return None
+    return float(m.group(1))
