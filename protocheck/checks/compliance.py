@@ -75,12 +75,33 @@ def _sequence_result(seq: Sequence, infos: list[MatchInfo], by_key: dict[str, Ac
         acq = by_key[info.series]
         variant = next((v for v in seq.variants if v.name == info.variant), None)
         res.findings.extend(evaluate_constraints(seq.constraints_for(variant), acq, seq))
+        res.findings.extend(_incomplete_findings(seq, acq))
     serious = (Severity.ERROR, Severity.WARNING)
     if any(f.status is Status.FAIL and f.severity in serious for f in res.findings):
         res.status = "deviating"
     elif any(f.status is Status.CANNOT_VERIFY and f.severity in serious for f in res.findings):
         res.status = "cannot_verify"
     return res
+
+
+# Series notes that mean files are missing from what was received (sources/dicom/collector.py):
+# an unreadable (truncated, damaged) file of the series is certain; a gap in instance numbers is inferred.
+_INCOMPLETE = {"file-unreadable": Severity.ERROR, "slice-missing": Severity.WARNING}
+
+
+def _incomplete_findings(seq: Sequence, acq: Acquisition) -> list[Finding]:
+    """One finding when the series is incomplete as received: part of the verdict, with the advice to re-export."""
+    notes = [n for n in acq.notes if n.code in _INCOMPLETE]
+    if not notes:
+        return []
+    sev = max((_INCOMPLETE[n.code] for n in notes), key=lambda s: s.rank)
+    return [Finding(
+        check_id=f"{seq.id}/complete-series", sequence=seq.id, status=Status.FAIL, severity=sev,
+        parameter="files", series=acq.key, expected="every file of the series",
+        found=f"{acq.n_files} files read; " + "; ".join(n.message.split(": ")[0] for n in notes),
+        message=f"{seq.title}: series '{_series_name(acq)}' is incomplete: " + "; ".join(n.message for n in notes),
+        advice="Re-export (or re-send) the whole series from the scanner or PACS, then check again",
+        provenance=", ".join(f"series note {n.code}" for n in notes))]
 
 
 def _missing_finding(seq: Sequence) -> Finding:

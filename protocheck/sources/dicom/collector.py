@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from typing import IO, Callable
+from typing import IO, Any, Callable
 
 from protocheck.sources.dicom import _pydicom  # noqa: F401  (first: pydicom without requests)
 from pydicom.dataset import Dataset
@@ -206,6 +206,7 @@ class DicomCollector:
     def finish(self) -> ScanResult:
         """Finalize every series (counts, slices, volumes, diffusion) and group them into exams."""
         result = ScanResult(roots=[self.root], skipped=list(self.skipped), n_files_seen=self.n_files)
+        _note_unreadable_files(self.series.values(), self.skipped)
         for study_uid, st in self.studies.items():
             exam = Exam(key=study_uid, subject=st.subject, date=st.date, source_kind="dicom",
                         identifiers=dict(st.identifiers))
@@ -218,6 +219,34 @@ class DicomCollector:
             result.exams.append(exam)
         result.exams.sort(key=lambda e: (e.folder, e.key))
         return result
+
+
+_UNREADABLE_KINDS = ("invalid", "unreadable")
+
+
+def _note_unreadable_files(series: Any, skipped: list[SkippedFile]) -> None:
+    """Note on a series the truncated or unreadable files of its folder (when no other series shares it).
+
+    A file cut short cannot be read, so nothing in it says which series it belonged to; its folder does when
+    the folder holds one series (the usual export layout). The series is then incomplete as received.
+    """
+    bad: dict[str, list[SkippedFile]] = {}
+    for sk in skipped:
+        if sk.kind in _UNREADABLE_KINDS:
+            bad.setdefault(os.path.dirname(sk.path) or ".", []).append(sk)
+    if not bad:
+        return
+    owners: dict[str, list[_Series]] = {}
+    for s in series:
+        for folder in s.folders:
+            owners.setdefault(folder, []).append(s)
+    for folder, files in bad.items():
+        if len(owners.get(folder, [])) != 1:
+            continue
+        s = owners[folder][0]
+        names = ", ".join(os.path.basename(f.path) for f in files[:3]) + (" …" if len(files) > 3 else "")
+        s.acq.note("file-unreadable", f"{len(files)} unreadable file(s) in its folder ({names}): "
+                   f"{files[0].reason}; the series is incomplete as received", "warning")
 
 
 def _top_folder(name: str) -> str:
