@@ -300,8 +300,14 @@ def _finalize(s: _Series) -> Acquisition:
     if not s.multiframe and n_slices and acq.get("MRAcquisitionType") != "3D" and s.instances:
         lo, hi = min(s.instances), max(s.instances)
         if hi - lo + 1 > len(s.instances):
-            acq.note("slice-missing", f"instance numbers {lo}-{hi} have {hi - lo + 1 - len(s.instances)} gap(s):"
-                     " files of this series may be missing", "warning")
+            gaps = hi - lo + 1 - len(s.instances)
+            if s.n_images % per_vol == 0 and s.n_images // per_vol > 1:
+                # whole volumes of equal size: numbering in blocks (Philips numbers instances so), not a loss
+                acq.note("instance-gaps", f"instance numbers {lo}-{hi} have {gaps} gap(s), but the images "
+                         f"make {s.n_images // per_vol} whole volumes of {per_vol}", "info")
+            else:
+                acq.note("slice-missing", f"instance numbers {lo}-{hi} have {gaps} gap(s): files of this series "
+                         "may be missing", "warning")
     return acq
 
 
