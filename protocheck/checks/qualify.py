@@ -191,7 +191,8 @@ def _scanners(scan: ScanResult) -> list[dict[str, Any]]:
     seen: dict[tuple, dict[str, Any]] = {}
     for acq in scan.acquisitions():
         entry = {"manufacturer": acq.get("Manufacturer"), "model": acq.get("ManufacturersModelName"),
-                 "software": _text(acq.get("SoftwareVersions")), "field_strength": acq.get("MagneticFieldStrength")}
+                 "software": _text(acq.get("SoftwareVersions")), "field_strength": acq.get("MagneticFieldStrength"),
+                 "serial": _text(acq.get("DeviceSerialNumber"))}
         key = tuple(json.dumps(v, default=str) for v in entry.values())
         if entry["manufacturer"] or entry["model"]:
             seen.setdefault(key, entry)

@@ -32,6 +32,14 @@ def _diff_table(cert: dict[str, Any]) -> Table:
     return table
 
 
+def series_name(series: dict[str, Any] | None) -> str:
+    """"#5 3D Ax T1 MP-RAGE_R22": the test series a sequence was judged on, or "—" when none was."""
+    if not series:
+        return "—"
+    num = series.get("series_number")
+    return ((f"#{num} " if num is not None else "") + str(series.get("description") or series.get("id") or "")).strip()
+
+
 def render_certificate_console(cert: dict[str, Any], console: Console | None = None) -> None:
     """Print the qualification verdict, the per-sequence verdicts and what differs."""
     console = console or Console()
@@ -39,13 +47,18 @@ def render_certificate_console(cert: dict[str, Any], console: Console | None = N
     proto = cert.get("protocol", {})
     console.print(f"[{style}]{text}[/] — site {escape(cert['site'])} against {escape(str(proto.get('name')))} "
                   f"{escape(str(proto.get('version')))} (certificate {cert.get('certificate_id', '')})")
+    for sc in cert.get("scanners", []):
+        console.print("Scanner: " + escape(" ".join(str(sc.get(k)) for k in ("manufacturer", "model") if sc.get(k)))
+                      + f", {sc.get('field_strength') or '?'} T, software {escape(str(sc.get('software') or '?'))}, "
+                      f"serial number {escape(str(sc.get('serial') or 'unknown'))}", highlight=False)
     table = Table(box=box.SIMPLE_HEAD, show_edge=False)
-    for col in ("Sequence", "Requirement", "Verdict", "Variant", "Why"):
+    for col in ("Sequence", "Requirement", "Verdict", "Series judged", "Variant", "Why"):
         table.add_column(col, overflow="fold")
     for seq in cert.get("sequences", []):
         label, sstyle = VERDICT_STYLE.get(seq["verdict"], (seq["verdict"], ""))
         table.add_row(escape(seq["id"]), seq.get("requirement", ""), f"[{sstyle}]{label}[/]",
-                      escape(seq.get("variant") or "—"), escape("; ".join(seq.get("reasons", []))))
+                      escape(series_name(seq.get("series"))), escape(seq.get("variant") or "—"),
+                      escape("; ".join(seq.get("reasons", []))))
     console.print(table)
     console.print(_diff_table(cert))
     for cond in cert.get("conditions", []):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from protocheck.reports.certificate_console import series_name
 from protocheck.reports.html_base import as_list, badge, esc, fmt, get, meta_line, page, table, verdict_box
 
 _HEAD = {"qualified": "QUALIFIED", "qualified_with_conditions": "QUALIFIED WITH CONDITIONS",
@@ -35,8 +36,7 @@ def _sequences(cert: dict[str, Any]) -> tuple[str, str]:
     summary, details = [], []
     for s in as_list(get(cert, "sequences")):
         series = get(s, "series") or {}
-        name = (f"#{series['series_number']} " if get(series, "series_number") is not None else "") + \
-            str(get(series, "description", default=""))
+        name = series_name(series) if series else ""
         variants = as_list(get(s, "variants"))
         variant_txt = (get(s, "variant") or "base values") + (f" (of: {', '.join(map(str, variants))})" if variants else "")
         summary.append([esc(get(s, "id")), esc(get(s, "requirement")), badge(get(s, "verdict")),
@@ -50,7 +50,7 @@ def _sequences(cert: dict[str, Any]) -> tuple[str, str]:
                        f'{badge(get(s, "verdict"))}</h3>'
                        + meta_line([("series", name), ("vendor variant", variant_txt if variants else None)])
                        + other_txt + _diff_table(s))
-    tbl = table(["Sequence", "Requirement", "Verdict", "Test series", "Vendor variant", "Why"], summary,
+    tbl = table(["Sequence", "Requirement", "Verdict", "Series judged", "Vendor variant", "Why"], summary,
                 table_id="sequences")
     return tbl, "".join(details)
 
@@ -65,7 +65,8 @@ def render_certificate(cert: dict[str, Any]) -> str:
     conditions = as_list(get(cert, "conditions"))
     summary, details = _sequences(cert)
     scanners = [[esc(get(s, "manufacturer")), esc(get(s, "model")), esc(fmt(get(s, "software"))),
-                 esc(get(s, "field_strength"))] for s in as_list(get(cert, "scanners"))]
+                 esc(get(s, "field_strength")), f'<span class="mono">{esc(get(s, "serial") or "unknown")}</span>']
+                for s in as_list(get(cert, "scanners"))]
     repro = [("Certificate id", get(cert, "certificate_id")), ("Issued", get(cert, "issued")),
              ("Protocol", f"{get(proto, 'name', default='')} {get(proto, 'version', default='')}"),
              ("Protocol sha256", get(proto, "sha256")), ("protocheck version", get(get(cert, "tool"), "version")),
@@ -76,7 +77,7 @@ def render_certificate(cert: dict[str, Any]) -> str:
     if conditions:
         body.append('<h2 id="conditions">Conditions</h2><ul>' + "".join(f"<li>{esc(c)}</li>" for c in conditions) + "</ul>")
     body += ['<h2 id="sequences-h">Sequences</h2>', summary,
-             '<h2>Scanner(s) tested</h2>', table(["Manufacturer", "Model", "Software", "Field (T)"], scanners, cls=""),
+             '<h2>Scanner(s) tested</h2>', table(["Manufacturer", "Model", "Software", "Field (T)", "Serial number"], scanners, cls=""),
              '<h2>Parameter-by-parameter comparison</h2>', details,
              '<h2 id="reproducibility">Reproducibility</h2>',
              table(["Item", "Value"], ([esc(k), f'<span class="mono">{esc(v)}</span>'] for k, v in repro), cls="")]

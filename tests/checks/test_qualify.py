@@ -143,3 +143,25 @@ def test_certificate_html_of_a_real_site(scans: dict[str, ScanResult], protocol)
 def test_nothing_to_judge_is_an_input_error(protocol) -> None:
     with pytest.raises(InputError, match="no MR exam"):
         qualify(ScanResult(roots=["/nowhere"]), protocol, "x")
+
+
+def test_serial_number_and_series_judged_in_every_format(protocol) -> None:
+    """The certificate names the scanner qualified (serial number) and the series each sequence was judged on."""
+    import io
+
+    from rich.console import Console
+
+    from protocheck.reports.certificate_console import render_certificate_console
+
+    sample = Path(__file__).resolve().parents[2] / "sample_headers" / "exam"
+    doc = qualify(scan([sample], ScanOptions()), protocol, "demo").to_dict()
+    jsonschema.validate(doc, load_schema("certificate"))
+    assert "0000000000orange" in {s["serial"] for s in doc["scanners"]}          # GE DeviceSerialNumber
+    t1w = next(s for s in doc["sequences"] if s["id"] == "t1w")
+    assert t1w["series"]["series_number"] == 5 and t1w["series"]["description"] == "3D Ax T1 MP-RAGE_R22"
+    buf = io.StringIO()
+    render_certificate_console(doc, Console(file=buf, width=200, color_system=None))
+    out = buf.getvalue()
+    assert "serial number 0000000000orange" in out and "#5 3D Ax T1 MP-RAGE_R22" in out
+    html = render_certificate_html(doc)
+    assert "Serial number" in html and "0000000000orange" in html and "#5 3D Ax T1 MP-RAGE_R22" in html
