@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from protocheck.checks.results import count_findings, counts_text
+from protocheck.reports.html_audit_sites import site_link, site_sections
 from protocheck.reports.html_base import (as_list, badge, esc, fmt, get, meta_line, page, status_class,
                                           table, verdict_box)
 from protocheck.reports.html_svg import strip_plot, timeline
@@ -62,7 +64,7 @@ def _matrix(audit: dict[str, Any]) -> str:
             text = f"{ok}/{total}" if total else "–"
             tds.append(f'<td class="cell {status_class(st)}" data-sort="{ok / total if total else -1:.3f}" '
                        f'title="{esc(site)} · {esc(seq)}: {esc(detail or "no session")}">{esc(text)}</td>')
-        rows.append(f'<tr><th class="rowh">{esc(site)}</th>{"".join(tds)}</tr>')
+        rows.append(f'<tr><th class="rowh">{site_link(site)}</th>{"".join(tds)}</tr>')
     legend = ('<p class="legend">Cell = sessions compliant / sessions. Colour = worst state: '
               + badge("compliant", "all compliant") + badge("warnings", "warnings only")
               + badge("deviating", "error or missing")
@@ -100,7 +102,7 @@ def _value(text: Any) -> Any:
 
 def _harmonization(audit: dict[str, Any]) -> tuple[str, str]:
     """(plots, table) of the must-match parameters: values per site, one row per vendor."""
-    plots, rows = [], []
+    plots, quiet, rows = [], [], []
     items = [i for i in as_list(get(audit, "harmonization")) if isinstance(i, dict)]
     items.sort(key=lambda i: not any(get(sv, "status") == "differs" for sv in as_list(get(i, "sites"))))
     for item in items:
@@ -135,14 +137,19 @@ def _harmonization(audit: dict[str, Any]) -> tuple[str, str]:
         cap = (f'<p class="cap"><b>{esc(seq)} · {esc(param)}</b> {status}{note}<br><span class="small muted">'
                f'expected {esc(get(item, "expected") or "n/a")} · consensus {esc(get(item, "consensus") or "n/a")}'
                f'</span></p>')
-        plots.append(f'<figure class="plot" data-parameter="{esc(param)}">{cap}{svg}</figure>')
+        (plots if differs else quiet).append(f'<figure class="plot" data-parameter="{esc(param)}">{cap}{svg}</figure>')
     tbl = table(["Sequence", "Parameter", "Site", "Vendor", "Variant", "Values (sessions)", "Expected", "Status", "Why"],
                 rows, table_id="harmonization")
-    return ('<div class="plots">' + "".join(plots) + "</div>") if plots else "", tbl
+    html = ('<div class="plots">' + "".join(plots) + "</div>") if plots else ""
+    if quiet:       # consistent parameters: collapsed, the differing ones stay in sight
+        html += (f'<details class="consistent"><summary>{len(quiet)} consistent parameter(s): every site agrees'
+                 f'</summary><div class="plots">{"".join(quiet)}</div></details>')
+    return html, tbl
 
 
-def _site_summary(audit: dict[str, Any]) -> str:
-    """One row per site: scanner, sessions, complete sessions, errors, warnings, drift events."""
+def _site_summary(audit: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """One row per site (scanner, sessions, complete sessions, errors, warnings, drift events) and each site's
+    verdict."""
     sites = [str(s) for s in as_list(get(audit, "sites"))]
     scanners: dict[str, set[str]] = {}
     for e in as_list(get(audit, "inventory")):
@@ -158,15 +165,16 @@ def _site_summary(audit: dict[str, Any]) -> str:
         v = sess.setdefault(str(get(r, "site")), [0, 0])
         v[0] += 1
         v[1] += 0 if get(r, "missing_required") else 1
-    rows = []
+    rows, verdicts = [], {}
     for site in sites or sorted(counts):
         c, (n, ok) = counts.get(site, {}), sess.get(site, [0, 0])
         verdict = "deviations" if c.get("error") else ("warnings" if c.get("warning") or c.get("drift") else "compliant")
-        rows.append([esc(site), esc(", ".join(sorted(scanners.get(site, set())))), str(n), str(ok),
+        verdicts[site] = verdict
+        rows.append([site_link(site), esc(", ".join(sorted(scanners.get(site, set())))), str(n), str(ok),
                      str(c.get("error", 0)), str(c.get("warning", 0)), str(c.get("drift", 0)),
                      f'<span data-sort="{ {"deviations": 3, "warnings": 2}.get(verdict, 1)}">{badge(verdict)}</span>'])
     return table(["Site", "Scanner", "Sessions", "Complete", "Errors", "Warnings", "Drift", "Status"], rows,
-                 numeric=(2, 3, 4, 5, 6), table_id="sites")
+                 numeric=(2, 3, 4, 5, 6), table_id="sites"), verdicts
 
 
 def _timeline(audit: dict[str, Any]) -> tuple[str, str]:
@@ -224,25 +232,32 @@ def render_audit(audit: dict[str, Any]) -> str:
     digest = get(proto, "sha256", "hash") or get(audit, "protocol_sha256", default="")
     verdict = str(get(audit, "verdict") or _verdict(audit))
     findings = [f for f in as_list(get(audit, "findings")) if isinstance(f, dict)]
-    n_err = sum(1 for f in findings if get(f, "severity") == "error")
-    n_warn = sum(1 for f in findings if get(f, "severity") == "warning")
+    totals = get(audit, "totals", default={}) or {}
+    site_counts = get(totals, "site_findings") or count_findings(as_list(get(audit, "site_findings")))
+    session_counts = get(totals, "findings") or count_findings(findings)
     sites = as_list(get(audit, "sites"))
     sessions = as_list(get(audit, "completeness"))
     head = {"compliant": "ALL SITES COMPLIANT", "warnings": "USABLE WITH WARNINGS",
             "deviations": "DEVIATIONS FOUND"}.get(verdict, verdict.upper())
     worst_sites = sorted({str(get(f, "site")) for f in findings if get(f, "severity") == "error"})
-    lines = [f"{len(sites)} site(s), {len(sessions)} session(s); {n_err} error(s), {n_warn} warning(s), "
-             f"{len(as_list(get(audit, 'drift')))} drift event(s).",
+    lines = [f"{len(sites)} site(s), {len(sessions)} session(s), {len(as_list(get(audit, 'drift')))} drift "
+             f"event(s). Site-level findings: {counts_text(site_counts)}. Per-session findings: "
+             f"{counts_text(session_counts)}.",
              ("Sites with errors: " + ", ".join(worst_sites[:15]) + (" …" if len(worst_sites) > 15 else ""))
              if worst_sites else "No site has an error-level finding."]
     plots, harm_table = _harmonization(audit)
     tl_svg, drift_table = _timeline(audit)
+    site_table, verdicts = _site_summary(audit)
+    seq_ids = _sequence_order(audit, [c for c in as_list(get(audit, "matrix")) if isinstance(c, dict)])
     body = [verdict_box(verdict, head, lines),
             '<nav class="toc"><a href="#matrix-h">Matrix</a><a href="#findings-h">Findings</a>'
             '<a href="#sites-h">Sites</a><a href="#harmonization-h">Harmonization</a><a href="#drift-h">Drift</a>'
             '<a href="#inventory-h">Scanners</a><a href="#completeness-h">Completeness</a></nav>',
             '<h2 id="matrix-h">Site × sequence compliance</h2>', _matrix(audit),
-            '<h2 id="sites-h">Sites at a glance</h2>', _site_summary(audit),
+            '<h2 id="sites-h">Sites at a glance</h2>', site_table,
+            '<h2 id="site-details-h">Each site: sessions, scanners, findings</h2>'
+            '<p class="small muted">Click a site here, in the matrix or in the table above to open it.</p>',
+            site_sections(audit, [str(x) for x in sites], seq_ids, verdicts),
             f'<h2 id="findings-h">Findings ({len(findings)})</h2>',
             f'<details{" open" if len(findings) <= 50 else ""}><summary>Every finding (site, session, what)</summary>'
             + _findings(audit) + "</details>",
@@ -253,6 +268,7 @@ def render_audit(audit: dict[str, Any]) -> str:
             '<h2 id="inventory-h">Scanner inventory</h2>', _inventory(audit),
             '<h2 id="completeness-h">Completeness per session</h2>', _completeness(audit)]
     sub = meta_line([("protocol", f"{name} {version}".strip()), ("protocol sha256", str(digest)[:16]),
-                     ("generated", get(audit, "generated"))])
+                     ("generated", get(audit, "generated")),
+                     ("inputs", ", ".join(map(str, as_list(get(audit, "inputs")))))])
     return page(f"protocheck audit — {name} {version}".strip(), "\n".join(body),
                 data={"verdict": verdict, "sites": len(sites)}, subtitle=sub)

@@ -5,20 +5,35 @@ Every label is escaped with ``esc``; tooltips are SVG ``<title>`` elements, so n
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from typing import Any, Sequence
 
 from protocheck.reports.html_base import esc, fmt
 
-PALETTE = ("#0969da", "#cf222e", "#1a7f37", "#8250df", "#bc4c00", "#1b7c83", "#bf3989", "#6e7781")
+# Vendor colours are fixed (the same vendor has the same colour in every plot of every report); red is kept
+# for flags. Other vendors get a palette colour chosen by a hash of their name, so it never depends on the plot.
+VENDOR_COLOURS = {"siemens": "#0969da", "ge": "#1a7f37", "philips": "#8250df", "canon": "#bc4c00",
+                  "toshiba": "#bc4c00", "uih": "#1b7c83", "hitachi": "#bf3989", "fujifilm": "#bf3989"}
+PALETTE = ("#0550ae", "#6e7781", "#953800", "#116329", "#6639ba", "#0a3069", "#8a4600", "#57606a")
 _STATUS_FILL = {"s-ok": "#1a7f37", "s-warn": "#d4a72c", "s-err": "#cf222e", "s-unk": "#8c959f", "s-na": "#d0d7de"}
 _FONT = 'font-family="system-ui,Arial,sans-serif"'
 
 
+def vendor_colour(vendor: str) -> str:
+    """The fixed colour of a vendor ("SIEMENS", "Siemens Healthineers" -> the same blue), whatever the plot."""
+    from protocheck.checks.inventory import vendor_key
+    key = vendor_key(vendor)
+    if key in VENDOR_COLOURS:
+        return VENDOR_COLOURS[key]
+    digest = int(hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()[:8], 16)
+    return PALETTE[digest % len(PALETTE)]
+
+
 def vendor_colours(vendors: Sequence[str]) -> dict[str, str]:
-    """A stable colour per vendor name (sorted, so the same vendor keeps its colour across plots)."""
-    return {v: PALETTE[i % len(PALETTE)] for i, v in enumerate(sorted(set(vendors)))}
+    """The fixed colour of each vendor name (``vendor_colour``)."""
+    return {v: vendor_colour(v) for v in set(vendors)}
 
 
 def _number(value: Any) -> float | None:
@@ -104,11 +119,30 @@ def strip_plot(title: str, points: list[dict[str, Any]], *, unit: str = "", widt
         ring = ' stroke="#cf222e" stroke-width="2"' if p.get("flag") else ' stroke="#fff"'
         out.append(f'<circle class="dot" cx="{x:.1f}" cy="{y:.1f}" r="4.5" fill="{colours[vendor]}" '
                    f'fill-opacity="0.7"{ring}><title>{esc(tip)}</title></circle>')
-        if p.get("flag") and len(labels) < 4:
-            labels.append(f'<text x="{x + 7:.1f}" y="{y + 4:.1f}" fill="#cf222e">{esc(_short(site, 16))}</text>')
-    out.extend(labels)
+        if p.get("flag") and site not in {t for _, _, t in labels}:      # one label per site
+            labels.append((x, y, _short(site, 16)))
+    out.extend(_place_labels(labels, width - right))
     out.append("</svg>")
     return "".join(out)
+
+
+def _place_labels(labels: list[tuple[float, float, str]], x_max: float, limit: int = 6) -> list[str]:
+    """Labels beside their dots, moved up or down (or to the left) so that no two overlap; the ones that
+    cannot be placed are left to the dot's tooltip."""
+    placed: list[tuple[float, float, float, float]] = []
+    out: list[str] = []
+    for x, y, text in labels:
+        w, h = 6.2 * len(text) + 2, 11.0
+        for dy in (0, -11, 11, -22, 22):
+            lx = x + 7 if x + 7 + w <= x_max else x - 7 - w
+            box_ = (lx, y + dy - 8, lx + w, y + dy - 8 + h)
+            if not any(b[0] < box_[2] and box_[0] < b[2] and b[1] < box_[3] and box_[1] < b[3] for b in placed):
+                placed.append(box_)
+                out.append(f'<text class="flag-label" x="{lx:.1f}" y="{y + dy + 1:.1f}" fill="#cf222e">{esc(text)}</text>')
+                break
+        if len(out) >= limit:
+            break
+    return out
 
 
 def _legend(colours: dict[str, str], x: float, y: float) -> str:

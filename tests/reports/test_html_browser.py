@@ -291,3 +291,63 @@ def test_spine_generic_audit_in_chromium(browser: Chromium, tmp_path: Path, spin
     out = os.environ.get("PROTOCHECK_SCREENSHOT")   # e.g. docs/screenshot-audit.png, to refresh the docs image
     if out:
         browser.screenshot(Path(out), height=2300, scale=0.7)
+
+
+def _spine_generic_audit(spine_generic: Path) -> dict[str, Any]:
+    from protocheck.checks.audit import audit_to_json, build_audit
+    from protocheck.checks.compliance import check_scan
+    from protocheck.protocol.loader import load_protocol
+    from protocheck.sources import scan
+    from protocheck.sources.options import ScanOptions
+    from protocheck.sources.sites import assign_sites
+
+    options = ScanOptions(site_column="institution_id")
+    result = scan([spine_generic], options)
+    if all(e.site in (None, "unknown") for e in result.exams):
+        assign_sites(result, spine_generic, options)
+    protocol = load_protocol("als-spinal-cord")
+    return audit_to_json(build_audit(check_scan(result, protocol), protocol), [str(spine_generic)])
+
+
+def test_audit_site_drill_down_csv_and_collapsed_panels(browser: Chromium, tmp_path: Path,
+                                                        spine_generic: Path) -> None:
+    """Click a site in the matrix: its section opens with its scanners, findings and sessions; every table has
+    a CSV download of its rows; consistent harmonization panels start collapsed; a vendor keeps its colour."""
+    audit = _spine_generic_audit(spine_generic)
+    _, problems = _show(browser, tmp_path, render_audit_html(audit), "drill.html")
+    assert problems == {"console": [], "exceptions": [], "log": [], "network": [], "dialogs": []}
+    site = "ucl"
+    link = f"Array.from(document.querySelectorAll('#matrix th.rowh a')).find(a => a.textContent === '{site}')"
+    assert browser.evaluate(f"{link}.getAttribute('href')").startswith("#site-")
+    browser.evaluate(f"{link}.click()")
+    time.sleep(0.2)           # let the hashchange handler run (not a timed assertion)
+    section = "document.querySelector(location.hash)"
+    assert browser.evaluate(f"{section}.open") is True
+    assert browser.evaluate(f"{section}.querySelector('summary').textContent").startswith(site)
+    sessions = sum(1 for s in audit["sessions"] if s["site"] == site)
+    assert browser.evaluate(f"{section}.querySelectorAll('table[id$=sessions] tbody tr').length") == sessions
+    assert "Philips" in browser.evaluate(f"{section}.querySelector('table[id$=scanners]').innerText")
+    # CSV: one link per table, its data URI the table's rows (header first)
+    assert browser.evaluate("document.querySelectorAll('a.csv').length") == \
+        browser.evaluate("document.querySelectorAll('main table').length")
+    link_js = "document.querySelector('#sites').previousElementSibling"
+    browser.evaluate(f"{link_js}.addEventListener('click', e => e.preventDefault());"      # no real download
+                     f"{link_js}.dispatchEvent(new MouseEvent('click', {{cancelable: true}}))")
+    csv = browser.evaluate(f"decodeURIComponent({link_js}.href.split(',').slice(1).join(','))")
+    lines = csv.strip("\ufeff").strip().splitlines()
+    assert lines[0].startswith("Site") and len(lines) == len(audit["sites"]) + 1
+    # consistent panels collapsed, differing ones open
+    assert browser.evaluate("document.querySelector('details.consistent').open") is False
+    # one colour per vendor across every plot
+    pairs = browser.evaluate("Array.from(document.querySelectorAll('svg.strip text[font-weight]'))"
+                             ".map(t => [t.textContent, t.getAttribute('fill')])")
+    colours: dict[str, set[str]] = {}
+    for vendor, fill in pairs:
+        colours.setdefault(vendor, set()).add(fill)
+    assert len(colours) >= 2 and all(len(c) == 1 for c in colours.values()), colours
+    out = os.environ.get("PROTOCHECK_SCREENSHOT_SITE")   # e.g. docs/screenshot-audit-site.png
+    if out:
+        top = browser.evaluate(f"{section}.getBoundingClientRect().top + window.scrollY")
+        shot = browser.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": {
+            "x": 0, "y": max(0, int(top) - 60), "width": 1280, "height": 1250, "scale": 0.75}})
+        Path(out).write_bytes(base64.b64decode(shot["data"]))

@@ -54,9 +54,41 @@
       });
     });
   }
+  function csvCell(text) {
+    var t = text.replace(/\s+/g, " ").trim();
+    if (/^[=+\-@\t\r]/.test(t)) { t = "'" + t; }          // a spreadsheet must not run a cell as a formula
+    return /[",\n]/.test(t) ? '"' + t.replace(/"/g, '""') + '"' : t;
+  }
+  function tableCsv(table) {
+    var lines = [];
+    Array.prototype.forEach.call(table.rows, function (r) {
+      if (r.classList.contains("hidden")) { return; }
+      lines.push(Array.prototype.map.call(r.cells, function (c) { return csvCell(c.textContent); }).join(","));
+    });
+    return lines.join("\r\n") + "\r\n";
+  }
+  function addCsvLink(table, i) {
+    var a = document.createElement("a");
+    a.className = "csv noprint";
+    a.textContent = "Download CSV";
+    a.href = "#";
+    a.setAttribute("download", (table.id || "table-" + (i + 1)) + ".csv");
+    a.addEventListener("click", function () {          // the rows as shown (sorted, filtered)
+      a.href = "data:text/csv;charset=utf-8," + encodeURIComponent("\ufeff" + tableCsv(table));
+    });
+    table.parentNode.insertBefore(a, table);
+  }
+  function openTarget() {
+    var id = decodeURIComponent((location.hash || "").slice(1));
+    var el = id ? document.getElementById(id) : null;
+    if (el && el.tagName === "DETAILS") { el.open = true; el.scrollIntoView(); }
+  }
   function init() {
     Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), makeSortable);
     Array.prototype.forEach.call(document.querySelectorAll("table.filterable"), makeFilterable);
+    Array.prototype.forEach.call(document.querySelectorAll("main table"), addCsvLink);
+    window.addEventListener("hashchange", openTarget);
+    openTarget();
     document.documentElement.setAttribute("data-ready", "1");
   }
   if (document.readyState === "loading") {
