@@ -88,8 +88,9 @@ def _sequence_rows(exam: dict[str, Any]) -> list[list[Any]]:
     rows = []
     for seq in exam["sequences"]:
         series = ", ".join(_series_label(exam, s) for s in seq["series"]) or "—"
+        absent = seq["status"] in ("missing", "absent_optional")
         rows.append([Text(short_description(seq)), Text(seq["requirement"]), _status_cell(seq), Text(series),
-                     Text(_check_counts(seq["findings"]))])
+                     Text("—" if absent else _check_counts(seq["findings"]))])
     return rows
 
 
@@ -101,7 +102,8 @@ def _sequence_table(exam: dict[str, Any], width: int) -> Any:
     if table is not None:
         return table
     items = [(status, Text.assemble((name.plain, "bold"), f" · {req.plain}"),
-              [("series", series), ("checks", checks)]) for name, req, status, series, checks in rows]
+              [("series", series), ("checks", checks)] if checks.plain != "—" else [])
+             for name, req, status, series, checks in rows]
     return stacked(items, max(cell_len(r[2].plain) for r in rows) if rows else 1)
 
 
@@ -290,6 +292,7 @@ def render_console(report: dict[str, Any], console: Console | None = None, quiet
         info = _unverifiable_info_line(exam)
         if info:
             console.print(Text(info, style="dim"))
+        console.print()
         _other_series(console, exam, verbose)
     if len(report["exams"]) > 1:
         console.print()

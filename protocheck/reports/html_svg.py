@@ -119,7 +119,7 @@ def strip_plot(title: str, points: list[dict[str, Any]], *, unit: str = "", widt
         ring = ' stroke="#cf222e" stroke-width="2"' if p.get("flag") else ' stroke="#fff"'
         out.append(f'<circle class="dot" cx="{x:.1f}" cy="{y:.1f}" r="4.5" fill="{colours[vendor]}" '
                    f'fill-opacity="0.7"{ring}><title>{esc(tip)}</title></circle>')
-        if p.get("flag") and site not in {t for _, _, t in labels}:      # one label per site
+        if p.get("flag") and _short(site, 16) not in {t for _, _, t in labels}:      # one label per site
             labels.append((x, y, _short(site, 16)))
     out.extend(_place_labels(labels, width - right))
     out.append("</svg>")

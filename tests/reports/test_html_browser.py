@@ -235,6 +235,7 @@ def test_audit_report_plots_sorting_and_filtering(browser: Chromium, tmp_path: P
     assert browser.evaluate(first) != asc
     # filtering: the input inserted before the findings table hides non-matching rows
     browser.evaluate("var i=document.querySelector('#audit-findings').previousElementSibling;"
+                     "while (i.tagName !== 'INPUT') { i = i.previousElementSibling; }"   # past the CSV link
                      "i.value='site-b'; i.dispatchEvent(new Event('input'))")
     visible = browser.evaluate("Array.from(document.querySelectorAll('#audit-findings tbody tr'))"
                                ".filter(r=>r.style.display!=='none').map(r=>r.cells[0].textContent)")
