@@ -210,6 +210,7 @@ class AuditResult:
     findings: list[AuditFinding]
     scanners: list[Any] = field(default_factory=list)        # inventory.ScannerEntry, one per site × scanner
     site_findings: list[Any] = field(default_factory=list)   # site_findings.SiteFinding, worst first
+    requirements: dict[str, str] = field(default_factory=dict)   # sequence id -> required/recommended/optional
 
 
 def _text(value: Any) -> str:
@@ -354,7 +355,8 @@ def build_audit(results: list[ExamResult], protocol: Any) -> AuditResult:
                        sites=sorted({s.site for s in sessions}), sessions=sessions, matrix=matrix,
                        inventory=build_inventory(sessions), harmonization=harmonization, drift=drift,
                        completeness=completeness, findings=findings, scanners=build_scanners(sessions),
-                       site_findings=build_site_findings(sessions, sequences, harmonization, completeness, drift))
+                       site_findings=build_site_findings(sessions, sequences, harmonization, completeness, drift),
+                       requirements={s.id: s.requirement for s in protocol.sequences})
 
 
 def _plain(obj: Any) -> Any:

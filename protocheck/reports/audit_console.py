@@ -15,19 +15,26 @@ from rich.table import Table
 from rich.text import Text
 
 from protocheck.checks.audit import AuditResult, MatrixCell
-from protocheck.checks.results import count_findings, counts_text
+from protocheck.checks.results import count_findings, counts_text, sequence_tone
 from protocheck.checks.inventory import scanner_models
 from protocheck.checks.site_findings import SiteFinding
 from protocheck.reports.audit_console_sections import SEV_STYLE, print_sections
+from protocheck.reports.console import TONE_STYLE
 from protocheck.reports.console_layout import console_width as _console_width
 
 PIPE_WIDTH = 160
 LEGEND = ("legend: compliant/sessions; ✘n deviating, ?n cannot verify, –n missing, ○n optional sequence not "
-          "acquired (○ alone: never); green all compliant, red deviating or missing, yellow unverifiable")
+          "acquired (○ alone: never); green all compliant, red an error or a required sequence missing, yellow "
+          "warnings only or a recommended sequence missing, magenta could not verify")
 
 
-def cell_text(c: MatrixCell | None) -> Text:
-    """Compact matrix cell: "5/5" (green), "0/5 ✘5", "3/5 ?2", "4/5 –1"; "○" optional sequence never acquired."""
+def cell_text(c: MatrixCell | None, requirement: str = "required", worst: str | None = None) -> Text:
+    """Compact matrix cell: "5/5" (green), "0/5 ✘5", "3/5 ?2", "4/5 –1"; "○" optional sequence never acquired.
+
+    The colour follows requirement and severity as everywhere (``checks.results.sequence_tone``): red for an
+    error or a missing required sequence, yellow for warnings only or a missing recommended one, magenta when
+    values could not be verified, green when every session complies.
+    """
     if c is None or c.total == 0:
         return Text("·", style="dim")
     present = c.total - c.absent_optional          # optional sequences not acquired are not failures
@@ -36,13 +43,27 @@ def cell_text(c: MatrixCell | None) -> Text:
     parts = [f"{c.compliant}/{present}"]
     parts += [f"{mark}{n}" for mark, n in (("✘", c.deviating), ("?", c.cannot_verify), ("–", c.missing),
                                            ("○", c.absent_optional)) if n]
-    if c.compliant == present:
-        style = "green"
-    elif c.deviating or c.missing:
-        style = "red"
-    else:
-        style = "yellow"
-    return Text(" ".join(parts), style=style)
+    tones = set()
+    if c.deviating:
+        tones.add("err" if worst in (None, "error") else "warn")
+    if c.missing:
+        tones.add(sequence_tone("missing", requirement))
+    if c.cannot_verify:
+        tones.add("unk")
+    tone = next((t for t in ("err", "warn", "unk") if t in tones), "ok")
+    return Text(" ".join(parts), style=TONE_STYLE[tone])
+
+
+def _worst(audit: AuditResult) -> dict[tuple[str, str], str]:
+    """(site, sequence) -> the worst severity of the deviations found there."""
+    rank = {"error": 3, "warning": 2, "info": 1}
+    out: dict[tuple[str, str], str] = {}
+    for f in audit.findings:
+        if f.kind == "compliance" and f.status == "fail" and f.sequence:
+            key = (f.site, f.sequence)
+            if rank.get(f.severity, 0) > rank.get(out.get(key, ""), 0):
+                out[key] = f.severity
+    return out
 
 
 def _matrix(audit: AuditResult) -> Table:
@@ -52,8 +73,10 @@ def _matrix(audit: AuditResult) -> Table:
     for seq in audit.sequences:
         t.add_column(seq, no_wrap=True, min_width=len(seq))
     cells = {(c.site, c.sequence): c for c in audit.matrix}
+    worst = _worst(audit)
     for site in audit.sites:
-        t.add_row(site, *[cell_text(cells.get((site, q))) for q in audit.sequences])
+        t.add_row(site, *[cell_text(cells.get((site, q)), audit.requirements.get(q, "required"),
+                                    worst.get((site, q))) for q in audit.sequences])
     return t
 
 

@@ -165,3 +165,26 @@ def test_spine_generic_scanner_models(spine_generic):
     tokyo = [e for e in result.scanners if e.site == "tokyo"]
     assert [e.model for e in tokyo] == ["Ingenia_CX"]
     assert len({e.site for e in result.scanners}) == 43
+
+
+def test_matrix_colour_follows_requirement_and_severity():
+    """A missing recommended sequence or warnings-only deviations are yellow; errors and missing required red."""
+    from protocheck.checks.audit import MatrixCell
+    red, yellow, magenta, green = "red", "yellow", "magenta", "green"
+    assert str(cell_text(MatrixCell("s", "q", compliant=3, missing=1), "required").style) == red
+    assert str(cell_text(MatrixCell("s", "q", compliant=3, missing=1), "recommended").style) == yellow
+    assert str(cell_text(MatrixCell("s", "q", compliant=3, deviating=1), "required", "warning").style) == yellow
+    assert str(cell_text(MatrixCell("s", "q", compliant=3, deviating=1), "required", "error").style) == red
+    assert str(cell_text(MatrixCell("s", "q", compliant=3, cannot_verify=1)).style) == magenta
+    assert str(cell_text(MatrixCell("s", "q", compliant=4)).style) == green
+
+
+def test_header_counts_are_those_of_the_rows_listed(audit):  # noqa: F811
+    """The header counts the site-level findings listed below it, as every report counts them."""
+    from protocheck.checks.results import count_findings
+    out = _render(audit)
+    counts = count_findings(audit.site_findings)
+    assert f"{counts['info']} info" in out.splitlines()[2] and f"{counts['warning']} warning" in out.splitlines()[2]
+    listed_info = [x for x in out.splitlines() if x.strip().startswith("info ")]
+    vendor = sum(1 for f in audit.site_findings if f.vendor_expected)
+    assert counts["info"] == len(listed_info) + vendor       # vendor-expected ones are summarised in one line
