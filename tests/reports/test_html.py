@@ -207,3 +207,24 @@ def test_certificate_page_shows_verdict_diff_and_reproducibility() -> None:
     assert "b" * 64 in html and "c" * 64 in html and "0123456789abcdef" in html
     assert "Siemens (of: Siemens, GE)" in html
     assert XSS not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_check_matrix_colours_follow_requirement_and_severity_and_counts_are_shared() -> None:
+    """A DTI deviating at warning severity only is yellow (as the legend says), a missing recommended sequence
+    yellow, a missing required one red, an optional one grey; the verdict box shows the JSON counts."""
+    report = check_report("x")
+    exam = report["exams"][0]
+    exam["sequences"] += [
+        {"id": "dwi", "description": "DTI", "requirement": "required", "status": "deviating", "series": ["s1"],
+         "findings": [_finding("dwi", "EchoTime", "fail", "warning", "≤ 110 ms", "123.6 ms")]},
+        {"id": "swi", "description": "SWI", "requirement": "recommended", "status": "missing", "series": [],
+         "findings": [_finding("swi", "Sequence", "missing", "warning", "a SWI series", None, None)]},
+        {"id": "mrs", "description": "MRS", "requirement": "optional", "status": "absent_optional", "series": [],
+         "findings": []}]
+    report["summary"]["counts"] = {"error": 2, "warning": 2, "info": 0, "cannot_verify": 3, "pass": 1,
+                                   "not_applicable": 0}
+    page = render_check_html(report)
+    cells = dict(re.findall(r'<td class="cell (s-\w+)" title="(\w+):', page)[i][::-1] for i in range(6))
+    assert cells == {"t1w": "s-err", "dti": "s-err", "flair": "s-ok", "dwi": "s-warn", "swi": "s-warn",
+                     "mrs": "s-na"}
+    assert "2 errors, 2 warnings, 0 info, 3 cannot verify" in page
