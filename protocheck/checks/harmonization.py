@@ -353,7 +353,8 @@ def _site_row(t: Tracked, site: str, variant: str | None, members: list[_Obs], r
         nominal = [o for o in off if fits_nominal(o.value, ref.constraint) is False]
         extra = (f"; not the protocol's nominal {nominal_text(ref.constraint)}"
                  if nominal and ref.value is not None and not proto else "")
-        row.reasons.append(f"{len(off)} of {len(members)} sessions differ from {_reference_text(t.parameter, variant, ref)}"
+        row.reasons.append(f"{len(off)} of {len(members)} sessions differ from "
+                           f"{_reference_text(t.parameter, variant, ref)}"
                            + extra)
         row.severity = max([row.severity or "info", t.severity], key=lambda s: _SEVERITY_RANK.get(s, 0))
     if proto or off:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from rich import box
 from rich.cells import cell_len
 from rich.console import Console, Group
 from rich.markup import escape
@@ -212,7 +211,7 @@ def _skipped(console: Console, report: dict[str, Any], verbose: bool) -> None:
         console.print(f"  … and {len(skipped) - len(listed)} more (--verbose lists all; --format json has all)")
 
 
-def site_summary_table(report: dict[str, Any]) -> Table:
+def site_summary_table(report: dict[str, Any], width: int = 130) -> Table:
     """Sessions per site that comply with each sequence ("ok/total"), and the totals per sequence."""
     seq_ids: list[str] = []
     cells: dict[tuple[str, str], Counter] = {}
@@ -225,19 +224,15 @@ def site_summary_table(report: dict[str, Any]) -> Table:
                 seq_ids.append(seq["id"])
             for key in ((site, seq["id"]), ("all sites", seq["id"])):
                 cells.setdefault(key, Counter())[seq["status"]] += 1
-    table = Table(title="Sessions compliant per site and sequence (compliant/sessions; ✘ deviating, "
-                  "? cannot verify, – missing, · optional and not acquired)", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
-    table.add_column("Site", no_wrap=True, min_width=14)
-    table.add_column("Sessions", justify="right")
-    for sid in seq_ids:
-        table.add_column(sid, justify="right")
+    rows = []
     for site in sorted(sites) + ["all sites"]:
         n = sites[site] if site in sites else sum(sites.values())
-        row = [escape(site), str(n)]
-        for sid in seq_ids:
-            row.append(_summary_cell(cells.get((site, sid), Counter()), n))
-        table.add_row(*row, style="bold" if site == "all sites" else None)
-    return table
+        rows.append([Text(site, style="bold" if site == "all sites" else ""), Text(str(n))]
+                    + [Text.from_markup(_summary_cell(cells.get((site, sid), Counter()), n)) for sid in seq_ids])
+    title = ("Sessions compliant per site and sequence (compliant/sessions; ✘ deviating, ? cannot verify, "
+             "– missing, · optional and not acquired)")
+    headers = ["Site", "Sessions", *seq_ids]
+    return fitted_table(headers, rows, width, title=title) or fitted_table(headers, rows, 1 << 16, title=title)
 
 
 def _summary_cell(c: Counter, n: int) -> str:
@@ -296,7 +291,7 @@ def render_console(report: dict[str, Any], console: Console | None = None, quiet
         _other_series(console, exam, verbose)
     if len(report["exams"]) > 1:
         console.print()
-        console.print(site_summary_table(report))
+        console.print(site_summary_table(report, width))
     if not report["exams"]:
         console.print("[bold red]No MR exam was found in the input.[/] Check the path; the files "
                       "listed below were not usable.")

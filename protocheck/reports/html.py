@@ -117,7 +117,8 @@ def _short_status(status: str) -> str:
 def _matrix_legend() -> str:
     return ('<p class="legend">' + badge("compliant", "✓ compliant")
             + badge("warnings", "! warnings only, or recommended sequence missing")
-            + badge("deviating", "✗ error, or required sequence missing") + badge("cannot_verify", "? could not verify")
+            + badge("deviating", "✗ error, or required sequence missing")
+            + badge("cannot_verify", "? could not verify")
             + badge("absent_optional", "– optional, absent") + "</p>")
 
 

@@ -77,7 +77,8 @@ def render_certificate(cert: dict[str, Any]) -> str:
     if conditions:
         body.append('<h2 id="conditions">Conditions</h2><ul>' + "".join(f"<li>{esc(c)}</li>" for c in conditions) + "</ul>")
     body += ['<h2 id="sequences-h">Sequences</h2>', summary,
-             '<h2>Scanner(s) tested</h2>', table(["Manufacturer", "Model", "Software", "Field (T)", "Serial number"], scanners, cls=""),
+             '<h2>Scanner(s) tested</h2>',
+             table(["Manufacturer", "Model", "Software", "Field (T)", "Serial number"], scanners, cls=""),
              '<h2>Parameter-by-parameter comparison</h2>', details,
              '<h2 id="reproducibility">Reproducibility</h2>',
              table(["Item", "Value"], ([esc(k), f'<span class="mono">{esc(v)}</span>'] for k, v in repro), cls="")]

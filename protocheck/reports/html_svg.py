@@ -138,7 +138,8 @@ def _place_labels(labels: list[tuple[float, float, str]], x_max: float, limit: i
             box_ = (lx, y + dy - 8, lx + w, y + dy - 8 + h)
             if not any(b[0] < box_[2] and box_[0] < b[2] and b[1] < box_[3] and box_[1] < b[3] for b in placed):
                 placed.append(box_)
-                out.append(f'<text class="flag-label" x="{lx:.1f}" y="{y + dy + 1:.1f}" fill="#cf222e">{esc(text)}</text>')
+                out.append(f'<text class="flag-label" x="{lx:.1f}" y="{y + dy + 1:.1f}" fill="#cf222e">'
+                           f'{esc(text)}</text>')
                 break
         if len(out) >= limit:
             break
