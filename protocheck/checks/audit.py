@@ -303,7 +303,22 @@ def build_matrix(sessions: list[Session], sequences: list[str]) -> tuple[list[Ma
                 setattr(cell, status, getattr(cell, status) + 1)
             if res is not None and status in ("deviating", "cannot_verify"):
                 findings.append(_compliance_finding(s, res))
+        findings.extend(_exam_level_findings(s))
     return [cells[k] for k in sorted(cells)], findings
+
+
+def session_problems(s: Session) -> list[Any]:
+    """Exam-level findings of a session (cross-series rules such as the MT pair) at error or warning severity."""
+    return [f for r in s.results for f in r.findings
+            if f.is_problem and getattr(f.severity, "value", f.severity) in ("error", "warning")]
+
+
+def _exam_level_findings(s: Session) -> list[AuditFinding]:
+    """Cross-series findings of ``check`` (e.g. MT-on vs MT-off), one audit finding each: none is dropped."""
+    return [AuditFinding(kind="compliance", site=s.site, subject=s.subject, visit=s.visit, sequence=f.sequence,
+                         parameter=f.parameter, severity=f.severity.value, check_ids=[f.check_id], sessions=[s.label],
+                         message=f"{s.label} at site {s.site}: {f.message}")
+            for f in session_problems(s)]
 
 
 def _compliance_finding(s: Session, res: SequenceResult) -> AuditFinding:

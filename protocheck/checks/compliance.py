@@ -159,6 +159,8 @@ def _compare(seq: Sequence, rule: Consistency, a: Acquisition, b: Acquisition, p
     if va is None or vb is None:
         f.status = Status.CANNOT_VERIFY
         f.severity = Severity.WARNING if sev is Severity.ERROR else sev
+        if va is None and vb is None:     # neither header records it (e.g. FOV in a sidecar): nothing seen differs
+            f.severity = Severity.INFO
         missing = _series_name(a) if va is None else _series_name(b)
         f.found = None if va is None else fmt_value(param, va)
         f.message = (f"{seq.title}: {label} could not be read from '{missing}', so the rule "

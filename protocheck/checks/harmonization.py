@@ -36,6 +36,7 @@ class Tracked:
     origin: str
     severity: str
     constraint: Any = None        # the base constraint on this parameter (nominal / tolerance), if any
+    scope: str = "all"            # "all": across every site; "vendor": among the sites of one vendor
 
     @property
     def protocol_parameter(self) -> str:
@@ -53,6 +54,7 @@ class _Obs:
     vendor: str | None
     failed: list
     constraint: Any = None        # the constraint that applies to this session (the variant's, else the base)
+    version: str | None = None    # the accepted exam-card version this value is, when it is one
 
 
 def tracked_parameters(protocol: Any, sessions: list[Session]) -> list[Tracked]:
@@ -64,7 +66,9 @@ def tracked_parameters(protocol: Any, sessions: list[Session]) -> list[Tracked]:
             name = _COMPARED_AS.get(c.parameter, c.parameter)
             if getattr(c, "must_match", False) and not any(t.sequence is seq and t.parameter == name for t in out):
                 base = _base_constraint(seq, c.parameter) or c
-                out.append(Tracked(seq, name, "protocol must_match", base.severity, base))
+                scope = getattr(base, "match_scope", "all")
+                origin = "protocol must_match" + (" within vendor" if scope == "vendor" else "")
+                out.append(Tracked(seq, name, origin, base.severity, base, scope))
     if out:
         return out
     for seq in protocol.sequences:
@@ -148,7 +152,19 @@ def _observe(t: Tracked, s: Session) -> _Obs | None:
     failed = [f for f in (res.findings if res else []) if f.parameter == t.protocol_parameter
               and f.status is Status.FAIL and (f.series in (None, acq.key))]
     constraint = _applicable(t.sequence, variant, t.protocol_parameter, t.constraint) if variant else t.constraint
-    return _Obs(s, _value(acq, t.parameter), variant, s.exam_value("Manufacturer"), failed, constraint)
+    value = _value(acq, t.parameter)
+    return _Obs(s, value, variant, s.exam_value("Manufacturer"), failed, constraint, _version(t, s, acq, value))
+
+
+def _version(t: Tracked, s: Session, acq: Any, value: Any) -> str | None:
+    """The accepted exam-card version of the sequence whose value on this parameter the session shows."""
+    dates = [r.exam.date for r in s.results if r.exam.date is not None]
+    for v in getattr(t.sequence, "versions", ()):
+        if not v.applies_to(acq, min(dates) if dates else None):
+            continue
+        if any(c.parameter == t.protocol_parameter and fits_nominal(value, c) for c in v.constraints):
+            return v.name
+    return None
 
 
 def agree(a: Any, b: Any, constraint: Any = None) -> bool:
@@ -256,9 +272,17 @@ def build_harmonization(sessions: list[Session], protocol: Any) -> tuple[list[Ha
         obs = [o for o in (_observe(t, s) for s in sessions) if o is not None]
         if not any(o.value is not None for o in obs):
             continue
-        item, item_findings = _assess(t, obs)
-        items.append(item)
-        findings.extend(item_findings)
+        groups = {"": obs}
+        if t.scope == "vendor":     # compared among the sites of one vendor only
+            groups = {}
+            for o in obs:
+                groups.setdefault(o.vendor or "unknown", []).append(o)
+        for vendor, members in sorted(groups.items()):
+            item, item_findings = _assess(t, members)
+            if vendor:
+                item.origin = f"{t.origin} ({vendor})"
+            items.append(item)
+            findings.extend(item_findings)
     return items, findings
 
 
@@ -346,7 +370,8 @@ def _site_row(t: Tracked, site: str, variant: str | None, members: list[_Obs], r
                            f"{f' ({variant} variant)' if variant else ''}"
                            f" (expected {_expected(ref.constraint) or proto[0].failed[0].expected})")
         row.severity = worst
-    off = [o for o in members if _off_reference(o.value, t, ref)]
+    accepted = [o for o in members if o.version and not o.failed and _off_reference(o.value, t, ref)]
+    off = [o for o in members if _off_reference(o.value, t, ref) and o not in accepted]
     if off:
         nominal = [o for o in off if fits_nominal(o.value, ref.constraint) is False]
         extra = (f"; not the protocol's nominal {nominal_text(ref.constraint)}"
@@ -361,6 +386,11 @@ def _site_row(t: Tracked, site: str, variant: str | None, members: list[_Obs], r
     if all(o.value is None for o in members):
         row.status = "cannot_verify"
         row.reasons.append("value unknown in every session")
+    elif accepted:
+        row.status, row.severity = "vendor-expected", "info"
+        names = sorted({o.version for o in accepted if o.version})
+        row.reasons.append(f"{len(accepted)} of {len(members)} sessions differ from {_reference_text(variant, ref)} "
+                           f"as the accepted exam-card version {', '.join(repr(n) for n in names)}")
     elif variant is not None:
         _vendor_expected(row, t, variant, _modal(members), ref)
     return row

@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from protocheck.checks.audit import session_problems
 from protocheck.checks.results import Status
 
 _SEV_RANK = {"error": 3, "warning": 2, "info": 1}
@@ -86,6 +87,10 @@ def _compliance(sessions: list[Any], sequences: list[str]) -> dict[tuple, _Acc]:
                     a.add(sev, s.label, None, None)
                     a.params.add(f.parameter or f.check_id)
                     a.expected[seq] += 1
+        for f in session_problems(s):                   # cross-series rules (MT pair): "<rule>: <parameter>"
+            rule = f.check_id.split("/", 1)[-1]
+            key = (s.site, "compliance", f.sequence, f"{rule}: {f.parameter or f.check_id}")
+            acc.setdefault(key, _Acc()).add(f.severity.value, s.label, f.expected, f.found)
     return acc
 
 
@@ -136,7 +141,7 @@ def _harmonization(items: list[Any], per_site: Counter, compliance: list[SiteFin
             out.append(SiteFinding(
                 r.site, "harmonization", r.severity or "warning", h.sequence, h.parameter, expected, found, n,
                 per_site[r.site], vendor_expected=vendor,
-                detail=(f"allowed by the protocol's {r.variant} variant" if vendor else "; ".join(r.reasons)),
+                detail=(f"allowed by the protocol's {r.variant} variant" if vendor and r.variant else "; ".join(r.reasons)),
                 labels=list(r.sessions)))
     return out
 
