@@ -156,6 +156,8 @@ class DriftEvent:
     month: str | None
     severity: str
     straddling: list[str] = field(default_factory=list)   # subjects with sessions before and after
+    kind: str = "change"                       # change (dated, lasting) / excursion (one dated session) / differs (undated)
+    sessions: list[str] = field(default_factory=list)     # the sessions at the new/odd value (excursion, differs)
 
 
 @dataclass

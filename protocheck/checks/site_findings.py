@@ -165,9 +165,16 @@ def _drift(events: list[Any], sessions: list[Any]) -> list[SiteFinding]:
     out: list[SiteFinding] = []
     for e in events:
         site_sessions = [s for s in sessions if s.site == e.site]
+        seq, _, param = e.attribute.partition(":") if ":" in e.attribute else ("", "", e.attribute)
+        kind = getattr(e, "kind", "change")
+        if kind != "change":            # an excursion or undated differences: only those sessions, no direction
+            detail = ("one session between sessions at the usual value" if kind == "excursion"
+                      else "sessions differ (no acquisition dates: no direction in time)")
+            out.append(SiteFinding(e.site, "drift", e.severity, seq or None, param, e.before, e.after,
+                                   len(e.sessions), len(site_sessions), detail=detail, labels=list(e.sessions)))
+            continue
         start = next((s.rank for s in site_sessions if s.label == e.session), 0)
         after = [s for s in site_sessions if s.rank >= start]
-        seq, _, param = e.attribute.partition(":") if ":" in e.attribute else ("", "", e.attribute)
         straddle = f"; straddling subjects: {', '.join(e.straddling)}" if e.straddling else ""
         out.append(SiteFinding(e.site, "drift", e.severity, seq or None, param, e.before, e.after, len(after),
                                len(site_sessions), detail=f"from {e.session}{straddle}",
