@@ -343,6 +343,7 @@ def build_audit(results: list[ExamResult], protocol: Any) -> AuditResult:
     from protocheck.checks.drift import build_drift
     from protocheck.checks.harmonization import build_harmonization
     from protocheck.checks.inventory import build_inventory, build_scanners
+    from protocheck.checks.longitudinal import build_longitudinal
     from protocheck.checks.site_findings import build_site_findings
 
     sequences = [s.id for s in protocol.sequences]
@@ -351,7 +352,8 @@ def build_audit(results: list[ExamResult], protocol: Any) -> AuditResult:
     completeness, missing = build_completeness(sessions, protocol)
     harmonization, harm_findings = build_harmonization(sessions, protocol)
     drift, drift_findings = build_drift(sessions, protocol, harmonization)
-    findings = findings + missing + harm_findings + drift_findings
+    longitudinal = build_longitudinal(sessions, protocol)
+    findings = findings + missing + harm_findings + drift_findings + longitudinal
     findings.sort(key=lambda f: (f.site, f.kind, f.sequence or "", f.parameter or "", f.subject or "",
                                  f.visit or "", f.message))
     name = getattr(protocol, "name", "") or (results[0].protocol_name if results else "")
@@ -361,7 +363,8 @@ def build_audit(results: list[ExamResult], protocol: Any) -> AuditResult:
                        sites=sorted({s.site for s in sessions}), sessions=sessions, matrix=matrix,
                        inventory=build_inventory(sessions), harmonization=harmonization, drift=drift,
                        completeness=completeness, findings=findings, scanners=build_scanners(sessions),
-                       site_findings=build_site_findings(sessions, sequences, harmonization, completeness, drift))
+                       site_findings=build_site_findings(sessions, sequences, harmonization, completeness, drift,
+                                                         longitudinal))
 
 
 def _plain(obj: Any) -> Any:

@@ -16,7 +16,7 @@ from protocheck.checks.audit import session_problems
 from protocheck.checks.results import Status
 
 _SEV_RANK = {"error": 3, "warning": 2, "info": 1}
-_KIND_RANK = {"compliance": 0, "harmonization": 1, "missing": 2, "drift": 3, "cannot_verify": 4}
+_KIND_RANK = {"compliance": 0, "harmonization": 1, "missing": 2, "longitudinal": 3, "drift": 4, "cannot_verify": 5}
 
 
 @dataclass
@@ -95,7 +95,8 @@ def _compliance(sessions: list[Any], sequences: list[str]) -> dict[tuple, _Acc]:
 
 
 def build_site_findings(sessions: list[Any], sequences: list[str], harmonization: list[Any],
-                        completeness: list[Any], drift: list[Any]) -> list[SiteFinding]:
+                        completeness: list[Any], drift: list[Any],
+                        longitudinal: list[Any] | None = None) -> list[SiteFinding]:
     """Fold the audit into site-level findings, sorted by severity (worst first), then site."""
     per_site = Counter(s.site for s in sessions)
     out: list[SiteFinding] = []
@@ -113,6 +114,9 @@ def build_site_findings(sessions: list[Any], sequences: list[str], harmonization
     out.extend(_harmonization(harmonization, per_site, out))
     out.extend(_missing(completeness, per_site))
     out.extend(_drift(drift, sessions))
+    out.extend(SiteFinding(f.site, "longitudinal", f.severity, f.sequence, f.parameter, None, None, 1,
+                           per_site[f.site], detail=f.message, labels=f.sessions[-1:])
+               for f in longitudinal or [])
     out.sort(key=lambda f: (-_SEV_RANK.get(f.severity, 0), f.vendor_expected, f.site, _KIND_RANK.get(f.kind, 9),
                             f.sequence or "", f.parameter or ""))
     return out
