@@ -91,7 +91,8 @@ def _changes(site: str, scanner: str, group: list[Session], name: str, severity:
     for i, run in enumerate(runs):
         prev = runs[i - 1][0][1] if i > 0 else None
         nxt = runs[i + 1][0][1] if i + 1 < len(runs) else None
-        lone = len(run) == 1 and (nxt is not None and (prev is None or agree(prev, nxt, constraint)))
+        settled = nxt is not None and (agree(prev, nxt, constraint) if prev is not None else len(runs[i + 1]) > 1)
+        lone = len(run) == 1 and settled
         if lone:                    # one odd session (even the first) between sessions at another value
             s, value = run[0]
             out.append(_event(site, scanner, group, s, name, severity, nxt, value, "excursion"))
