@@ -201,6 +201,20 @@ class Sequence:
         return out
 
 
+# A cited source id inside a rule's free-text ``source``: R16, sg:Prisma, dcm_qa_nih, facts-6, han2006, sug...
+# (a word with a digit, '_', '-' or ':'; evidence tags [SRC]/[MEM]/[SUG] and numbers are not ids).
+_CITED = re.compile(r"(?<![\w:.-])([A-Za-z][A-Za-z0-9]*(?:[:_-][A-Za-z0-9.]+)+|[A-Za-z]+\d[A-Za-z0-9]*|sug)(?![\w:-])")
+
+
+def cited_source_ids(text: str | None) -> list[str]:
+    """The source ids a rule's ``source`` text cites ("R22-R23" is R22 and R23)."""
+    out: list[str] = []
+    for token in _CITED.findall(re.sub(r"\[[A-Z]+\]", " ", text or "")):
+        parts = token.split("-") if re.fullmatch(r"R\d+-R\d+", token) else [token]
+        out.extend(p.rstrip(".") for p in parts)
+    return out
+
+
 @dataclass(frozen=True)
 class SourceRef:
     """A citation a rule refers to by id."""
