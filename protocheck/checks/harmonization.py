@@ -158,13 +158,9 @@ def _observe(t: Tracked, s: Session) -> _Obs | None:
 
 def _version(t: Tracked, s: Session, acq: Any, value: Any) -> str | None:
     """The accepted exam-card version of the sequence whose value on this parameter the session shows."""
-    dates = [r.exam.date for r in s.results if r.exam.date is not None]
-    for v in getattr(t.sequence, "versions", ()):
-        if not v.applies_to(acq, min(dates) if dates else None):
-            continue
-        if any(c.parameter == t.protocol_parameter and fits_nominal(value, c) for c in v.constraints):
-            return v.name
-    return None
+    date = min((r.exam.date for r in s.results if r.exam.date is not None), default=None)
+    return next((v.name for v in getattr(t.sequence, "versions", ()) if v.applies_to(acq, date) and any(
+        c.parameter == t.protocol_parameter and fits_nominal(value, c) for c in v.constraints)), None)
 
 
 def agree(a: Any, b: Any, constraint: Any = None) -> bool:
@@ -272,11 +268,9 @@ def build_harmonization(sessions: list[Session], protocol: Any) -> tuple[list[Ha
         obs = [o for o in (_observe(t, s) for s in sessions) if o is not None]
         if not any(o.value is not None for o in obs):
             continue
-        groups = {"": obs}
-        if t.scope == "vendor":     # compared among the sites of one vendor only
-            groups = {}
-            for o in obs:
-                groups.setdefault(o.vendor or "unknown", []).append(o)
+        groups: dict[str, list[_Obs]] = {}     # must_match "vendor": compared among one vendor's sites only
+        for o in obs:
+            groups.setdefault((o.vendor or "unknown") if t.scope == "vendor" else "", []).append(o)
         for vendor, members in sorted(groups.items()):
             item, item_findings = _assess(t, members)
             if vendor:
