@@ -91,7 +91,8 @@ def inventory(audit: AuditResult) -> Table:
 
 def drift(audit: AuditResult) -> Group:
     """One line per drift event."""
-    parts: list[Any] = [Text(f"Longitudinal drift: {len(audit.drift)} event(s) (changes along dates, one-session excursions, undated differences)", style="bold")]
+    parts: list[Any] = [Text(f"Longitudinal drift: {len(audit.drift)} event(s) (changes along dates, one-session "
+                             "excursions, undated differences)", style="bold")]
     for e in audit.drift:
         line = Text(f"  [{e.severity}] ", style=SEV_STYLE.get(e.severity, ""))
         if e.kind == "differs":
