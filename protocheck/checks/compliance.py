@@ -19,6 +19,7 @@ from protocheck.protocol.rules import (
     LABELS, consistent, evaluate_constraints, fmt_value, severity, shared_text, value_of,
 )
 
+ACCEPTED_VERSION = "accepted exam-card version"     # marks a failure explained by an accepted card (info)
 _MISSING_SEVERITY = {"required": Severity.ERROR, "recommended": Severity.WARNING, "optional": Severity.INFO}
 
 
@@ -103,7 +104,7 @@ def accept_versions(seq: Sequence, acq: Acquisition, findings: list[Finding], da
         rescued = [f for f in failing if f.parameter in params]
         for f in rescued:
             f.severity = Severity.INFO
-            f.message = shared_text(f"{f.message}; accepted exam-card version '{version.name}'"
+            f.message = shared_text(f"{f.message}; {ACCEPTED_VERSION} '{version.name}'"
                                     + (f" ({version.rationale})" if version.rationale else ""))
             f.source = version.source or f.source
         if rescued:

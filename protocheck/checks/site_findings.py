@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from protocheck.checks.audit import session_problems
+from protocheck.checks.compliance import ACCEPTED_VERSION
 from protocheck.checks.results import Status
 
 _SEV_RANK = {"error": 3, "warning": 2, "info": 1}
@@ -75,6 +76,11 @@ def _compliance(sessions: list[Any], sequences: list[str]) -> dict[tuple, _Acc]:
     for s in sessions:
         for seq in sequences:
             res = s.sequence_result(seq)
+            for f in (res.findings if res is not None else []):      # accepted exam-card versions (info)
+                if f.status is Status.FAIL and ACCEPTED_VERSION in f.message:
+                    version = f.message.split(ACCEPTED_VERSION, 1)[1].split("'")[1]
+                    key = (s.site, "accepted", seq, f"{f.parameter} ({version})")
+                    acc.setdefault(key, _Acc()).add("info", s.label, f.expected, f.found)
             if res is None or res.status not in ("deviating", "cannot_verify"):
                 continue
             for f in res.findings:
@@ -109,8 +115,10 @@ def build_site_findings(sessions: list[Any], sequences: list[str], harmonization
                                    detail="value absent from the headers/sidecars"))
             continue
         expected = next(iter(a.expected)) if len(a.expected) == 1 else _dist(a.expected, 2)
-        out.append(SiteFinding(site, kind, a.severity, seq, param, expected, _dist(a.found),
-                               len(a.labels), per_site[site], labels=sorted(a.labels)))
+        accepted = kind == "accepted"
+        out.append(SiteFinding(site, "compliance", a.severity, seq, param, expected, _dist(a.found),
+                               len(a.labels), per_site[site], labels=sorted(a.labels), vendor_expected=accepted,
+                               detail="an accepted exam-card version of the protocol" if accepted else ""))
     out.extend(_harmonization(harmonization, per_site, out))
     out.extend(_missing(completeness, per_site))
     out.extend(_drift(drift, sessions))
