@@ -86,3 +86,18 @@ def test_cord_tiers_versions_and_mt_pair_identity():
     assert any("Trio" in v.name for v in seq["dwi"].versions)
     ge_dwi = next(v for v in seq["dwi"].variants if v.name == "GE")
     assert next(c for c in ge_dwi.constraints if c.id == "cardiac-gating").severity == "warning"
+
+
+@pytest.mark.parametrize("name", BUILTINS)
+def test_no_error_rests_on_recalled_evidence_only(name):
+    """An error needs a value read from a document [SRC] or a stated design choice [SUG], never [MEM] alone."""
+    import re
+    p = load_protocol(name)
+
+    def tags(source):
+        found = set(re.findall(r"\[(SRC|MEM|SUG)\]", source or ""))
+        return found or {s.evidence for s in (p.source(i) for i in cited_source_ids(source)) if s and s.evidence}
+
+    errors = [(s, c.id, c.source) for s, c in _rules(p) if c.severity == "error"]
+    errors += [(s.id, r.id, r.source) for s in p.sequences for r in s.consistency if r.severity == "error"]
+    assert all(tags(src) - {"MEM"} for _, _, src in errors), [e for e in errors if not tags(e[2]) - {"MEM"}]
