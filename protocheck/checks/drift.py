@@ -148,7 +148,7 @@ def _finding(e: DriftEvent) -> AuditFinding:
         text = (f"{where}: sessions differ (no acquisition dates, so no direction in time): {e.before}; other "
                 f"values {e.after} in {', '.join(e.sessions)}")
     elif e.kind == "excursion":
-        text = f"{where}: one session at {e.after} ({e.session}) between sessions at {e.before}"
+        text = f"{where}: a single session at {e.after} ({e.session}); the sessions around it are at {e.before}"
     else:
         straddle = (f"; subjects with sessions on both sides: {', '.join(e.straddling)}" if e.straddling
                     else "; no subject has sessions on both sides")

@@ -171,6 +171,8 @@ def agree(a: Any, b: Any, constraint: Any = None) -> bool:
         a, b = list(a), list(b)
         return len(a) == len(b) and all(agree(x, y, constraint) for x, y in zip(a, b))
     if isinstance(a, dict) and isinstance(b, dict):
+        if getattr(constraint, "kind", None) == "min_count":      # directions: the count at the protocol's shell
+            return _count_at_shell(a, constraint) == _count_at_shell(b, constraint)   # (the b-value rule judges b)
         return value_text(a) == value_text(b)
     try:
         fa, fb = float(a), float(b)
@@ -199,11 +201,16 @@ def fits_nominal(value: Any, c: Any) -> bool | None:
         nominal = type("Nominal", (), {"tolerance": spec.get("tolerance")})()
         return all(agree(v, spec["nominal"], nominal) for v in value)
     if kind == "min_count" and isinstance(value, dict) and _is_num(spec):
-        shell = float(getattr(c, "shell", None) or 0)
-        tol = c.shell_tolerance if getattr(c, "shell_tolerance", None) is not None else 0.1 * shell
-        counts = [int(n) for b, n in value.items() if _is_num(b) and _is_num(n) and abs(float(b) - shell) <= tol]
-        return bool(counts) and max(counts) == int(spec)
+        return _count_at_shell(value, c) == int(spec)
     return None
+
+
+def _count_at_shell(value: dict, c: Any) -> int | None:
+    """The largest direction count of a shell within the constraint's shell tolerance (None: no such shell)."""
+    shell = float(getattr(c, "shell", None) or 0)
+    tol = c.shell_tolerance if getattr(c, "shell_tolerance", None) is not None else 0.1 * shell
+    counts = [int(n) for b, n in value.items() if _is_num(b) and _is_num(n) and abs(float(b) - shell) <= tol]
+    return max(counts) if counts else None
 
 
 def nominal_text(c: Any) -> str | None:
@@ -227,7 +234,8 @@ def _consensus(votes: list[Any], constraint: Any) -> Any:
     winners = [votes[i] for n, i in support if n == best]
     if any(not agree(winners[0], w, constraint) for w in winners[1:]):
         return None
-    return winners[0]
+    texts = Counter(value_text(w) for w in winners)      # agreeing values may differ in form: show the commonest
+    return next(w for w in winners if value_text(w) == texts.most_common(1)[0][0])
 
 
 def _modal(obs: list[_Obs]) -> Any:

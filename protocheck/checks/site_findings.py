@@ -180,7 +180,8 @@ def _drift(events: list[Any], sessions: list[Any]) -> list[SiteFinding]:
         seq, _, param = e.attribute.partition(":") if ":" in e.attribute else ("", "", e.attribute)
         kind = getattr(e, "kind", "change")
         if kind != "change":            # an excursion or undated differences: only those sessions, no direction
-            detail = ("one session between sessions at the usual value" if kind == "excursion"
+            detail = ("a single session differs from the sessions around it (an excursion, not a change)"
+                      if kind == "excursion"
                       else "sessions differ (no acquisition dates: no direction in time)")
             out.append(SiteFinding(e.site, "drift", e.severity, seq or None, param, e.before, e.after,
                                    len(e.sessions), len(site_sessions), detail=detail, labels=list(e.sessions)))

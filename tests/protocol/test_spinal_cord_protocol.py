@@ -130,7 +130,8 @@ def test_spine_generic_harmonization(protocol, spine_scan):
     philips = {r.site for r in item.sites if r.vendor == "Philips"}
     assert len(philips) >= 8
     assert {rows[s].status for s in philips} == {"vendor-expected"}
-    assert {r.site for r in item.sites if r.status == "differs"} == {"beijingVerio", "brnoUhb"}
+    # brnoUhb's 30 directions at b=750 are 30 directions: its b-value is the deviation (dwi/b-value), not the count
+    assert {r.site for r in item.sites if r.status == "differs"} == {"beijingVerio"}
     assert rows["vallHebron"].status == "vendor-expected"        # the Trio VB17 card: 64 directions (accepted)
     assert "Trio VB17" in rows["vallHebron"].reasons[-1]
     harm = {(f.site, f.sequence, f.parameter) for f in audit.findings if f.kind == "harmonization"}
