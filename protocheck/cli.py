@@ -162,7 +162,8 @@ def _add_protocols(sub: argparse._SubParsersAction) -> None:
                                     "each identified by what the series shows, each parameter with a tolerance, "
                                     "as vendor variants when the exam's vendor is named. Edit it, then check "
                                     "other exams with --protocol FILE.")
-    a.add_argument("--from-exam", required=True, metavar="PATH", help="the golden exam (DICOM folder, BIDS, export)")
+    a.add_argument("--from-exam", required=True, nargs="+", action="extend", metavar="PATH",
+                   help="the golden exam: its DICOM folder, export or BIDS session (several paths: one exam)")
     a.add_argument("-o", "--output", metavar="FILE", type=Path, help="write the protocol to FILE (default: standard output)")
     a.add_argument("--name", metavar="NAME", help="the protocol's name (default: from the exam's folder)")
     a.add_argument("--vendor-variants", action=argparse.BooleanOptionalAction, default=True,
@@ -195,16 +196,21 @@ def _normalize(argv: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Run protocheck; returns the exit code (0 compliant, 1 deviations, 2 could not do its job)."""
     parser = build_parser()
+    argv = _normalize(list(sys.argv[1:] if argv is None else argv))
     try:
-        args = parser.parse_args(_normalize(list(sys.argv[1:] if argv is None else argv)))
+        args = parser.parse_args(argv)
     except SystemExit as exc:   # argparse: --help (0) or a usage error (2)
         return int(exc.code or 0)
+    args.protocol_given = any(a == "--protocol" or a.startswith("--protocol=") for a in argv)
     if not args.command:
         parser.print_help(sys.stderr)
         return EXIT_FAILURE
-    from protocheck import cli_run
+    if args.command in ("protocols", "help"):
+        from protocheck import cli_protocols as runner
+    else:
+        from protocheck import cli_run as runner
     try:
-        return getattr(cli_run, f"run_{args.command}")(args)
+        return getattr(runner, f"run_{args.command}")(args)
     except ProtocheckError as exc:
         print(f"protocheck: error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
