@@ -72,6 +72,8 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
                         "lines (see: protocheck help auth-file); never put credentials on the command line")
     g.add_argument("--ca-bundle", metavar="FILE", type=Path, help="CA bundle (PEM) to verify the server's TLS with")
     g.add_argument("--insecure", action="store_true", help="do not verify TLS certificates (testing only)")
+    g.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+                   help="seconds to wait for each answer of a slow server (default 30)")
 
 
 def _add_output_options(p: argparse.ArgumentParser, formats: tuple[str, ...] = FORMATS) -> None:
@@ -128,7 +130,8 @@ def _add_listen(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("listen", help="receive exams over DICOM (C-STORE) and check each one",
                        description="A DICOM node (Storage SCP): add it as a destination on the scanner or PACS; "
                                    "each study is checked once complete and its report written to --out.")
-    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for the reports (JSON, one per study)")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR",
+                   help="folder for the reports (JSON, one per study)")
     _protocol_option(p)
     p.add_argument("--port", type=int, default=11112, help="TCP port to listen on (default 11112)")
     p.add_argument("--ae-title", default="PROTOCHECK", metavar="AET",
@@ -164,7 +167,8 @@ def _add_protocols(sub: argparse._SubParsersAction) -> None:
                                     "other exams with --protocol FILE.")
     a.add_argument("--from-exam", required=True, nargs="+", action="extend", metavar="PATH",
                    help="the golden exam: its DICOM folder, export or BIDS session (several paths: one exam)")
-    a.add_argument("-o", "--output", metavar="FILE", type=Path, help="write the protocol to FILE (default: standard output)")
+    a.add_argument("-o", "--output", metavar="FILE", type=Path,
+                   help="write the protocol to FILE (default: standard output)")
     a.add_argument("--name", metavar="NAME", help="the protocol's name (default: from the exam's folder)")
     a.add_argument("--vendor-variants", action=argparse.BooleanOptionalAction, default=True,
                    help="put scanner-specific values in a variant for the exam's vendor (default on)")

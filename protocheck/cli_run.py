@@ -83,9 +83,10 @@ def _scan_url(url: str, args: argparse.Namespace, options: ScanOptions) -> ScanR
         from protocheck.sources.dicomweb import scan_dicomweb
     except ImportError as exc:
         raise InputError(f"DICOMweb input is not available in this installation ({exc})", path=url,
-                         fix="reinstall protocheck (pip install protocheck): requests is one of its dependencies") from exc
+                         fix="reinstall protocheck (pip install protocheck): requests is one of its "
+                             "dependencies") from exc
     return scan_dicomweb(url, options, study=args.study, since=args.since, auth_file=args.auth_file,
-                         ca_bundle=args.ca_bundle, insecure=args.insecure)
+                         ca_bundle=args.ca_bundle, insecure=args.insecure, timeout=args.timeout)
 
 
 def scan_inputs(args: argparse.Namespace, options: ScanOptions) -> ScanResult:
