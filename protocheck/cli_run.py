@@ -288,7 +288,7 @@ def _protocol_note(args: argparse.Namespace, scan: ScanResult, protocol: Any) ->
     built-in protocol that matches more of them (a cord dataset audited with the brain protocol: 53 % matched,
     cord DWI and T1w taken for brain ones, against 100 % with als-spinal-cord)."""
     from protocheck.protocol.loader import list_builtin_protocols, load_protocol
-    given = "" if args.protocol_given else " (the default; choose another with --protocol NAME|FILE)"
+    given = "" if getattr(args, "protocol_given", True) else " (the default; choose another with --protocol NAME|FILE)"
     print(f"protocheck: audit against protocol {protocol.name} {protocol.version}{given}", file=sys.stderr)
     matched, total = _matched(scan, protocol)
     if not total or matched * 4 > total * 3:
