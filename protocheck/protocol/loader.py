@@ -136,7 +136,7 @@ def _validate(data: dict[str, Any], filename: str, lines: Lines) -> None:
         path += tuple(extra[:1])
     from protocheck.protocol.parsing import where
     raise ProtocolError(_plain(err), path=filename, where=where(path, lines()),
-                        fix="see the protocol language in docs/DESIGN.md and schemas/protocol.schema.json")
+                        fix="see the protocol language: run 'protocheck help protocol'")
 
 
 def _most_specific(err: jsonschema.ValidationError) -> jsonschema.ValidationError:
