@@ -23,9 +23,30 @@ MR_DIFFUSION_SEQ = 0x00189117
 GRADIENT_DIRECTION_SEQ = 0x00189076
 
 
+def is_diffusion(ds: Dataset) -> bool:
+    """A diffusion-weighted acquisition: (0008,9209) AcquisitionContrast DIFFUSION (top level or in the
+    MRImageFrameType macro) or DIFFUSION in ImageType, the flags dcm2niix readDICOMx sets isDiffusion from."""
+    contrast = text(find_public(ds, 0x00089209, (0x00189226,)))
+    if contrast is None:
+        for seq in (0x52009229, 0x52009230):   # shared, then first per-frame functional group
+            item = first_item(ds, seq)
+            frame_type = first_item(item, 0x00189226) if item is not None else None
+            contrast = text(frame_type.get(0x00089209).value) if frame_type is not None and \
+                0x00089209 in frame_type else None
+            if contrast:
+                break
+    image_type = (text(ds.get("ImageType")) or "").upper().split("\\")
+    return (contrast or "").upper() == "DIFFUSION" or "DIFFUSION" in image_type
+
+
 def file_diffusion(ds: Dataset) -> DiffusionSample | None:
-    """One Canon file's (or frame's) b-value, gradient and directionality from public diffusion attributes."""
+    """One Canon file's (or frame's) b-value, gradient and directionality from public diffusion attributes.
+
+    A volume of a diffusion acquisition without any b-value element is a b=0 volume (Canon writes none for
+    b=0; dcm2niix nii_saveDTI "Diffusion image without gradients: assuming B=0")."""
     b = first_float(find_public(ds, 0x00189087, (MR_DIFFUSION_SEQ,)), "d")
+    if b is None and is_diffusion(ds):
+        return DiffusionSample(bvalue=0.0, vector=None, directionality="NONE")
     if b is None or b < 0:
         return None
     holder = first_item(ds, MR_DIFFUSION_SEQ) or ds
@@ -39,9 +60,32 @@ def file_diffusion(ds: Dataset) -> DiffusionSample | None:
     return DiffusionSample(bvalue=b, vector=vec, directionality=declared or "DIRECTIONAL")
 
 
+def scanning_sequence(ds: Dataset) -> str | None:
+    """Classic (0018,0020) terms from the enhanced (0018,9008) EchoPulseSequence, (0018,9018)
+    EchoPlanarPulseSequence and (0018,9009) InversionRecovery (DICOM PS3.3 C.8.13.1 / C.8.3.1): EP, SE/GR, IR."""
+    def flag(tag: int) -> str:
+        return (text(find_public(ds, tag)) or text(_shared_macro_value(ds, tag)) or "").upper()
+    echo = flag(0x00189008)
+    parts = ["EP"] if flag(0x00189018) == "YES" else []
+    parts += {"SPIN": ["SE"], "GRADIENT": ["GR"], "BOTH": ["SE", "GR"]}.get(echo, [])
+    if flag(0x00189009) == "YES":
+        parts.append("IR")
+    return "\\".join(parts) if echo else None
+
+
+def _shared_macro_value(ds: Dataset, tag: int) -> object:
+    """``tag`` in the shared MRImageFrameType macro (some exports keep the pulse-sequence flags there)."""
+    shared = first_item(ds, 0x52009229)
+    frame_type = first_item(shared, 0x00189226) if shared is not None else None
+    return frame_type[tag].value if frame_type is not None and tag in frame_type else None
+
+
 def series_params(ds: Dataset, acq: Acquisition) -> None:
     """Fill Canon-specific parameters: manufacturer as dcm2niix names it; drop the protocol-label pulse name."""
     set_manufacturer(ds, acq)
+    if acq.get("ScanningSequence") is None:
+        acq.set("ScanningSequence", scanning_sequence(ds), "DICOM (0018,9008) EchoPulseSequence, (0018,9018) "
+                "EchoPlanarPulseSequence, (0018,9009) InversionRecovery (enhanced), as classic (0018,0020) terms")
     if acq.get("PixelBandwidth") is None:
         shared = first_item(ds, 0x52009229)
         modifier = first_item(shared, 0x00189006) if shared is not None else None

@@ -163,6 +163,21 @@ def _fg_text(ds: Dataset, acq: Acquisition) -> None:
                 "DICOM enhanced MRFOVGeometrySequence InPlanePhaseEncodingDirection")
 
 
+def phase_encoding_axis(acq: Acquisition) -> None:
+    """PhaseEncodingAxis ("i"/"j") when the in-plane axis is known but its polarity is not, as dcm2niix
+    nii_SaveBIDSX writes it (not for 3D acquisitions unless EchoTrainLength > 1). PhaseEncodingDirection stays
+    unknown: a bare "j" would claim positive polarity (BIDS), so no sign is ever guessed."""
+    if acq.get("PhaseEncodingDirection") is not None:
+        return
+    inplane = str(acq.get("InPlanePhaseEncodingDirectionDICOM") or "").strip().upper()
+    axis = {"ROW": "i", "COL": "j", "COLUMN": "j"}.get(inplane)
+    etl = to_float(acq.get("EchoTrainLength"))
+    if axis is None or (acq.get("MRAcquisitionType") == "3D" and not (etl and etl > 1)):
+        return
+    acq.set("PhaseEncodingAxis", axis, f"DICOM (0018,1312) InPlanePhaseEncodingDirection {inplane}; polarity "
+            "not recorded, so PhaseEncodingDirection is unknown (dcm2niix nii_SaveBIDSX PhaseEncodingAxis)")
+
+
 def is_enhanced(ds: Dataset) -> bool:
     """True for an enhanced (multi-frame functional groups) object."""
     return enhanced.is_multiframe(ds)

@@ -89,8 +89,11 @@ def summarize(volumes: list[DiffusionSample], acq: Acquisition, source: str) -> 
     """Set DiffusionBValues, DiffusionShells, DiffusionDirectionsPerShell, NumberOfB0Volumes on ``acq``."""
     if not volumes or all(s.bvalue is None for s in volumes):
         return
-    bvals = [_round_b(s.bvalue) if s.bvalue is not None else None for s in volumes]
-    acq.set("DiffusionBValues", bvals, source)
+    # an isotropic/trace volume is derived, not acquired: dcm2niix drops it from the b-values (removeADC /
+    # isPhilipsDerived for Philips' appended trace), as it is dropped from the direction counts below
+    bvals = [_round_b(s.bvalue) if s.bvalue is not None else None for s in volumes
+             if s.directionality != "ISOTROPIC"]
+    acq.set("DiffusionBValues", bvals, source + "; isotropic/trace volumes excluded")
     shells: dict[int, set] = {}
     n_b0 = 0
     n_iso = 0
