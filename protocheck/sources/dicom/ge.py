@@ -150,7 +150,8 @@ def pepolar_scheme(ds: Dataset) -> str | None:
     scheme = first_float(element_value(ds, 0x0019, 0x10B3, ACQU))
     if scheme == 0.0:
         return None
-    return _PEPOLAR.get(scheme if scheme is not None else 2.0, f"code {scheme:g}")   # absent: the default, 2
+    scheme = 2.0 if scheme is None else scheme   # absent: the sequence's default, 2
+    return _PEPOLAR.get(scheme, f"code {scheme:g}")
 
 
 def _set_phase_encoding(ds: Dataset, acq: Acquisition) -> None:

@@ -170,7 +170,7 @@ def _csa_params(ds: Dataset, img: dict | None, ser: dict | None, acq: Acquisitio
     proto, name = protocol_text(ser)
     if proto:
         _phoenix(parse_ascconv(proto), acq, f"Siemens CSA series {name} ", proto)
-    if acq.get("MultibandAccelerationFactor") is None:
+    if (acq.get("MultibandAccelerationFactor") or 1) <= 1:
         _mb_from_slice_times(_csa_items(img, "MosaicRefAcqTimes"), acq)
     txt = _csa_scalar(img, "AcquisitionMatrixText") or _private(ds, r"SIEMENS CSA HEADER", 0x0B, 0x0051)
     _echo_spacing(ds, acq, bw, txt, "CSA BandwidthPerPixelPhaseEncode", _csa_scalar(img, "NumberOfImagesInMosaic"))
@@ -228,8 +228,9 @@ def _phoenix_mb(asc: dict[str, str], acq: Acquisition, src: str) -> None:
 
 
 def _mb_from_slice_times(times: list, acq: Acquisition) -> None:
-    """Multiband factor = slices / distinct acquisition times of a mosaic (CSA MosaicRefAcqTimes), used when
-    the protocol gives none (older CMRR software): dcm2niix estimates it from the slice times the same way."""
+    """Multiband factor = slices / distinct acquisition times of a mosaic (CSA MosaicRefAcqTimes), used when the
+    protocol gives none or 1 (older CMRR software): dcm2niix's checkSliceTiming estimate overrides a CSA factor
+    of 1 the same way."""
     vals = [_num(t) for t in times]
     if len(vals) < 2 or None in vals:
         return
