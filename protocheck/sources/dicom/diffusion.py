@@ -54,6 +54,13 @@ class DiffusionAggregate:
             if order < st[1]:
                 st[1] = order
 
+    def fill_untagged(self, n_images: int, sample: DiffusionSample) -> None:
+        """Count the images of the series that carried no diffusion sample as ``sample`` (first in order), when
+        the vendor documents what such images are (Canon/Toshiba: no b-value means b=0)."""
+        missing = n_images - int(sum(st[0] for st in self.states.values()))
+        if missing > 0 and any((k[0] or 0) >= 1 for k in self.states):
+            self.add(sample, -1.0, missing)
+
     def __bool__(self) -> bool:
         return bool(self.states)
 

@@ -18,6 +18,7 @@ from protocheck.model import Acquisition
 from protocheck.sources.dicom._privtags import (
     element_value, find_public, first_float, floats, is_zero_vector, set_manufacturer, text, unit_vector,
 )
+from protocheck.sources.dicom.common import bids_pe_direction
 from protocheck.sources.dicom.diffusion import DiffusionSample
 
 PER_FILE_LAST_GROUP: int = 0x0043
@@ -166,8 +167,8 @@ def _set_phase_encoding(ds: Dataset, acq: Acquisition) -> None:
     is_flipped, source = flipped(ds)
     if is_flipped is None:
         return
-    axis = "j" if pe.startswith("COL") else "i"
-    acq.set("PhaseEncodingDirection", axis if is_flipped else axis + "-",
+    # dcm2niix nii_SaveBIDSX "make GE match Siemens": Unflipped is a positive polarity, Flipped a negative one
+    acq.set("PhaseEncodingDirection", bids_pe_direction(pe, 0 if is_flipped else 1),
             f"{source} ({'Flipped' if is_flipped else 'Unflipped'}) with (0018,1312) {pe}")
 
 

@@ -9,6 +9,7 @@ from pydicom.dataset import Dataset
 
 from protocheck.model import Acquisition
 from protocheck.sources.dicom import csa
+from protocheck.sources.dicom.common import bids_pe_direction
 from protocheck.sources.dicom import siemens_xa as xa
 from protocheck.sources.dicom.diffusion import DiffusionSample
 
@@ -149,10 +150,7 @@ def _pe_direction(ds: Dataset, acq: Acquisition, pos: Any, where: str) -> None:
     pol = _num(pos)
     if pol is None or inplane not in ("ROW", "COL"):
         return
-    axis = "i" if inplane == "ROW" else "j"
-    # dcm2niix flips rows (DICOM top-down -> NIfTI bottom-up), so a positive COL polarity is "j-".
-    neg = (int(pol) == 0) if axis == "i" else (int(pol) == 1)
-    acq.set("PhaseEncodingDirection", axis + ("-" if neg else ""),
+    acq.set("PhaseEncodingDirection", bids_pe_direction(inplane, int(pol)),
             f"{where} PhaseEncodingDirectionPositive={int(pol)} with (0018,1312) {inplane}")
 
 

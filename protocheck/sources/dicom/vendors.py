@@ -79,6 +79,13 @@ def per_file_plan(manufacturer: str | None) -> tuple[int, int, Callable[[Dataset
     return early, last, needs
 
 
+def untagged_diffusion(manufacturer: str | None) -> DiffusionSample | None:
+    """What an image of a diffusion series without any diffusion element is, for vendors that document it."""
+    mod = module_for(manufacturer)
+    value = getattr(mod, "UNTAGGED_DIFFUSION", None) if mod is not None else None
+    return value if isinstance(value, DiffusionSample) else None
+
+
 def series_params(ds: Dataset, acq: Acquisition) -> None:
     """Let the vendor module fill vendor-specific parameters (no-op for unknown vendors)."""
     from protocheck.sources.dicom.common import phase_encoding_axis

@@ -155,6 +155,16 @@ def test_ge_pepolar_polarity(dicom_root: Path, tmp_path: Path, scheme: str | Non
             "PhaseEncodingDirection")
 
 
+@pytest.mark.parametrize("inplane, expected", [("COL", "j"), ("ROW", "i-")])
+def test_ge_row_polarity_as_dcm2niix(dicom_root: Path, tmp_path: Path, inplane: str, expected: str) -> None:
+    """(0018,9034) LINEAR is GE "Flipped", i.e. a negative polarity (dcm2niix readDICOMx issue 674), written as
+    Siemens' flag would be (nii_SaveBIDSX): COL -> "j", ROW -> "i-". Built from the DV27 DWI header with
+    (0018,1312) set to ROW (no public GE ROW example)."""
+    acq = _only(scan_dicom(_rewrite(dicom_root / GE_DWI, tmp_path / inplane,
+                                    lambda ds: setattr(ds, "InPlanePhaseEncodingDirection", inplane), n=3)))
+    assert acq.get("PhaseEncodingDirection") == expected
+
+
 def test_ge_absent_is_unknown(dicom_root: Path, tmp_path: Path) -> None:
     """A GE header without (0018,9034), (0043,102A) and (0043,1083): polarity and ASSET unknown, axis only."""
     def edit(ds: Dataset) -> None:
@@ -171,33 +181,43 @@ def test_ge_absent_is_unknown(dicom_root: Path, tmp_path: Path) -> None:
 CANON = "dcm_qa_canon_61/enh/SN3000_343001"   # V6.1 enhanced DTI
 
 
-def _canon_classic(dicom_root: Path, tmp_path: Path, with_b: bool, idx: int) -> None:
-    """A classic (one frame per file) Canon DWI header made from the real V6.1 enhanced one: functional groups
-    dropped, diffusion at top level as classic Toshiba/Canon files store it, and no b-value at all for b=0."""
+def _canon_classic(dicom_root: Path, out: Path, idx: int, with_b: bool, style: str = "toshiba") -> None:
+    """A classic (one frame per file) Canon/Toshiba DWI header made from the real V6.1 enhanced one: functional
+    groups dropped, (0008,9209) AcquisitionContrast dropped (the classic MR Image IOD has none), and the diffusion
+    of the last frame written as that generation does: "toshiba" public (0018,9087)/(0018,9089) only where b > 0,
+    "canon" (0018,9087) with the gradient in ImageComments "b=1500(x,y,z)" (dcm2niix Canon/README.md)."""
     ds = pydicom.dcmread(_files(dicom_root / CANON)[0])
-    frame = ds.PerFrameFunctionalGroupsSequence[-1 if with_b else 0]
-    for tag in (0x52009229, 0x52009230):
-        del ds[tag]
+    diff = ds.PerFrameFunctionalGroupsSequence[-1].MRDiffusionSequence[0]
+    for tag in (0x52009229, 0x52009230, 0x00089209, 0x00280008):
+        if tag in ds:
+            del ds[tag]
     ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.4"
     ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = f"{ds.SOPInstanceUID}.{idx}"
     ds.InstanceNumber = idx
     ds.ImagePositionPatient = [0, 0, 0]
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "OTHER"]
     if with_b:
-        diff = frame.MRDiffusionSequence[0]
         ds.DiffusionBValue = diff.DiffusionBValue
-        ds.DiffusionDirectionality = diff.DiffusionDirectionality
-        ds.DiffusionGradientDirectionSequence = diff.DiffusionGradientDirectionSequence
-    ds.save_as(tmp_path / f"c{idx}.dcm", enforce_file_format=False)
+        vec = [float(x) for x in diff.DiffusionGradientDirectionSequence[0].DiffusionGradientOrientation]
+        if style == "toshiba":
+            ds.DiffusionGradientOrientation = vec
+        else:
+            ds.ImageComments = f"b={diff.DiffusionBValue:g}({vec[0]:.3f},{vec[1]:.3f},{vec[2]:.3f})"
+    ds.save_as(out / f"c{idx}.dcm", enforce_file_format=False)
 
 
-def test_canon_dwi_without_bvalue_is_b0(dicom_root: Path, tmp_path: Path) -> None:
-    """Canon/Toshiba DWI volumes with no b-value element are b=0 volumes (dcm2niix nii_saveDTI, isDiffusion from
-    (0008,9209) AcquisitionContrast DIFFUSION); built as classic files from the real V6.1 enhanced header."""
-    _canon_classic(dicom_root, tmp_path, False, 1)
-    _canon_classic(dicom_root, tmp_path, True, 2)
+@pytest.mark.parametrize("style", ["toshiba", "canon"])
+def test_canon_dwi_without_bvalue_is_b0(dicom_root: Path, tmp_path: Path, style: str) -> None:
+    """Toshiba/Canon DWI images without any b-value element are the b=0 volumes (dcm2niix Canon/README.md:
+    "only the volumes with B>0 will report a DiffusionBValue"; nii_saveDTI counts them as B=0); newer Canon
+    software gives the gradient in ImageComments. Built as classic files from the real V6.1 enhanced header."""
+    _canon_classic(dicom_root, tmp_path, 1, False, style)
+    _canon_classic(dicom_root, tmp_path, 2, True, style)
+    _canon_classic(dicom_root, tmp_path, 3, False, style)
     acq = _only(scan_dicom(tmp_path))
-    assert acq.get("NumberOfB0Volumes") == 1
+    assert acq.get("NumberOfB0Volumes") == 2
     assert acq.get("DiffusionShells") == [1500]
+    assert acq.get("DiffusionDirectionsPerShell") == {1500: 1}
 
 
 def test_canon_enhanced_scanning_sequence_and_axis(dicom_root: Path) -> None:
@@ -283,6 +303,22 @@ def test_uih_absent_is_unknown(tmp_path: Path) -> None:
     series_params(ds, acq)
     phase_encoding_axis(acq)
     assert acq.get("PhaseEncodingDirection") is None and acq.get("PhaseEncodingAxis") == "j"
+
+
+@pytest.mark.parametrize("inplane, positive, expected", [("COL", "1", "j"), ("COL", "0", "j-"),
+                                                          ("ROW", "1", "i-"), ("ROW", "0", "i")])
+def test_uih_polarity_as_dcm2niix(inplane: str, positive: str, expected: str) -> None:
+    """UIH (0065,1058) 1 is "flipped" (dcm2niix readDICOMx issue 410), written as Siemens' flag would be
+    (nii_SaveBIDSX). No public UIH file has the element: the header is built in the test."""
+    from protocheck.sources.dicom.uih import series_params
+    ds = Dataset()
+    ds.Manufacturer = "UIH"
+    ds.InPlanePhaseEncodingDirection = inplane
+    ds.MRAcquisitionType = "2D"
+    ds.add_new(0x00651058, "IS", positive)
+    acq = Acquisition("x")
+    series_params(ds, acq)
+    assert acq.get("PhaseEncodingDirection") == expected
 
 
 # ---------------------------------------------------------------------------------------------- not MR
