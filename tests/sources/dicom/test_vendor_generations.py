@@ -370,3 +370,32 @@ def test_every_row_has_a_test() -> None:
                 assert re.search(rf"^def {name}\(", (here / file).read_text(), re.M), f"{file}::{name} missing"
             else:
                 assert name in names, f"docs/vendors.md names {name}, which does not exist"
+
+
+def _strip(*tags: int) -> Callable[[Dataset], None]:
+    def edit(ds: Dataset) -> None:
+        for tag in tags:
+            if tag in ds:
+                del ds[tag]
+    return edit
+
+
+@pytest.mark.parametrize("folder, edit", [
+    ("dcm_qa_sag/4_DWI_SagAPmosaic", _strip(0x00291010)),              # Siemens: no CSA image header
+    (GE_DWI, _strip(0x00189034, 0x0043102A)),                         # GE: no polarity elements
+    ("dcm_qa_philips/Vanderbilt_2018/601_WIP_dti_ax", None),           # Philips: never recorded
+    (CANON, None),                                                     # Canon: never recorded
+])
+def test_unknown_polarity_is_cannot_verify(dicom_root: Path, tmp_path: Path, folder: str, edit) -> None:
+    """Per vendor, a DTI header without the polarity element gives the protocol's phase-encoding constraint
+    'cannot verify' (the axis alone is never taken for a direction), never a pass or a fail."""
+    from protocheck.checks.compliance import check_exam
+    from protocheck.checks.results import Status
+    from protocheck.protocol import load_protocol
+    src = dicom_root / folder if edit is None else _rewrite(dicom_root / folder, tmp_path / "x", edit)
+    result = scan_dicom(src)
+    acq = _only(result)
+    assert acq.get("PhaseEncodingDirection") is None and acq.get("PhaseEncodingAxis") in ("i", "j")
+    exam = check_exam(result.exams[0], load_protocol("als-brain-3t"))
+    found = [f for f in exam.all_findings() if f.check_id == "dti/phase-encoding"]
+    assert found and all(f.status is Status.CANNOT_VERIFY for f in found)
