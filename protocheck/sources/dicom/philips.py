@@ -37,6 +37,8 @@ def per_frame_tag(ds: Dataset) -> int:
 
 def _containers(ds: Dataset) -> tuple[int, int]:
     return (MR_DIFFUSION_SEQ, per_frame_tag(ds))
+
+
 B0_THRESHOLD = 1.0   # s/mm2; Philips labels some b=0 volumes 0.001, 0.002... (kept as b-values, counted as b0)
 
 

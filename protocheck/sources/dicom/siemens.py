@@ -9,8 +9,8 @@ from pydicom.dataset import Dataset
 
 from protocheck.model import Acquisition
 from protocheck.sources.dicom import csa
-from protocheck.sources.dicom.common import bids_pe_direction
 from protocheck.sources.dicom import siemens_xa as xa
+from protocheck.sources.dicom.common import bids_pe_direction
 from protocheck.sources.dicom.diffusion import DiffusionSample
 
 # Per-file values: (0019,100C/100E) diffusion, CSA image header in (0029,1010) for older exports.
