@@ -167,7 +167,7 @@ def _csa_params(ds: Dataset, img: dict | None, ser: dict | None, acq: Acquisitio
         _pe_direction(ds, acq, pos, "Siemens CSA image")
     proto, name = protocol_text(ser)
     if proto:
-        _phoenix(parse_ascconv(proto), acq, f"Siemens CSA series {name} ", proto)
+        _phoenix(parse_ascconv(proto), acq, f"Siemens CSA series {name} ", proto, coil_first=True)
     if (acq.get("MultibandAccelerationFactor") or 1) <= 1:
         _mb_from_slice_times(_csa_items(img, "MosaicRefAcqTimes"), acq)
     txt = _csa_scalar(img, "AcquisitionMatrixText") or _private(ds, r"SIEMENS CSA HEADER", 0x0B, 0x0051)
@@ -193,8 +193,11 @@ _COIL_LINE = re.compile(r"^[^\S\n]*\S*sCoilElementID\.tCoilID[^\S\n]*=[^\S\n]*(\
 _ASL_TI = re.compile(r"(?i)ep2d_pasl|tgse_pasl|to_ep2d_VEPCASL")
 
 
-def _phoenix(asc: dict[str, str], acq: Acquisition, src: str, text: str = "") -> None:
-    """Acceleration, partial Fourier, coil and ASL inversion time from the Phoenix ASCCONV keys."""
+def _phoenix(asc: dict[str, str], acq: Acquisition, src: str, text: str = "", coil_first: bool = False) -> None:
+    """Acceleration, partial Fourier, coil and ASL inversion time from the Phoenix ASCCONV keys.
+
+    ``coil_first`` (CSA headers, VA-VE): the protocol's tCoilID is ReceiveCoilName even when (0018,1250) is
+    present, as dcm2niix nii_SaveBIDSX writes it (the public or (0051,100F) string becomes its CoilString)."""
     pe = _num(asc.get("sPat.lAccelFactPE"))
     if pe:
         acq.set("ParallelReductionFactorInPlane", int(pe), src + "sPat.lAccelFactPE")
@@ -204,7 +207,7 @@ def _phoenix(asc: dict[str, str], acq: Acquisition, src: str, text: str = "") ->
         acq.set("PartialFourier", _PF[int(pf)], src + "sKSpace.ucPhasePartialFourier")
     m = _COIL_LINE.search(text.replace("\r", "\n"))
     coil = m.group(1).strip('"') if m else ""
-    if coil and acq.get("ReceiveCoilName") is None:
+    if coil and (coil_first or acq.get("ReceiveCoilName") is None):
         acq.set("ReceiveCoilName", coil, src + "tCoilID of the first receive coil element")
     ti = _num(asc.get("alTI[2]"))
     seq = asc.get("tSequenceFileName", "")

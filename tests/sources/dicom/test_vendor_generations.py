@@ -76,11 +76,12 @@ def test_siemens_va_vb_mrprotocol(dicom_root: Path, tmp_path: Path) -> None:
 
 
 def test_siemens_coil_id_from_protocol(dicom_root: Path, tmp_path: Path) -> None:
-    """ReceiveCoilName from the protocol's first tCoilID when (0018,1250) is absent, also in the VA/VB spelling
-    ``asCoilSelectMeas[0].asList[0]``: built from the E11 header with the array renamed (blank-padded)."""
+    """ReceiveCoilName is the protocol's first tCoilID on CSA software (dcm2niix nii_SaveBIDSX: the public
+    (0018,1250) or (0051,100F) string is only its CoilString), also in the VA/VB spelling
+    ``asCoilSelectMeas[0].asList[0]``: built from the E11 header with the array renamed (blank-padded) and a
+    public (0018,1250) added as some VB exports carry it."""
     def edit(ds: Dataset) -> None:
-        if "ReceiveCoilName" in ds:
-            del ds.ReceiveCoilName
+        ds.ReceiveCoilName = "HE1-4;NE1,2"
         _csa_series_bytes(ds, b"sCoilSelectMeas.aRxCoilSelectData[0]", b" " * 17 + b"asCoilSelectMeas[0]")
     acq = _only(scan_dicom(_rewrite(dicom_root / CMRR, tmp_path / "coil", edit, n=2)))
     assert acq.get("ReceiveCoilName") == "HeadNeck_20"
