@@ -23,7 +23,7 @@ PARAMETER_NAMES: tuple[str, ...] = (
     "RepetitionTime", "RepetitionTimeExcitation", "EchoTime", "EchoTimes", "EchoNumbers",
     "InversionTime", "FlipAngle", "SliceThickness", "SpacingBetweenSlices", "VoxelSize",
     "AcquisitionMatrix", "NumberOfSlices", "NumberOfVolumes", "NumberOfFiles", "NumberOfFrames",
-    "PixelBandwidth", "PhaseEncodingDirection", "InPlanePhaseEncodingDirectionDICOM",
+    "PixelBandwidth", "PhaseEncodingDirection", "PhaseEncodingAxis", "InPlanePhaseEncodingDirectionDICOM",
     "ParallelReductionFactorInPlane", "MultibandAccelerationFactor", "PartialFourier",
     "EffectiveEchoSpacing", "TotalReadoutTime", "BandwidthPerPixelPhaseEncode",
     "DiffusionBValues", "DiffusionShells", "DiffusionDirectionsPerShell", "NumberOfB0Volumes",
