@@ -31,6 +31,7 @@ PARAMETER_NAMES: tuple[str, ...] = (
     "NumberOfAverages", "EchoTrainLength", "NonlinearGradientCorrection", "SOPClassUID",
     "ImageOrientationPatientDICOM", "SpectroscopyVoxelVolume",
     "BIDSName", "BIDSSuffix",   # BIDS sources only: file name without sub-/ses- entities, and its suffix
+    "BIDSDatatype",             # BIDS sources only: the datatype folder (anat, func, dwi, fmap, perf, mrs)
 )
 
 

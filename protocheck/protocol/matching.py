@@ -12,8 +12,12 @@ from dataclasses import dataclass, field
 
 from protocheck.checks.results import MatchInfo
 from protocheck.model import Acquisition, Exam
+from protocheck.protocol.identity import bids_verdict, companion_reason, coverage_verdict, is_identity_evidence
 from protocheck.protocol.model import Identify, Protocol, Sequence
 from protocheck.protocol.rules import evaluate_criterion
+
+
+LABEL_WEIGHT = 3.0   # an accepted BIDS suffix: the curator's label outweighs any single header criterion
 
 
 @dataclass
@@ -29,10 +33,29 @@ class Candidate:
 
 
 def score_sequence(acq: Acquisition, seq: Sequence) -> Candidate:
-    """Evaluate a sequence's identification (with the matching vendor variant's extra criteria)."""
+    """Evaluate a sequence's identification (with the matching vendor variant's extra criteria).
+
+    The series' BIDS labels and covered anatomy are checked against the sequence's declarations first; a
+    contradiction refuses the sequence whatever the criteria say. A match needs positive evidence: at least one
+    held criterion (or accepted BIDS suffix) on a parameter that names what the series is, not a timing alone.
+    """
     variant = seq.variant_for(acq)
     ident: Identify = seq.identify.extended(variant.identify if variant else None)
     cand = Candidate(seq.id, True, variant=variant.name if variant else None)
+    label, label_words = bids_verdict(acq, ident.bids)
+    if label is False:
+        cand.ok = False
+        cand.failed.append(label_words)
+        return cand
+    anatomy = coverage_verdict(acq, ident)
+    if anatomy:
+        cand.ok = False
+        cand.failed.append(anatomy)
+        return cand
+    evidence = bool(label)
+    if label:
+        cand.score += LABEL_WEIGHT
+        cand.reasons.append(label_words)
     for crit in ident.all:
         held, words = evaluate_criterion(crit, acq)
         if held is False:
@@ -41,27 +64,40 @@ def score_sequence(acq: Acquisition, seq: Sequence) -> Candidate:
         elif held:
             cand.score += crit.weight
             cand.reasons.append(words)
+            evidence = evidence or is_identity_evidence(crit.parameter)
     for crit in ident.none:
         held, words = evaluate_criterion(crit, acq)
         if held:
             cand.ok = False
             cand.failed.append(f"excluded: {words}")
     if ident.any:
-        any_held = False
-        said = []
-        for crit in ident.any:
-            held, words = evaluate_criterion(crit, acq)
-            said.append(words)
-            if held:
-                any_held = True
-                cand.score += crit.weight
-                cand.reasons.append(words)
-        if not any_held:
-            cand.ok = False
-            cand.failed.append("none of: " + "; ".join(w.removeprefix("not: ") for w in said))
+        evidence = _score_any(acq, ident, cand, bool(label)) or evidence
+    if cand.ok and not evidence:
+        cand.ok = False
+        cand.failed.append("no evidence that names the sequence (" + ("; ".join(cand.reasons) or "nothing held")
+                           + "): a timing parameter alone is never enough")
     if cand.score <= 0:
         cand.ok = False
     return cand
+
+
+def _score_any(acq: Acquisition, ident: Identify, cand: Candidate, labelled: bool) -> bool:
+    """Score the ``any`` criteria; an accepted BIDS label stands for them. True if one held on identity evidence."""
+    any_held = labelled
+    evidence = False
+    said = []
+    for crit in ident.any:
+        held, words = evaluate_criterion(crit, acq)
+        said.append(words)
+        if held:
+            any_held = True
+            cand.score += crit.weight
+            cand.reasons.append(words)
+            evidence = evidence or is_identity_evidence(crit.parameter)
+    if not any_held:
+        cand.ok = False
+        cand.failed.append("none of: " + "; ".join(w.removeprefix("not: ") for w in said))
+    return evidence
 
 
 def support_reason(acq: Acquisition) -> list[str]:
@@ -90,6 +126,9 @@ def match_series(acq: Acquisition, protocol: Protocol) -> MatchInfo:
     if not ok:
         near = max(cands, key=lambda c: (c.score, -len(c.failed)), default=None)
         reasons = ["matches no protocol sequence"]
+        companion = companion_reason(acq)
+        if companion:
+            reasons.append(companion)
         if near is not None and near.score > 0:
             reasons.append(f"closest: {near.sequence} (" + "; ".join(near.failed) + ")")
         return MatchInfo(series=acq.key, sequence=None, score=0.0, reasons=reasons)

@@ -29,6 +29,7 @@ NUMBER_PARAMS = frozenset({
 })
 LIST_PARAMS = frozenset({"ImageType", "EchoTimes", "ImageOrientationPatientDICOM", "EchoNumbers"})
 BOOL_PARAMS = frozenset({"MTState"})
+MRI_DATATYPES = ("anat", "func", "dwi", "fmap", "perf", "mrs", "swi")   # BIDS MRI datatype folders (+ legacy swi)
 IGNORED_TOP = ("sourcedata", "derivatives", "code", "stimuli", "models")
 NOT_SIDECARS = frozenset({"dataset_description.json", "participants.json", "genetic_info.json"})
 
@@ -215,6 +216,8 @@ def _acquisition(ds: _Dataset, folder: Path, stem: str, image: Path | None,
             f"BIDS file name {rel_img}")
     if suffix:
         acq.set("BIDSSuffix", suffix, f"BIDS file name {rel_img}")
+    if folder.name in MRI_DATATYPES:
+        acq.set("BIDSDatatype", folder.name, f"BIDS folder {ds.rel(folder)}")
     if "MTState" not in acq.params and ents.get("mt") in ("on", "off"):
         acq.set("MTState", ents["mt"] == "on", f"BIDS entity mt-{ents['mt']} in {rel_img}")
     sn = meta.get("SeriesNumber")
