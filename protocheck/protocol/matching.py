@@ -30,6 +30,8 @@ class Candidate:
     reasons: list[str] = field(default_factory=list)    # criteria that held
     failed: list[str] = field(default_factory=list)     # why it does not match
     variant: str | None = None
+    labelled: bool = False    # the series' BIDS suffix is one the sequence accepts
+    refused: bool = False     # its BIDS labels or anatomy contradict the sequence: never matched
 
 
 def score_sequence(acq: Acquisition, seq: Sequence) -> Candidate:
@@ -43,16 +45,12 @@ def score_sequence(acq: Acquisition, seq: Sequence) -> Candidate:
     ident: Identify = seq.identify.extended(variant.identify if variant else None)
     cand = Candidate(seq.id, True, variant=variant.name if variant else None)
     label, label_words = bids_verdict(acq, ident.bids)
-    if label is False:
-        cand.ok = False
-        cand.failed.append(label_words)
-        return cand
     anatomy = coverage_verdict(acq, ident)
-    if anatomy:
-        cand.ok = False
-        cand.failed.append(anatomy)
+    if label is False or anatomy:
+        cand.ok, cand.refused = False, True
+        cand.failed.append(label_words if label is False else str(anatomy))
         return cand
-    evidence = bool(label)
+    evidence = cand.labelled = bool(label)
     if label:
         cand.score += LABEL_WEIGHT
         cand.reasons.append(label_words)
@@ -123,10 +121,12 @@ def match_series(acq: Acquisition, protocol: Protocol) -> MatchInfo:
     """The best sequence for one (non-support) series, or an unmatched MatchInfo saying what came closest."""
     cands = [score_sequence(acq, s) for s in protocol.sequences]
     ok = [c for c in cands if c.ok]
+    companion = companion_reason(acq)
+    if not ok and not companion:
+        ok = _by_label(cands)
     if not ok:
         near = max(cands, key=lambda c: (c.score, -len(c.failed)), default=None)
         reasons = ["matches no protocol sequence"]
-        companion = companion_reason(acq)
         if companion:
             reasons.append(companion)
         if near is not None and near.score > 0:
@@ -138,6 +138,15 @@ def match_series(acq: Acquisition, protocol: Protocol) -> MatchInfo:
     reasons = list(win.reasons) + ([f"variant {win.variant}"] if win.variant else [])
     return MatchInfo(series=acq.key, sequence=win.sequence, score=win.score, reasons=reasons,
                      ambiguous_with=[c.sequence for c in top[1:]], variant=win.variant)
+
+
+def _by_label(cands: list[Candidate]) -> list[Candidate]:
+    """When no sequence fits every criterion, the sequences that accept the series' BIDS suffix: the curator's
+    label says what the series is, and the criteria it fails (2D, a TI...) become deviations, not 'missing'."""
+    labelled = [c for c in cands if c.labelled and not c.refused]
+    for c in labelled:
+        c.reasons.append("taken by its BIDS label although " + "; ".join(c.failed))
+    return labelled
 
 
 def match_exam(exam: Exam, protocol: Protocol) -> tuple[list[MatchInfo], list[MatchInfo], list[MatchInfo]]:
