@@ -303,7 +303,7 @@ def evaluate_constraint(c: Constraint, acq: Acquisition, sequence: Sequence) -> 
     if value is None and c.kind != "present":
         finding.status, finding.severity = Status.CANNOT_VERIFY, _cap(sev)
         finding.message = (f"{sequence.title}: {label} could not be read from this series, so "
-                           f"'{expected}' cannot be verified")
+                           f"'{expected}' cannot be verified" + _unreadable_sidecars(acq))
         return _with_note(finding, c)
     if c.kind == "min_count":
         return _with_note(_min_count(c, value, finding, sequence.title), c)
@@ -313,6 +313,12 @@ def evaluate_constraint(c: Constraint, acq: Acquisition, sequence: Sequence) -> 
     finding.status = Status.PASS if ok else Status.FAIL
     finding.message = f"{sequence.title}: {label} {finding.found}, protocol requires {expected}: {_verdict(ok, sev)}"
     return _with_note(finding, c)
+
+
+def _unreadable_sidecars(acq: Acquisition) -> str:
+    """The sidecars of the series that could not be read, as "; cannot verify (file: reason)" ('' if none)."""
+    msgs = [n.message.rpartition("): ")[0] + ")" for n in acq.notes if n.code == "sidecar-invalid"]
+    return "".join(f"; {m}" for m in msgs)
 
 
 def _expected_unit(c: Constraint) -> tuple[str, float]:
