@@ -32,6 +32,7 @@ class Candidate:
     variant: str | None = None
     labelled: bool = False    # the series' BIDS suffix is one the sequence accepts
     refused: bool = False     # its BIDS labels or anatomy contradict the sequence: never matched
+    named: bool = False       # the sequence accepts the series' BIDS suffix (even if refused for another label)
 
 
 def score_sequence(acq: Acquisition, seq: Sequence) -> Candidate:
@@ -46,6 +47,7 @@ def score_sequence(acq: Acquisition, seq: Sequence) -> Candidate:
     cand = Candidate(seq.id, True, variant=variant.name if variant else None)
     label, label_words = bids_verdict(acq, ident.bids)
     anatomy = coverage_verdict(acq, ident)
+    cand.named = ident.bids is not None and acq.get("BIDSSuffix") in ident.bids.suffixes
     if label is False or anatomy:
         cand.ok, cand.refused = False, True
         cand.failed.append(label_words if label is False else str(anatomy))
@@ -129,7 +131,9 @@ def match_series(acq: Acquisition, protocol: Protocol) -> MatchInfo:
         reasons = ["matches no protocol sequence"]
         if companion:
             reasons.append(companion)
-        if near is not None and near.score > 0:
+        if near is not None and near.score <= 0:   # a labelled series: the sequence its suffix names, if any
+            near = next((c for c in cands if c.named), near)
+        if near is not None and (near.score > 0 or near.named):
             reasons.append(f"closest: {near.sequence} (" + "; ".join(near.failed) + ")")
         return MatchInfo(series=acq.key, sequence=None, score=0.0, reasons=reasons)
     best = max(c.score for c in ok)
