@@ -5,7 +5,7 @@
 A folder holding no dataset_description.json is read as a folder of datasets (bids-examples). BOLD rows are
 split into task-rest and other tasks. Each protocol's summary gives the share of T1w, FLAIR and task-rest BOLD
 matched to their sequence, DWI matched to anything but a diffusion sequence, and labelled images matched to a
-sequence whose declared BIDS suffixes do not include theirs (a contradiction; must be 0).
+sequence their suffix contradicts (COMPATIBLE below, independent of the protocols' declarations; must be 0).
 """
 from __future__ import annotations
 
@@ -23,6 +23,14 @@ RIGHT = {
     "als-spinal-cord": {"T1w": {"t1w"}, "dwi": {"dwi", "dwi-b0"}},
 }
 DIFFUSION = {"dti", "dwi", "dwi-b0"}
+# What each sequence may be given, stated here independently of the protocols' own `identify.bids` (so the check
+# is not circular): a labelled image matched outside this is a contradiction.
+COMPATIBLE = {
+    "t1w": {"T1w"}, "flair": {"FLAIR"}, "dti": {"dwi"}, "rsfmri": {"bold"}, "mrs": {"svs"},
+    "swi": {"T2starw", "T2star", "swi", "SWImagandphase", "MEGRE"}, "t2w": {"T2w"}, "dwi": {"dwi"},
+    "dwi-b0": {"dwi"}, "gre-mt1": {"MTS"}, "gre-mt0": {"MTS"}, "gre-t1w": {"MTS"},
+    "gre-me": {"T2star", "T2starw", "MEGRE"},
+}
 
 
 def datasets(paths: list[str]) -> list[Path]:
@@ -46,7 +54,6 @@ def row_of(acq) -> str | None:
 
 def table(roots: list[Path], protocol_name: str) -> tuple[dict, list[str]]:
     protocol = load_protocol(protocol_name)
-    accepted = {s.id: set(s.identify.bids.suffixes) if s.identify.bids else None for s in protocol.sequences}
     counts: dict[str, Counter] = defaultdict(Counter)
     contradictions: list[str] = []
     for root in roots:
@@ -64,7 +71,7 @@ def table(roots: list[Path], protocol_name: str) -> tuple[dict, list[str]]:
                 if row is None:
                     continue
                 counts[row][col] += 1
-                ok = accepted.get(col)
+                ok = COMPATIBLE.get(col)
                 if ok is not None and acq.get("BIDSSuffix") not in ok:
                     contradictions.append(f"{root.name}/{info.series} -> {col}")
     return counts, contradictions

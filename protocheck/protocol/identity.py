@@ -30,7 +30,9 @@ _NAME_BRAIN = re.compile(r"(?i)\bbrain|cerebr")
 def coverage_of(acq: Acquisition) -> tuple[frozenset[str], str] | None:
     """The anatomy a series covers and the evidence in words; None when nothing tells.
 
-    The series' own names come first, then a spine or neck coil without a head part (a head coil also images
+    The series' own names come first, then the receive coil elements that were active (Siemens
+    ReceiveCoilActiveElements, e.g. "HC7;NC1,2": neck elements and only the lowest head ring image the cord, not
+    the brain), then a spine or neck coil without a head part (a head coil also images
     the upper cervical cord, as at spine-generic sites with a head matrix, so it tells nothing). BodyPartExamined
     is not used:
     it is set once per exam at registration and often left at a default (spine-generic cord series say BRAIN,
@@ -41,10 +43,47 @@ def coverage_of(acq: Acquisition) -> tuple[frozenset[str], str] | None:
             cord, brain = bool(_NAME_CORD.search(text)), bool(_NAME_BRAIN.search(text))
             if cord != brain:
                 return frozenset({"cervical-cord"} if cord else {"brain"}), f"{name} {text!r}"
+    elements = acq.get("ReceiveCoilActiveElements")
+    regions = _element_regions(elements) if isinstance(elements, str) else frozenset()
+    if regions:
+        return regions, f"active coil elements {elements.strip()}"
     coil = acq.get("ReceiveCoilName")
     if isinstance(coil, str) and _CORD_WORDS.search(coil) and not _BRAIN_WORDS.search(coil):
         return frozenset({"cervical-cord"}), f"receive coil {coil.strip()}"
     return None
+
+
+# Siemens coil element groups (CoilString / ReceiveCoilActiveElements): head rings, numbered from the top, with
+# the number of the lowest ring, which sits at the skull base and images the neck; neck and spine elements.
+_HEAD_RINGS = {"HC": 7, "HE": 4}
+_HEAD_WHOLE = ("HEA", "HEP")
+_NECK_SPINE = ("NC", "NE", "SP")
+_ELEMENT = re.compile(r"^([A-Z]+)([0-9,\-]*)$")
+
+
+def _numbers(spec: str) -> set[int]:
+    out: set[int] = set()
+    for part in filter(None, spec.split(",")):
+        lo, _, hi = part.partition("-")
+        if lo.isdigit() and (not hi or hi.isdigit()):
+            out.update(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+def _element_regions(text: str) -> frozenset[str]:
+    """Regions imaged by the active coil elements: brain when a head element above the lowest ring is active,
+    cervical cord when a neck or spine element is; empty when the string says neither."""
+    regions = set()
+    for token in text.replace(" ", "").upper().split(";"):
+        m = _ELEMENT.match(token)
+        if not m:
+            continue
+        group, nums = m.group(1), _numbers(m.group(2))
+        if group in _HEAD_WHOLE or (group in _HEAD_RINGS and any(n < _HEAD_RINGS[group] for n in nums)):
+            regions.add("brain")
+        elif group in _NECK_SPINE:
+            regions.add("cervical-cord")
+    return frozenset(regions)
 
 
 def coverage_verdict(acq: Acquisition, ident: Identify) -> str | None:

@@ -152,3 +152,28 @@ sequences:
 """
     with pytest.raises(ProtocolError, match="declared by the sequence, not by a vendor variant"):
         load_protocol_text(variant)
+
+
+@pytest.mark.parametrize("elements, regions", [
+    ("HC7;NC1,2", {"cervical-cord"}),                 # spine-generic cord DWI: lowest head ring + neck
+    ("HE4;NE1,2", {"cervical-cord"}),
+    ("HC5-7;NC1,2;SP1", {"brain", "cervical-cord"}),  # head-and-neck T1w
+    ("HC1-7", {"brain"}),
+    ("HEA;HEP", {"brain"}),
+    ("BO1,2", set()),
+])
+def test_active_coil_elements_tell_the_anatomy(elements, regions):
+    from protocheck.protocol.identity import coverage_of
+    a = acq("e", "", ReceiveCoilActiveElements=elements)
+    found = coverage_of(a)
+    assert (set(found[0]) if found else set()) == regions
+
+
+def test_spine_generic_cord_dwi_with_neck_elements_is_not_brain_dti(spine_generic: Path):
+    from protocheck.sources.bids import scan_bids
+    scan_result = scan_bids(spine_generic, ScanOptions())
+    dwi = next(a for a in scan_result.acquisitions() if a.key.endswith("sub-mgh01_dwi.nii.gz"))
+    assert dwi.get("ReceiveCoilActiveElements") == "HC7;NC1,2"
+    info = match_series(dwi, P)
+    assert info.sequence is None and "covers cervical-cord (active coil elements HC7;NC1,2)" in info.reasons[-1]
+    assert match_series(dwi, CORD).sequence == "dwi"
