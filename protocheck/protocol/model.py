@@ -25,7 +25,8 @@ DERIVED_PARAMETERS: dict[str, str] = {
     "MaxVoxelSize": "largest VoxelSize (mm)",
     "InPlaneVoxelSize": "largest of the first two VoxelSize values (mm)",
     "LastEchoTime": "longest of EchoTimes, else EchoTime (s)",
-    "PrimaryShell": "the non-zero b-value shell with the most directions (s/mm²)",
+    "PrimaryShell": "the non-zero b-value shell with the most directions (s/mm²); in a sequence with a min_count, "
+                    "the shell nearest its b-value (protocol.shells)",
     "Roles": "the series' roles (localizer, derived, non-image, phase, mrs)",
 }
 

@@ -300,7 +300,8 @@ def evaluate_constraint(c: Constraint, acq: Acquisition, sequence: Sequence) -> 
                       rationale=c.rationale, source=c.source)
     value, prov = value_of(acq, c.parameter)
     if c.parameter == "PrimaryShell" and value is not None:
-        value, prov = _judged_shell(acq, sequence, value, prov)
+        from protocheck.protocol.shells import judged_shell
+        value, prov = judged_shell(acq, sequence, value, prov)
     finding.provenance = prov
     if value is None and c.kind != "present":
         finding.status, finding.severity = Status.CANNOT_VERIFY, _cap(sev)
@@ -308,7 +309,8 @@ def evaluate_constraint(c: Constraint, acq: Acquisition, sequence: Sequence) -> 
                            f"'{expected}' cannot be verified" + _unreadable_sidecars(acq))
         return _with_note(finding, c)
     if c.kind == "min_count":
-        return _with_note(_min_count(c, value, finding, sequence.title), c)
+        from protocheck.protocol.shells import min_count
+        return _with_note(min_count(c, value, finding, sequence.title), c)
     ok = test_value(c.kind, c.value, value, c.pattern, c.tolerance)
     unit = _memo(c, "_pc_unit", _expected_unit)
     finding.found = "absent" if value is None else fmt_value(c.parameter, value, unit if unit[0] else None)
@@ -359,60 +361,6 @@ def shared_text(text: str) -> str:
     if len(_TEXTS) > 100_000:
         _TEXTS.clear()
     return _TEXTS.setdefault(text, text)
-
-
-def _reference_shell(sequence: Sequence) -> float | None:
-    """The b-value the sequence counts directions at (its first ``min_count`` constraint's shell)."""
-    return next((float(c.shell) for c in sequence.constraints if c.kind == "min_count" and c.shell), None)
-
-
-def _nearest_shell(per_shell: Any, shell: float) -> float | None:
-    """The non-zero shell of ``{b: directions}`` nearest ``shell`` (the larger count on a tie)."""
-    if not isinstance(per_shell, dict):
-        return None
-    shells = [(_num(b), n) for b, n in per_shell.items() if _is_num(_num(b)) and _num(b) > 0 and _is_num(n)]
-    if not shells:
-        return None
-    return min(shells, key=lambda bn: (abs(bn[0] - shell), -bn[1]))[0]
-
-
-def _judged_shell(acq: Acquisition, sequence: Sequence, value: Any, prov: str | None) -> tuple[Any, str | None]:
-    """The b-value rule judges the shell the direction count is judged at: the one nearest the protocol's
-    b-value, so a 1000/2000 multi-shell series is judged at b=1000, once, coherently."""
-    ref = _reference_shell(sequence)
-    near = _nearest_shell(acq.get("DiffusionDirectionsPerShell"), ref) if ref is not None else None
-    if near is None:
-        return value, prov
-    return near, f"derived: the shell nearest b={fmt_number(ref)} (DiffusionDirectionsPerShell)"
-
-
-def _min_count(c: Constraint, value: Any, finding: Finding, title: str) -> Finding:
-    """Directions at a shell: the count of the shell nearest ``c.shell``. A shell outside shell_tolerance is
-    still the one judged (its b-value is the b-value rule's to judge): one judgement per shell, never a
-    b-value warning and 'no shell' for the same shell."""
-    sev = severity(c.severity)
-    shell = float(c.shell or 0)
-    tol = c.shell_tolerance if c.shell_tolerance is not None else 0.1 * shell
-    near = _nearest_shell(value, shell)
-    if near is None:
-        if isinstance(value, dict):   # b=0 only: there is no diffusion-weighted shell to count
-            finding.found = f"no diffusion-weighted shell (shells: {', '.join(map(str, value)) or 'none'})"
-            finding.status = Status.FAIL
-            finding.message = (f"{title}: {finding.found}, protocol requires at least {c.value} "
-                               f"at b={fmt_number(shell)}: {_verdict(False, sev)}")
-            return finding
-        finding.status, finding.severity = Status.CANNOT_VERIFY, _cap(sev)
-        finding.message = f"{title}: directions per shell could not be read; cannot verify {finding.expected}"
-        return finding
-    count = max(int(n) for b, n in value.items() if _num(b) == near)
-    finding.found = f"{count} directions at b={fmt_number(near)}"
-    if abs(near - shell) > tol + 1e-9:
-        finding.found += f" (the shell nearest b={fmt_number(shell)})"
-    ok = count >= int(c.value)
-    finding.status = Status.PASS if ok else Status.FAIL
-    finding.message = (f"{title}: {finding.found}, protocol requires at least {c.value} "
-                       f"at b={fmt_number(shell)}: {_verdict(ok, sev)}")
-    return finding
 
 
 def _num(x: Any) -> Any:

@@ -31,6 +31,7 @@ NUMBER_PARAMS = frozenset({
 })
 LIST_PARAMS = frozenset({"ImageType", "EchoTimes", "ImageOrientationPatientDICOM", "EchoNumbers"})
 BOOL_PARAMS = frozenset({"MTState"})
+SERIAL_PARAMS = frozenset({"DeviceSerialNumber", "StationName"})
 MRI_DATATYPES = ("anat", "func", "dwi", "fmap", "perf", "mrs", "swi")   # BIDS MRI datatype folders (+ legacy swi)
 IGNORED_TOP = ("sourcedata", "derivatives", "code", "stimuli", "models")
 NOT_SIDECARS = frozenset({"dataset_description.json", "participants.json", "genetic_info.json"})
@@ -71,6 +72,9 @@ def _typed(name: str, value: Any) -> tuple[Any, str | None]:
         return ([value], None) if isinstance(value, (str, int, float)) else (None, f"{name} is {value!r}")
     if name == "DiffusionBValues" or name.startswith("Diffusion") or name.startswith("NumberOf"):
         return None, None   # derived here from .bval and the header, never taken from a sidecar
+    if name in SERIAL_PARAMS and isinstance(value, (int, float)) and not isinstance(value, bool):
+        # a serial number written as a JSON number is text (DICOM LO): 45031.0 prints as 45031
+        return (str(int(value)) if float(value).is_integer() else str(value)), None
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
         return value, None
     return None, f"{name} is {value!r} ({type(value).__name__}), expected text or a number"

@@ -122,13 +122,15 @@ def test_bidsignore_and_bval_inheritance(tmp_path):
     assert not any("extra" in s.path for s in scan.skipped)
 
 
-def test_inspect_shows_the_sidecar_series_description(tmp_path, capsys):
+def test_inspect_shows_the_sidecar_series_description_and_integer_serials(tmp_path, capsys):
     root = _dataset(tmp_path / "ds")
     _nifti(root / "sub-01" / "anat" / "sub-01_T1w.nii.gz")
-    _write(root / "sub-01" / "anat" / "sub-01_T1w.json", {"SeriesDescription": "t1_mprage_sag_p2"})
+    _write(root / "sub-01" / "anat" / "sub-01_T1w.json", {"SeriesDescription": "t1_mprage_sag_p2",
+                                                          "DeviceSerialNumber": 45031.0})
     assert main(["inspect", "--format", "json", str(root)]) == 0
     series = json.loads(capsys.readouterr().out)
     assert series[0]["SeriesDescription"] == "t1_mprage_sag_p2"
+    assert series[0]["DeviceSerialNumber"] == "45031"
 
 
 def _bids_examples(shared: Path) -> list[Path]:
