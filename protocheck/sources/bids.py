@@ -32,7 +32,7 @@ NUMBER_PARAMS = frozenset({
 LIST_PARAMS = frozenset({"ImageType", "EchoTimes", "ImageOrientationPatientDICOM", "EchoNumbers"})
 BOOL_PARAMS = frozenset({"MTState"})
 SERIAL_PARAMS = frozenset({"DeviceSerialNumber", "StationName"})
-MRI_DATATYPES = ("anat", "func", "dwi", "fmap", "perf", "mrs", "swi")   # BIDS MRI datatype folders (+ legacy swi)
+MRI_DATATYPES = ("anat", "func", "dwi", "fmap", "perf", "mrs")   # the BIDS datatypes of MRI
 IGNORED_TOP = ("sourcedata", "derivatives", "code", "stimuli", "models")
 NOT_SIDECARS = frozenset({"dataset_description.json", "participants.json", "genetic_info.json"})
 
@@ -117,7 +117,7 @@ class _Dataset:
         if key not in self.dir_cache:
             try:
                 self.dir_cache[key] = sorted(p for p in level.iterdir() if p.name.endswith(ext)
-                                             and p.name not in NOT_SIDECARS)
+                                             and p.name not in NOT_SIDECARS and p.is_file())
             except OSError:
                 self.dir_cache[key] = []
         return self.dir_cache[key]
