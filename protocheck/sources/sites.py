@@ -104,11 +104,20 @@ def _check_column(column: str | None, tables: dict[Path, list[str]]) -> None:
     if not tables:
         raise InputError(f"--site-column {column}: there is no participants.tsv in the input",
                          fix="give a BIDS dataset with participants.tsv, or use --site-map / --site-from")
-    for path, columns in tables.items():
-        if column not in columns:
-            raise InputError(f"--site-column {column} is not a column of participants.tsv "
-                             f"(columns: {', '.join(columns)})", path=str(path),
-                             fix="use one of these column names")
+    if any(column in columns for columns in tables.values()):
+        return
+    known = list(dict.fromkeys(c for cols in tables.values() for c in cols))   # in file order
+    raise InputError(f"--site-column {column} is not a column of participants.tsv (columns: {', '.join(known)})",
+                     path=str(next(iter(tables))), fix="use one of these column names")
+
+
+def _columns(path: Path) -> list[str]:
+    """The header of a .tsv file (its column names), [] when unreadable."""
+    try:
+        with path.open(encoding="utf-8-sig") as fh:
+            return [c.strip() for c in fh.readline().rstrip("\r\n").split("\t") if c.strip()]
+    except (OSError, UnicodeDecodeError):
+        return []
 
 
 def _participant_row(exam: Exam, table: dict[str, dict[str, str]]) -> dict[str, str]:
@@ -131,9 +140,8 @@ def assign_sites(scan: ScanResult, root: Path | None, options: ScanOptions) -> d
     roots = [Path(root)] if root is not None else [Path(r) for r in scan.roots]
     for r in roots:
         if r.is_dir() and (r / "participants.tsv").is_file():
-            rows = read_tsv(r / "participants.tsv", "participant_id")
-            headers[r / "participants.tsv"] = list(next(iter(rows.values()), {}))
-            table.update(rows)
+            headers[r / "participants.tsv"] = _columns(r / "participants.tsv")
+            table.update(read_tsv(r / "participants.tsv", "participant_id"))
     _check_column(options.site_column, headers)
     session_rx = _session_pattern(options.site_from)
     columns = ([options.site_column] if options.site_column else []) + list(KNOWN_COLUMNS)
