@@ -29,8 +29,9 @@ PARAMETER_NAMES: tuple[str, ...] = (
     "DiffusionBValues", "DiffusionShells", "DiffusionDirectionsPerShell", "NumberOfB0Volumes",
     "NumberOfDiffusionDirections", "MTState", "SliceOrientation", "FieldOfView",
     "NumberOfAverages", "EchoTrainLength", "NonlinearGradientCorrection", "SOPClassUID",
-    "ImageOrientationPatientDICOM", "SpectroscopyVoxelVolume",
+    "ImageOrientationPatientDICOM", "SpectroscopyVoxelVolume", "ReceiveCoilActiveElements",
     "BIDSName", "BIDSSuffix",   # BIDS sources only: file name without sub-/ses- entities, and its suffix
+    "BIDSDatatype",             # BIDS sources only: the datatype folder (anat, func, dwi, fmap, perf, mrs)
 )
 
 
