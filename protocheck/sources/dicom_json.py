@@ -18,7 +18,7 @@ from pydicom.tag import BaseTag, Tag
 
 from protocheck.errors import NetworkError
 
-BulkFetcher = Callable[[str], bytes]
+BulkFetcher = Callable[[str], 'bytes | None']
 
 # Public elements whose bulk value is never fetched (pixels, spectroscopy, waveforms, documents, icons).
 NEVER_FETCH_GROUPS = frozenset({0x7FE0, 0x5400, 0x5600})
@@ -48,7 +48,10 @@ class _BulkHandler:
             self.dropped.add(t)
             return None
         self.fetched += 1
-        return self.fetch(uri)
+        value = self.fetch(uri)
+        if value is None:   # the fetcher declined (e.g. a URL on another host): the element is dropped
+            self.dropped.add(t)
+        return value
 
 
 def _retype_un(ds: Dataset) -> None:
