@@ -32,6 +32,15 @@ def pseudonym(value: str, key: str | None) -> str:
     return "s-" + digest[:12]
 
 
+def exam_label(exam: object) -> str:
+    """How messages name an exam: its BIDS label, else "exam " + a short hash of its key (a DICOM
+    StudyInstanceUID is itself an identifier); the same short id as the JSON report's exam_id."""
+    key = str(getattr(exam, "key", ""))
+    if getattr(exam, "source_kind", "") == "bids" and key.startswith("sub-"):
+        return key
+    return "exam " + hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()[:12]
+
+
 def reduce_date(date: _dt.date | _dt.datetime | str | None) -> str | None:
     """Reduce a date (date object or DICOM/ISO string) to "YYYY-MM" for reports; None if unreadable."""
     if date is None:

@@ -51,3 +51,57 @@ def test_deflate_bomb_inside_a_zip_is_skipped(tmp_path, good_files):
     s = _skip_of(result, "bomb.dcm")
     assert s is not None and s.kind == "limit", [x.reason for x in result.skipped]
     assert sum(a.n_files for a in result.acquisitions()) == 11
+
+
+SIDECAR = ('{"Manufacturer": "Siemens", "MagneticFieldStrength": 3, "RepetitionTime": 2.3, '
+           '"EchoTime": 0.003, "MRAcquisitionType": "3D"}')
+
+
+def _bids(root: Path, site: str | None) -> Path:
+    (root / "sub-01" / "anat").mkdir(parents=True)
+    (root / "dataset_description.json").write_text('{"Name": "x", "BIDSVersion": "1.8.0"}')
+    if site:
+        (root / "participants.tsv").write_text(f"participant_id\tsite\nsub-01\t{site}\n")
+    (root / "sub-01" / "anat" / "sub-01_T1w.json").write_text(SIDECAR)
+    return root
+
+
+def _audit_json(cli, *paths) -> dict:
+    import json
+    rc, out, err = cli("audit", *paths, "--format", "json")
+    assert rc in (0, 1), err
+    return json.loads(out)
+
+
+@pytest.mark.parametrize("named", [True, False])
+def test_two_sites_bids_datasets_are_not_merged(cli, tmp_path, named):
+    a = _bids(tmp_path / "A", "siteA" if named else None)
+    b = _bids(tmp_path / "B", "siteB" if named else None)
+    data = _audit_json(cli, a, b)
+    assert len(data["sessions"]) == 2
+    if named:
+        assert data["sites"] == ["siteA", "siteB"]
+
+
+def test_two_sites_summaries_are_not_merged(cli, tmp_path):
+    out = tmp_path / "out"
+    for site in ("A", "B"):
+        root = _bids(tmp_path / site, None)
+        rc, _, err = cli("check", root, "--site", f"site{site}", "--format", "json", "-o", out / f"{site}.json",
+                         "--summary", out / f"summary_site{site}.json")
+        assert rc in (0, 1), err
+    data = _audit_json(cli, out / "summary_siteA.json", out / "summary_siteB.json")
+    assert data["sites"] == ["siteA", "siteB"] and len(data["sessions"]) == 2
+
+
+def test_summary_claiming_another_sites_name_is_a_warning(cli, tmp_path, caplog):
+    out = tmp_path / "out"
+    for site, claim in (("A", "siteA"), ("B", "siteA")):        # site B's summary claims site A's name
+        root = _bids(tmp_path / site, None)
+        rc, _, err = cli("check", root, "--site", claim, "--format", "json", "-o", out / f"{site}.json",
+                         "--summary", out / f"summary_site{site}.json")
+        assert rc in (0, 1), err
+    from protocheck.sources import scan
+    from protocheck.sources.sites import check_site_claims
+    warnings = check_site_claims(scan([out / "summary_siteA.json", out / "summary_siteB.json"]))
+    assert any("2 summaries claim site 'siteA'" in w for w in warnings), warnings
