@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import traceback
+import warnings
 from pathlib import Path
 
 from protocheck import __version__
@@ -114,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_FAILURE
     from protocheck import cli_run
+    if not getattr(args, "debug", False):
+        warnings.simplefilter("ignore")   # library warnings quote header values (identifiers); we report instead
     try:
         return getattr(cli_run, f"run_{args.command}")(args)
     except ProtocheckError as exc:

@@ -80,6 +80,9 @@ def scan_inputs(args: argparse.Namespace, options: ScanOptions) -> ScanResult:
         from protocheck.sources.sites import assign_sites
     except ImportError:
         return result
+    if getattr(args, "site", None):   # --site names every exam: no "site unknown" note to write
+        for exam in result.exams:
+            exam.site = args.site
     assign_sites(result, None, options)   # once, over every input root (scan.roots)
     return result
 

@@ -32,6 +32,22 @@ def pseudonym(value: str, key: str | None) -> str:
     return "s-" + digest[:12]
 
 
+IDENTITY_READ = ("PatientID", "PatientName", "PatientBirthDate", "AccessionNumber", "StudyDate", "SeriesDate",
+                 "StudyID")
+
+
+def damaged_identity(ds: object) -> str | None:
+    """Why a header's identifying elements cannot be decoded (a wrong VR, a bad length), quoting no value;
+    None when they decode. Such a file is skipped: its subject could not be keyed without the value."""
+    for kw in IDENTITY_READ:
+        try:
+            str(ds.get(kw, "") or "")   # type: ignore[attr-defined]
+        except Exception as exc:  # noqa: BLE001 - pydicom raises many types, with the value in the text
+            return (f"damaged identifying element {kw}: its value cannot be decoded ({type(exc).__name__}); "
+                    "the file is not used (fix: correct the element's VR/length, or anonymize the export)")
+    return None
+
+
 def exam_label(exam: object) -> str:
     """How messages name an exam: its BIDS label, else "exam " + a short hash of its key (a DICOM
     StudyInstanceUID is itself an identifier); the same short id as the JSON report's exam_id."""

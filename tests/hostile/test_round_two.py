@@ -105,3 +105,43 @@ def test_summary_claiming_another_sites_name_is_a_warning(cli, tmp_path, caplog)
     from protocheck.sources.sites import check_site_claims
     warnings = check_site_claims(scan([out / "summary_siteA.json", out / "summary_siteB.json"]))
     assert any("2 summaries claim site 'siteA'" in w for w in warnings), warnings
+
+
+def _with_bad_patient_id(src: Path, dest: Path, vr: bytes = b"FD") -> Path:
+    """A copy of ``src`` whose PatientID is 'CANARYPID99X' under a wrong VR (FD: 12 bytes is no double)."""
+    import io
+    ds = pydicom.dcmread(src)
+    ds.PatientID = "CANARYPID99X"
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=False)
+    raw = bytearray(buf.getvalue())
+    i = raw.index(b"CANARYPID99X")
+    raw[i - 4:i - 2] = vr
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_bytes(bytes(raw))
+    return dest
+
+
+def test_patient_id_with_a_wrong_vr_skips_the_file_without_its_value(cli, case_dir, other_files):
+    for f in other_files[:2]:
+        _with_bad_patient_id(f, case_dir / "badpid" / f.name)
+    rc, out, err = cli("check", case_dir, "--format", "json")
+    assert rc in (0, 1), err
+    assert "CANARYPID99X" not in out + err
+    assert out.count("damaged identifying element PatientID") == 2
+
+
+def test_site_unknown_note_quotes_no_study_uid(cli, case_dir, good_files, tmp_path):
+    study = str(pydicom.dcmread(good_files[0], stop_before_pixels=True).StudyInstanceUID)
+    out = tmp_path / "out"
+    texts = []
+    for extra in ((), ("--site", "siteA")):
+        for fmt in ("json", "html", "console"):
+            rc, stdout, err = cli("check", case_dir, "--format", fmt, "-o", out / f"r{len(extra)}.{fmt}",
+                                  "--summary", out / f"s{len(extra)}{fmt}.json", *extra)
+            assert rc in (0, 1), err
+            texts.append(stdout + err)
+    texts += [p.read_text(encoding="utf-8") for p in out.iterdir()]
+    assert not [t for t in texts if study in t]
+    assert any("site unknown for exam " in t for t in texts)
+    assert not any("site unknown" in p.read_text() for p in out.glob("*1.*"))

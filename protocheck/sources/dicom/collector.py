@@ -10,7 +10,7 @@ from protocheck.sources.dicom import _pydicom  # noqa: F401  (first: pydicom wit
 from pydicom.dataset import Dataset
 
 from protocheck.model import Acquisition, Exam, ScanResult, SkippedFile
-from protocheck.privacy import parse_dicom_date, pseudonym
+from protocheck.privacy import damaged_identity, parse_dicom_date, pseudonym
 from protocheck.sources.dicom import common, diffusion, enhanced, reader, vendors
 from protocheck.sources.dicom.compact import (
     DenseIntSet, HashSet, IntSet, SharedParameters, pack_position, unpack_position,
@@ -100,6 +100,10 @@ class DicomCollector:
                     self.skipped.append(SkippedFile(rec.name, exc.reason, exc.kind))
                     return
                 ds = rec_ds
+            why = damaged_identity(ds) if ds is not None else None
+            if why:
+                self.skipped.append(SkippedFile(rec.name, why, "invalid"))
+                return
             s = self._new_series(rec, ds)
         self._fold(s, rec)
 
