@@ -26,8 +26,7 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
                    help="DICOM folder or file, BIDS dataset, .zip/.tar export, summary .json, or DICOMweb URL")
     p.add_argument("--include-identifiers", action="store_true",
                    help="opt in: show patient identifiers (PatientID, dates...) in outputs; off by default")
-    p.add_argument("--pseudonym-key", metavar="KEY",
-                   help="secret key for the keyed-hash subject pseudonyms (default: a built-in key)")
+    _add_key_options(p)
     p.add_argument("--site-column", metavar="COLUMN", help="participants.tsv column that names the site")
     p.add_argument("--site-map", metavar="FILE", type=Path,
                    help="file of 'pattern<TAB>site' lines matched against exam folders")
@@ -44,6 +43,14 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--insecure", action="store_true", help="DICOMweb: do not verify TLS certificates")
     p.add_argument("-v", "--verbose", action="store_true", help="list every match reason and skipped file")
     p.add_argument("--debug", action="store_true", help="show a traceback on internal errors")
+
+
+def _add_key_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--pseudonym-key", metavar="KEY",
+                   help="secret key for the keyed-hash subject pseudonyms (default: this installation's own "
+                        "secret, created in the user's config folder on first use)")
+    p.add_argument("--pseudonym-key-file", metavar="FILE", type=Path,
+                   help="file holding the pseudonym key (mode 600), e.g. one key shared by a trial's sites")
 
 
 def _add_output_options(p: argparse.ArgumentParser, formats: tuple[str, ...] = FORMATS) -> None:
@@ -96,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a study is complete when the sending association is released")
     p.add_argument("--max-studies", type=int, default=32, help="studies received at once (default 32)")
     p.add_argument("--host", default="0.0.0.0", help="address to listen on (default all)")
+    _add_key_options(p)
     p.add_argument("--debug", action="store_true")
 
     p = sub.add_parser("protocols", help="list the built-in protocols, or validate a protocol file")

@@ -25,8 +25,10 @@ def _is_url(path: str) -> bool:
 
 def scan_options(args: argparse.Namespace) -> ScanOptions:
     """The ScanOptions of the command-line flags."""
+    from protocheck.privacy import pseudonym_key
     return ScanOptions(
-        include_identifiers=args.include_identifiers, pseudonym_key=args.pseudonym_key,
+        include_identifiers=args.include_identifiers,
+        pseudonym_key=pseudonym_key(args.pseudonym_key, args.pseudonym_key_file),
         site_column=args.site_column, site_map=args.site_map, site_from=args.site_from,
         cache_dir=args.cache, workers=max(0, args.workers))
 
@@ -254,9 +256,11 @@ def run_listen(args: argparse.Namespace) -> int:
         from protocheck.sources.listen import run_listener
     except ImportError as exc:
         raise ProtocheckError(f"the DICOM listener is not available ({exc})", fix="pip install 'protocheck[net]'")
+    from protocheck.privacy import pseudonym_key
     protocol = _load_protocol(args.protocol)
+    options = ScanOptions(pseudonym_key=pseudonym_key(args.pseudonym_key, args.pseudonym_key_file))
     run_listener(port=args.port, ae_title=args.ae_title, protocol=protocol, out_dir=args.out,
-                 options=ScanOptions(), allow_aes=args.allow_ae or None, allow_hosts=args.allow_host or None,
+                 options=options, allow_aes=args.allow_ae or None, allow_hosts=args.allow_host or None,
                  quiet_period=args.quiet_period, host=args.host, end_on_release=args.end_on_release,
                  max_studies=args.max_studies)
     return EXIT_OK

@@ -4,6 +4,12 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import hmac
+import os
+import secrets
+import stat
+from pathlib import Path
+
+from protocheck.errors import InputError
 
 # DICOM PS3.15 Annex E basic profile keywords that may identify a patient, a person or a visit.
 # DeviceSerialNumber and StationName are deliberately NOT listed: drift checks need them.
@@ -25,9 +31,73 @@ PHI_ATTRIBUTES: frozenset[str] = frozenset({
 })
 
 
+def config_dir() -> Path:
+    """The user's protocheck config folder: $XDG_CONFIG_HOME/protocheck, else ~/.config/protocheck."""
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "protocheck"
+
+
+def installation_secret(name: str) -> str:
+    """A per-installation secret kept in the user's config folder (created 0600 on first use, in a 0700
+    folder); refused when others may read or write it (a known key makes pseudonyms reversible)."""
+    folder = config_dir()
+    path = folder / name
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        except FileExistsError:
+            return _read_secret(path, "the installation secret")
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(secrets.token_hex(32) + "\n")
+        return _read_secret(path, "the installation secret")
+    except OSError as exc:
+        raise InputError(f"cannot create or read the installation secret ({exc.strerror or exc})",
+                         path=str(path), fix="make the folder writable by you only, or give "
+                                             "--pseudonym-key-file FILE") from None
+
+
+def _read_secret(path: Path, what: str) -> str:
+    """The secret in ``path``: a regular file of the user, not readable or writable by others."""
+    st = os.stat(path, follow_symlinks=False)
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(f"{what} is not a regular file", path=str(path), fix="remove it or give a regular file")
+    if st.st_mode & 0o077:
+        raise InputError(f"{what} may be read or changed by other users (mode {stat.S_IMODE(st.st_mode):o})",
+                         path=str(path), fix=f"chmod 600 {path}")
+    if hasattr(os, "getuid") and st.st_uid != os.getuid():
+        raise InputError(f"{what} belongs to another user", path=str(path), fix="use a key file you own")
+    text = path.read_text(encoding="utf-8", errors="replace").strip()
+    if len(text) < 16:
+        raise InputError(f"{what} is empty or too short (at least 16 characters)", path=str(path),
+                         fix="put a long random secret in it, e.g. the output of `openssl rand -hex 32`")
+    return text
+
+
+def pseudonym_key(key: str | None = None, key_file: str | os.PathLike | None = None) -> str:
+    """The key of subject pseudonyms: ``--pseudonym-key-file``, else ``--pseudonym-key``, else the
+    installation's own secret (never a public constant: pseudonyms are not reversible by dictionary)."""
+    if key_file is not None:
+        try:
+            return _read_secret(Path(key_file), "the pseudonym key file")
+        except OSError as exc:
+            raise InputError(f"cannot read the pseudonym key file ({exc.strerror or exc})", path=str(key_file),
+                             fix="give a readable file holding the key (chmod 600)") from None
+    if key:
+        return key
+    path = str(config_dir() / "pseudonym.key")
+    if path not in _SECRETS:
+        _SECRETS[path] = installation_secret("pseudonym.key")
+    return _SECRETS[path]
+
+
+_SECRETS: dict[str, str] = {}
+
+
 def pseudonym(value: str, key: str | None) -> str:
-    """A short keyed HMAC-SHA256 pseudonym ("s-" + 12 hex) so subjects can be grouped without identifiers."""
-    secret = (key or "protocheck").encode("utf-8")
+    """A short keyed HMAC-SHA256 pseudonym ("s-" + 12 hex) so subjects can be grouped without identifiers;
+    without a key, the installation's secret is the key."""
+    secret = (key or pseudonym_key()).encode("utf-8")
     digest = hmac.new(secret, (value or "").encode("utf-8"), hashlib.sha256).hexdigest()
     return "s-" + digest[:12]
 
