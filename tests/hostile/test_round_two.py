@@ -145,3 +145,35 @@ def test_site_unknown_note_quotes_no_study_uid(cli, case_dir, good_files, tmp_pa
     assert not [t for t in texts if study in t]
     assert any("site unknown for exam " in t for t in texts)
     assert not any("site unknown" in p.read_text() for p in out.glob("*1.*"))
+
+
+LONG = "t1" * 32768      # 64 KB: "t1.*(3d|sag)" backtracks quadratically on it (45-60 s before the fix)
+
+
+def test_long_series_description_is_cut_to_its_vr_maximum(scan, tmp_path, good_files):
+    ds = pydicom.dcmread(good_files[0])
+    ds.SeriesDescription = LONG
+    ds.ImageComments = "x" * 20000          # LT: cut to 10240 (never reported, but bounded too)
+    corpus.save(ds, tmp_path / "long" / "a.dcm")
+    result = scan(tmp_path / "long")
+    acq = next(iter(result.acquisitions()))
+    assert acq.get("SeriesDescription") == LONG[:64] and len(acq.description) <= 64
+
+
+def test_long_sidecar_string_is_cut_like_the_dicom_value(tmp_path):
+    import json
+    from protocheck.sources import scan
+    root = _bids(tmp_path / "A", None)
+    side = root / "sub-01" / "anat" / "sub-01_T1w.json"
+    side.write_text(json.dumps({**json.loads(SIDECAR), "SeriesDescription": LONG, "ProtocolName": LONG}))
+    acq = next(iter(scan([root]).acquisitions()))
+    assert acq.get("SeriesDescription") == LONG[:64] and acq.get("ProtocolName") == LONG[:64]
+
+
+def test_check_with_long_descriptions_finishes(cli, tmp_path, good_files):
+    ds = pydicom.dcmread(good_files[0])
+    ds.SeriesDescription = LONG
+    ds.ProtocolName = LONG
+    corpus.save(ds, tmp_path / "long" / "a.dcm")
+    rc, out, err = cli("check", tmp_path / "long", "--format", "json")
+    assert rc in (0, 1), err
