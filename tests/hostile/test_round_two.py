@@ -177,3 +177,67 @@ def test_check_with_long_descriptions_finishes(cli, tmp_path, good_files):
     corpus.save(ds, tmp_path / "long" / "a.dcm")
     rc, out, err = cli("check", tmp_path / "long", "--format", "json")
     assert rc in (0, 1), err
+
+
+class _Planted:
+    """A pickle that creates a folder when loaded (what a planted cache entry could do with a command)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+        return (os.mkdir, (str(self.marker),))
+
+
+def test_planted_protocol_pickle_is_never_loaded(tmp_path):
+    import pickle
+    from protocheck.protocol import cache
+    from protocheck.protocol.loader import builtin_protocol_dir, load_protocol
+    path = builtin_protocol_dir() / "als-brain-3t.yaml"
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    marker = tmp_path / "PWNED"
+    text = path.read_text(encoding="utf-8")
+    cache._file(folder, text, str(path)).write_bytes(pickle.dumps(_Planted(marker)))
+    protocol = cache.load(folder, text, str(path))
+    assert not marker.exists() and protocol is None
+    assert load_protocol(str(path), folder).name == "als-brain-3t"
+
+
+def test_planted_snapshot_pickle_is_never_loaded(tmp_path, good_files):
+    import pickle
+    import sqlite3
+    import zlib
+    from protocheck.sources import scan as scan_inputs
+    from protocheck.sources.options import ScanOptions
+    root = tmp_path / "exam"
+    root.mkdir()
+    for f in good_files:
+        shutil.copyfile(f, root / f.name)
+    folder = tmp_path / "cache"
+    first = scan_inputs([root], ScanOptions(cache_dir=folder))
+    marker = tmp_path / "PWNED"
+    evil = zlib.compress(pickle.dumps(_Planted(marker)))
+    for db_path in folder.glob("index-*.sqlite"):
+        db = sqlite3.connect(db_path)
+        with db:
+            db.execute("UPDATE snapshots SET data=?", (evil,))
+            db.execute("UPDATE folders SET data=?", (evil,))
+        db.close()
+    again = scan_inputs([root], ScanOptions(cache_dir=folder))
+    assert not marker.exists()
+    assert [a.key for a in again.acquisitions()] == [a.key for a in first.acquisitions()]
+
+
+def test_cache_folder_writable_by_others_is_refused(cli, tmp_path, good_files):
+    import os
+    root = tmp_path / "exam"
+    root.mkdir()
+    shutil.copyfile(good_files[0], root / good_files[0].name)
+    folder = tmp_path / "shared-cache"
+    folder.mkdir()
+    os.chmod(folder, 0o777)
+    rc, out, err = cli("check", root, "--cache", folder)
+    assert rc == 2 and "written by other users" in err
+    assert list(folder.iterdir()) == []
