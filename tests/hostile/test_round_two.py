@@ -241,3 +241,56 @@ def test_cache_folder_writable_by_others_is_refused(cli, tmp_path, good_files):
     rc, out, err = cli("check", root, "--cache", folder)
     assert rc == 2 and "written by other users" in err
     assert list(folder.iterdir()) == []
+
+
+def _alias_bomb(levels: int) -> str:
+    lines = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    names = "abcdefghijklmnop"
+    for prev, name in zip(names, names[1:levels]):
+        lines.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def test_yaml_alias_bomb_is_refused_with_its_line(cli, tmp_path):
+    path = tmp_path / "bomb.yaml"
+    path.write_text(_alias_bomb(6))       # 9^6 leaves when walked (the probe's 9 levels took 2.2 GB)
+    rc, out, err = cli("protocols", path)
+    assert rc == 2 and "aliases" in err and "line 1" in err
+
+
+@pytest.mark.parametrize("name", ["deep.json", "deep.yaml"])
+def test_deeply_nested_protocol_is_refused(cli, tmp_path, name):
+    path = tmp_path / name
+    path.write_text("[" * 100_000 + "]" * 100_000 if name.endswith(".json") else "a:\n" + "- " * 5000 + "x\n")
+    rc, out, err = cli("protocols", path)
+    assert rc == 2 and "internal error" not in err and str(path) in err
+
+
+def _summary(cli, tmp_path) -> Path:
+    root = _bids(tmp_path / "A", None)
+    out = tmp_path / "summary.json"
+    rc, _, err = cli("check", root, "--site", "siteA", "--format", "json", "-o", tmp_path / "r.json",
+                     "--summary", out)
+    assert rc in (0, 1), err
+    return out
+
+
+@pytest.mark.parametrize("damage", ["month13", "bigint", "deep"])
+def test_absurd_summary_names_file_and_place(cli, tmp_path, damage):
+    import json
+    path = _summary(cli, tmp_path)
+    doc = json.loads(path.read_text())
+    text = None
+    if damage == "month13":
+        doc["exams"][0]["month"] = "2024-13"
+    elif damage == "bigint":
+        text = json.dumps(doc).replace('"n_files_seen": ', '"n_files_seen": ' + "9" * 5000 + ", \"x_\": ", 1)
+    else:
+        doc["exams"][0]["acquisitions"][0]["params"]["EchoTime"]["value"] = "DEEP"
+        text = json.dumps(doc).replace('"DEEP"', "[" * 100_000 + "]" * 100_000)
+    path.write_text(text or json.dumps(doc))
+    rc, out, err = cli("audit", path, "--format", "json")
+    assert rc == 2 and "internal error" not in err, err
+    assert str(path) in err
+    if damage == "month13":
+        assert "/exams/0" in err

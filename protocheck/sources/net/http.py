@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
+from protocheck import jsonsafe
 from protocheck.errors import NetworkError
 
 log = logging.getLogger("protocheck.dicomweb")
@@ -284,7 +285,7 @@ class HttpClient:
         if resp.status_code == 204 or not body.strip():
             return []
         try:
-            return json.loads(body)
+            return jsonsafe.loads(body)
         except ValueError:
             raise NetworkError("the server answered with malformed JSON", path=safe_url(url),
                                fix="check that the URL is the DICOMweb root (QIDO-RS/WADO-RS), "
