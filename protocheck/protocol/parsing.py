@@ -22,13 +22,14 @@ _CSafeLoader = getattr(yaml, "CSafeLoader", None)   # libyaml: same safe constru
 
 MAX_PROTOCOL_BYTES = 4 * 1024 * 1024    # the built-in protocols are 30 KB
 MAX_DEPTH = 64                          # a protocol nests about 8 levels
+MAX_NODES = 200_000                     # values once aliases are expanded (the built-ins: about 1,700)
 
 
 def parse(text: str, filename: str) -> tuple[Any, Lines]:
     """Parse YAML (or JSON) safely; return the data and a (lazy) map JSON path -> 1-based line.
 
-    Bounded: a file over MAX_PROTOCOL_BYTES, a YAML alias or anchor (a 445-byte alias bomb expands to
-    gigabytes when walked) and nesting deeper than MAX_DEPTH are refused with their place."""
+    Bounded: a file over MAX_PROTOCOL_BYTES, YAML aliases expanding past MAX_NODES values (a 445-byte alias
+    bomb expands to gigabytes when walked) and nesting deeper than MAX_DEPTH are refused with their place."""
     if len(text) > MAX_PROTOCOL_BYTES:
         raise ProtocolError(f"the file is larger than {MAX_PROTOCOL_BYTES // (1024 * 1024)} MiB", path=filename,
                             fix="a protocol is a few kilobytes of YAML or JSON: check the file")
@@ -45,7 +46,7 @@ def _parse(text: str, filename: str) -> tuple[Any, Lines]:
     if filename.lower().endswith(".json"):
         data, lines = _parse_json(text, filename)
         return data, lambda: lines
-    _refuse_aliases(text, filename)
+    _bound_aliases(text, filename)
     if _CSafeLoader is not None:
         fast = _parse_c(text)
         if fast is not None:
@@ -54,20 +55,47 @@ def _parse(text: str, filename: str) -> tuple[Any, Lines]:
     return data, lambda: lines
 
 
-def _refuse_aliases(text: str, filename: str) -> None:
-    """ProtocolError at the first YAML anchor or alias (protocols never need them; bombs do)."""
+def _bound_aliases(text: str, filename: str) -> None:
+    """ProtocolError when YAML aliases expand the document past MAX_NODES values (a 445-byte alias bomb
+    expands to gigabytes when walked); anchors that merely share a block, as the built-ins do, are fine."""
     loader = (_CSafeLoader or yaml.SafeLoader)(text)
     try:
+        first_alias = None
         while loader.check_token():
             token = loader.get_token()
-            if isinstance(token, (yaml.AliasToken, yaml.AnchorToken)):
-                raise ProtocolError("YAML anchors and aliases (& and *) are refused in protocol files",
-                                    path=filename, where=_mark_text(token.start_mark),
-                                    fix="write the repeated part out in full")
+            if isinstance(token, yaml.AliasToken):
+                first_alias = token.start_mark
+                break
+        if first_alias is None:
+            return
+        loader = (_CSafeLoader or yaml.SafeLoader)(text)
+        node = loader.get_single_node()
     except yaml.YAMLError:
         return   # a syntax error: the parser reports it with its place
     finally:
         loader.dispose()
+    if node is not None and _expanded_size(node) > MAX_NODES:
+        raise ProtocolError(f"YAML aliases (*) expand the document past {MAX_NODES:,} values (an alias bomb)",
+                            path=filename, where=_mark_text(first_alias),
+                            fix="write the repeated part out, or reuse a block only a few times")
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """How many nodes the document has once every alias is expanded (each node's size computed once)."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if id(node) in sizes:
+            continue
+        kids = [k for pair in node.value for k in pair] if isinstance(node, yaml.MappingNode) else \
+            node.value if isinstance(node, yaml.SequenceNode) else []
+        if done:
+            sizes[id(node)] = min(1 + sum(sizes[id(k)] for k in kids), MAX_NODES + 1)
+        else:
+            stack.append((node, True))
+            stack.extend((k, False) for k in kids if id(k) not in sizes)
+    return sizes[id(root)]
 
 
 def _check_depth(data: Any, filename: str) -> None:

@@ -255,7 +255,7 @@ def test_yaml_alias_bomb_is_refused_with_its_line(cli, tmp_path):
     path = tmp_path / "bomb.yaml"
     path.write_text(_alias_bomb(6))       # 9^6 leaves when walked (the probe's 9 levels took 2.2 GB)
     rc, out, err = cli("protocols", path)
-    assert rc == 2 and "aliases" in err and "line 1" in err
+    assert rc == 2 and "alias bomb" in err and "line 2" in err
 
 
 @pytest.mark.parametrize("name", ["deep.json", "deep.yaml"])
