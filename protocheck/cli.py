@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return getattr(cli_run, f"run_{args.command}")(args)
     except ProtocheckError as exc:
-        print(f"protocheck: error: {exc}", file=sys.stderr)
+        print(f"protocheck: error: {_clean(exc)}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         print("protocheck: interrupted", file=sys.stderr)
@@ -138,9 +138,15 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:   # an internal error must still end with exit 2 and a clear line
         if getattr(args, "debug", False):
             traceback.print_exc()
-        print(f"protocheck: internal error: {type(exc).__name__}: {exc}. Please report it with the "
+        print(f"protocheck: internal error: {type(exc).__name__}: {_clean(exc)}. Please report it with the "
               f"command you ran (--debug shows the traceback).", file=sys.stderr)
         return EXIT_FAILURE
+
+
+def _clean(exc: BaseException) -> str:
+    """An error message with control characters replaced (it may quote a file name or a header value)."""
+    from protocheck.reports.textsafe import clean
+    return clean(exc)
 
 
 def entry_point() -> None:

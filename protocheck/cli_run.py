@@ -89,30 +89,30 @@ def scan_inputs(args: argparse.Namespace, options: ScanOptions) -> ScanResult:
     return result
 
 
-def _check_output_path(output: Path | None, roots: list[Path]) -> None:
-    """Never write into an input tree: refuse an output path inside any input folder."""
-    if output is None:
-        return
-    target = output.resolve()
-    for root in roots:
-        base = root if root.is_dir() else root.parent
-        if target == base or base in target.parents:
-            raise ReportError("the output file is inside the input tree, and protocheck never writes there",
-                              path=str(output), fix="write the report to a folder outside the exam/dataset")
+def _check_output_path(output: Path | None, roots: list[Path], what: str = "-o") -> None:
+    """Never write into an input tree (resolved paths and inodes compared), nor onto a folder."""
+    if output is not None:
+        from protocheck.outputs import check_target
+        check_target(output, roots, what)
 
 
 def write_output(text: str, output: Path | None) -> None:
-    """Write a report to ``output`` (or standard output)."""
+    """Write a report to ``output`` (a temporary file renamed over it: never through a link), or stdout."""
     if output is None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise ReportError(f"cannot write the report: {exc.strerror}", path=str(output),
-                          fix="choose a writable path with -o") from exc
+    from protocheck.outputs import write_atomic
+    write_atomic(output, text)
+
+
+def _console_text(render: Any) -> str:
+    """What ``render(console)`` prints, as plain text (for -o with the console format)."""
+    import io
+    from protocheck.reports.console import make_console
+    buf = io.StringIO()
+    render(make_console(buf))
+    return buf.getvalue()
 
 
 def _load_protocol(name: str, args: argparse.Namespace | None = None) -> Any:
@@ -142,7 +142,7 @@ def run_check(args: argparse.Namespace) -> int:
     from protocheck.reports.json_report import report_to_dict
     roots = _input_roots(args)
     _check_output_path(args.output, roots)
-    _check_output_path(args.summary, roots)
+    _check_output_path(args.summary, roots, "--summary")
     protocol = _load_protocol(args.protocol, args)
     options = scan_options(args)
     scan = scan_inputs(args, options)
@@ -173,8 +173,8 @@ def _emit_check(report: dict[str, Any], args: argparse.Namespace) -> None:
     else:
         from protocheck.reports.console import make_console, render_console
         if args.output:
-            with open(args.output, "w", encoding="utf-8") as fh:
-                render_console(report, make_console(fh), quiet=args.quiet, verbose=args.verbose)
+            write_output(_console_text(lambda c: render_console(report, c, quiet=args.quiet, verbose=args.verbose)),
+                         args.output)
         else:
             render_console(report, quiet=args.quiet, verbose=args.verbose)
 
@@ -189,7 +189,8 @@ def run_inspect(args: argparse.Namespace) -> int:
         write_output(json.dumps(series, indent=2, ensure_ascii=False) + "\n", args.output)
     else:
         from protocheck.reports.inspect_console import render_inspect
-        render_inspect(series, scan, Console(), provenance=args.provenance)
+        from protocheck.reports.console import make_console
+        render_inspect(series, scan, make_console(), provenance=args.provenance)
     if not series:
         print("protocheck: no MR series found in the input", file=sys.stderr)
         return EXIT_FAILURE
@@ -203,7 +204,7 @@ def run_audit(args: argparse.Namespace) -> int:
     roots = _input_roots(args)
     _check_output_path(args.output, roots)
     if args.tsv:
-        _check_output_path(args.tsv / "x", roots)
+        _check_output_path(args.tsv / "x", roots, "--tsv")
     protocol = _load_protocol(args.protocol, args)
     options = scan_options(args)
     scan = scan_inputs(args, options)
@@ -220,7 +221,13 @@ def run_audit(args: argparse.Namespace) -> int:
     elif args.format == "html":
         write_output(_html("audit", data), args.output)
     else:
-        render_audit(audit, file=args.output.open("w", encoding="utf-8") if args.output else None)
+        if args.output:
+            import io
+            buf = io.StringIO()
+            render_audit(audit, file=buf)
+            write_output(buf.getvalue(), args.output)
+        else:
+            render_audit(audit)
     if not results:
         print("protocheck: no MR exam found in the input", file=sys.stderr)
         return EXIT_FAILURE

@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from protocheck.reports.textsafe import SafeConsole
+
 STATUS_STYLE = {
     "compliant": ("✔ compliant", "green"), "deviating": ("✘ deviating", "red"),
     "cannot_verify": ("? cannot verify", "yellow"), "missing": ("✘ missing", "red"),
@@ -64,10 +66,10 @@ def short_description(seq: dict[str, Any]) -> str:
 
 def make_console(file: Any = None) -> Console:
     """A console for the report: the terminal's width, or 130 columns of plain text when piped."""
-    probe = Console(file=file)
+    probe = SafeConsole(file=file)   # header text is cleaned of control characters as it is printed
     if probe.is_terminal:
         return probe
-    return Console(file=file, width=130)
+    return SafeConsole(file=file, width=130)
 
 
 def _sequence_table(exam: dict[str, Any]) -> Table:

@@ -6,6 +6,8 @@ import csv
 import io
 from typing import Any
 
+from protocheck.reports.textsafe import tsv_cell
+
 COLUMNS = ("exam_id", "subject", "site", "visit", "sequence", "requirement", "sequence_status", "series",
            "check_id", "status", "severity", "parameter", "expected", "found", "message", "advice")
 
@@ -14,7 +16,7 @@ def _clean(value: Any) -> str:
     """Tabs and newlines inside header strings would break the table: fold them to spaces."""
     if value is None:
         return ""
-    return " ".join(str(value).split())
+    return tsv_cell(" ".join(str(value).split()))   # control characters replaced, a leading = + - @ defused
 
 
 def render_tsv(report: dict[str, Any]) -> str:

@@ -169,16 +169,8 @@ def write_summary(results: list[ExamResult], scan: ScanResult | None, path: str 
     """Write the site's federated summary (validated against the schema) to ``path``; returns the path."""
     doc = summary_document(results, scan, options, protocol)
     _validate(doc, str(path), ReportError)
-    out = Path(path)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        tmp.replace(out)
-    except OSError as exc:
-        raise ReportError(f"cannot write the summary: {exc.strerror or exc}", path=str(path),
-                          fix="choose a writable output path") from exc
-    return out
+    from protocheck.outputs import write_atomic
+    return write_atomic(path, json.dumps(doc, indent=1, ensure_ascii=False) + "\n", "--summary")
 
 
 def is_summary(path: str | Path) -> bool:

@@ -294,3 +294,94 @@ def test_absurd_summary_names_file_and_place(cli, tmp_path, damage):
     assert str(path) in err
     if damage == "month13":
         assert "/exams/0" in err
+
+
+ESC = "\x1b[2J\x1b[32mCOMPLIANT\x1b]0;pwn\x07\x9b31m"
+
+
+def test_escape_sequences_from_headers_never_reach_the_terminal(cli, tmp_path, good_files):
+    root = tmp_path / "exam"
+    for f in good_files[:3]:
+        ds = pydicom.dcmread(f)
+        ds.SeriesDescription = "T2" + ESC[:20]
+        ds.InstitutionName = "Hosp" + ESC[20:]
+        corpus.save(ds, root / f.name)
+    texts = []
+    for fmt in ("console", "tsv"):
+        rc, out, err = cli("check", root, "--format", fmt, "--verbose", "--site-from", "InstitutionName")
+        assert rc in (0, 1), err
+        texts.append(out + err)
+    rc, out, err = cli("inspect", root)
+    texts.append(out + err)
+    rc, out, err = cli("audit", root, "--site-from", "InstitutionName", "--tsv", tmp_path / "tsv")
+    texts += [out + err] + [p.read_text() for p in (tmp_path / "tsv").iterdir()]
+    for text in texts:
+        assert "\x1b" not in text and "\x9b" not in text and "\x07" not in text
+
+
+def test_rich_markup_in_a_site_name_is_printed_not_parsed(cli, tmp_path):
+    a = _bids(tmp_path / "A", "[/bold]site[red]X")
+    rc, out, err = cli("audit", a)
+    assert rc in (0, 1) and "internal error" not in err, err
+    assert "[/bold]site[red]X" in out
+
+
+def test_tsv_cells_starting_with_formula_characters_are_defused(cli, tmp_path):
+    import json
+    root = _bids(tmp_path / "A", '=HYPERLINK("http://x","y")')
+    side = root / "sub-01" / "anat" / "sub-01_T1w.json"
+    side.write_text(json.dumps({**json.loads(SIDECAR), "SeriesDescription": "@SUM(A1)", "EchoTime": -0.5}))
+    rc, out, err = cli("check", root, "--format", "tsv", "--site-column", "site")
+    assert rc in (0, 1), err
+    cells = [c for line in out.splitlines() for c in line.split("\t")]
+    assert not [c for c in cells if c[:1] in ("=", "+", "@")], cells
+    rc, out, err = cli("audit", root, "--tsv", tmp_path / "tsv")
+    for p in (tmp_path / "tsv").iterdir():
+        cells = [c.strip('"') for line in p.read_text().splitlines() for c in line.split("\t")]
+        assert not [c for c in cells if c[:1] in ("=", "+", "@")], (p.name, cells)
+    from protocheck.reports.textsafe import tsv_cell
+    assert tsv_cell("-0.5") == "-0.5" and tsv_cell("-cmd|x") == "'-cmd|x"
+
+
+def test_outputs_never_go_through_links_into_the_input(cli, tmp_path, good_files):
+    import os
+    root = tmp_path / "exam"
+    root.mkdir()
+    for f in good_files[:2]:
+        shutil.copyfile(f, root / f.name)
+    victim = root / good_files[0].name
+    before = victim.read_bytes()
+    tsv = tmp_path / "tsv"
+    tsv.mkdir()
+    os.symlink(victim, tsv / "matrix.tsv")                       # a planted link in the --tsv folder
+    out = tmp_path / "out"
+    out.mkdir()
+    os.link(root / good_files[1].name, out / "report.json")       # -o hard-linked to an input file
+    second = (root / good_files[1].name).read_bytes()
+    rc, _, err = cli("audit", root, "--tsv", tsv)
+    assert rc in (0, 1), err
+    rc, _, err = cli("check", root, "--format", "json", "-o", out / "report.json")
+    assert rc in (0, 1), err
+    assert victim.read_bytes() == before and (root / good_files[1].name).read_bytes() == second
+    assert not (tsv / "matrix.tsv").is_symlink() and (out / "report.json").read_text().startswith("{")
+
+
+def test_output_onto_an_existing_folder_is_a_clear_error(cli, tmp_path, good_files):
+    root = tmp_path / "exam"
+    root.mkdir()
+    shutil.copyfile(good_files[0], root / good_files[0].name)
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    rc, out, err = cli("check", root, "--format", "json", "-o", folder)
+    assert rc == 2 and "is a folder" in err and "internal error" not in err
+
+
+def test_output_into_the_input_through_a_linked_folder_is_refused(cli, tmp_path, good_files):
+    import os
+    root = tmp_path / "exam"
+    root.mkdir()
+    shutil.copyfile(good_files[0], root / good_files[0].name)
+    os.symlink(root, tmp_path / "alias")
+    rc, out, err = cli("check", root, "--format", "json", "-o", tmp_path / "alias" / "r.json")
+    assert rc == 2 and "inside the input" in err
+    assert sorted(p.name for p in root.iterdir()) == [good_files[0].name]
