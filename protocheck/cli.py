@@ -9,6 +9,7 @@ never a traceback (``--debug`` shows it).
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import traceback
 import warnings
@@ -125,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     from protocheck import cli_run
     if not getattr(args, "debug", False):
         warnings.simplefilter("ignore")   # library warnings quote header values (identifiers); we report instead
+    _log_to_stderr()
     try:
         return getattr(cli_run, f"run_{args.command}")(args)
     except ProtocheckError as exc:
@@ -141,6 +143,37 @@ def main(argv: list[str] | None = None) -> int:
         print(f"protocheck: internal error: {type(exc).__name__}: {_clean(exc)}. Please report it with the "
               f"command you ran (--debug shows the traceback).", file=sys.stderr)
         return EXIT_FAILURE
+
+
+class _Stderr(logging.StreamHandler):
+    """A handler writing to whatever ``sys.stderr`` is when a line is logged."""
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: ANN201
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:  # noqa: ANN001
+        pass
+
+
+class _CleanLog(logging.Filter):
+    """Log lines (listen's AE titles, server answers) with control characters replaced."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from protocheck.reports.textsafe import clean
+        record.msg, record.args = clean(record.getMessage()), ()
+        return True
+
+
+def _log_to_stderr() -> None:
+    """Warnings of protocheck's loggers to standard error, one cleaned line each (as before: no prefix)."""
+    logger = logging.getLogger("protocheck")
+    if not any(isinstance(f, _CleanLog) for h in logger.handlers for f in h.filters):
+        handler = _Stderr()
+        handler.addFilter(_CleanLog())
+        handler.setLevel(logging.WARNING)
+        logger.addHandler(handler)
 
 
 def _clean(exc: BaseException) -> str:

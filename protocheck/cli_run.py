@@ -78,14 +78,14 @@ def scan_inputs(args: argparse.Namespace, options: ScanOptions) -> ScanResult:
             result.merge(scan(local, options))
         for url in (p for p in args.paths if _is_url(p)):
             result.merge(_scan_url(url, args, options))
-    try:
-        from protocheck.sources.sites import assign_sites
-    except ImportError:
-        return result
+    from protocheck.sources.sites import assign_sites
     if getattr(args, "site", None):   # --site names every exam: no "site unknown" note to write
         for exam in result.exams:
             exam.site = args.site
     assign_sites(result, None, options)   # once, over every input root (scan.roots)
+    if not options.include_identifiers:   # after the site map (which may match them): out of every report
+        from protocheck.privacy import scrub_folder_names
+        scrub_folder_names(result, options.pseudonym_key)
     return result
 
 

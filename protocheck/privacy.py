@@ -5,9 +5,11 @@ import datetime as _dt
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import stat
 from pathlib import Path
+from typing import Any
 
 from protocheck.errors import InputError
 
@@ -125,6 +127,49 @@ def exam_label(exam: object) -> str:
     if getattr(exam, "source_kind", "") == "bids" and key.startswith("sub-"):
         return key
     return "exam " + hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()[:12]
+
+
+# PACS exports name folders by patient ("DOE^JOHN", "Doe, John") and by date ("20240917", "17.09.2024").
+_FOLDER_DATE = re.compile(r"(?<!\d)(19|20)\d\d[-_.]?(0[1-9]|1[0-2])[-_.]?(0[1-9]|[12]\d|3[01])(?!\d)"
+                          r"|(?<!\d)(0[1-9]|[12]\d|3[01])[-_.](0[1-9]|1[0-2])[-_.](19|20)\d\d(?!\d)")
+_FOLDER_NAME = re.compile(r"\^|^[^\W\d_][\w'’-]*, ?[^\W\d_]")
+_SEPARATORS = re.compile(r"[/\\:]")
+
+
+def identifying_folder(name: str) -> bool:
+    """True for a folder name that looks like a patient name (PN "^", "Last, First") or holds a date."""
+    return bool(_FOLDER_NAME.search(name) or _FOLDER_DATE.search(name))
+
+
+def folder_alias(name: str, key: str | None) -> str:
+    """A stable stand-in for an identifying folder name: "folder-" + a keyed hash."""
+    return "folder-" + pseudonym(name, key)[2:10]
+
+
+def scrub_folder_names(scan: Any, key: str | None) -> int:
+    """Replace folder names that look like patient names or dates in everything a report shows of ``scan``
+    (exam and series folders, subjects taken from folders, skipped paths, notes); returns how many names."""
+    names: set[str] = set()
+    for exam in scan.exams:
+        for text in (exam.folder, exam.subject, *(a.folder for a in exam.acquisitions)):
+            names.update(p for p in _SEPARATORS.split(text or "") if p and identifying_folder(p))
+    for s in scan.skipped:
+        names.update(p for p in _SEPARATORS.split(s.path)[:-1] if p and identifying_folder(p))
+    if not names:
+        return 0
+    pattern = re.compile("|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)))
+
+    def sub(text: Any) -> Any:
+        return pattern.sub(lambda m: folder_alias(m.group(0), key), text) if isinstance(text, str) else text
+
+    for exam in scan.exams:
+        exam.folder, exam.subject = sub(exam.folder), sub(exam.subject)
+        for acq in exam.acquisitions:
+            acq.folder = sub(acq.folder)
+            acq.notes = [type(n)(n.code, sub(n.message), n.severity) for n in acq.notes]
+    for s in scan.skipped:
+        s.path, s.reason = sub(s.path), sub(s.reason)
+    return len(names)
 
 
 def reduce_date(date: _dt.date | _dt.datetime | str | None) -> str | None:
