@@ -14,6 +14,7 @@ from typing import IO, Any, Callable
 DEFLATED = "1.2.840.10008.1.2.1.99"
 MAX_INFLATED = 64 * 1024 * 1024     # a header is kilobytes; an enhanced header a few megabytes
 _CHUNK = 64 * 1024
+_STEP = 1024 * 1024                 # inflated bytes produced per call (a 64 KiB chunk may hold 64 MiB)
 _META_WINDOW = 4096                 # the file meta group (and its transfer syntax) lies within this
 
 
@@ -47,7 +48,7 @@ class InflatingReader(io.RawIOBase):
     def _fill(self, upto: int) -> None:
         """Inflate until ``upto`` bytes are available (or the stream ends); InflateLimit past the cap."""
         while len(self._buf) < upto and not self._eof:
-            room = self.limit - len(self._buf) + 1
+            room = min(self.limit - len(self._buf) + 1, _STEP)   # never more than a step at once
             data = self._z.unconsumed_tail or self._src.read(_CHUNK)
             if not data:
                 self._buf += self._z.flush()

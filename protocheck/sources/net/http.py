@@ -93,6 +93,7 @@ def load_credentials(auth_file: str | os.PathLike | None = None,
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024     # one answer, as sent and as decoded (a series' metadata is far less)
 DEADLINE_FACTOR = 10.0      # one request's overall deadline: this many read time-outs (300 s for --timeout 30)
 CHUNK = 16 * 1024
+STEP = 1024 * 1024          # decoded bytes produced per call
 _DECODERS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": 32 + zlib.MAX_WBITS}
 
 
@@ -237,8 +238,8 @@ class HttpClient:
             raise NetworkError(f"the server answered with an unsupported Content-Encoding {encoding[:40]!r}",
                                path=shown, fix="configure the server to send gzip, deflate or no encoding")
         decoder = zlib.decompressobj(_DECODERS[encoding]) if encoding in _DECODERS else None
-        out = bytearray()
-        sent = 0
+        out: list[bytes] = []      # parts, joined once at the end (no copy while growing)
+        sent = size = 0
         end = time.monotonic() + self.deadline
         try:
             while True:
@@ -248,23 +249,29 @@ class HttpClient:
                     break
                 sent += len(chunk)
                 self._bounded(sent, end, shown)
-                out += self._decode(decoder, chunk, len(out), shown) if decoder else chunk
-                self._bounded(len(out), end, shown)
+                out.append(self._decode(decoder, chunk, size, shown) if decoder else chunk)
+                size += len(out[-1])
+                self._bounded(size, end, shown)
             if decoder is not None:
-                out += decoder.flush()
-                self._bounded(len(out), end, shown)
+                out.append(decoder.flush())
+                self._bounded(size + len(out[-1]), end, shown)
         except (requests.exceptions.RequestException, OSError, zlib.error) as exc:
             raise NetworkError(f"the answer could not be read ({type(exc).__name__})", path=shown,
                                fix="check the server; slow servers: raise --timeout") from None
-        return bytes(out)
+        return b"".join(out)
 
     def _decode(self, decoder: Any, chunk: bytes, have: int, shown: str) -> bytes:
-        """Inflate one chunk without ever producing more than the cap allows."""
-        room = self.max_bytes - have + 1
-        data = decoder.decompress(chunk, room)
-        if decoder.unconsumed_tail:
-            self._too_big(shown)
-        return data
+        """Inflate one chunk, a step at a time, never past the cap (a 16 KiB chunk may hold 16 MiB)."""
+        parts = []
+        while chunk:
+            room = min(self.max_bytes - have + 1, STEP)
+            data = decoder.decompress(chunk, room)
+            have += len(data)
+            if have > self.max_bytes:
+                self._too_big(shown)
+            parts.append(data)
+            chunk = decoder.unconsumed_tail
+        return b"".join(parts)
 
     def _bounded(self, size: int, end: float, shown: str) -> None:
         if size > self.max_bytes:
