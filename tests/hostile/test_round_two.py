@@ -18,6 +18,15 @@ pytestmark = pytest.mark.filterwarnings("ignore")
 BOMB = 256 * 1024 * 1024      # inflated size of the test bombs (the cap is 64 MiB)
 
 
+def _exam_copy(tmp_path: Path, files: list[Path]) -> Path:
+    """``tmp_path/exam`` holding copies of ``files``."""
+    root = tmp_path / "exam"
+    root.mkdir()
+    for f in files:
+        shutil.copyfile(f, root / f.name)
+    return root
+
+
 def _skip_of(result, name: str):
     return next((s for s in result.skipped if s.path.replace("\\", "/").endswith(name)), None)
 
@@ -211,10 +220,7 @@ def test_planted_snapshot_pickle_is_never_loaded(tmp_path, good_files):
     import zlib
     from protocheck.sources import scan as scan_inputs
     from protocheck.sources.options import ScanOptions
-    root = tmp_path / "exam"
-    root.mkdir()
-    for f in good_files:
-        shutil.copyfile(f, root / f.name)
+    root = _exam_copy(tmp_path, good_files)
     folder = tmp_path / "cache"
     first = scan_inputs([root], ScanOptions(cache_dir=folder))
     marker = tmp_path / "PWNED"
@@ -232,9 +238,7 @@ def test_planted_snapshot_pickle_is_never_loaded(tmp_path, good_files):
 
 def test_cache_folder_writable_by_others_is_refused(cli, tmp_path, good_files):
     import os
-    root = tmp_path / "exam"
-    root.mkdir()
-    shutil.copyfile(good_files[0], root / good_files[0].name)
+    root = _exam_copy(tmp_path, good_files[:1])
     folder = tmp_path / "shared-cache"
     folder.mkdir()
     os.chmod(folder, 0o777)
@@ -345,10 +349,7 @@ def test_tsv_cells_starting_with_formula_characters_are_defused(cli, tmp_path):
 
 def test_outputs_never_go_through_links_into_the_input(cli, tmp_path, good_files):
     import os
-    root = tmp_path / "exam"
-    root.mkdir()
-    for f in good_files[:2]:
-        shutil.copyfile(f, root / f.name)
+    root = _exam_copy(tmp_path, good_files[:2])
     victim = root / good_files[0].name
     before = victim.read_bytes()
     tsv = tmp_path / "tsv"
@@ -367,9 +368,7 @@ def test_outputs_never_go_through_links_into_the_input(cli, tmp_path, good_files
 
 
 def test_output_onto_an_existing_folder_is_a_clear_error(cli, tmp_path, good_files):
-    root = tmp_path / "exam"
-    root.mkdir()
-    shutil.copyfile(good_files[0], root / good_files[0].name)
+    root = _exam_copy(tmp_path, good_files[:1])
     folder = tmp_path / "reports"
     folder.mkdir()
     rc, out, err = cli("check", root, "--format", "json", "-o", folder)
@@ -378,9 +377,7 @@ def test_output_onto_an_existing_folder_is_a_clear_error(cli, tmp_path, good_fil
 
 def test_output_into_the_input_through_a_linked_folder_is_refused(cli, tmp_path, good_files):
     import os
-    root = tmp_path / "exam"
-    root.mkdir()
-    shutil.copyfile(good_files[0], root / good_files[0].name)
+    root = _exam_copy(tmp_path, good_files[:1])
     os.symlink(root, tmp_path / "alias")
     rc, out, err = cli("check", root, "--format", "json", "-o", tmp_path / "alias" / "r.json")
     assert rc == 2 and "inside the input" in err
