@@ -13,6 +13,7 @@ import email.policy
 import json
 import logging
 import os
+import threading
 import time
 import zlib
 from dataclasses import dataclass
@@ -186,8 +187,7 @@ class HttpClient:
                 time.sleep(min(self.backoff * 2 ** (attempt - 1), 10.0))
             self.requests_made += 1
             try:
-                resp = self.session.get(url, params=params, timeout=self.timeout, stream=True,
-                                        headers={"Accept": accept, "Accept-Encoding": "gzip, deflate"})
+                resp = self._get_within_deadline(url, params, accept, shown)
             except requests.exceptions.SSLError:
                 raise NetworkError("TLS certificate verification failed", path=shown,
                                    fix="give the site's CA with --ca-bundle (or, only if you accept "
@@ -228,6 +228,29 @@ class HttpClient:
             raise NetworkError(f"the server refused the request (HTTP {code})", path=shown,
                                fix="check the URL and the query (--since date as YYYY-MM-DD)")
         return resp
+
+    def _get_within_deadline(self, url: str, params: dict[str, Any] | None, accept: str, shown: str) -> Any:
+        """The GET up to its headers, abandoned at the overall deadline (a server may drip its status line and
+        headers a byte at a time, each within the read time-out); the body is read by ``_body``."""
+        box: dict[str, Any] = {}
+        done = threading.Event()
+
+        def run() -> None:
+            try:
+                box["resp"] = self.session.get(url, params=params, timeout=self.timeout, stream=True,
+                                               headers={"Accept": accept, "Accept-Encoding": "gzip, deflate"})
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread as it is
+                box["exc"] = exc
+            finally:
+                done.set()
+
+        threading.Thread(target=run, name="protocheck-http", daemon=True).start()
+        if not done.wait(self.deadline):
+            raise NetworkError(f"the answer did not arrive within {self.deadline:g} s (overall deadline)",
+                               path=shown, fix="check the server: it sends too slowly")
+        if "exc" in box:
+            raise box["exc"]
+        return box["resp"]
 
     def _body(self, resp: Any, shown: str) -> bytes:
         """The answer's body, read in chunks: capped as sent and as decoded, within the overall deadline."""

@@ -137,3 +137,17 @@ def test_dripping_server_hits_the_overall_deadline(http_server):
     with pytest.raises(NetworkError, match="overall deadline") as info:
         scan_dicomweb(url, ScanOptions(), study=STUDY, timeout=0.25, retries=0)
     assert SECRET not in str(info.value)
+
+
+def test_server_dripping_its_headers_hits_the_overall_deadline(http_server):
+    def drip(h) -> None:        # the status line and headers a byte every 0.15 s (6 s in all)
+        try:
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n[]"[:40]:
+                h.wfile.write(bytes([byte]))
+                h.wfile.flush()
+                time.sleep(0.15)
+        except OSError:
+            pass
+    url = http_server(drip)
+    with pytest.raises(NetworkError, match="overall deadline"):
+        scan_dicomweb(url, ScanOptions(), study=STUDY, timeout=0.25, retries=0)
