@@ -171,7 +171,7 @@ def _emit_check(report: dict[str, Any], args: argparse.Namespace) -> None:
     elif args.format == "html":
         write_output(_html("check", report), args.output)
     else:
-        from protocheck.reports.console import make_console, render_console
+        from protocheck.reports.console import render_console
         if args.output:
             write_output(_console_text(lambda c: render_console(report, c, quiet=args.quiet, verbose=args.verbose)),
                          args.output)

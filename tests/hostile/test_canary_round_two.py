@@ -4,7 +4,6 @@ claims) must not reach any output unless --include-identifiers."""
 from __future__ import annotations
 
 import logging
-import shutil
 import threading
 from pathlib import Path
 

@@ -98,7 +98,7 @@ def read_deflated(fh: IO[bytes], stop_when: Callable[[Any, Any, int], bool], for
                   limit: int = MAX_INFLATED) -> Any:
     """Read a deflated file's meta and header (up to ``stop_when``) with the inflated size capped."""
     from pydicom.dataset import FileDataset
-    from pydicom.filereader import _read_file_meta_info, read_dataset, read_preamble
+    from pydicom.filereader import _read_file_meta_info, read_preamble
 
     preamble = read_preamble(fh, force)
     meta = _read_file_meta_info(fh)
