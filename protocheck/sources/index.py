@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from protocheck.errors import SourceError
+from protocheck.sealing import check_folder, seal, unseal
 from protocheck.model import Parameter
 from protocheck.resources import code_digest
 from protocheck.sources.discovery import listing_bytes
@@ -182,6 +183,7 @@ def check_cache_location(cache_dir: Path, root: str | os.PathLike[str]) -> Path:
         raise SourceError("the cache folder is inside the input tree, and protocheck never writes into its input",
                           path=str(cache), where="--cache-dir",
                           fix=f"choose a cache folder outside {top} (default: {default_cache_dir()})")
+    check_folder(cache)
     return cache
 
 
@@ -202,7 +204,7 @@ class Index:
         self.cache = check_cache_location(cache_dir, root)
         self.root = os.path.abspath(os.fspath(root))
         try:
-            self.cache.mkdir(parents=True, exist_ok=True)
+            self.cache.mkdir(mode=0o700, parents=True, exist_ok=True)
             self.path = self.cache / f"index-{fingerprint(options)}.sqlite"
             self.db = sqlite3.connect(self.path)
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -238,7 +240,7 @@ class Index:
             self.misses += len(files)
             return False, {}
         try:
-            rows = marshal.loads(zlib.decompress(row[1]))
+            rows = marshal.loads(zlib.decompress(unseal(row[1])))   # type: ignore[arg-type] # None: a miss
             by_name = {name: (name, size, mtime, (record_from(rec), seed)) for name, size, mtime, rec, seed in rows}
         except Exception:  # noqa: BLE001 - a damaged row is only a cache miss
             self.misses += len(files)
@@ -254,7 +256,7 @@ class Index:
                  seed if seed is None or isinstance(seed, bytes) else pickle.dumps(seed, pickle.HIGHEST_PROTOCOL))
                 for name, size, mtime, (rec, seed) in entries]
         try:
-            blob = zlib.compress(marshal.dumps(rows), 1)
+            blob = seal(zlib.compress(marshal.dumps(rows), 1))
         except ValueError:   # a value of an unusual type (never expected): the folder is simply not cached
             return
         self.db.execute("INSERT OR REPLACE INTO folders VALUES (?, ?, ?, ?)",
@@ -274,8 +276,11 @@ class Index:
         row = self.db.execute("SELECT tree, data FROM snapshots WHERE root=?", (self.root,)).fetchone()
         if row is None:
             return None
+        blob = unseal(row[1])
+        if blob is None:   # planted, damaged or another user's: never unpickled
+            return None
         try:
-            return row[0], snapshot_from(row[1])
+            return row[0], snapshot_from(blob)
         except Exception:  # noqa: BLE001 - a damaged row is only a cache miss
             return None
 
@@ -293,7 +298,7 @@ class Index:
     def store_snapshot(self, tree: bytes, result: Any) -> None:
         """Store the whole-tree scan result (before any check touches it) under the tree digest, and give the
         result its digest (the key of cached check results)."""
-        blob = snapshot_blob(result)
+        blob = seal(snapshot_blob(result))
         self.db.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)", (self.root, tree, blob))
         result.digest = self.result_digest(tree)
 
