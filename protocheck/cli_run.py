@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 from rich.console import Console
 
-from protocheck import report_cache
+from protocheck.storage import report_cache
 from protocheck.errors import InputError, ProtocheckError, ReportError
 from protocheck.model import ScanResult
 from protocheck.sources.options import ScanOptions
@@ -38,7 +38,7 @@ def scan_options(args: argparse.Namespace) -> ScanOptions:
 def cache_dir(args: argparse.Namespace) -> Path | None:
     """The index folder: ``--cache DIR`` (refused inside an input), else the user's cache folder (left out when
     it lies inside an input or cannot be created: the default never stops a check), none with ``--no-cache``."""
-    from protocheck.sources.index import check_cache_location, default_cache_dir
+    from protocheck.storage.index import check_cache_location, default_cache_dir
     if getattr(args, "no_cache", False):
         return None
     explicit = getattr(args, "cache", None)
@@ -334,7 +334,7 @@ def run_qualify(args: argparse.Namespace) -> int:
 def run_listen(args: argparse.Namespace) -> int:
     """protocheck listen: a DICOM Storage SCP that checks each study once it is complete."""
     try:
-        from protocheck.sources.listen import run_listener
+        from protocheck.service.listen import run_listener
     except ImportError as exc:
         raise ProtocheckError(f"the DICOM listener is not available ({exc})",
                               fix="reinstall protocheck (pip install protocheck): pynetdicom is one of its "

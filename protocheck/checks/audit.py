@@ -14,7 +14,7 @@ from collections.abc import Sequence as _Seq
 from dataclasses import dataclass, field
 from typing import Any
 
-from protocheck.checks.results import ExamResult, MatchInfo, SequenceResult
+from protocheck.results import ExamResult, MatchInfo, SequenceResult
 from protocheck.model import Acquisition
 from protocheck.privacy import reduce_date
 
@@ -396,7 +396,7 @@ def audit_to_json(audit: AuditResult, inputs: list[str] | None = None) -> dict[s
     import datetime as _dt
 
     from protocheck.checks.inventory import scanner_models
-    from protocheck.checks.results import count_findings
+    from protocheck.results import count_findings
     return {
         "format": "protocheck-audit", "format_version": 1,
         "generated": _dt.date.today().isoformat(), "inputs": [str(i) for i in inputs or []],

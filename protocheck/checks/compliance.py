@@ -11,7 +11,7 @@ import gc
 from pathlib import Path
 from typing import Any
 
-from protocheck.checks.results import ExamResult, Finding, MatchInfo, SequenceResult, Severity, Status
+from protocheck.results import ExamResult, Finding, MatchInfo, SequenceResult, Severity, Status
 from protocheck.model import Acquisition, Exam, ScanResult
 from protocheck.protocol.matching import match_exam
 from protocheck.protocol.model import Consistency, Protocol, Sequence
@@ -36,7 +36,7 @@ def check_scan(scan: ScanResult, protocol: Protocol, cache_dir: Path | None = No
     try:
         cached = cache_dir is not None and scan.digest is not None
         if cached:
-            from protocheck.checks import cache
+            from protocheck.storage import check_cache as cache
             results = cache.load(cache_dir, scan, protocol)
             if results is not None:
                 return results

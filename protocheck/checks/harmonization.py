@@ -17,7 +17,7 @@ from typing import Any
 
 from protocheck.checks.audit import (AuditFinding, HarmonizationItem, Session, SiteValues, _is_num, _is_seq,
                                     shown_value, value_text)
-from protocheck.checks.results import Status
+from protocheck.results import Status
 
 B0_PRESENT = "B0Present"
 DEFAULT_RELATIVE = 0.01          # float noise between scanners/readers: 1 % when the protocol gives no tolerance

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import protocheck
-from protocheck.checks.results import ExamResult, Finding, Severity, Status
+from protocheck.results import ExamResult, Finding, Severity, Status
 from protocheck.errors import InputError
 from protocheck.model import ScanResult
 from protocheck.privacy import PHI_ATTRIBUTES

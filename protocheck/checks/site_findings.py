@@ -14,7 +14,7 @@ from typing import Any
 
 from protocheck.checks.audit import session_problems
 from protocheck.checks.compliance import ACCEPTED_VERSION
-from protocheck.checks.results import Status
+from protocheck.results import Status
 
 _SEV_RANK = {"error": 3, "warning": 2, "info": 1}
 _KIND_RANK = {"compliance": 0, "harmonization": 1, "missing": 2, "longitudinal": 3, "drift": 4, "cannot_verify": 5}

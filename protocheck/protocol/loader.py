@@ -78,7 +78,7 @@ def load_protocol(name_or_path: str, cache_dir: Path | None = None) -> Protocol:
         raise ProtocolError(f"cannot read the protocol file: {exc}", path=str(path),
                             fix="check the path and that the file is UTF-8 text") from None
     if cache_dir is not None:
-        from protocheck.protocol import cache
+        from protocheck.storage import protocol_cache as cache
         protocol = cache.load(cache_dir, text, str(path))
         if protocol is None:
             protocol = load_protocol_text(text, str(path))

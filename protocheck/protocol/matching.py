@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from protocheck.checks.results import MatchInfo
+from protocheck.results import MatchInfo
 from protocheck.model import Acquisition, Exam
 from protocheck.protocol.identity import bids_verdict, companion_reason, coverage_verdict, is_identity_evidence
 from protocheck.protocol.model import Identify, Protocol, Sequence

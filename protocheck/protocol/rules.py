@@ -12,7 +12,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from protocheck.checks.results import Finding, Severity, Status
+from protocheck.results import Finding, Severity, Status
 from protocheck.model import Acquisition
 from protocheck.protocol.model import DERIVED_PARAMETERS, Constraint, Criterion, Sequence
 from protocheck.units import display_unit

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from protocheck.checks.results import Finding, Status
+from protocheck.results import Finding, Status
 from protocheck.model import Acquisition
 from protocheck.protocol.model import Constraint, Sequence
 from protocheck.protocol.rules import _cap, _is_num, _num, _verdict, fmt_number, severity

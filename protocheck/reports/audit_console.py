@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from protocheck.checks.audit import AuditResult, MatrixCell
-from protocheck.checks.results import count_findings, counts_text, sequence_tone
+from protocheck.results import count_findings, counts_text, sequence_tone
 from protocheck.checks.inventory import scanner_models
 from protocheck.checks.site_findings import SiteFinding
 from protocheck.reports.audit_console_sections import SEV_STYLE, print_sections

@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from protocheck.checks.results import count_category, count_findings, counts_text, sequence_tone
+from protocheck.results import count_category, count_findings, counts_text, sequence_tone
 from protocheck.reports.console_layout import fitted_table, stacked
 from protocheck.reports.console_layout import make_console as _make_console
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from protocheck.checks.results import count_category, count_findings, counts_text, sequence_tone
+from protocheck.results import count_category, count_findings, counts_text, sequence_tone
 from protocheck.reports.html_base import (as_list, badge, esc, get, meta_line, page, status_label, table,
                                           verdict_box)
 

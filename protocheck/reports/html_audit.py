@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from protocheck.checks.results import count_findings, counts_text
+from protocheck.results import count_findings, counts_text
 from protocheck.reports.html_audit_sites import site_link, site_sections
 from protocheck.reports.html_base import (as_list, badge, esc, fmt, get, meta_line, page, status_class,
                                           table, verdict_box)

@@ -13,7 +13,7 @@ import json
 from typing import Any, Iterable
 
 from protocheck import __version__
-from protocheck.checks.results import ExamResult, Finding, MatchInfo, Status, count_findings
+from protocheck.results import ExamResult, Finding, MatchInfo, Status, count_findings
 from protocheck.model import Acquisition, Exam, ScanResult
 
 REPORT_FORMAT_VERSION = "1.0"

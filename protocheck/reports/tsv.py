@@ -10,7 +10,7 @@ import csv
 import io
 from typing import Any
 
-from protocheck.checks.results import count_category
+from protocheck.results import count_category
 from protocheck.reports.textsafe import tsv_cell
 
 COLUMNS = ("exam_id", "subject", "site", "visit", "sequence", "requirement", "sequence_status", "series",

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from protocheck.errors import NetworkError
-from protocheck.sources.net.reporting import StudyReport, write_study_reports
+from protocheck.service.reporting import StudyReport, write_study_reports
 from protocheck.sources.net.store import StudyStore, strip_bulk, study_label
 from protocheck.sources.options import ScanOptions
 

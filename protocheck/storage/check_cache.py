@@ -15,13 +15,13 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from protocheck.checks.results import ExamResult
+from protocheck.results import ExamResult
 from protocheck.errors import SourceError
 from protocheck.model import ScanResult
 from protocheck.protocol.model import Protocol
 from protocheck.resources import code_digest
-from protocheck.sealing import check_folder, seal, unseal
-from protocheck.sources.index import compressed_pickle, loaded_pickles
+from protocheck.storage.sealing import check_folder, seal, unseal
+from protocheck.storage.index import compressed_pickle, loaded_pickles
 
 SCHEMA = 1
 KEEP = 32                 # entries kept per cache folder (the most recently stored)
@@ -98,7 +98,7 @@ def store(cache_dir: Path, scan: ScanResult, protocol: Protocol, results: list[E
 
 def _outside_inputs(cache_dir: Path, scan: ScanResult) -> bool:
     """Whether the folder lies outside every input of the scan (protocheck never writes into its input)."""
-    from protocheck.sources.index import check_cache_location
+    from protocheck.storage.index import check_cache_location
     try:
         for root in scan.roots:
             check_cache_location(cache_dir, root)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from protocheck.errors import SourceError
-from protocheck.sealing import check_folder, seal, unseal
+from protocheck.storage.sealing import check_folder, seal, unseal
 from protocheck.model import Parameter
 from protocheck.resources import code_digest
 from protocheck.sources.discovery import listing_bytes

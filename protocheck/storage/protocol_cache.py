@@ -16,7 +16,7 @@ from pathlib import Path
 from protocheck.errors import SourceError
 from protocheck.protocol.model import Protocol
 from protocheck.resources import code_digest, schema_dir
-from protocheck.sealing import check_folder, seal, unseal
+from protocheck.storage.sealing import check_folder, seal, unseal
 
 SCHEMA = 1
 

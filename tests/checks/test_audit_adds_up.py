@@ -8,7 +8,7 @@ import pytest
 
 from protocheck.checks.audit import build_audit
 from protocheck.checks.compliance import check_scan
-from protocheck.checks.results import Severity
+from protocheck.results import Severity
 from protocheck.protocol import load_protocol
 from protocheck.sources import scan
 from protocheck.sources.options import ScanOptions

@@ -44,7 +44,7 @@ def _session_exam(site: str, subject: str, model: str, source: str, serial: str 
 
 
 def _sessions(exams: list[Exam]):
-    from protocheck.checks.results import ExamResult
+    from protocheck.results import ExamResult
     return group_sessions([ExamResult(exam=e, protocol_name="p", protocol_version="1") for e in exams])
 
 
@@ -181,7 +181,7 @@ def test_matrix_colour_follows_requirement_and_severity():
 
 def test_header_counts_are_those_of_the_rows_listed(audit):  # noqa: F811
     """The header counts the site-level findings listed below it, as every report counts them."""
-    from protocheck.checks.results import count_findings
+    from protocheck.results import count_findings
     out = _render(audit)
     counts = count_findings(audit.site_findings)
     assert f"{counts['info']} info" in out.splitlines()[2] and f"{counts['warning']} warning" in out.splitlines()[2]

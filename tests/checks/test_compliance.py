@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "protocol"))
 from protocol_helpers import acq, exam, flair, ge_dwi, siemens_t1  # noqa: E402
 
 from protocheck.checks.compliance import check_exam, check_scan  # noqa: E402
-from protocheck.checks.results import Severity, Status  # noqa: E402
+from protocheck.results import Severity, Status  # noqa: E402
 from protocheck.model import ScanResult  # noqa: E402
 from protocheck.protocol import load_protocol, load_protocol_text  # noqa: E402
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from protocheck.checks.compliance import check_scan
-from protocheck.checks.results import Severity, Status
+from protocheck.results import Severity, Status
 from protocheck.protocol.loader import load_protocol
 from protocheck.sources import scan
 

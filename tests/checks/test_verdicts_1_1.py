@@ -9,7 +9,7 @@ import pytest
 
 from protocheck.checks.audit import build_audit
 from protocheck.checks.compliance import check_exam
-from protocheck.checks.results import Severity, Status
+from protocheck.results import Severity, Status
 from protocheck.errors import ProtocolError
 from protocheck.model import Acquisition, Exam
 from protocheck.protocol import load_protocol

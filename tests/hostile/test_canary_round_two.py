@@ -82,7 +82,7 @@ def test_folder_names_are_kept_with_include_identifiers(cli, named_tree):
 def test_listen_logs_and_reports_hold_no_identifier(tmp_path, dicom_root, caplog):
     pytest.importorskip("pynetdicom")
     from pynetdicom import AE
-    from protocheck.sources.listen import run_listener
+    from protocheck.service.listen import run_listener
     from protocheck.sources.options import ScanOptions
 
     phi = _phi_attributes()

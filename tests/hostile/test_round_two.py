@@ -202,7 +202,7 @@ class _Planted:
 
 def test_planted_protocol_pickle_is_never_loaded(tmp_path):
     import pickle
-    from protocheck.protocol import cache
+    from protocheck.storage import protocol_cache as cache
     from protocheck.protocol.loader import builtin_protocol_dir, load_protocol
     path = builtin_protocol_dir() / "als-brain-3t.yaml"
     folder = tmp_path / "cache"

@@ -10,7 +10,7 @@ import pytest
 from protocol_helpers import acq
 
 from protocheck.checks.compliance import check_exam
-from protocheck.checks.results import Status
+from protocheck.results import Status
 from protocheck.errors import ProtocolError
 from protocheck.protocol import load_protocol, load_protocol_text
 from protocheck.protocol.matching import match_series

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from protocheck.cli import main
-from protocheck.protocol import cache, loader
+from protocheck.storage import protocol_cache as cache, loader
 from protocheck.protocol import load_protocol
 
 

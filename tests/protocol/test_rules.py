@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from protocol_helpers import acq, ge_dwi, siemens_t1
 
-from protocheck.checks.results import Severity, Status
+from protocheck.results import Severity, Status
 from protocheck.protocol import load_protocol, load_protocol_text
 from protocheck.protocol.rules import evaluate_constraint, evaluate_constraints, fmt_value, value_of
 

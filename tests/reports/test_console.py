@@ -15,7 +15,7 @@ import pytest
 from rich.console import Console
 
 from protocheck.checks.compliance import check_scan
-from protocheck.checks.results import count_findings
+from protocheck.results import count_findings
 from protocheck.protocol.loader import load_protocol
 from protocheck.reports.console import _exam_title, make_console, render_console, verdict_line
 from protocheck.reports.json_report import report_to_dict

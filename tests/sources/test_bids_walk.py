@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from protocheck.checks.compliance import check_exam
-from protocheck.checks.results import Status
+from protocheck.results import Status
 from protocheck.cli import main
 from protocheck.errors import InputError
 from protocheck.protocol import load_protocol

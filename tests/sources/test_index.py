@@ -10,7 +10,7 @@ import pytest
 from protocheck.errors import SourceError
 from protocheck.sources import treedigest
 from protocheck.sources.dicom import parallel, scan_dicom
-from protocheck.sources.index import default_cache_dir
+from protocheck.storage.index import default_cache_dir
 from protocheck.sources.options import ScanOptions
 
 SERIES = "dcm_qa_ge/04_Ax_DWI_TENSOR_R2MB2"
@@ -138,7 +138,7 @@ def test_single_file_input(tree, tmp_path):
 
 
 def test_unchanged_tree_is_served_from_the_snapshot_and_a_change_is_not(tree, tmp_path, reads, monkeypatch):
-    from protocheck.sources import index as index_mod
+    from protocheck.storage import index as index_mod
     opts = ScanOptions(cache_dir=tmp_path / "cache", workers=1)
     first = scan_dicom(tree, opts)
     loads: list[str] = []

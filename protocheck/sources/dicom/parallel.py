@@ -91,7 +91,7 @@ def _chain(head: list, rest: Iterator) -> Iterator:
 def _open_index(root: str | os.PathLike[str], options: ScanOptions) -> Any:
     if options.cache_dir is None:
         return None
-    from protocheck.sources.index import Index
+    from protocheck.storage.index import Index
     return Index(options.cache_dir, root, options)
 
 
@@ -202,7 +202,7 @@ def add_payload(collector: Any, payload: Payload, where: tuple[str, str, str]) -
     rec, seed = payload
     if rec.skip is None and rec.series_uid and rec.series_uid not in collector.series:
         if seed is not None:
-            from protocheck.sources.index import seed_of
+            from protocheck.storage.index import seed_of
             collector.adopt(rec, *seed_of(seed))
             return
         collector.add_record(rec, full_source=os.path.join(*where))

@@ -391,7 +391,7 @@ def test_unknown_polarity_is_cannot_verify(dicom_root: Path, tmp_path: Path, fol
     """Per vendor, a DTI header without the polarity element gives the protocol's phase-encoding constraint
     'cannot verify' (the axis alone is never taken for a direction), never a pass or a fail."""
     from protocheck.checks.compliance import check_exam
-    from protocheck.checks.results import Status
+    from protocheck.results import Status
     from protocheck.protocol import load_protocol
     src = dicom_root / folder if edit is None else _rewrite(dicom_root / folder, tmp_path / "x", edit)
     result = scan_dicom(src)

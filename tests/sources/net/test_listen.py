@@ -12,7 +12,7 @@ import pytest
 pynetdicom = pytest.importorskip("pynetdicom")
 from pynetdicom import AE  # noqa: E402
 
-from protocheck.sources.listen import run_listener  # noqa: E402
+from protocheck.service.listen import run_listener  # noqa: E402
 from protocheck.sources.options import ScanOptions  # noqa: E402
 
 SERIES = ("dcm_qa_nih/20180918Si/mr_0003", "dcm_qa_nih/20180918Si/mr_0004")   # one study, two series

@@ -13,7 +13,7 @@ import pytest
 pynetdicom = pytest.importorskip("pynetdicom")
 from pynetdicom import AE  # noqa: E402
 
-from protocheck.sources.listen import run_listener  # noqa: E402
+from protocheck.service.listen import run_listener  # noqa: E402
 from protocheck.sources.options import ScanOptions  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "hostile"))

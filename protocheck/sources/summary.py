@@ -21,7 +21,7 @@ import jsonschema
 
 from protocheck import jsonsafe
 from protocheck.checks.audit import group_sessions
-from protocheck.checks.results import ExamResult, Finding, MatchInfo, SequenceResult, Severity, Status
+from protocheck.results import ExamResult, Finding, MatchInfo, SequenceResult, Severity, Status
 from protocheck.errors import ReportError, SourceError
 from protocheck.model import Acquisition, Exam, Note, ScanResult
 from protocheck.privacy import PHI_ATTRIBUTES, pseudonym
