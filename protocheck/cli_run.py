@@ -169,7 +169,7 @@ def run_check(args: argparse.Namespace) -> int:
     results = check_scan(scan, protocol, options.cache_dir)
     report = report_to_dict(results, scan, protocol, include_identifiers=args.include_identifiers)
     if args.summary:
-        from protocheck.sources.summary import write_summary
+        from protocheck.reports.summary import write_summary
         write_summary(results, scan, args.summary, options, protocol=protocol)
     text = _render_check(report, args, console)
     write_output(text, args.output)

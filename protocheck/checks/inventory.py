@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from protocheck.checks.audit import value_text
+from protocheck.vendor_ids import vendor_name
 
 if TYPE_CHECKING:
     from protocheck.checks.audit import InventoryEntry, Session
@@ -49,7 +50,6 @@ def vendor_key(vendor: Any) -> str:
     """Identity of a vendor: "siemens", "ge", "philips", "canon", "uih", else the normalised text."""
     if vendor in (None, ""):
         return ""
-    from protocheck.sources.dicom.vendors import vendor_name
     return vendor_name(str(vendor)) or model_key(vendor)
 
 

@@ -79,7 +79,7 @@ def load_protocol(name_or_path: str, cache_dir: Path | None = None) -> Protocol:
                             fix="check the path and that the file is UTF-8 text") from None
     if cache_dir is not None:
         from protocheck.storage import protocol_cache as cache
-        protocol = cache.load(cache_dir, text, str(path))
+        protocol = cache.load(cache_dir, text, str(path), Protocol)
         if protocol is None:
             protocol = load_protocol_text(text, str(path))
             cache.store(cache_dir, text, str(path), protocol)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import operator
 import os
-from array import array
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -52,19 +51,6 @@ class FolderListing:
 
     def __init__(self, path: str, rel: str, entries: list, mtimes: list[float], plain: bool) -> None:
         self.path, self.rel, self.entries, self.mtimes, self.plain = path, rel, entries, mtimes, plain
-
-
-def listing_bytes(files: list[tuple[str, int, int]]) -> bytes:
-    """A folder listing ((name, size, mtime_ns) per file) as bytes to hash: the names, then sizes and times as
-    64-bit ints (several times faster than repr on an archive's millions of files)."""
-    if not files:
-        return b"\0"
-    names, sizes, mtimes = zip(*files)
-    try:
-        numbers = array("q", sizes).tobytes() + array("q", mtimes).tobytes()
-    except OverflowError:   # a time beyond the year 2262: the slow exact form
-        numbers = repr((sizes, mtimes)).encode()
-    return b"%d\0%s\0%s" % (len(files), "\0".join(names).encode("utf-8", "surrogateescape"), numbers)
 
 
 def walk(root: str | os.PathLike[str]) -> Iterator[FoundFile | SkippedFile]:

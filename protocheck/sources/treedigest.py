@@ -15,7 +15,8 @@ import threading
 from typing import Any, Callable
 
 from protocheck.model import SkippedFile
-from protocheck.sources.discovery import Branch, descend, folders, listing_bytes, visit
+from protocheck.sources.discovery import Branch, descend, folders, visit
+from protocheck.storage.listing import listing_bytes
 
 FOLDER_CHUNK = 20_000         # a larger folder is indexed (and held) in chunks of this many files
 SPLIT_BRANCHES = 32           # the forked walk lists the top levels until this many sub-trees are found

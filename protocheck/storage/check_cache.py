@@ -13,15 +13,17 @@ import hashlib
 import pickle
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from protocheck.results import ExamResult
 from protocheck.errors import SourceError
 from protocheck.model import ScanResult
-from protocheck.protocol.model import Protocol
 from protocheck.resources import code_digest
 from protocheck.storage.sealing import check_folder, seal, unseal
 from protocheck.storage.index import compressed_pickle, loaded_pickles
+
+if TYPE_CHECKING:   # storage sits below the protocol layer: the type only
+    from protocheck.protocol.model import Protocol
 
 SCHEMA = 1
 KEEP = 32                 # entries kept per cache folder (the most recently stored)
@@ -33,7 +35,7 @@ _NAME = "checks.sqlite"
 def code_fingerprint() -> bytes:
     """Hash of the code that turns a scan into results (checks, protocol, model): a new version never reuses."""
     here = Path(__file__).resolve().parent.parent
-    return code_digest(f"schema{SCHEMA}", [here / "model.py", *sorted((here / "checks").glob("*.py")),
+    return code_digest(f"schema{SCHEMA}", [here / "model.py", here / "results.py", *sorted((here / "checks").glob("*.py")),
                                             *sorted((here / "protocol").glob("*.py"))])
 
 

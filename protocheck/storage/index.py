@@ -21,46 +21,21 @@ import pickle
 import sqlite3
 import zlib
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from protocheck.errors import SourceError
 from protocheck.storage.sealing import check_folder, seal, unseal
 from protocheck.model import Parameter
 from protocheck.resources import code_digest
-from protocheck.sources.discovery import listing_bytes
-from protocheck.sources.options import ScanOptions
+from protocheck.storage.listing import listing_bytes
+
+if TYPE_CHECKING:   # storage sits below the sources layer: the type only
+    from protocheck.sources.options import ScanOptions
 
 SCHEMA = 2
 Entry = tuple[str, int, int, Any]     # (file name, size, mtime_ns, payload (record, seed or pickled seed))
-_FIELDS = ("name", "sop_class", "sop_uid", "series_uid", "study_uid", "manufacturer", "instance_number",
-           "position", "acq_time", "echo_time", "echo_number", "image_type", "n_frames", "mrs")
-
-
-def record_tuple(rec: Any) -> tuple:
-    """A FileRecord as a tuple of plain values (marshal-able: unpacked much faster than pickled objects)."""
-    d = rec.__dict__
-    skip = rec.skip
-    return (tuple(d[f] for f in _FIELDS),
-            tuple((s.bvalue, s.vector, s.directionality, n) for s, n in rec.diffusion),
-            tuple(rec.positions), tuple(rec.echo_times),
-            None if skip is None else (skip.path, skip.reason, skip.kind))
-
-
-def record_from(t: tuple) -> Any:
-    """The FileRecord of ``record_tuple``."""
-    from protocheck.model import SkippedFile
-    from protocheck.sources.dicom.diffusion import DiffusionSample
-    from protocheck.sources.dicom.reader import FileRecord
-
-    rec = FileRecord.__new__(FileRecord)
-    d = dict(zip(_FIELDS, t[0]))
-    d["diffusion"] = [(DiffusionSample(b, v, k), n) for b, v, k, n in t[1]]
-    d["positions"], d["echo_times"] = list(t[2]), list(t[3])
-    d["skip"] = None if t[4] is None else SkippedFile(*t[4])
-    rec.__dict__.update(d)
-    return rec
-
-
+# How a source stores its per-file records: (record -> tuple of plain marshal-able values, tuple -> record).
+RecordCodec = tuple[Callable[[Any], tuple], Callable[[tuple], Any]]
 def seed_of(seed: Any) -> Any:
     """A payload's series seed: unpickled now if it came from the index (so the stored one stays pristine)."""
     return pickle.loads(seed) if isinstance(seed, bytes) else seed
@@ -187,10 +162,11 @@ def check_cache_location(cache_dir: Path, root: str | os.PathLike[str]) -> Path:
     return cache
 
 
-def fingerprint(options: ScanOptions) -> str:
+def fingerprint(options: "ScanOptions") -> str:
     """Hash of the reading code and of the options that change records; names the database file."""
-    here = Path(__file__).resolve().parent
-    code = code_digest(f"schema{SCHEMA}", [p for sub in ("dicom", ".") for p in sorted((here / sub).glob("*.py"))])
+    here = Path(__file__).resolve().parent.parent / "sources"
+    code = code_digest(f"schema{SCHEMA}", [Path(__file__).resolve(),
+                                           *(p for sub in ("dicom", ".") for p in sorted((here / sub).glob("*.py")))])
     h = hashlib.sha256(code)
     h.update(repr((options.include_identifiers, options.site_from)).encode())
     h.update(hashlib.sha256((options.pseudonym_key or "").encode()).digest())
@@ -200,7 +176,9 @@ def fingerprint(options: ScanOptions) -> str:
 class Index:
     """Per-folder records of one input root; use as a context manager (commits on exit)."""
 
-    def __init__(self, cache_dir: Path, root: str | os.PathLike[str], options: ScanOptions) -> None:
+    def __init__(self, cache_dir: Path, root: str | os.PathLike[str], options: ScanOptions,
+                 codec: RecordCodec) -> None:
+        self.record_tuple, self.record_from = codec
         self.cache = check_cache_location(cache_dir, root)
         self.root = os.path.abspath(os.fspath(root))
         try:
@@ -241,7 +219,7 @@ class Index:
             return False, {}
         try:
             rows = marshal.loads(zlib.decompress(unseal(row[1])))   # type: ignore[arg-type] # None: a miss
-            by_name = {name: (name, size, mtime, (record_from(rec), seed)) for name, size, mtime, rec, seed in rows}
+            by_name = {name: (name, size, mtime, (self.record_from(rec), seed)) for name, size, mtime, rec, seed in rows}
         except Exception:  # noqa: BLE001 - a damaged row is only a cache miss
             self.misses += len(files)
             return False, {}
@@ -252,7 +230,7 @@ class Index:
 
     def store(self, folder: str, files: list[tuple[str, int, int]], entries: list[Entry]) -> None:
         """Replace the folder's row with the current listing and records."""
-        rows = [(name, size, mtime, record_tuple(rec),
+        rows = [(name, size, mtime, self.record_tuple(rec),
                  seed if seed is None or isinstance(seed, bytes) else pickle.dumps(seed, pickle.HIGHEST_PROTOCOL))
                 for name, size, mtime, (rec, seed) in entries]
         try:

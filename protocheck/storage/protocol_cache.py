@@ -12,19 +12,23 @@ import os
 import pickle
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from protocheck.errors import SourceError
-from protocheck.protocol.model import Protocol
 from protocheck.resources import code_digest, schema_dir
 from protocheck.storage.sealing import check_folder, seal, unseal
 
+if TYPE_CHECKING:   # storage sits below the protocol layer: the type only
+    from protocheck.protocol.model import Protocol
+
 SCHEMA = 1
+T = TypeVar("T")
 
 
 @functools.cache
 def code_fingerprint() -> bytes:
     """Hash of the code and schema that build a Protocol from text."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent / "protocol"
     return code_digest(f"schema{SCHEMA}", [here.parent / "model.py", schema_dir() / "protocol.schema.json",
                                             *sorted(here.glob("*.py"))])
 
@@ -35,8 +39,8 @@ def _file(cache_dir: Path, text: str, filename: str) -> Path:
     return Path(cache_dir) / f"protocol-{key}.pickle"
 
 
-def load(cache_dir: Path, text: str, filename: str) -> Protocol | None:
-    """The Protocol built earlier from this very text, or None."""
+def load(cache_dir: Path, text: str, filename: str, kind: type[T]) -> T | None:
+    """The Protocol (an instance of ``kind``) built earlier from this very text, or None."""
     try:
         check_folder(cache_dir)
         with open(_file(cache_dir, text, filename), "rb") as fh:
@@ -46,10 +50,10 @@ def load(cache_dir: Path, text: str, filename: str) -> Protocol | None:
         protocol = pickle.loads(blob)
     except Exception:  # noqa: BLE001 - missing, damaged or foreign: only a miss
         return None
-    return protocol if isinstance(protocol, Protocol) else None
+    return protocol if isinstance(protocol, kind) else None
 
 
-def store(cache_dir: Path, text: str, filename: str, protocol: Protocol) -> None:
+def store(cache_dir: Path, text: str, filename: str, protocol: "Protocol") -> None:
     """Keep the Protocol built from ``text`` (silently nothing when the folder cannot be written)."""
     target = _file(cache_dir, text, filename)
     try:

@@ -148,7 +148,8 @@ def test_missing_dwi_at_follow_up_and_nothing_else(audit, results):
 
 
 def test_summaries_give_the_same_audit(results, protocol, study, tmp_path):
-    from protocheck.sources.summary import load_summary, write_summary
+    from protocheck.reports.summary import write_summary
+    from protocheck.sources.summary import load_summary
     paths = []
     for site in SUBJECTS:
         path = tmp_path / f"{site.replace(' ', '_')}.json"

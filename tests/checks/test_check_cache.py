@@ -74,7 +74,7 @@ def test_changed_file_protocol_or_code_gives_fresh_results(tree, tmp_path, evalu
     evaluated.clear()
     check_scan(scan([tree], opts), other, cache)
     assert evaluated, "another protocol text must give fresh results"
-    from protocheck.storage import check_cache as cache as cache_mod
+    from protocheck.storage import check_cache as cache_mod
     monkeypatch.setattr(cache_mod, "code_fingerprint", lambda: b"another version")
     evaluated.clear()
     check_scan(scan([tree], opts), P, cache)

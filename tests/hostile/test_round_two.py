@@ -210,7 +210,7 @@ def test_planted_protocol_pickle_is_never_loaded(tmp_path):
     marker = tmp_path / "PWNED"
     text = path.read_text(encoding="utf-8")
     cache._file(folder, text, str(path)).write_bytes(pickle.dumps(_Planted(marker)))
-    protocol = cache.load(folder, text, str(path))
+    protocol = cache.load(folder, text, str(path), object)
     assert not marker.exists() and protocol is None
     assert load_protocol(str(path), folder).name == "als-brain-3t"
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from protocheck.cli import main
-from protocheck.storage import protocol_cache as cache, loader
+from protocheck.protocol import loader
+from protocheck.storage import protocol_cache as cache
 from protocheck.protocol import load_protocol
 
 

@@ -11,7 +11,8 @@ from protocheck.checks.audit import audit_to_json, build_audit
 from protocheck.errors import SourceError
 from protocheck.model import ScanResult
 from protocheck.sources.options import ScanOptions
-from protocheck.sources.summary import is_summary, load_summary, write_summary
+from protocheck.reports.summary import write_summary
+from protocheck.sources.summary import is_summary, load_summary
 
 from tests.checks.test_audit import _study, protocol  # noqa: F401  (fixture)
 

@@ -91,8 +91,8 @@ def _chain(head: list, rest: Iterator) -> Iterator:
 def _open_index(root: str | os.PathLike[str], options: ScanOptions) -> Any:
     if options.cache_dir is None:
         return None
-    from protocheck.storage.index import Index
-    return Index(options.cache_dir, root, options)
+    from protocheck.sources.records import open_index
+    return open_index(options.cache_dir, root, options)
 
 
 def _folders(items: Iterable[Any], collector: Any, tree: Any) -> Iterator[_Folder]:

@@ -1,0 +1,1 @@
+"""Everything kept between runs: the file index, the check/protocol/report caches, sealing of cached blobs."""
