@@ -22,6 +22,24 @@ class Severity(str, Enum):
     def rank(self) -> int:
         return {"error": 3, "warning": 2, "info": 1}[self.value]
 
+    @classmethod
+    def of(cls, value: "str | Severity") -> "Severity":
+        """``Severity(value)`` by a dict lookup (an Enum call by value is slow, and a check makes thousands)."""
+        return _SEVERITIES.get(value) or cls(value)
+
+    def capped(self) -> "Severity":
+        """An unknown value is reported at most as a warning (it is not proven wrong)."""
+        return Severity.WARNING if self is Severity.ERROR else self
+
+    def verdict(self, ok: bool) -> str:
+        """The verdict word of a judged value: "OK", or how bad a failure at this severity is."""
+        if ok:
+            return "OK"
+        return {"error": "DEVIATION (error)", "warning": "deviation (warning)", "info": "note (info)"}[self.value]
+
+
+_SEVERITIES: dict[object, Severity] = {s.value: s for s in Severity}
+
 
 class Status(str, Enum):
     PASS = "pass"                    # the value satisfies the constraint

@@ -40,16 +40,37 @@ def _number(x: float, scale: float) -> str:
     return str(int(round(v))) if abs(v - round(v)) < 1e-9 else f"{v:.4g}"
 
 
-def _is_num(v: Any) -> bool:
+def is_number(v: Any) -> bool:
+    """A real number (int or float), not a bool: what a numeric rule can judge."""
     return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def as_number(x: Any) -> Any:
+    """``float(x)`` when it converts (b-value keys "1000"), else ``x`` unchanged."""
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return x
+
+
+def fmt_number(x: Any, scale: float = 1.0, decimal: bool = False) -> str:
+    """A number as a technologist reads it: 2.3, 32, 1000, 0.0029 (1.0 when ``decimal``, e.g. for mm)."""
+    if not is_number(x):
+        return str(x)
+    if isinstance(x, int) and scale == 1.0 and not decimal:
+        return str(x)
+    v = x * scale
+    if float(v).is_integer():
+        return f"{v:.1f}" if decimal and abs(v) < 100 else str(int(v))
+    return f"{v:.4g}"
 
 
 def quantity_text(param: str, value: Any) -> str:
     """A stored value as people read it, in its one display unit: "35 ms", "1 × 1 × 1.2 mm", "1000 s/mm²"."""
     unit, scale = display_unit(param)
-    if _is_num(value):
+    if is_number(value):
         return f"{_number(float(value), scale)} {unit}".strip()
-    if isinstance(value, (list, tuple)) and value and all(_is_num(v) for v in value):
+    if isinstance(value, (list, tuple)) and value and all(is_number(v) for v in value):
         sep = " × " if param in ("VoxelSize", "AcquisitionMatrix", "FieldOfView") else ", "
         return f"{sep.join(_number(float(v), scale) for v in value)} {unit}".strip()
     return str(value)
@@ -57,7 +78,7 @@ def quantity_text(param: str, value: Any) -> str:
 
 def leading_number(text: Any) -> float | None:
     """The number a value text starts with ("35 ms" -> 35.0), None for anything else (lists, words)."""
-    if _is_num(text):
+    if is_number(text):
         return float(text)
     s = str(text)
     m = _NUMBER.match(s)

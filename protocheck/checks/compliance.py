@@ -16,7 +16,7 @@ from protocheck.model import Acquisition, Exam, ScanResult
 from protocheck.protocol.matching import match_exam
 from protocheck.protocol.model import Consistency, Protocol, Sequence
 from protocheck.protocol.rules import (
-    LABELS, consistent, evaluate_constraints, fmt_value, severity, shared_text, value_of,
+    LABELS, consistent, evaluate_constraints, fmt_value, shared_text, value_of,
 )
 
 ACCEPTED_VERSION = "accepted exam-card version"     # marks a failure explained by an accepted card (info)
@@ -172,7 +172,7 @@ def _compare(seq: Sequence, rule: Consistency, a: Acquisition, b: Acquisition, p
     va, prov_a = value_of(a, param)
     vb, prov_b = value_of(b, param)
     label = LABELS.get(param, param)
-    sev = severity(rule.severity)
+    sev = Severity.of(rule.severity)
     f = Finding(check_id=f"{seq.id}/{rule.id}", sequence=seq.id, status=Status.PASS, severity=sev,
                 parameter=param, series=a.key, rationale=rule.rationale, source=rule.source, advice=rule.advice,
                 provenance=prov_a,

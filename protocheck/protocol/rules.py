@@ -15,7 +15,7 @@ from typing import Any
 from protocheck.results import Finding, Severity, Status
 from protocheck.model import Acquisition
 from protocheck.protocol.model import DERIVED_PARAMETERS, Constraint, Criterion, Sequence
-from protocheck.units import display_unit
+from protocheck.units import as_number, display_unit, fmt_number, is_number
 
 LABELS: dict[str, str] = {
     "RepetitionTime": "TR", "RepetitionTimeExcitation": "excitation TR", "EchoTime": "TE", "EchoTimes": "TEs",
@@ -30,14 +30,6 @@ LABELS: dict[str, str] = {
     "NumberOfAverages": "averages", "ScanningSequence": "scanning sequence",
 }
 _TOKEN_SPLIT = re.compile(r"[\\_/,;\s]+")
-
-
-_SEVERITIES = {s.value: s for s in Severity}
-
-
-def severity(value: Any) -> Severity:
-    """``Severity(value)`` by a dict lookup (an Enum call by value is slow, and a check makes thousands)."""
-    return _SEVERITIES.get(value) or Severity(value)
 
 
 def _memo(obj: Any, what: str, make: Any) -> Any:
@@ -73,7 +65,7 @@ def value_of(acq: Acquisition, name: str) -> tuple[Any, str | None]:
         value = len(tes) if isinstance(tes, (list, tuple)) else None
     elif name == "LastEchoTime":
         tes = _numbers(acq.get("EchoTimes"))
-        value = max(tes) if tes else (acq.get("EchoTime") if _is_num(acq.get("EchoTime")) else None)
+        value = max(tes) if tes else (acq.get("EchoTime") if is_number(acq.get("EchoTime")) else None)
     elif name == "PrimaryShell":
         value = _primary_shell(acq)
     elif name == "Roles":
@@ -87,7 +79,7 @@ def value_of(acq: Acquisition, name: str) -> tuple[Any, str | None]:
 def _primary_shell(acq: Acquisition) -> float | None:
     per_shell = acq.get("DiffusionDirectionsPerShell")
     if isinstance(per_shell, dict) and per_shell:
-        counts = {float(b): n for b, n in per_shell.items() if _is_num(_num(b)) and float(b) > 0 and _is_num(n)}
+        counts = {float(b): n for b, n in per_shell.items() if is_number(as_number(b)) and float(b) > 0 and is_number(n)}
         if counts:
             return max(counts, key=lambda b: (counts[b], b))
     shells = _numbers(acq.get("DiffusionShells"))
@@ -96,13 +88,9 @@ def _primary_shell(acq: Acquisition) -> float | None:
 
 
 def _numbers(value: Any) -> list[float] | None:
-    if isinstance(value, (list, tuple)) and value and all(_is_num(v) for v in value):
+    if isinstance(value, (list, tuple)) and value and all(is_number(v) for v in value):
         return [float(v) for v in value]
     return None
-
-
-def _is_num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def _tokens(value: Any) -> list[str] | tuple[str, ...]:
@@ -128,7 +116,7 @@ def _same(a: Any, b: Any, tol: dict[str, float] | None = None) -> bool:
     """Equality: numbers within tolerance (or 1e-6 relative), strings case-insensitive, lists element-wise."""
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         return len(a) == len(b) and all(_same(x, y, tol) for x, y in zip(a, b))
-    if _is_num(a) and _is_num(b):
+    if is_number(a) and is_number(b):
         return abs(a - b) <= _allowance(b, tol)
     if isinstance(a, bool) or isinstance(b, bool):
         return a == b
@@ -149,18 +137,6 @@ def _in_range(x: float, lo: float | None, hi: float | None) -> bool:
 
 # ---------------------------------------------------------------------------------------------- formatting
 
-def fmt_number(x: Any, scale: float = 1.0, decimal: bool = False) -> str:
-    """A number as a technologist reads it: 2.3, 32, 1000, 0.0029 (1.0 when ``decimal``, e.g. for mm)."""
-    if not _is_num(x):
-        return str(x)
-    if isinstance(x, int) and scale == 1.0 and not decimal:
-        return str(x)
-    v = x * scale
-    if float(v).is_integer():
-        return f"{v:.1f}" if decimal and abs(v) < 100 else str(int(v))
-    return f"{v:.4g}"
-
-
 def _display_unit(param: str, numbers: list[float]) -> tuple[str, float]:
     """The one display unit of the parameter (``protocheck.units``), whatever the magnitude of ``numbers``."""
     return display_unit(param)
@@ -169,8 +145,8 @@ def _display_unit(param: str, numbers: list[float]) -> tuple[str, float]:
 def fmt_value(param: str, value: Any, unit: tuple[str, float] | None = None) -> str:
     """A parameter value with its unit: '1.0 × 1.0 × 1.0 mm', '2.3 s', 'GR\\IR'."""
     if isinstance(value, dict):
-        return ", ".join(f"{fmt_number(k) if _is_num(k) else k}: {fmt_value('', v)}" for k, v in value.items())
-    nums = _numbers(value) if isinstance(value, (list, tuple)) else ([float(value)] if _is_num(value) else None)
+        return ", ".join(f"{fmt_number(k) if is_number(k) else k}: {fmt_value('', v)}" for k, v in value.items())
+    nums = _numbers(value) if isinstance(value, (list, tuple)) else ([float(value)] if is_number(value) else None)
     if nums is None:
         return _as_text(value)
     u, scale = unit or _display_unit(param, nums)
@@ -198,7 +174,7 @@ def expected_text(c: Constraint) -> str:
     """The constraint in words with units ('0.8–1.1 s', 'each ≤ 1.2 mm', '≥ 30 directions at b=1000')."""
     v = c.value
     nums = [x for x in ([v.get("min"), v.get("max"), v.get("nominal")] if isinstance(v, dict) else
-                        (v if isinstance(v, list) else [v])) if _is_num(x)]
+                        (v if isinstance(v, list) else [v])) if is_number(x)]
     unit, scale = _display_unit(c.parameter, [float(x) for x in nums])
     if c.kind == "range":
         return _range_text(v.get("min"), v.get("max"), unit, scale)
@@ -238,12 +214,12 @@ def test_value(kind: str, spec: Any, value: Any, pattern: re.Pattern[str] | None
         assert pattern is not None
         return bool(pattern.search(_as_text(value)))
     if kind == "range":
-        nums = _numbers(value) if isinstance(value, (list, tuple)) else ([value] if _is_num(value) else None)
+        nums = _numbers(value) if isinstance(value, (list, tuple)) else ([value] if is_number(value) else None)
         return bool(nums) and all(_in_range(x, spec.get("min"), spec.get("max")) for x in nums)
     if kind == "nominal":
         return _same(value, spec, tolerance)
     if kind == "each":
-        nums = _numbers(value) if isinstance(value, (list, tuple)) else ([value] if _is_num(value) else None)
+        nums = _numbers(value) if isinstance(value, (list, tuple)) else ([value] if is_number(value) else None)
         if not nums:
             return False
         if "nominal" in spec:
@@ -275,14 +251,9 @@ def _criterion_words(crit: Criterion) -> str:
 
 # -------------------------------------------------------------------------------------------- constraints
 
-def _cap(sev: Severity) -> Severity:
-    """An unknown value is reported at most as a warning (it is not proven wrong)."""
-    return Severity.WARNING if sev is Severity.ERROR else sev
-
-
 def evaluate_constraint(c: Constraint, acq: Acquisition, sequence: Sequence) -> Finding:
     """Evaluate one constraint on one series; unknown values give CANNOT_VERIFY."""
-    sev = severity(c.severity)
+    sev = Severity.of(c.severity)
     label = c.label or LABELS.get(c.parameter, c.parameter)
     expected = _memo(c, "_pc_expected", expected_text)
     finding = Finding(check_id=f"{sequence.id}/{c.id}", sequence=sequence.id, status=Status.PASS, severity=sev,
@@ -294,7 +265,7 @@ def evaluate_constraint(c: Constraint, acq: Acquisition, sequence: Sequence) -> 
         value, prov = judged_shell(acq, sequence, value, prov)
     finding.provenance = prov
     if value is None and c.kind != "present":
-        finding.status, finding.severity = Status.CANNOT_VERIFY, _cap(sev)
+        finding.status, finding.severity = Status.CANNOT_VERIFY, sev.capped()
         finding.message = (f"{sequence.title}: {label} could not be read from this series, so "
                            f"'{expected}' cannot be verified" + _unreadable_sidecars(acq))
         return _with_note(finding, c)
@@ -305,7 +276,7 @@ def evaluate_constraint(c: Constraint, acq: Acquisition, sequence: Sequence) -> 
     unit = _memo(c, "_pc_unit", _expected_unit)
     finding.found = "absent" if value is None else fmt_value(c.parameter, value, unit if unit[0] else None)
     finding.status = Status.PASS if ok else Status.FAIL
-    finding.message = f"{sequence.title}: {label} {finding.found}, protocol requires {expected}: {_verdict(ok, sev)}"
+    finding.message = f"{sequence.title}: {label} {finding.found}, protocol requires {expected}: {sev.verdict(ok)}"
     return _with_note(finding, c)
 
 
@@ -322,14 +293,8 @@ def _expected_unit(c: Constraint) -> tuple[str, float]:
 def _expected_numbers(c: Constraint) -> list[Any]:
     v = c.value
     if isinstance(v, dict):
-        return [x for x in (v.get("min"), v.get("max"), v.get("nominal")) if _is_num(x)]
-    return [x for x in (v if isinstance(v, list) else [v]) if _is_num(x)]
-
-
-def _verdict(ok: bool, sev: Severity) -> str:
-    if ok:
-        return "OK"
-    return {"error": "DEVIATION (error)", "warning": "deviation (warning)", "info": "note (info)"}[sev.value]
+        return [x for x in (v.get("min"), v.get("max"), v.get("nominal")) if is_number(x)]
+    return [x for x in (v if isinstance(v, list) else [v]) if is_number(x)]
 
 
 def _with_note(f: Finding, c: Constraint) -> Finding:
@@ -353,13 +318,6 @@ def shared_text(text: str) -> str:
     return _TEXTS.setdefault(text, text)
 
 
-def _num(x: Any) -> Any:
-    try:
-        return float(x)
-    except (TypeError, ValueError):
-        return x
-
-
 def evaluate_constraints(constraints: list[Constraint], acq: Acquisition, sequence: Sequence) -> list[Finding]:
     """Evaluate all constraints; per graded parameter keep only the most severe failure (and the passes)."""
     findings = [evaluate_constraint(c, acq, sequence) for c in constraints]
@@ -373,7 +331,7 @@ def evaluate_constraints(constraints: list[Constraint], acq: Acquisition, sequen
         for status in (Status.FAIL, Status.CANNOT_VERIFY):
             bad = [i for i in idx if findings[i].status is status]
             if len(bad) > 1:
-                keep = max(bad, key=lambda i: severity(constraints[i].severity).rank)
+                keep = max(bad, key=lambda i: Severity.of(constraints[i].severity).rank)
                 drop.update(i for i in bad if i != keep)
         if any(findings[i].status is Status.FAIL for i in idx):
             drop.update(i for i in idx if findings[i].status is Status.CANNOT_VERIFY)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from protocheck.results import Finding, Status
+from protocheck.results import Finding, Severity, Status
 from protocheck.model import Acquisition
 from protocheck.protocol.model import Constraint, Sequence
-from protocheck.protocol.rules import _cap, _is_num, _num, _verdict, fmt_number, severity
+from protocheck.units import as_number, fmt_number, is_number
 
 
 def reference_shell(sequence: Sequence) -> float | None:
@@ -24,7 +24,7 @@ def nearest_shell(per_shell: Any, shell: float) -> float | None:
     """The non-zero shell of ``{b: directions}`` nearest ``shell`` (the larger count on a tie)."""
     if not isinstance(per_shell, dict):
         return None
-    shells = [(_num(b), n) for b, n in per_shell.items() if _is_num(_num(b)) and _num(b) > 0 and _is_num(n)]
+    shells = [(as_number(b), n) for b, n in per_shell.items() if is_number(as_number(b)) and as_number(b) > 0 and is_number(n)]
     if not shells:
         return None
     return min(shells, key=lambda bn: (abs(bn[0] - shell), -bn[1]))[0]
@@ -44,7 +44,7 @@ def min_count(c: Constraint, value: Any, finding: Finding, title: str) -> Findin
     """Directions at a shell: the count of the shell nearest ``c.shell``. A shell outside shell_tolerance is
     still the one judged (its b-value is the b-value rule's to judge): one judgement per shell, never a
     b-value warning and 'no shell' for the same shell."""
-    sev = severity(c.severity)
+    sev = Severity.of(c.severity)
     shell = float(c.shell or 0)
     tol = c.shell_tolerance if c.shell_tolerance is not None else 0.1 * shell
     near = nearest_shell(value, shell)
@@ -53,17 +53,17 @@ def min_count(c: Constraint, value: Any, finding: Finding, title: str) -> Findin
             finding.found = f"no diffusion-weighted shell (shells: {', '.join(map(str, value)) or 'none'})"
             finding.status = Status.FAIL
             finding.message = (f"{title}: {finding.found}, protocol requires at least {c.value} "
-                               f"at b={fmt_number(shell)}: {_verdict(False, sev)}")
+                               f"at b={fmt_number(shell)}: {sev.verdict(False)}")
             return finding
-        finding.status, finding.severity = Status.CANNOT_VERIFY, _cap(sev)
+        finding.status, finding.severity = Status.CANNOT_VERIFY, sev.capped()
         finding.message = f"{title}: directions per shell could not be read; cannot verify {finding.expected}"
         return finding
-    count = max(int(n) for b, n in value.items() if _num(b) == near)
+    count = max(int(n) for b, n in value.items() if as_number(b) == near)
     finding.found = f"{count} directions at b={fmt_number(near)}"
     if abs(near - shell) > tol + 1e-9:
         finding.found += f" (the shell nearest b={fmt_number(shell)})"
     ok = count >= int(c.value)
     finding.status = Status.PASS if ok else Status.FAIL
     finding.message = (f"{title}: {finding.found}, protocol requires at least {c.value} "
-                       f"at b={fmt_number(shell)}: {_verdict(ok, sev)}")
+                       f"at b={fmt_number(shell)}: {sev.verdict(ok)}")
     return finding

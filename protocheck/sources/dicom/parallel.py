@@ -91,7 +91,7 @@ def _chain(head: list, rest: Iterator) -> Iterator:
 def _open_index(root: str | os.PathLike[str], options: ScanOptions) -> Any:
     if options.cache_dir is None:
         return None
-    from protocheck.sources.records import open_index
+    from protocheck.sources.dicom.records import open_index
     return open_index(options.cache_dir, root, options)
 
 
