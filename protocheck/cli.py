@@ -8,6 +8,7 @@ import sys
 import traceback
 import warnings
 from pathlib import Path
+from types import ModuleType
 
 from protocheck import __version__
 from protocheck.errors import ProtocheckError
@@ -220,9 +221,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_FAILURE
     if args.command in ("protocols", "help"):
-        from protocheck import cli_protocols as runner
+        from protocheck import cli_protocols
+        runner: ModuleType = cli_protocols
     else:
-        from protocheck import cli_run as runner
+        from protocheck import cli_run
+        runner = cli_run
     if not getattr(args, "debug", False):
         warnings.simplefilter("ignore")   # library warnings quote header values (identifiers); we report instead
     _log_to_stderr()
@@ -247,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
 class _Stderr(logging.StreamHandler):
     """A handler writing to whatever ``sys.stderr`` is when a line is logged."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self):  # noqa: ANN201
         return sys.stderr
 

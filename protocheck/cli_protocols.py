@@ -44,8 +44,8 @@ def _new_protocol(args: argparse.Namespace) -> int:
     from protocheck.protocol.from_exam import protocol_from_exam, protocol_name
     from protocheck.protocol.loader import load_protocol_text
     from protocheck.sources import scan
-    from protocheck.cli_run import _check_output_path, write_output
-    _check_output_path(args.output, [Path(p).resolve() for p in args.from_exam])
+    from protocheck.cli_run import check_output_path, write_output
+    check_output_path(args.output, [Path(p).resolve() for p in args.from_exam])
     result = scan(args.from_exam, ScanOptions(workers=0))
     exams = [e for e in result.exams if e.acquisitions]
     if len(exams) != 1:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import sys
 import time
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any, Iterator
 from rich.console import Console
 
 from protocheck.storage import report_cache
-from protocheck.errors import InputError, ProtocheckError, ReportError
+from protocheck.errors import InputError, ProtocheckError
 from protocheck.model import ScanResult
 from protocheck.sources.options import ScanOptions
 
@@ -112,7 +111,7 @@ def scan_inputs(args: argparse.Namespace, options: ScanOptions) -> ScanResult:
     return result
 
 
-def _check_output_path(output: Path | None, roots: list[Path], what: str = "-o") -> None:
+def check_output_path(output: Path | None, roots: list[Path], what: str = "-o") -> None:
     """Never write into an input tree (resolved paths and inodes compared), nor onto a folder."""
     if output is not None:
         from protocheck.outputs import check_target
@@ -136,21 +135,13 @@ def _load_protocol(name: str, args: argparse.Namespace | None = None) -> Any:
     return load_protocol(name, cache if cache is not None and cache.is_dir() else None)
 
 
-def _html(kind: str, data: dict[str, Any]) -> str:
-    try:
-        from protocheck.reports import html
-    except ImportError as exc:
-        raise ReportError("the HTML report is not available in this installation", fix="use --format json") from exc
-    return getattr(html, f"render_{kind}_html")(data)
-
-
 def run_check(args: argparse.Namespace) -> int:
     """protocheck check: scan, match, check, report; exit 0/1/2."""
     from protocheck.checks.compliance import check_scan
     from protocheck.reports.json_report import report_to_dict
     roots = _input_roots(args)
-    _check_output_path(args.output, roots)
-    _check_output_path(args.summary, roots, "--summary")
+    check_output_path(args.output, roots)
+    check_output_path(args.summary, roots, "--summary")
     protocol = _load_protocol(args.protocol, args)
     options = scan_options(args)
     scan = scan_inputs(args, options)
@@ -162,7 +153,8 @@ def run_check(args: argparse.Namespace) -> int:
         from protocheck.reports.console import make_console
         console = make_console(io.StringIO() if args.output else None)   # a file: plain text, as when piped
     key = _report_key(args, scan, protocol, options, console)
-    stored = report_cache.load(options.cache_dir, key) if key is not None else None
+    cache = options.cache_dir if key is not None else None
+    stored = report_cache.load(cache, key) if cache is not None and key is not None else None
     if stored is not None:   # an unchanged archive, protocol, code and options: the same report
         write_output(stored[0], args.output)
         return stored[1]
@@ -176,8 +168,8 @@ def run_check(args: argparse.Namespace) -> int:
     if not results:
         print(_no_exam_message(scan), file=sys.stderr)
         return EXIT_FAILURE
-    if key is not None:
-        report_cache.store(options.cache_dir, key, text, report["exit_code"])
+    if cache is not None and key is not None:
+        report_cache.store(cache, key, text, report["exit_code"])
     return report["exit_code"]
 
 
@@ -194,7 +186,7 @@ def _report_key(args: argparse.Namespace, scan: ScanResult, protocol: Any, optio
     if options.cache_dir is None or args.summary or getattr(console, "legacy_windows", False):   # see _render_check
         return None
     import datetime
-    settings = (args.format, args.quiet, args.verbose, args.include_identifiers, tuple(args.paths),
+    settings: tuple[Any, ...] = (args.format, args.quiet, args.verbose, args.include_identifiers, tuple(args.paths),
                 datetime.date.today().isoformat() if args.format in ("json", "html") else "")
     if console is not None:
         settings += (console.width, console.color_system, console.is_terminal, console.encoding, console.no_color)
@@ -203,14 +195,10 @@ def _report_key(args: argparse.Namespace, scan: ScanResult, protocol: Any, optio
 
 def _render_check(report: dict[str, Any], args: argparse.Namespace, console: Any) -> str:
     """The check report as text in the format asked for."""
-    if args.format == "json":
-        from protocheck.reports.json_report import render_json
-        return render_json(report)
-    if args.format == "tsv":
-        from protocheck.reports.tsv import render_tsv
-        return render_tsv(report)
-    if args.format == "html":
-        return _html("check", report)
+    from protocheck.reports.formats import renderer
+    render = renderer("check", args.format)
+    if render is not None:
+        return render(report)
     from protocheck.reports.console import render_console
     if console.legacy_windows:   # an old Windows console is driven by API calls, not text: printed directly
         render_console(report, console, quiet=args.quiet, verbose=args.verbose)
@@ -223,11 +211,13 @@ def _render_check(report: dict[str, Any], args: argparse.Namespace, console: Any
 def run_inspect(args: argparse.Namespace) -> int:
     """protocheck inspect: one JSON object per series with every normalized parameter."""
     from protocheck.reports.json_report import acquisition_to_inspect
-    _check_output_path(args.output, _input_roots(args))
+    check_output_path(args.output, _input_roots(args))
     scan = scan_inputs(args, scan_options(args))
     series = [acquisition_to_inspect(a, args.provenance) for a in scan.acquisitions()]
-    if args.format == "json":
-        write_output(json.dumps(series, indent=2, ensure_ascii=False) + "\n", args.output)
+    from protocheck.reports.formats import renderer
+    render = renderer("inspect", args.format)
+    if render is not None:
+        write_output(render(series), args.output)
     else:
         from protocheck.reports.inspect_console import render_inspect
         from protocheck.reports.console import make_console
@@ -243,9 +233,9 @@ def run_audit(args: argparse.Namespace) -> int:
     from protocheck.checks.audit import build_audit
     from protocheck.checks.compliance import check_scan
     roots = _input_roots(args)
-    _check_output_path(args.output, roots)
+    check_output_path(args.output, roots)
     if args.tsv:
-        _check_output_path(args.tsv / "x", roots, "--tsv")
+        check_output_path(args.tsv / "x", roots, "--tsv")
     protocol = _load_protocol(args.protocol, args)
     options = scan_options(args)
     scan = scan_inputs(args, options)
@@ -258,14 +248,14 @@ def run_audit(args: argparse.Namespace) -> int:
     audit = build_audit(results, protocol)
     from protocheck.reports.audit_console import render_audit
     from protocheck.reports.audit_tsv import write_audit_tsv
-    from protocheck.checks.audit import audit_to_json
+    from protocheck.reports.audit_json import audit_to_json
     data = audit_to_json(audit, list(scan.roots))
     if args.tsv:
         write_audit_tsv(audit, args.tsv)
-    if args.format == "json":
-        write_output(json.dumps(data, indent=2, ensure_ascii=False) + "\n", args.output)
-    elif args.format == "html":
-        write_output(_html("audit", data), args.output)
+    from protocheck.reports.formats import renderer
+    render = renderer("audit", args.format)
+    if render is not None:
+        write_output(render(data), args.output)
     else:
         if args.output:
             import io
@@ -316,14 +306,14 @@ def audit_has_errors(data: dict[str, Any]) -> bool:
 def run_qualify(args: argparse.Namespace) -> int:
     """protocheck qualify: a site's test scans against the protocol, with a reproducible certificate."""
     from protocheck.checks.qualify import qualify
-    _check_output_path(args.output, _input_roots(args))
+    check_output_path(args.output, _input_roots(args))
     protocol = _load_protocol(args.protocol, args)
     scan = scan_inputs(args, scan_options(args))
     cert = qualify(scan, protocol, args.site).to_dict()
-    if args.format == "json":
-        write_output(json.dumps(cert, indent=2, ensure_ascii=False) + "\n", args.output)
-    elif args.format == "html":
-        write_output(_html("certificate", cert), args.output)
+    from protocheck.reports.formats import renderer
+    render = renderer("certificate", args.format)
+    if render is not None:
+        write_output(render(cert), args.output)
     else:
         from protocheck.reports.certificate_console import render_certificate_console
         from protocheck.reports.console import make_console

@@ -9,7 +9,6 @@ file that was skipped, with the reason. Nothing here holds patient identifiers u
 from __future__ import annotations
 
 import datetime as _dt
-import functools
 import hashlib
 from dataclasses import dataclass, field, fields
 from typing import Any, Iterable
@@ -48,10 +47,15 @@ class Pickled:
         return (self.__class__, tuple(map(self.__getattribute__, field_names(self.__class__))))
 
 
-@functools.cache
-def field_names(cls: type) -> tuple[str, ...]:
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def field_names(cls: Any) -> tuple[str, ...]:
     """The init fields of a dataclass, in order (every field of the pickled classes is an init field)."""
-    return tuple(f.name for f in fields(cls) if f.init)
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls) if f.init)
+    return names
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from protocheck.checks.audit import audit_to_json
+from protocheck.reports.audit_json import audit_to_json
 from protocheck.protocol.rules import fmt_value
 from protocheck.units import display_unit, leading_number, quantity_text
 

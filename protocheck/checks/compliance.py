@@ -34,15 +34,15 @@ def check_scan(scan: ScanResult, protocol: Protocol, cache_dir: Path | None = No
     paused = gc.isenabled()
     gc.disable()
     try:
-        cached = cache_dir is not None and scan.digest is not None
-        if cached:
-            from protocheck.storage import check_cache as cache
-            results = cache.load(cache_dir, scan, protocol)
+        from protocheck.storage import check_cache as cache
+        folder = cache_dir if scan.digest is not None else None
+        if folder is not None:
+            results = cache.load(folder, scan, protocol)
             if results is not None:
                 return results
         results = [check_exam(exam, protocol) for exam in scan.exams]
-        if cached:
-            cache.store(cache_dir, scan, protocol, results)
+        if folder is not None:
+            cache.store(folder, scan, protocol, results)
         return results
     finally:
         if paused:

@@ -110,10 +110,10 @@ def _text(value: Any) -> Any:
 
 def inputs_hash(scan: ScanResult) -> str:
     """sha256 over the sorted (series UID, normalized parameters) of every series; no patient identifier."""
-    items = []
+    items: list[tuple[str, dict[str, str]]] = []
     for acq in scan.acquisitions():
         params = {k: _text(p.value) for k, p in acq.params.items() if k not in PHI_ATTRIBUTES}
-        items.append([acq.key, params])
+        items.append((acq.key, params))
     items.sort(key=lambda it: it[0])
     blob = json.dumps(items, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()

@@ -137,7 +137,8 @@ def _sequence(series: list[Acquisition], seq_id: str, vendor: str | None) -> dic
     """One sequence: identification, constraints (vendor-neutral), and the vendor's variant."""
     first = series[0]
     title = str(first.get("SeriesDescription") or first.get("ProtocolName") or first.get("BIDSName") or seq_id)
-    neutral, specific = [], []
+    neutral: list[dict[str, Any]] = []
+    specific: list[dict[str, Any]] = []
     for name, (_, _, vendor_specific) in CHECKED.items():
         values = [acq.get(name) for acq in series]
         if any(v is None or v == [] or v == "" for v in values):
@@ -149,7 +150,7 @@ def _sequence(series: list[Acquisition], seq_id: str, vendor: str | None) -> dic
             (specific if vendor_specific and vendor else neutral).append(c)
     seq: dict[str, Any] = {"id": seq_id, "description": title, "requirement": "required",
                            "identify": _identify(first), "constraints": neutral}
-    if specific:
+    if specific and vendor:
         seq["variants"] = [{"name": vendor, "when": {"Manufacturer": f"(?i)^{_literal(vendor)}"},
                             "constraints": specific}]
     return seq

@@ -131,6 +131,8 @@ def _parse_json(text: str, filename: str) -> tuple[Any, dict[Path_, int]]:
 
 def _parse_c(text: str) -> tuple[Any] | None:
     """(data,) read with libyaml, or None on any problem (a YAML error, a refused tag, a duplicate key)."""
+    if _CSafeLoader is None:
+        return None
     loader = _CSafeLoader(text)
     try:
         node = loader.get_single_node()
@@ -203,9 +205,11 @@ def _mark_text(mark: Any) -> str | None:
     return f"line {mark.line + 1}, column {mark.column + 1}"
 
 
-def _line_map(node: yaml.Node, filename: str) -> dict[Path_, int]:
+def _line_map(node: yaml.Node | None, filename: str) -> dict[Path_, int]:
     """Walk the composed YAML tree: path -> line; duplicate mapping keys are refused."""
     lines: dict[Path_, int] = {}
+    if node is None:   # an empty document
+        return lines
 
     def walk(n: yaml.Node, path: Path_) -> None:
         lines[path] = n.start_mark.line + 1

@@ -137,11 +137,6 @@ def _in_range(x: float, lo: float | None, hi: float | None) -> bool:
 
 # ---------------------------------------------------------------------------------------------- formatting
 
-def _display_unit(param: str, numbers: list[float]) -> tuple[str, float]:
-    """The one display unit of the parameter (``protocheck.units``), whatever the magnitude of ``numbers``."""
-    return display_unit(param)
-
-
 def fmt_value(param: str, value: Any, unit: tuple[str, float] | None = None) -> str:
     """A parameter value with its unit: '1.0 × 1.0 × 1.0 mm', '2.3 s', 'GR\\IR'."""
     if isinstance(value, dict):
@@ -149,7 +144,7 @@ def fmt_value(param: str, value: Any, unit: tuple[str, float] | None = None) -> 
     nums = _numbers(value) if isinstance(value, (list, tuple)) else ([float(value)] if is_number(value) else None)
     if nums is None:
         return _as_text(value)
-    u, scale = unit or _display_unit(param, nums)
+    u, scale = unit or display_unit(param)
     sep = " × " if param in ("VoxelSize", "AcquisitionMatrix", "FieldOfView") else ", "
     items = value if isinstance(value, (list, tuple)) else [value]
     text = sep.join(fmt_number(v, scale, u in ("mm", "T")) for v in items)
@@ -173,9 +168,7 @@ def _tol_text(tol: dict[str, float], unit: str, scale: float) -> str:
 def expected_text(c: Constraint) -> str:
     """The constraint in words with units ('0.8–1.1 s', 'each ≤ 1.2 mm', '≥ 30 directions at b=1000')."""
     v = c.value
-    nums = [x for x in ([v.get("min"), v.get("max"), v.get("nominal")] if isinstance(v, dict) else
-                        (v if isinstance(v, list) else [v])) if is_number(x)]
-    unit, scale = _display_unit(c.parameter, [float(x) for x in nums])
+    unit, scale = display_unit(c.parameter)
     if c.kind == "range":
         return _range_text(v.get("min"), v.get("max"), unit, scale)
     if c.kind == "nominal":
@@ -215,7 +208,7 @@ def test_value(kind: str, spec: Any, value: Any, pattern: re.Pattern[str] | None
         return bool(pattern.search(_as_text(value)))
     if kind == "range":
         nums = _numbers(value) if isinstance(value, (list, tuple)) else ([value] if is_number(value) else None)
-        return bool(nums) and all(_in_range(x, spec.get("min"), spec.get("max")) for x in nums)
+        return nums is not None and bool(nums) and all(_in_range(x, spec.get("min"), spec.get("max")) for x in nums)
     if kind == "nominal":
         return _same(value, spec, tolerance)
     if kind == "each":
@@ -273,8 +266,7 @@ def evaluate_constraint(c: Constraint, acq: Acquisition, sequence: Sequence) -> 
         from protocheck.protocol.shells import min_count
         return _with_note(min_count(c, value, finding, sequence.title), c)
     ok = test_value(c.kind, c.value, value, c.pattern, c.tolerance)
-    unit = _memo(c, "_pc_unit", _expected_unit)
-    finding.found = "absent" if value is None else fmt_value(c.parameter, value, unit if unit[0] else None)
+    finding.found = "absent" if value is None else fmt_value(c.parameter, value)
     finding.status = Status.PASS if ok else Status.FAIL
     finding.message = f"{sequence.title}: {label} {finding.found}, protocol requires {expected}: {sev.verdict(ok)}"
     return _with_note(finding, c)
@@ -284,17 +276,6 @@ def _unreadable_sidecars(acq: Acquisition) -> str:
     """The sidecars of the series that could not be read, as "; cannot verify (file: reason)" ('' if none)."""
     msgs = [n.message.rpartition("): ")[0] + ")" for n in acq.notes if n.code == "sidecar-invalid"]
     return "".join(f"; {m}" for m in msgs)
-
-
-def _expected_unit(c: Constraint) -> tuple[str, float]:
-    return _display_unit(c.parameter, [float(x) for x in _expected_numbers(c)])
-
-
-def _expected_numbers(c: Constraint) -> list[Any]:
-    v = c.value
-    if isinstance(v, dict):
-        return [x for x in (v.get("min"), v.get("max"), v.get("nominal")) if is_number(x)]
-    return [x for x in (v if isinstance(v, list) else [v]) if is_number(x)]
 
 
 def _with_note(f: Finding, c: Constraint) -> Finding:

@@ -16,8 +16,8 @@ from rich.text import Text
 
 from protocheck.checks.audit import AuditResult, MatrixCell
 from protocheck.results import count_findings, counts_text, sequence_tone
-from protocheck.checks.inventory import scanner_models
-from protocheck.checks.site_findings import SiteFinding
+from protocheck.checks.audit.inventory import scanner_models
+from protocheck.checks.audit.site_findings import SiteFinding
 from protocheck.reports.audit_console_sections import SEV_STYLE, print_sections
 from protocheck.reports.console import TONE_STYLE
 from protocheck.reports.console_layout import console_width as _console_width

@@ -232,7 +232,9 @@ def site_summary_table(report: dict[str, Any], width: int = 130) -> Table:
     title = ("Sessions compliant per site and sequence (compliant/sessions; ✘ deviating, ? cannot verify, "
              "– missing, · optional and not acquired)")
     headers = ["Site", "Sessions", *seq_ids]
-    return fitted_table(headers, rows, width, title=title) or fitted_table(headers, rows, 1 << 16, title=title)
+    table = fitted_table(headers, rows, width, title=title) or fitted_table(headers, rows, 1 << 16, title=title)
+    assert table is not None   # every column fits in 65,536 characters
+    return table
 
 
 def _summary_cell(c: Counter, n: int) -> str:

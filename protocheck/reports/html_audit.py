@@ -102,7 +102,9 @@ def _value(text: Any) -> Any:
 
 def _harmonization(audit: dict[str, Any]) -> tuple[str, str]:
     """(plots, table) of the must-match parameters: values per site, one row per vendor."""
-    plots, quiet, rows = [], [], []
+    plots: list[str] = []
+    quiet: list[str] = []
+    rows: list[list[str]] = []
     items = [i for i in as_list(get(audit, "harmonization")) if isinstance(i, dict)]
     items.sort(key=lambda i: not any(get(sv, "status") == "differs" for sv in as_list(get(i, "sites"))))
     for item in items:

@@ -81,7 +81,7 @@ def json_for_script(data: Any) -> str:
 
 @lru_cache(maxsize=None)
 def _asset(name: str) -> str:
-    return resources.files("protocheck.reports").joinpath("assets", name).read_text(encoding="utf-8")
+    return resources.files("protocheck.reports").joinpath("assets").joinpath(name).read_text(encoding="utf-8")
 
 
 def csp(script: str) -> str:

@@ -23,7 +23,7 @@ _FONT = 'font-family="system-ui,Arial,sans-serif"'
 
 def vendor_colour(vendor: str) -> str:
     """The fixed colour of a vendor ("SIEMENS", "Siemens Healthineers" -> the same blue), whatever the plot."""
-    from protocheck.checks.inventory import vendor_key
+    from protocheck.checks.audit.inventory import vendor_key
     key = vendor_key(vendor)
     if key in VENDOR_COLOURS:
         return VENDOR_COLOURS[key]
@@ -51,7 +51,8 @@ def _nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     mag = 10 ** math.floor(math.log10(raw))
     step = min((m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw), default=mag * 10)
     start = math.ceil(lo / step) * step
-    ticks, t = [], start
+    ticks: list[float] = []
+    t = start
     while t <= hi + step * 1e-9 and len(ticks) < 12:
         ticks.append(round(t, 10))
         t += step
@@ -60,9 +61,10 @@ def _nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
 
 def _axis(pts: list[dict[str, Any]], left: float, plot_w: float) -> tuple[Any, list[tuple[float, str]]]:
     """x position function and ticks: numeric axis when every value is a number, else categorical."""
-    nums = [_number(p["value"]) for p in pts]
-    if all(v is not None for v in nums):
-        lo, hi = min(nums), max(nums)  # type: ignore[type-var]
+    maybe = [_number(p["value"]) for p in pts]
+    nums = [v for v in maybe if v is not None]
+    if len(nums) == len(maybe):
+        lo, hi = min(nums), max(nums)
         pad = (hi - lo) * 0.08 or (abs(hi) * 0.1 or 1.0)
         lo, hi = lo - pad, hi + pad
         ticks = [(left + (t - lo) / (hi - lo) * plot_w, fmt(t)) for t in _nice_ticks(lo, hi)]
@@ -106,7 +108,7 @@ def strip_plot(title: str, points: list[dict[str, Any]], *, unit: str = "", widt
     if unit:
         out.append(f'<text x="{width - right}" y="{axis_y + 30}" text-anchor="end" fill="#57606a">{esc(unit)}</text>')
     seen: dict[tuple[int, int], int] = {}
-    labels = []
+    labels: list[tuple[float, float, str]] = []
     for p in sorted(pts, key=lambda q: bool(q.get("flag"))):
         vendor, site = str(p.get("vendor") or "?"), str(p.get("site") or "?")
         x, row = xpos(p), rows[vendor]
@@ -179,8 +181,8 @@ def timeline(lanes: list[dict[str, Any]], *, width: int = 1100) -> str:
     ``lanes``: dicts with ``site``, ``exams`` (dicts with ``date`` and ``status_class``/``label``) and
     ``events`` (dicts with ``date`` and ``label``). Dates are year-month or full ISO dates.
     """
-    stamps = [month_value(e.get("date")) for lane in lanes for e in lane.get("exams", []) + lane.get("events", [])]
-    stamps = [s for s in stamps if s is not None]
+    maybe = [month_value(e.get("date")) for lane in lanes for e in lane.get("exams", []) + lane.get("events", [])]
+    stamps = [s for s in maybe if s is not None]
     if not lanes or not stamps:
         return ""
     lo, hi = min(stamps) - 1, max(stamps) + 1

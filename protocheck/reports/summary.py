@@ -13,7 +13,7 @@ from collections.abc import Sequence as _Seq
 from pathlib import Path
 from typing import Any
 
-from protocheck.checks.audit import group_sessions
+from protocheck.checks.audit.sessions import group_sessions
 from protocheck.errors import ReportError
 from protocheck.model import Acquisition, ScanResult
 from protocheck.privacy import PHI_ATTRIBUTES, pseudonym

@@ -177,7 +177,7 @@ def _make_ae(ae_title: str, listener: _Listener, max_associations: int) -> Any:
     ae.maximum_pdu_size = MAX_PDU
     seen = set()
     for uid in list(MR_STORAGE) + [cx.abstract_syntax for cx in AllStoragePresentationContexts]:
-        if uid not in seen:
+        if uid is not None and uid not in seen:
             seen.add(uid)
             ae.add_supported_context(uid, ALL_TRANSFER_SYNTAXES)
     return ae

@@ -59,8 +59,8 @@ def _check(scan: ScanResult, protocol: Any, include_identifiers: bool) -> tuple[
 
 def _html(report: dict[str, Any]) -> str | None:
     try:
-        from protocheck.reports.html import render_check_html
-        return render_check_html(report)
+        from protocheck.reports.formats import FORMATS
+        return FORMATS["check", "html"](report)
     except Exception as exc:  # noqa: BLE001 - the JSON report is the one that matters
         log.warning("listen: HTML report not written (%s)", type(exc).__name__)
         return None
@@ -80,8 +80,8 @@ def write_study_reports(st: PendingStudy, protocol: Any, out_dir: Path,
         out_dir.mkdir(parents=True, exist_ok=True)
         if protocol is not None:
             rep.results, report, rep.verdict = _check(scan, protocol, include_identifiers)
-            from protocheck.reports.json_report import render_json
-            _write(base.with_suffix(".json"), render_json(report))
+            from protocheck.reports.formats import FORMATS
+            _write(base.with_suffix(".json"), FORMATS["check", "json"](report))
             rep.paths.append(base.with_suffix(".json"))
             page = _html(report) if html else None
             if page is not None:

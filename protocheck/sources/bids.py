@@ -241,8 +241,8 @@ def _acquisition(ds: _Dataset, folder: Path, stem: str, image: Path,
     ents, suffix = parse_entities(stem)
     own = stem + ".json"
     meta, origin, problems = ds.inherited(folder, stem)
-    for problem in problems:
-        acq.note("sidecar-invalid", f"cannot verify ({problem}): its parameters are unknown", "warning")
+    for unreadable in problems:
+        acq.note("sidecar-invalid", f"cannot verify ({unreadable}): its parameters are unknown", "warning")
     _set_sidecar_params(acq, meta, origin, own)
     _participant_fallback(ds, acq, ents.get("sub", ""))
     acq.set("BIDSName", "_".join(p for p in stem.split("_") if not p.startswith(("sub-", "ses-"))),
@@ -361,7 +361,7 @@ def scan_bids(root: Path, options: ScanOptions) -> ScanResult:
         try:
             sessions = sorted(p for p in sub_dir.iterdir() if p.is_dir() and p.name.startswith("ses-")
                               and not ds.ignored(p))
-            targets = [(s, s.name[4:]) for s in sessions] or [(sub_dir, None)]
+            targets: list[tuple[Path, str | None]] = [(s, s.name[4:]) for s in sessions] or [(sub_dir, None)]
             if sessions:
                 _note_bare_datatypes(ds, sub_dir)
             for exam_dir, ses in targets:

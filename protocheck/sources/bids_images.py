@@ -143,7 +143,7 @@ def header_params(path: Path, acq: Acquisition, rel: str) -> str | None:
         return problem
     try:
         import nibabel as nib
-        hdr = nib.load(str(path)).header   # header only: the data array is never touched
+        hdr: Any = nib.load(str(path)).header   # header only: the data array is never touched
         shape = tuple(int(x) for x in hdr.get_data_shape())
         zooms = tuple(float(z) for z in hdr.get_zooms())
     except Exception as exc:  # nibabel raises many kinds on corrupt files

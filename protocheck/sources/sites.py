@@ -160,7 +160,7 @@ def assign_sites(scan: ScanResult, root: Path | None, options: ScanOptions) -> d
         table = _table_of(exam, tables)
         if rules:
             site = _from_map(exam, rules)
-            why = f"no line of the site map {Path(options.site_map).name} matches folder {exam.folder!r}"
+            why = f"no line of the site map {Path(options.site_map or '').name} matches folder {exam.folder!r}"
         if site is None and table:
             row = _participant_row(exam, table)
             for col in columns:

@@ -79,8 +79,8 @@ def is_summary(path: str | Path) -> bool:
 
 
 def _finding(d: dict[str, Any]) -> Finding:
-    return Finding(status=Status(d["status"]), severity=Severity(d["severity"]),
-                   **{k: d.get(k) for k in FINDING_FIELDS if k not in ("expected", "message")},
+    optional: dict[str, Any] = {k: d.get(k) for k in FINDING_FIELDS if k not in ("expected", "message")}
+    return Finding(status=Status(d["status"]), severity=Severity(d["severity"]), **optional,
                    expected=d.get("expected") or "", message=d.get("message") or "")
 
 

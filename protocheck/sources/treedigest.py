@@ -85,7 +85,7 @@ class _Blocks:
         self.files.append(entry)
 
     def flush(self) -> None:
-        if self.files is not None:
+        if self.files is not None and self.name is not None:
             key = self.name if self.chunk == 0 else f"{self.name}\x00{self.chunk}"
             self.hash.listing(key, self.files)
             self.files = None
@@ -186,7 +186,7 @@ def _forked(root: str | os.PathLike[str], meanwhile: Callable[[], None] | None =
         status = 1
         try:
             os.close(read_end)
-            theirs, their_links = _Blocks(), []
+            theirs, their_links = _Blocks(), list[Branch]()
             _walk(base, branches, tickets, theirs, set(), their_links)
             with open(write_end, "wb") as out:
                 out.write(pickle.dumps((bool(their_links), theirs.hash.parts)))

@@ -267,7 +267,7 @@ class Index:
         snapshot_candidate gave, when it was read ahead)."""
         if candidate is False:
             candidate = self.snapshot_candidate()
-        if not candidate or candidate[0] != tree:
+        if not isinstance(candidate, tuple) or candidate[0] != tree:
             return None
         result = candidate[1]
         result.digest = self.result_digest(tree)

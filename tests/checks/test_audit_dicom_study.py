@@ -14,7 +14,9 @@ import pytest
 
 pydicom = pytest.importorskip("pydicom")
 
-from protocheck.checks.audit import audit_to_json, build_audit  # noqa: E402
+from protocheck.checks.audit import build_audit  # noqa: E402
+
+from protocheck.reports.audit_json import audit_to_json
 from protocheck.sources.options import ScanOptions  # noqa: E402
 
 PROTOCOL = """

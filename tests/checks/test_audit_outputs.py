@@ -9,7 +9,7 @@ import json
 import jsonschema
 import pytest
 
-from protocheck.checks.audit import audit_to_json
+from protocheck.reports.audit_json import audit_to_json
 from protocheck.reports.audit_console import render_audit
 from protocheck.reports.audit_tsv import TABLES, write_audit_tsv
 from protocheck.resources import load_schema

@@ -8,8 +8,10 @@ import io
 import jsonschema
 import pytest
 
-from protocheck.checks.audit import audit_to_json, build_audit, group_sessions
-from protocheck.checks.inventory import build_scanners, model_key, scanner_models, vendor_key
+from protocheck.checks.audit import build_audit, group_sessions
+
+from protocheck.reports.audit_json import audit_to_json
+from protocheck.checks.audit.inventory import build_scanners, model_key, scanner_models, vendor_key
 from protocheck.model import Acquisition, Exam
 from protocheck.reports.audit_console import cell_text, console_width, render_audit
 from protocheck.resources import load_schema

@@ -8,7 +8,7 @@ import pytest
 
 from protocheck.checks.audit import build_audit
 from protocheck.checks.compliance import check_exam
-from protocheck.checks.harmonization import fits_nominal, tracked_parameters, variant_changes
+from protocheck.checks.audit.harmonization import fits_nominal, tracked_parameters, variant_changes
 from protocheck.model import Acquisition, Exam
 
 PROTOCOL = """

@@ -267,7 +267,8 @@ def test_harness_detects_fetches_errors_and_dialogs(browser: Chromium, tmp_path:
 
 def test_spine_generic_audit_in_chromium(browser: Chromium, tmp_path: Path, spine_generic: Path) -> None:
     """The real multi-site spine-generic audit (als-spinal-cord) renders with its matrix, plots and timeline."""
-    from protocheck.checks.audit import audit_to_json, build_audit
+    from protocheck.checks.audit import build_audit
+    from protocheck.reports.audit_json import audit_to_json
     from protocheck.checks.compliance import check_scan
     from protocheck.protocol.loader import load_protocol
     from protocheck.sources import scan
@@ -295,7 +296,8 @@ def test_spine_generic_audit_in_chromium(browser: Chromium, tmp_path: Path, spin
 
 
 def _spine_generic_audit(spine_generic: Path) -> dict[str, Any]:
-    from protocheck.checks.audit import audit_to_json, build_audit
+    from protocheck.checks.audit import build_audit
+    from protocheck.reports.audit_json import audit_to_json
     from protocheck.checks.compliance import check_scan
     from protocheck.protocol.loader import load_protocol
     from protocheck.sources import scan

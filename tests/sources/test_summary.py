@@ -7,7 +7,9 @@ import json
 
 import pytest
 
-from protocheck.checks.audit import audit_to_json, build_audit
+from protocheck.checks.audit import build_audit
+
+from protocheck.reports.audit_json import audit_to_json
 from protocheck.errors import SourceError
 from protocheck.model import ScanResult
 from protocheck.sources.options import ScanOptions

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from protocheck.checks.audit import AuditFinding, CompletenessRow, Session
+from protocheck.checks.audit.types import AuditFinding, CompletenessRow, Session
 
 
 def build_completeness(sessions: list[Session], protocol: Any) -> tuple[list[CompletenessRow], list[AuditFinding]]:

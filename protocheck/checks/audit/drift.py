@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from protocheck.checks.audit import AuditFinding, DriftEvent, HarmonizationItem, Session, shown_value, value_text
-from protocheck.checks.harmonization import agree, tracked_parameters, _value
-from protocheck.checks.inventory import scanner_identity, scanner_label, session_coil
+from protocheck.checks.audit.types import AuditFinding, DriftEvent, HarmonizationItem, Session, shown_value, value_text
+from protocheck.checks.audit.harmonization import agree, tracked_parameters, series_value
+from protocheck.checks.audit.inventory import scanner_identity, scanner_label, session_coil
 
 Getter = Callable[[Session], Any]
 
@@ -34,7 +34,7 @@ def _trackers(sessions: list[Session], protocol: Any) -> list[tuple[str, str, Ge
 
         def get(s: Session, seq: str = t.sequence.id, param: str = t.parameter) -> Any:
             series = s.series(seq)
-            return _value(series[0], param) if series else None
+            return series_value(series[0], param) if series else None
 
         severity = "error" if t.severity == "error" else "warning"
         out.append((f"{t.sequence.id}:{t.parameter}", severity, get, t.constraint))

@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from protocheck.checks.audit import (AuditFinding, HarmonizationItem, Session, SiteValues, _is_num, _is_seq,
+from protocheck.checks.audit.types import (AuditFinding, HarmonizationItem, Session, SiteValues, is_numeric, is_sequence,
                                     shown_value, value_text)
 from protocheck.results import Status
 
@@ -126,7 +126,8 @@ def _applicable(seq: Any, variant_name: str | None, parameter: str, base: Any) -
     return base
 
 
-def _value(acq: Any, parameter: str) -> Any:
+def series_value(acq: Any, parameter: str) -> Any:
+    """The value of ``parameter`` on one series as the audit compares it (derived parameters included)."""
     if parameter == B0_PRESENT:
         n = acq.get("NumberOfB0Volumes")
         return None if n is None else bool(n)
@@ -153,7 +154,7 @@ def _observe(t: Tracked, s: Session) -> _Obs | None:
     failed = [f for f in (res.findings if res else []) if f.parameter == t.protocol_parameter
               and f.status is Status.FAIL and (f.series in (None, acq.key))]
     constraint = _applicable(t.sequence, variant, t.protocol_parameter, t.constraint) if variant else t.constraint
-    value = _value(acq, t.parameter)
+    value = series_value(acq, t.parameter)
     return _Obs(s, value, variant, s.exam_value("Manufacturer"), failed, constraint, _version(t, s, acq, value))
 
 
@@ -168,7 +169,7 @@ def agree(a: Any, b: Any, constraint: Any = None) -> bool:
     """True when two values are the same within the protocol's tolerance (or 1 % float noise)."""
     if a is None or b is None:
         return a is b
-    if _is_seq(a) and _is_seq(b):
+    if is_sequence(a) and is_sequence(b):
         a, b = list(a), list(b)
         return len(a) == len(b) and all(agree(x, y, constraint) for x, y in zip(a, b))
     if isinstance(a, dict) and isinstance(b, dict):
@@ -198,10 +199,10 @@ def fits_nominal(value: Any, c: Any) -> bool | None:
     kind, spec = getattr(c, "kind", None), getattr(c, "value", None)
     if kind in ("nominal", "equals"):
         return agree(value, spec, c)
-    if kind == "each" and isinstance(spec, dict) and "nominal" in spec and _is_seq(value):
+    if kind == "each" and isinstance(spec, dict) and "nominal" in spec and is_sequence(value):
         nominal = type("Nominal", (), {"tolerance": spec.get("tolerance")})()
         return all(agree(v, spec["nominal"], nominal) for v in value)
-    if kind == "min_count" and isinstance(value, dict) and _is_num(spec):
+    if kind == "min_count" and isinstance(value, dict) and spec is not None and is_numeric(spec):
         return _count_at_shell(value, c) == int(spec)
     return None
 
@@ -210,7 +211,7 @@ def _count_at_shell(value: dict, c: Any) -> int | None:
     """The largest direction count of a shell within the constraint's shell tolerance (None: no such shell)."""
     shell = float(getattr(c, "shell", None) or 0)
     tol = c.shell_tolerance if getattr(c, "shell_tolerance", None) is not None else 0.1 * shell
-    counts = [int(n) for b, n in value.items() if _is_num(b) and _is_num(n) and abs(float(b) - shell) <= tol]
+    counts = [int(n) for b, n in value.items() if is_numeric(b) and is_numeric(n) and abs(float(b) - shell) <= tol]
     return max(counts) if counts else None
 
 

@@ -13,11 +13,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from protocheck.checks.audit import value_text
+from protocheck.checks.audit.types import value_text
 from protocheck.vendor_ids import vendor_name
 
 if TYPE_CHECKING:
-    from protocheck.checks.audit import InventoryEntry, Session
+    from protocheck.checks.audit.types import InventoryEntry, Session
 
 _SEPARATORS = re.compile(r"[\s_\-]+")
 _FALLBACK_SOURCES = ("participants.tsv",)      # provenance prefixes that are not an image header
@@ -101,7 +101,7 @@ def scanner_label(session: "Session") -> str:
 
 def build_inventory(sessions: list["Session"]) -> list["InventoryEntry"]:
     """One entry per distinct scanner configuration per site, with the months it was first and last seen."""
-    from protocheck.checks.audit import InventoryEntry
+    from protocheck.checks.audit.types import InventoryEntry
 
     entries: dict[tuple, InventoryEntry] = {}
     for s in sessions:

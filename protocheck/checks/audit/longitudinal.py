@@ -15,9 +15,9 @@ import datetime as _dt
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from protocheck.checks.audit import AuditFinding, Session, shown_value
-from protocheck.checks.harmonization import _value, agree, tracked_parameters
-from protocheck.checks.inventory import session_coil
+from protocheck.checks.audit.types import AuditFinding, Session, shown_value
+from protocheck.checks.audit.harmonization import series_value, agree, tracked_parameters
+from protocheck.checks.audit.inventory import session_coil
 
 _SCANNER_RULES = ("DeviceSerialNumber", "Manufacturer")
 _FOLLOWS_SCANNER = ("SoftwareVersions", "ReceiveCoilName")
@@ -58,7 +58,7 @@ def _rules(protocol: Any, sessions: list[Session]) -> list[_Rule]:
 
             def get(s: Session, seq: str = t.sequence.id, param: str = t.parameter) -> Any:
                 series = s.series(seq)
-                return _value(series[0], param) if series else None
+                return series_value(series[0], param) if series else None
 
             out.append(_Rule(f"longitudinal/{t.sequence.id}/{t.parameter}", f"{t.sequence.id} {t.parameter}",
                              t.parameter, "error" if t.severity == "error" else "warning", get, t.constraint))

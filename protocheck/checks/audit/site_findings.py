@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from protocheck.checks.audit import session_problems
+from protocheck.checks.audit.sessions import session_problems
 from protocheck.checks.compliance import ACCEPTED_VERSION
 from protocheck.results import Status
 

@@ -339,7 +339,7 @@ def first_multipart_part(body: bytes, content_type: str, shown: str) -> bytes:
     msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(raw)
     for part in msg.iter_parts():
         payload = part.get_payload(decode=True)
-        if payload is not None:
+        if isinstance(payload, bytes):
             return payload
     raise NetworkError("empty multipart answer for a bulk data value", path=shown,
                        fix="check the server's WADO-RS bulk data support")
