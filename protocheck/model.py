@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 from dataclasses import dataclass, field, fields
+from enum import Enum
 from typing import Any, Iterable
 
 # Public parameter names (BIDS names and units). These names are part of the public interface.
@@ -32,6 +33,16 @@ PARAMETER_NAMES: tuple[str, ...] = (
     "BIDSName", "BIDSSuffix",   # BIDS sources only: file name without sub-/ses- entities, and its suffix
     "BIDSDatatype",             # BIDS sources only: the datatype folder (anat, func, dwi, fmap, perf, mrs)
 )
+
+
+class TextEnum(str, Enum):
+    """An enum whose members are their text: equal to it, hashed like it, and printed as it ("error")."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
 
 
 class Pickled:

@@ -7,13 +7,12 @@ Check ids are stable strings ``<sequence id>/<constraint id>`` so reports can be
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any, Iterable
 
-from protocheck.model import Acquisition, Exam, Pickled
+from protocheck.model import Acquisition, Exam, Pickled, TextEnum
 
 
-class Severity(str, Enum):
+class Severity(TextEnum):
     ERROR = "error"
     WARNING = "warning"
     INFO = "info"
@@ -41,7 +40,7 @@ class Severity(str, Enum):
 _SEVERITIES: dict[object, Severity] = {s.value: s for s in Severity}
 
 
-class Status(str, Enum):
+class Status(TextEnum):
     PASS = "pass"                    # the value satisfies the constraint
     FAIL = "fail"                    # the value violates it (severity says how bad)
     CANNOT_VERIFY = "cannot_verify"  # the value could not be read: never a silent pass

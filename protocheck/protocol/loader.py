@@ -24,6 +24,8 @@ from protocheck.protocol.model import (
     Version,
 )
 from protocheck.protocol.schema_check import surely_valid
+from protocheck.results import Severity
+from protocheck.protocol.tolerance import Tolerance
 from protocheck.resources import builtin_protocol_dir, load_schema
 
 if TYPE_CHECKING:
@@ -268,8 +270,8 @@ class _Builder:
         pattern = self.regex(value, path + (kind,)) if kind == "matches" else None
         if kind in ("range", "each"):
             self.check_range(value, path + (kind,))
-        tolerance = d.get("tolerance") or (value.get("tolerance") if kind == "each" else None)
-        return Constraint(id=d["id"], parameter=param, kind=kind, value=value, severity=d["severity"],
+        tolerance = Tolerance.from_spec(d.get("tolerance") or (value.get("tolerance") if kind == "each" else None))
+        return Constraint(id=d["id"], parameter=param, kind=kind, value=value, severity=Severity.of(d["severity"]),
                           label=d.get("label"), tolerance=tolerance, shell=d.get("shell"),
                           shell_tolerance=d.get("shell_tolerance"), must_match=bool(d.get("must_match", False)),
                           rationale=d.get("rationale"), source=d.get("source"), advice=d.get("advice"),
@@ -306,7 +308,7 @@ class _Builder:
             return None
         path: Path_ = ("longitudinal", "rules")
         rules = tuple(LongitudinalRule(r["id"], self.parameter(r["parameter"], path + (i, "parameter")), r["severity"],
-                                       r.get("tolerance"), r.get("rationale"), r.get("source"))
+                                       Tolerance.from_spec(r.get("tolerance")), r.get("rationale"), r.get("source"))
                       for i, r in enumerate(d.get("rules", [])))
         self.check_unique([r.id for r in rules], path, "longitudinal rule id")
         return Longitudinal(rules, bool(d.get("must_match", True)), d.get("rationale"), d.get("source"))
@@ -320,7 +322,8 @@ class _Builder:
                 params.append(self.parameter(p, path + ("parameters", i)))
         with_ = d.get("with", ())
         with_ = (with_,) if isinstance(with_, str) else tuple(with_)
-        return Consistency(d["id"], with_, tuple(dict.fromkeys(params)), d["severity"], d.get("tolerance"),
+        return Consistency(d["id"], with_, tuple(dict.fromkeys(params)), d["severity"],
+                           Tolerance.from_spec(d.get("tolerance")),
                            d.get("rationale"), d.get("source"), d.get("advice"))
 
     def sequence(self, d: dict[str, Any], path: Path_, defaults: list[Constraint]) -> Sequence:

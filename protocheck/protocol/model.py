@@ -10,11 +10,30 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from protocheck.model import Acquisition
+from protocheck.model import Acquisition, TextEnum
+from protocheck.results import Severity
+from protocheck.protocol.tolerance import Tolerance
 
-# Kinds of identification criteria and of constraints (exactly one per object).
-CRITERION_KINDS = ("equals", "one_of", "contains", "matches", "range", "present")
-CONSTRAINT_KINDS = ("equals", "one_of", "contains", "matches", "range", "nominal", "each", "min_count", "present")
+
+
+class Kind(TextEnum):
+    """What a criterion or constraint tests (exactly one per object); equal to its protocol key."""
+
+    EQUALS = "equals"
+    ONE_OF = "one_of"
+    CONTAINS = "contains"
+    MATCHES = "matches"
+    RANGE = "range"
+    NOMINAL = "nominal"
+    EACH = "each"
+    MIN_COUNT = "min_count"
+    PRESENT = "present"
+
+
+# Kinds of identification criteria and of constraints.
+CRITERION_KINDS = (Kind.EQUALS, Kind.ONE_OF, Kind.CONTAINS, Kind.MATCHES, Kind.RANGE, Kind.PRESENT)
+CONSTRAINT_KINDS = (Kind.EQUALS, Kind.ONE_OF, Kind.CONTAINS, Kind.MATCHES, Kind.RANGE, Kind.NOMINAL, Kind.EACH,
+                    Kind.MIN_COUNT, Kind.PRESENT)
 
 # Parameters computed from others (see rules.derived_value); usable wherever a parameter name is.
 DERIVED_PARAMETERS: dict[str, str] = {
@@ -41,7 +60,7 @@ class Criterion:
     """One identification test on one parameter (e.g. ScanningSequence contains EP)."""
 
     parameter: str
-    kind: str
+    kind: Kind
     value: Any
     weight: float = 1.0
     pattern: re.Pattern[str] | None = None
@@ -87,11 +106,11 @@ class Constraint:
 
     id: str
     parameter: str
-    kind: str
+    kind: Kind
     value: Any
-    severity: str
+    severity: Severity
     label: str | None = None
-    tolerance: dict[str, float] | None = None
+    tolerance: Tolerance | None = None
     shell: float | None = None
     shell_tolerance: float | None = None
     must_match: bool = False
@@ -156,7 +175,7 @@ class LongitudinalRule:
     id: str
     parameter: str
     severity: str
-    tolerance: dict[str, float] | None = None
+    tolerance: Tolerance | None = None
     rationale: str | None = None
     source: str | None = None
 
@@ -179,7 +198,7 @@ class Consistency:
     with_: tuple[str, ...]
     parameters: tuple[str, ...]
     severity: str
-    tolerance: dict[str, float] | None = None
+    tolerance: Tolerance | None = None
     rationale: str | None = None
     source: str | None = None
     advice: str | None = None

@@ -8,13 +8,13 @@ parameter grade it: only the most severe failing one is reported, passes are kep
 from __future__ import annotations
 
 import math
-import re
-from functools import lru_cache
 from typing import Any
 
 from protocheck.results import Finding, Severity, Status
 from protocheck.model import Acquisition
 from protocheck.protocol.model import DERIVED_PARAMETERS, Constraint, Criterion, Sequence
+from protocheck.protocol.evaluators import as_text, numbers, same, test_value
+from protocheck.protocol.tolerance import CONSISTENCY_DEFAULT, Tolerance
 from protocheck.units import as_number, display_unit, fmt_number, is_number
 
 LABELS: dict[str, str] = {
@@ -29,7 +29,6 @@ LABELS: dict[str, str] = {
     "PrimaryShell": "primary b-value", "LastEchoTime": "longest TE", "SliceThickness": "slice thickness",
     "NumberOfAverages": "averages", "ScanningSequence": "scanning sequence",
 }
-_TOKEN_SPLIT = re.compile(r"[\\_/,;\s]+")
 
 
 def _memo(obj: Any, what: str, make: Any) -> Any:
@@ -54,7 +53,7 @@ def value_of(acq: Acquisition, name: str) -> tuple[Any, str | None]:
         return acq.params[name].value, acq.params[name].source
     if name not in DERIVED_PARAMETERS:
         return None, None
-    vox = _numbers(acq.get("VoxelSize"))
+    vox = numbers(acq.get("VoxelSize"))
     value: Any = None
     if name == "Duration":
         n, tr = acq.get("NumberOfVolumes"), acq.get("RepetitionTime")
@@ -64,7 +63,7 @@ def value_of(acq: Acquisition, name: str) -> tuple[Any, str | None]:
         tes = acq.get("EchoTimes")
         value = len(tes) if isinstance(tes, (list, tuple)) else None
     elif name == "LastEchoTime":
-        tes = _numbers(acq.get("EchoTimes"))
+        tes = numbers(acq.get("EchoTimes"))
         value = max(tes) if tes else (acq.get("EchoTime") if is_number(acq.get("EchoTime")) else None)
     elif name == "PrimaryShell":
         value = _primary_shell(acq)
@@ -82,57 +81,9 @@ def _primary_shell(acq: Acquisition) -> float | None:
         counts = {float(b): n for b, n in per_shell.items() if is_number(as_number(b)) and float(b) > 0 and is_number(n)}
         if counts:
             return max(counts, key=lambda b: (counts[b], b))
-    shells = _numbers(acq.get("DiffusionShells"))
+    shells = numbers(acq.get("DiffusionShells"))
     nonzero = [b for b in shells or [] if b > 0]
     return nonzero[0] if len(nonzero) == 1 else None
-
-
-def _numbers(value: Any) -> list[float] | None:
-    if isinstance(value, (list, tuple)) and value and all(is_number(v) for v in value):
-        return [float(v) for v in value]
-    return None
-
-
-def _tokens(value: Any) -> list[str] | tuple[str, ...]:
-    """Elements of a list, or tokens of a DICOM multi-value string ('GR\\IR', 'EP_SE'), upper-cased."""
-    if isinstance(value, (list, tuple, set)):
-        return [str(v).upper() for v in value]
-    return _text_tokens(str(value))
-
-
-@lru_cache(maxsize=4096)
-def _text_tokens(text: str) -> tuple[str, ...]:
-    """Upper-cased tokens of one string (cached: series repeat the same few values)."""
-    return tuple(t.upper() for t in _TOKEN_SPLIT.split(text) if t)
-
-
-def _as_text(value: Any) -> str:
-    if isinstance(value, (list, tuple)):
-        return "\\".join(str(v) for v in value)
-    return str(value)
-
-
-def _same(a: Any, b: Any, tol: dict[str, float] | None = None) -> bool:
-    """Equality: numbers within tolerance (or 1e-6 relative), strings case-insensitive, lists element-wise."""
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(_same(x, y, tol) for x, y in zip(a, b))
-    if is_number(a) and is_number(b):
-        return abs(a - b) <= _allowance(b, tol)
-    if isinstance(a, bool) or isinstance(b, bool):
-        return a == b
-    return str(a).strip().upper() == str(b).strip().upper()
-
-
-def _allowance(nominal: float, tol: dict[str, float] | None) -> float:
-    if not tol:
-        return 1e-6 * max(1.0, abs(nominal))
-    if "absolute" in tol:
-        return tol["absolute"] + 1e-9
-    return tol["relative"] * abs(nominal) + 1e-9
-
-
-def _in_range(x: float, lo: float | None, hi: float | None) -> bool:
-    return (lo is None or x >= lo - 1e-9) and (hi is None or x <= hi + 1e-9)
 
 
 # ---------------------------------------------------------------------------------------------- formatting
@@ -141,9 +92,9 @@ def fmt_value(param: str, value: Any, unit: tuple[str, float] | None = None) -> 
     """A parameter value with its unit: '1.0 × 1.0 × 1.0 mm', '2.3 s', 'GR\\IR'."""
     if isinstance(value, dict):
         return ", ".join(f"{fmt_number(k) if is_number(k) else k}: {fmt_value('', v)}" for k, v in value.items())
-    nums = _numbers(value) if isinstance(value, (list, tuple)) else ([float(value)] if is_number(value) else None)
+    nums = numbers(value) if isinstance(value, (list, tuple)) else ([float(value)] if is_number(value) else None)
     if nums is None:
-        return _as_text(value)
+        return as_text(value)
     u, scale = unit or display_unit(param)
     sep = " × " if param in ("VoxelSize", "AcquisitionMatrix", "FieldOfView") else ", "
     items = value if isinstance(value, (list, tuple)) else [value]
@@ -159,12 +110,6 @@ def _range_text(lo: float | None, hi: float | None, unit: str, scale: float) -> 
     return f"≤ {fmt_number(hi, scale)} {unit}".strip()
 
 
-def _tol_text(tol: dict[str, float], unit: str, scale: float) -> str:
-    if "absolute" in tol:
-        return f"± {fmt_number(tol['absolute'], scale)} {unit}".strip()
-    return f"± {fmt_number(tol['relative'] * 100)} %"
-
-
 def expected_text(c: Constraint) -> str:
     """The constraint in words with units ('0.8–1.1 s', 'each ≤ 1.2 mm', '≥ 30 directions at b=1000')."""
     v = c.value
@@ -172,10 +117,11 @@ def expected_text(c: Constraint) -> str:
     if c.kind == "range":
         return _range_text(v.get("min"), v.get("max"), unit, scale)
     if c.kind == "nominal":
-        return f"{fmt_value(c.parameter, v, (unit, scale))} {_tol_text(c.tolerance or {}, unit, scale)}"
+        return f"{fmt_value(c.parameter, v, (unit, scale))} {c.tolerance.text(unit, scale) if c.tolerance else ''}"
     if c.kind == "each":
         if "nominal" in v:
-            return f"each {fmt_number(v['nominal'], scale)} {unit} {_tol_text(v['tolerance'], unit, scale)}"
+            tolerance = c.tolerance.text(unit, scale) if c.tolerance else ""
+            return f"each {fmt_number(v['nominal'], scale)} {unit} {tolerance}"
         return "each " + _range_text(v.get("min"), v.get("max"), unit, scale)
     if c.kind == "min_count":
         return f"≥ {v} directions at b={fmt_number(c.shell)}"
@@ -191,35 +137,6 @@ def expected_text(c: Constraint) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- criteria
-
-def test_value(kind: str, spec: Any, value: Any, pattern: re.Pattern[str] | None = None,
-               tolerance: dict[str, float] | None = None) -> bool:
-    """Whether a known value satisfies a check of kind ``kind`` (shared by criteria and constraints)."""
-    if kind == "present":
-        return (value is not None) == bool(spec)
-    if kind == "equals":
-        return _same(value, spec)
-    if kind == "one_of":
-        return any(_same(value, s) for s in spec)
-    if kind == "contains":
-        return str(spec).upper() in _tokens(value)
-    if kind == "matches":
-        assert pattern is not None
-        return bool(pattern.search(_as_text(value)))
-    if kind == "range":
-        nums = _numbers(value) if isinstance(value, (list, tuple)) else ([value] if is_number(value) else None)
-        return nums is not None and bool(nums) and all(_in_range(x, spec.get("min"), spec.get("max")) for x in nums)
-    if kind == "nominal":
-        return _same(value, spec, tolerance)
-    if kind == "each":
-        nums = _numbers(value) if isinstance(value, (list, tuple)) else ([value] if is_number(value) else None)
-        if not nums:
-            return False
-        if "nominal" in spec:
-            return all(_same(x, spec["nominal"], spec["tolerance"]) for x in nums)
-        return all(_in_range(x, spec.get("min"), spec.get("max")) for x in nums)
-    raise ValueError(f"unknown check kind {kind}")
-
 
 def evaluate_criterion(crit: Criterion, acq: Acquisition) -> tuple[bool | None, str]:
     """(True/False, reason in words), or (None, reason) when the value cannot be read."""
@@ -237,7 +154,7 @@ def _criterion_words(crit: Criterion) -> str:
     if k == "range":
         return f"{p} in {_range_text(v.get('min'), v.get('max'), *display_unit(p))}"
     choices = ", ".join(map(str, v if isinstance(v, (list, tuple)) else [v]))
-    return {"equals": f"{p} is {_as_text(v)}", "one_of": f"{p} is one of {choices}",
+    return {"equals": f"{p} is {as_text(v)}", "one_of": f"{p} is one of {choices}",
             "contains": f"{p} contains {v}", "matches": f"{p} matches {v}",
             "present": f"{p} present" if v else f"{p} absent"}[k]
 
@@ -319,6 +236,6 @@ def evaluate_constraints(constraints: list[Constraint], acq: Acquisition, sequen
     return [f for i, f in enumerate(findings) if i not in drop]
 
 
-def consistent(a: Any, b: Any, tolerance: dict[str, float] | None = None) -> bool:
+def consistent(a: Any, b: Any, tolerance: Tolerance | None = None) -> bool:
     """Whether two series' values of one parameter agree (numbers within tolerance, default 0.5 %)."""
-    return _same(a, b, tolerance or {"relative": 0.005})
+    return same(a, b, tolerance or CONSISTENCY_DEFAULT)

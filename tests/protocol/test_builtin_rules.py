@@ -8,6 +8,7 @@ import pytest
 from protocheck.protocol import load_protocol
 from protocheck.protocol.loader import list_builtin_protocols
 from protocheck.protocol.model import cited_source_ids
+from protocheck.protocol.tolerance import Tolerance
 
 BUILTINS = list_builtin_protocols()
 
@@ -63,7 +64,7 @@ def test_brain_must_match_across_sites_and_within_vendor():
         assert marked.get(key) == "all", key
     assert marked[("t1w", "inversion-time")] == "vendor" and marked[("t1w", "flip-angle")] == "vendor"
     dti = {c.id: c for c in p.sequence("dti").constraints}
-    assert dti["b-value"].tolerance == {"relative": 0.03} and dti["b-value-limit"].severity == "error"
+    assert dti["b-value"].tolerance == Tolerance(relative=0.03) and dti["b-value-limit"].severity == "error"
     flair_tr = next(c for c in p.sequence("flair").constraints if c.id == "repetition-time")
     assert "max" not in flair_tr.value                          # a Philips 3D FLAIR runs TR 9 s
     t1 = p.sequence("t1w")

@@ -17,10 +17,10 @@ from typing import Any
 
 from protocheck.checks.audit.types import (AuditFinding, HarmonizationItem, Session, SiteValues, is_numeric, is_sequence,
                                     shown_value, value_text)
+from protocheck.protocol.tolerance import BETWEEN_SCANNERS_DEFAULT, Tolerance
 from protocheck.results import Status
 
 B0_PRESENT = "B0Present"
-DEFAULT_RELATIVE = 0.01          # float noise between scanners/readers: 1 % when the protocol gives no tolerance
 MIN_VARIANT_PEERS = 2            # other sites of the same variant needed for a variant consensus
 _SEVERITY_RANK = {"error": 3, "warning": 2, "info": 1}
 # Compared as another quantity than the constrained one: §5 requires b0 *presence* to match across sites;
@@ -182,11 +182,8 @@ def agree(a: Any, b: Any, constraint: Any = None) -> bool:
         return value_text(a) == value_text(b)
     if isinstance(a, bool) or isinstance(b, bool):
         return a == b
-    tol = getattr(constraint, "tolerance", None) or {}
-    if "absolute" in tol:
-        return abs(fa - fb) <= float(tol["absolute"]) + 1e-9
-    rel = float(tol.get("relative", DEFAULT_RELATIVE))
-    return abs(fa - fb) <= rel * max(abs(fa), abs(fb)) + 1e-9
+    tolerance: Tolerance = getattr(constraint, "tolerance", None) or BETWEEN_SCANNERS_DEFAULT
+    return tolerance.allows_pair(fa, fb)
 
 
 def fits_nominal(value: Any, c: Any) -> bool | None:
@@ -200,8 +197,7 @@ def fits_nominal(value: Any, c: Any) -> bool | None:
     if kind in ("nominal", "equals"):
         return agree(value, spec, c)
     if kind == "each" and isinstance(spec, dict) and "nominal" in spec and is_sequence(value):
-        nominal = type("Nominal", (), {"tolerance": spec.get("tolerance")})()
-        return all(agree(v, spec["nominal"], nominal) for v in value)
+        return all(agree(v, spec["nominal"], c) for v in value)   # c.tolerance: the each's tolerance
     if kind == "min_count" and isinstance(value, dict) and spec is not None and is_numeric(spec):
         return _count_at_shell(value, c) == int(spec)
     return None
@@ -257,10 +253,8 @@ def _expected(c: Any) -> str | None:
         return expected_text(c)
     except Exception:  # noqa: BLE001 - a display nicety: fall back to the plain text below
         pass
-    tol = c.tolerance or {}
     if c.kind == "nominal":
-        extra = f" ± {tol['absolute']}" if "absolute" in tol else (f" ± {tol['relative']:.0%}" if tol else "")
-        return f"{value_text(c.value)}{extra}"
+        return f"{value_text(c.value)} {c.tolerance}" if c.tolerance else value_text(c.value)
     if c.kind == "range" and isinstance(c.value, dict):
         return f"{c.value.get('min', '')}–{c.value.get('max', '')}"
     if c.kind == "one_of":

@@ -30,13 +30,8 @@ class _Rule:
     parameter: str
     severity: str
     get: Callable[[Session], Any]
-    tolerance: Any = None         # an object with ``tolerance`` (a constraint), for ``agree``
+    tolerance: Any = None         # the rule or constraint whose ``tolerance`` ``agree`` applies
     rationale: str | None = None
-
-
-class _Tol:
-    def __init__(self, tolerance: dict[str, float] | None) -> None:
-        self.tolerance = tolerance
 
 
 def _rules(protocol: Any, sessions: list[Session]) -> list[_Rule]:
@@ -48,7 +43,7 @@ def _rules(protocol: Any, sessions: list[Session]) -> list[_Rule]:
     for r in spec.rules:
         get = session_coil if r.parameter == "ReceiveCoilName" else (
             lambda s, p=r.parameter: s.exam_value(p))
-        out.append(_Rule(f"longitudinal/{r.id}", r.id, r.parameter, r.severity, get, _Tol(r.tolerance),
+        out.append(_Rule(f"longitudinal/{r.id}", r.id, r.parameter, r.severity, get, r,
                          r.rationale))
     if spec.must_match:
         covered = {r.parameter for r in spec.rules}
