@@ -12,6 +12,7 @@ from typing import Any, Iterator
 
 from rich.console import Console
 
+from protocheck.protocol.model import Protocol
 from protocheck.storage import report_cache
 from protocheck.errors import InputError, ProtocheckError
 from protocheck.model import ScanResult
@@ -180,7 +181,7 @@ def _no_exam_message(scan: ScanResult) -> str:
     return "protocheck: no MR exam found: the input holds no file (check the path)"
 
 
-def _report_key(args: argparse.Namespace, scan: ScanResult, protocol: Any, options: ScanOptions,
+def _report_key(args: argparse.Namespace, scan: ScanResult, protocol: Protocol, options: ScanOptions,
                 console: Any) -> bytes | None:
     """The stored-report key of this run; None when nothing may be stored (no cache, a summary to write)."""
     if options.cache_dir is None or args.summary or getattr(console, "legacy_windows", False):   # see _render_check
@@ -270,7 +271,7 @@ def run_audit(args: argparse.Namespace) -> int:
     return EXIT_DEVIATIONS if audit_has_errors(data) else EXIT_OK
 
 
-def _matched(scan: ScanResult, protocol: Any) -> tuple[int, int]:
+def _matched(scan: ScanResult, protocol: Protocol) -> tuple[int, int]:
     """(series matched to a sequence of ``protocol``, series that could be: localizers and derived left out)."""
     from protocheck.protocol.matching import match_exam
     matched = total = 0
@@ -280,7 +281,7 @@ def _matched(scan: ScanResult, protocol: Any) -> tuple[int, int]:
     return matched, total
 
 
-def _protocol_note(args: argparse.Namespace, scan: ScanResult, protocol: Any) -> None:
+def _protocol_note(args: argparse.Namespace, scan: ScanResult, protocol: Protocol) -> None:
     """Say which protocol the audit uses and, when a quarter of the series or more match none of its sequences, a
     built-in protocol that matches more of them (a cord dataset audited with the brain protocol: 53 % matched,
     cord DWI and T1w taken for brain ones, against 100 % with als-spinal-cord)."""

@@ -65,6 +65,7 @@ class Finding(Pickled):
     rationale: str | None = None
     source: str | None = None      # citation / reference id
     provenance: str | None = None  # where the found value came from
+    value: Any = None              # the value judged, typed as read (stored units); ``found`` is its text
 
     @property
     def is_problem(self) -> bool:

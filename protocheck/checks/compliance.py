@@ -175,12 +175,12 @@ def _compare(seq: Sequence, rule: Consistency, a: Acquisition, b: Acquisition, p
     sev = Severity.of(rule.severity)
     f = Finding(check_id=f"{seq.id}/{rule.id}", sequence=seq.id, status=Status.PASS, severity=sev,
                 parameter=param, series=a.key, rationale=rule.rationale, source=rule.source, advice=rule.advice,
-                provenance=prov_a,
+                provenance=prov_a, value=va,
                 expected=f"same {label} as '{_series_name(b)}'" + (f": {fmt_value(param, vb)}" if vb is not None
                                                                     else ""))
     if va is None or vb is None:
         f.status = Status.CANNOT_VERIFY
-        f.severity = Severity.WARNING if sev is Severity.ERROR else sev
+        f.severity = sev.capped()
         if va is None and vb is None:     # neither header records it (e.g. FOV in a sidecar): nothing seen differs
             f.severity = Severity.INFO
         missing = _series_name(a) if va is None else _series_name(b)

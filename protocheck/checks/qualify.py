@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import protocheck
+from protocheck.protocol.model import Protocol
 from protocheck.results import ExamResult, Finding, Severity, Status
 from protocheck.errors import InputError
 from protocheck.model import ScanResult
@@ -199,7 +200,7 @@ def _scanners(scan: ScanResult) -> list[dict[str, Any]]:
     return [seen[k] for k in sorted(seen)]
 
 
-def qualify(scan: ScanResult, protocol: Any, site: str, *, results: list[ExamResult] | None = None,
+def qualify(scan: ScanResult, protocol: Protocol, site: str, *, results: list[ExamResult] | None = None,
             today: _dt.date | None = None) -> Certificate:
     """Qualify a candidate site from its test scans; raise InputError when there is nothing to judge."""
     if not scan.exams:

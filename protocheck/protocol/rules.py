@@ -173,7 +173,7 @@ def evaluate_constraint(c: Constraint, acq: Acquisition, sequence: Sequence) -> 
     if c.parameter == "PrimaryShell" and value is not None:
         from protocheck.protocol.shells import judged_shell
         value, prov = judged_shell(acq, sequence, value, prov)
-    finding.provenance = prov
+    finding.provenance, finding.value = prov, value
     if value is None and c.kind != "present":
         finding.status, finding.severity = Status.CANNOT_VERIFY, sev.capped()
         finding.message = (f"{sequence.title}: {label} could not be read from this series, so "

@@ -13,6 +13,7 @@ import json
 from typing import Any, Iterable
 
 from protocheck import __version__
+from protocheck.protocol.model import Protocol
 from protocheck.results import ExamResult, Finding, MatchInfo, Status, count_findings
 from protocheck.model import Acquisition, Exam, ScanResult
 
@@ -126,7 +127,7 @@ def _counts(results: list[ExamResult]) -> dict[str, int]:
     return counts
 
 
-def report_to_dict(results: list[ExamResult], scan: ScanResult, protocol: Any,
+def report_to_dict(results: list[ExamResult], scan: ScanResult, protocol: Protocol,
                    include_identifiers: bool = False) -> dict[str, Any]:
     """The whole check report as a JSON-ready dict (see schemas/report.schema.json)."""
     return _jsonable({

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from protocheck.protocol.model import Protocol
 from protocheck.errors import ReportError
 from protocheck.model import ScanResult
 from protocheck.sources.net.store import PendingStudy, finish_study, study_label
@@ -48,7 +49,7 @@ def _inventory(scan: ScanResult) -> dict[str, Any]:
             "skipped": [{"path": s.path, "kind": s.kind, "reason": s.reason} for s in scan.skipped]}
 
 
-def _check(scan: ScanResult, protocol: Any, include_identifiers: bool) -> tuple[list, dict[str, Any], str]:
+def _check(scan: ScanResult, protocol: Protocol, include_identifiers: bool) -> tuple[list, dict[str, Any], str]:
     from protocheck.checks.compliance import check_exam
     from protocheck.reports.json_report import report_to_dict
 
@@ -66,7 +67,7 @@ def _html(report: dict[str, Any]) -> str | None:
         return None
 
 
-def write_study_reports(st: PendingStudy, protocol: Any, out_dir: Path,
+def write_study_reports(st: PendingStudy, protocol: Protocol | None, out_dir: Path,
                         include_identifiers: bool = False, html: bool = True) -> StudyReport:
     """Finish one study, check it and write ``<time>_<label>.json`` (+ .html) into ``out_dir``."""
     scan = finish_study(st)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
 
+from protocheck.protocol.model import Protocol
 from protocheck.checks.audit.types import AuditFinding, CompletenessRow, Session
 
 
-def build_completeness(sessions: list[Session], protocol: Any) -> tuple[list[CompletenessRow], list[AuditFinding]]:
+def build_completeness(sessions: list[Session], protocol: Protocol) -> tuple[list[CompletenessRow], list[AuditFinding]]:
     """One row per session; a finding per missing required (error) or recommended (warning) sequence."""
     rows: list[CompletenessRow] = []
     findings: list[AuditFinding] = []

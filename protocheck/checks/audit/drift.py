@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from protocheck.protocol.model import Protocol
 from protocheck.checks.audit.types import AuditFinding, DriftEvent, HarmonizationItem, Session, shown_value, value_text
 from protocheck.checks.audit.harmonization import agree, tracked_parameters, series_value
 from protocheck.checks.audit.inventory import scanner_identity, scanner_label, session_coil
@@ -21,7 +22,7 @@ from protocheck.checks.audit.inventory import scanner_identity, scanner_label, s
 Getter = Callable[[Session], Any]
 
 
-def _trackers(sessions: list[Session], protocol: Any) -> list[tuple[str, str, Getter, Any]]:
+def _trackers(sessions: list[Session], protocol: Protocol) -> list[tuple[str, str, Getter, Any]]:
     """(attribute name, severity, value getter, constraint for tolerance) for every tracked condition."""
     out: list[tuple[str, str, Getter, Any]] = [
         ("SoftwareVersions", "warning", lambda s: s.exam_value("SoftwareVersions"), None),
@@ -48,7 +49,7 @@ def _num(v: Any) -> Any:
         return v
 
 
-def build_drift(sessions: list[Session], protocol: Any,
+def build_drift(sessions: list[Session], protocol: Protocol,
                 harmonization: list[HarmonizationItem] | None = None) -> tuple[list[DriftEvent], list[AuditFinding]]:
     """Drift events per site and scanner in time order, with the subjects that straddle each change.
 

@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from protocheck.protocol.model import Protocol
 from protocheck.checks.audit.types import (AuditFinding, HarmonizationItem, Session, SiteValues, is_numeric, is_sequence,
                                     shown_value, value_text)
 from protocheck.protocol.tolerance import BETWEEN_SCANNERS_DEFAULT, Tolerance
@@ -58,7 +59,7 @@ class _Obs:
     version: str | None = None    # the accepted exam-card version this value is, when it is one
 
 
-def tracked_parameters(protocol: Any, sessions: list[Session]) -> list[Tracked]:
+def tracked_parameters(protocol: Protocol, sessions: list[Session]) -> list[Tracked]:
     """Parameters marked ``must_match`` in the protocol, or the protocol-facts §5 list when none is marked."""
     out: list[Tracked] = []
     for seq in protocol.sequences:
@@ -264,7 +265,7 @@ def _expected(c: Any) -> str | None:
     return c.kind
 
 
-def build_harmonization(sessions: list[Session], protocol: Any) -> tuple[list[HarmonizationItem], list[AuditFinding]]:
+def build_harmonization(sessions: list[Session], protocol: Protocol) -> tuple[list[HarmonizationItem], list[AuditFinding]]:
     """Per (sequence, must-match parameter): distributions per site and vendor, flagged sites, findings."""
     items: list[HarmonizationItem] = []
     findings: list[AuditFinding] = []

@@ -15,6 +15,7 @@ import datetime as _dt
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from protocheck.protocol.model import Protocol
 from protocheck.checks.audit.types import AuditFinding, Session, shown_value
 from protocheck.checks.audit.harmonization import series_value, agree, tracked_parameters
 from protocheck.checks.audit.inventory import session_coil
@@ -34,7 +35,7 @@ class _Rule:
     rationale: str | None = None
 
 
-def _rules(protocol: Any, sessions: list[Session]) -> list[_Rule]:
+def _rules(protocol: Protocol, sessions: list[Session]) -> list[_Rule]:
     """The protocol's longitudinal rules, plus every must-match parameter when ``must_match`` is set."""
     spec = getattr(protocol, "longitudinal", None)
     if spec is None:
@@ -65,7 +66,7 @@ def _visit_key(s: Session) -> tuple:
     return (min(dates) if dates else _dt.date.max, s.ordinal, s.visit)
 
 
-def build_longitudinal(sessions: list[Session], protocol: Any) -> list[AuditFinding]:
+def build_longitudinal(sessions: list[Session], protocol: Protocol) -> list[AuditFinding]:
     """One finding per subject, visit and condition that differs from the subject's visit before."""
     rules = _rules(protocol, sessions)
     if not rules:
