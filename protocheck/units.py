@@ -3,8 +3,10 @@ b-values in s/mm², field in T.
 
 Values are stored in BIDS units (seconds for times, as dcm2niix writes them); people read them as the scanner
 console shows them, so a quantity is shown in the same unit everywhere (never "35 ms" in one place and "0.035"
-in another), whatever its magnitude. ``quantity_text`` is the one formatter of a parameter value with its unit;
-``leading_number`` reads the number back from such a text (for plots).
+in another), whatever its magnitude. ``quantity_text`` formats a value for the audit and plots, ``fmt_value``
+(with ``fmt_number`` and ``range_text``) for rule texts (expected / found); ``leading_number`` reads the number
+back from such a text (for plots). ``is_number`` / ``as_number`` / ``numbers`` are the numeric tests every rule
+uses.
 """
 
 from __future__ import annotations
@@ -85,3 +87,40 @@ def leading_number(text: Any) -> float | None:
     if not m or any(sep in s for sep in ("×", ",")):
         return None
     return float(m.group(1))
+
+
+def numbers(value: Any) -> list[float] | None:
+    """The numbers of a non-empty all-numeric list, as floats; None for anything else."""
+    if isinstance(value, (list, tuple)) and value and all(is_number(v) for v in value):
+        return [float(v) for v in value]
+    return None
+
+
+def as_text(value: Any) -> str:
+    """A value as one text: list items joined with DICOM's backslash."""
+    if isinstance(value, (list, tuple)):
+        return "\\".join(str(v) for v in value)
+    return str(value)
+
+
+def fmt_value(param: str, value: Any, unit: tuple[str, float] | None = None) -> str:
+    """A parameter value with its unit: '1.0 × 1.0 × 1.0 mm', '2.3 s', 'GR\\IR'."""
+    if isinstance(value, dict):
+        return ", ".join(f"{fmt_number(k) if is_number(k) else k}: {fmt_value('', v)}" for k, v in value.items())
+    nums = numbers(value) if isinstance(value, (list, tuple)) else ([float(value)] if is_number(value) else None)
+    if nums is None:
+        return as_text(value)
+    u, scale = unit or display_unit(param)
+    sep = " × " if param in ("VoxelSize", "AcquisitionMatrix", "FieldOfView") else ", "
+    items = value if isinstance(value, (list, tuple)) else [value]
+    text = sep.join(fmt_number(v, scale, u in ("mm", "T")) for v in items)
+    return f"{text} {u}".strip()
+
+
+def range_text(lo: float | None, hi: float | None, unit: str, scale: float) -> str:
+    """A range in words with its unit: "0.8–1.1 s", "≥ 30", "≤ 1.2 mm"."""
+    if lo is not None and hi is not None:
+        return f"{fmt_number(lo, scale)}–{fmt_number(hi, scale)} {unit}".strip()
+    if lo is not None:
+        return f"≥ {fmt_number(lo, scale)} {unit}".strip()
+    return f"≤ {fmt_number(hi, scale)} {unit}".strip()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from protocheck.reports.audit_json import audit_to_json
-from protocheck.protocol.rules import fmt_value
+from protocheck.units import fmt_value
 from protocheck.units import display_unit, leading_number, quantity_text
 
 from tests.checks.test_audit import audit, protocol  # noqa: F401  (fixtures)

@@ -15,8 +15,9 @@ from protocheck.results import ExamResult, Finding, MatchInfo, SequenceResult, S
 from protocheck.model import Acquisition, Exam, ScanResult
 from protocheck.protocol.matching import match_exam
 from protocheck.protocol.model import Consistency, Protocol, Sequence
+from protocheck.units import fmt_value
 from protocheck.protocol.rules import (
-    LABELS, consistent, evaluate_constraints, fmt_value, shared_text, value_of,
+    LABELS, consistent, evaluate_constraints, shared_text, value_of,
 )
 
 ACCEPTED_VERSION = "accepted exam-card version"     # marks a failure explained by an accepted card (info)

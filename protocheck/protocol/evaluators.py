@@ -11,18 +11,11 @@ from typing import Any, Callable
 
 from protocheck.protocol.model import Kind
 from protocheck.protocol.tolerance import EXACT, Tolerance
-from protocheck.units import is_number
+from protocheck.units import as_text, is_number, numbers
 
 _TOKEN_SPLIT = re.compile(r"[\\_/,;\s]+")
 
 Evaluator = Callable[[Any, Any, "re.Pattern[str] | None", "Tolerance | None"], bool]
-
-
-def numbers(value: Any) -> list[float] | None:
-    """The numbers of a non-empty all-numeric list, as floats; None for anything else."""
-    if isinstance(value, (list, tuple)) and value and all(is_number(v) for v in value):
-        return [float(v) for v in value]
-    return None
 
 
 def tokens(value: Any) -> list[str] | tuple[str, ...]:
@@ -36,13 +29,6 @@ def tokens(value: Any) -> list[str] | tuple[str, ...]:
 def _text_tokens(text: str) -> tuple[str, ...]:
     """Upper-cased tokens of one string (cached: series repeat the same few values)."""
     return tuple(t.upper() for t in _TOKEN_SPLIT.split(text) if t)
-
-
-def as_text(value: Any) -> str:
-    """A value as one text: list items joined with DICOM's backslash."""
-    if isinstance(value, (list, tuple)):
-        return "\\".join(str(v) for v in value)
-    return str(value)
 
 
 def same(a: Any, b: Any, tol: Tolerance | None = None) -> bool:

@@ -125,10 +125,10 @@ def _identify(acq: Acquisition) -> dict[str, Any]:
 
 def _groups(exam: Exam) -> list[list[Acquisition]]:
     """The exam's matchable series, those recognised alike together, in series order."""
-    from protocheck.protocol.matching import _is_support
+    from protocheck.protocol.matching import is_support
     groups: dict[str, list[Acquisition]] = {}
     for acq in exam.acquisitions:
-        if not _is_support(acq):
+        if not is_support(acq):
             groups.setdefault(repr(_identify(acq)), []).append(acq)
     return list(groups.values())
 

@@ -112,7 +112,7 @@ def support_reason(acq: Acquisition) -> list[str]:
     return reasons
 
 
-def _is_support(acq: Acquisition) -> bool:
+def is_support(acq: Acquisition) -> bool:
     """Localizers and derived maps; non-image objects too, except spectroscopy (role ``mrs``) which is matched."""
     if acq.roles & {"localizer", "derived"}:
         return True
@@ -159,7 +159,7 @@ def match_exam(exam: Exam, protocol: Protocol) -> tuple[list[MatchInfo], list[Ma
     unmatched: list[MatchInfo] = []
     support: list[MatchInfo] = []
     for acq in exam.acquisitions:
-        if _is_support(acq):
+        if is_support(acq):
             support.append(MatchInfo(series=acq.key, sequence=None, reasons=support_reason(acq)))
             continue
         info = match_series(acq, protocol)

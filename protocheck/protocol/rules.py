@@ -13,9 +13,9 @@ from typing import Any
 from protocheck.results import Finding, Severity, Status
 from protocheck.model import Acquisition
 from protocheck.protocol.model import DERIVED_PARAMETERS, Constraint, Criterion, Sequence
-from protocheck.protocol.evaluators import as_text, numbers, same, test_value
+from protocheck.protocol.evaluators import same, test_value
 from protocheck.protocol.tolerance import CONSISTENCY_DEFAULT, Tolerance
-from protocheck.units import as_number, display_unit, fmt_number, is_number
+from protocheck.units import as_number, as_text, display_unit, fmt_number, fmt_value, is_number, numbers, range_text
 
 LABELS: dict[str, str] = {
     "RepetitionTime": "TR", "RepetitionTimeExcitation": "excitation TR", "EchoTime": "TE", "EchoTimes": "TEs",
@@ -88,41 +88,19 @@ def _primary_shell(acq: Acquisition) -> float | None:
 
 # ---------------------------------------------------------------------------------------------- formatting
 
-def fmt_value(param: str, value: Any, unit: tuple[str, float] | None = None) -> str:
-    """A parameter value with its unit: '1.0 × 1.0 × 1.0 mm', '2.3 s', 'GR\\IR'."""
-    if isinstance(value, dict):
-        return ", ".join(f"{fmt_number(k) if is_number(k) else k}: {fmt_value('', v)}" for k, v in value.items())
-    nums = numbers(value) if isinstance(value, (list, tuple)) else ([float(value)] if is_number(value) else None)
-    if nums is None:
-        return as_text(value)
-    u, scale = unit or display_unit(param)
-    sep = " × " if param in ("VoxelSize", "AcquisitionMatrix", "FieldOfView") else ", "
-    items = value if isinstance(value, (list, tuple)) else [value]
-    text = sep.join(fmt_number(v, scale, u in ("mm", "T")) for v in items)
-    return f"{text} {u}".strip()
-
-
-def _range_text(lo: float | None, hi: float | None, unit: str, scale: float) -> str:
-    if lo is not None and hi is not None:
-        return f"{fmt_number(lo, scale)}–{fmt_number(hi, scale)} {unit}".strip()
-    if lo is not None:
-        return f"≥ {fmt_number(lo, scale)} {unit}".strip()
-    return f"≤ {fmt_number(hi, scale)} {unit}".strip()
-
-
 def expected_text(c: Constraint) -> str:
     """The constraint in words with units ('0.8–1.1 s', 'each ≤ 1.2 mm', '≥ 30 directions at b=1000')."""
     v = c.value
     unit, scale = display_unit(c.parameter)
     if c.kind == "range":
-        return _range_text(v.get("min"), v.get("max"), unit, scale)
+        return range_text(v.get("min"), v.get("max"), unit, scale)
     if c.kind == "nominal":
         return f"{fmt_value(c.parameter, v, (unit, scale))} {c.tolerance.text(unit, scale) if c.tolerance else ''}"
     if c.kind == "each":
         if "nominal" in v:
             tolerance = c.tolerance.text(unit, scale) if c.tolerance else ""
             return f"each {fmt_number(v['nominal'], scale)} {unit} {tolerance}"
-        return "each " + _range_text(v.get("min"), v.get("max"), unit, scale)
+        return "each " + range_text(v.get("min"), v.get("max"), unit, scale)
     if c.kind == "min_count":
         return f"≥ {v} directions at b={fmt_number(c.shell)}"
     if c.kind == "one_of":
@@ -152,7 +130,7 @@ def evaluate_criterion(crit: Criterion, acq: Acquisition) -> tuple[bool | None, 
 def _criterion_words(crit: Criterion) -> str:
     p, k, v = crit.parameter, crit.kind, crit.value
     if k == "range":
-        return f"{p} in {_range_text(v.get('min'), v.get('max'), *display_unit(p))}"
+        return f"{p} in {range_text(v.get('min'), v.get('max'), *display_unit(p))}"
     choices = ", ".join(map(str, v if isinstance(v, (list, tuple)) else [v]))
     return {"equals": f"{p} is {as_text(v)}", "one_of": f"{p} is one of {choices}",
             "contains": f"{p} contains {v}", "matches": f"{p} matches {v}",

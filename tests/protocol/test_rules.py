@@ -9,7 +9,8 @@ from protocol_helpers import acq, ge_dwi, siemens_t1
 
 from protocheck.results import Severity, Status
 from protocheck.protocol import load_protocol, load_protocol_text
-from protocheck.protocol.rules import evaluate_constraint, evaluate_constraints, fmt_value, value_of
+from protocheck.protocol.rules import evaluate_constraint, evaluate_constraints, value_of
+from protocheck.units import fmt_value
 
 
 def _proto(constraints_yaml: str):
