@@ -1,6 +1,6 @@
 """Check an exam against a protocol: match series, evaluate constraints, cross-series rules, missing sequences.
 
-``check_exam`` returns an ``ExamResult`` (see ``checks/results.py``) that every report renders. A missing
+``check_exam`` returns an ``ExamResult`` (see ``protocheck/results.py``) that every report renders. A missing
 required sequence is an error finding, a missing recommended one a warning; an absent optional sequence is
 reported for information only (status ``absent_optional``, finding not_applicable) so it never spoils a verdict.
 """
@@ -28,7 +28,7 @@ def check_scan(scan: ScanResult, protocol: Protocol, cache_dir: Path | None = No
     """Check every exam found by a scan against the protocol.
 
     With ``cache_dir`` (the scan's cache folder), the results of an unchanged index-backed scan checked against
-    the same protocol are loaded instead of evaluated (see ``checks.cache``), and new results are kept there.
+    the same protocol are loaded instead of evaluated (see ``storage.check_cache``), and new results are kept there.
     The cyclic garbage collector is paused meanwhile: checking only builds results (no cycle to free), and on
     an archive its full passes over the scanned series cost a quarter of the check.
     """

@@ -68,7 +68,7 @@ def load_protocol(name_or_path: str, cache_dir: Path | None = None) -> Protocol:
 
     A built-in protocol is validated once per process and its (immutable) model reused while its file is
     unchanged; a user's file is read and validated on every call. With ``cache_dir`` (an existing folder outside
-    the inputs), the model built from the same text is taken from there (``protocol.cache``).
+    the inputs), the model built from the same text is taken from there (``storage.protocol_cache``).
     """
     path = resolve_protocol_path(str(name_or_path))
     key = _builtin_key(path)

@@ -32,7 +32,7 @@ LEGEND = ("legend: compliant/sessions; ✘n deviating, ?n cannot verify, –n mi
 def cell_text(c: MatrixCell | None, requirement: str = "required", worst: str | None = None) -> Text:
     """Compact matrix cell: "5/5" (green), "0/5 ✘5", "3/5 ?2", "4/5 –1"; "○" optional sequence never acquired.
 
-    The colour follows requirement and severity as everywhere (``checks.results.sequence_tone``): red for an
+    The colour follows requirement and severity as everywhere (``results.sequence_tone``): red for an
     error or a missing required sequence, yellow for warnings only or a missing recommended one, magenta when
     values could not be verified, green when every session complies.
     """

@@ -19,7 +19,7 @@ from protocheck.results import count_category, count_findings, counts_text, sequ
 from protocheck.reports.console_layout import fitted_table, stacked
 from protocheck.reports.console_layout import make_console as _make_console
 
-# Status words and symbols by tone (checks.results.sequence_tone): requirement and severity decide the colour.
+# Status words and symbols by tone (results.sequence_tone): requirement and severity decide the colour.
 TONE_STYLE = {"ok": "green", "warn": "yellow", "err": "red", "unk": "magenta", "na": "bright_black"}
 STATUS_WORD = {"compliant": "✔ compliant", "deviating": "✘ deviating", "cannot_verify": "? cannot verify",
                "missing": "✘ missing", "absent_optional": "– not acquired"}
@@ -116,7 +116,7 @@ def _is_quiet_info(f: dict[str, Any]) -> bool:
 
 
 def _check_counts(findings: list[dict[str, Any]]) -> str:
-    """"9 ok, 2 failed, 1 cannot verify, 1 info" from the shared counts (checks.results.count_findings)."""
+    """"9 ok, 2 failed, 1 cannot verify, 1 info" from the shared counts (results.count_findings)."""
     c = count_findings(findings)
     text = f"{c['pass']} ok"
     for n, word in ((c["error"] + c["warning"], "failed"), (c["cannot_verify"], "cannot verify"),

@@ -1,6 +1,6 @@
 """The check report as TSV (one row per evaluated constraint), for spreadsheets.
 
-``counted_as`` is the category every report counts a row in (``checks.results.count_findings``): a pivot on
+``counted_as`` is the category every report counts a row in (``results.count_findings``): a pivot on
 it gives the counts the console, JSON and HTML show.
 """
 
