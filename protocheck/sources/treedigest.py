@@ -85,7 +85,8 @@ class _Blocks:
         self.files.append(entry)
 
     def flush(self) -> None:
-        if self.files is not None and self.name is not None:
+        if self.files is not None:
+            assert self.name is not None   # set with the folder's first file
             key = self.name if self.chunk == 0 else f"{self.name}\x00{self.chunk}"
             self.hash.listing(key, self.files)
             self.files = None

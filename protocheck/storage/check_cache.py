@@ -33,9 +33,10 @@ _NAME = "checks.sqlite"
 
 @functools.cache
 def code_fingerprint() -> bytes:
-    """Hash of the code that turns a scan into results (checks, protocol, model): a new version never reuses."""
+    """Hash of the code that turns a scan into results (checks, protocol, model, results, units: the texts of
+    findings): a new version never reuses."""
     here = Path(__file__).resolve().parent.parent
-    return code_digest(f"schema{SCHEMA}", [here / "model.py", here / "results.py", *sorted((here / "checks").glob("*.py")),
+    return code_digest(f"schema{SCHEMA}", [here / "model.py", here / "results.py", here / "units.py", *sorted((here / "checks").glob("*.py")),
                                             *sorted((here / "protocol").glob("*.py"))])
 
 

@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from protocheck.errors import SourceError
-from protocheck.storage.sealing import check_folder, seal, unseal
 from protocheck.model import Parameter
 from protocheck.resources import code_digest
 from protocheck.storage.listing import listing_bytes
+from protocheck.storage.sealing import check_folder, seal, unseal
 
 if TYPE_CHECKING:   # storage sits below the sources layer: the type only
     from protocheck.sources.options import ScanOptions
@@ -36,6 +36,8 @@ SCHEMA = 2
 Entry = tuple[str, int, int, Any]     # (file name, size, mtime_ns, payload (record, seed or pickled seed))
 # How a source stores its per-file records: (record -> tuple of plain marshal-able values, tuple -> record).
 RecordCodec = tuple[Callable[[Any], tuple], Callable[[tuple], Any]]
+
+
 def seed_of(seed: Any) -> Any:
     """A payload's series seed: unpickled now if it came from the index (so the stored one stays pristine)."""
     return pickle.loads(seed) if isinstance(seed, bytes) else seed

@@ -29,7 +29,8 @@ T = TypeVar("T")
 def code_fingerprint() -> bytes:
     """Hash of the code and schema that build a Protocol from text."""
     here = Path(__file__).resolve().parent.parent / "protocol"
-    return code_digest(f"schema{SCHEMA}", [here.parent / "model.py", schema_dir() / "protocol.schema.json",
+    return code_digest(f"schema{SCHEMA}", [here.parent / "model.py", here.parent / "results.py",
+                                            here.parent / "units.py", schema_dir() / "protocol.schema.json",
                                             *sorted(here.glob("*.py"))])
 
 
