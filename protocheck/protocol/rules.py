@@ -8,11 +8,11 @@ parameter grade it: only the most severe failing one is reported, passes are kep
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 from protocheck.results import Finding, Severity, Status
 from protocheck.model import Acquisition
-from protocheck.protocol.model import DERIVED_PARAMETERS, Constraint, Criterion, Sequence
+from protocheck.protocol.model import DERIVED_PARAMETERS, Constraint, Criterion, Kind, Sequence
 from protocheck.protocol.evaluators import same, test_value
 from protocheck.protocol.tolerance import CONSISTENCY_DEFAULT, Tolerance
 from protocheck.units import as_number, as_text, display_unit, fmt_number, fmt_value, is_number, numbers, range_text
@@ -88,30 +88,37 @@ def _primary_shell(acq: Acquisition) -> float | None:
 
 # ---------------------------------------------------------------------------------------------- formatting
 
+def _tolerance_words(c: Constraint, unit: str, scale: float) -> str:
+    return c.tolerance.text(unit, scale) if c.tolerance else ""
+
+
+def _each_words(c: Constraint, unit: str, scale: float) -> str:
+    v = c.value
+    if "nominal" in v:
+        return f"each {fmt_number(v['nominal'], scale)} {unit} {_tolerance_words(c, unit, scale)}"
+    return "each " + range_text(v.get("min"), v.get("max"), unit, scale)
+
+
+# Kind -> the constraint in words, given the parameter's display unit and scale (beside protocol.evaluators).
+_WORDS: dict[Kind, Callable[[Constraint, str, float], str]] = {
+    Kind.RANGE: lambda c, unit, scale: range_text(c.value.get("min"), c.value.get("max"), unit, scale),
+    Kind.NOMINAL: lambda c, unit, scale: (f"{fmt_value(c.parameter, c.value, (unit, scale))} "
+                                          f"{_tolerance_words(c, unit, scale)}"),
+    Kind.EACH: _each_words,
+    Kind.MIN_COUNT: lambda c, unit, scale: f"≥ {c.value} directions at b={fmt_number(c.shell)}",
+    Kind.ONE_OF: lambda c, unit, scale: "one of " + ", ".join(fmt_value(c.parameter, x, (unit, scale))
+                                                              for x in c.value),
+    Kind.CONTAINS: lambda c, unit, scale: f"contains {c.value}",
+    Kind.MATCHES: lambda c, unit, scale: f"matches {c.value}",
+    Kind.PRESENT: lambda c, unit, scale: "present",
+    Kind.EQUALS: lambda c, unit, scale: fmt_value(c.parameter, c.value, (unit, scale)),
+}
+
+
 def expected_text(c: Constraint) -> str:
     """The constraint in words with units ('0.8–1.1 s', 'each ≤ 1.2 mm', '≥ 30 directions at b=1000')."""
-    v = c.value
     unit, scale = display_unit(c.parameter)
-    if c.kind == "range":
-        return range_text(v.get("min"), v.get("max"), unit, scale)
-    if c.kind == "nominal":
-        return f"{fmt_value(c.parameter, v, (unit, scale))} {c.tolerance.text(unit, scale) if c.tolerance else ''}"
-    if c.kind == "each":
-        if "nominal" in v:
-            tolerance = c.tolerance.text(unit, scale) if c.tolerance else ""
-            return f"each {fmt_number(v['nominal'], scale)} {unit} {tolerance}"
-        return "each " + range_text(v.get("min"), v.get("max"), unit, scale)
-    if c.kind == "min_count":
-        return f"≥ {v} directions at b={fmt_number(c.shell)}"
-    if c.kind == "one_of":
-        return "one of " + ", ".join(fmt_value(c.parameter, x, (unit, scale)) for x in v)
-    if c.kind == "contains":
-        return f"contains {v}"
-    if c.kind == "matches":
-        return f"matches {v}"
-    if c.kind == "present":
-        return "present"
-    return fmt_value(c.parameter, v, (unit, scale))
+    return _WORDS[c.kind](c, unit, scale)
 
 
 # ---------------------------------------------------------------------------------------------- criteria
