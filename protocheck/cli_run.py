@@ -8,7 +8,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import IO, Any, Callable, Iterator
 
 from rich.console import Console
 
@@ -96,15 +96,17 @@ def _check_output_path(output: Path | None, roots: list[Path]) -> None:
                               path=str(output), fix="write the report to a folder outside the exam/dataset")
 
 
-def write_output(text: str, output: Path | None) -> None:
-    """Write a report to ``output`` (or standard output)."""
+def write_output(text: str | Callable[[IO[str]], None], output: Path | None) -> None:
+    """Write a report (its text, or a writer of it to a text file) to ``output`` (or standard output)."""
+    write = text if callable(text) else lambda fh: fh.write(text)
     if output is None:
-        sys.stdout.write(text)
+        write(sys.stdout)
         sys.stdout.flush()
         return
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
+        with open(output, "w", encoding="utf-8") as fh:
+            write(fh)
     except OSError as exc:
         raise ReportError(f"cannot write the report: {exc.strerror}", path=str(output),
                           fix="choose a writable path with -o") from exc
@@ -145,7 +147,8 @@ def run_check(args: argparse.Namespace) -> int:
         for exam in scan.exams:
             exam.site = args.site
     results = check_scan(scan, protocol, options.cache_dir)
-    report = report_to_dict(results, scan, protocol, include_identifiers=args.include_identifiers)
+    report = report_to_dict(results, scan, protocol, include_identifiers=args.include_identifiers,
+                            lazy=args.format == "json")   # JSON is streamed: exams built as they are written
     if args.summary:
         from protocheck.sources.summary import write_summary
         write_summary(results, scan, args.summary, options, protocol=protocol)
@@ -158,8 +161,8 @@ def run_check(args: argparse.Namespace) -> int:
 
 def _emit_check(report: dict[str, Any], args: argparse.Namespace) -> None:
     if args.format == "json":
-        from protocheck.reports.json_report import render_json
-        write_output(render_json(report), args.output)
+        from protocheck.reports.json_report import write_json
+        write_output(lambda fh: write_json(report, fh), args.output)
     elif args.format == "tsv":
         from protocheck.reports.tsv import render_tsv
         write_output(render_tsv(report), args.output)
