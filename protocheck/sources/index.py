@@ -29,7 +29,7 @@ from protocheck.resources import code_digest
 from protocheck.sources.discovery import listing_bytes
 from protocheck.sources.options import ScanOptions
 
-SCHEMA = 2
+SCHEMA = 3
 Entry = tuple[str, int, int, Any]     # (file name, size, mtime_ns, payload (record, seed or pickled seed))
 _FIELDS = ("name", "sop_class", "sop_uid", "series_uid", "study_uid", "manufacturer", "instance_number",
            "position", "acq_time", "echo_time", "echo_number", "image_type", "n_frames", "mrs")
@@ -205,7 +205,7 @@ class Index:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("CREATE TABLE IF NOT EXISTS folders (root TEXT, folder TEXT, listing BLOB, "
-                            "data BLOB, PRIMARY KEY (root, folder)) WITHOUT ROWID")
+                            "data BLOB, summary BLOB, PRIMARY KEY (root, folder)) WITHOUT ROWID")
             self.db.execute("CREATE TABLE IF NOT EXISTS snapshots (root TEXT PRIMARY KEY, tree BLOB, data BLOB)")
         except (OSError, sqlite3.Error) as exc:
             raise SourceError(f"cannot open the incremental index: {exc}", path=str(self.cache),
@@ -245,18 +245,44 @@ class Index:
             self.hits += len(files)
         return same, by_name
 
-    def store(self, folder: str, files: list[tuple[str, int, int]], entries: list[Entry]) -> None:
-        """Replace the folder's row with the current listing and records."""
+    def load_summary(self, folder: str, files: list[tuple[str, int, int]]) -> Any:
+        """The folder's pre-merged summary (``DicomCollector.summary``) when its listing is unchanged, else None:
+        an unchanged folder is then taken without decoding one file record."""
+        row = self.db.execute("SELECT listing, summary FROM folders WHERE root=? AND folder=?",
+                              (self.root, folder)).fetchone()
+        if row is None or row[1] is None or row[0] != self.listing_key(files):
+            return None
+        try:
+            summary = pickle.loads(zlib.decompress(row[1]))
+        except Exception:  # noqa: BLE001 - a damaged row is only a cache miss
+            return None
+        self.seen.add(folder)
+        self.hits += len(files)
+        return summary
+
+    @staticmethod
+    def encode(entries: list[Entry]) -> bytes | None:
+        """The stored form of a folder's records (seeds pickled now: later folding cannot change them); None
+        when a value cannot be stored (never expected: the folder is then simply not cached)."""
         rows = [(name, size, mtime, record_tuple(rec),
                  seed if seed is None or isinstance(seed, bytes) else pickle.dumps(seed, pickle.HIGHEST_PROTOCOL))
                 for name, size, mtime, (rec, seed) in entries]
         try:
-            blob = zlib.compress(marshal.dumps(rows), 1)
-        except ValueError:   # a value of an unusual type (never expected): the folder is simply not cached
+            return zlib.compress(marshal.dumps(rows), 1)
+        except ValueError:
+            return None
+
+    def store(self, folder: str, files: list[tuple[str, int, int]], entries: list[Entry] | bytes | None,
+              summary: Any = None) -> None:
+        """Replace the folder's row with the current listing and records (``entries``, or their ``encode``),
+        and the folder's pre-merged summary if it has one."""
+        blob = self.encode(entries) if isinstance(entries, list) else entries
+        if blob is None:
             return
-        self.db.execute("INSERT OR REPLACE INTO folders VALUES (?, ?, ?, ?)",
-                        (self.root, folder, self.listing_key(files), blob))
-        self._pending += len(entries)
+        packed = None if summary is None else zlib.compress(pickle.dumps(summary, pickle.HIGHEST_PROTOCOL), 1)
+        self.db.execute("INSERT OR REPLACE INTO folders VALUES (?, ?, ?, ?, ?)",
+                        (self.root, folder, self.listing_key(files), blob, packed))
+        self._pending += len(files)
         if self._pending > 20_000:
             self.db.commit()
             self._pending = 0

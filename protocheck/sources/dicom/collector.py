@@ -152,6 +152,33 @@ class DicomCollector:
         self.studies.setdefault(rec.study_uid or "unknown-study", study).series.append(uid)
         self.add_record(rec)
 
+    # --- per-folder summaries (incremental index) ------------------------------------------------
+    def sub(self) -> "DicomCollector":
+        """An empty collector with this one's root and options: one folder is folded into it, then merged."""
+        return DicomCollector(self.root, self.options)
+
+    def summary(self) -> tuple:
+        """This (sub-)collector's whole state as plain picklable data: a folder's pre-merged summary."""
+        return self.n_files, self.skipped, self.studies, self.series
+
+    def merge(self, summary: tuple) -> bool:
+        """Take a folder's summary as if its files were folded here one by one, in walk order; False (nothing
+        taken) when one of its series is already here: the folder's files must then be folded one by one, so
+        that duplicates and counts across folders stay those of a serial scan."""
+        n_files, skipped, studies, series = summary
+        if any(uid in self.series for uid in series):
+            return False
+        self.n_files += n_files
+        self.skipped.extend(skipped)
+        for study_uid, st in studies.items():
+            mine = self.studies.setdefault(study_uid, st)
+            for uid in st.series:
+                self._shared.share(series[uid].acq)
+                self.series[uid] = series[uid]
+                if mine is not st:
+                    mine.series.append(uid)
+        return True
+
     def _study(self, rec: reader.FileRecord, ds: Dataset | None) -> _Study:
         key = rec.study_uid or "unknown-study"
         st = self.studies.get(key)

@@ -31,7 +31,7 @@ PROGRESS_INTERVAL = 0.1       # seconds between progress callbacks (at most ~10 
 class _Folder:
     """One folder's files in walk order: listing, cached entries, and the batches still to read."""
 
-    __slots__ = ("name", "chunk", "key", "files", "paths", "cached", "pending")
+    __slots__ = ("name", "chunk", "key", "files", "paths", "cached", "pending", "summary")
 
     def __init__(self, name: str, chunk: int = 0) -> None:
         self.name, self.chunk = name, chunk
@@ -40,6 +40,7 @@ class _Folder:
         self.paths: list[str] = []
         self.cached: dict[str, Any] = {}
         self.pending: list[Any] = []
+        self.summary: Any = None    # the index's pre-merged summary of an unchanged folder
 
 
 def scan_tree(root: str | os.PathLike[str], options: ScanOptions | None = None) -> ScanResult:
@@ -151,6 +152,10 @@ def _run(folders: Iterator[_Folder], collector: Any, options: ScanOptions, index
 
 def _submit(folder: _Folder, index: Any, pools: "Pools", options: ScanOptions, seen: set[str]) -> int:
     """Look the folder up in the index and start reading the files it does not hold; returns tasks started."""
+    folder.summary = None if index is None else index.load_summary(folder.key, folder.files)
+    if folder.summary is not None:   # unchanged: no record decoded unless the summary cannot be merged
+        folder.paths = []
+        return 0
     same, cached = (False, {}) if index is None else index.load(folder.key, folder.files)
     todo: list[tuple[str, str]] = []
     for (name, size, mtime), path in zip(folder.files, folder.paths):
@@ -171,7 +176,20 @@ def _submit(folder: _Folder, index: Any, pools: "Pools", options: ScanOptions, s
 
 
 def _fold(folder: _Folder, collector: Any, index: Any, progress: "_Progress") -> int:
-    """Fold the folder's records into the collector in walk order; store them in the index."""
+    """Fold the folder's records into the collector in walk order; store them in the index, with the folder's
+    pre-merged summary when its series are new here (a re-check then merges the summary: cost per series)."""
+    if folder.summary is not None:
+        summary, folder.summary = folder.summary, None
+        if collector.merge(summary):
+            progress.tick(folder.name)
+            return 0
+        same, cached = index.load(folder.key, folder.files)   # a series seen before: fold file by file
+        if not same:   # the row could not be decoded (never expected): read the folder's files here
+            for name, _size, _mtime in folder.files:
+                collector.add_path(os.path.join(_top(collector), folder.name, name),
+                                   os.path.join(folder.name, name) if folder.name else name)
+            return 0
+        folder.cached = {name: hit[3] for name, hit in cached.items()}
     n_tasks = 0
     fresh: dict[str, Payload] = {}
     for task in folder.pending:
@@ -184,14 +202,25 @@ def _fold(folder: _Folder, collector: Any, index: Any, progress: "_Progress") ->
         payload = folder.cached.get(name) or fresh.get(name)
         if payload is not None:
             entries.append((name, size, mtime, payload))
+    top = _top(collector)
+    into, blob = collector, None
     if index is not None and (fresh or not folder.cached):
-        index.store(folder.key, folder.files, entries)   # pickled before folding: stored seeds stay pristine
-    top = collector.root if os.path.isdir(collector.root) else os.path.dirname(collector.root)
+        blob = index.encode(entries)   # before folding: stored seeds stay pristine
+        if not any(rec.series_uid in collector.series for _n, _s, _m, (rec, _seed) in entries):
+            into = collector.sub()
     for name, _size, _mtime, payload in entries:
-        add_payload(collector, payload, (top, folder.name, name))
+        add_payload(into, payload, (top, folder.name, name))
         progress.tick(name)
+    if blob is not None:
+        index.store(folder.key, folder.files, blob, into.summary() if into is not collector else None)
+    if into is not collector:
+        collector.merge(into.summary())
     folder.pending, folder.cached = [], {}
     return n_tasks
+
+
+def _top(collector: Any) -> str:
+    return collector.root if os.path.isdir(collector.root) else os.path.dirname(collector.root)
 
 
 def add_payload(collector: Any, payload: Payload, where: tuple[str, str, str]) -> None:
