@@ -8,7 +8,9 @@ Builds N files from the shared ``data/dicom`` headers (copies with new UIDs, so 
 ``--mode grow``, or only SOP instances multiply with ``--mode fixed``), then measures, each in a fresh child
 process: plain pydicom ``dcmread(stop_before_pixels=True)`` (1 process), ``protocheck`` scan + compliance
 check (als-brain-3t) with 1 and 2 workers and an index, and the re-audit with the index (three times, each a
-fresh process: the median is the re-audit's time). Prints files/s,
+fresh process: the median is the re-audit's time), then the default command as a user types it
+(``protocheck check CORPUS``, no flag: user cache folder, automatic workers, console report on a pipe): first
+run, unchanged re-run, and re-run with 1 % of the files touched (``--only default``: only this). Prints files/s,
 peak memory (ru_maxrss of the measuring process and, separately, of its largest worker; and on Linux the peak
 proportional set size of all its processes together, sampled twice a second) and ratios. ``--repeat N``
 runs N rounds of the speed measurements and also prints the median of the rounds' ratios: on a shared machine
@@ -168,7 +170,8 @@ def main() -> None:
     ap.add_argument("--mode", choices=("grow", "fixed"), default="grow",
                     help="grow: new study/series UIDs per copy (series grow with files); fixed: new SOP UIDs only")
     ap.add_argument("--skip-baseline", action="store_true", help="do not measure plain pydicom")
-    ap.add_argument("--only", choices=("speed", "memory"), help="memory: one 2-worker run only")
+    ap.add_argument("--only", choices=("speed", "memory", "default"),
+                    help="memory: one 2-worker run only; default: only the default command (no flags)")
     ap.add_argument("--keep", action="store_true", help="keep the corpus afterwards")
     ap.add_argument("--repeat", type=int, default=1,
                     help="rounds of the speed measurements (each with a fresh index); with more than one, the "
@@ -200,6 +203,11 @@ def main() -> None:
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "protocheck")], check=True)
     if a.only == "memory":
         measure("protocheck", corpus, 2)
+    elif a.only == "default":
+        shares = [default_command_round(corpus) for _ in range(max(1, a.repeat))]
+        if len(shares) > 1:
+            print(f"median of {len(shares)} rounds: unchanged re-run {statistics.median(shares):.1f}% of the first run "
+                  f"(rounds: {', '.join(f'{x:.1f}%' for x in shares)})")
     else:
         rounds = [speed_round(corpus, a.skip_baseline) for _ in range(max(1, a.repeat))]
         if len(rounds) > 1:
@@ -209,6 +217,7 @@ def main() -> None:
                       f"(rounds: {', '.join(f'{x:.1f}x' for x in speed)})")
             print(f"median of {len(rounds)} rounds: re-audit {statistics.median(r[1] for r in rounds):.1f}% of the first "
                   f"run (rounds: {', '.join(f'{r[1]:.1f}%' for r in rounds)})")
+        default_command_round(corpus)
     if not a.keep and a.corpus is None:
         shutil.rmtree(corpus, ignore_errors=True)
 
@@ -234,6 +243,40 @@ def speed_round(corpus: Path, skip_baseline: bool) -> tuple[float | None, float]
     print(f"re-audit with the index (median of {len(times)}: {', '.join(f'{t:.3f}' for t in times)} s): "
           f"{statistics.median(times):.3f} s = {share:.1f}% of the first run ({two['seconds']:.2f} s)", flush=True)
     return ratio, share
+
+
+def _run_default(corpus: Path, env: dict) -> tuple[float, int, int]:
+    """``protocheck check CORPUS``, no flag, as a user types it (a fresh process, stdout a pipe):
+    (wall seconds, exit code, bytes of report)."""
+    t = time.perf_counter()
+    done = subprocess.run([sys.executable, "-W", "ignore", "-m", "protocheck", "check", str(corpus)], cwd=REPO,
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t, done.returncode, len(done.stdout)
+
+
+def default_command_round(corpus: Path) -> float:
+    """The default command on a fresh user cache folder: first run, unchanged re-runs (median of REAUDITS),
+    then 1 % of the files touched (new mtime: read again); returns the unchanged re-run in % of the first."""
+    home = Path(tempfile.mkdtemp(prefix="protocheck-bench-xdg-"))
+    env = {**os.environ, "XDG_CACHE_HOME": str(home), "COLUMNS": "130"}
+    try:
+        first, rc, size = _run_default(corpus, env)
+        print(f"  default command, first run (empty user cache): {first:.2f} s (exit {rc}, report {size:,} bytes)")
+        agains = [_run_default(corpus, env)[0] for _ in range(REAUDITS)]
+        again = statistics.median(agains)
+        print(f"  unchanged re-run (median of {', '.join(f'{t:.3f}' for t in agains)} s): {again:.3f} s "
+              f"= {100 * again / first:.1f}% of the first run", flush=True)
+        files = sorted(os.path.join(d, f) for d, _, fs in os.walk(corpus) for f in fs if not f.startswith("."))
+        touched = files[::100]
+        for f in touched:   # a new mtime: protocheck must read these files again
+            st = os.stat(f)
+            os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+        after, rc, _ = _run_default(corpus, env)
+        print(f"  1% touched ({len(touched):,} of {len(files):,} files): {after:.2f} s = "
+              f"{100 * after / first:.1f}% of the first run (exit {rc})", flush=True)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    return 100 * again / first
 
 
 if __name__ == "__main__":

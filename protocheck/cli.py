@@ -1,10 +1,4 @@
-"""The ``protocheck`` command line: argument parsing, error handling and exit codes.
-
-Exit codes: 0 compliant (warnings allowed), 1 deviations at error severity (or a required sequence
-missing; for ``qualify``: not qualified), 2 the tool could not do its job (bad arguments, unreadable
-protocol, no input, internal error). Errors print one message naming the file, the place and the fix,
-never a traceback (``--debug`` shows it).
-"""
+"""The ``protocheck`` command line: argument parsing, error handling and exit codes."""
 
 from __future__ import annotations
 
@@ -18,31 +12,68 @@ from protocheck.errors import ProtocheckError
 
 FORMATS = ("console", "json", "tsv", "html")
 EXIT_OK, EXIT_DEVIATIONS, EXIT_FAILURE = 0, 1, 2
+PROTOCOL_ACTIONS = ("list", "show", "new", "validate")
+
+DESCRIPTION = """\
+Check MRI exams against a multicentre acquisition protocol (ALS trials).
+protocheck reads DICOM exams, BIDS datasets, .zip/.tar exports or a PACS over
+DICOMweb, matches each series to the protocol's sequences and reports every
+deviation: the value expected, the value found, its severity, what to change."""
+
+EPILOG = """\
+examples:
+  protocheck check sample_headers/exam          one exam, protocol als-brain-3t
+  protocheck check /archive --format html -o report.html
+  protocheck audit /archive --protocol als-spinal-cord   (coordinators)
+  protocheck protocols show als-brain-3t        a protocol to start from
+  protocheck protocols new --from-exam GOLDEN -o my-protocol.yaml
+  protocheck listen --out reports/              a DICOM node for your scanner
+
+"protocheck COMMAND --help" lists a command's options; "protocheck help TOPIC"
+explains a topic: protocol (the protocol language), auth-file (DICOMweb
+credentials), cache (the incremental index that makes re-checks fast).
+
+exit codes: 0 compliant (warnings allowed); 1 deviations at error severity or
+a required sequence missing (qualify: not qualified); 2 protocheck could not do
+its job (bad arguments, unreadable protocol, no exam found).
+Patient identifiers appear in no output unless you pass --include-identifiers."""
 
 
 def _add_input_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH",
                    help="DICOM folder or file, BIDS dataset, .zip/.tar export, summary .json, or DICOMweb URL")
-    p.add_argument("--include-identifiers", action="store_true",
-                   help="opt in: show patient identifiers (PatientID, dates...) in outputs; off by default")
-    p.add_argument("--pseudonym-key", metavar="KEY",
-                   help="secret key for the keyed-hash subject pseudonyms (default: a built-in key)")
-    p.add_argument("--site-column", metavar="COLUMN", help="participants.tsv column that names the site")
-    p.add_argument("--site-map", metavar="FILE", type=Path,
-                   help="file of 'pattern<TAB>site' lines matched against exam folders")
-    p.add_argument("--site-from", metavar="FIELD",
-                   help="header field giving the site: InstitutionName, StationName or DeviceSerialNumber")
-    p.add_argument("--cache", metavar="DIR", type=Path,
-                   help="folder for the incremental index (never inside the input tree)")
-    p.add_argument("--workers", type=int, default=1, help="reader processes (default 1; 0: automatic, 2 on large trees)")
-    p.add_argument("--study", metavar="UID", help="DICOMweb: check this StudyInstanceUID")
-    p.add_argument("--since", metavar="YYYYMMDD", help="DICOMweb: every study since this date")
-    p.add_argument("--auth-file", metavar="FILE", type=Path,
-                   help="DICOMweb: file with 'user:password' or a bearer token (never on the command line)")
-    p.add_argument("--ca-bundle", metavar="FILE", type=Path, help="DICOMweb: CA bundle to verify TLS with")
-    p.add_argument("--insecure", action="store_true", help="DICOMweb: do not verify TLS certificates")
     p.add_argument("-v", "--verbose", action="store_true", help="list every match reason and skipped file")
     p.add_argument("--debug", action="store_true", help="show a traceback on internal errors")
+    g = p.add_argument_group("privacy")
+    g.add_argument("--include-identifiers", action="store_true",
+                   help="opt in: show patient identifiers (PatientID, dates...) in outputs; off by default")
+    g.add_argument("--pseudonym-key", metavar="KEY",
+                   help="secret key for the keyed-hash subject pseudonyms (default: a built-in key)")
+    g = p.add_argument_group("sites (which site each exam comes from)")
+    g.add_argument("--site-column", metavar="COLUMN", help="participants.tsv column that names the site")
+    g.add_argument("--site-map", metavar="FILE", type=Path,
+                   help="file of 'pattern<TAB>site' lines matched against exam folders")
+    g.add_argument("--site-from", metavar="FIELD",
+                   help="header field giving the site: InstitutionName, StationName or DeviceSerialNumber")
+    g = p.add_argument_group("speed (see: protocheck help cache)")
+    c = g.add_mutually_exclusive_group()
+    c.add_argument("--cache", metavar="DIR", type=Path,
+                   help="folder of the incremental index, which makes a re-check of an unchanged archive take "
+                        "seconds (default: protocheck in the user's cache folder, e.g. ~/.cache/protocheck; "
+                        "never inside the input)")
+    c.add_argument("--no-cache", action="store_true", help="read every file again and keep no index")
+    g.add_argument("--workers", type=int, default=0, metavar="N",
+                   help="reader processes (default 0: automatic, 2 on trees of 2,000 files or more)")
+    g = p.add_argument_group("network (DICOMweb input: PATH is an http(s):// URL)")
+    g.add_argument("--study", metavar="UID", help="check this StudyInstanceUID only")
+    g.add_argument("--since", metavar="YYYYMMDD", help="every study since this date")
+    g.add_argument("--auth-file", metavar="FILE", type=Path,
+                   help="credentials file: a 'token=...' line (bearer token), or 'user=...' and 'password=...' "
+                        "lines (see: protocheck help auth-file); never put credentials on the command line")
+    g.add_argument("--ca-bundle", metavar="FILE", type=Path, help="CA bundle (PEM) to verify the server's TLS with")
+    g.add_argument("--insecure", action="store_true", help="do not verify TLS certificates (testing only)")
+    g.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+                   help="seconds to wait for each answer of a slow server (default 30)")
 
 
 def _add_output_options(p: argparse.ArgumentParser, formats: tuple[str, ...] = FORMATS) -> None:
@@ -51,71 +82,139 @@ def _add_output_options(p: argparse.ArgumentParser, formats: tuple[str, ...] = F
                    help="write the report to FILE instead of standard output")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every subcommand."""
-    parser = argparse.ArgumentParser(prog="protocheck", description=__doc__.splitlines()[0])
-    parser.add_argument("--version", action="version", version=f"protocheck {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+def _protocol_option(p: argparse.ArgumentParser, required: bool = False) -> None:
+    if required:
+        p.add_argument("--protocol", required=True, metavar="NAME|FILE",
+                       help="built-in protocol name (protocheck protocols) or protocol file")
+    else:
+        p.add_argument("--protocol", default="als-brain-3t", metavar="NAME|FILE",
+                       help="built-in protocol name (protocheck protocols) or protocol file (default als-brain-3t)")
 
-    p = sub.add_parser("check", help="check exams against a protocol")
+
+def _add_check_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("check", help="check exams against a protocol",
+                       description="Check every exam under PATH against a protocol; exit 0 compliant, "
+                                   "1 deviations, 2 could not check.")
     _add_input_options(p)
     _add_output_options(p)
-    p.add_argument("--protocol", default="als-brain-3t", help="built-in name or protocol file (default als-brain-3t)")
+    _protocol_option(p)
     p.add_argument("-q", "--quiet", action="store_true", help="print only the verdict")
     p.add_argument("--summary", metavar="FILE", type=Path,
                    help="also write a federated summary (no patient identifiers) for protocheck audit")
     p.add_argument("--site", metavar="NAME", help="name every exam's site NAME (e.g. for a site's own --summary)")
 
-    p = sub.add_parser("inspect", help="print what protocheck read from each series")
+    p = sub.add_parser("inspect", help="print what protocheck read from each series",
+                       description="Print every series' parameters in BIDS names and units.")
     _add_input_options(p)
     _add_output_options(p, ("console", "json"))
     p.add_argument("--provenance", action="store_true", help="show where each value came from")
 
-    p = sub.add_parser("audit", help="multicentre audit: compliance matrix, inventory, harmonization, drift")
+    p = sub.add_parser("audit", help="multicentre audit: compliance matrix, inventory, harmonization, drift",
+                       description="For coordinators: site x sequence compliance, scanner inventory, "
+                                   "cross-site harmonization, drift through time and completeness.")
     _add_input_options(p)
     _add_output_options(p, ("console", "json", "html"))
-    p.add_argument("--protocol", default="als-brain-3t", help="built-in name or protocol file")
+    _protocol_option(p)
     p.add_argument("--tsv", metavar="DIR", type=Path, help="also write the audit tables as TSV files in DIR")
 
-    p = sub.add_parser("qualify", help="qualify a candidate site's test scans against a protocol")
+    p = sub.add_parser("qualify", help="qualify a candidate site's test scans against a protocol",
+                       description="A candidate site's test scans against the protocol: qualified, qualified "
+                                   "with conditions, or not qualified, with a reproducible certificate.")
     _add_input_options(p)
     _add_output_options(p, ("console", "json", "html"))
-    p.add_argument("--protocol", required=True, help="built-in name or protocol file")
-    p.add_argument("--site", required=True, help="name of the candidate site")
+    _protocol_option(p, required=True)
+    p.add_argument("--site", required=True, metavar="NAME", help="name of the candidate site")
 
-    p = sub.add_parser("listen", help="receive exams over DICOM (C-STORE) and check each one")
-    p.add_argument("--port", type=int, default=11112)
-    p.add_argument("--ae-title", default="PROTOCHECK")
-    p.add_argument("--protocol", default="als-brain-3t")
-    p.add_argument("--out", type=Path, required=True, help="folder for the reports")
-    p.add_argument("--allow-ae", action="append", default=[], metavar="AET", help="calling AE title allowed")
-    p.add_argument("--allow-host", action="append", default=[], metavar="HOST", help="calling host allowed")
-    p.add_argument("--quiet-period", type=float, default=60.0, help="seconds of silence that end a study")
+
+def _add_listen(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("listen", help="receive exams over DICOM (C-STORE) and check each one",
+                       description="A DICOM node (Storage SCP): add it as a destination on the scanner or PACS; "
+                                   "each study is checked once complete and its report written to --out.")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR",
+                   help="folder for the reports (JSON, one per study)")
+    _protocol_option(p)
+    p.add_argument("--port", type=int, default=11112, help="TCP port to listen on (default 11112)")
+    p.add_argument("--ae-title", default="PROTOCHECK", metavar="AET",
+                   help="this node's AE title, as configured on the scanner (default PROTOCHECK)")
+    p.add_argument("--host", default="0.0.0.0", help="address to listen on (default all)")
+    p.add_argument("--allow-ae", action="append", default=[], metavar="AET",
+                   help="calling AE title allowed to send (repeat for several; default: any)")
+    p.add_argument("--allow-host", action="append", default=[], metavar="HOST",
+                   help="calling host allowed to send (repeat for several; default: any)")
+    p.add_argument("--quiet-period", type=float, default=60.0, metavar="SECONDS",
+                   help="seconds without new images after which a study is complete (default 60)")
     p.add_argument("--end-on-release", action="store_true",
                    help="a study is complete when the sending association is released")
-    p.add_argument("--max-studies", type=int, default=32, help="studies received at once (default 32)")
-    p.add_argument("--host", default="0.0.0.0", help="address to listen on (default all)")
-    p.add_argument("--debug", action="store_true")
+    p.add_argument("--max-studies", type=int, default=32, metavar="N",
+                   help="studies received at once (default 32)")
+    p.add_argument("--debug", action="store_true", help="show a traceback on internal errors")
 
-    p = sub.add_parser("protocols", help="list the built-in protocols, or validate a protocol file")
-    p.add_argument("validate", nargs="?", metavar="FILE", help="protocol file to validate")
-    p.add_argument("--debug", action="store_true")
+
+def _add_protocols(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("protocols", help="list, show, validate or create protocols",
+                       description="Built-in protocols and your own: 'protocheck protocols' lists them, "
+                                   "'protocols FILE' validates a file (see: protocheck help protocol).")
+    acts = p.add_subparsers(dest="action", metavar="ACTION")
+    acts.add_parser("list", help="list the built-in protocols (the default)")
+    a = acts.add_parser("show", help="print a built-in protocol (YAML), a start for your own")
+    a.add_argument("name", metavar="NAME", help="built-in protocol name (protocheck protocols list)")
+    a = acts.add_parser("validate", help="validate a protocol file")
+    a.add_argument("file", metavar="FILE", help="protocol file (YAML or JSON)")
+    a = acts.add_parser("new", help="write a protocol from a reference ('golden') exam",
+                        description="Write a protocol (YAML) whose sequences are the series of a golden exam: "
+                                    "each identified by what the series shows, each parameter with a tolerance, "
+                                    "as vendor variants when the exam's vendor is named. Edit it, then check "
+                                    "other exams with --protocol FILE.")
+    a.add_argument("--from-exam", required=True, nargs="+", action="extend", metavar="PATH",
+                   help="the golden exam: its DICOM folder, export or BIDS session (several paths: one exam)")
+    a.add_argument("-o", "--output", metavar="FILE", type=Path,
+                   help="write the protocol to FILE (default: standard output)")
+    a.add_argument("--name", metavar="NAME", help="the protocol's name (default: from the exam's folder)")
+    a.add_argument("--vendor-variants", action=argparse.BooleanOptionalAction, default=True,
+                   help="put scanner-specific values in a variant for the exam's vendor (default on)")
+    for a in (p, *acts.choices.values()):
+        a.add_argument("--debug", action="store_true", help="show a traceback on internal errors")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(prog="protocheck", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"protocheck {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_check_commands(sub)
+    _add_listen(sub)
+    _add_protocols(sub)
+    p = sub.add_parser("help", help="help topics shipped with protocheck (protocol, auth-file, cache)")
+    p.add_argument("topic", nargs="?", metavar="TOPIC", help="topic name; none: list the topics")
     return parser
+
+
+def _normalize(argv: list[str]) -> list[str]:
+    """``protocheck protocols FILE`` (the older form) means ``protocols validate FILE``."""
+    if len(argv) >= 2 and argv[0] == "protocols" and not argv[1].startswith("-") and argv[1] not in PROTOCOL_ACTIONS:
+        return [argv[0], "validate", *argv[1:]]
+    return argv
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run protocheck; returns the exit code (0 compliant, 1 deviations, 2 could not do its job)."""
     parser = build_parser()
+    argv = _normalize(list(sys.argv[1:] if argv is None else argv))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:   # argparse: --help (0) or a usage error (2)
         return int(exc.code or 0)
+    args.protocol_given = any(a == "--protocol" or a.startswith("--protocol=") for a in argv)
     if not args.command:
         parser.print_help(sys.stderr)
         return EXIT_FAILURE
-    from protocheck import cli_run
+    if args.command in ("protocols", "help"):
+        from protocheck import cli_protocols as runner
+    else:
+        from protocheck import cli_run as runner
     try:
-        return getattr(cli_run, f"run_{args.command}")(args)
+        return getattr(runner, f"run_{args.command}")(args)
     except ProtocheckError as exc:
         print(f"protocheck: error: {exc}", file=sys.stderr)
         return EXIT_FAILURE

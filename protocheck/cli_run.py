@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import sys
 import time
 from pathlib import Path
-from typing import IO, Any, Callable, Iterator
+from typing import Any, Iterator
 
 from rich.console import Console
 
+from protocheck import report_cache
 from protocheck.errors import InputError, ProtocheckError, ReportError
 from protocheck.model import ScanResult
 from protocheck.sources.options import ScanOptions
@@ -28,7 +30,27 @@ def scan_options(args: argparse.Namespace) -> ScanOptions:
     return ScanOptions(
         include_identifiers=args.include_identifiers, pseudonym_key=args.pseudonym_key,
         site_column=args.site_column, site_map=args.site_map, site_from=args.site_from,
-        cache_dir=args.cache, workers=max(0, args.workers))
+        cache_dir=cache_dir(args), workers=max(0, args.workers))
+
+
+def cache_dir(args: argparse.Namespace) -> Path | None:
+    """The index folder: ``--cache DIR`` (refused inside an input), else the user's cache folder (left out when
+    it lies inside an input or cannot be created: the default never stops a check), none with ``--no-cache``."""
+    from protocheck.sources.index import check_cache_location, default_cache_dir
+    if getattr(args, "no_cache", False):
+        return None
+    explicit = getattr(args, "cache", None)
+    cache = Path(explicit) if explicit is not None else default_cache_dir()
+    try:
+        for root in _input_roots(args):
+            cache = check_cache_location(cache, root)
+        if explicit is None:
+            cache.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except (ProtocheckError, OSError):
+        if explicit is not None:
+            raise
+        return None
+    return cache
 
 
 def _input_roots(args: argparse.Namespace) -> list[Path]:
@@ -61,9 +83,10 @@ def _scan_url(url: str, args: argparse.Namespace, options: ScanOptions) -> ScanR
         from protocheck.sources.dicomweb import scan_dicomweb
     except ImportError as exc:
         raise InputError(f"DICOMweb input is not available in this installation ({exc})", path=url,
-                         fix="pip install 'protocheck[net]'") from exc
+                         fix="reinstall protocheck (pip install protocheck): requests is one of its "
+                             "dependencies") from exc
     return scan_dicomweb(url, options, study=args.study, since=args.since, auth_file=args.auth_file,
-                         ca_bundle=args.ca_bundle, insecure=args.insecure)
+                         ca_bundle=args.ca_bundle, insecure=args.insecure, timeout=args.timeout)
 
 
 def scan_inputs(args: argparse.Namespace, options: ScanOptions) -> ScanResult:
@@ -96,33 +119,25 @@ def _check_output_path(output: Path | None, roots: list[Path]) -> None:
                               path=str(output), fix="write the report to a folder outside the exam/dataset")
 
 
-def write_output(text: str | Callable[[IO[str]], None], output: Path | None) -> None:
-    """Write a report (its text, or a writer of it to a text file) to ``output`` (or standard output)."""
-    write = text if callable(text) else lambda fh: fh.write(text)
+def write_output(text: str, output: Path | None) -> None:
+    """Write a report to ``output`` (or standard output)."""
     if output is None:
-        write(sys.stdout)
+        sys.stdout.write(text)
         sys.stdout.flush()
         return
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
-        with open(output, "w", encoding="utf-8") as fh:
-            write(fh)
+        output.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise ReportError(f"cannot write the report: {exc.strerror}", path=str(output),
                           fix="choose a writable path with -o") from exc
 
 
 def _load_protocol(name: str, args: argparse.Namespace | None = None) -> Any:
-    """The protocol; with --cache, the model built earlier from the same text is reused (the folder is first
-    checked to lie outside every input: nothing is ever written into an input tree)."""
+    """The protocol; with a cache folder, the model built earlier from the same text is reused."""
     from protocheck.protocol.loader import load_protocol
-    cache = getattr(args, "cache", None)
-    if cache is not None:
-        from protocheck.sources.index import check_cache_location
-        for root in _input_roots(args):
-            cache = check_cache_location(cache, root)
-        cache = cache if Path(cache).is_dir() else None
-    return load_protocol(name, cache)
+    cache = cache_dir(args) if args is not None and hasattr(args, "paths") else None
+    return load_protocol(name, cache if cache is not None and cache.is_dir() else None)
 
 
 def _html(kind: str, data: dict[str, Any]) -> str:
@@ -146,35 +161,68 @@ def run_check(args: argparse.Namespace) -> int:
     if args.site:
         for exam in scan.exams:
             exam.site = args.site
+    console = None
+    if args.format == "console":
+        from protocheck.reports.console import make_console
+        console = make_console(io.StringIO() if args.output else None)   # a file: plain text, as when piped
+    key = _report_key(args, scan, protocol, options, console)
+    stored = report_cache.load(options.cache_dir, key) if key is not None else None
+    if stored is not None:   # an unchanged archive, protocol, code and options: the same report
+        write_output(stored[0], args.output)
+        return stored[1]
     results = check_scan(scan, protocol, options.cache_dir)
     report = report_to_dict(results, scan, protocol, include_identifiers=args.include_identifiers,
-                            lazy=args.format == "json")   # JSON is streamed: exams built as they are written
+                            lazy=args.format == "json")   # JSON: each exam's dict built as it is encoded
     if args.summary:
         from protocheck.sources.summary import write_summary
         write_summary(results, scan, args.summary, options, protocol=protocol)
-    _emit_check(report, args)
+    text = _render_check(report, args, console)
+    write_output(text, args.output)
     if not results:
-        print("protocheck: no MR exam found in the input (see the files not used above)", file=sys.stderr)
+        print(_no_exam_message(scan), file=sys.stderr)
         return EXIT_FAILURE
+    if key is not None:
+        report_cache.store(options.cache_dir, key, text, report["exit_code"])
     return report["exit_code"]
 
 
-def _emit_check(report: dict[str, Any], args: argparse.Namespace) -> None:
+def _no_exam_message(scan: ScanResult) -> str:
+    """Why nothing was checked: files not used (listed above), or no file at all."""
+    if scan.skipped:
+        return "protocheck: no MR exam found in the input (see the files not used above)"
+    return "protocheck: no MR exam found: the input holds no file (check the path)"
+
+
+def _report_key(args: argparse.Namespace, scan: ScanResult, protocol: Any, options: ScanOptions,
+                console: Any) -> bytes | None:
+    """The stored-report key of this run; None when nothing may be stored (no cache, a summary to write)."""
+    if options.cache_dir is None or args.summary or getattr(console, "legacy_windows", False):   # see _render_check
+        return None
+    import datetime
+    settings = (args.format, args.quiet, args.verbose, args.include_identifiers, tuple(args.paths),
+                datetime.date.today().isoformat() if args.format in ("json", "html") else "")
+    if console is not None:
+        settings += (console.width, console.color_system, console.is_terminal, console.encoding, console.no_color)
+    return report_cache.report_key(scan, protocol, settings)
+
+
+def _render_check(report: dict[str, Any], args: argparse.Namespace, console: Any) -> str:
+    """The check report as text in the format asked for."""
     if args.format == "json":
-        from protocheck.reports.json_report import write_json
-        write_output(lambda fh: write_json(report, fh), args.output)
-    elif args.format == "tsv":
+        from protocheck.reports.json_report import render_json
+        return render_json(report)
+    if args.format == "tsv":
         from protocheck.reports.tsv import render_tsv
-        write_output(render_tsv(report), args.output)
-    elif args.format == "html":
-        write_output(_html("check", report), args.output)
-    else:
-        from protocheck.reports.console import make_console, render_console
-        if args.output:
-            with open(args.output, "w", encoding="utf-8") as fh:
-                render_console(report, make_console(fh), quiet=args.quiet, verbose=args.verbose)
-        else:
-            render_console(report, quiet=args.quiet, verbose=args.verbose)
+        return render_tsv(report)
+    if args.format == "html":
+        return _html("check", report)
+    from protocheck.reports.console import render_console
+    if console.legacy_windows:   # an old Windows console is driven by API calls, not text: printed directly
+        render_console(report, console, quiet=args.quiet, verbose=args.verbose)
+        return ""
+    with console.capture() as captured:
+        render_console(report, console, quiet=args.quiet, verbose=args.verbose)
+    return captured.get()
 
 
 def run_inspect(args: argparse.Namespace) -> int:
@@ -206,6 +254,7 @@ def run_audit(args: argparse.Namespace) -> int:
     options = scan_options(args)
     scan = scan_inputs(args, options)
     results = check_scan(scan, protocol, options.cache_dir)
+    _protocol_note(args, scan, protocol)
     audit = build_audit(results, protocol)
     from protocheck.reports.audit_console import render_audit
     from protocheck.reports.audit_tsv import write_audit_tsv
@@ -223,6 +272,34 @@ def run_audit(args: argparse.Namespace) -> int:
         print("protocheck: no MR exam found in the input", file=sys.stderr)
         return EXIT_FAILURE
     return EXIT_DEVIATIONS if audit_has_errors(data) else EXIT_OK
+
+
+def _matched(scan: ScanResult, protocol: Any) -> tuple[int, int]:
+    """(series matched to a sequence of ``protocol``, series that could be: localizers and derived left out)."""
+    from protocheck.protocol.matching import match_exam
+    matched = total = 0
+    for exam in scan.exams:
+        found, unmatched, _ = match_exam(exam, protocol)
+        matched, total = matched + len(found), total + len(found) + len(unmatched)
+    return matched, total
+
+
+def _protocol_note(args: argparse.Namespace, scan: ScanResult, protocol: Any) -> None:
+    """Say which protocol the audit uses and, when a quarter of the series or more match none of its sequences, a
+    built-in protocol that matches more of them (a cord dataset audited with the brain protocol: 53 % matched,
+    cord DWI and T1w taken for brain ones, against 100 % with als-spinal-cord)."""
+    from protocheck.protocol.loader import list_builtin_protocols, load_protocol
+    given = "" if getattr(args, "protocol_given", True) else " (the default; choose another with --protocol NAME|FILE)"
+    print(f"protocheck: audit against protocol {protocol.name} {protocol.version}{given}", file=sys.stderr)
+    matched, total = _matched(scan, protocol)
+    if not total or matched * 4 > total * 3:
+        return
+    best = max(((_matched(scan, load_protocol(n))[0], n) for n in list_builtin_protocols() if n != protocol.name),
+               default=(0, ""))
+    hint = (f"; built-in protocol {best[1]} matches {best[0]} of them: try --protocol {best[1]}"
+            if best[0] > matched else "")
+    print(f"protocheck: {total - matched} of {total} series match no sequence of {protocol.name}{hint}",
+          file=sys.stderr)
 
 
 def audit_has_errors(data: dict[str, Any]) -> bool:
@@ -253,24 +330,12 @@ def run_listen(args: argparse.Namespace) -> int:
     try:
         from protocheck.sources.listen import run_listener
     except ImportError as exc:
-        raise ProtocheckError(f"the DICOM listener is not available ({exc})", fix="pip install 'protocheck[net]'")
+        raise ProtocheckError(f"the DICOM listener is not available ({exc})",
+                              fix="reinstall protocheck (pip install protocheck): pynetdicom is one of its "
+                                  "dependencies") from exc
     protocol = _load_protocol(args.protocol)
     run_listener(port=args.port, ae_title=args.ae_title, protocol=protocol, out_dir=args.out,
                  options=ScanOptions(), allow_aes=args.allow_ae or None, allow_hosts=args.allow_host or None,
                  quiet_period=args.quiet_period, host=args.host, end_on_release=args.end_on_release,
                  max_studies=args.max_studies)
-    return EXIT_OK
-
-
-def run_protocols(args: argparse.Namespace) -> int:
-    """protocheck protocols [FILE]: list the built-in protocols, or validate one protocol file."""
-    from protocheck.protocol.loader import list_builtin_protocols, load_protocol
-    if args.validate:
-        proto = load_protocol(args.validate)
-        print(f"{args.validate}: valid protocol {proto.name} {proto.version} "
-              f"({len(proto.sequences)} sequences)")
-        return EXIT_OK
-    for name in list_builtin_protocols():
-        proto = load_protocol(name)
-        print(f"{name}\t{proto.version}\t{getattr(proto, 'title', '') or ''}")
     return EXIT_OK

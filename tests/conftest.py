@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+# The command line keeps its incremental index in the user's cache folder by default: no test may write into the
+# real one (subprocesses inherit this too); each test gets its own below, so no test sees another's index.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="protocheck-test-cache-")
+
+
+@pytest.fixture(autouse=True)
+def _own_user_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh user cache folder per test (outside the test's tmp_path, which is often the input)."""
+    home = tmp_path_factory.mktemp("xdg-cache")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    return home
 
 
 def _find_shared() -> Path | None:

@@ -156,6 +156,8 @@ class DriftEvent:
     month: str | None
     severity: str
     straddling: list[str] = field(default_factory=list)   # subjects with sessions before and after
+    kind: str = "change"                       # change (dated, lasting) / excursion (one dated session) / differs (undated)
+    sessions: list[str] = field(default_factory=list)     # the sessions at the new/odd value (excursion, differs)
 
 
 @dataclass
@@ -313,7 +315,22 @@ def build_matrix(sessions: list[Session], sequences: list[str]) -> tuple[list[Ma
                 setattr(cell, status, getattr(cell, status) + 1)
             if res is not None and status in ("deviating", "cannot_verify"):
                 findings.append(_compliance_finding(s, res))
+        findings.extend(_exam_level_findings(s))
     return [cells[k] for k in sorted(cells)], findings
+
+
+def session_problems(s: Session) -> list[Any]:
+    """Exam-level findings of a session (cross-series rules such as the MT pair) at error or warning severity."""
+    return [f for r in s.results for f in r.findings
+            if f.is_problem and getattr(f.severity, "value", f.severity) in ("error", "warning")]
+
+
+def _exam_level_findings(s: Session) -> list[AuditFinding]:
+    """Cross-series findings of ``check`` (e.g. MT-on vs MT-off), one audit finding each: none is dropped."""
+    return [AuditFinding(kind="compliance", site=s.site, subject=s.subject, visit=s.visit, sequence=f.sequence,
+                         parameter=f.parameter, severity=f.severity.value, check_ids=[f.check_id], sessions=[s.label],
+                         message=f"{s.label} at site {s.site}: {f.message}")
+            for f in session_problems(s)]
 
 
 def _compliance_finding(s: Session, res: SequenceResult) -> AuditFinding:
@@ -337,6 +354,7 @@ def build_audit(results: list[ExamResult], protocol: Any) -> AuditResult:
     from protocheck.checks.drift import build_drift
     from protocheck.checks.harmonization import build_harmonization
     from protocheck.checks.inventory import build_inventory, build_scanners
+    from protocheck.checks.longitudinal import build_longitudinal
     from protocheck.checks.site_findings import build_site_findings
 
     sequences = [s.id for s in protocol.sequences]
@@ -345,7 +363,8 @@ def build_audit(results: list[ExamResult], protocol: Any) -> AuditResult:
     completeness, missing = build_completeness(sessions, protocol)
     harmonization, harm_findings = build_harmonization(sessions, protocol)
     drift, drift_findings = build_drift(sessions, protocol, harmonization)
-    findings = findings + missing + harm_findings + drift_findings
+    longitudinal = build_longitudinal(sessions, protocol)
+    findings = findings + missing + harm_findings + drift_findings + longitudinal
     findings.sort(key=lambda f: (f.site, f.kind, f.sequence or "", f.parameter or "", f.subject or "",
                                  f.visit or "", f.message))
     name = getattr(protocol, "name", "") or (results[0].protocol_name if results else "")
@@ -355,7 +374,8 @@ def build_audit(results: list[ExamResult], protocol: Any) -> AuditResult:
                        sites=sorted({s.site for s in sessions}), sessions=sessions, matrix=matrix,
                        inventory=build_inventory(sessions), harmonization=harmonization, drift=drift,
                        completeness=completeness, findings=findings, scanners=build_scanners(sessions),
-                       site_findings=build_site_findings(sessions, sequences, harmonization, completeness, drift),
+                       site_findings=build_site_findings(sessions, sequences, harmonization, completeness, drift,
+                                                         longitudinal),
                        requirements={s.id: s.requirement for s in protocol.sequences})
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 from pathlib import Path
+from typing import Any
 
 from protocheck.checks.results import ExamResult, Finding, MatchInfo, SequenceResult, Severity, Status
 from protocheck.model import Acquisition, Exam, ScanResult
@@ -18,6 +19,7 @@ from protocheck.protocol.rules import (
     LABELS, consistent, evaluate_constraints, fmt_value, severity, shared_text, value_of,
 )
 
+ACCEPTED_VERSION = "accepted exam-card version"     # marks a failure explained by an accepted card (info)
 _MISSING_SEVERITY = {"required": Severity.ERROR, "recommended": Severity.WARNING, "optional": Severity.INFO}
 
 
@@ -55,7 +57,7 @@ def check_exam(exam: Exam, protocol: Protocol) -> ExamResult:
     by_key = {a.key: a for a in exam.acquisitions}
     for seq in protocol.sequences:
         infos = [m for m in matches if m.sequence == seq.id]
-        result.sequences.append(_sequence_result(seq, infos, by_key))
+        result.sequences.append(_sequence_result(seq, infos, by_key, exam.date))
     for seq in protocol.sequences:
         for rule in seq.consistency:
             result.findings.extend(_consistency(seq, rule, matches, by_key))
@@ -63,7 +65,8 @@ def check_exam(exam: Exam, protocol: Protocol) -> ExamResult:
     return result
 
 
-def _sequence_result(seq: Sequence, infos: list[MatchInfo], by_key: dict[str, Acquisition]) -> SequenceResult:
+def _sequence_result(seq: Sequence, infos: list[MatchInfo], by_key: dict[str, Acquisition],
+                     date: Any = None) -> SequenceResult:
     """Per-sequence verdict: compliant / deviating / cannot_verify / missing / absent_optional."""
     res = SequenceResult(sequence=seq.id, description=seq.description or seq.title, requirement=seq.requirement,
                          status="compliant", series=[m.series for m in infos])
@@ -74,7 +77,8 @@ def _sequence_result(seq: Sequence, infos: list[MatchInfo], by_key: dict[str, Ac
     for info in infos:
         acq = by_key[info.series]
         variant = next((v for v in seq.variants if v.name == info.variant), None)
-        res.findings.extend(evaluate_constraints(seq.constraints_for(variant), acq, seq))
+        found = evaluate_constraints(seq.constraints_for(variant), acq, seq)
+        res.findings.extend(accept_versions(seq, acq, found, date) if seq.versions else found)
         res.findings.extend(_incomplete_findings(seq, acq))
     serious = (Severity.ERROR, Severity.WARNING)
     if any(f.status is Status.FAIL and f.severity in serious for f in res.findings):
@@ -102,6 +106,31 @@ def _incomplete_findings(seq: Sequence, acq: Acquisition) -> list[Finding]:
         message=f"{seq.title}: series '{_series_name(acq)}' is incomplete: " + "; ".join(n.message for n in notes),
         advice="Re-export (or re-send) the whole series from the scanner or PACS, then check again",
         provenance=", ".join(f"series note {n.code}" for n in notes))]
+
+
+def accept_versions(seq: Sequence, acq: Acquisition, findings: list[Finding], date: Any = None) -> list[Finding]:
+    """Failures explained by an accepted exam-card version become information naming that version.
+
+    A version is a coherent card: it applies only when every one of its constraints holds (or cannot be read) on
+    the series, its ``when`` matches and the exam is not dated after its ``until``.
+    """
+    failing = [f for f in findings if f.status is Status.FAIL and f.severity is not Severity.INFO]
+    for version in seq.versions:
+        if not failing or not version.applies_to(acq, date):
+            continue
+        checked = evaluate_constraints(list(version.constraints), acq, seq)
+        if any(f.status is Status.FAIL for f in checked):
+            continue
+        params = {c.parameter for c in version.constraints}
+        rescued = [f for f in failing if f.parameter in params]
+        for f in rescued:
+            f.severity = Severity.INFO
+            f.message = shared_text(f"{f.message}; {ACCEPTED_VERSION} '{version.name}'"
+                                    + (f" ({version.rationale})" if version.rationale else ""))
+            f.source = version.source or f.source
+        if rescued:
+            return findings
+    return findings
 
 
 def _missing_finding(seq: Sequence) -> Finding:
@@ -152,6 +181,8 @@ def _compare(seq: Sequence, rule: Consistency, a: Acquisition, b: Acquisition, p
     if va is None or vb is None:
         f.status = Status.CANNOT_VERIFY
         f.severity = Severity.WARNING if sev is Severity.ERROR else sev
+        if va is None and vb is None:     # neither header records it (e.g. FOV in a sidecar): nothing seen differs
+            f.severity = Severity.INFO
         missing = _series_name(a) if va is None else _series_name(b)
         f.found = None if va is None else fmt_value(param, va)
         f.message = (f"{seq.title}: {label} could not be read from '{missing}', so the rule "

@@ -37,6 +37,7 @@ class Tracked:
     origin: str
     severity: str
     constraint: Any = None        # the base constraint on this parameter (nominal / tolerance), if any
+    scope: str = "all"            # "all": across every site; "vendor": among the sites of one vendor
 
     @property
     def protocol_parameter(self) -> str:
@@ -54,6 +55,7 @@ class _Obs:
     vendor: str | None
     failed: list
     constraint: Any = None        # the constraint that applies to this session (the variant's, else the base)
+    version: str | None = None    # the accepted exam-card version this value is, when it is one
 
 
 def tracked_parameters(protocol: Any, sessions: list[Session]) -> list[Tracked]:
@@ -65,7 +67,9 @@ def tracked_parameters(protocol: Any, sessions: list[Session]) -> list[Tracked]:
             name = _COMPARED_AS.get(c.parameter, c.parameter)
             if getattr(c, "must_match", False) and not any(t.sequence is seq and t.parameter == name for t in out):
                 base = _base_constraint(seq, c.parameter) or c
-                out.append(Tracked(seq, name, "protocol must_match", base.severity, base))
+                scope = getattr(base, "match_scope", "all")
+                origin = "protocol must_match" + (" within vendor" if scope == "vendor" else "")
+                out.append(Tracked(seq, name, origin, base.severity, base, scope))
     if out:
         return out
     for seq in protocol.sequences:
@@ -149,7 +153,15 @@ def _observe(t: Tracked, s: Session) -> _Obs | None:
     failed = [f for f in (res.findings if res else []) if f.parameter == t.protocol_parameter
               and f.status is Status.FAIL and (f.series in (None, acq.key))]
     constraint = _applicable(t.sequence, variant, t.protocol_parameter, t.constraint) if variant else t.constraint
-    return _Obs(s, _value(acq, t.parameter), variant, s.exam_value("Manufacturer"), failed, constraint)
+    value = _value(acq, t.parameter)
+    return _Obs(s, value, variant, s.exam_value("Manufacturer"), failed, constraint, _version(t, s, acq, value))
+
+
+def _version(t: Tracked, s: Session, acq: Any, value: Any) -> str | None:
+    """The accepted exam-card version of the sequence whose value on this parameter the session shows."""
+    date = min((r.exam.date for r in s.results if r.exam.date is not None), default=None)
+    return next((v.name for v in getattr(t.sequence, "versions", ()) if v.applies_to(acq, date) and any(
+        c.parameter == t.protocol_parameter and fits_nominal(value, c) for c in v.constraints)), None)
 
 
 def agree(a: Any, b: Any, constraint: Any = None) -> bool:
@@ -160,6 +172,8 @@ def agree(a: Any, b: Any, constraint: Any = None) -> bool:
         a, b = list(a), list(b)
         return len(a) == len(b) and all(agree(x, y, constraint) for x, y in zip(a, b))
     if isinstance(a, dict) and isinstance(b, dict):
+        if getattr(constraint, "kind", None) == "min_count":      # directions: the count at the protocol's shell
+            return _count_at_shell(a, constraint) == _count_at_shell(b, constraint)   # (the b-value rule judges b)
         return value_text(a) == value_text(b)
     try:
         fa, fb = float(a), float(b)
@@ -188,11 +202,16 @@ def fits_nominal(value: Any, c: Any) -> bool | None:
         nominal = type("Nominal", (), {"tolerance": spec.get("tolerance")})()
         return all(agree(v, spec["nominal"], nominal) for v in value)
     if kind == "min_count" and isinstance(value, dict) and _is_num(spec):
-        shell = float(getattr(c, "shell", None) or 0)
-        tol = c.shell_tolerance if getattr(c, "shell_tolerance", None) is not None else 0.1 * shell
-        counts = [int(n) for b, n in value.items() if _is_num(b) and _is_num(n) and abs(float(b) - shell) <= tol]
-        return bool(counts) and max(counts) == int(spec)
+        return _count_at_shell(value, c) == int(spec)
     return None
+
+
+def _count_at_shell(value: dict, c: Any) -> int | None:
+    """The largest direction count of a shell within the constraint's shell tolerance (None: no such shell)."""
+    shell = float(getattr(c, "shell", None) or 0)
+    tol = c.shell_tolerance if getattr(c, "shell_tolerance", None) is not None else 0.1 * shell
+    counts = [int(n) for b, n in value.items() if _is_num(b) and _is_num(n) and abs(float(b) - shell) <= tol]
+    return max(counts) if counts else None
 
 
 def nominal_text(c: Any) -> str | None:
@@ -216,7 +235,8 @@ def _consensus(votes: list[Any], constraint: Any) -> Any:
     winners = [votes[i] for n, i in support if n == best]
     if any(not agree(winners[0], w, constraint) for w in winners[1:]):
         return None
-    return winners[0]
+    texts = Counter(value_text(w) for w in winners)      # agreeing values may differ in form: show the commonest
+    return next(w for w in winners if value_text(w) == texts.most_common(1)[0][0])
 
 
 def _modal(obs: list[_Obs]) -> Any:
@@ -257,9 +277,15 @@ def build_harmonization(sessions: list[Session], protocol: Any) -> tuple[list[Ha
         obs = [o for o in (_observe(t, s) for s in sessions) if o is not None]
         if not any(o.value is not None for o in obs):
             continue
-        item, item_findings = _assess(t, obs)
-        items.append(item)
-        findings.extend(item_findings)
+        groups: dict[str, list[_Obs]] = {}     # must_match "vendor": compared among one vendor's sites only
+        for o in obs:
+            groups.setdefault((o.vendor or "unknown") if t.scope == "vendor" else "", []).append(o)
+        for vendor, members in sorted(groups.items()):
+            item, item_findings = _assess(t, members)
+            if vendor:
+                item.origin = f"{t.origin} ({vendor})"
+            items.append(item)
+            findings.extend(item_findings)
     return items, findings
 
 
@@ -348,7 +374,8 @@ def _site_row(t: Tracked, site: str, variant: str | None, members: list[_Obs], r
                            f"{f' ({variant} variant)' if variant else ''}"
                            f" (expected {_expected(ref.constraint) or proto[0].failed[0].expected})")
         row.severity = worst
-    off = [o for o in members if _off_reference(o.value, t, ref)]
+    accepted = [o for o in members if o.version and not o.failed and _off_reference(o.value, t, ref)]
+    off = [o for o in members if _off_reference(o.value, t, ref) and o not in accepted]
     if off:
         nominal = [o for o in off if fits_nominal(o.value, ref.constraint) is False]
         extra = (f"; not the protocol's nominal {nominal_text(ref.constraint)}"
@@ -364,6 +391,12 @@ def _site_row(t: Tracked, site: str, variant: str | None, members: list[_Obs], r
     if all(o.value is None for o in members):
         row.status = "cannot_verify"
         row.reasons.append("value unknown in every session")
+    elif accepted:
+        row.status, row.severity = "vendor-expected", "info"
+        names = sorted({o.version for o in accepted if o.version})
+        against = _reference_text(t.parameter, variant, ref)
+        row.reasons.append(f"{len(accepted)} of {len(members)} sessions differ from {against} "
+                           f"as the accepted exam-card version {', '.join(repr(n) for n in names)}")
     elif variant is not None:
         _vendor_expected(row, t, variant, _modal(members), ref)
     return row

@@ -12,10 +12,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from protocheck.checks.audit import session_problems
+from protocheck.checks.compliance import ACCEPTED_VERSION
 from protocheck.checks.results import Status
 
 _SEV_RANK = {"error": 3, "warning": 2, "info": 1}
-_KIND_RANK = {"compliance": 0, "harmonization": 1, "missing": 2, "drift": 3, "cannot_verify": 4}
+_KIND_RANK = {"compliance": 0, "harmonization": 1, "missing": 2, "longitudinal": 3, "drift": 4, "cannot_verify": 5}
 
 
 @dataclass
@@ -74,6 +76,11 @@ def _compliance(sessions: list[Any], sequences: list[str]) -> dict[tuple, _Acc]:
     for s in sessions:
         for seq in sequences:
             res = s.sequence_result(seq)
+            for f in (res.findings if res is not None else []):      # accepted exam-card versions (info)
+                if f.status is Status.FAIL and ACCEPTED_VERSION in f.message:
+                    version = f.message.split(ACCEPTED_VERSION, 1)[1].split("'")[1]
+                    key = (s.site, "accepted", seq, f"{f.parameter} ({version})")
+                    acc.setdefault(key, _Acc()).add("info", s.label, f.expected, f.found)
             if res is None or res.status not in ("deviating", "cannot_verify"):
                 continue
             for f in res.findings:
@@ -86,11 +93,16 @@ def _compliance(sessions: list[Any], sequences: list[str]) -> dict[tuple, _Acc]:
                     a.add(sev, s.label, None, None)
                     a.params.add(f.parameter or f.check_id)
                     a.expected[seq] += 1
+        for f in session_problems(s):                   # cross-series rules (MT pair): "<rule>: <parameter>"
+            rule = f.check_id.split("/", 1)[-1]
+            key = (s.site, "compliance", f.sequence, f"{rule}: {f.parameter or f.check_id}")
+            acc.setdefault(key, _Acc()).add(f.severity.value, s.label, f.expected, f.found)
     return acc
 
 
 def build_site_findings(sessions: list[Any], sequences: list[str], harmonization: list[Any],
-                        completeness: list[Any], drift: list[Any]) -> list[SiteFinding]:
+                        completeness: list[Any], drift: list[Any],
+                        longitudinal: list[Any] | None = None) -> list[SiteFinding]:
     """Fold the audit into site-level findings, sorted by severity (worst first), then site."""
     per_site = Counter(s.site for s in sessions)
     out: list[SiteFinding] = []
@@ -103,11 +115,16 @@ def build_site_findings(sessions: list[Any], sequences: list[str], harmonization
                                    detail="value absent from the headers/sidecars"))
             continue
         expected = next(iter(a.expected)) if len(a.expected) == 1 else _dist(a.expected, 2)
-        out.append(SiteFinding(site, kind, a.severity, seq, param, expected, _dist(a.found),
-                               len(a.labels), per_site[site], labels=sorted(a.labels)))
+        accepted = kind == "accepted"
+        out.append(SiteFinding(site, "compliance", a.severity, seq, param, expected, _dist(a.found),
+                               len(a.labels), per_site[site], labels=sorted(a.labels), vendor_expected=accepted,
+                               detail="an accepted exam-card version of the protocol" if accepted else ""))
     out.extend(_harmonization(harmonization, per_site, out))
     out.extend(_missing(completeness, per_site))
     out.extend(_drift(drift, sessions))
+    out.extend(SiteFinding(f.site, "longitudinal", f.severity, f.sequence, f.parameter, None, None, 1,
+                           per_site[f.site], detail=f.message, labels=f.sessions[-1:])
+               for f in longitudinal or [])
     out.sort(key=lambda f: (-_SEV_RANK.get(f.severity, 0), f.vendor_expected, f.site, _KIND_RANK.get(f.kind, 9),
                             f.sequence or "", f.parameter or ""))
     return out
@@ -136,7 +153,7 @@ def _harmonization(items: list[Any], per_site: Counter, compliance: list[SiteFin
             out.append(SiteFinding(
                 r.site, "harmonization", r.severity or "warning", h.sequence, h.parameter, expected, found, n,
                 per_site[r.site], vendor_expected=vendor,
-                detail=(f"allowed by the protocol's {r.variant} variant" if vendor else "; ".join(r.reasons)),
+                detail=(f"allowed by the protocol's {r.variant} variant" if vendor and r.variant else "; ".join(r.reasons)),
                 labels=list(r.sessions)))
     return out
 
@@ -160,9 +177,17 @@ def _drift(events: list[Any], sessions: list[Any]) -> list[SiteFinding]:
     out: list[SiteFinding] = []
     for e in events:
         site_sessions = [s for s in sessions if s.site == e.site]
+        seq, _, param = e.attribute.partition(":") if ":" in e.attribute else ("", "", e.attribute)
+        kind = getattr(e, "kind", "change")
+        if kind != "change":            # an excursion or undated differences: only those sessions, no direction
+            detail = ("a single session differs from the sessions around it (an excursion, not a change)"
+                      if kind == "excursion"
+                      else "sessions differ (no acquisition dates: no direction in time)")
+            out.append(SiteFinding(e.site, "drift", e.severity, seq or None, param, e.before, e.after,
+                                   len(e.sessions), len(site_sessions), detail=detail, labels=list(e.sessions)))
+            continue
         start = next((s.rank for s in site_sessions if s.label == e.session), 0)
         after = [s for s in site_sessions if s.rank >= start]
-        seq, _, param = e.attribute.partition(":") if ":" in e.attribute else ("", "", e.attribute)
         straddle = f"; straddling subjects: {', '.join(e.straddling)}" if e.straddling else ""
         out.append(SiteFinding(e.site, "drift", e.severity, seq or None, param, e.before, e.after, len(after),
                                len(site_sessions), detail=f"from {e.session}{straddle}",

@@ -20,7 +20,7 @@ from protocheck.errors import ProtocolError
 from protocheck.model import PARAMETER_NAMES
 from protocheck.protocol.model import (
     CONSTRAINT_KINDS, CRITERION_KINDS, DERIVED_PARAMETERS, GEOMETRY_PARAMETERS, Consistency, Constraint,
-    Criterion, Identify, Protocol, Sequence, SourceRef, Variant,
+    Criterion, Identify, Longitudinal, LongitudinalRule, Protocol, Sequence, SourceRef, Variant, Version,
 )
 from protocheck.protocol.schema_check import surely_valid
 from protocheck.resources import builtin_protocol_dir, load_schema
@@ -136,7 +136,7 @@ def _validate(data: dict[str, Any], filename: str, lines: Lines) -> None:
         path += tuple(extra[:1])
     from protocheck.protocol.parsing import where
     raise ProtocolError(_plain(err), path=filename, where=where(path, lines()),
-                        fix="see the protocol language in docs/DESIGN.md and schemas/protocol.schema.json")
+                        fix="see the protocol language: run 'protocheck help protocol'")
 
 
 def _most_specific(err: jsonschema.ValidationError) -> jsonschema.ValidationError:
@@ -205,7 +205,7 @@ class _Builder:
                         for s in data.get("sources", []))
         return Protocol(name=data["name"], version=str(data["version"]), title=data.get("title", data["name"]),
                         sequences=tuple(sequences), sources=sources, description=data.get("description", ""),
-                        field_strength=data.get("field_strength"),
+                        field_strength=data.get("field_strength"), longitudinal=self.longitudinal(data),
                         sha256=hashlib.sha256(canonical.encode("utf-8")).hexdigest(),
                         path=self.filename, document=data)
 
@@ -262,7 +262,8 @@ class _Builder:
                           label=d.get("label"), tolerance=tolerance, shell=d.get("shell"),
                           shell_tolerance=d.get("shell_tolerance"), must_match=bool(d.get("must_match", False)),
                           rationale=d.get("rationale"), source=d.get("source"), advice=d.get("advice"),
-                          note=d.get("note"), pattern=pattern)
+                          note=d.get("note"), pattern=pattern,
+                          match_scope="vendor" if d.get("must_match") == "vendor" else "all")
 
     def variant(self, d: dict[str, Any], path: Path_, base_ids: set[str]) -> Variant:
         when = tuple((self.parameter(k, path + ("when", k)), self.regex(v, path + ("when", k)))
@@ -275,6 +276,29 @@ class _Builder:
                                 path + ("remove", i), f"use one of: {', '.join(sorted(base_ids))}")
         ident = self.identify(d["identify"], path + ("identify",)) if "identify" in d else None
         return Variant(d["name"], when, cs, tuple(d.get("remove", [])), ident)
+
+    def version(self, d: dict[str, Any], path: Path_, base_ids: set[str]) -> Version:
+        """An accepted exam-card version: its constraints replace base constraints of the same id."""
+        when = tuple((self.parameter(k, path + ("when", k)), self.regex(v, path + ("when", k)))
+                     for k, v in d.get("when", {}).items())
+        cs = tuple(self.constraint(c, path + ("constraints", i)) for i, c in enumerate(d["constraints"]))
+        for i, c in enumerate(cs):
+            if c.id not in base_ids:
+                raise self.fail(f"version '{d['name']}' constrains unknown constraint id '{c.id}'",
+                                path + ("constraints", i, "id"), f"use one of: {', '.join(sorted(base_ids))}")
+        return Version(d["name"], cs, when, d.get("until"), d.get("rationale"), d.get("source"))
+
+    def longitudinal(self, data: dict[str, Any]) -> Longitudinal | None:
+        """The per-subject rules across visits, or None when the protocol declares none."""
+        d = data.get("longitudinal")
+        if d is None:
+            return None
+        path: Path_ = ("longitudinal", "rules")
+        rules = tuple(LongitudinalRule(r["id"], self.parameter(r["parameter"], path + (i, "parameter")), r["severity"],
+                                       r.get("tolerance"), r.get("rationale"), r.get("source"))
+                      for i, r in enumerate(d.get("rules", [])))
+        self.check_unique([r.id for r in rules], path, "longitudinal rule id")
+        return Longitudinal(rules, bool(d.get("must_match", True)), d.get("rationale"), d.get("source"))
 
     def consistency(self, d: dict[str, Any], path: Path_) -> Consistency:
         params: list[str] = []
@@ -303,6 +327,8 @@ class _Builder:
             if r.id in own_ids:
                 raise self.fail(f"consistency rule id '{r.id}' is also a constraint id", path + ("consistency", i),
                                 "give the rule an id no constraint of this sequence uses")
+        ids = base_ids | {c.id for v in variants for c in v.constraints}
+        versions = tuple(self.version(v, path + ("versions", i), ids) for i, v in enumerate(d.get("versions", [])))
         return Sequence(id=d["id"], requirement=d["requirement"], identify=self.identify(d["identify"],
                         path + ("identify",)), label=d.get("label", ""), description=d.get("description", ""),
-                        constraints=tuple(merged), variants=variants, consistency=rules)
+                        constraints=tuple(merged), variants=variants, consistency=rules, versions=versions)

@@ -80,6 +80,7 @@ class Constraint:
     advice: str | None = None
     note: str | None = None
     pattern: re.Pattern[str] | None = None
+    match_scope: str = "all"        # must_match across all sites, or only among sites of one vendor ("vendor")
 
 
 @dataclass(frozen=True)
@@ -94,14 +95,60 @@ class Variant:
 
     def applies_to(self, acq: Acquisition) -> bool:
         """True when every ``when`` regex matches; an unknown parameter never matches."""
-        for name, pattern in self.when:
-            value = acq.get(name)
-            if value is None:
-                return False
-            text = "\\".join(str(v) for v in value) if isinstance(value, (list, tuple)) else str(value)
-            if not pattern.search(text):
-                return False
-        return True
+        return _when_holds(self.when, acq)
+
+
+def _when_holds(when: tuple[tuple[str, re.Pattern[str]], ...], acq: Acquisition) -> bool:
+    """True when every regex matches the series' parameter; an unknown parameter never matches."""
+    for name, pattern in when:
+        value = acq.get(name)
+        if value is None:
+            return False
+        text = "\\".join(str(v) for v in value) if isinstance(value, (list, tuple)) else str(value)
+        if not pattern.search(text):
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class Version:
+    """An accepted exam-card version of a sequence (e.g. an older card still in use): its values are reported
+    as information, not as deviations, on series its ``when`` matches and acquired by ``until`` (or undated)."""
+
+    name: str
+    constraints: tuple[Constraint, ...]
+    when: tuple[tuple[str, re.Pattern[str]], ...] = ()
+    until: str | None = None        # ISO date: exams dated after it are not covered by this version
+    rationale: str | None = None
+    source: str | None = None
+
+    def applies_to(self, acq: Acquisition, date: Any = None) -> bool:
+        """True when ``when`` matches the series and the exam date (if known) is not after ``until``."""
+        if self.until is not None and date is not None and date.isoformat() > self.until:
+            return False
+        return _when_holds(self.when, acq)
+
+
+@dataclass(frozen=True)
+class LongitudinalRule:
+    """A condition that must stay the same across the visits of one subject (scanner, software, coil...)."""
+
+    id: str
+    parameter: str
+    severity: str
+    tolerance: dict[str, float] | None = None
+    rationale: str | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Longitudinal:
+    """Rules evaluated per subject across visits; ``must_match`` adds every must-match parameter."""
+
+    rules: tuple[LongitudinalRule, ...] = ()
+    must_match: bool = True
+    rationale: str | None = None
+    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +177,7 @@ class Sequence:
     constraints: tuple[Constraint, ...] = ()
     variants: tuple[Variant, ...] = ()
     consistency: tuple[Consistency, ...] = ()
+    versions: tuple[Version, ...] = ()
 
     @property
     def title(self) -> str:
@@ -151,6 +199,20 @@ class Sequence:
         out = [replaced.pop(c.id, c) for c in self.constraints if c.id not in removed]
         out.extend(c for c in variant.constraints if c.id in replaced)
         return out
+
+
+# A cited source id inside a rule's free-text ``source``: R16, sg:Prisma, dcm_qa_nih, facts-6, han2006, sug...
+# (a word with a digit, '_', '-' or ':'; evidence tags [SRC]/[MEM]/[SUG] and numbers are not ids).
+_CITED = re.compile(r"(?<![\w:.-])([A-Za-z][A-Za-z0-9]*(?:[:_-][A-Za-z0-9.]+)+|[A-Za-z]+\d[A-Za-z0-9]*|sug)(?![\w:-])")
+
+
+def cited_source_ids(text: str | None) -> list[str]:
+    """The source ids a rule's ``source`` text cites ("R22-R23" is R22 and R23)."""
+    out: list[str] = []
+    for token in _CITED.findall(re.sub(r"\[[A-Z]+\]", " ", text or "")):
+        parts = token.split("-") if re.fullmatch(r"R\d+-R\d+", token) else [token]
+        out.extend(p.rstrip(".") for p in parts)
+    return out
 
 
 @dataclass(frozen=True)
@@ -176,6 +238,7 @@ class Protocol:
     field_strength: float | None = None
     sha256: str = ""
     path: str = ""
+    longitudinal: Longitudinal | None = None
     document: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def sequence(self, sequence_id: str) -> Sequence | None:

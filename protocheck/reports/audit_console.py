@@ -89,14 +89,18 @@ def site_finding_line(f: SiteFinding, site_w: int = 14, what_w: int = 34) -> Tex
         line.append(f"{f.detail} sequence missing")
     elif f.kind == "cannot_verify":
         line.append("value unknown (absent from headers/sidecars)")
-    elif f.kind == "drift":
+    elif f.kind == "drift" and f.detail.startswith("from "):       # a dated, lasting change
         line.append(f"changed {f.expected} → {f.found}")
+    elif f.kind == "drift":                                          # an excursion, or undated sessions that differ
+        line.append(f"usual {f.expected}; other {f.found}")
+    elif f.kind == "longitudinal":
+        line.append(f.detail)
     else:
         line.append(f"expected {f.expected or '?'}; found {f.found or '?'}")
     line.append(f"; {f.sessions}/{f.site_sessions} sessions", style="bold")
     if f.vendor_expected:
         line.append("; vendor-expected", style="cyan")
-    if f.detail and f.kind not in ("missing", "cannot_verify"):
+    if f.detail and f.kind not in ("missing", "cannot_verify", "longitudinal"):
         line.append(f"; {f.detail}", style="dim")
     return line
 

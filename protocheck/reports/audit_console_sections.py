@@ -90,11 +90,17 @@ def inventory(audit: AuditResult) -> Table:
 
 def drift(audit: AuditResult) -> Group:
     """One line per drift event."""
-    parts: list[Any] = [Text(f"Longitudinal drift: {len(audit.drift)} change(s)", style="bold")]
+    parts: list[Any] = [Text(f"Longitudinal drift: {len(audit.drift)} event(s) (changes along dates, one-session "
+                             "excursions, undated differences)", style="bold")]
     for e in audit.drift:
         line = Text(f"  [{e.severity}] ", style=SEV_STYLE.get(e.severity, ""))
-        line.append(f"{e.site}, {e.scanner}: {e.attribute} {e.before} → {e.after} from {e.session}; straddling "
-                    f"subjects: {', '.join(e.straddling) or 'none'}")
+        if e.kind == "differs":
+            line.append(f"{e.site}, {e.scanner}: {e.attribute} sessions differ (undated): {e.before}; {e.after}")
+        elif e.kind == "excursion":
+            line.append(f"{e.site}, {e.scanner}: {e.attribute} {e.after} at {e.session} only (usual {e.before})")
+        else:
+            line.append(f"{e.site}, {e.scanner}: {e.attribute} {e.before} → {e.after} from {e.session}; straddling "
+                        f"subjects: {', '.join(e.straddling) or 'none'}")
         parts.append(line)
     return Group(*parts)
 

@@ -293,8 +293,8 @@ def render_console(report: dict[str, Any], console: Console | None = None, quiet
         console.print()
         console.print(site_summary_table(report, width))
     if not report["exams"]:
-        console.print("[bold red]No MR exam was found in the input.[/] Check the path; the files "
-                      "listed below were not usable.")
+        console.print("[bold red]No MR exam was found in the input.[/] Check the path; " +
+                      ("the files listed below were not usable." if report["skipped"] else "it holds no file."))
     _skipped(console, report, verbose)
     _, style = VERDICT_TEXT.get(report["verdict"], ("", ""))
     console.print()

@@ -191,11 +191,15 @@ def _timeline(audit: dict[str, Any]) -> tuple[str, str]:
     for ev in as_list(get(audit, "drift")):
         site = str(get(ev, "site", default="?"))
         lane = lanes.setdefault(site, {"site": site, "exams": [], "events": []})
-        what = f"{get(ev, 'attribute')}: {get(ev, 'before')} → {get(ev, 'after')}"
+        kind = get(ev, "kind", default="change")
+        what = (f"{get(ev, 'attribute')}: {get(ev, 'before')} → {get(ev, 'after')}" if kind == "change" else
+                f"{get(ev, 'attribute')}: {'sessions differ (undated)' if kind == 'differs' else 'one session'}: "
+                f"{get(ev, 'after')} (usual {get(ev, 'before')})")
         lane["events"].append({"date": get(ev, "month"), "label": f"{site} {get(ev, 'month') or ''}: {what}"})
         straddle = as_list(get(ev, "straddling"))
         rows.append([esc(site), esc(get(ev, "scanner")), esc(get(ev, "month")),
-                     f'<span class="mono">{esc(get(ev, "attribute"))}</span>', esc(get(ev, "before")),
+                     f'<span class="mono">{esc(get(ev, "attribute"))}</span>'
+                     + ("" if kind == "change" else f" ({esc(kind)})"), esc(get(ev, "before")),
                      esc(get(ev, "after")), esc(get(ev, "session")), badge(get(ev, "severity")),
                      esc(f"{len(straddle)}: " + ", ".join(map(str, straddle[:20])) if straddle else "0")])
     svg = timeline(sorted(lanes.values(), key=lambda l: l["site"]))

@@ -157,9 +157,12 @@ def snapshot_from(blob: bytes) -> Any:
 
 
 def default_cache_dir() -> Path:
-    """The user cache folder: $XDG_CACHE_HOME/protocheck, else ~/.cache/protocheck."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "protocheck"
+    """The user cache folder: $XDG_CACHE_HOME/protocheck when set (on every platform), else the platform's
+    (~/.cache/protocheck, ~/Library/Caches/protocheck, %LOCALAPPDATA%\\protocheck\\Cache)."""
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]) / "protocheck"
+    import platformdirs
+    return Path(platformdirs.user_cache_dir("protocheck", appauthor=False))
 
 
 def _inside(child: Path, parent: Path) -> bool:

@@ -97,7 +97,7 @@ def test_consistency_rule_pass_fail_and_unknown():
 def test_check_scan_checks_every_exam():
     scan = ScanResult(exams=[exam(siemens_t1()), exam(ge_dwi())])
     results = check_scan(scan, P)
-    assert len(results) == 2 and all(r.protocol_version == "1.0.0" for r in results)
+    assert len(results) == 2 and all(r.protocol_version == "1.1.0" for r in results)
 
 
 # ------------------------------------------------------------------------------------- real DICOM headers

@@ -36,7 +36,7 @@ def _err(text: str, name: str = "p.yaml") -> ProtocolError:
 def test_builtin_brain_protocol_loads_with_hash_and_version():
     p = load_protocol("als-brain-3t")
     assert "als-brain-3t" in list_builtin_protocols()
-    assert p.name == "als-brain-3t" and p.version == "1.0.0"
+    assert p.name == "als-brain-3t" and p.version == "1.1.0"
     assert len(p.sha256) == 64
     ids = [s.id for s in p.sequences]
     assert ids == ["t1w", "dti", "flair", "swi", "rsfmri", "mrs"]

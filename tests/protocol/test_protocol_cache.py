@@ -35,8 +35,9 @@ def test_same_text_is_taken_from_the_cache(user_protocol, tmp_path, builds):
     builds.clear()
     again = load_protocol(str(user_protocol), folder)
     assert builds == [] and again == first and again.sha256 == first.sha256 and again is not first
-    user_protocol.write_text(user_protocol.read_text(encoding="utf-8").replace("1.0.0", "1.0.1"), encoding="utf-8")
-    assert load_protocol(str(user_protocol), folder).version == "1.0.1" and builds == [str(user_protocol)]
+    text = user_protocol.read_text(encoding="utf-8").replace('version: "1.1.0"\ntitle', 'version: "1.1.1"\ntitle')
+    user_protocol.write_text(text, encoding="utf-8")
+    assert load_protocol(str(user_protocol), folder).version == "1.1.1" and builds == [str(user_protocol)]
 
 
 def test_damaged_file_other_code_or_missing_folder_build_afresh(user_protocol, tmp_path, builds, monkeypatch):

@@ -147,4 +147,6 @@ def test_builtin_dti_ok_and_deviations():
     fs = {f.check_id: f for f in evaluate_constraints(dti.constraints_for(None), bad, dti)}
     assert fs["dti/directions"].status is Status.FAIL and fs["dti/directions"].severity is Severity.WARNING
     assert fs["dti/b0-volumes"].status is Status.FAIL and fs["dti/b0-volumes"].severity is Severity.ERROR
-    assert fs["dti/b-value"].status is Status.FAIL and "dti/b-value-limit" in fs   # 700 is inside 700-1500
+    # 700 is off nominal (±3 %) and outside 850-1150 (unusable): only the most severe tier is reported
+    assert fs["dti/b-value-limit"].status is Status.FAIL and fs["dti/b-value-limit"].severity is Severity.ERROR
+    assert "dti/b-value" not in fs

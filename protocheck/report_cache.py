@@ -1,0 +1,74 @@
+"""Rendered check reports kept in the cache folder: re-checking an unchanged archive prints the stored text.
+
+Rendering the console report of an archive of hundreds of exams takes longer than answering the unchanged archive
+from the index, so the re-check of an unchanged archive would cost a third of the first run. The text is a
+function of the scan (its digest: reading code, options, every file's name, size and mtime), of the sites given to
+its exams, of the protocol (sha256), of the checking and reporting code, of the options and of the console (width,
+colours, encoding): all are in the key. A damaged or unreadable entry is a miss, never an error.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import sqlite3
+import zlib
+from pathlib import Path
+from typing import Any
+
+from protocheck import __version__
+from protocheck.resources import code_digest
+
+SCHEMA = 1
+KEEP = 16                  # entries kept (the most recently stored)
+_NAME = "reports.sqlite"
+
+
+@functools.cache
+def code_fingerprint() -> bytes:
+    """Hash of the code between a scan and its printed report: a new version never reuses a stored text."""
+    from protocheck.checks.cache import code_fingerprint as checks_code
+    here = Path(__file__).resolve().parent
+    files = [here / "cli_run.py", *sorted((here / "reports").glob("*.py"))]
+    return checks_code() + code_digest(f"schema{SCHEMA}-{__version__}", files)
+
+
+def report_key(scan: Any, protocol: Any, settings: tuple) -> bytes | None:
+    """The key of a report of ``scan`` checked against ``protocol`` with ``settings``; None when the scan has no
+    digest (not index-backed: nothing to key it by)."""
+    if scan.digest is None or not getattr(protocol, "sha256", ""):
+        return None
+    sites = "\0".join(str(e.site) for e in scan.exams)
+    h = hashlib.blake2b(scan.digest + protocol.sha256.encode() + code_fingerprint(), digest_size=16)
+    h.update(repr(settings).encode() + b"\0" + sites.encode())
+    return h.digest()
+
+
+def load(cache_dir: Path, key: bytes) -> tuple[str, int] | None:
+    """The stored (text, exit code) of ``key``, or None."""
+    try:
+        db = sqlite3.connect(f"{(Path(cache_dir) / _NAME).resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            row = db.execute("SELECT text, exit_code FROM reports WHERE key=?", (key,)).fetchone()
+        finally:
+            db.close()
+        return None if row is None else (zlib.decompress(row[0]).decode("utf-8"), int(row[1]))
+    except Exception:  # noqa: BLE001 - a missing, damaged or locked entry is only a miss
+        return None
+
+
+def store(cache_dir: Path, key: bytes, text: str, exit_code: int) -> None:
+    """Keep the text for the next re-check (silently nothing when the folder cannot be written)."""
+    try:
+        db = sqlite3.connect(Path(cache_dir) / _NAME)
+        try:
+            with db:
+                db.execute("CREATE TABLE IF NOT EXISTS reports (key BLOB PRIMARY KEY, stored INTEGER, "
+                           "text BLOB, exit_code INTEGER)")
+                n = (db.execute("SELECT MAX(stored) FROM reports").fetchone()[0] or 0) + 1
+                db.execute("INSERT OR REPLACE INTO reports VALUES (?, ?, ?, ?)",
+                           (key, n, zlib.compress(text.encode("utf-8"), 1), exit_code))
+                db.execute("DELETE FROM reports WHERE stored <= ?", (n - KEEP,))
+        finally:
+            db.close()
+    except (OSError, sqlite3.Error):
+        return
