@@ -1,11 +1,13 @@
 """Incremental index (SQLite, outside the input tree): per-folder file records for fast re-audits.
 
-Each folder of a scanned tree is one row: the (name, size, mtime_ns) of its files, and for each file its small
-per-file record (``reader.FileRecord``) plus, for the file that was read in full, the per-series extraction
-(the "seed": series parameters from the full header). A re-audit compares the folder listing with the row:
-an unchanged folder costs one lookup and one unpickle; in a changed folder only added or changed files
-(different size or mtime_ns) are read again; removed and renamed files disappear with the new listing.
-Rows hold plain tuples (marshal, fast to load); seeds stay pickled and are unpickled only when folded.
+Each folder of a scanned tree is one row, cut into blocks of files (``parallel._blocks``: boundaries set by
+file names, so a change moves no other block). Per block: the digest of its (name, size, mtime_ns) listing,
+each file's small record (``reader.FileRecord``, plus for the file that was read in full the per-series
+"seed": series parameters from the full header), and the block's pre-merged summary (its files folded into
+per-series aggregates, ``DicomCollector.summary``). A re-check merges an unchanged block's summary (cost per
+series, not per file); in a changed block only added or changed files (different size or mtime_ns) are read
+again and the block is folded anew; removed and renamed files disappear with the new listing.
+Records are plain tuples (marshal, fast to load); seeds stay pickled and are unpickled only when folded.
 A whole-tree snapshot (the finished ScanResult under ``treedigest``'s digest of every folder listing) serves
 an unchanged tree with one walk and one row. The database name carries a fingerprint of the reading code and of the options that change records
 (identifiers, pseudonym key), so a new protocheck version or other options never reuse stale records.
@@ -208,14 +210,13 @@ class Index:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("CREATE TABLE IF NOT EXISTS folders (root TEXT, folder TEXT, listing BLOB, "
-                            "data BLOB, summary BLOB, PRIMARY KEY (root, folder)) WITHOUT ROWID")
+                            "data BLOB, PRIMARY KEY (root, folder)) WITHOUT ROWID")
             self.db.execute("CREATE TABLE IF NOT EXISTS snapshots (root TEXT PRIMARY KEY, tree BLOB, data BLOB)")
         except (OSError, sqlite3.Error) as exc:
             raise SourceError(f"cannot open the incremental index: {exc}", path=str(self.cache),
                               where="--cache-dir", fix="give a writable cache folder, or run without a cache"
                               ) from None
         self.seen: set[str] = set()
-        self.hits = self.misses = 0
         self._pending = 0
 
     def __enter__(self) -> "Index":
@@ -229,62 +230,52 @@ class Index:
         """Digest of a folder listing: every name, size and mtime_ns."""
         return hashlib.blake2b(listing_bytes(files), digest_size=16).digest()
 
-    def load(self, folder: str, files: list[tuple[str, int, int]]) -> tuple[bool, dict[str, Entry]]:
-        """(whole folder unchanged, name -> cached entry) for the folder listing ``files``."""
+    def load_blocks(self, folder: str) -> dict[bytes, tuple[bytes, bytes | None]]:
+        """The folder's stored blocks: block listing key -> (encoded records, pickled summary or None)."""
         self.seen.add(folder)
-        row = self.db.execute("SELECT listing, data FROM folders WHERE root=? AND folder=?",
-                              (self.root, folder)).fetchone()
+        row = self.db.execute("SELECT data FROM folders WHERE root=? AND folder=?", (self.root, folder)).fetchone()
         if row is None:
-            self.misses += len(files)
-            return False, {}
+            return {}
         try:
-            rows = marshal.loads(zlib.decompress(row[1]))
-            by_name = {name: (name, size, mtime, (record_from(rec), seed)) for name, size, mtime, rec, seed in rows}
+            return {key: (rows, summary) for key, rows, summary in marshal.loads(zlib.decompress(row[0]))}
         except Exception:  # noqa: BLE001 - a damaged row is only a cache miss
-            self.misses += len(files)
-            return False, {}
-        same = row[0] == self.listing_key(files)
-        if same:
-            self.hits += len(files)
-        return same, by_name
+            return {}
 
-    def load_summary(self, folder: str, files: list[tuple[str, int, int]]) -> Any:
-        """The folder's pre-merged summary (``DicomCollector.summary``) when its listing is unchanged, else None:
-        an unchanged folder is then taken without decoding one file record."""
-        row = self.db.execute("SELECT listing, summary FROM folders WHERE root=? AND folder=?",
-                              (self.root, folder)).fetchone()
-        if row is None or row[1] is None or row[0] != self.listing_key(files):
-            return None
-        try:
-            summary = pickle.loads(zlib.decompress(row[1]))
-        except Exception:  # noqa: BLE001 - a damaged row is only a cache miss
-            return None
-        self.seen.add(folder)
-        self.hits += len(files)
-        return summary
+    @staticmethod
+    def entries(rows: bytes) -> list[Entry]:
+        """The (name, size, mtime_ns, (record, seed)) of a block's ``encode``d records (seeds still pickled)."""
+        return [(name, size, mtime, (record_from(rec), seed)) for name, size, mtime, rec, seed in marshal.loads(rows)]
 
     @staticmethod
     def encode(entries: list[Entry]) -> bytes | None:
-        """The stored form of a folder's records (seeds pickled now: later folding cannot change them); None
+        """The stored form of a block's records (seeds pickled now: later folding cannot change them); None
         when a value cannot be stored (never expected: the folder is then simply not cached)."""
         rows = [(name, size, mtime, record_tuple(rec),
                  seed if seed is None or isinstance(seed, bytes) else pickle.dumps(seed, pickle.HIGHEST_PROTOCOL))
                 for name, size, mtime, (rec, seed) in entries]
         try:
-            return zlib.compress(marshal.dumps(rows), 1)
+            return marshal.dumps(rows)
         except ValueError:
             return None
 
-    def store(self, folder: str, files: list[tuple[str, int, int]], entries: list[Entry] | bytes | None,
-              summary: Any = None) -> None:
-        """Replace the folder's row with the current listing and records (``entries``, or their ``encode``),
-        and the folder's pre-merged summary if it has one."""
-        blob = self.encode(entries) if isinstance(entries, list) else entries
-        if blob is None:
-            return
-        packed = None if summary is None else zlib.compress(pickle.dumps(summary, pickle.HIGHEST_PROTOCOL), 1)
-        self.db.execute("INSERT OR REPLACE INTO folders VALUES (?, ?, ?, ?, ?)",
-                        (self.root, folder, self.listing_key(files), blob, packed))
+    @staticmethod
+    def pack_summary(summary: Any) -> bytes:
+        """A block's pre-merged summary (``DicomCollector.summary``) as stored."""
+        return pickle.dumps(summary, pickle.HIGHEST_PROTOCOL)
+
+    @staticmethod
+    def summary_of(packed: bytes) -> Any:
+        """The summary of ``pack_summary`` (None if damaged: the block is then folded from its records)."""
+        try:
+            return pickle.loads(packed)
+        except Exception:  # noqa: BLE001 - a damaged row is only a cache miss
+            return None
+
+    def store_blocks(self, folder: str, files: list[tuple[str, int, int]],
+                     blocks: list[tuple[bytes, bytes, bytes | None]]) -> None:
+        """Replace the folder's row: its listing and, per block, (listing key, encoded records, summary)."""
+        self.db.execute("INSERT OR REPLACE INTO folders VALUES (?, ?, ?, ?)",
+                        (self.root, folder, self.listing_key(files), zlib.compress(marshal.dumps(blocks), 1)))
         self._pending += len(files)
         if self._pending > 20_000:
             self.db.commit()

@@ -20,15 +20,25 @@ def _snap(result):
     return acqs, exams, sorted((s.path, s.kind, s.reason) for s in result.skipped), result.n_files_seen
 
 
+class _Merges(list):
+    partial: list[bool]
+
+    def clear(self) -> None:
+        super().clear()
+        self.partial.clear()
+
+
 @pytest.fixture()
 def merges(monkeypatch) -> list[bool]:
     """What every merge of a summary gave (True: taken whole; False: the folder folded file by file)."""
-    out: list[bool] = []
+    out = _Merges()
+    partial = out.partial = []
     real = collector_mod.DicomCollector.merge
 
     def spy(self, summary):
         ok = real(self, summary)
         out.append(ok)
+        partial.append(ok and bool(summary[4]))
         return ok
 
     monkeypatch.setattr(collector_mod.DicomCollector, "merge", spy)
@@ -65,11 +75,23 @@ def test_first_run_and_recheck_after_changes_equal_a_scan_without_index(shared_c
     early.mkdir()
     donor = sorted(folders[10].iterdir())[0]
     shutil.copy2(donor, early / donor.name)
+    shutil.copy2(donor, donor.parent / "zzzz-copy")   # a duplicate in a later block of the same folder
+    files = sorted(p for p in shared_copy.rglob("*") if p.is_file())
+    for f in files[::37]:                              # single files here and there: their blocks re-folded
+        st = f.stat()
+        os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     merges.clear()
     again = scan_dicom(shared_copy, opts)
     assert _snap(again) == _snap(scan_dicom(shared_copy, ScanOptions(workers=1)))
-    assert merges.count(True) > 50 and False in merges, "unchanged folders merged; the known series folded"
-    assert any(s.kind == "duplicate" for s in again.skipped)
+    assert merges.count(True) > 50 and False in merges, "unchanged blocks merged; the known series folded"
+    assert sum(1 for s in again.skipped if s.kind == "duplicate") >= 2
+    for f in files[5::41]:                             # again, other blocks: the stored summaries now merge
+        st = f.stat()
+        os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    merges.clear()
+    again = scan_dicom(shared_copy, opts)
+    assert _snap(again) == _snap(scan_dicom(shared_copy, ScanOptions(workers=1)))
+    assert any(merges.partial), "a block of a series begun in an earlier block merges into it"
     merges.clear()
     assert _snap(scan_dicom(shared_copy, opts)) == _snap(again) and not merges   # unchanged: the snapshot
 

@@ -61,6 +61,28 @@ class HashSet:
     def _stored(self) -> Iterator[int]:
         return (v for v in self.table if v)
 
+    def _has(self, h: int) -> bool:
+        h = h or 1
+        t, mask = self.table, len(self.table) - 1
+        i = ((h * _MIX) & _MASK64) >> (64 - self.bits)
+        while True:
+            v = t[i]
+            if v == _EMPTY:
+                return False
+            if v == h:
+                return True
+            i = (i + 1) & mask
+
+    def isdisjoint(self, other: "HashSet") -> bool:
+        """True when no stored value of ``other`` is stored here."""
+        small, big = (self, other) if self.n <= other.n else (other, self)
+        return not any(big._has(v) for v in small._stored())
+
+    def absorb(self, other: "HashSet") -> None:
+        """Add every stored value of ``other`` (of the same class) here."""
+        for v in other._stored():
+            self.add_new(v)
+
     def __len__(self) -> int:
         return self.n
 

@@ -54,6 +54,17 @@ class DiffusionAggregate:
             if order < st[1]:
                 st[1] = order
 
+    def absorb(self, other: "DiffusionAggregate") -> None:
+        """Add another aggregate of the same series (its states as if added here one by one, in its order)."""
+        for key, (count, order) in other.states.items():
+            st = self.states.get(key)
+            if st is None:
+                self.states[key] = [count, order]
+            else:
+                st[0] += count
+                if order < st[1]:
+                    st[1] = order
+
     def __bool__(self) -> bool:
         return bool(self.states)
 
