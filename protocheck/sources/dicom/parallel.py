@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["READ_LAST_GROUP", "read_file", "resolve_workers", "scan_tree", "tree_digest"]
 
 BATCH = 128                   # files per task
-BLOCK = 32                    # mean files per index block (a changed file re-folds its block only)
+BLOCK = 16                    # mean files per index block (a changed file re-folds its block only)
 PROGRESS_INTERVAL = 0.1       # seconds between progress callbacks (at most ~10 per second)
 
 class _Folder:
