@@ -253,6 +253,10 @@ def run_audit(args: argparse.Namespace) -> int:
     protocol = _load_protocol(args.protocol, args)
     options = scan_options(args)
     scan = scan_inputs(args, options)
+    from protocheck.sources.sites import unknown_site_hint
+    hint = unknown_site_hint(scan)
+    if hint:
+        print(f"protocheck: {hint}", file=sys.stderr)
     results = check_scan(scan, protocol, options.cache_dir)
     _protocol_note(args, scan, protocol)
     audit = build_audit(results, protocol)

@@ -23,14 +23,15 @@ PARAMETER_NAMES: tuple[str, ...] = (
     "RepetitionTime", "RepetitionTimeExcitation", "EchoTime", "EchoTimes", "EchoNumbers",
     "InversionTime", "FlipAngle", "SliceThickness", "SpacingBetweenSlices", "VoxelSize",
     "AcquisitionMatrix", "NumberOfSlices", "NumberOfVolumes", "NumberOfFiles", "NumberOfFrames",
-    "PixelBandwidth", "PhaseEncodingDirection", "InPlanePhaseEncodingDirectionDICOM",
+    "PixelBandwidth", "PhaseEncodingDirection", "PhaseEncodingAxis", "InPlanePhaseEncodingDirectionDICOM",
     "ParallelReductionFactorInPlane", "MultibandAccelerationFactor", "PartialFourier",
     "EffectiveEchoSpacing", "TotalReadoutTime", "BandwidthPerPixelPhaseEncode",
     "DiffusionBValues", "DiffusionShells", "DiffusionDirectionsPerShell", "NumberOfB0Volumes",
     "NumberOfDiffusionDirections", "MTState", "SliceOrientation", "FieldOfView",
     "NumberOfAverages", "EchoTrainLength", "NonlinearGradientCorrection", "SOPClassUID",
-    "ImageOrientationPatientDICOM", "SpectroscopyVoxelVolume",
+    "ImageOrientationPatientDICOM", "SpectroscopyVoxelVolume", "ReceiveCoilActiveElements",
     "BIDSName", "BIDSSuffix",   # BIDS sources only: file name without sub-/ses- entities, and its suffix
+    "BIDSDatatype",             # BIDS sources only: the datatype folder (anat, func, dwi, fmap, perf, mrs)
 )
 
 

@@ -20,7 +20,8 @@ from protocheck.errors import ProtocolError
 from protocheck.model import PARAMETER_NAMES
 from protocheck.protocol.model import (
     CONSTRAINT_KINDS, CRITERION_KINDS, DERIVED_PARAMETERS, GEOMETRY_PARAMETERS, Consistency, Constraint,
-    Criterion, Identify, Longitudinal, LongitudinalRule, Protocol, Sequence, SourceRef, Variant, Version,
+    BidsAccepts, Criterion, Identify, Longitudinal, LongitudinalRule, Protocol, Sequence, SourceRef, Variant,
+    Version,
 )
 from protocheck.protocol.schema_check import surely_valid
 from protocheck.resources import builtin_protocol_dir, load_schema
@@ -241,10 +242,20 @@ class _Builder:
             self.check_range(value, path + (kind,))
         return Criterion(param, kind, value, float(d.get("weight", 1.0)), pattern)
 
-    def identify(self, d: dict[str, Any], path: Path_) -> Identify:
+    def identify(self, d: dict[str, Any], path: Path_, variant: bool = False) -> Identify:
         parts = {k: tuple(self.criterion(c, path + (k, i)) for i, c in enumerate(d.get(k, [])))
                  for k in ("all", "any", "none")}
-        return Identify(parts["all"], parts["any"], parts["none"])
+        for key in ("bids", "coverage"):
+            if variant and key in d:
+                raise self.fail(f"'{key}' is declared by the sequence, not by a vendor variant", path + (key,),
+                                f"move '{key}' to the sequence's own identify block")
+        bids = d.get("bids")
+        accepts = None
+        if bids is not None:
+            ents = tuple((k, self.regex(v, path + ("bids", "entities", k)))
+                         for k, v in bids.get("entities", {}).items())
+            accepts = BidsAccepts(tuple(bids.get("suffixes", ())), tuple(bids.get("datatypes", ())), ents)
+        return Identify(parts["all"], parts["any"], parts["none"], accepts, tuple(d.get("coverage", ())))
 
     def check_range(self, r: dict[str, float], path: Path_) -> None:
         if "min" in r and "max" in r and r["min"] > r["max"]:
@@ -274,7 +285,7 @@ class _Builder:
             if rid not in base_ids:
                 raise self.fail(f"variant '{d['name']}' removes unknown constraint '{rid}'",
                                 path + ("remove", i), f"use one of: {', '.join(sorted(base_ids))}")
-        ident = self.identify(d["identify"], path + ("identify",)) if "identify" in d else None
+        ident = self.identify(d["identify"], path + ("identify",), variant=True) if "identify" in d else None
         return Variant(d["name"], when, cs, tuple(d.get("remove", [])), ident)
 
     def version(self, d: dict[str, Any], path: Path_, base_ids: set[str]) -> Version:

@@ -25,7 +25,8 @@ DERIVED_PARAMETERS: dict[str, str] = {
     "MaxVoxelSize": "largest VoxelSize (mm)",
     "InPlaneVoxelSize": "largest of the first two VoxelSize values (mm)",
     "LastEchoTime": "longest of EchoTimes, else EchoTime (s)",
-    "PrimaryShell": "the non-zero b-value shell with the most directions (s/mm²)",
+    "PrimaryShell": "the non-zero b-value shell with the most directions (s/mm²); in a sequence with a min_count, "
+                    "the shell nearest its b-value (protocol.shells)",
     "Roles": "the series' roles (localizer, derived, non-image, phase, mrs)",
 }
 
@@ -46,19 +47,38 @@ class Criterion:
     pattern: re.Pattern[str] | None = None
 
 
+# Anatomy a sequence may declare it covers (``identify.coverage``), as read from a series' evidence.
+COVERAGES = ("brain", "cervical-cord")
+
+
+@dataclass(frozen=True)
+class BidsAccepts:
+    """The BIDS labels a sequence accepts: a curator's suffix/datatype/entity outside these contradicts it."""
+
+    suffixes: tuple[str, ...] = ()
+    datatypes: tuple[str, ...] = ()
+    entities: tuple[tuple[str, re.Pattern[str]], ...] = ()   # entity -> regex its label must match
+
+
 @dataclass(frozen=True)
 class Identify:
-    """How a series is recognised as a sequence: all must hold, none must not, at least one of any."""
+    """How a series is recognised as a sequence: all must hold, none must not, at least one of any.
+
+    ``bids`` and ``coverage`` are the sequence's declarations (never a variant's): the BIDS labels it accepts
+    and the anatomy it covers."""
 
     all: tuple[Criterion, ...] = ()
     any: tuple[Criterion, ...] = ()
     none: tuple[Criterion, ...] = ()
+    bids: BidsAccepts | None = None
+    coverage: tuple[str, ...] = ()
 
     def extended(self, other: "Identify | None") -> "Identify":
         """This identification plus the criteria of ``other`` (a variant's extra criteria)."""
         if other is None:
             return self
-        return Identify(self.all + other.all, self.any + other.any, self.none + other.none)
+        return Identify(self.all + other.all, self.any + other.any, self.none + other.none, self.bids,
+                        self.coverage)
 
 
 @dataclass(frozen=True)

@@ -289,20 +289,30 @@ def evaluate_constraint(c: Constraint, acq: Acquisition, sequence: Sequence) -> 
                       parameter=c.parameter, series=acq.key, expected=expected, advice=c.advice,
                       rationale=c.rationale, source=c.source)
     value, prov = value_of(acq, c.parameter)
+    if c.parameter == "PrimaryShell" and value is not None:
+        from protocheck.protocol.shells import judged_shell
+        value, prov = judged_shell(acq, sequence, value, prov)
     finding.provenance = prov
     if value is None and c.kind != "present":
         finding.status, finding.severity = Status.CANNOT_VERIFY, _cap(sev)
         finding.message = (f"{sequence.title}: {label} could not be read from this series, so "
-                           f"'{expected}' cannot be verified")
+                           f"'{expected}' cannot be verified" + _unreadable_sidecars(acq))
         return _with_note(finding, c)
     if c.kind == "min_count":
-        return _with_note(_min_count(c, value, finding, sequence.title), c)
+        from protocheck.protocol.shells import min_count
+        return _with_note(min_count(c, value, finding, sequence.title), c)
     ok = test_value(c.kind, c.value, value, c.pattern, c.tolerance)
     unit = _memo(c, "_pc_unit", _expected_unit)
     finding.found = "absent" if value is None else fmt_value(c.parameter, value, unit if unit[0] else None)
     finding.status = Status.PASS if ok else Status.FAIL
     finding.message = f"{sequence.title}: {label} {finding.found}, protocol requires {expected}: {_verdict(ok, sev)}"
     return _with_note(finding, c)
+
+
+def _unreadable_sidecars(acq: Acquisition) -> str:
+    """The sidecars of the series that could not be read, as "; cannot verify (file: reason)" ('' if none)."""
+    msgs = [n.message.rpartition("): ")[0] + ")" for n in acq.notes if n.code == "sidecar-invalid"]
+    return "".join(f"; {m}" for m in msgs)
 
 
 def _expected_unit(c: Constraint) -> tuple[str, float]:
@@ -341,28 +351,6 @@ def shared_text(text: str) -> str:
     if len(_TEXTS) > 100_000:
         _TEXTS.clear()
     return _TEXTS.setdefault(text, text)
-
-
-def _min_count(c: Constraint, value: Any, finding: Finding, title: str) -> Finding:
-    """Directions at a shell: the count of the shell within shell_tolerance of ``c.shell``."""
-    sev = severity(c.severity)
-    shell = float(c.shell or 0)
-    tol = c.shell_tolerance if c.shell_tolerance is not None else 0.1 * shell
-    if not isinstance(value, dict):
-        finding.status, finding.severity = Status.CANNOT_VERIFY, _cap(sev)
-        finding.message = f"{title}: directions per shell could not be read; cannot verify {finding.expected}"
-        return finding
-    counts = [int(n) for b, n in value.items()
-              if _is_num(_num(b)) and _is_num(n) and abs(_num(b) - shell) <= tol + 1e-9]
-    count = max(counts) if counts else 0
-    shells = ", ".join(fmt_number(_num(b)) for b in value) or "none"
-    finding.found = (f"{count} directions at b={fmt_number(shell)}" if counts
-                     else f"no shell at b={fmt_number(shell)} (shells: {shells})")
-    ok = count >= int(c.value)
-    finding.status = Status.PASS if ok else Status.FAIL
-    finding.message = (f"{title}: {finding.found}, protocol requires at least {c.value} "
-                       f"at b={fmt_number(shell)}: {_verdict(ok, sev)}")
-    return finding
 
 
 def _num(x: Any) -> Any:

@@ -204,7 +204,8 @@ def acquisition_to_inspect(acq: Acquisition, provenance: bool = False) -> dict[s
     """One series as ``protocheck inspect`` prints it: identity plus every normalized parameter."""
     out: dict[str, Any] = {
         "SeriesInstanceUID": acq.key if acq.source_kind != "bids" else None,
-        "SeriesNumber": acq.series_number, "SeriesDescription": acq.description, "folder": acq.folder,
+        "SeriesNumber": acq.series_number, "SeriesDescription": acq.get("SeriesDescription") or acq.description,
+        "folder": acq.folder,
         "source": acq.source_kind, "files": acq.n_files, "roles": sorted(acq.roles),
         "notes": [n.message for n in acq.notes],
     }

@@ -63,6 +63,9 @@ def scan_one(path: str | os.PathLike[str], options: ScanOptions) -> ScanResult:
     if _is_archive(p):
         return _call("archives", "scan_archive", Path(p), options)
     if _is_summary(p):
+        from protocheck.sources.dicom_json import is_dicom_json_file
+        if is_dicom_json_file(p):
+            return _call("dicom_json", "scan_dicom_json_file", Path(p), options)
         return _call("summary", "load_summary", Path(p), options)
     if _is_bids(p):
         return _call("bids", "scan_bids", Path(p), options)

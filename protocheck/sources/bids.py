@@ -13,9 +13,11 @@ import datetime as _dt
 from pathlib import Path
 from typing import Any
 
+from protocheck.errors import InputError
 from protocheck.model import PARAMETER_NAMES, Acquisition, Exam, ScanResult, SkippedFile
 from protocheck.sources.bids_images import (
-    IMAGE_EXTS, diffusion_params, header_params, parse_entities, read_json, sidecar_applies, split_name,
+    IMAGE_EXTS, diffusion_params, header_params, is_ignored, parse_entities, read_bidsignore, read_json,
+    sidecar_applies, split_name,
 )
 from protocheck.sources.geometry import set_slice_orientation
 from protocheck.sources.options import ScanOptions
@@ -29,6 +31,8 @@ NUMBER_PARAMS = frozenset({
 })
 LIST_PARAMS = frozenset({"ImageType", "EchoTimes", "ImageOrientationPatientDICOM", "EchoNumbers"})
 BOOL_PARAMS = frozenset({"MTState"})
+SERIAL_PARAMS = frozenset({"DeviceSerialNumber", "StationName"})
+MRI_DATATYPES = ("anat", "func", "dwi", "fmap", "perf", "mrs")   # the BIDS datatypes of MRI
 IGNORED_TOP = ("sourcedata", "derivatives", "code", "stimuli", "models")
 NOT_SIDECARS = frozenset({"dataset_description.json", "participants.json", "genetic_info.json"})
 
@@ -68,6 +72,9 @@ def _typed(name: str, value: Any) -> tuple[Any, str | None]:
         return ([value], None) if isinstance(value, (str, int, float)) else (None, f"{name} is {value!r}")
     if name == "DiffusionBValues" or name.startswith("Diffusion") or name.startswith("NumberOf"):
         return None, None   # derived here from .bval and the header, never taken from a sidecar
+    if name in SERIAL_PARAMS and isinstance(value, (int, float)) and not isinstance(value, bool):
+        # a serial number written as a JSON number is text (DICOM LO): 45031.0 prints as 45031
+        return (str(int(value)) if float(value).is_integer() else str(value)), None
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
         return value, None
     return None, f"{name} is {value!r} ({type(value).__name__}), expected text or a number"
@@ -81,8 +88,15 @@ class _Dataset:
         self.options = options
         self.result = ScanResult(roots=[str(root)])
         self.json_cache: dict[Path, dict[str, Any] | None] = {}
-        self.dir_cache: dict[Path, list[Path]] = {}
+        self.json_problems: dict[Path, str] = {}
+        self.dir_cache: dict[tuple[Path, str], list[Path]] = {}
         self.participants = read_tsv(root / "participants.tsv", "participant_id")
+        self.ignore = read_bidsignore(root)
+        self.other_datatypes: set[str] = set()   # non-MRI datatype folders seen (eeg, beh, ...)
+
+    def ignored(self, path: Path) -> bool:
+        """True for a path the dataset's .bidsignore excludes."""
+        return bool(self.ignore) and is_ignored(self.rel(path), self.ignore)
 
     def rel(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
@@ -92,40 +106,59 @@ class _Dataset:
         if path not in self.json_cache:
             data, problem = read_json(path)
             if problem:
+                self.json_problems[path] = problem
                 self.result.skipped.append(SkippedFile(self.rel(path), f"sidecar {problem}", "invalid"))
             self.json_cache[path] = data
         return self.json_cache[path]
 
-    def jsons(self, level: Path) -> list[Path]:
-        """Candidate sidecars in one folder (cached: the dataset root is listed once, not per file)."""
-        if level not in self.dir_cache:
+    def listing(self, level: Path, ext: str) -> list[Path]:
+        """Candidate files of one extension in one folder (cached: the root is listed once, not per file)."""
+        key = (level, ext)
+        if key not in self.dir_cache:
             try:
-                self.dir_cache[level] = sorted(p for p in level.iterdir() if p.name.endswith(".json")
-                                               and p.name not in NOT_SIDECARS and p.is_file())
+                self.dir_cache[key] = sorted(p for p in level.iterdir() if p.name.endswith(ext)
+                                             and p.name not in NOT_SIDECARS and p.is_file())
             except OSError:
-                self.dir_cache[level] = []
-        return self.dir_cache[level]
+                self.dir_cache[key] = []
+        return self.dir_cache[key]
 
-    def inherited(self, image_dir: Path, stem: str) -> tuple[dict[str, Any], dict[str, str]]:
-        """Merged metadata for one file (top level first, own sidecar last) and key -> sidecar path."""
+    def applicable(self, image_dir: Path, stem: str, ext: str) -> list[Path]:
+        """Files of extension ``ext`` that apply to one image by the inheritance principle, least specific
+        first (top level first; within a level, fewer entities first). An image listed in .bidsignore is
+        outside the specification, so only its own file (same name) applies to it."""
+        if self.ignored(image_dir / (stem + ".nii.gz")) or self.ignored(image_dir / (stem + ".nii")):
+            own = image_dir / (stem + ext)
+            return [own] if own.is_file() else []
         ents, suffix = parse_entities(stem)
         levels = [self.root]
-        cur = self.root
         for part in image_dir.relative_to(self.root).parts:
-            cur = cur / part
-            levels.append(cur)
+            levels.append(levels[-1] / part)
+        out: list[Path] = []
+        for level in levels:
+            found = [p for p in self.listing(level, ext) if sidecar_applies(p.name[: -len(ext)], ents, suffix)]
+            found.sort(key=lambda p: len(parse_entities(p.name[: -len(ext)])[0]))
+            out.extend(found)
+        return out
+
+    def applies_to_image(self, sidecar: Path, images: dict[str, Path]) -> bool:
+        """True when a sidecar of an image folder applies to one of its images (a shared, entity-less one)."""
+        s_stem = split_name(sidecar.name)[0]
+        return any(sidecar_applies(s_stem, *parse_entities(stem)) for stem in images)
+
+    def inherited(self, image_dir: Path, stem: str) -> tuple[dict[str, Any], dict[str, str], list[str]]:
+        """Merged metadata for one file (top level first, own sidecar last), key -> sidecar path, and the
+        problems of applicable sidecars that could not be read ("file: reason")."""
         merged: dict[str, Any] = {}
         origin: dict[str, str] = {}
-        for level in levels:
-            cands = self.jsons(level)
-            found = [p for p in cands if sidecar_applies(p.name[:-5], ents, suffix)]
-            found.sort(key=lambda p: len(parse_entities(p.name[:-5])[0]))
-            for p in found:
-                data = self.sidecar(p)
-                for k, v in (data or {}).items():
-                    merged[k] = v
-                    origin[k] = self.rel(p)
-        return merged, origin
+        problems: list[str] = []
+        for p in self.applicable(image_dir, stem, ".json"):
+            data = self.sidecar(p)
+            if data is None:
+                problems.append(f"{self.rel(p)}: {self.json_problems.get(p, 'unreadable')}")
+            for k, v in (data or {}).items():
+                merged[k] = v
+                origin[k] = self.rel(p)
+        return merged, origin, problems
 
 
 def read_tsv(path: Path, key: str) -> dict[str, dict[str, str]]:
@@ -199,22 +232,26 @@ def _roles(acq: Acquisition, meta: dict[str, Any], ents: dict[str, str], suffix:
         acq.roles.add("phase")
 
 
-def _acquisition(ds: _Dataset, folder: Path, stem: str, image: Path | None,
+def _acquisition(ds: _Dataset, folder: Path, stem: str, image: Path,
                  acq_times: dict[str, str]) -> Acquisition:
-    """One Acquisition for one image (or orphan sidecar) of a BIDS datatype folder."""
-    rel_img = ds.rel(image) if image else ds.rel(folder / (stem + ".json"))
+    """One Acquisition for one image of a BIDS MRI datatype folder."""
+    rel_img = ds.rel(image)
     acq = Acquisition(key=rel_img, description=stem, folder=ds.rel(folder), source_kind="bids", n_files=1)
     ents, suffix = parse_entities(stem)
     own = stem + ".json"
-    meta, origin = ds.inherited(folder, stem)
-    if (folder / own) in ds.json_cache and ds.json_cache[folder / own] is None:
-        acq.note("sidecar-invalid", f"{own} is not valid JSON: parameters unknown", "warning")
+    meta, origin, problems = ds.inherited(folder, stem)
+    for problem in problems:
+        acq.note("sidecar-invalid", f"cannot verify ({problem}): its parameters are unknown", "warning")
     _set_sidecar_params(acq, meta, origin, own)
     _participant_fallback(ds, acq, ents.get("sub", ""))
     acq.set("BIDSName", "_".join(p for p in stem.split("_") if not p.startswith(("sub-", "ses-"))),
             f"BIDS file name {rel_img}")
     if suffix:
         acq.set("BIDSSuffix", suffix, f"BIDS file name {rel_img}")
+    acq.set("BIDSDatatype", folder.name, f"BIDS folder {ds.rel(folder)}")
+    if ds.ignored(image):
+        acq.note("bidsignore", f"{rel_img} is listed in .bidsignore (raw data outside the BIDS specification): "
+                 "it is read as an acquisition by its name, not validated as BIDS")
     if "MTState" not in acq.params and ents.get("mt") in ("on", "off"):
         acq.set("MTState", ents["mt"] == "on", f"BIDS entity mt-{ents['mt']} in {rel_img}")
     sn = meta.get("SeriesNumber")
@@ -222,16 +259,13 @@ def _acquisition(ds: _Dataset, folder: Path, stem: str, image: Path | None,
         acq.series_number = sn
     _roles(acq, meta, ents, suffix)
     set_slice_orientation(acq)
-    if image is None:
-        acq.note("image-header-unavailable", f"no image beside {own}: only the sidecar is used", "info")
-    else:
-        problem = header_params(image, acq, rel_img)
-        if problem:
-            acq.note("image-header-unavailable", f"{rel_img} {problem}: voxel size, matrix, slice and "
-                     "volume counts come from the sidecar only (unknown if absent there)")
-    bval = folder / (stem + ".bval")
-    if bval.is_file():
-        problem = diffusion_params(bval, folder / (stem + ".bvec"), acq)
+    problem = header_params(image, acq, rel_img)
+    if problem:
+        acq.note("image-header-unavailable", f"{rel_img} {problem}: voxel size, matrix, slice and "
+                 "volume counts come from the sidecar only (unknown if absent there)")
+    bvals, bvecs = ds.applicable(folder, stem, ".bval"), ds.applicable(folder, stem, ".bvec")
+    if bvals:   # the most specific .bval/.bvec applies (inheritance principle)
+        problem = diffusion_params(bvals[-1], bvecs[-1] if bvecs else None, acq)
         if problem:
             acq.note("bval-unreadable", problem, "warning")
     t = _parse_date(acq_times.get(f"{folder.name}/{stem}"))
@@ -251,21 +285,43 @@ def _scans_times(exam_dir: Path, sub: str, ses: str | None) -> dict[str, str]:
     return out
 
 
+def _images(ds: _Dataset, folder: Path) -> dict[str, Path]:
+    """The images of one MRI datatype folder by stem; JSON-only sidecars are never series (a SkippedFile)."""
+    images: dict[str, Path] = {}
+    sidecars: list[Path] = []
+    for f in sorted(folder.iterdir()):
+        ds.result.n_files_seen += 1
+        stem, ext = split_name(f.name)
+        if ds.ignored(f) and ext not in IMAGE_EXTS:
+            continue
+        if ext in IMAGE_EXTS:
+            if stem in images:   # .nii.gz sorts after .nii: keep the .nii.gz, say so
+                ds.result.skipped.append(SkippedFile(ds.rel(images[stem]), f"both {stem}.nii and {stem}.nii.gz "
+                                                     "exist: the .nii.gz is read (fix: keep one of them)",
+                                                     "duplicate"))
+            images[stem] = f
+        elif ext == ".json":
+            sidecars.append(f)
+    for f in sidecars:
+        if split_name(f.name)[0] not in images and not ds.applies_to_image(f, images):
+            ds.result.skipped.append(SkippedFile(ds.rel(f), "a sidecar without its image is not a series "
+                                                 "(physio, events and other JSON-only files are never checked)",
+                                                 "ignored"))
+    return images
+
+
 def _exam(ds: _Dataset, exam_dir: Path, sub: str, ses: str | None) -> Exam | None:
-    """One Exam for sub-X[/ses-Y]: every image (and orphan sidecar) of its datatype folders."""
+    """One Exam for sub-X[/ses-Y]: every image of its MRI datatype folders (other datatypes are noted)."""
     key = f"sub-{sub}" + (f"/ses-{ses}" if ses else "")
     exam = Exam(key=key, subject=sub, session=ses, source_kind="bids", folder=key)
     times = _scans_times(exam_dir, sub, ses)
     for folder in sorted(p for p in exam_dir.iterdir() if p.is_dir() and not p.name.startswith(("ses-", "."))):
-        stems: dict[str, Path | None] = {}
-        for f in sorted(folder.iterdir()):
-            ds.result.n_files_seen += 1
-            stem, ext = split_name(f.name)
-            if ext in IMAGE_EXTS:
-                stems[stem] = f
-            elif ext == ".json":
-                stems.setdefault(stem, None)
-        for stem, image in stems.items():
+        if ds.ignored(folder):
+            continue
+        if folder.name not in MRI_DATATYPES:
+            ds.other_datatypes.add(folder.name)
+            continue
+        for stem, image in _images(ds, folder).items():
             exam.acquisitions.append(_acquisition(ds, folder, stem, image, times))
     if not exam.acquisitions:
         return None
@@ -289,7 +345,7 @@ def scan_bids(root: Path, options: ScanOptions) -> ScanResult:
                                        "because of its sub-* folders (fix: add dataset_description.json)",
                                        "missing"))
     else:
-        ds.sidecar(root / "dataset_description.json")
+        _refuse_derivative(root, ds.sidecar(root / "dataset_description.json"))
     for name in IGNORED_TOP:
         if (root / name).is_dir():
             res.skipped.append(SkippedFile(name + "/", f"{name}/ is not read: only raw acquisitions under "
@@ -302,8 +358,11 @@ def scan_bids(root: Path, options: ScanOptions) -> ScanResult:
     for sub_dir in subs:
         sub = sub_dir.name[4:]
         try:
-            sessions = sorted(p for p in sub_dir.iterdir() if p.is_dir() and p.name.startswith("ses-"))
+            sessions = sorted(p for p in sub_dir.iterdir() if p.is_dir() and p.name.startswith("ses-")
+                              and not ds.ignored(p))
             targets = [(s, s.name[4:]) for s in sessions] or [(sub_dir, None)]
+            if sessions:
+                _note_bare_datatypes(ds, sub_dir)
             for exam_dir, ses in targets:
                 exam = _exam(ds, exam_dir, sub, ses)
                 if exam is not None:
@@ -312,4 +371,28 @@ def scan_bids(root: Path, options: ScanOptions) -> ScanResult:
             res.skipped.append(SkippedFile(ds.rel(sub_dir), f"cannot be read ({exc})", "unreadable"))
         if options.progress:
             options.progress(res.n_files_seen, len(res.exams), ds.rel(sub_dir))
+    if not res.exams:
+        found = ", ".join(sorted(ds.other_datatypes)) or "no datatype folder"
+        raise InputError(f"no MR exam in {root} (found: {found})",
+                         fix="give a dataset with MRI images (anat, func, dwi, fmap, perf, mrs) under sub-*/")
     return res
+
+
+def _refuse_derivative(root: Path, description: dict[str, Any] | None) -> None:
+    """A derivative dataset (fMRIPrep output...) holds processed images, not acquisitions: InputError."""
+    if not description or str(description.get("DatasetType", "")).lower() != "derivative":
+        return
+    gen = description.get("GeneratedBy")
+    first = gen[0] if isinstance(gen, list) and gen and isinstance(gen[0], dict) else {}
+    by = f" generated by {first.get('Name')}" if first.get("Name") else ""
+    raise InputError(f"no MR exam in {root} (found: a derivative dataset{by}, DatasetType: derivative)",
+                     fix="give the raw BIDS dataset the derivatives were computed from")
+
+
+def _note_bare_datatypes(ds: _Dataset, sub_dir: Path) -> None:
+    """Datatype folders beside ses-* folders are outside every session: BIDS does not allow them; not read."""
+    for p in sorted(sub_dir.iterdir()):
+        if p.is_dir() and not p.name.startswith(("ses-", ".")) and not ds.ignored(p):
+            ds.result.skipped.append(SkippedFile(ds.rel(p) + "/", f"{p.name}/ is beside the ses-* folders of "
+                                                 f"{sub_dir.name}: BIDS puts datatype folders inside a session; "
+                                                 "not read (fix: move it into its ses-* folder)", "ignored"))

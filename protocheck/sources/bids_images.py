@@ -59,13 +59,57 @@ def read_json(path: Path) -> tuple[dict[str, Any] | None, str | None]:
     except (OSError, UnicodeDecodeError) as exc:
         return None, f"cannot be read ({exc.__class__.__name__}: {exc})"
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         return None, (f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg} "
                       "(fix: correct the sidecar, e.g. re-export it with dcm2niix)")
+    except ValueError as exc:
+        return None, f"is not valid JSON: {exc} (fix: write numbers, or null for an unknown value)"
+    except RecursionError:
+        return None, "is nested too deeply to be a sidecar (fix: a sidecar is a flat JSON object)"
     if not isinstance(data, dict):
         return None, "is JSON but not an object of key/value pairs (fix: a sidecar is a JSON object)"
     return data, None
+
+
+def _refuse_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON (RFC 8259), though Python's parser accepts them."""
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def read_bidsignore(root: Path) -> list[re.Pattern[str]]:
+    """The patterns of the dataset's .bidsignore (gitignore syntax, as the BIDS validator reads it)."""
+    try:
+        lines = (root / ".bidsignore").read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+    return [_glob_regex(line.strip()) for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """A gitignore pattern as a regex on a '/'-separated path relative to the root (leading '/' anchors it,
+    a pattern without '/' matches at any depth, a trailing '/' or a folder match covers what is under it)."""
+    anchored = pattern.startswith("/") or "/" in pattern.rstrip("/")
+    body = pattern.strip("/")
+    out = []
+    i = 0
+    while i < len(body):
+        if body.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif body.startswith("**", i):
+            out.append(".*")
+            i += 2
+        else:
+            c = body[i]
+            out.append("[^/]*" if c == "*" else "[^/]" if c == "?" else re.escape(c))
+            i += 1
+    return re.compile(("^" if anchored else "^(?:.*/)?") + "".join(out) + "(?:/.*)?$")
+
+
+def is_ignored(rel: str, patterns: list[re.Pattern[str]]) -> bool:
+    """True when a path relative to the dataset root matches a .bidsignore pattern."""
+    return any(p.match(rel) for p in patterns)
 
 
 def annex_state(path: Path) -> str | None:

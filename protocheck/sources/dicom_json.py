@@ -10,13 +10,19 @@ Private elements the server sent as ``UN`` are re-typed with pydicom's private d
 
 from __future__ import annotations
 
+import json
+import os
+import re
+from pathlib import Path
 from typing import Any, Callable
 
 from pydicom.dataelem import RawDataElement, convert_raw_data_element
 from pydicom.dataset import Dataset
 from pydicom.tag import BaseTag, Tag
 
-from protocheck.errors import NetworkError
+from protocheck.errors import InputError, NetworkError
+from protocheck.model import ScanResult, SkippedFile
+from protocheck.sources.options import ScanOptions
 
 BulkFetcher = Callable[[str], bytes]
 
@@ -144,3 +150,38 @@ def tag_value(obj: dict[str, Any], tag: int) -> Any:
     if isinstance(values, list) and values:
         return values[0]
     return None
+
+
+_DICOM_JSON_HEAD = re.compile(r'^\s*\[?\s*\{\s*"[0-9A-Fa-f]{8}"\s*:\s*\{')
+
+
+def is_dicom_json_file(path: str | os.PathLike[str]) -> bool:
+    """True for a DICOM JSON file (PS3.18 Annex F: objects keyed by 8-hex-digit tags), from its first bytes."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096).decode("utf-8", "replace").lstrip("\ufeff")
+    except OSError:
+        return False
+    return bool(_DICOM_JSON_HEAD.match(head))
+
+
+def scan_dicom_json_file(path: Path, options: ScanOptions) -> ScanResult:
+    """A DICOM JSON file (one instance or a list, as WADO-RS metadata) read as DICOM headers; no bulk data."""
+    from protocheck.sources.dicom.collector import DicomCollector
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"DICOM JSON file (PS3.18 Annex F) is not readable JSON: {str(exc)[:200]}",
+                         path=str(path), fix="export the DICOM JSON again, or give the DICOM files") from None
+    instances = data if isinstance(data, list) else [data]
+    collector = DicomCollector(path.parent, options)
+    for i, obj in enumerate(instances):
+        name = f"{path.name}[{i}]"
+        try:
+            ds = dataset_from_json(obj, where=name)
+        except NetworkError as exc:
+            collector.skipped.append(SkippedFile(name, f"DICOM JSON instance not usable: {exc}", "invalid"))
+            continue
+        collector.add_dataset(ds, name)
+    return collector.finish()

@@ -3,7 +3,9 @@
 Sources, first that answers wins: a site map file (``--site-map``: "pattern<TAB>site" lines applied to the
 exam's folder), a participants.tsv column (``--site-column``, or a known one: site, institution_id,
 institution, center), a header/sidecar field (``--site-from``: InstitutionName, StationName,
-DeviceSerialNumber, ...). An exam no source names gets site "unknown" and a note saying why.
+DeviceSerialNumber, ...), or a pattern of the session label (``--site-from session:REGEX``: multi-scanner
+studies name sessions after scanners; the first group, else the whole match). An exam no source names gets
+site "unknown" and a note saying how to give one.
 """
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ from protocheck.sources.options import ScanOptions
 
 KNOWN_COLUMNS = ("site", "institution_id", "institution", "center", "centre")
 UNKNOWN = "unknown"
+HOW = ("give --site-map FILE ('pattern<TAB>site' lines), --site-column COLUMN (participants.tsv), "
+       "--site-from FIELD (InstitutionName, StationName, DeviceSerialNumber) or --site-from session:REGEX")
 
 
 def read_site_map(path: Path) -> list[tuple[str, re.Pattern[str] | None, str]]:
@@ -59,10 +63,61 @@ def _from_map(exam: Exam, rules: list[tuple[str, re.Pattern[str] | None, str]]) 
     return None
 
 
+def _text(value: object) -> str:
+    """A site value as text; a number that is whole (a serial read as 40146.0) prints as an integer."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    text = str(value).strip()
+    if re.fullmatch(r"\d+\.0+", text):
+        return text.split(".")[0]
+    return text
+
+
 def _from_field(exam: Exam, name: str) -> str | None:
-    values = Counter(str(a.get(name)).strip() for a in exam.acquisitions
-                     if a.get(name) is not None and str(a.get(name)).strip())
+    values = Counter(_text(a.get(name)) for a in exam.acquisitions
+                     if a.get(name) is not None and _text(a.get(name)))
     return values.most_common(1)[0][0] if values else None
+
+
+def _session_pattern(site_from: str | None) -> re.Pattern[str] | None:
+    """The regex of ``--site-from session:REGEX``; InputError when it does not compile."""
+    if not site_from or not site_from.startswith("session:"):
+        return None
+    try:
+        return re.compile(site_from[len("session:"):])
+    except re.error as exc:
+        raise InputError(f"--site-from {site_from}: invalid regular expression ({exc})",
+                         fix="give a Python regex after 'session:', e.g. session:^(\\w+?)\\d*$") from None
+
+
+def _from_session(exam: Exam, rx: re.Pattern[str]) -> str | None:
+    m = rx.search(exam.session or "")
+    if not m:
+        return None
+    return next((g for g in m.groups() if g), None) or m.group(0) or None
+
+
+def _check_column(column: str | None, tables: dict[Path, list[str]]) -> None:
+    """--site-column must name a participants.tsv column: InputError listing the columns there are."""
+    if not column:
+        return
+    if not tables:
+        raise InputError(f"--site-column {column}: there is no participants.tsv in the input",
+                         fix="give a BIDS dataset with participants.tsv, or use --site-map / --site-from")
+    if any(column in columns for columns in tables.values()):
+        return
+    known = list(dict.fromkeys(c for cols in tables.values() for c in cols))   # in file order
+    raise InputError(f"--site-column {column} is not a column of participants.tsv (columns: {', '.join(known)})",
+                     path=str(next(iter(tables))), fix="use one of these column names")
+
+
+def _columns(path: Path) -> list[str]:
+    """The header of a .tsv file (its column names), [] when unreadable."""
+    try:
+        with path.open(encoding="utf-8-sig") as fh:
+            return [c.strip() for c in fh.readline().rstrip("\r\n").split("\t") if c.strip()]
+    except (OSError, UnicodeDecodeError):
+        return []
 
 
 def _participant_row(exam: Exam, table: dict[str, dict[str, str]]) -> dict[str, str]:
@@ -81,10 +136,14 @@ def assign_sites(scan: ScanResult, root: Path | None, options: ScanOptions) -> d
     """Set ``Exam.site`` on every exam; returns the number of exams per site (incl. "unknown")."""
     rules = read_site_map(options.site_map) if options.site_map else []
     table: dict[str, dict[str, str]] = {}
+    headers: dict[Path, list[str]] = {}
     roots = [Path(root)] if root is not None else [Path(r) for r in scan.roots]
     for r in roots:
-        if r.is_dir():
+        if r.is_dir() and (r / "participants.tsv").is_file():
+            headers[r / "participants.tsv"] = _columns(r / "participants.tsv")
             table.update(read_tsv(r / "participants.tsv", "participant_id"))
+    _check_column(options.site_column, headers)
+    session_rx = _session_pattern(options.site_from)
     columns = ([options.site_column] if options.site_column else []) + list(KNOWN_COLUMNS)
     counts: Counter[str] = Counter()
     for exam in scan.exams:
@@ -95,12 +154,17 @@ def assign_sites(scan: ScanResult, root: Path | None, options: ScanOptions) -> d
         if site is None and table:
             row = _participant_row(exam, table)
             for col in columns:
-                site = _clean(row.get(col))
+                site = _clean(_text(row[col]) if row.get(col) is not None else None)
                 if site:
                     break
             if not site:
                 why = (why + "; " if why else "") + "participants.tsv has no site for this subject"
-        if site is None and options.site_from:
+        if site is None and session_rx is not None:
+            site = _clean(_from_session(exam, session_rx))
+            if not site:
+                why = (why + "; " if why else "") + (f"session label {exam.session!r} does not match "
+                                                     f"{session_rx.pattern}")
+        elif site is None and options.site_from:
             site = _clean(_from_field(exam, options.site_from))
             if not site:
                 why = (why + "; " if why else "") + f"no series has {options.site_from}"
@@ -108,9 +172,17 @@ def assign_sites(scan: ScanResult, root: Path | None, options: ScanOptions) -> d
             site = exam.site
         if not site:
             site = UNKNOWN
-            reason = why or ("no site source: give --site-map, --site-column or --site-from")
+            reason = why or f"no site source: {HOW}"
             if exam.acquisitions:
                 exam.acquisitions[0].note("site-unknown", f"site unknown for {exam.key}: {reason}", "warning")
         exam.site = site
         counts[site] += 1
     return dict(counts)
+
+
+def unknown_site_hint(scan: ScanResult) -> str | None:
+    """For the audit: how many exams have no site, and how to give a site source (None when all have one)."""
+    n = sum(1 for e in scan.exams if (e.site or UNKNOWN) == UNKNOWN)
+    if not n:
+        return None
+    return f"{n} of {len(scan.exams)} exam(s) have no site (grouped as 'unknown'): {HOW}"

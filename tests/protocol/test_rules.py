@@ -59,7 +59,9 @@ def _eval(c_yaml: str, **params: Any):
     ("      - {id: a, parameter: DiffusionDirectionsPerShell, min_count: 30, shell: 1000, shell_tolerance: 100,"
      " severity: warning}", {"DiffusionDirectionsPerShell": {"1000": 12}}, "fail"),
     ("      - {id: a, parameter: DiffusionDirectionsPerShell, min_count: 30, shell: 1000, shell_tolerance: 100,"
-     " severity: warning}", {"DiffusionDirectionsPerShell": {2000: 64}}, "fail"),
+     " severity: warning}", {"DiffusionDirectionsPerShell": {2000: 64}}, "pass"),   # judged at the nearest shell
+    ("      - {id: a, parameter: DiffusionDirectionsPerShell, min_count: 30, shell: 1000, shell_tolerance: 100,"
+     " severity: warning}", {"DiffusionDirectionsPerShell": {}}, "fail"),            # b=0 only: nothing to count
     ("      - {id: a, parameter: EchoTimes, present: true, severity: info}", {"EchoTimes": [0.005, 0.01]}, "pass"),
     ("      - {id: a, parameter: EchoTimes, present: true, severity: info}", {}, "fail"),
 ])

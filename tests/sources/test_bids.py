@@ -58,7 +58,8 @@ def test_spine_generic_dwi_and_derived(sg_scan):
     assert not b0.is_support
     # acq-b0 also inherits the same-level sub-amu01_dwi.json, but its own sidecar wins
     assert b0.provenance("EchoTime") == "BIDS sidecar sub-amu01_acq-b0_dwi.json"
-    assert b0.get("DiffusionShells") is None     # no .bval of its own
+    assert b0.get("DiffusionShells") is None     # no .bval of its own; listed in .bidsignore: no inheritance
+    assert any(n.code == "bidsignore" for n in b0.notes)
 
 
 def test_spine_generic_manufacturer_fallback(sg_scan):
@@ -93,6 +94,7 @@ def small(tmp_path: Path) -> Path:
     _write(anat / "sub-01_ses-1_T1w.json", {"EchoTime": 0.00372})
     _nifti(anat / "sub-01_ses-1_T1w.nii.gz", (16, 12, 10), (1.0, 1.0, 1.2))
     _write(anat / "sub-01_ses-1_T2w.json", {"RepetitionTime": "1500", "EchoTime": 0.12})
+    (anat / "sub-01_ses-1_T2w.nii.gz").write_bytes(b"")   # present but empty: no header
     _write(root / "sub-01" / "ses-1" / "sub-01_ses-1_scans.tsv",
            "filename\tacq_time\nanat/sub-01_ses-1_T1w.nii.gz\t2020-03-04T10:11:12\n")
     dwi = root / "sub-01" / "ses-1" / "dwi"

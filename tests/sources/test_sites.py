@@ -56,3 +56,42 @@ def test_bad_site_map(tmp_path: Path):
         assign_sites(_scan(), None, ScanOptions(site_map=m))
     with pytest.raises(InputError, match="cannot be read"):
         assign_sites(_scan(), None, ScanOptions(site_map=tmp_path / "absent.tsv"))
+
+
+def test_site_column_that_is_not_a_column_lists_the_columns(spine_generic: Path):
+    scan = scan_bids(spine_generic, ScanOptions())
+    with pytest.raises(InputError, match=r"--site-column scanner is not a column .*columns: participant_id, "):
+        assign_sites(scan, spine_generic, ScanOptions(site_column="scanner"))
+
+
+def test_numeric_serials_print_as_integers():
+    exams = []
+    for i, serial in enumerate((40146.0, "66021.0", 7)):
+        acq = Acquisition(key=f"s{i}")
+        acq.set("DeviceSerialNumber", serial, "sidecar")
+        exams.append(Exam(key=f"e{i}", acquisitions=[acq]))
+    scan = ScanResult(roots=["/nonexistent"], exams=exams)
+    assign_sites(scan, None, ScanOptions(site_from="DeviceSerialNumber"))
+    assert [e.site for e in scan.exams] == ["40146", "66021", "7"]
+
+
+def test_site_from_session_pattern():
+    exams = [Exam(key=f"sub-1/ses-{s}", subject="1", session=s, acquisitions=[Acquisition(key=s)])
+             for s in ("siemens1", "ge2", "baseline")]
+    scan = ScanResult(roots=["/nonexistent"], exams=exams)
+    counts = assign_sites(scan, None, ScanOptions(site_from=r"session:^(siemens|ge|philips)\d*$"))
+    assert [e.site for e in scan.exams] == ["siemens", "ge", "unknown"]
+    assert counts == {"siemens": 1, "ge": 1, "unknown": 1}
+    assert "does not match" in scan.exams[2].acquisitions[0].notes[0].message
+    with pytest.raises(InputError, match="invalid regular expression"):
+        assign_sites(scan, None, ScanOptions(site_from="session:(unclosed"))
+
+
+def test_without_any_site_source_the_audit_says_how_to_give_one():
+    from protocheck.sources.sites import unknown_site_hint
+    scan = _scan()
+    assign_sites(scan, None, ScanOptions())
+    note = scan.exams[0].acquisitions[0].notes[0].message
+    assert "--site-map" in note and "--site-from session:REGEX" in note
+    hint = unknown_site_hint(scan)
+    assert hint and hint.startswith("3 of 3 exam(s) have no site") and "--site-column" in hint

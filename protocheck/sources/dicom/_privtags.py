@@ -81,6 +81,23 @@ def _value(ds: Dataset, el: Any) -> Any:
     return el.value
 
 
+def private_tag(ds: Dataset, group: int, creator: str, offset: int, default: int) -> int:
+    """The tag of element ``offset`` (0x00-0xFF) of ``creator``'s private block in ``ds``, whatever block number
+    the creator reserved (compared case-insensitively, as dcm2niix remaps private creators); ``default`` (the
+    conventional tag) when the creator is absent, since anonymisers sometimes drop creators."""
+    want = creator.strip().upper()
+    d = ds._dict
+    for blk in range(0x10, 0x100):
+        el = d.get((group << 16) | blk)
+        if el is None:
+            continue
+        v = el.value
+        name = v.decode("latin-1", "replace") if isinstance(v, (bytes, bytearray)) else str(v)
+        if name.rstrip("\x00 ").strip().upper() == want:
+            return (group << 16) | (blk << 8) | (offset & 0xFF)
+    return default
+
+
 def _creator_base(ds: Dataset, group: int, creator: str) -> int | None:
     """Speed path of ``ds.private_block``: the block (0xXX00) of ``creator`` among blocks 0x10-0x1F, else None.
 

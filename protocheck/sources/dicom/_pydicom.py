@@ -7,6 +7,7 @@ scan can start, so it is hidden while pydicom is imported, and importable again 
 from __future__ import annotations
 
 import sys
+import warnings
 
 if "pydicom" not in sys.modules and "requests" not in sys.modules:
     sys.modules["requests"] = None   # type: ignore[assignment]  # "import requests" raises ImportError
@@ -15,3 +16,8 @@ if "pydicom" not in sys.modules and "requests" not in sys.modules:
     finally:
         if "requests" in sys.modules and sys.modules["requests"] is None:
             del sys.modules["requests"]
+
+# pydicom reports what it repairs while parsing (implicit VR found where explicit was declared, bad values...)
+# as Python warnings; a header is judged by protocheck (skipped with a reason, or its value left unknown), so
+# those warnings never reach stderr raw.
+warnings.filterwarnings("ignore", module=r"pydicom(\.|$)")

@@ -354,6 +354,9 @@ def _finalize(s: _Series) -> Acquisition:
         acq.set("EchoTimes", sorted(round(t / 1000.0, 6) for t in s.echo_times), "distinct EchoTime values, ms->s")
     _voxel(acq, s)
     if s.diff:
+        untagged = vendors.untagged_diffusion(acq.get("Manufacturer"))
+        if untagged is not None:
+            s.diff.fill_untagged(s.n_images, untagged)
         vols = s.diff.volumes(per_vol)
         diffusion.summarize(vols, acq, "per-file/per-frame diffusion b-value and vector")
     if not s.multiframe and n_slices and acq.get("MRAcquisitionType") != "3D" and s.instances:

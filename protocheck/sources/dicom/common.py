@@ -163,6 +163,33 @@ def _fg_text(ds: Dataset, acq: Acquisition) -> None:
                 "DICOM enhanced MRFOVGeometrySequence InPlanePhaseEncodingDirection")
 
 
+def bids_pe_direction(inplane: str, positive: int) -> str | None:
+    """BIDS PhaseEncodingDirection from (0018,1312) ROW/COL and the vendor's "phase encoding positive" flag,
+    as dcm2niix nii_SaveBIDSX writes it (rows are flipped to NIfTI, so a positive COL polarity is "j-"):
+    ROW 1 -> "i", ROW 0 -> "i-", COL 1 -> "j-", COL 0 -> "j". GE "Unflipped" and UIH (0065,1058) 0 mean 1."""
+    rc = str(inplane or "").strip().upper()[:1]
+    if rc not in ("R", "C") or positive not in (0, 1):
+        return None
+    if rc == "R":
+        return "i" if positive == 1 else "i-"
+    return "j-" if positive == 1 else "j"
+
+
+def phase_encoding_axis(acq: Acquisition) -> None:
+    """PhaseEncodingAxis ("i"/"j") when the in-plane axis is known but its polarity is not, as dcm2niix
+    nii_SaveBIDSX writes it (not for 3D acquisitions unless EchoTrainLength > 1). PhaseEncodingDirection stays
+    unknown: a bare "j" would claim positive polarity (BIDS), so no sign is ever guessed."""
+    if acq.get("PhaseEncodingDirection") is not None:
+        return
+    inplane = str(acq.get("InPlanePhaseEncodingDirectionDICOM") or "").strip().upper()
+    axis = {"ROW": "i", "COL": "j", "COLUMN": "j"}.get(inplane)
+    etl = to_float(acq.get("EchoTrainLength"))
+    if axis is None or (acq.get("MRAcquisitionType") == "3D" and not (etl and etl > 1)):
+        return
+    acq.set("PhaseEncodingAxis", axis, f"DICOM (0018,1312) InPlanePhaseEncodingDirection {inplane}; polarity "
+            "not recorded, so PhaseEncodingDirection is unknown (dcm2niix nii_SaveBIDSX PhaseEncodingAxis)")
+
+
 def is_enhanced(ds: Dataset) -> bool:
     """True for an enhanced (multi-frame functional groups) object."""
     return enhanced.is_multiframe(ds)

@@ -45,7 +45,14 @@ class DiffusionAggregate:
 
     def add(self, sample: DiffusionSample, order: float, count: int = 1) -> None:
         """Count ``count`` images (slices, mosaic files or frames) with this diffusion state."""
-        key = sample_key(sample)
+        self._count(sample_key(sample), order, count)
+
+    def absorb(self, other: "DiffusionAggregate") -> None:
+        """Add another aggregate of the same series (its states as if added here one by one, in its order)."""
+        for key, (count, order) in other.states.items():
+            self._count(key, order, count)
+
+    def _count(self, key: tuple, order: float, count: int) -> None:
         st = self.states.get(key)
         if st is None:
             self.states[key] = [count, order]
@@ -54,16 +61,12 @@ class DiffusionAggregate:
             if order < st[1]:
                 st[1] = order
 
-    def absorb(self, other: "DiffusionAggregate") -> None:
-        """Add another aggregate of the same series (its states as if added here one by one, in its order)."""
-        for key, (count, order) in other.states.items():
-            st = self.states.get(key)
-            if st is None:
-                self.states[key] = [count, order]
-            else:
-                st[0] += count
-                if order < st[1]:
-                    st[1] = order
+    def fill_untagged(self, n_images: int, sample: DiffusionSample) -> None:
+        """Count the images of the series that carried no diffusion sample as ``sample`` (first in order), when
+        the vendor documents what such images are (Canon/Toshiba: no b-value means b=0)."""
+        missing = n_images - int(sum(st[0] for st in self.states.values()))
+        if missing > 0 and any((k[0] or 0) >= 1 for k in self.states):
+            self.add(sample, -1.0, missing)
 
     def __bool__(self) -> bool:
         return bool(self.states)
@@ -100,8 +103,11 @@ def summarize(volumes: list[DiffusionSample], acq: Acquisition, source: str) -> 
     """Set DiffusionBValues, DiffusionShells, DiffusionDirectionsPerShell, NumberOfB0Volumes on ``acq``."""
     if not volumes or all(s.bvalue is None for s in volumes):
         return
-    bvals = [_round_b(s.bvalue) if s.bvalue is not None else None for s in volumes]
-    acq.set("DiffusionBValues", bvals, source)
+    # an isotropic/trace volume is derived, not acquired: dcm2niix drops it from the b-values (removeADC /
+    # isPhilipsDerived for Philips' appended trace), as it is dropped from the direction counts below
+    bvals = [_round_b(s.bvalue) if s.bvalue is not None else None for s in volumes
+             if s.directionality != "ISOTROPIC"]
+    acq.set("DiffusionBValues", bvals, source + "; isotropic/trace volumes excluded")
     shells: dict[int, set] = {}
     n_b0 = 0
     n_iso = 0

@@ -27,11 +27,13 @@ from protocheck.sources.dicom.rawio import (
 MAX_PRIVATE_VALUE = 64 * 1024   # larger private values (e.g. Siemens CSA series header) are not per-file values
 # The top-level public elements per-file extraction reads (reader.extract_record and the vendors'
 # file_diffusion): charset, image type, SOP class/instance, acquisition time, manufacturer, sequence name,
-# echo time/number, pulse sequence name, diffusion attributes, study/series UIDs, instance, position, frames.
+# echo time/number, pulse sequence name, diffusion attributes, study/series UIDs, instance, position, frames,
+# modality (reader.not_mr_reason), acquisition contrast and image comments (canon.file_diffusion: a DWI file
+# without b-value is b0; newer Canon software writes "b=1500(x,y,z)" in ImageComments).
 PUBLIC_TAGS = frozenset({
-    0x00080005, 0x00080008, 0x00080016, 0x00080018, 0x00080032, 0x00080070,
+    0x00080005, 0x00080008, 0x00080016, 0x00080018, 0x00080032, 0x00080060, 0x00080070, 0x00089209,
     0x00180024, 0x00180081, 0x00180086, 0x00189005, 0x00189075, 0x00189076, 0x00189087, 0x00189089,
-    0x00189117, 0x0020000D, 0x0020000E, 0x00200013, 0x00200032, 0x00280008,
+    0x00189117, 0x0020000D, 0x0020000E, 0x00200013, 0x00200032, 0x00204000, 0x00280008,
 })
 # Private groups read per file: the low byte of each element read (any private block; creators always kept).
 # Siemens (0019,xx0C/0E) b-value/vector, (0029,xx08/10/18) CSA image header; GE (0019,xxBB-BD/DF/E0),

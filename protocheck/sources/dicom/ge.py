@@ -18,6 +18,7 @@ from protocheck.model import Acquisition
 from protocheck.sources.dicom._privtags import (
     element_value, find_public, first_float, floats, is_zero_vector, set_manufacturer, text, unit_vector,
 )
+from protocheck.sources.dicom.common import bids_pe_direction
 from protocheck.sources.dicom.diffusion import DiffusionSample
 
 PER_FILE_LAST_GROUP: int = 0x0043
@@ -137,15 +138,37 @@ def flipped(ds: Dataset) -> tuple[bool | None, str]:
     return None, ""
 
 
+# GE epi_pepolar (0019,10B3) UserData12 polarity scheme: 0 forward, 1 reverse, 2 reverse-forward, 3 forward-reverse
+# (dcm2niix readDICOMx kPulseSequenceNameGE -> kGE_EPI_PEPOLAR_FWD combined with kUserData12GE; issue 532).
+_PEPOLAR = {1.0: "reverse", 2.0: "reverse then forward", 3.0: "forward then reverse"}
+
+
+def pepolar_scheme(ds: Dataset) -> str | None:
+    """The polarity scheme of a GE epi_pepolar series that is not plain forward, else None."""
+    psn = text(element_value(ds, 0x0019, 0x109C, ACQU)) or ""
+    if "epi_pepolar" not in psn:
+        return None
+    scheme = first_float(element_value(ds, 0x0019, 0x10B3, ACQU))
+    if scheme == 0.0:
+        return None
+    scheme = 2.0 if scheme is None else scheme   # absent: the sequence's default, 2
+    return _PEPOLAR.get(scheme, f"code {scheme:g}")
+
+
 def _set_phase_encoding(ds: Dataset, acq: Acquisition) -> None:
     pe = text(ds.get("InPlanePhaseEncodingDirection")) or ""
     if (text(ds.get("MRAcquisitionType")) or "") == "3D" or pe[:3] not in ("COL", "ROW"):
         return
+    scheme = pepolar_scheme(ds)
+    if scheme is not None:   # volumes of both polarities (or all reversed while the header says otherwise)
+        acq.note("ge-pepolar", f"GE epi_pepolar series, (0019,10B3) polarity scheme '{scheme}': the volumes' "
+                 "phase-encoding polarity is not the one the header states, so PhaseEncodingDirection is unknown")
+        return
     is_flipped, source = flipped(ds)
     if is_flipped is None:
         return
-    axis = "j" if pe.startswith("COL") else "i"
-    acq.set("PhaseEncodingDirection", axis if is_flipped else axis + "-",
+    # dcm2niix nii_SaveBIDSX "make GE match Siemens": Unflipped is a positive polarity, Flipped a negative one
+    acq.set("PhaseEncodingDirection", bids_pe_direction(pe, 0 if is_flipped else 1),
             f"{source} ({'Flipped' if is_flipped else 'Unflipped'}) with (0018,1312) {pe}")
 
 

@@ -13,8 +13,8 @@ from pydicom.dataset import Dataset
 
 from protocheck.model import Acquisition
 from protocheck.sources.dicom._privtags import (
-    element_value, find_public, first_float, first_item, floats, is_zero_vector, set_manufacturer, text,
-    unit_vector,
+    element_value, find_public, first_float, first_item, floats, is_zero_vector, private_tag, set_manufacturer,
+    text, unit_vector,
 )
 from protocheck.sources.dicom.diffusion import DiffusionSample, needs_vendor
 
@@ -23,17 +23,29 @@ PER_FILE_EARLY_GROUP: int = 0x2001   # group 2005 holds only the gradient and th
 
 IMG1 = "Philips Imaging DD 001"
 MR1 = "Philips MR Imaging DD 001"
-PRIVATE_PER_FRAME = 0x2005140F
+MR5 = "Philips MR Imaging DD 005"
+PRIVATE_PER_FRAME = 0x2005140F   # element 0x0F of MR5, at its usual block; R11 software may reserve another block
 MR_DIFFUSION_SEQ = 0x00189117
 GRADIENT_DIRECTION_SEQ = 0x00189076
-_CONTAINERS = (MR_DIFFUSION_SEQ, PRIVATE_PER_FRAME)
+
+
+def per_frame_tag(ds: Dataset) -> int:
+    """The private per-frame sequence's tag in ``ds``: (2005,xx0F) of "Philips MR Imaging DD 005", found by its
+    creator (never a hard-coded element number), (2005,140F) when no creator is present."""
+    return private_tag(ds, 0x2005, MR5, 0x0F, PRIVATE_PER_FRAME)
+
+
+def _containers(ds: Dataset) -> tuple[int, int]:
+    return (MR_DIFFUSION_SEQ, per_frame_tag(ds))
+
+
 B0_THRESHOLD = 1.0   # s/mm2; Philips labels some b=0 volumes 0.001, 0.002... (kept as b-values, counted as b0)
 
 
 def _bvalue(ds: Dataset) -> float | None:
     b = first_float(element_value(ds, 0x2001, 0x1003, IMG1), "f")
     if b is None:
-        b = first_float(find_public(ds, 0x00189087, _CONTAINERS), "d")
+        b = first_float(find_public(ds, 0x00189087, _containers(ds)), "d")
     return None if b is None or b < 0 else b
 
 
@@ -41,7 +53,7 @@ def _vector(ds: Dataset) -> tuple[float, float, float] | None:
     vec = unit_vector([first_float(element_value(ds, 0x2005, e, MR1), "f") for e in (0x10B0, 0x10B1, 0x10B2)])
     if vec is not None:
         return vec
-    raw = find_public(ds, 0x00189089, _CONTAINERS)
+    raw = find_public(ds, 0x00189089, _containers(ds))
     if raw is None:
         item = first_item(ds, MR_DIFFUSION_SEQ) or ds
         raw = find_public(item, 0x00189089, (GRADIENT_DIRECTION_SEQ,))
@@ -95,7 +107,7 @@ def needs_last_group(ds: Dataset) -> bool:
 
 
 def _technique(ds: Dataset) -> str | None:
-    return text(element_value(ds, 0x2001, 0x1020, IMG1)) or text(find_public(ds, 0x00189005, (PRIVATE_PER_FRAME,)))
+    return text(element_value(ds, 0x2001, 0x1020, IMG1)) or text(find_public(ds, 0x00189005, (per_frame_tag(ds),)))
 
 
 def _is_dwi(ds: Dataset) -> bool:
@@ -122,7 +134,7 @@ def _set_tr(ds: Dataset, acq: Acquisition) -> None:
 
 def _set_acceleration(ds: Dataset, acq: Acquisition) -> None:
     if acq.get("ParallelReductionFactorInPlane") is None:
-        r = first_float(find_public(ds, 0x00189069, (PRIVATE_PER_FRAME,)), "d")
+        r = first_float(find_public(ds, 0x00189069, (per_frame_tag(ds),)), "d")
         if r and r > 0:
             acq.set("ParallelReductionFactorInPlane", r,
                     "DICOM (0018,9069) ParallelReductionFactorInPlane (Philips private per-frame (2005,140F))")
@@ -138,7 +150,7 @@ def _last_frame_copy(ds: Dataset, tag: int) -> str | None:
     try:
         frames = ds.get("PerFrameFunctionalGroupsSequence")
         for frame in reversed(list(frames or [])):
-            value = text(find_public(frame, tag, (PRIVATE_PER_FRAME,)))
+            value = text(find_public(frame, tag, (per_frame_tag(frame),)))
             if value:
                 return value
     except Exception:  # noqa: BLE001 - malformed per-frame sequence: treated as absent
@@ -150,7 +162,7 @@ def _set_from_private_copies(ds: Dataset, acq: Acquisition) -> None:
     """Enhanced objects keep some classic attributes only in the private per-frame sequence (2005,140F)."""
     for name, tag in _PER_FRAME_COPIES:
         if acq.get(name) is None:
-            value = text(find_public(ds, tag, (PRIVATE_PER_FRAME,)))
+            value = text(find_public(ds, tag, (per_frame_tag(ds),)))
             label = f"DICOM ({tag >> 16:04X},{tag & 0xFFFF:04X}) {name} in Philips (2005,140F)"
             if value is None:
                 value = _last_frame_copy(ds, tag)

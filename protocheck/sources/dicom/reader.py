@@ -16,6 +16,7 @@ Opener = Callable[[], IO[bytes]]
 Source = Union[str, os.PathLike, Opener, Dataset]
 
 MR_IMAGE = "1.2.840.10008.5.1.4.1.1.4"
+_STORAGE = "1.2.840.10008.5.1.4.1.1."   # standard composite storage SOP classes (PS3.4 Annex B)
 ENHANCED_MR = "1.2.840.10008.5.1.4.1.1.4.1"
 MR_SPECTROSCOPY = "1.2.840.10008.5.1.4.1.1.4.2"
 SIEMENS_CSA_NON_IMAGE = "1.3.12.2.1107.5.9.1"
@@ -97,7 +98,23 @@ def classify_sop(sop_class: str, ds: Dataset | None = None) -> str | None:
     for prefix, reason in _SKIP_PREFIXES:
         if sop_class.startswith(prefix):
             return reason
-    return None
+    return not_mr_reason(sop_class, ds)
+
+
+def not_mr_reason(sop_class: str, ds: Dataset | None = None) -> str | None:
+    """"not MR (...): ignored" for a standard non-MR storage class (CT, US, CR, RT, waveforms such as ECG...),
+    or for an object whose (0008,0060) Modality names another modality; None for MR (or undecidable)."""
+    if sop_class == MR_IMAGE or sop_class.startswith(MR_IMAGE + "."):
+        return None
+    modality = str(ds.get("Modality", "") or "").strip().upper() if ds is not None else ""
+    if not sop_class.startswith(_STORAGE) and modality in ("", "MR"):
+        return None
+    from pydicom.uid import UID
+    name = UID(sop_class).name if sop_class else ""
+    what = [name if name and name != sop_class else f"SOP class {sop_class or 'absent'}"]
+    if modality:
+        what.append(f"Modality {modality}")
+    return f"not MR ({', '.join(what)}): ignored"
 
 
 def _is_csa_spectroscopy(ds: Dataset) -> bool:

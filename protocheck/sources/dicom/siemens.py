@@ -10,6 +10,7 @@ from pydicom.dataset import Dataset
 from protocheck.model import Acquisition
 from protocheck.sources.dicom import csa
 from protocheck.sources.dicom import siemens_xa as xa
+from protocheck.sources.dicom.common import bids_pe_direction
 from protocheck.sources.dicom.diffusion import DiffusionSample
 
 # Per-file values: (0019,100C/100E) diffusion, CSA image header in (0029,1010) for older exports.
@@ -18,7 +19,7 @@ PER_FILE_LAST_GROUP: int = 0x0029
 _PF = {1: 0.5, 2: 0.625, 4: 0.75, 8: 0.875, 16: 1.0}   # ucPhasePartialFourier code -> fraction
 _ASC_KEYS = ("sPat.lAccelFactPE", "sSliceAcceleration.lMultiBandFactor", "sKSpace.ucPhasePartialFourier",
              "sKSpace.lPhaseEncodingLines", "sKSpace.lBaseResolution", "sPat.lAccelFact3D", "tSequenceFileName",
-             "sWipMemBlock.alFree[13]", "sCoilSelectMeas.aRxCoilSelectData[0].asList[0].sCoilElementID.tCoilID")
+             "sWipMemBlock.alFree[13]", "sWiPMemBlock.alFree[13]", "alTI[2]")
 
 
 def _csa(ds: Dataset, kind: str) -> dict | None:
@@ -122,7 +123,6 @@ def _num(v: Any) -> float | None:
         return None
 
 
-_COIL_KEY = "sCoilSelectMeas.aRxCoilSelectData[0].asList[0].sCoilElementID.tCoilID"
 _CMRR_MB_KEY = "sWipMemBlock.alFree[13]"
 
 
@@ -150,10 +150,7 @@ def _pe_direction(ds: Dataset, acq: Acquisition, pos: Any, where: str) -> None:
     pol = _num(pos)
     if pol is None or inplane not in ("ROW", "COL"):
         return
-    axis = "i" if inplane == "ROW" else "j"
-    # dcm2niix flips rows (DICOM top-down -> NIfTI bottom-up), so a positive COL polarity is "j-".
-    neg = (int(pol) == 0) if axis == "i" else (int(pol) == 1)
-    acq.set("PhaseEncodingDirection", axis + ("-" if neg else ""),
+    acq.set("PhaseEncodingDirection", bids_pe_direction(inplane, int(pol)),
             f"{where} PhaseEncodingDirectionPositive={int(pol)} with (0018,1312) {inplane}")
 
 
@@ -168,32 +165,80 @@ def _csa_params(ds: Dataset, img: dict | None, ser: dict | None, acq: Acquisitio
     pos = _csa_scalar(img, "PhaseEncodingDirectionPositive")
     if pos is not None:
         _pe_direction(ds, acq, pos, "Siemens CSA image")
-    proto = _csa_items(ser, "MrPhoenixProtocol")
+    proto, name = protocol_text(ser)
     if proto:
-        _phoenix(parse_ascconv(str(proto[0])), acq, "Siemens CSA series MrPhoenixProtocol ")
+        _phoenix(parse_ascconv(proto), acq, f"Siemens CSA series {name} ", proto, coil_first=True)
+    if (acq.get("MultibandAccelerationFactor") or 1) <= 1:
+        _mb_from_slice_times(_csa_items(img, "MosaicRefAcqTimes"), acq)
     txt = _csa_scalar(img, "AcquisitionMatrixText") or _private(ds, r"SIEMENS CSA HEADER", 0x0B, 0x0051)
     _echo_spacing(ds, acq, bw, txt, "CSA BandwidthPerPixelPhaseEncode", _csa_scalar(img, "NumberOfImagesInMosaic"))
 
 
-def _phoenix(asc: dict[str, str], acq: Acquisition, src: str) -> None:
-    """Acceleration, partial Fourier and coil from the Phoenix ASCCONV keys."""
+def protocol_text(ser: dict | None) -> tuple[str, str]:
+    """(ASCCONV protocol text, CSA series tag holding it): MrPhoenixProtocol (VB15 on), MrProtocol (VA/early VB),
+    else any series tag with an ASCCONV block, as dcm2niix's siemensCsaAscii searches the whole series header."""
+    names = ["MrPhoenixProtocol", "MrProtocol"] + sorted((ser or {}).get("tags", {}))
+    for name in names:
+        for item in _csa_items(ser, name)[:1]:
+            text = str(item)
+            if "ASCCONV" in text:
+                return text, name
+    return "", ""
+
+
+# the first receive coil element's ID, whatever the coil-select array is called (aRxCoilSelectData on VD/VE,
+# asCoilSelectMeas on VA/VB): dcm2niix siemensCsaAscii reads the first "sCoilElementID.tCoilID"
+_COIL_LINE = re.compile(r"^[^\S\n]*\S*sCoilElementID\.tCoilID[^\S\n]*=[^\S\n]*(\S+)", re.MULTILINE)
+# ASL sequences whose inversion time is alTI[2] (dcm2niix nii_SaveBIDSX: ep2d_pasl, tgse_pasl, to_ep2d_VEPCASL)
+_ASL_TI = re.compile(r"(?i)ep2d_pasl|tgse_pasl|to_ep2d_VEPCASL")
+
+
+def _phoenix(asc: dict[str, str], acq: Acquisition, src: str, text: str = "", coil_first: bool = False) -> None:
+    """Acceleration, partial Fourier, coil and ASL inversion time from the Phoenix ASCCONV keys.
+
+    ``coil_first`` (CSA headers, VA-VE): the protocol's tCoilID is ReceiveCoilName even when (0018,1250) is
+    present, as dcm2niix nii_SaveBIDSX writes it (the public or (0051,100F) string becomes its CoilString)."""
     pe = _num(asc.get("sPat.lAccelFactPE"))
     if pe:
         acq.set("ParallelReductionFactorInPlane", int(pe), src + "sPat.lAccelFactPE")
-    mb = _num(asc.get("sSliceAcceleration.lMultiBandFactor"))
-    how = "sSliceAcceleration.lMultiBandFactor"
-    cmrr = _num(asc.get(_CMRR_MB_KEY))
-    if re.search(r"(?i)cmrr", asc.get("tSequenceFileName", "")) and cmrr and cmrr > 1 and (mb or 1) <= 1:
-        # CMRR multiband EPI keeps its slice acceleration in the WIP block, as dcm2niix reads it
-        mb, how = cmrr, _CMRR_MB_KEY + " (CMRR sequence " + asc.get("tSequenceFileName", "") + ")"
-    if mb:
-        acq.set("MultibandAccelerationFactor", int(mb), src + how)
+    _phoenix_mb(asc, acq, src)
     pf = _num(asc.get("sKSpace.ucPhasePartialFourier"))
     if pf is not None and int(pf) in _PF:
         acq.set("PartialFourier", _PF[int(pf)], src + "sKSpace.ucPhasePartialFourier")
-    coil = asc.get(_COIL_KEY, "").strip().strip('"')
-    if coil and acq.get("ReceiveCoilName") is None:
+    m = _COIL_LINE.search(text.replace("\r", "\n"))
+    coil = m.group(1).strip('"') if m else ""
+    if coil and (coil_first or acq.get("ReceiveCoilName") is None):
         acq.set("ReceiveCoilName", coil, src + "tCoilID of the first receive coil element")
+    ti = _num(asc.get("alTI[2]"))
+    seq = asc.get("tSequenceFileName", "")
+    if _ASL_TI.search(seq) and ti and ti > 0:
+        acq.set("InversionTime", round(ti / 1e6, 9), src + f"alTI[2], us->s (ASL sequence {seq}, as dcm2niix)")
+
+
+def _phoenix_mb(asc: dict[str, str], acq: Acquisition, src: str) -> None:
+    """Product sSliceAcceleration, else the CMRR sequences' WIP block (spelled sWiPMemBlock on VB)."""
+    mb = _num(asc.get("sSliceAcceleration.lMultiBandFactor"))
+    how = "sSliceAcceleration.lMultiBandFactor"
+    for key in (_CMRR_MB_KEY, "sWiPMemBlock.alFree[13]"):
+        cmrr = _num(asc.get(key))
+        if re.search(r"(?i)cmrr", asc.get("tSequenceFileName", "")) and cmrr and cmrr > 1 and (mb or 1) <= 1:
+            # CMRR multiband EPI keeps its slice acceleration in the WIP block, as dcm2niix reads it
+            mb, how = cmrr, key + " (CMRR sequence " + asc.get("tSequenceFileName", "") + ")"
+    if mb:
+        acq.set("MultibandAccelerationFactor", int(mb), src + how)
+
+
+def _mb_from_slice_times(times: list, acq: Acquisition) -> None:
+    """Multiband factor = slices / distinct acquisition times of a mosaic (CSA MosaicRefAcqTimes), used when the
+    protocol gives none or 1 (older CMRR software): dcm2niix's checkSliceTiming estimate overrides a CSA factor
+    of 1 the same way."""
+    vals = [_num(t) for t in times]
+    if len(vals) < 2 or None in vals:
+        return
+    distinct = {round(float(v), 1) for v in vals}   # type: ignore[arg-type]
+    if len(vals) % len(distinct) == 0 and len(vals) // len(distinct) > 1:
+        acq.set("MultibandAccelerationFactor", len(vals) // len(distinct),
+                "Siemens CSA image MosaicRefAcqTimes: slices / distinct slice times")
 
 
 def _recon_matrix_pe(ds: Dataset, acq: Acquisition, txt: Any, n_mosaic: Any) -> tuple[int | None, str]:
@@ -231,7 +276,7 @@ def _xa_params(ds: Dataset, acq: Acquisition) -> None:
     vals = xa.image_values(ds)
     text, where = xa.phoenix_text(ds)
     if text:
-        _phoenix(parse_ascconv(text), acq, f"Siemens XA {where}(0021,1019) MrPhoenixProtocol ")
+        _phoenix(parse_ascconv(text), acq, f"Siemens XA {where}(0021,1019) MrPhoenixProtocol ", text)
     if "PhaseEncodingDirectionPositive" in vals:
         v, src = vals["PhaseEncodingDirectionPositive"]
         _pe_direction(ds, acq, v, src.rsplit(" ", 1)[0])

@@ -16,6 +16,7 @@ from protocheck.model import Acquisition
 from protocheck.sources.dicom._privtags import (
     element_value, first_float, floats, is_zero_vector, set_manufacturer, text, unit_vector,
 )
+from protocheck.sources.dicom.common import bids_pe_direction
 from protocheck.sources.dicom.diffusion import DiffusionSample
 
 PER_FILE_LAST_GROUP: int = 0x0065
@@ -64,6 +65,6 @@ def series_params(ds: Dataset, acq: Acquisition) -> None:
     positive = first_float(_private(ds, 0x1058))
     pe = text(ds.get("InPlanePhaseEncodingDirection")) or ""
     if positive in (0.0, 1.0) and pe[:3] in ("COL", "ROW") and (text(ds.get("MRAcquisitionType")) or "") != "3D":
-        axis = "j" if pe.startswith("COL") else "i"
-        acq.set("PhaseEncodingDirection", axis if positive == 1.0 else axis + "-",
+        # dcm2niix readDICOMx: (0065,1058) 1 -> "flipped", 0 -> "unflipped", then nii_SaveBIDSX as for GE/Siemens
+        acq.set("PhaseEncodingDirection", bids_pe_direction(pe, 0 if positive == 1.0 else 1),
                 f"UIH (0065,1058) phase-encoding direction positive = {int(positive)} with (0018,1312) {pe}")

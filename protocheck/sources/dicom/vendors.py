@@ -79,17 +79,25 @@ def per_file_plan(manufacturer: str | None) -> tuple[int, int, Callable[[Dataset
     return early, last, needs
 
 
+def untagged_diffusion(manufacturer: str | None) -> DiffusionSample | None:
+    """What an image of a diffusion series without any diffusion element is, for vendors that document it."""
+    mod = module_for(manufacturer)
+    value = getattr(mod, "UNTAGGED_DIFFUSION", None) if mod is not None else None
+    return value if isinstance(value, DiffusionSample) else None
+
+
 def series_params(ds: Dataset, acq: Acquisition) -> None:
     """Let the vendor module fill vendor-specific parameters (no-op for unknown vendors)."""
+    from protocheck.sources.dicom.common import phase_encoding_axis
     mod = module_for(str(ds.get("Manufacturer", "") or ""))
     fn = getattr(mod, "series_params", None) if mod is not None else None
-    if fn is None:
-        return
     try:
-        fn(ds, acq)
+        if fn is not None:
+            fn(ds, acq)
     except Exception as exc:  # a vendor quirk must never abort a scan
         acq.note("vendor-parse-error", f"vendor-specific header could not be read: {type(exc).__name__}: "
                  f"{exc}"[:200], "warning")
+    phase_encoding_axis(acq)
 
 
 def file_diffusion(ds: Dataset, manufacturer: str | None = None) -> DiffusionSample | None:

@@ -15,7 +15,7 @@ def test_shells_directions_b0_and_isotropic():
     agg.add(DiffusionSample(30.0, (1, 0, 0), "DIRECTIONAL"), 7, 10)   # b<50 counts as b0
     acq = Acquisition("x")
     summarize(agg.volumes(10), acq, "test")
-    assert acq.get("DiffusionBValues") == [0, 995, 995, 995, 2010, 1000, 30]
+    assert acq.get("DiffusionBValues") == [0, 995, 995, 995, 2010, 30]   # the isotropic trace volume is derived
     assert acq.get("DiffusionShells") == [1000, 2000]
     assert acq.get("DiffusionDirectionsPerShell") == {1000: 3, 2000: 1}
     assert acq.get("NumberOfB0Volumes") == 2
