@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
-from typing import IO, Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 from protocheck import __version__
 from protocheck.checks.results import ExamResult, Finding, MatchInfo, Status, count_findings
@@ -182,22 +182,21 @@ def json_chunks(value: Any, depth: int = 0) -> Iterator[str]:
 
 
 def render_json(report: dict[str, Any]) -> str:
-    """The report as JSON text (indented as ``json_chunks`` says; the same content as ``json.dumps``)."""
-    return "".join(json_chunks(report)) + "\n"
-
-
-def write_json(report: dict[str, Any], fh: IO[str]) -> None:
-    """Write the report's JSON text to ``fh`` piece by piece (a lazily built report is never held whole)."""
+    """The report as JSON text (indented as ``json_chunks`` says; the same content as ``json.dumps``). Small
+    pieces are joined into ~64 KB blocks as they come: a lazily built report is never held whole as a dict,
+    nor as millions of small strings."""
+    blocks: list[str] = []
     parts: list[str] = []
     size = 0
     for part in json_chunks(report):
         parts.append(part)
         size += len(part)
         if size > 1 << 16:
-            fh.write("".join(parts))
+            blocks.append("".join(parts))
             parts, size = [], 0
     parts.append("\n")
-    fh.write("".join(parts))
+    blocks.append("".join(parts))
+    return "".join(blocks)
 
 
 def acquisition_to_inspect(acq: Acquisition, provenance: bool = False) -> dict[str, Any]:
