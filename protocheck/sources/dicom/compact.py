@@ -34,20 +34,25 @@ class HashSet:
     def add_new(self, h: int) -> bool:
         """Add ``h`` (0 <= h < 2**64); False if it was already there."""
         h = h or 1
-        t, mask = self.table, len(self.table) - 1
-        i = ((h * _MIX) & _MASK64) >> (64 - self.bits)
-        while True:
-            v = t[i]
-            if v == _EMPTY:
-                break
-            if v == h:
-                return False
-            i = (i + 1) & mask
+        t = self.table
+        i = self._slot(h)
+        if t[i] == h:
+            return False
         t[i] = h
         self.n += 1
         if 3 * self.n > 2 * len(t):   # load at most 2/3: short probes, 12-24 bytes per member
             self._grow()
         return True
+
+    def _slot(self, h: int) -> int:
+        """Where ``h`` (non-zero) is stored, else the empty slot where it would go."""
+        t, mask = self.table, len(self.table) - 1
+        i = ((h * _MIX) & _MASK64) >> (64 - self.bits)
+        while True:
+            v = t[i]
+            if v == _EMPTY or v == h:
+                return i
+            i = (i + 1) & mask
 
     def _grow(self) -> None:
         old = self.table
@@ -61,22 +66,11 @@ class HashSet:
     def _stored(self) -> Iterator[int]:
         return (v for v in self.table if v)
 
-    def _has(self, h: int) -> bool:
-        h = h or 1
-        t, mask = self.table, len(self.table) - 1
-        i = ((h * _MIX) & _MASK64) >> (64 - self.bits)
-        while True:
-            v = t[i]
-            if v == _EMPTY:
-                return False
-            if v == h:
-                return True
-            i = (i + 1) & mask
-
     def isdisjoint(self, other: "HashSet") -> bool:
         """True when no stored value of ``other`` is stored here."""
         small, big = (self, other) if self.n <= other.n else (other, self)
-        return not any(big._has(v) for v in small._stored())
+        t = big.table
+        return not any(t[big._slot(v)] == v for v in small._stored())
 
     def absorb(self, other: "HashSet") -> None:
         """Add every stored value of ``other`` (of the same class) here."""
