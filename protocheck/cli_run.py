@@ -176,7 +176,7 @@ def run_check(args: argparse.Namespace) -> int:
     if args.summary:
         from protocheck.sources.summary import write_summary
         write_summary(results, scan, args.summary, options, protocol=protocol)
-    text = _render_check(report, args, console)
+    text = _render_check(report, args, console, options.cache_dir if key is not None else None)
     write_output(text, args.output)
     if not results:
         print(_no_exam_message(scan), file=sys.stderr)
@@ -206,8 +206,9 @@ def _report_key(args: argparse.Namespace, scan: ScanResult, protocol: Any, optio
     return report_cache.report_key(scan, protocol, settings)
 
 
-def _render_check(report: dict[str, Any], args: argparse.Namespace, console: Any) -> str:
-    """The check report as text in the format asked for."""
+def _render_check(report: dict[str, Any], args: argparse.Namespace, console: Any,
+                  cache: Path | None = None) -> str:
+    """The check report as text in the format asked for (``cache``: where exams' console sections are kept)."""
     if args.format == "json":
         from protocheck.reports.json_report import render_json
         return render_json(report)
@@ -220,9 +221,13 @@ def _render_check(report: dict[str, Any], args: argparse.Namespace, console: Any
     if console.legacy_windows:   # an old Windows console is driven by API calls, not text: printed directly
         render_console(report, console, quiet=args.quiet, verbose=args.verbose)
         return ""
-    with console.capture() as captured:
-        render_console(report, console, quiet=args.quiet, verbose=args.verbose)
-    return captured.get()
+    from protocheck.reports.console import render_console_text
+    if cache is None:
+        return render_console_text(report, console, quiet=args.quiet, verbose=args.verbose)
+    settings = (console.width, console.color_system, console.is_terminal, console.encoding, console.no_color,
+                args.verbose)
+    with report_cache.Sections(cache, settings) as sections:   # only the exams that changed are rendered
+        return render_console_text(report, console, quiet=args.quiet, verbose=args.verbose, sections=sections)
 
 
 def run_inspect(args: argparse.Namespace) -> int:

@@ -72,3 +72,65 @@ def store(cache_dir: Path, key: bytes, text: str, exit_code: int) -> None:
             db.close()
     except (OSError, sqlite3.Error):
         return
+
+
+class Sections:
+    """Each exam's rendered console section, kept by the exam's own content and the console settings: after a
+    change, a re-check renders only the exams whose report changed (``reports.console.render_console_text``).
+
+    Use as a context manager: new sections are written on exit; sections not used by this run or the three
+    before it are forgotten. A damaged or unwritable store is only a miss."""
+
+    KEEP_RUNS = 4
+
+    def __init__(self, cache_dir: Path, settings: tuple) -> None:
+        self.path = Path(cache_dir) / _NAME
+        self.salt = code_fingerprint() + repr(settings).encode()
+        self.used: list[bytes] = []
+        self.new: list[tuple[bytes, bytes]] = []
+        try:
+            self.db: sqlite3.Connection | None = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+        except sqlite3.Error:
+            self.db = None
+
+    def _key(self, exam: dict[str, Any]) -> bytes:
+        import json
+        text = json.dumps(exam, ensure_ascii=False, separators=(",", ":"), default=str)
+        return hashlib.blake2b(self.salt + text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+    def get(self, exam: dict[str, Any]) -> str | None:
+        key = self._key(exam)
+        self.used.append(key)
+        if self.db is None:
+            return None
+        try:
+            row = self.db.execute("SELECT text FROM sections WHERE key=?", (key,)).fetchone()
+            return None if row is None else zlib.decompress(row[0]).decode("utf-8")
+        except Exception:  # noqa: BLE001 - a missing, damaged or locked entry is only a miss
+            return None
+
+    def put(self, exam: dict[str, Any], text: str) -> None:
+        self.new.append((self._key(exam), zlib.compress(text.encode("utf-8"), 1)))
+
+    def __enter__(self) -> "Sections":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.db is not None:
+            self.db.close()
+        if exc[0] is not None:
+            return
+        try:
+            db = sqlite3.connect(self.path)
+            try:
+                with db:
+                    db.execute("CREATE TABLE IF NOT EXISTS sections (key BLOB PRIMARY KEY, run INTEGER, text BLOB)")
+                    run = (db.execute("SELECT MAX(run) FROM sections").fetchone()[0] or 0) + 1
+                    db.executemany("INSERT OR REPLACE INTO sections VALUES (?, ?, ?)",
+                                   [(k, run, t) for k, t in self.new])
+                    db.executemany("UPDATE sections SET run=? WHERE key=?", [(run, k) for k in self.used])
+                    db.execute("DELETE FROM sections WHERE run <= ?", (run - self.KEEP_RUNS,))
+            finally:
+                db.close()
+        except (OSError, sqlite3.Error):
+            return
