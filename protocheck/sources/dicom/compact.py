@@ -34,25 +34,20 @@ class HashSet:
     def add_new(self, h: int) -> bool:
         """Add ``h`` (0 <= h < 2**64); False if it was already there."""
         h = h or 1
-        t = self.table
-        i = self._slot(h)
-        if t[i] == h:
-            return False
+        t, mask = self.table, len(self.table) - 1
+        i = ((h * _MIX) & _MASK64) >> (64 - self.bits)
+        while True:
+            v = t[i]
+            if v == _EMPTY:
+                break
+            if v == h:
+                return False
+            i = (i + 1) & mask
         t[i] = h
         self.n += 1
         if 3 * self.n > 2 * len(t):   # load at most 2/3: short probes, 12-24 bytes per member
             self._grow()
         return True
-
-    def _slot(self, h: int) -> int:
-        """Where ``h`` (non-zero) is stored, else the empty slot where it would go."""
-        t, mask = self.table, len(self.table) - 1
-        i = ((h * _MIX) & _MASK64) >> (64 - self.bits)
-        while True:
-            v = t[i]
-            if v == _EMPTY or v == h:
-                return i
-            i = (i + 1) & mask
 
     def _grow(self) -> None:
         old = self.table
@@ -67,10 +62,11 @@ class HashSet:
         return (v for v in self.table if v)
 
     def isdisjoint(self, other: "HashSet") -> bool:
-        """True when no stored value of ``other`` is stored here."""
+        """True when no stored value of ``other`` is stored here (the smaller table as a set: C-level)."""
         small, big = (self, other) if self.n <= other.n else (other, self)
-        t = big.table
-        return not any(t[big._slot(v)] == v for v in small._stored())
+        values = set(small.table)
+        values.discard(_EMPTY)
+        return values.isdisjoint(big.table)
 
     def absorb(self, other: "HashSet") -> None:
         """Add every stored value of ``other`` (of the same class) here."""
