@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import traceback
+import warnings
 from pathlib import Path
 
 from protocheck import __version__
@@ -47,8 +49,7 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("privacy")
     g.add_argument("--include-identifiers", action="store_true",
                    help="opt in: show patient identifiers (PatientID, dates...) in outputs; off by default")
-    g.add_argument("--pseudonym-key", metavar="KEY",
-                   help="secret key for the keyed-hash subject pseudonyms (default: a built-in key)")
+    _add_key_options(g)
     g = p.add_argument_group("sites (which site each exam comes from)")
     g.add_argument("--site-column", metavar="COLUMN", help="participants.tsv column that names the site")
     g.add_argument("--site-map", metavar="FILE", type=Path,
@@ -74,6 +75,14 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--insecure", action="store_true", help="do not verify TLS certificates (testing only)")
     g.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
                    help="seconds to wait for each answer of a slow server (default 30)")
+
+
+def _add_key_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    p.add_argument("--pseudonym-key", metavar="KEY",
+                   help="secret key for the keyed-hash subject pseudonyms (default: this installation's own "
+                        "secret, created in the user's config folder on first use)")
+    p.add_argument("--pseudonym-key-file", metavar="FILE", type=Path,
+                   help="file holding the pseudonym key (mode 600), e.g. one key shared by a trial's sites")
 
 
 def _add_output_options(p: argparse.ArgumentParser, formats: tuple[str, ...] = FORMATS) -> None:
@@ -147,6 +156,7 @@ def _add_listen(sub: argparse._SubParsersAction) -> None:
                    help="a study is complete when the sending association is released")
     p.add_argument("--max-studies", type=int, default=32, metavar="N",
                    help="studies received at once (default 32)")
+    _add_key_options(p)
     p.add_argument("--debug", action="store_true", help="show a traceback on internal errors")
 
 
@@ -213,10 +223,13 @@ def main(argv: list[str] | None = None) -> int:
         from protocheck import cli_protocols as runner
     else:
         from protocheck import cli_run as runner
+    if not getattr(args, "debug", False):
+        warnings.simplefilter("ignore")   # library warnings quote header values (identifiers); we report instead
+    _log_to_stderr()
     try:
         return getattr(runner, f"run_{args.command}")(args)
     except ProtocheckError as exc:
-        print(f"protocheck: error: {exc}", file=sys.stderr)
+        print(f"protocheck: error: {_clean(exc)}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         print("protocheck: interrupted", file=sys.stderr)
@@ -226,9 +239,46 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:   # an internal error must still end with exit 2 and a clear line
         if getattr(args, "debug", False):
             traceback.print_exc()
-        print(f"protocheck: internal error: {type(exc).__name__}: {exc}. Please report it with the "
+        print(f"protocheck: internal error: {type(exc).__name__}: {_clean(exc)}. Please report it with the "
               f"command you ran (--debug shows the traceback).", file=sys.stderr)
         return EXIT_FAILURE
+
+
+class _Stderr(logging.StreamHandler):
+    """A handler writing to whatever ``sys.stderr`` is when a line is logged."""
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: ANN201
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:  # noqa: ANN001
+        pass
+
+
+class _CleanLog(logging.Filter):
+    """Log lines (listen's AE titles, server answers) with control characters replaced."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from protocheck.reports.textsafe import clean
+        record.msg, record.args = clean(record.getMessage()), ()
+        return True
+
+
+def _log_to_stderr() -> None:
+    """Warnings of protocheck's loggers to standard error, one cleaned line each (as before: no prefix)."""
+    logger = logging.getLogger("protocheck")
+    if not any(isinstance(f, _CleanLog) for h in logger.handlers for f in h.filters):
+        handler = _Stderr()
+        handler.addFilter(_CleanLog())
+        handler.setLevel(logging.WARNING)
+        logger.addHandler(handler)
+
+
+def _clean(exc: BaseException) -> str:
+    """An error message with control characters replaced (it may quote a file name or a header value)."""
+    from protocheck.reports.textsafe import clean
+    return clean(exc)
 
 
 def entry_point() -> None:

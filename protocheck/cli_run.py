@@ -27,8 +27,10 @@ def _is_url(path: str) -> bool:
 
 def scan_options(args: argparse.Namespace) -> ScanOptions:
     """The ScanOptions of the command-line flags."""
+    from protocheck.privacy import pseudonym_key
     return ScanOptions(
-        include_identifiers=args.include_identifiers, pseudonym_key=args.pseudonym_key,
+        include_identifiers=args.include_identifiers,
+        pseudonym_key=pseudonym_key(args.pseudonym_key, args.pseudonym_key_file),
         site_column=args.site_column, site_map=args.site_map, site_from=args.site_from,
         cache_dir=cache_dir(args), workers=max(0, args.workers))
 
@@ -99,38 +101,32 @@ def scan_inputs(args: argparse.Namespace, options: ScanOptions) -> ScanResult:
             result.merge(scan(local, options))
         for url in (p for p in args.paths if _is_url(p)):
             result.merge(_scan_url(url, args, options))
-    try:
-        from protocheck.sources.sites import assign_sites
-    except ImportError:
-        return result
+    from protocheck.sources.sites import assign_sites
+    if getattr(args, "site", None):   # --site names every exam: no "site unknown" note to write
+        for exam in result.exams:
+            exam.site = args.site
     assign_sites(result, None, options)   # once, over every input root (scan.roots)
+    if not options.include_identifiers:   # after the site map (which may match them): out of every report
+        from protocheck.privacy import scrub_folder_names
+        scrub_folder_names(result, options.pseudonym_key)
     return result
 
 
-def _check_output_path(output: Path | None, roots: list[Path]) -> None:
-    """Never write into an input tree: refuse an output path inside any input folder."""
-    if output is None:
-        return
-    target = output.resolve()
-    for root in roots:
-        base = root if root.is_dir() else root.parent
-        if target == base or base in target.parents:
-            raise ReportError("the output file is inside the input tree, and protocheck never writes there",
-                              path=str(output), fix="write the report to a folder outside the exam/dataset")
+def _check_output_path(output: Path | None, roots: list[Path], what: str = "-o") -> None:
+    """Never write into an input tree (resolved paths and inodes compared), nor onto a folder."""
+    if output is not None:
+        from protocheck.outputs import check_target
+        check_target(output, roots, what)
 
 
 def write_output(text: str, output: Path | None) -> None:
-    """Write a report to ``output`` (or standard output)."""
+    """Write a report to ``output`` (a temporary file renamed over it: never through a link), or stdout."""
     if output is None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise ReportError(f"cannot write the report: {exc.strerror}", path=str(output),
-                          fix="choose a writable path with -o") from exc
+    from protocheck.outputs import write_atomic
+    write_atomic(output, text)
 
 
 def _load_protocol(name: str, args: argparse.Namespace | None = None) -> Any:
@@ -154,7 +150,7 @@ def run_check(args: argparse.Namespace) -> int:
     from protocheck.reports.json_report import report_to_dict
     roots = _input_roots(args)
     _check_output_path(args.output, roots)
-    _check_output_path(args.summary, roots)
+    _check_output_path(args.summary, roots, "--summary")
     protocol = _load_protocol(args.protocol, args)
     options = scan_options(args)
     scan = scan_inputs(args, options)
@@ -240,7 +236,8 @@ def run_inspect(args: argparse.Namespace) -> int:
         write_output(json.dumps(series, indent=2, ensure_ascii=False) + "\n", args.output)
     else:
         from protocheck.reports.inspect_console import render_inspect
-        render_inspect(series, scan, Console(), provenance=args.provenance)
+        from protocheck.reports.console import make_console
+        render_inspect(series, scan, make_console(), provenance=args.provenance)
     if not series:
         print("protocheck: no MR series found in the input", file=sys.stderr)
         return EXIT_FAILURE
@@ -254,7 +251,7 @@ def run_audit(args: argparse.Namespace) -> int:
     roots = _input_roots(args)
     _check_output_path(args.output, roots)
     if args.tsv:
-        _check_output_path(args.tsv / "x", roots)
+        _check_output_path(args.tsv / "x", roots, "--tsv")
     protocol = _load_protocol(args.protocol, args)
     options = scan_options(args)
     scan = scan_inputs(args, options)
@@ -276,7 +273,13 @@ def run_audit(args: argparse.Namespace) -> int:
     elif args.format == "html":
         write_output(_html("audit", data), args.output)
     else:
-        render_audit(audit, file=args.output.open("w", encoding="utf-8") if args.output else None)
+        if args.output:
+            import io
+            buf = io.StringIO()
+            render_audit(audit, file=buf)
+            write_output(buf.getvalue(), args.output)
+        else:
+            render_audit(audit)
     if not results:
         print("protocheck: no MR exam found in the input", file=sys.stderr)
         return EXIT_FAILURE
@@ -342,9 +345,11 @@ def run_listen(args: argparse.Namespace) -> int:
         raise ProtocheckError(f"the DICOM listener is not available ({exc})",
                               fix="reinstall protocheck (pip install protocheck): pynetdicom is one of its "
                                   "dependencies") from exc
+    from protocheck.privacy import pseudonym_key
     protocol = _load_protocol(args.protocol)
+    options = ScanOptions(pseudonym_key=pseudonym_key(args.pseudonym_key, args.pseudonym_key_file))
     run_listener(port=args.port, ae_title=args.ae_title, protocol=protocol, out_dir=args.out,
-                 options=ScanOptions(), allow_aes=args.allow_ae or None, allow_hosts=args.allow_host or None,
+                 options=options, allow_aes=args.allow_ae or None, allow_hosts=args.allow_host or None,
                  quiet_period=args.quiet_period, host=args.host, end_on_release=args.end_on_release,
                  max_studies=args.max_studies)
     return EXIT_OK

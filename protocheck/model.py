@@ -131,6 +131,12 @@ class Exam(Pickled):
     folder: str = ""                           # common folder of the exam, relative to the scan root
     acquisitions: list[Acquisition] = field(default_factory=list)
     identifiers: dict[str, str] = field(default_factory=dict)   # only filled with --include-identifiers
+    root: str = ""                             # the input it was read from: BIDS labels are unique only there
+
+    def scope(self) -> str:
+        """The input its key and subject label are unique in: the root for BIDS labels (and anything read
+        from a summary); "" for DICOM UIDs and keyed pseudonyms, which mean the same across inputs."""
+        return self.root if self.source_kind == "bids" or self.root.lower().endswith(".json") else ""
 
     def manufacturer(self) -> str | None:
         for a in self.acquisitions:

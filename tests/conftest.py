@@ -58,3 +58,15 @@ def dicom_ref_root(shared: Path) -> Path:
 @pytest.fixture(scope="session")
 def spine_generic(shared: Path) -> Path:
     return shared / "data" / "bids" / "spine-generic-multi-subject"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _own_config_dir(tmp_path_factory: pytest.TempPathFactory):
+    """The tests' own user config folder (the installation's pseudonym and cache secrets go there)."""
+    old = os.environ.get("XDG_CONFIG_HOME")
+    os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("config"))
+    yield
+    if old is None:
+        os.environ.pop("XDG_CONFIG_HOME", None)
+    else:
+        os.environ["XDG_CONFIG_HOME"] = old

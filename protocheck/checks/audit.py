@@ -257,12 +257,12 @@ def shown_value(param: str, value: Any) -> str:
 
 def group_sessions(results: list[ExamResult]) -> list[Session]:
     """Group exam results into sessions keyed by (site, subject, visit), ranked in time within each site."""
-    by_subject: dict[tuple[str, str], list[ExamResult]] = {}
+    by_subject: dict[tuple[str, str, str], list[ExamResult]] = {}
     for r in results:
         site = r.exam.site or "unknown"
-        by_subject.setdefault((site, r.exam.subject or r.exam.key), []).append(r)
+        by_subject.setdefault((site, r.exam.scope(), r.exam.subject or r.exam.key), []).append(r)
     sessions: list[Session] = []
-    for (site, subject), exams in by_subject.items():
+    for (site, _scope, subject), exams in by_subject.items():
         sessions.extend(_subject_sessions(site, subject, exams))
     by_site: dict[str, list[Session]] = {}
     for s in sessions:

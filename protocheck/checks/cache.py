@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from protocheck.checks.results import ExamResult
+from protocheck.errors import SourceError
 from protocheck.model import ScanResult
 from protocheck.protocol.model import Protocol
 from protocheck.resources import code_digest
+from protocheck.sealing import check_folder, seal, unseal
 from protocheck.sources.index import compressed_pickle, loaded_pickles
 
 SCHEMA = 1
@@ -43,6 +45,7 @@ def _key(scan: ScanResult, protocol: Protocol) -> bytes | None:
 
 def _connect(cache_dir: Path, write: bool) -> sqlite3.Connection:
     """The cache database; read-only (never created) unless ``write``."""
+    check_folder(cache_dir)
     path = Path(cache_dir) / _NAME
     if not write:
         return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
@@ -64,7 +67,10 @@ def load(cache_dir: Path, scan: ScanResult, protocol: Protocol) -> list[ExamResu
             db.close()
         if row is None:
             return None
-        results = [r for group in loaded_pickles(row[0], lambda f: _Unpickler(f, scan)) for r in group]
+        blob = unseal(row[0])
+        if blob is None:   # planted, damaged or another user's: never unpickled
+            return None
+        results = [r for group in loaded_pickles(blob, lambda f: _Unpickler(f, scan)) for r in group]
     except Exception:  # noqa: BLE001 - a damaged, locked or foreign entry is only a miss
         return None
     return results if isinstance(results, list) else None
@@ -77,7 +83,7 @@ def store(cache_dir: Path, scan: ScanResult, protocol: Protocol, results: list[E
         return
     try:
         groups = [results[i:i + GROUP] for i in range(0, len(results), GROUP)]   # memo: one group at a time
-        blob = compressed_pickle(groups, lambda out: _Pickler(out, scan))
+        blob = seal(compressed_pickle(groups, lambda out: _Pickler(out, scan)))
         db = _connect(cache_dir, write=True)
         try:
             with db:
@@ -86,13 +92,12 @@ def store(cache_dir: Path, scan: ScanResult, protocol: Protocol, results: list[E
                 db.execute("DELETE FROM results WHERE stored <= ?", (n - KEEP,))
         finally:
             db.close()
-    except (OSError, sqlite3.Error, pickle.PicklingError, TypeError, AttributeError):
+    except (OSError, sqlite3.Error, pickle.PicklingError, TypeError, AttributeError, SourceError):
         return
 
 
 def _outside_inputs(cache_dir: Path, scan: ScanResult) -> bool:
     """Whether the folder lies outside every input of the scan (protocheck never writes into its input)."""
-    from protocheck.errors import SourceError
     from protocheck.sources.index import check_cache_location
     try:
         for root in scan.roots:

@@ -13,8 +13,10 @@ import pickle
 import tempfile
 from pathlib import Path
 
+from protocheck.errors import SourceError
 from protocheck.protocol.model import Protocol
 from protocheck.resources import code_digest, schema_dir
+from protocheck.sealing import check_folder, seal, unseal
 
 SCHEMA = 1
 
@@ -36,8 +38,12 @@ def _file(cache_dir: Path, text: str, filename: str) -> Path:
 def load(cache_dir: Path, text: str, filename: str) -> Protocol | None:
     """The Protocol built earlier from this very text, or None."""
     try:
+        check_folder(cache_dir)
         with open(_file(cache_dir, text, filename), "rb") as fh:
-            protocol = pickle.load(fh)
+            blob = unseal(fh.read())
+        if blob is None:   # planted, damaged or another user's: never unpickled
+            return None
+        protocol = pickle.loads(blob)
     except Exception:  # noqa: BLE001 - missing, damaged or foreign: only a miss
         return None
     return protocol if isinstance(protocol, Protocol) else None
@@ -47,7 +53,8 @@ def store(cache_dir: Path, text: str, filename: str, protocol: Protocol) -> None
     """Keep the Protocol built from ``text`` (silently nothing when the folder cannot be written)."""
     target = _file(cache_dir, text, filename)
     try:
-        data = pickle.dumps(protocol, pickle.HIGHEST_PROTOCOL)
+        check_folder(cache_dir)
+        data = seal(pickle.dumps(protocol, pickle.HIGHEST_PROTOCOL))
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".protocol-", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as fh:
@@ -56,5 +63,5 @@ def store(cache_dir: Path, text: str, filename: str, protocol: Protocol) -> None
         except BaseException:
             os.unlink(tmp)
             raise
-    except (OSError, pickle.PicklingError, TypeError, AttributeError):
+    except (OSError, pickle.PicklingError, TypeError, AttributeError, SourceError):
         return

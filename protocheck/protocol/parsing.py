@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 import yaml
 
+from protocheck import jsonsafe
 from protocheck.errors import ProtocolError
 
 Path_ = tuple[Any, ...]
@@ -19,11 +20,33 @@ Lines = Callable[[], dict[Path_, int]]      # the line map, composed on first us
 _CSafeLoader = getattr(yaml, "CSafeLoader", None)   # libyaml: same safe constructor, C parser
 
 
+MAX_PROTOCOL_BYTES = 4 * 1024 * 1024    # the built-in protocols are 30 KB
+MAX_DEPTH = 64                          # a protocol nests about 8 levels
+MAX_NODES = 200_000                     # values once aliases are expanded (the built-ins: about 1,700)
+
+
 def parse(text: str, filename: str) -> tuple[Any, Lines]:
-    """Parse YAML (or JSON) safely; return the data and a (lazy) map JSON path -> 1-based line."""
+    """Parse YAML (or JSON) safely; return the data and a (lazy) map JSON path -> 1-based line.
+
+    Bounded: a file over MAX_PROTOCOL_BYTES, YAML aliases expanding past MAX_NODES values (a 445-byte alias
+    bomb expands to gigabytes when walked) and nesting deeper than MAX_DEPTH are refused with their place."""
+    if len(text) > MAX_PROTOCOL_BYTES:
+        raise ProtocolError(f"the file is larger than {MAX_PROTOCOL_BYTES // (1024 * 1024)} MiB", path=filename,
+                            fix="a protocol is a few kilobytes of YAML or JSON: check the file")
+    try:
+        data, lines = _parse(text, filename)
+    except RecursionError:
+        raise ProtocolError(f"nested deeper than {MAX_DEPTH} levels", path=filename,
+                            fix="a protocol nests only a few levels: check the file") from None
+    _check_depth(data, filename)
+    return data, lines
+
+
+def _parse(text: str, filename: str) -> tuple[Any, Lines]:
     if filename.lower().endswith(".json"):
         data, lines = _parse_json(text, filename)
         return data, lambda: lines
+    _bound_aliases(text, filename)
     if _CSafeLoader is not None:
         fast = _parse_c(text)
         if fast is not None:
@@ -32,14 +55,74 @@ def parse(text: str, filename: str) -> tuple[Any, Lines]:
     return data, lambda: lines
 
 
+def _bound_aliases(text: str, filename: str) -> None:
+    """ProtocolError when YAML aliases expand the document past MAX_NODES values (a 445-byte alias bomb
+    expands to gigabytes when walked); anchors that merely share a block, as the built-ins do, are fine."""
+    loader = (_CSafeLoader or yaml.SafeLoader)(text)
+    try:
+        first_alias = None
+        while loader.check_token():
+            token = loader.get_token()
+            if isinstance(token, yaml.AliasToken):
+                first_alias = token.start_mark
+                break
+        if first_alias is None:
+            return
+        loader = (_CSafeLoader or yaml.SafeLoader)(text)
+        node = loader.get_single_node()
+    except yaml.YAMLError:
+        return   # a syntax error: the parser reports it with its place
+    finally:
+        loader.dispose()
+    if node is not None and _expanded_size(node) > MAX_NODES:
+        raise ProtocolError(f"YAML aliases (*) expand the document past {MAX_NODES:,} values (an alias bomb)",
+                            path=filename, where=_mark_text(first_alias),
+                            fix="write the repeated part out, or reuse a block only a few times")
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """How many nodes the document has once every alias is expanded (each node's size computed once)."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if id(node) in sizes:
+            continue
+        kids = [k for pair in node.value for k in pair] if isinstance(node, yaml.MappingNode) else \
+            node.value if isinstance(node, yaml.SequenceNode) else []
+        if done:
+            sizes[id(node)] = min(1 + sum(sizes[id(k)] for k in kids), MAX_NODES + 1)
+        else:
+            stack.append((node, True))
+            stack.extend((k, False) for k in kids if id(k) not in sizes)
+    return sizes[id(root)]
+
+
+def _check_depth(data: Any, filename: str) -> None:
+    """ProtocolError when the data nests deeper than MAX_DEPTH (walked without recursion)."""
+    stack = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ProtocolError(f"nested deeper than {MAX_DEPTH} levels", path=filename,
+                                fix="a protocol nests only a few levels: check the file")
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+
+
 def _parse_json(text: str, filename: str) -> tuple[Any, dict[Path_, int]]:
     """JSON data, and its line map (duplicate keys are refused as in YAML)."""
     try:
-        data = json.loads(text)
+        data = jsonsafe.loads(text)
     except json.JSONDecodeError as exc:
         raise ProtocolError(f"invalid JSON: {exc.msg}", path=filename,
                             where=f"line {exc.lineno}, column {exc.colno}",
                             fix="correct the JSON syntax at that place") from None
+    except ValueError as exc:
+        raise ProtocolError(f"the JSON cannot be used: {exc}", path=filename,
+                            fix="a protocol is plain data a few levels deep: check the file") from None
     try:
         return data, _line_map(yaml.compose(text, Loader=yaml.SafeLoader), filename)
     except yaml.YAMLError:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import IO, Any
 
 from rich import box
-from rich.console import Console, Group
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
@@ -21,6 +21,7 @@ from protocheck.checks.site_findings import SiteFinding
 from protocheck.reports.audit_console_sections import SEV_STYLE, print_sections
 from protocheck.reports.console import TONE_STYLE
 from protocheck.reports.console_layout import console_width as _console_width
+from protocheck.reports.textsafe import SafeConsole
 
 PIPE_WIDTH = 160
 LEGEND = ("legend: compliant/sessions; ✘n deviating, ?n cannot verify, –n missing, ○n optional sequence not "
@@ -143,8 +144,9 @@ def console_width(file: IO[str] | None, width: int | None) -> int | None:
 def render_audit(audit: AuditResult, file: IO[str] | None = None, *, color: bool | None = None,
                  width: int | None = None) -> None:
     """Print the audit: header, site-level findings, matrix, harmonization, inventory, drift, completeness."""
-    console = Console(file=file, force_terminal=color, no_color=color is False,
-                      width=console_width(file, width), highlight=False, soft_wrap=False, emoji=False)
+    console = SafeConsole(file=file, force_terminal=color, no_color=color is False,   # no markup is used here:
+                          width=console_width(file, width), highlight=False, soft_wrap=False, emoji=False,
+                          markup=False)   # site names are printed as they are
     for line in _header(audit):
         console.print(line)
     console.print()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 from typing import Any, Iterable
 
 from protocheck.checks.audit import AuditResult
 from protocheck.errors import ReportError
+from protocheck.outputs import write_atomic
+from protocheck.reports.textsafe import tsv_cell
 
 TABLES = ("matrix.tsv", "inventory.tsv", "harmonization.tsv", "drift.tsv", "completeness.tsv", "scanners.tsv",
           "site_findings.tsv")
@@ -20,7 +23,7 @@ def _cell(v: Any) -> str:
         return "; ".join(_cell(x) for x in v)
     if isinstance(v, dict):
         return "; ".join(f"{k}={_cell(x)}" for k, x in v.items())
-    return str(v).replace("\t", " ").replace("\n", " ")
+    return tsv_cell(v)   # control characters replaced, a leading = + - @ defused
 
 
 def _rows(audit: AuditResult) -> dict[str, tuple[list[str], Iterable[list[Any]]]]:
@@ -65,12 +68,11 @@ def write_audit_tsv(audit: AuditResult, directory: str | Path) -> list[Path]:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         for name, (header, rows) in _rows(audit).items():
-            path = out_dir / name
-            with open(path, "w", encoding="utf-8", newline="") as fh:
-                w = csv.writer(fh, delimiter="\t", lineterminator="\n")
-                w.writerow(header)
-                w.writerows([_cell(v) for v in row] for row in rows)
-            written.append(path)
+            buf = io.StringIO()
+            w = csv.writer(buf, delimiter="\t", lineterminator="\n")
+            w.writerow(header)
+            w.writerows([_cell(v) for v in row] for row in rows)
+            written.append(write_atomic(out_dir / name, buf.getvalue(), "--tsv"))   # never through a link
     except OSError as exc:
         raise ReportError(f"cannot write the audit tables: {exc.strerror or exc}", path=str(out_dir),
                           fix="choose a writable folder for --tsv") from exc

@@ -18,6 +18,8 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from protocheck.reports.textsafe import SafeConsole
+
 _GAP = 3          # SIMPLE_HEAD without edges: one padding cell each side of a one-cell divider
 
 
@@ -108,5 +110,6 @@ def stacked(items: Sequence[tuple[Any, Any, Sequence[tuple[str, Any]]]], lead_wi
 
 
 def make_console(file: Any = None, width: int | None = None, default: int = 130) -> Console:
-    """A console for a report: the terminal's width, else ``COLUMNS`` (or ``default``) columns when piped."""
-    return Console(file=file, width=console_width(file, width, default), highlight=False, emoji=False)
+    """A console for a report: the terminal's width, else ``COLUMNS`` (or ``default``) columns when piped; text
+    is cleaned of control characters as it is printed (``textsafe.SafeConsole``)."""
+    return SafeConsole(file=file, width=console_width(file, width, default), highlight=False, emoji=False)

@@ -11,6 +11,7 @@ import io
 from typing import Any
 
 from protocheck.checks.results import count_category
+from protocheck.reports.textsafe import tsv_cell
 
 COLUMNS = ("exam_id", "subject", "site", "visit", "sequence", "requirement", "sequence_status", "series",
            "check_id", "status", "severity", "counted_as", "parameter", "expected", "found", "message", "advice")
@@ -20,7 +21,7 @@ def _clean(value: Any) -> str:
     """Tabs and newlines inside header strings would break the table: fold them to spaces."""
     if value is None:
         return ""
-    return " ".join(str(value).split())
+    return tsv_cell(" ".join(str(value).split()))   # control characters replaced, a leading = + - @ defused
 
 
 def _finding_cells(f: dict[str, Any]) -> list[Any]:

@@ -84,18 +84,22 @@ def scan(paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str],
     if not items:
         raise InputError("no input given", fix="give at least one DICOM folder, BIDS dataset or archive")
     for p in items:
-        result.merge(scan_one(p, options))
+        one = scan_one(p, options)
+        for exam in one.exams:
+            exam.root = exam.root or os.fspath(p)
+        result.merge(one)
     if len(items) > 1:
         _merge_same_exams(result)
     return result
 
 
 def _merge_same_exams(result: ScanResult) -> None:
-    """Series of one study given as several inputs (e.g. one folder per series) form one exam."""
-    seen: dict[tuple[str, str], Exam] = {}
+    """Series of one study given as several inputs (e.g. one folder per series) form one exam; a BIDS
+    subject/session (or a summary's exam) is one only within its own input: two sites' ``sub-01`` are two."""
+    seen: dict[tuple[str, str, str], Exam] = {}
     merged = []
     for exam in result.exams:
-        key = (exam.source_kind, exam.key)
+        key = (exam.source_kind, exam.scope(), exam.key)
         first = seen.get(key)
         if first is None:
             seen[key] = exam
@@ -105,3 +109,4 @@ def _merge_same_exams(result: ScanResult) -> None:
         if first.folder != exam.folder:
             first.folder = ""
     result.exams = merged
+

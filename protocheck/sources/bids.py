@@ -19,6 +19,7 @@ from protocheck.sources.bids_images import (
     IMAGE_EXTS, diffusion_params, header_params, is_ignored, parse_entities, read_bidsignore, read_json,
     sidecar_applies, split_name,
 )
+from protocheck.sources.dicom.bounds import cut_parameter
 from protocheck.sources.geometry import set_slice_orientation
 from protocheck.sources.options import ScanOptions
 
@@ -196,7 +197,7 @@ def _set_sidecar_params(acq: Acquisition, meta: dict[str, Any], origin: dict[str
             acq.note("sidecar-bad-value", f"{src_file}: {problem}; the parameter is treated as unknown",
                      "warning")
             continue
-        acq.set(name, value, src)
+        acq.set(name, cut_parameter(name, value), src)   # bounded like the DICOM value before any regex
 
 
 PARTICIPANT_COLUMNS = {"Manufacturer": "manufacturer", "ManufacturersModelName": "manufacturers_model_name"}

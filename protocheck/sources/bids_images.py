@@ -11,10 +11,12 @@ import re
 from pathlib import Path
 from typing import Any
 
+from protocheck import jsonsafe
 from protocheck.model import Acquisition
 from protocheck.sources.dicom.diffusion import DiffusionSample, summarize
 
 IMAGE_EXTS = (".nii.gz", ".nii")
+MAX_SIDECAR_BYTES = 16 * 1024 * 1024   # a dcm2niix sidecar is a few KB; a slice-timing list a few more
 _ENTITY = re.compile(r"^([a-zA-Z0-9]+)-([a-zA-Z0-9.+]+)$")
 ANNEX_PREFIXES = (b"/annex/", b".git/annex", b"../.git/annex")
 
@@ -59,14 +61,13 @@ def read_json(path: Path) -> tuple[dict[str, Any] | None, str | None]:
     except (OSError, UnicodeDecodeError) as exc:
         return None, f"cannot be read ({exc.__class__.__name__}: {exc})"
     try:
-        data = json.loads(text, parse_constant=_refuse_constant)
+        data = jsonsafe.loads(text, MAX_SIDECAR_BYTES, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         return None, (f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg} "
                       "(fix: correct the sidecar, e.g. re-export it with dcm2niix)")
     except ValueError as exc:
-        return None, f"is not valid JSON: {exc} (fix: write numbers, or null for an unknown value)"
-    except RecursionError:
-        return None, "is nested too deeply to be a sidecar (fix: a sidecar is a flat JSON object)"
+        return None, (f"cannot be used: {exc} (fix: write numbers, or null for an unknown value; a sidecar is a "
+                      "flat JSON object)")
     if not isinstance(data, dict):
         return None, "is JSON but not an object of key/value pairs (fix: a sidecar is a JSON object)"
     return data, None

@@ -24,7 +24,7 @@ from protocheck.errors import InputError, NetworkError
 from protocheck.model import ScanResult, SkippedFile
 from protocheck.sources.options import ScanOptions
 
-BulkFetcher = Callable[[str], bytes]
+BulkFetcher = Callable[[str], 'bytes | None']
 
 # Public elements whose bulk value is never fetched (pixels, spectroscopy, waveforms, documents, icons).
 NEVER_FETCH_GROUPS = frozenset({0x7FE0, 0x5400, 0x5600})
@@ -54,7 +54,10 @@ class _BulkHandler:
             self.dropped.add(t)
             return None
         self.fetched += 1
-        return self.fetch(uri)
+        value = self.fetch(uri)
+        if value is None:   # the fetcher declined (e.g. a URL on another host): the element is dropped
+            self.dropped.add(t)
+        return value
 
 
 def _retype_un(ds: Dataset) -> None:

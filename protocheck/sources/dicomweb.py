@@ -13,7 +13,7 @@ from typing import Any, Iterator
 from protocheck.errors import InputError, NetworkError
 from protocheck.model import ScanResult, SkippedFile
 from protocheck.sources.dicom_json import dataset_from_json, has_bulk, prune_instance, tag_value
-from protocheck.sources.net.http import HttpClient, load_credentials, safe_url
+from protocheck.sources.net.http import ForeignURL, HttpClient, load_credentials, safe_url
 from protocheck.sources.options import ScanOptions
 
 log = logging.getLogger("protocheck.dicomweb")
@@ -116,21 +116,33 @@ def _add_series(client: HttpClient, collector: Any, result: ScanResult, study: s
                            fix="check the server's WADO-RS support")
     instances = sorted((o for o in instances if isinstance(o, dict)), key=_instance_key)
     plan: tuple[int | None, frozenset[str]] = (None, frozenset())
+    foreign: list[str] = []
+
+    def same_host_bulk(uri: str) -> bytes | None:
+        try:
+            return client.get_bulk(uri)
+        except ForeignURL as exc:
+            foreign.append(exc.reason)
+            return None
+
     for i, obj in enumerate(instances):
         sop = tag_value(obj, SOP_UID) or f"instance{i + 1}"
         name = f"{study}/{series}/{sop}"
-        fetch = client.get_bulk if bulk == "all" or (bulk == "first" and i == 0) else None
+        fetch = same_host_bulk if bulk == "all" or (bulk == "first" and i == 0) else None
         if i == 0:
             plan = _per_file_plan(obj)
         elif bulk != "all":
             obj = prune_instance(obj, plan[0], plan[1] if bulk == "first" else frozenset())
-            fetch = client.get_bulk if plan[1] and bulk == "first" else None
+            fetch = same_host_bulk if plan[1] and bulk == "first" else None
         try:
             ds = dataset_from_json(obj, fetch, where=where)
         except NetworkError as exc:
             result.skipped.append(SkippedFile(name, exc.reason, kind="invalid"))
             continue
         collector.add_dataset(ds, name)
+    if foreign:
+        result.skipped.append(SkippedFile(f"{study}/{series}", f"{len(foreign)} bulk data value(s) not "
+                                          f"fetched: {foreign[0]}", kind="ignored"))
     return len(instances)
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from protocheck.errors import SourceError
+from protocheck.sealing import check_folder, seal, unseal
 from protocheck.model import Parameter
 from protocheck.resources import code_digest
 from protocheck.sources.discovery import listing_bytes
@@ -184,6 +185,7 @@ def check_cache_location(cache_dir: Path, root: str | os.PathLike[str]) -> Path:
         raise SourceError("the cache folder is inside the input tree, and protocheck never writes into its input",
                           path=str(cache), where="--cache-dir",
                           fix=f"choose a cache folder outside {top} (default: {default_cache_dir()})")
+    check_folder(cache)
     return cache
 
 
@@ -204,7 +206,7 @@ class Index:
         self.cache = check_cache_location(cache_dir, root)
         self.root = os.path.abspath(os.fspath(root))
         try:
-            self.cache.mkdir(parents=True, exist_ok=True)
+            self.cache.mkdir(mode=0o700, parents=True, exist_ok=True)
             self.path = self.cache / f"index-{fingerprint(options)}.sqlite"
             self.db = sqlite3.connect(self.path)
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -237,7 +239,8 @@ class Index:
         if row is None:
             return {}
         try:
-            return {key: (rows, summary) for key, rows, summary in marshal.loads(zlib.decompress(row[0]))}
+            blocks = marshal.loads(zlib.decompress(unseal(row[0])))   # type: ignore[arg-type] # None: a miss
+            return {key: (rows, summary) for key, rows, summary in blocks}
         except Exception:  # noqa: BLE001 - a damaged row is only a cache miss
             return {}
 
@@ -265,7 +268,8 @@ class Index:
 
     @staticmethod
     def summary_of(packed: bytes) -> Any:
-        """The summary of ``pack_summary`` (None if damaged: the block is then folded from its records)."""
+        """The summary of ``pack_summary`` (None if damaged: the block is then folded from its records); it comes
+        from a folder row whose seal ``load_blocks`` verified, like the seeds beside it."""
         try:
             return pickle.loads(packed)
         except Exception:  # noqa: BLE001 - a damaged row is only a cache miss
@@ -275,7 +279,7 @@ class Index:
                      blocks: list[tuple[bytes, bytes, bytes | None]]) -> None:
         """Replace the folder's row: its listing and, per block, (listing key, encoded records, summary)."""
         self.db.execute("INSERT OR REPLACE INTO folders VALUES (?, ?, ?, ?)",
-                        (self.root, folder, self.listing_key(files), zlib.compress(marshal.dumps(blocks), 1)))
+                        (self.root, folder, self.listing_key(files), seal(zlib.compress(marshal.dumps(blocks), 1))))
         self._pending += len(files)
         if self._pending > 20_000:
             self.db.commit()
@@ -291,8 +295,11 @@ class Index:
         row = self.db.execute("SELECT tree, data FROM snapshots WHERE root=?", (self.root,)).fetchone()
         if row is None:
             return None
+        blob = unseal(row[1])
+        if blob is None:   # planted, damaged or another user's: never unpickled
+            return None
         try:
-            return row[0], snapshot_from(row[1])
+            return row[0], snapshot_from(blob)
         except Exception:  # noqa: BLE001 - a damaged row is only a cache miss
             return None
 
@@ -310,7 +317,7 @@ class Index:
     def store_snapshot(self, tree: bytes, result: Any) -> None:
         """Store the whole-tree scan result (before any check touches it) under the tree digest, and give the
         result its digest (the key of cached check results)."""
-        blob = snapshot_blob(result)
+        blob = seal(snapshot_blob(result))
         self.db.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)", (self.root, tree, blob))
         result.digest = self.result_digest(tree)
 

@@ -34,14 +34,41 @@ MR_STORAGE = {
 }
 STATUS_OK, STATUS_OUT_OF_RESOURCES, STATUS_CANNOT_UNDERSTAND = 0x0000, 0xA700, 0xC000
 DRAIN_SECONDS = 30.0
+MAX_PDU = 1024 * 1024                      # the largest PDU we accept (advertised at association)
+MAX_INSTANCE = 2 * 1024 ** 3               # bytes received for one instance before the association is aborted
+DEFLATED = "1.2.840.10008.1.2.1.99"
+
+
+class _Capped:
+    """Wraps one association's socket ``recv``: refuses a PDU over ``max_pdu`` and an instance over
+    ``max_instance`` bytes (pynetdicom buffers both whole before any handler runs)."""
+
+    def __init__(self, sock: Any, max_pdu: int, max_instance: int) -> None:
+        self.recv = sock.recv
+        self.max_pdu = max_pdu
+        self.max_instance = max_instance
+        self.received = 0
+        sock.recv = self
+
+    def __call__(self, nr_bytes: int) -> bytearray:
+        if nr_bytes > self.max_pdu + 64:
+            log.warning("listen: association aborted: a PDU of %d bytes exceeds the limit of %d", nr_bytes,
+                        self.max_pdu)
+            raise OSError("PDU over the limit")
+        self.received += nr_bytes
+        if self.received > self.max_instance:
+            log.warning("listen: association aborted: an instance exceeds %d MiB", self.max_instance >> 20)
+            raise OSError("instance over the limit")
+        return self.recv(nr_bytes)
 
 
 class _Listener:
     """The state shared by the SCP's event handlers (one per ``run_listener`` call)."""
 
     def __init__(self, store: StudyStore, allow_aes: set[str] | None, allow_hosts: set[str] | None,
-                 end_on_release: bool) -> None:
+                 end_on_release: bool, max_instance: int = MAX_INSTANCE) -> None:
         self.store = store
+        self.max_instance = max_instance
         self.allow_aes = allow_aes
         self.allow_hosts = allow_hosts
         self.end_on_release = end_on_release
@@ -69,13 +96,27 @@ class _Listener:
         assoc.is_established = False
         assoc.kill()
 
+    def on_open(self, event: Any) -> None:
+        """Cap the PDU and instance sizes of a new connection."""
+        sock = getattr(event.assoc.dul, "socket", None)
+        if sock is not None:
+            _Capped(sock, MAX_PDU, self.max_instance)
+
     def on_store(self, event: Any) -> int:
         """Keep the header of an MR instance (pixels dropped at once); accept and ignore anything else."""
+        from protocheck.sources.dicom.inflate import InflateLimit
+
+        capped = getattr(getattr(event.assoc.dul, "socket", None), "recv", None)
+        if isinstance(capped, _Capped):
+            capped.received = 0           # the next instance starts counting afresh
         try:
-            ds = event.dataset
+            ds = _decode(event)
             event.request.DataSet = None      # release the received bytes (pixels) right away
             strip_bulk(ds)
             ds.file_meta = event.file_meta
+        except InflateLimit as exc:
+            log.warning("listen: instance refused: %s", exc)
+            return STATUS_OUT_OF_RESOURCES
         except Exception as exc:  # noqa: BLE001 - a broken instance must not stop the listener
             log.warning("listen: undecodable instance from %s (%s)", event.assoc.requestor.ae_title,
                         type(exc).__name__)
@@ -117,12 +158,23 @@ class _Listener:
             return out
 
 
+def _decode(event: Any) -> Any:
+    """The received dataset; a deflated one is inflated lazily, capped, and only up to its pixel data."""
+    if str(event.context.transfer_syntax) != DEFLATED:
+        return event.dataset
+    from protocheck.sources.dicom.inflate import read_dataset_deflated
+
+    raw = event.request.DataSet
+    raw.seek(0)
+    return read_dataset_deflated(raw, lambda tag, vr, length: tag in (0x7FE00010, 0x7FE00008, 0x7FE00009))
+
+
 def _make_ae(ae_title: str, listener: _Listener, max_associations: int) -> Any:
     from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts
 
     ae = AE(ae_title=ae_title)
     ae.maximum_associations = max_associations
-    ae.maximum_pdu_size = 0
+    ae.maximum_pdu_size = MAX_PDU
     seen = set()
     for uid in list(MR_STORAGE) + [cx.abstract_syntax for cx in AllStoragePresentationContexts]:
         if uid not in seen:
@@ -134,7 +186,8 @@ def _make_ae(ae_title: str, listener: _Listener, max_associations: int) -> Any:
 def _handlers(listener: _Listener) -> list:
     from pynetdicom import evt
 
-    return [(evt.EVT_REQUESTED, listener.on_requested), (evt.EVT_C_STORE, listener.on_store),
+    return [(evt.EVT_CONN_OPEN, listener.on_open),
+            (evt.EVT_REQUESTED, listener.on_requested), (evt.EVT_C_STORE, listener.on_store),
             (evt.EVT_RELEASED, listener.on_released), (evt.EVT_ABORTED, listener.on_aborted),
             (evt.EVT_C_ECHO, lambda e: STATUS_OK)]
 
@@ -166,6 +219,7 @@ def run_listener(port: int, ae_title: str, protocol: Any, out_dir: str | os.Path
                  allow_hosts: Iterable[str] | None = None, quiet_period: float = 60.0,
                  on_report: Callable[[StudyReport], None] | None = None, *, host: str = "0.0.0.0",
                  end_on_release: bool = False, max_studies: int = 32, max_associations: int = 10,
+                 max_instance: int = MAX_INSTANCE,
                  stop_event: threading.Event | None = None,
                  ready: Callable[[int], None] | None = None) -> list[StudyReport]:
     """Run a Storage SCP until SIGINT or ``stop_event``; check each complete study and write its reports."""
@@ -174,7 +228,7 @@ def run_listener(port: int, ae_title: str, protocol: Any, out_dir: str | os.Path
     out = Path(out_dir)
     store = StudyStore(options, max_studies, label=f"dicom://{ae_title}")
     listener = _Listener(store, set(a.strip() for a in allow_aes) if allow_aes else None,
-                         set(allow_hosts) if allow_hosts else None, end_on_release)
+                         set(allow_hosts) if allow_hosts else None, end_on_release, max_instance)
     ae = _make_ae(ae_title, listener, max_associations)
     try:
         server = ae.start_server((host, port), block=False, evt_handlers=_handlers(listener))

@@ -10,15 +10,18 @@ site "unknown" and a note saying how to give one.
 from __future__ import annotations
 
 import fnmatch
+import logging
 import re
 from collections import Counter
 from pathlib import Path
 
 from protocheck.errors import InputError
 from protocheck.model import Exam, ScanResult
+from protocheck.privacy import exam_label
 from protocheck.sources.bids import read_tsv
 from protocheck.sources.options import ScanOptions
 
+log = logging.getLogger("protocheck.sites")
 KNOWN_COLUMNS = ("site", "institution_id", "institution", "center", "centre")
 UNKNOWN = "unknown"
 HOW = ("give --site-map FILE ('pattern<TAB>site' lines), --site-column COLUMN (participants.tsv), "
@@ -125,6 +128,16 @@ def _participant_row(exam: Exam, table: dict[str, dict[str, str]]) -> dict[str, 
     return table.get(label if label.startswith("sub-") else f"sub-{label}", {}) or table.get(label, {})
 
 
+def _table_of(exam: Exam, tables: dict[str, dict[str, dict[str, str]]]) -> dict[str, dict[str, str]]:
+    """The participants table of the exam's own input root (each root's table is read for that root)."""
+    if exam.root:
+        for root, table in tables.items():
+            if Path(root) == Path(exam.root):
+                return table
+        return {}
+    return next(iter(tables.values())) if len(tables) == 1 else {}
+
+
 def _clean(value: str | None) -> str | None:
     if value is None:
         return None
@@ -135,19 +148,16 @@ def _clean(value: str | None) -> str | None:
 def assign_sites(scan: ScanResult, root: Path | None, options: ScanOptions) -> dict[str, int]:
     """Set ``Exam.site`` on every exam; returns the number of exams per site (incl. "unknown")."""
     rules = read_site_map(options.site_map) if options.site_map else []
-    table: dict[str, dict[str, str]] = {}
-    headers: dict[Path, list[str]] = {}
     roots = [Path(root)] if root is not None else [Path(r) for r in scan.roots]
-    for r in roots:
-        if r.is_dir() and (r / "participants.tsv").is_file():
-            headers[r / "participants.tsv"] = _columns(r / "participants.tsv")
-            table.update(read_tsv(r / "participants.tsv", "participant_id"))
-    _check_column(options.site_column, headers)
+    tables = {str(r): read_tsv(r / "participants.tsv", "participant_id") for r in roots if r.is_dir()}
+    _check_column(options.site_column, {r / "participants.tsv": _columns(r / "participants.tsv") for r in roots
+                                        if r.is_dir() and (r / "participants.tsv").is_file()})
     session_rx = _session_pattern(options.site_from)
     columns = ([options.site_column] if options.site_column else []) + list(KNOWN_COLUMNS)
     counts: Counter[str] = Counter()
     for exam in scan.exams:
         site, why = None, ""
+        table = _table_of(exam, tables)
         if rules:
             site = _from_map(exam, rules)
             why = f"no line of the site map {Path(options.site_map).name} matches folder {exam.folder!r}"
@@ -174,9 +184,11 @@ def assign_sites(scan: ScanResult, root: Path | None, options: ScanOptions) -> d
             site = UNKNOWN
             reason = why or f"no site source: {HOW}"
             if exam.acquisitions:
-                exam.acquisitions[0].note("site-unknown", f"site unknown for {exam.key}: {reason}", "warning")
+                exam.acquisitions[0].note("site-unknown", f"site unknown for {exam_label(exam)}: {reason}",
+                                          "warning")
         exam.site = site
         counts[site] += 1
+    check_site_claims(scan)
     return dict(counts)
 
 
@@ -186,3 +198,35 @@ def unknown_site_hint(scan: ScanResult) -> str | None:
     if not n:
         return None
     return f"{n} of {len(scan.exams)} exam(s) have no site (grouped as 'unknown'): {HOW}"
+
+
+def check_site_claims(scan: ScanResult) -> list[str]:
+    """Warn when two summaries claim one site name, or a summary's file name names another audited site
+    (a summary may claim another site's name); returns the warnings, also noted on the exams."""
+    claims: dict[str, list[Exam]] = {}
+    for exam in scan.exams:
+        if exam.site and exam.site != UNKNOWN and exam.root.lower().endswith(".json"):
+            if all(e.root != exam.root for e in claims.get(exam.site, [])):
+                claims.setdefault(exam.site, []).append(exam)
+    warnings = []
+    for site, exams in claims.items():
+        if len(exams) > 1:
+            names = ", ".join(Path(e.root).name for e in exams)
+            warnings.append((exams, f"{len(exams)} summaries claim site {site!r} ({names}): check that each "
+                                    "site sent its own"))
+        for exam in exams:
+            stem = _norm(Path(exam.root).stem)
+            others = [o for o in claims if o != site and _norm(o) and _norm(o) in stem]
+            if others and _norm(site) not in stem:
+                warnings.append(([exam], f"summary {Path(exam.root).name} claims site {site!r} but its file "
+                                         f"name names site {others[0]!r}"))
+    for exams, text in warnings:
+        log.warning("protocheck: warning: %s", text)
+        for exam in exams:
+            if exam.acquisitions:
+                exam.acquisitions[0].note("site-claim", text, "warning")
+    return [text for _, text in warnings]
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())

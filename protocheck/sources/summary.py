@@ -19,6 +19,7 @@ from typing import Any
 
 import jsonschema
 
+from protocheck import jsonsafe
 from protocheck.checks.audit import group_sessions
 from protocheck.checks.results import ExamResult, Finding, MatchInfo, SequenceResult, Severity, Status
 from protocheck.errors import ReportError, SourceError
@@ -28,6 +29,7 @@ from protocheck.resources import load_schema
 from protocheck.sources.options import ScanOptions
 
 FORMAT = "protocheck-summary"
+MAX_SUMMARY_BYTES = 512 * 1024 * 1024
 FORMAT_VERSION = 1
 _FINDING_FIELDS = ("check_id", "sequence", "parameter", "series", "expected", "found", "message", "advice",
                    "rationale", "source", "provenance")
@@ -150,7 +152,11 @@ def summary_document(results: list[ExamResult], scan: ScanResult | None, options
 
 def _validate(doc: Any, path: str, error_cls: type) -> None:
     validator = jsonschema.Draft202012Validator(load_schema("summary"))
-    errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
+    try:
+        errors = sorted(validator.iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path])
+    except RecursionError:
+        raise error_cls("not a valid protocheck summary: nested too deep", path=path, where="at /",
+                        fix="regenerate it with `protocheck check --summary FILE`") from None
     if errors:
         err = errors[0]
         where = "/" + "/".join(str(p) for p in err.absolute_path)
@@ -163,16 +169,8 @@ def write_summary(results: list[ExamResult], scan: ScanResult | None, path: str 
     """Write the site's federated summary (validated against the schema) to ``path``; returns the path."""
     doc = summary_document(results, scan, options, protocol)
     _validate(doc, str(path), ReportError)
-    out = Path(path)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        tmp.replace(out)
-    except OSError as exc:
-        raise ReportError(f"cannot write the summary: {exc.strerror or exc}", path=str(path),
-                          fix="choose a writable output path") from exc
-    return out
+    from protocheck.outputs import write_atomic
+    return write_atomic(path, json.dumps(doc, indent=1, ensure_ascii=False) + "\n", "--summary")
 
 
 def is_summary(path: str | Path) -> bool:
@@ -230,19 +228,25 @@ def load_summary(path: str | Path, options: ScanOptions | None = None) -> Summar
     """Read and validate a site summary; the exams (for re-checking) and the site's own exam results."""
     p = Path(path)
     try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
+        doc = jsonsafe.loads(p.read_text(encoding="utf-8"), MAX_SUMMARY_BYTES)
     except OSError as exc:
         raise SourceError(f"cannot read the summary: {exc.strerror or exc}", path=str(p),
-                          fix="check the path and its permissions") from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                          fix="check the path and its permissions") from None
+    except (UnicodeDecodeError, ValueError) as exc:
         where = f"line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else None
-        raise SourceError(f"the summary is not valid JSON ({exc})", path=str(p), where=where,
-                          fix="regenerate it with `protocheck check --summary FILE`") from exc
+        raise SourceError(f"the summary is not valid JSON ({str(exc)[:200]})", path=str(p), where=where,
+                          fix="regenerate it with `protocheck check --summary FILE`") from None
     _validate(doc, str(p), SourceError)
     out = SummaryScanResult(roots=[str(p)], n_files_seen=doc.get("n_files_seen", 0),
                             protocols=[doc["protocol"]])
-    for d in doc["exams"]:
-        exam = _exam(d)
-        out.exams.append(exam)
-        out.results.append(_result(exam, d["result"]))
+    for i, d in enumerate(doc["exams"]):
+        try:
+            exam = _exam(d)
+            out.exams.append(exam)
+            out.results.append(_result(exam, d["result"]))
+        except (ValueError, TypeError, KeyError, OverflowError, RecursionError) as exc:
+            why = "nested too deep" if isinstance(exc, RecursionError) else f"{type(exc).__name__}: {str(exc)[:160]}"
+            raise SourceError(f"an exam of the summary cannot be read ({why})", path=str(p),
+                              where=f"at /exams/{i}", fix="regenerate it with `protocheck check --summary FILE`"
+                              ) from None
     return out

@@ -60,12 +60,14 @@ def test_b0_only_series_is_a_companion_not_dti_nor_bold(dicom_root, tmp_path, re
 
 
 def test_canon_dti_at_b1500_gets_one_coherent_judgement(dicom_root):
-    """Canon DTI, one shell b=1500 with 12 directions: a b-value warning and a direction-count warning for the
+    """Canon DTI, one shell b=1500 with 12 directions: one b-value judgement (protocol 1.1: outside the usable
+    850-1150 s/mm², so the error tier replaces the off-nominal warning) and a direction-count warning for the
     same shell; never an error 'no shell at b=1000' contradicting the b-value judgement."""
     exam = _series(dicom_root / "dcm_qa_canon_61" / "enh" / "SN6000_346001")
     result = check_exam(exam, P)
     f = {x.check_id: x for x in next(s for s in result.sequences if s.sequence == "dti").findings}
-    assert f["dti/b-value"].status is Status.FAIL and f["dti/b-value"].severity.value == "warning"
+    b_value = [x for k, x in f.items() if k in ("dti/b-value", "dti/b-value-limit") and x.status is Status.FAIL]
+    assert [(x.check_id, x.severity.value, x.found) for x in b_value] == [("dti/b-value-limit", "error", "1500 s/mm²")]
     assert f["dti/directions"].found == "12 directions at b=1500 (the shell nearest b=1000)"
     assert f["dti/directions"].severity.value == "warning"
     assert f["dti/directions-minimum"].status is Status.PASS

@@ -10,8 +10,9 @@ from protocheck.sources.dicom import _pydicom  # noqa: F401  (first: pydicom wit
 from pydicom.dataset import Dataset
 
 from protocheck.model import Acquisition, Exam, ScanResult, SkippedFile
-from protocheck.privacy import parse_dicom_date, pseudonym
+from protocheck.privacy import damaged_identity, parse_dicom_date, pseudonym
 from protocheck.sources.dicom import common, diffusion, enhanced, reader, vendors
+from protocheck.sources.dicom.bounds import bound_dataset
 from protocheck.sources.dicom.compact import (
     DenseIntSet, HashSet, IntSet, SharedParameters, pack_position, unpack_position,
 )
@@ -102,6 +103,10 @@ class DicomCollector:
                     self.skipped.append(SkippedFile(rec.name, exc.reason, exc.kind))
                     return
                 ds = rec_ds
+            why = damaged_identity(ds) if ds is not None else None
+            if why:
+                self.skipped.append(SkippedFile(rec.name, why, "invalid"))
+                return
             s = self._new_series(rec, ds)
         self._fold(s, rec)
 
@@ -131,6 +136,7 @@ class DicomCollector:
         acq = Acquisition(key=rec.series_uid, source_kind="dicom")
         s = _Series(acq)
         if ds is not None:
+            bound_dataset(ds)   # every text value cut to its VR's maximum before any regex reads it
             try:
                 _describe(ds, acq, rec)
                 s.pixel_spacing = common.pixel_spacing(ds)

@@ -10,6 +10,7 @@ from pydicom.dataset import Dataset
 from pydicom.filereader import read_partial
 
 from protocheck.model import SkippedFile
+from protocheck.sources.dicom import inflate
 from protocheck.sources.dicom.diffusion import DiffusionSample, needs_vendor
 
 Opener = Callable[[], IO[bytes]]
@@ -191,15 +192,30 @@ def read_header(source: Source, full: bool, last_group: int = BASE_LAST_GROUP,
                 raise ReadSkip("not-dicom", "not a DICOM file (no DICM marker, no DICOM group 0002/0008 start)")
             fh.seek(0)
             stop = _stop_after(0xFFFF if full else max(last_group, BASE_LAST_GROUP))
-            ds = read_partial(fh, stop_when=stop, defer_size=None if full else DEFER_SIZE, force=force)
-            cut = _cut_reason(fh)
-            if cut is not None:
-                raise ReadSkip("invalid", cut)
+            ds = _read_deflated(fh, stop, force)
+            if ds is None:
+                ds = read_partial(fh, stop_when=stop, defer_size=None if full else DEFER_SIZE, force=force)
+                cut = _cut_reason(fh)
+                if cut is not None:
+                    raise ReadSkip("invalid", cut)
             return ds if process is None else process(ds)
     except ReadSkip:
         raise
+    except inflate.InflateLimit as exc:
+        raise ReadSkip("limit", str(exc)) from None
     except Exception as exc:  # pydicom raises many types on broken files; none may escape
         raise ReadSkip("invalid", f"unreadable DICOM header: {type(exc).__name__}: {exc}"[:300]) from None
+
+
+def _read_deflated(fh: IO[bytes], stop: Callable[[Any, Any, int], bool], force: bool) -> Dataset | None:
+    """A deflated file's header read with the inflated size capped (pydicom would inflate it whole); None
+    for any other transfer syntax (the file is rewound)."""
+    if not inflate.is_deflated(fh):
+        return None
+    ds = inflate.read_deflated(fh, stop, force)
+    if ds is None:
+        fh.seek(0)
+    return ds
 
 
 def _diagnose(fh: IO[bytes]) -> str | None:

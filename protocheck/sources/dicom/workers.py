@@ -49,6 +49,7 @@ def read_file(rel: str, path: str, options: ScanOptions, seen: set[str]) -> Payl
     scanned header also describes the series); a classic file of a new series, or a file the scanners leave
     to pydicom (implicit VR, spectroscopy, odd), is read in full once and gives both record and seed.
     """
+    from protocheck.privacy import damaged_identity
     from protocheck.sources.dicom import reader
 
     got = reader.fast_read(rel, path, READ_LAST_GROUP)
@@ -71,6 +72,9 @@ def read_file(rel: str, path: str, options: ScanOptions, seen: set[str]) -> Payl
                 rec.skip = SkippedFile(rel, why, "invalid")
     if rec.skip is not None or not rec.series_uid or rec.series_uid in seen:
         return rec, None
+    why = damaged_identity(ds)
+    if why:
+        return reader.FileRecord(name=rel, skip=SkippedFile(rel, why, "invalid")), None
     seen.add(rec.series_uid)
     return rec, make_seed(rec, ds, options)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,9 +33,8 @@ class StudyReport:
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)   # readers never see a half-written report
+    from protocheck.outputs import write_atomic
+    write_atomic(path, text, "--out")   # readers never see a half-written report; never through a link
 
 
 def _inventory(scan: ScanResult) -> dict[str, Any]:
@@ -95,6 +93,8 @@ def write_study_reports(st: PendingStudy, protocol: Any, out_dir: Path,
     except OSError as exc:
         raise ReportError(f"cannot write the report ({exc.strerror})", path=str(out_dir),
                           fix="give a writable --out folder") from None
+    except ReportError as exc:
+        raise ReportError(exc.reason, path=str(out_dir), fix="give a writable --out folder") from None
     rep.line = (f"study {label}: {st.n_instances} instances, {n_series} series, verdict {rep.verdict} "
                 f"-> {rep.paths[0] if rep.paths else '(no report)'}")
     return rep
