@@ -8,8 +8,9 @@ import io
 import json
 import sys
 import time
+import zlib
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from rich.console import Console
 
@@ -119,10 +120,12 @@ def _check_output_path(output: Path | None, roots: list[Path], what: str = "-o")
         check_target(output, roots, what)
 
 
-def write_output(text: str, output: Path | None) -> None:
-    """Write a report to ``output`` (a temporary file renamed over it: never through a link), or stdout."""
+def write_output(text: str | Iterable[str], output: Path | None) -> None:
+    """Write a report (its text, or its text blocks as they come) to ``output`` (a temporary file renamed over
+    it: never through a link), or stdout."""
     if output is None:
-        sys.stdout.write(text)
+        for block in (text,) if isinstance(text, str) else text:
+            sys.stdout.write(block)
         sys.stdout.flush()
         return
     from protocheck.outputs import write_atomic
@@ -172,14 +175,32 @@ def run_check(args: argparse.Namespace) -> int:
     if args.summary:
         from protocheck.sources.summary import write_summary
         write_summary(results, scan, args.summary, options, protocol=protocol)
-    text = _render_check(report, args, console, options.cache_dir if key is not None else None)
-    write_output(text, args.output)
+    if args.format == "json":   # streamed: the text is never held whole, only compressed for the cache
+        text: str | bytes = _write_json(report, args.output)
+    else:
+        text = _render_check(report, args, console, options.cache_dir if key is not None else None)
+        write_output(text, args.output)
     if not results:
         print(_no_exam_message(scan), file=sys.stderr)
         return EXIT_FAILURE
     if key is not None:
         report_cache.store(options.cache_dir, key, text, report["exit_code"])
     return report["exit_code"]
+
+
+def _write_json(report: dict[str, Any], output: Path | None) -> bytes:
+    """Write the JSON report block by block; returns its text zlib-compressed (what the report cache keeps)."""
+    from protocheck.reports.json_report import json_blocks
+    packer = zlib.compressobj(1)
+    packed: list[bytes] = []
+
+    def blocks() -> Iterator[str]:
+        for block in json_blocks(report):
+            packed.append(packer.compress(block.encode("utf-8")))
+            yield block
+
+    write_output(blocks(), output)
+    return b"".join(packed) + packer.flush()
 
 
 def _no_exam_message(scan: ScanResult) -> str:
@@ -204,10 +225,8 @@ def _report_key(args: argparse.Namespace, scan: ScanResult, protocol: Any, optio
 
 def _render_check(report: dict[str, Any], args: argparse.Namespace, console: Any,
                   cache: Path | None = None) -> str:
-    """The check report as text in the format asked for (``cache``: where exams' console sections are kept)."""
-    if args.format == "json":
-        from protocheck.reports.json_report import render_json
-        return render_json(report)
+    """The check report as text in the format asked for, JSON aside (``cache``: where exams' console sections
+    are kept)."""
     if args.format == "tsv":
         from protocheck.reports.tsv import render_tsv
         return render_tsv(report)

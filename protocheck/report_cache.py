@@ -56,8 +56,9 @@ def load(cache_dir: Path, key: bytes) -> tuple[str, int] | None:
         return None
 
 
-def store(cache_dir: Path, key: bytes, text: str, exit_code: int) -> None:
-    """Keep the text for the next re-check (silently nothing when the folder cannot be written)."""
+def store(cache_dir: Path, key: bytes, text: str | bytes, exit_code: int) -> None:
+    """Keep the text (or its zlib-compressed UTF-8) for the next re-check (silently nothing when the folder
+    cannot be written)."""
     try:
         db = sqlite3.connect(Path(cache_dir) / _NAME)
         try:
@@ -66,7 +67,7 @@ def store(cache_dir: Path, key: bytes, text: str, exit_code: int) -> None:
                            "text BLOB, exit_code INTEGER)")
                 n = (db.execute("SELECT MAX(stored) FROM reports").fetchone()[0] or 0) + 1
                 db.execute("INSERT OR REPLACE INTO reports VALUES (?, ?, ?, ?)",
-                           (key, n, zlib.compress(text.encode("utf-8"), 1), exit_code))
+                           (key, n, text if isinstance(text, bytes) else zlib.compress(text.encode("utf-8"), 1), exit_code))
                 db.execute("DELETE FROM reports WHERE stored <= ?", (n - KEEP,))
         finally:
             db.close()

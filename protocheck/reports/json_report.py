@@ -182,21 +182,23 @@ def json_chunks(value: Any, depth: int = 0) -> Iterator[str]:
 
 
 def render_json(report: dict[str, Any]) -> str:
-    """The report as JSON text (indented as ``json_chunks`` says; the same content as ``json.dumps``). Small
-    pieces are joined into ~64 KB blocks as they come: a lazily built report is never held whole as a dict,
-    nor as millions of small strings."""
-    blocks: list[str] = []
+    """The report as JSON text (indented as ``json_chunks`` says; the same content as ``json.dumps``)."""
+    return "".join(json_blocks(report))
+
+
+def json_blocks(report: dict[str, Any]) -> Iterator[str]:
+    """The report's JSON text in ~64 KB blocks, the last one ending the text with a newline: written as they
+    come, a lazily built report is never held whole, as a dict or as text."""
     parts: list[str] = []
     size = 0
     for part in json_chunks(report):
         parts.append(part)
         size += len(part)
         if size > 1 << 16:
-            blocks.append("".join(parts))
+            yield "".join(parts)
             parts, size = [], 0
     parts.append("\n")
-    blocks.append("".join(parts))
-    return "".join(blocks)
+    yield "".join(parts)
 
 
 def acquisition_to_inspect(acq: Acquisition, provenance: bool = False) -> dict[str, Any]:

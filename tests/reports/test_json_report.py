@@ -70,3 +70,15 @@ def test_cli_json_report_to_file_is_valid_and_complete(tmp_path, capsys):
     assert len(report["exams"]) == 1 and report["exams"][0]["sequences"]
     assert main(["check", "--format", "json", str(REPO / "sample_headers" / "exam")]) == 1
     assert json.loads(capsys.readouterr().out) == report
+
+
+def test_cli_json_streamed_then_served_from_the_report_cache(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    exam = str(REPO / "sample_headers" / "exam")
+    assert main(["check", "--format", "json", exam]) == 1
+    first = capsys.readouterr().out
+    assert main(["check", "--format", "json", exam]) == 1      # the stored (compressed) text, unchanged
+    assert capsys.readouterr().out == first
+    assert main(["check", "--format", "json", "-o", str(tmp_path / "r.json"), exam]) == 1
+    assert (tmp_path / "r.json").read_text(encoding="utf-8") == first
+    assert json.loads(first)["exams"][0]["sequences"]
