@@ -72,6 +72,7 @@ def _bids(root: Path, site: str | None) -> Path:
     if site:
         (root / "participants.tsv").write_text(f"participant_id\tsite\nsub-01\t{site}\n")
     (root / "sub-01" / "anat" / "sub-01_T1w.json").write_text(SIDECAR)
+    (root / "sub-01" / "anat" / "sub-01_T1w.nii.gz").write_bytes(b"")   # an image (as in a clone without content)
     return root
 
 
