@@ -94,3 +94,28 @@ def test_default_command_after_a_touched_file_prints_what_a_run_without_cache_pr
     again = capsys.readouterr().out
     assert main(["check", "--no-cache", str(tree)]) == 1
     assert again == capsys.readouterr().out == first
+
+
+def test_tampered_or_swapped_entries_are_never_printed(report, tmp_path):
+    import sqlite3
+    import zlib
+    settings = (130, None, False, "utf-8", False, False)
+    a, b = report["exams"][0], report["exams"][1]
+    with report_cache.Sections(tmp_path, settings) as s:
+        s.get(a)
+        s.get(b)
+        s.put(a, "section A\n")
+        s.put(b, "section B\n")
+    report_cache.store(tmp_path, b"k" * 16, "the report\n", 1)
+    assert report_cache.load(tmp_path, b"k" * 16) == ("the report\n", 1)
+    db = sqlite3.connect(tmp_path / "reports.sqlite")
+    with db:
+        rows = dict(db.execute("SELECT key, text FROM sections"))
+        ka, kb = sorted(rows)
+        db.execute("UPDATE sections SET text=? WHERE key=?", (rows[kb], ka))          # swapped
+        db.execute("UPDATE sections SET text=? WHERE key=?", (zlib.compress(b"forged\n"), kb))   # unsealed
+        db.execute("UPDATE reports SET text=?", (zlib.compress(b"forged report\n"),))
+    db.close()
+    with report_cache.Sections(tmp_path, settings) as s:
+        assert s.get(a) is None and s.get(b) is None
+    assert report_cache.load(tmp_path, b"k" * 16) is None
