@@ -120,12 +120,13 @@ def child(kind: str, corpus: str, workers: int, cache: str | None, report: bool 
         n_files = result.n_files_seen
         extra = {"series": sum(1 for _ in result.acquisitions()), "exams": len(result.exams),
                  "skipped": len(result.skipped), "exam_results": len(findings)}
-        if report:   # the full JSON report, built and written as `protocheck check --format json -o` does
-            from protocheck.reports.json_report import render_json, report_to_dict
-            text = render_json(report_to_dict(findings, result, protocol, lazy=True))
+        if report:   # the full JSON report, built and streamed as `protocheck check --format json` does
+            from protocheck.reports.json_report import json_blocks, report_to_dict
+            extra["report_bytes"] = 0
             with open(os.devnull, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            extra["report_bytes"] = len(text.encode("utf-8"))
+                for block in json_blocks(report_to_dict(findings, result, protocol, lazy=True)):
+                    fh.write(block)
+                    extra["report_bytes"] += len(block.encode("utf-8"))
     dt = time.perf_counter() - t0
     me, kids = _peak_mb()
     print(json.dumps({"kind": kind, "files": n_files, "seconds": round(dt, 3),
