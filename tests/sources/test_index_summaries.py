@@ -104,3 +104,31 @@ def test_two_workers_recheck_equals_a_scan_without_index(shared_copy, tmp_path):
         st = f.stat()
         os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 2 * 10**9))
     assert _snap(scan_dicom(shared_copy, opts)) == _snap(scan_dicom(shared_copy, ScanOptions(workers=2)))
+
+
+def test_an_interrupted_scan_keeps_the_rows_of_folders_it_did_not_reach(shared_copy, tmp_path, monkeypatch):
+    from protocheck.sources.dicom import parallel
+    opts = ScanOptions(cache_dir=tmp_path / "cache", workers=1)
+    scan_dicom(shared_copy, opts)
+    first = _series_folders(shared_copy)[0]
+    for f in first.iterdir():                          # the snapshot no longer answers: folders are looked up
+        st = f.stat()
+        os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 3 * 10**9))
+    real, calls = parallel._fold, []
+
+    def interrupted(folder, *args):
+        calls.append(folder.name)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(folder, *args)
+
+    monkeypatch.setattr(parallel, "_fold", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        scan_dicom(shared_copy, opts)
+    monkeypatch.setattr(parallel, "_fold", real)
+    reads: list[str] = []
+    real_read = parallel.read_file
+    monkeypatch.setattr(parallel, "read_file", lambda rel, *a: reads.append(rel) or real_read(rel, *a))
+    again = scan_dicom(shared_copy, opts)
+    assert len(reads) <= len(list(first.iterdir())), "only the touched folder is read again"
+    assert _snap(again) == _snap(scan_dicom(shared_copy, ScanOptions(workers=1)))

@@ -79,14 +79,16 @@ def scan_tree(root: str | os.PathLike[str], options: ScanOptions | None = None) 
         items = _chain(head, items)
     tree = TreeHash()
     folders = _folders(items, collector, tree)
+    done = False
     try:
         _run(folders, collector, options, index, workers)
         result = collector.finish()
         if index is not None:
             index.store_snapshot(tree.digest(), result)
+        done = True
     finally:
         if index is not None:
-            index.close()
+            index.close(prune=done)   # interrupted: folders not reached yet keep their rows
     return result
 
 
