@@ -6,6 +6,7 @@ here: it prints to a terminal, with options of its own, and each command renders
 """
 from __future__ import annotations
 
+import json
 from typing import Any, Callable
 
 from protocheck.reports import html
@@ -14,16 +15,23 @@ from protocheck.reports.tsv import render_tsv
 
 Renderer = Callable[[Any], str]
 
+
+def plain_json(doc: Any) -> str:
+    """``json.dumps`` indented by two: the audit, certificate and inspect documents (the check report is written
+    block by block, ``json_report.render_json`` / ``json_blocks``)."""
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
 # (report kind, format) -> renderer of the kind's document.
 FORMATS: dict[tuple[str, str], Renderer] = {
     ("check", "json"): render_json,
     ("check", "tsv"): render_tsv,
     ("check", "html"): html.render_check_html,
-    ("audit", "json"): render_json,
+    ("audit", "json"): plain_json,
     ("audit", "html"): html.render_audit_html,
-    ("certificate", "json"): render_json,
+    ("certificate", "json"): plain_json,
     ("certificate", "html"): html.render_certificate_html,
-    ("inspect", "json"): render_json,
+    ("inspect", "json"): plain_json,
 }
 
 
