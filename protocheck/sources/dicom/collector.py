@@ -131,21 +131,8 @@ class DicomCollector:
 
     # --- series -------------------------------------------------------------------------------
     def _new_series(self, rec: reader.FileRecord, ds: Dataset | None) -> _Series:
-        acq = Acquisition(key=rec.series_uid, source_kind="dicom")
-        s = _Series(acq)
-        if ds is not None:
-            bound_dataset(ds)   # every text value cut to its VR's maximum before any regex reads it
-            try:
-                _describe(ds, acq, rec)
-                s.pixel_spacing = common.pixel_spacing(ds)
-                s.multiframe = enhanced.is_multiframe(ds)
-            except Exception as exc:   # a damaged element decoded lazily: keep the series, say what is lost
-                acq.note("header-damaged", f"{rec.name}: part of the header could not be decoded "
-                         f"({type(exc).__name__}: {exc}); the values it holds are unknown", "warning")
-        if not rec.manufacturer:
-            acq.note("manufacturer-missing", "Manufacturer (0008,0070) is missing: vendor-specific values "
-                     "could not be read", "warning")
-        self._shared.share(acq)
+        s = describe_series(rec, ds)
+        self._shared.share(s.acq)
         self.series[rec.series_uid] = s
         self._study(rec, ds).series.append(rec.series_uid)
         return s
@@ -161,22 +148,8 @@ class DicomCollector:
     def _study(self, rec: reader.FileRecord, ds: Dataset | None) -> _Study:
         key = rec.study_uid or "unknown-study"
         st = self.studies.get(key)
-        if st is not None:
-            return st
-        subject = _top_folder(rec.name) or "unknown"
-        st = _Study(subject=subject)
-        if ds is not None:
-            pid = str(ds.get("PatientID", "") or "") + "|" + str(ds.get("PatientName", "") or "")
-            if pid != "|":
-                st.subject = pseudonym(pid, self.options.pseudonym_key)
-            st.date = parse_dicom_date(ds.get("StudyDate")) or parse_dicom_date(ds.get("SeriesDate"))
-            if self.options.include_identifiers:
-                for kw in ("PatientID", "PatientName", "PatientBirthDate", "AccessionNumber", "StudyDate",
-                           "StudyID"):
-                    v = ds.get(kw)
-                    if v not in (None, ""):
-                        st.identifiers[kw] = str(v)
-        self.studies[key] = st
+        if st is None:
+            st = self.studies[key] = new_study(rec, ds, self.options)
         return st
 
     def _fold(self, s: _Series, rec: reader.FileRecord) -> None:
@@ -228,6 +201,47 @@ class DicomCollector:
 
 
 _UNREADABLE_KINDS = ("invalid", "unreadable")
+
+
+def describe_series(rec: reader.FileRecord, ds: Dataset | None) -> _Series:
+    """A new series aggregate, described by its representative (full) header when there is one."""
+    acq = Acquisition(key=rec.series_uid, source_kind="dicom")
+    s = _Series(acq)
+    if ds is not None:
+        bound_dataset(ds)   # every text value cut to its VR's maximum before any regex reads it
+        try:
+            _describe(ds, acq, rec)
+            s.pixel_spacing = common.pixel_spacing(ds)
+            s.multiframe = enhanced.is_multiframe(ds)
+        except Exception as exc:   # a damaged element decoded lazily: keep the series, say what is lost
+            acq.note("header-damaged", f"{rec.name}: part of the header could not be decoded "
+                     f"({type(exc).__name__}: {exc}); the values it holds are unknown", "warning")
+    if not rec.manufacturer:
+        acq.note("manufacturer-missing", "Manufacturer (0008,0070) is missing: vendor-specific values "
+                 "could not be read", "warning")
+    return s
+
+
+def new_study(rec: reader.FileRecord, ds: Dataset | None, options: ScanOptions) -> _Study:
+    """The study a series' first file opens: subject pseudonym, date, identifiers only when asked for."""
+    st = _Study(subject=_top_folder(rec.name) or "unknown")
+    if ds is not None:
+        pid = str(ds.get("PatientID", "") or "") + "|" + str(ds.get("PatientName", "") or "")
+        if pid != "|":
+            st.subject = pseudonym(pid, options.pseudonym_key)
+        st.date = parse_dicom_date(ds.get("StudyDate")) or parse_dicom_date(ds.get("SeriesDate"))
+        if options.include_identifiers:
+            for kw in ("PatientID", "PatientName", "PatientBirthDate", "AccessionNumber", "StudyDate",
+                       "StudyID"):
+                v = ds.get(kw)
+                if v not in (None, ""):
+                    st.identifiers[kw] = str(v)
+    return st
+
+
+def series_seed(rec: reader.FileRecord, ds: Dataset, options: ScanOptions) -> tuple[_Series, _Study]:
+    """A worker's seed of a new series: (series aggregate, its study), adopted by the parent's collector."""
+    return describe_series(rec, ds), new_study(rec, ds, options)
 
 
 def _note_unreadable_files(series: Any, skipped: list[SkippedFile]) -> None:

@@ -18,12 +18,12 @@ from typing import Any, Iterable, Iterator
 from protocheck.model import ScanResult
 from protocheck.sources import treedigest
 from protocheck.sources.dicom.workers import (
-    AUTO_MIN_FILES, READ_LAST_GROUP, Payload, Pools, read_batch, read_file, resolve_workers,
+    AUTO_MIN_FILES, Payload, Pools, read_batch, read_file, resolve_workers,
 )
 from protocheck.sources.options import ScanOptions
 from protocheck.sources.treedigest import TreeHash, tree_digest
 
-__all__ = ["READ_LAST_GROUP", "read_file", "resolve_workers", "scan_tree", "tree_digest"]
+__all__ = ["read_file", "resolve_workers", "scan_tree", "tree_digest"]
 
 BATCH = 128                   # files per task
 PROGRESS_INTERVAL = 0.1       # seconds between progress callbacks (at most ~10 per second)

@@ -10,19 +10,18 @@ from pydicom.dataset import Dataset
 from pydicom.filereader import read_partial
 
 from protocheck.model import SkippedFile
-from protocheck.sources.dicom import inflate
+from protocheck.sources.dicom import damage, enhanced, fastscan, framescan, inflate, vendors
 from protocheck.sources.dicom.diffusion import DiffusionSample, needs_vendor
+from protocheck.sources.dicom.rawio import RawFile
+from protocheck.sources.dicom.readplan import ReadPlan
+from protocheck.sources.dicom.sopclass import (
+    MR_IMAGE, MR_SPECTROSCOPY, MULTIFRAME_SOPS, SIEMENS_CSA_NON_IMAGE, STORAGE_PREFIX,
+)
 
 Opener = Callable[[], IO[bytes]]
 Source = Union[str, os.PathLike, Opener, Dataset]
-
-MR_IMAGE = "1.2.840.10008.5.1.4.1.1.4"
-_STORAGE = "1.2.840.10008.5.1.4.1.1."   # standard composite storage SOP classes (PS3.4 Annex B)
-ENHANCED_MR = "1.2.840.10008.5.1.4.1.1.4.1"
-MR_SPECTROSCOPY = "1.2.840.10008.5.1.4.1.1.4.2"
-SIEMENS_CSA_NON_IMAGE = "1.3.12.2.1107.5.9.1"
-MULTIFRAME_SOPS = frozenset({ENHANCED_MR, "1.2.840.10008.5.1.4.1.1.4.3", "1.2.840.10008.5.1.4.1.1.4.4",
-                             MR_SPECTROSCOPY})
+__all__ = ["MR_IMAGE", "MULTIFRAME_SOPS", "FileRecord", "ReadSkip", "extract_record", "fast_read", "read_header",
+           "read_record"]
 # Tags every per-file read needs are all in groups <= 0x0020 (plus the vendor's per-file group).
 BASE_LAST_GROUP = 0x0020
 DEFER_SIZE = 8192
@@ -108,7 +107,7 @@ def not_mr_reason(sop_class: str, ds: Dataset | None = None) -> str | None:
     if sop_class == MR_IMAGE or sop_class.startswith(MR_IMAGE + "."):
         return None
     modality = str(ds.get("Modality", "") or "").strip().upper() if ds is not None else ""
-    if not sop_class.startswith(_STORAGE) and modality in ("", "MR"):
+    if not sop_class.startswith(STORAGE_PREFIX) and modality in ("", "MR"):
         return None
     from pydicom.uid import UID
     name = UID(sop_class).name if sop_class else ""
@@ -153,8 +152,6 @@ def _cut_reason(fh: IO[bytes]) -> str | None:
     inside a UID would silently become a bogus series. Only reads that ran to the end of the file can be
     cut (a read stopped early, e.g. at the pixel data, is not): their element stream is walked by length.
     """
-    from protocheck.sources.dicom import damage
-
     try:
         end = fh.tell()
         size = fh.seek(0, 2)
@@ -218,18 +215,13 @@ def _read_deflated(fh: IO[bytes], stop: Callable[[Any, Any, int], bool], force: 
     return ds
 
 
-def _diagnose(fh: IO[bytes]) -> str | None:
-    from protocheck.sources.dicom import damage
-    return damage.diagnose(fh)
-
-
 def damage_reason(source: Source) -> str | None:
     """The structural damage of a file's header ("header damaged at byte N: ..."), or None if none is found."""
     if isinstance(source, Dataset):
         return None
     try:
         with _open(source) as fh:
-            return _diagnose(fh)
+            return damage.diagnose(fh)
     except Exception:  # noqa: BLE001 - a diagnosis never raises
         return None
 
@@ -269,14 +261,18 @@ def _position(v: Any) -> tuple[float, float, float] | None:
     return t if len(t) == 3 else None  # type: ignore[return-value]
 
 
-def extract_record(ds: Dataset, name: str, frames: Any = None) -> FileRecord:
-    """The per-file values of an already read header (pure: same input, same record).
+def extract_record(ds: Dataset, name: str, frames: framescan.Frames | None = None,
+                   texts: dict[str, str] | None = None) -> FileRecord:
+    """The per-file values of an already read header (pure: same input, same record); the one extractor.
 
     ``frames`` (a framescan.Frames) gives the per-frame values of an enhanced object read by the scanner,
-    whose dataset keeps only its first and last per-frame items.
+    whose dataset keeps only its first and last per-frame items; ``texts`` (fastscan.Scanned.texts) the plain
+    values of a scanned classic file, used as they are when every one is plain (else the dataset is read).
     """
-    from protocheck.sources.dicom import enhanced, vendors
-
+    if texts is not None:
+        rec = _from_texts(ds, name, texts)
+        if rec is not None:
+            return rec
     sop_class = sop_class_of(ds)
     rec = FileRecord(name=name, sop_class=sop_class)
     verdict = classify_sop(sop_class, ds)
@@ -315,8 +311,6 @@ def _first(v: Any) -> Any:
 
 def _fill_frames(ds: Dataset, rec: FileRecord) -> None:
     """Per-frame positions, echo times and diffusion samples of an enhanced object."""
-    from protocheck.sources.dicom import enhanced, vendors
-
     n = 0
     merged: dict[DiffusionSample, int] = {}
     for _i, frame in enhanced.iter_frames(ds):
@@ -343,11 +337,9 @@ def read_record(name: str, source: Source, full: bool = False, last_group: int |
     ``last_group`` is where a partial read stops (the vendor's PER_FILE_LAST_GROUP); None reads it from
     the file's Manufacturer (a cheap second pass is avoided by reading up to a safe default).
     """
-    from protocheck.sources.dicom import vendors
-
     group = vendors.DEFAULT_LAST_GROUP if last_group is None else last_group
     if not full and isinstance(source, (str, os.PathLike)):
-        rec = _fast_record(name, source, group)
+        rec = _fast_record(name, source, vendors.READ_PLAN, group)
         if rec is not None:
             return rec
     try:
@@ -363,35 +355,36 @@ def read_record(name: str, source: Source, full: bool = False, last_group: int |
         return FileRecord(name=name, skip=SkippedFile(name, exc.reason, exc.kind))
 
 
-def _fast_record(name: str, path: str | os.PathLike, last_group: int) -> FileRecord | None:
+def _fast_record(name: str, path: str | os.PathLike, plan: ReadPlan, last_group: int | None = None
+                 ) -> FileRecord | None:
     """Per-file record through the hand-rolled scanners; None whenever pydicom must decide."""
-    got = fast_read(name, path, last_group)
+    got = fast_read(name, path, plan, last_group)
     return None if got is None else got[0]
 
 
-def fast_read(name: str, path: str | os.PathLike, last_group: int) -> tuple[FileRecord, Dataset | None] | None:
+def fast_read(name: str, path: str | os.PathLike, plan: ReadPlan, last_group: int | None = None
+              ) -> tuple[FileRecord, Dataset | None] | None:
     """(record, header) through the hand-rolled scanners (fastscan, framescan); None when pydicom must read.
 
-    The header is returned only when it can describe the series (an enhanced object's, which keeps every
-    top-level element); a classic file's scan holds only its per-file elements (header None).
+    ``plan`` (vendors.READ_PLAN) holds the tables built from the vendor specs; ``last_group`` (default the
+    plan's) is where a per-file read stops. The header is returned only when it can describe the series (an
+    enhanced object's, which keeps every top-level element); a classic file's scan holds only its per-file
+    elements (header None).
     """
-    from protocheck.sources.dicom import fastscan, framescan
-    from protocheck.sources.dicom.rawio import RawFile
-
     try:
         with RawFile(path) as fh:
-            ds = fastscan.scan(fh, last_group)
-            if ds is fastscan.MULTI_FRAME:
+            scanned = fastscan.scan(fh, plan, last_group)
+            if scanned is fastscan.MULTI_FRAME:
                 fh.seek(0)
-                got = framescan.scan(fh)
+                got = framescan.scan(fh, plan)
                 if got is None:
                     return None
                 header, frames = got
                 rec = extract_record(header, name, frames)
-            elif ds is None:
+            elif scanned is None:
                 return None
             else:
-                rec, header = fastscan.extract(ds, name), None
+                rec, header = extract_record(scanned.dataset, name, texts=scanned.texts), None
     except Exception:  # noqa: BLE001 - anything odd: the pydicom path reads the file and reports it
         return None
     if rec.skip is not None:   # a non-image object is known by its SOP class alone (not a CSA one: its content)
@@ -402,3 +395,36 @@ def fast_read(name: str, path: str | os.PathLike, last_group: int) -> tuple[File
     if rec.sop_class in MULTIFRAME_SOPS and header is None:
         return None
     return rec, header
+
+
+def _from_texts(ds: Dataset, name: str, vals: dict[str, str]) -> FileRecord | None:
+    """The record of a scanned classic MR image from its plain per-file texts; None when the general path must
+    read it (an object that is not a plain image, a multi-valued instance, echo time or frame count)."""
+    if not vals["sop_class"] or any("\\" in vals[k] for k in ("inst", "te", "frames")):
+        return None
+    rec = FileRecord(name=name, sop_class=vals["sop_class"])
+    if classify_sop(rec.sop_class, ds) is not None or enhanced.is_multiframe(ds):
+        return None
+    rec.sop_uid, rec.series_uid, rec.study_uid = vals["sop_uid"], vals["series_uid"], vals["study_uid"]
+    rec.manufacturer, rec.acq_time = vals["manufacturer"], vals["acq_time"]
+    rec.instance_number = _num(vals["inst"], int)
+    rec.echo_time = _num(vals["te"], float)
+    rec.echo_number = _num(vals["echo"].split("\\")[0], int) if vals["echo"] else None
+    pos = vals["pos"].split("\\") if vals["pos"] else []
+    try:
+        rec.position = tuple(round(float(x), 2) for x in pos) if len(pos) == 3 else None  # type: ignore[assignment]
+    except ValueError:
+        rec.position = None
+    rec.image_type = tuple(x.strip().upper() for x in vals["itype"].split("\\")) if vals["itype"] else ()
+    rec.n_frames = max(1, _num(vals["frames"], int) or 1)
+    sample = vendors.file_diffusion_sample(ds, rec.manufacturer)
+    if sample is not None:
+        rec.diffusion.append((sample, 1))
+    return rec
+
+
+def _num(text: str, kind: type) -> int | float | None:
+    try:
+        return None if not text else kind(float(text)) if kind is int else float(text)
+    except ValueError:
+        return None
