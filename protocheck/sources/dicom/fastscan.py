@@ -286,6 +286,13 @@ def dataset_of(raw: dict, meta: dict[int, bytes], ts: str) -> Dataset:
     return dataset_over(proto, raw)
 
 
+def elements(ds: Dataset) -> dict:
+    """The elements of ``ds`` by int tag, raw or converted, as they are: the one place outside this layer's own
+    datasets where pydicom's element dict is read (``Dataset.get_item`` converts the tag on every call, which
+    the per-file extraction cannot afford); the extraction layer reads elements through this."""
+    return ds._dict
+
+
 def dataset_over(proto: Dataset, raw: dict) -> Dataset:
     """A copy of the prototype ``proto`` holding the elements ``raw`` (no mutable state is shared)."""
     ds = copy.copy(proto)
