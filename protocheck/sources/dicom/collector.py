@@ -1,6 +1,7 @@
 """Group DICOM files into series (SeriesInstanceUID) and exams (StudyInstanceUID); memory follows series."""
 from __future__ import annotations
 
+import datetime as _dt
 import os
 import re
 from dataclasses import dataclass, field
@@ -47,7 +48,7 @@ class _Series:
 @dataclass
 class _Study:
     subject: str
-    date: object = None
+    date: _dt.date | None = None
     identifiers: dict[str, str] = field(default_factory=dict)
     series: list[str] = field(default_factory=list)
 
@@ -174,12 +175,12 @@ class DicomCollector:
         if rec.echo_times or rec.echo_time is not None:
             if s.echo_times is None:
                 s.echo_times = set()
-            s.echo_times.update(rec.echo_times or (rec.echo_time,))
+            s.echo_times.update(rec.echo_times or (rec.echo_time,))  # type: ignore[arg-type]  # one is set
         s.n_images += rec.n_frames
         if rec.diffusion and s.diff is None:
             s.diff = diffusion.DiffusionAggregate()
         for i, (sample, count) in enumerate(rec.diffusion):
-            s.diff.add(sample, order + i / 1e6, count)
+            s.diff.add(sample, order + i / 1e6, count)  # type: ignore[union-attr]  # made above
 
     # --- result -------------------------------------------------------------------------------
     def finish(self) -> ScanResult:
@@ -318,8 +319,8 @@ def _finalize(s: _Series) -> Acquisition:
         untagged = vendors.untagged_diffusion(acq.get("Manufacturer"))
         if untagged is not None:
             s.diff.fill_untagged(s.n_images, untagged)
-        vols = s.diff.volumes(per_vol)
-        diffusion.summarize(vols, acq, "per-file/per-frame diffusion b-value and vector")
+        volumes = s.diff.volumes(per_vol)
+        diffusion.summarize(volumes, acq, "per-file/per-frame diffusion b-value and vector")
     if not s.multiframe and n_slices and acq.get("MRAcquisitionType") != "3D" and s.instances:
         lo, hi = min(s.instances), max(s.instances)
         if hi - lo + 1 > len(s.instances):

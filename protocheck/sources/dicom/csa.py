@@ -91,7 +91,7 @@ def _tags(raw: bytes) -> dict:
         name, vm, vr, _syngodt, n_items, _unused = tag_at(raw, ptr)
         ptr += 84
         n_values = vm or n_items
-        convert = convert_of(_nt(vr))   # type: ignore[call-overload]
+        convert = convert_of(_nt(vr))   # type: ignore[arg-type]  # bytes (not UTF-8): no converter
         if n_items > MAX_ITEMS:
             raise FastPathUnavailable
         items: list = []

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import struct
-from typing import Any, Iterator
+from typing import Any, Iterator, Literal
 
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
@@ -97,7 +97,7 @@ _FD3 = struct.Struct("<3d")
 _LONG_VRS = frozenset((b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"))
 
 
-def raw_public_diffusion(d: dict) -> DiffusionSample | None | bool:
+def raw_public_diffusion(d: dict) -> DiffusionSample | None | Literal[False]:
     """``public_diffusion`` of raw explicit-VR little-endian top-level elements, decoded as pydicom decodes
     them; False when any of them is otherwise (decoded already, implicit VR, odd): pydicom then reads them."""
     els = [d.get(t) for t in (0x00189087, 0x00189075, 0x00189076, 0x00189089)]

@@ -18,9 +18,10 @@ from typing import IO, Any, Callable, NamedTuple
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.tag import BaseTag
+from pydicom.uid import UID
 
 from protocheck.sources.dicom.rawio import (
-    HDR12, LONG_VRS, SHORT_VRS, UNDEFINED, FastPathUnavailable, Reader, file_size, header, read_meta,
+    HDR12, LONG_VRS, SHORT_VRS, UNDEFINED, FastPathUnavailable, RawFile, Reader, file_size, header, read_meta,
     skip_undefined_sq, uid_text,
 )
 from protocheck.sources.dicom.readplan import ReadPlan
@@ -58,7 +59,7 @@ class Scanned(NamedTuple):
 MULTI_FRAME = Scanned(Dataset(), None)   # returned by scan() for a multi-frame object: framescan reads those
 
 
-def scan(fh: IO[bytes], plan: ReadPlan, last_group: int | None = None) -> Scanned | None:
+def scan(fh: IO[bytes] | RawFile, plan: ReadPlan, last_group: int | None = None) -> Scanned | None:
     """The per-file elements (groups up to ``last_group``, default the plan's), or None to fall back to pydicom.
 
     A multi-frame object gives MULTI_FRAME (left to framescan) without reading past its file meta.
@@ -99,7 +100,7 @@ class _State:
         return (max(max(blocks), 0x10) << 8) | max(self.private_low.get(group, _NOTHING) or {0xFF})
 
 
-def _scan(fh: IO[bytes], plan: ReadPlan, last_group: int) -> Scanned | None:
+def _scan(fh: IO[bytes] | RawFile, plan: ReadPlan, last_group: int) -> Scanned | None:
     r = Reader(fh)
     meta, pos = read_meta(r)
     ts = uid_text(meta.get(0x0010))
@@ -290,7 +291,7 @@ def elements(ds: Dataset) -> dict:
     """The elements of ``ds`` by int tag, raw or converted, as they are: the one place outside this layer's own
     datasets where pydicom's element dict is read (``Dataset.get_item`` converts the tag on every call, which
     the per-file extraction cannot afford); the extraction layer reads elements through this."""
-    return ds._dict
+    return ds._dict  # type: ignore[return-value]  # keyed by BaseTag, an int
 
 
 def dataset_over(proto: Dataset, raw: dict) -> Dataset:
@@ -319,9 +320,9 @@ def _prototype(charset: Any, meta: dict[int, bytes], ts: str) -> Dataset:
     fm = _META_CACHE.get(key)
     if fm is None:   # shared by the files of a transfer syntax and SOP class: read only, never modified
         fm = FileMetaDataset()
-        fm.TransferSyntaxUID = ts
+        fm.TransferSyntaxUID = UID(ts)
         if 0x0002 in meta:
-            fm.MediaStorageSOPClassUID = uid_text(meta[0x0002])
+            fm.MediaStorageSOPClassUID = UID(uid_text(meta[0x0002]))
         if len(_META_CACHE) < 256:
             _META_CACHE[key] = fm
     ds.file_meta = fm

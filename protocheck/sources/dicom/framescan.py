@@ -64,7 +64,7 @@ class _Grow(rawio.Reader):
         return end <= len(self.buf)
 
 
-def scan(fh: IO[bytes], plan: ReadPlan) -> tuple[Dataset, Frames] | None:
+def scan(fh: IO[bytes] | rawio.RawFile, plan: ReadPlan) -> tuple[Dataset, Frames] | None:
     """(lazy top-level dataset with the first and last frames, per-frame values), or None for pydicom.
 
     A frame's private groups named by ``plan`` (the vendors' per-file elements) are kept for
@@ -98,7 +98,7 @@ def _raw(tag: int, vr: bytes, value: bytes, vpos: int) -> RawDataElement:
     return RawDataElement(BaseTag(tag), vr.decode("ascii"), len(value), value, vpos, False, True)
 
 
-def _scan(fh: IO[bytes], plan: ReadPlan) -> tuple[Dataset, Frames] | None:
+def _scan(fh: IO[bytes] | rawio.RawFile, plan: ReadPlan) -> tuple[Dataset, Frames] | None:
     r = _Grow(fh)
     meta, pos = rawio.read_meta(r)
     ts = rawio.uid_text(meta.get(0x0010))
@@ -325,7 +325,7 @@ class _FrameWalk:
 
     def _shared(self, ds: Dataset, tag: int, fast: Callable, full: Callable) -> object:
         """A macro's value from the shared functional groups: from its bytes, else through pydicom."""
-        shared = ds._dict.get(SHARED)
+        shared = fastscan.elements(ds).get(SHARED)
         try:
             if shared is not None and not isinstance(shared, RawDataElement):
                 raise rawio.FastPathUnavailable("already decoded")

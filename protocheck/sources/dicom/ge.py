@@ -228,7 +228,7 @@ def series_params(ds: Dataset, acq: Acquisition) -> None:
     _set_roles_and_notes(ds, acq)
     if _is_per_shot_tr(ds):
         tr = first_float(ds.get("RepetitionTime"))
-        acq.set("RepetitionTimeExcitation", round(tr / 1000.0, 9),
+        acq.set("RepetitionTimeExcitation", round(tr / 1000.0, 9),  # type: ignore[operator]  # None: noted
                 "DICOM (0018,0080) RepetitionTime, ms->s (GE 3D IR-prepared GRE: per-shot TR)")
         acq.note("per-shot-tr", "GE 3D IR-prepared gradient echo (IR-FSPGR/BRAVO): (0018,0080) is the excitation "
                                 "TR of one shot, not the inversion repetition time; check TI and flip angle instead")

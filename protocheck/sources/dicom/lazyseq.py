@@ -17,7 +17,7 @@ from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag
 
 from protocheck.sources.dicom import rawio
-from protocheck.sources.dicom.fastscan import dataset_over
+from protocheck.sources.dicom.fastscan import dataset_over, elements
 
 FUNCTIONAL_GROUPS = (0x52009229, 0x52009230)   # shared, per-frame
 _ITEM, _ITEM_END, _SEQUENCE_END = 0xE000, 0xE00D, 0xE0DD
@@ -32,14 +32,14 @@ def lazy_groups(ds: Dataset) -> None:
 def convert(ds: Dataset, tag: int) -> None:
     """Decode the raw sequence element ``tag`` of ``ds`` one level deep (items of raw elements), in place;
     anything else (absent, decoded, not explicit VR little endian, unusual) is left to pydicom."""
-    raw = ds._dict.get(tag)
+    raw = elements(ds).get(tag)
     if raw.__class__ is not RawDataElement or raw.VR != "SQ" or raw.is_implicit_VR or not raw.is_little_endian:
         return
     try:
         seq = _sequence(raw.value or b"", ds._character_set)
     except (rawio.FastPathUnavailable, ValueError, TypeError, KeyError, IndexError):
         return   # pydicom decodes it, as before
-    ds._dict[tag] = DataElement(raw.tag, "SQ", seq, raw.value_tell, False, already_converted=True)
+    elements(ds)[tag] = DataElement(raw.tag, "SQ", seq, raw.value_tell, False, already_converted=True)
 
 
 def _sequence(value: bytes, encoding: Any) -> Sequence:

@@ -70,13 +70,13 @@ def scan_tree(root: str | os.PathLike[str], options: ScanOptions | None = None) 
                 break
         workers = resolve_workers(options, len(head) if len(head) < AUTO_MIN_FILES else None)
         items = _chain(head, items)
-    tree = TreeHash()
-    folders = _folders(items, collector, tree)
+    listing = TreeHash()
+    folders = _folders(items, collector, listing)
     try:
         _run(folders, collector, options, index, workers)
         result = collector.finish()
         if index is not None:
-            index.store_snapshot(tree.digest(), result)
+            index.store_snapshot(listing.digest(), result)
     finally:
         if index is not None:
             index.close()

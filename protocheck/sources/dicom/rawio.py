@@ -76,7 +76,7 @@ class Reader:
 
     __slots__ = ("fh", "buf", "base", "eof")
 
-    def __init__(self, fh: IO[bytes]) -> None:
+    def __init__(self, fh: IO[bytes] | RawFile) -> None:
         self.fh = fh
         self.buf = fh.read(CHUNK)
         self.base = 0
@@ -226,14 +226,14 @@ class BytesReader(Reader):
     __slots__ = ()
 
     def __init__(self, data: bytes) -> None:
-        self.fh, self.buf, self.base, self.eof = None, data, 0, True
+        self.fh, self.buf, self.base, self.eof = None, data, 0, True  # type: ignore[assignment]  # never read
 
 
 def read_meta(r: Reader) -> tuple[dict[int, bytes], int]:
     """File meta group 0002 values and the offset of the dataset; raises FastPathUnavailable without "DICM"."""
     if not r.need(0, 132) or r.buf[128:132] != b"DICM":
         raise FastPathUnavailable("no Part 10 preamble")
-    pos, meta = 132, {}
+    pos, meta = 132, {}  # type: tuple[int, dict[int, bytes]]
     while True:
         h = header(r, pos)
         if h is None:
@@ -251,7 +251,7 @@ def uid_text(raw: bytes | None) -> str:
     return (raw or b"").rstrip(b"\x00 ").decode("ascii", "replace")
 
 
-def file_size(fh: IO[bytes]) -> int:
+def file_size(fh: IO[bytes] | RawFile) -> int:
     try:
         return os.fstat(fh.fileno()).st_size
     except (AttributeError, OSError, ValueError):

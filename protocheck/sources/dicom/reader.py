@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import IO, Any, Callable, Union
+from typing import IO, Any, BinaryIO, Callable, Union, cast
 
 from protocheck.sources.dicom import _pydicom  # noqa: F401  (first: pydicom without requests)
 from pydicom.dataset import Dataset
@@ -191,7 +191,7 @@ def read_header(source: Source, full: bool, last_group: int = BASE_LAST_GROUP,
             stop = _stop_after(0xFFFF if full else max(last_group, BASE_LAST_GROUP))
             ds = _read_deflated(fh, stop, force)
             if ds is None:
-                ds = read_partial(fh, stop_when=stop, defer_size=None if full else DEFER_SIZE, force=force)
+                ds = read_partial(cast(BinaryIO, fh), stop_when=stop, defer_size=None if full else DEFER_SIZE, force=force)
                 cut = _cut_reason(fh)
                 if cut is not None:
                     raise ReadSkip("invalid", cut)
@@ -258,7 +258,7 @@ def _position(v: Any) -> tuple[float, float, float] | None:
         t = tuple(round(float(x), 2) for x in v)
     except (TypeError, ValueError):
         return None
-    return t if len(t) == 3 else None  # type: ignore[return-value]
+    return t if len(t) == 3 else None
 
 
 def extract_record(ds: Dataset, name: str, frames: framescan.Frames | None = None,
@@ -407,24 +407,31 @@ def _from_texts(ds: Dataset, name: str, vals: dict[str, str]) -> FileRecord | No
         return None
     rec.sop_uid, rec.series_uid, rec.study_uid = vals["sop_uid"], vals["series_uid"], vals["study_uid"]
     rec.manufacturer, rec.acq_time = vals["manufacturer"], vals["acq_time"]
-    rec.instance_number = _num(vals["inst"], int)
-    rec.echo_time = _num(vals["te"], float)
-    rec.echo_number = _num(vals["echo"].split("\\")[0], int) if vals["echo"] else None
+    rec.instance_number = _int_text(vals["inst"])
+    rec.echo_time = _float_text(vals["te"])
+    rec.echo_number = _int_text(vals["echo"].split("\\")[0]) if vals["echo"] else None
     pos = vals["pos"].split("\\") if vals["pos"] else []
     try:
         rec.position = tuple(round(float(x), 2) for x in pos) if len(pos) == 3 else None  # type: ignore[assignment]
     except ValueError:
         rec.position = None
     rec.image_type = tuple(x.strip().upper() for x in vals["itype"].split("\\")) if vals["itype"] else ()
-    rec.n_frames = max(1, _num(vals["frames"], int) or 1)
+    rec.n_frames = max(1, _int_text(vals["frames"]) or 1)
     sample = vendors.file_diffusion_sample(ds, rec.manufacturer)
     if sample is not None:
         rec.diffusion.append((sample, 1))
     return rec
 
 
-def _num(text: str, kind: type) -> int | float | None:
+def _int_text(text: str) -> int | None:
     try:
-        return None if not text else kind(float(text)) if kind is int else float(text)
+        return int(float(text)) if text else None
+    except ValueError:
+        return None
+
+
+def _float_text(text: str) -> float | None:
+    try:
+        return float(text) if text else None
     except ValueError:
         return None

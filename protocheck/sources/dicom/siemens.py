@@ -62,7 +62,7 @@ def _vec(v: Any) -> tuple[float, float, float] | None:
         t = tuple(float(x) for x in v)
     except (TypeError, ValueError):
         return None
-    return t if len(t) == 3 and all(math.isfinite(x) for x in t) else None  # type: ignore[return-value]
+    return t if len(t) == 3 and all(math.isfinite(x) for x in t) else None
 
 
 def file_diffusion(ds: Dataset) -> DiffusionSample | None:
@@ -101,7 +101,7 @@ def parse_ascconv(text: str) -> dict[str, str]:
             start = text.rfind("\n", 0, at) + 1
             if start not in lines:
                 m = _ASC_LINE.match(text, start)   # a match starts at a line start: the same lines as findall
-                lines[start] = m.groups() if m else ("", "")
+                lines[start] = (m.group(1), m.group(2)) if m else ("", "")
             at = text.find(key, at + len(key))
     out: dict[str, str] = {}
     for start in sorted(lines):   # in text order: later lines win

@@ -102,7 +102,8 @@ class Pools:
     """
 
     def __init__(self, workers: int, options: ScanOptions) -> None:
-        self.workers, self.options, self.pool = workers, options, None
+        self.workers, self.options = workers, options
+        self.pool: Any = None
 
     def get(self) -> Any:
         """The executor (started now if needed), or None for a serial scan."""
