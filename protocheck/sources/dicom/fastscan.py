@@ -28,10 +28,10 @@ from protocheck.sources.dicom.readplan import ReadPlan
 from protocheck.sources.dicom.sopclass import MULTIFRAME_SOPS, NOT_PLAIN
 
 MAX_PRIVATE_VALUE = 64 * 1024   # larger private values (e.g. Siemens CSA series header) are not per-file values
-# The top-level public elements per-file extraction reads (reader.extract_record and the vendors'
+# The top-level public elements per-file extraction reads (extract.extract_record and the vendors'
 # file_diffusion): charset, image type, SOP class/instance, acquisition time, manufacturer, sequence name,
 # echo time/number, pulse sequence name, diffusion attributes, study/series UIDs, instance, position, frames,
-# modality (reader.not_mr_reason), acquisition contrast and image comments (canon.file_diffusion: a DWI file
+# modality (extract.not_mr_reason), acquisition contrast and image comments (canon.file_diffusion: a DWI file
 # without b-value is b0; newer Canon software writes "b=1500(x,y,z)" in ImageComments).
 PUBLIC_TAGS = frozenset({
     0x00080005, 0x00080008, 0x00080016, 0x00080018, 0x00080032, 0x00080060, 0x00080070, 0x00089209,
@@ -42,7 +42,7 @@ PUBLIC_TAGS = frozenset({
 # element read, in any private block; creators always kept); the scanner looks at the public groups and those
 # groups element by element (``plan.hot_groups``), all others are only walked (and 0x7FE0 ends it).
 _NOTHING: frozenset[int] = frozenset()
-# The per-file values decoded straight from their bytes when plain ASCII (reader.extract_record's fast branch).
+# The per-file values decoded straight from their bytes when plain ASCII (extract.extract_record's fast branch).
 TEXT_TAGS = (("sop_class", 0x00080016), ("sop_uid", 0x00080018), ("series_uid", 0x0020000E),
              ("study_uid", 0x0020000D), ("manufacturer", 0x00080070), ("inst", 0x00200013), ("pos", 0x00200032),
              ("acq_time", 0x00080032), ("te", 0x00180081), ("echo", 0x00180086), ("itype", 0x00080008),
