@@ -92,7 +92,7 @@ def _peak_mb() -> tuple[float, float]:
     return round(me, 1), round(kids, 1)
 
 
-def child(kind: str, corpus: str, workers: int, cache: str | None) -> None:
+def child(kind: str, corpus: str, workers: int, cache: str | None, report: bool = False) -> None:
     """One measurement in this (fresh) process; prints a JSON line."""
     sys.path.insert(0, str(REPO))
     # streamed, never held: a list of a million paths would be counted as the measured program's memory
@@ -115,10 +115,18 @@ def child(kind: str, corpus: str, workers: int, cache: str | None) -> None:
         from protocheck.sources.options import ScanOptions
         opts = ScanOptions(workers=workers, cache_dir=Path(cache) if cache else None)
         result = scan([corpus], opts)
-        findings = check_scan(result, load_protocol("als-brain-3t", opts.cache_dir), opts.cache_dir)
+        protocol = load_protocol("als-brain-3t", opts.cache_dir)
+        findings = check_scan(result, protocol, opts.cache_dir)
         n_files = result.n_files_seen
         extra = {"series": sum(1 for _ in result.acquisitions()), "exams": len(result.exams),
                  "skipped": len(result.skipped), "exam_results": len(findings)}
+        if report:   # the full JSON report, built and streamed as `protocheck check --format json` does
+            from protocheck.reports.json_report import json_blocks, report_to_dict
+            extra["report_bytes"] = 0
+            with open(os.devnull, "w", encoding="utf-8") as fh:
+                for block in json_blocks(report_to_dict(findings, result, protocol, lazy=True)):
+                    fh.write(block)
+                    extra["report_bytes"] += len(block.encode("utf-8"))
     dt = time.perf_counter() - t0
     me, kids = _peak_mb()
     print(json.dumps({"kind": kind, "files": n_files, "seconds": round(dt, 3),
@@ -142,9 +150,9 @@ def _tree_pss_kb(pid: int) -> int:
     return total
 
 
-def measure(kind: str, corpus: Path, workers: int = 1, cache: Path | None = None) -> dict:
+def measure(kind: str, corpus: Path, workers: int = 1, cache: Path | None = None, report: bool = False) -> dict:
     cmd = [sys.executable, "-W", "ignore", __file__, "--child", kind, "--corpus", str(corpus),
-           "--workers", str(workers)] + (["--cache", str(cache)] if cache else [])
+           "--workers", str(workers)] + (["--cache", str(cache)] if cache else []) + (["--report"] if report else [])
     pss = 0
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as proc:
         while proc.poll() is None:   # all processes together, sampled twice a second
@@ -158,7 +166,8 @@ def measure(kind: str, corpus: Path, workers: int = 1, cache: Path | None = None
     print(f"  {kind:10s} workers={workers} cache={'yes' if cache else 'no ':3s} {row['files']:>8d} files "
           f"{row['seconds']:>8.2f} s {row['files_per_s']:>9.1f} files/s  peak {row['peak_mb']:>7.1f} MB "
           f"(workers {row['worker_peak_mb']:.1f} MB; all processes {row['total_pss_mb']:.1f} MB) "
-          f"series={row.get('series', '-')}", flush=True)
+          f"series={row.get('series', '-')}" + (f" JSON report {row['report_bytes']:,} bytes" if report else ""),
+          flush=True)
     return row
 
 
@@ -179,12 +188,13 @@ def main() -> None:
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--cache", help=argparse.SUPPRESS)
+    ap.add_argument("--report", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child == "build":
         build_corpus(a.shared, a.corpus, a.files, a.mode)
         return
     if a.child:
-        child(a.child, str(a.corpus), a.workers, a.cache)
+        child(a.child, str(a.corpus), a.workers, a.cache, a.report)
         return
     if not 1 <= a.files <= 1_000_000:
         sys.exit("--files must be between 1 and 1,000,000")
@@ -202,7 +212,7 @@ def main() -> None:
     # PYTHONDONTWRITEBYTECODE set, every child would otherwise compile protocheck's sources again
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "protocheck")], check=True)
     if a.only == "memory":
-        measure("protocheck", corpus, 2)
+        measure("protocheck", corpus, 2, report=True)
     elif a.only == "default":
         shares = [default_command_round(corpus) for _ in range(max(1, a.repeat))]
         if len(shares) > 1:

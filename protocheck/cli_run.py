@@ -8,8 +8,9 @@ import io
 import json
 import sys
 import time
+import zlib
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from rich.console import Console
 
@@ -107,10 +108,12 @@ def _check_output_path(output: Path | None, roots: list[Path], what: str = "-o")
         check_target(output, roots, what)
 
 
-def write_output(text: str, output: Path | None) -> None:
-    """Write a report to ``output`` (a temporary file renamed over it: never through a link), or stdout."""
+def write_output(text: str | Iterable[str], output: Path | None) -> None:
+    """Write a report (its text, or its text blocks as they come) to ``output`` (a temporary file renamed over
+    it: never through a link), or stdout."""
     if output is None:
-        sys.stdout.write(text)
+        for block in (text,) if isinstance(text, str) else text:
+            sys.stdout.write(block)
         sys.stdout.flush()
         return
     from protocheck.outputs import write_atomic
@@ -155,18 +158,37 @@ def run_check(args: argparse.Namespace) -> int:
         write_output(stored[0], args.output)
         return stored[1]
     results = check_scan(scan, protocol, options.cache_dir)
-    report = report_to_dict(results, scan, protocol, include_identifiers=args.include_identifiers)
+    report = report_to_dict(results, scan, protocol, include_identifiers=args.include_identifiers,
+                            lazy=args.format == "json")   # JSON: each exam's dict built as it is encoded
     if args.summary:
         from protocheck.sources.summary import write_summary
         write_summary(results, scan, args.summary, options, protocol=protocol)
-    text = _render_check(report, args, console)
-    write_output(text, args.output)
+    if args.format == "json":   # streamed: the text is never held whole, only compressed for the cache
+        text: str | bytes = _write_json(report, args.output)
+    else:
+        text = _render_check(report, args, console, options.cache_dir if key is not None else None)
+        write_output(text, args.output)
     if not results:
         print(_no_exam_message(scan), file=sys.stderr)
         return EXIT_FAILURE
     if key is not None:
         report_cache.store(options.cache_dir, key, text, report["exit_code"])
     return report["exit_code"]
+
+
+def _write_json(report: dict[str, Any], output: Path | None) -> bytes:
+    """Write the JSON report block by block; returns its text zlib-compressed (what the report cache keeps)."""
+    from protocheck.reports.json_report import json_blocks
+    packer = zlib.compressobj(1)
+    packed: list[bytes] = []
+
+    def blocks() -> Iterator[str]:
+        for block in json_blocks(report):
+            packed.append(packer.compress(block.encode("utf-8")))
+            yield block
+
+    write_output(blocks(), output)
+    return b"".join(packed) + packer.flush()
 
 
 def _no_exam_message(scan: ScanResult) -> str:
@@ -189,11 +211,10 @@ def _report_key(args: argparse.Namespace, scan: ScanResult, protocol: Any, optio
     return report_cache.report_key(scan, protocol, settings)
 
 
-def _render_check(report: dict[str, Any], args: argparse.Namespace, console: Any) -> str:
-    """The check report as text in the format asked for."""
-    if args.format == "json":
-        from protocheck.reports.json_report import render_json
-        return render_json(report)
+def _render_check(report: dict[str, Any], args: argparse.Namespace, console: Any,
+                  cache: Path | None = None) -> str:
+    """The check report as text in the format asked for, JSON aside (``cache``: where exams' console sections
+    are kept)."""
     if args.format == "tsv":
         from protocheck.reports.tsv import render_tsv
         return render_tsv(report)
@@ -203,9 +224,13 @@ def _render_check(report: dict[str, Any], args: argparse.Namespace, console: Any
     if console.legacy_windows:   # an old Windows console is driven by API calls, not text: printed directly
         render_console(report, console, quiet=args.quiet, verbose=args.verbose)
         return ""
-    with console.capture() as captured:
-        render_console(report, console, quiet=args.quiet, verbose=args.verbose)
-    return captured.get()
+    from protocheck.reports.console import render_console_text
+    if cache is None:
+        return render_console_text(report, console, quiet=args.quiet, verbose=args.verbose)
+    settings = (console.width, console.color_system, console.is_terminal, console.encoding, console.no_color,
+                args.verbose)
+    with report_cache.Sections(cache, settings) as sections:   # only the exams that changed are rendered
+        return render_console_text(report, console, quiet=args.quiet, verbose=args.verbose, sections=sections)
 
 
 def run_inspect(args: argparse.Namespace) -> int:

@@ -55,8 +55,9 @@ def check_target(target: str | os.PathLike[str], roots: Iterable[str | os.PathLi
                           path=str(path), where=what, fix="write it to a folder outside the exam/dataset")
 
 
-def write_atomic(target: str | os.PathLike[str], data: str | bytes, what: str = "-o") -> Path:
-    """Write ``data`` to a fresh temporary file beside ``target`` and rename it over ``target``."""
+def write_atomic(target: str | os.PathLike[str], data: str | bytes | Iterable[str], what: str = "-o") -> Path:
+    """Write ``data`` (or its text blocks, as they come) to a fresh temporary file beside ``target`` and rename
+    it over ``target``."""
     path = Path(target)
     if path.is_dir() and not path.is_symlink():
         raise ReportError("is a folder, not a file name", path=str(path), where=what,
@@ -66,7 +67,8 @@ def write_atomic(target: str | os.PathLike[str], data: str | bytes, what: str = 
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as fh:
-                fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+                for block in (data,) if isinstance(data, (str, bytes)) else data:
+                    fh.write(block.encode("utf-8") if isinstance(block, str) else block)
             os.chmod(tmp, 0o666 & ~_UMASK)   # mkstemp's 0600 -> what a plain open() would have made
             os.replace(tmp, path)
         except BaseException:

@@ -4,7 +4,8 @@ Rendering the console report of an archive of hundreds of exams takes longer tha
 from the index, so the re-check of an unchanged archive would cost a third of the first run. The text is a
 function of the scan (its digest: reading code, options, every file's name, size and mtime), of the sites given to
 its exams, of the protocol (sha256), of the checking and reporting code, of the options and of the console (width,
-colours, encoding): all are in the key. A damaged or unreadable entry is a miss, never an error.
+colours, encoding): all are in the key. Every entry is sealed with the user's HMAC key (``sealing``) and bound to
+its key: a damaged, tampered or foreign entry is a miss, never an error and never printed.
 """
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from protocheck import __version__
+from protocheck.errors import SourceError
 from protocheck.resources import code_digest
+from protocheck.sealing import check_folder, seal, unseal
 
 SCHEMA = 1
 KEEP = 16                  # entries kept (the most recently stored)
@@ -43,22 +46,43 @@ def report_key(scan: Any, protocol: Any, settings: tuple) -> bytes | None:
     return h.digest()
 
 
+def _open(cache_dir: Path) -> sqlite3.Connection:
+    """The store, read-only (never created); SourceError for a cache folder others may write."""
+    check_folder(cache_dir)
+    return sqlite3.connect(f"{(Path(cache_dir) / _NAME).resolve().as_uri()}?mode=ro", uri=True)
+
+
+def _opened(key: bytes, data: bytes | None) -> bytes | None:
+    """What ``_sealed`` sealed under ``key``, or None (tampered, damaged, another user's or another key's)."""
+    blob = unseal(data)
+    return blob[len(key):] if blob is not None and blob.startswith(key) else None
+
+
+def _sealed(key: bytes, blob: bytes) -> bytes:
+    """``blob`` bound to ``key`` and sealed with the user's HMAC key: a tampered text is never printed."""
+    return seal(key + blob)
+
+
 def load(cache_dir: Path, key: bytes) -> tuple[str, int] | None:
     """The stored (text, exit code) of ``key``, or None."""
     try:
-        db = sqlite3.connect(f"{(Path(cache_dir) / _NAME).resolve().as_uri()}?mode=ro", uri=True)
+        db = _open(cache_dir)
         try:
-            row = db.execute("SELECT text, exit_code FROM reports WHERE key=?", (key,)).fetchone()
+            row = db.execute("SELECT text FROM reports WHERE key=?", (key,)).fetchone()
         finally:
             db.close()
-        return None if row is None else (zlib.decompress(row[0]).decode("utf-8"), int(row[1]))
-    except Exception:  # noqa: BLE001 - a missing, damaged or locked entry is only a miss
+        blob = None if row is None else _opened(key, row[0])
+        return None if blob is None else (zlib.decompress(blob[1:]).decode("utf-8"), blob[0])
+    except Exception:  # noqa: BLE001 - a missing, damaged or locked entry, or an unsafe folder, is only a miss
         return None
 
 
-def store(cache_dir: Path, key: bytes, text: str, exit_code: int) -> None:
-    """Keep the text for the next re-check (silently nothing when the folder cannot be written)."""
+def store(cache_dir: Path, key: bytes, text: str | bytes, exit_code: int) -> None:
+    """Keep the text (or its zlib-compressed UTF-8) for the next re-check (silently nothing when the folder
+    cannot be written)."""
+    packed = text if isinstance(text, bytes) else zlib.compress(text.encode("utf-8"), 1)
     try:
+        check_folder(cache_dir)
         db = sqlite3.connect(Path(cache_dir) / _NAME)
         try:
             with db:
@@ -66,9 +90,74 @@ def store(cache_dir: Path, key: bytes, text: str, exit_code: int) -> None:
                            "text BLOB, exit_code INTEGER)")
                 n = (db.execute("SELECT MAX(stored) FROM reports").fetchone()[0] or 0) + 1
                 db.execute("INSERT OR REPLACE INTO reports VALUES (?, ?, ?, ?)",
-                           (key, n, zlib.compress(text.encode("utf-8"), 1), exit_code))
+                           (key, n, _sealed(key, bytes([exit_code & 0xFF]) + packed), exit_code))
                 db.execute("DELETE FROM reports WHERE stored <= ?", (n - KEEP,))
         finally:
             db.close()
-    except (OSError, sqlite3.Error):
+    except (OSError, sqlite3.Error, SourceError):
         return
+
+
+class Sections:
+    """Each exam's rendered console section, kept by the exam's own content and the console settings: after a
+    change, a re-check renders only the exams whose report changed (``reports.console.render_console_text``).
+
+    Use as a context manager: new sections are written on exit; sections not used by this run or the three
+    before it are forgotten. A damaged or unwritable store is only a miss."""
+
+    KEEP_RUNS = 4
+
+    def __init__(self, cache_dir: Path, settings: tuple) -> None:
+        self.path = Path(cache_dir) / _NAME
+        self.salt = code_fingerprint() + repr(settings).encode()
+        self.used: list[bytes] = []
+        self.new: list[tuple[bytes, bytes]] = []
+        try:
+            self.db: sqlite3.Connection | None = _open(cache_dir)
+        except (sqlite3.Error, SourceError):
+            self.db = None
+
+    def _key(self, exam: dict[str, Any]) -> bytes:
+        import json
+        text = json.dumps(exam, ensure_ascii=False, separators=(",", ":"), default=str)
+        return hashlib.blake2b(self.salt + text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+    def get(self, exam: dict[str, Any]) -> str | None:
+        key = self._key(exam)
+        self.used.append(key)
+        if self.db is None:
+            return None
+        try:
+            row = self.db.execute("SELECT text FROM sections WHERE key=?", (key,)).fetchone()
+            blob = None if row is None else _opened(key, row[0])
+            return None if blob is None else zlib.decompress(blob).decode("utf-8")
+        except Exception:  # noqa: BLE001 - a missing, damaged or locked entry is only a miss
+            return None
+
+    def put(self, exam: dict[str, Any], text: str) -> None:
+        key = self._key(exam)
+        self.new.append((key, _sealed(key, zlib.compress(text.encode("utf-8"), 1))))
+
+    def __enter__(self) -> "Sections":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.db is not None:
+            self.db.close()
+        if exc[0] is not None or self.db is None and self.path.exists():   # an unsafe folder or a bad store
+            return
+        try:
+            check_folder(self.path.parent)
+            db = sqlite3.connect(self.path)
+            try:
+                with db:
+                    db.execute("CREATE TABLE IF NOT EXISTS sections (key BLOB PRIMARY KEY, run INTEGER, text BLOB)")
+                    run = (db.execute("SELECT MAX(run) FROM sections").fetchone()[0] or 0) + 1
+                    db.executemany("INSERT OR REPLACE INTO sections VALUES (?, ?, ?)",
+                                   [(k, run, t) for k, t in self.new])
+                    db.executemany("UPDATE sections SET run=? WHERE key=?", [(run, k) for k in self.used])
+                    db.execute("DELETE FROM sections WHERE run <= ?", (run - self.KEEP_RUNS,))
+            finally:
+                db.close()
+        except (OSError, sqlite3.Error, SourceError):
+            return

@@ -273,25 +273,63 @@ def render_console(report: dict[str, Any], console: Console | None = None, quiet
             console.print(Text.assemble((text, style), " ", _exam_title(exam)))
         console.print(verdict_line(report), highlight=False)
         return
+    _report_head(console, report)
+    for exam in report["exams"]:
+        _exam_section(console, exam, verbose)
+    _report_tail(console, report, verbose)
+
+
+def render_console_text(report: dict[str, Any], console: Console, quiet: bool = False, verbose: bool = False,
+                        sections: Any = None) -> str:
+    """The report as ``console`` would print it, as text; ``sections`` (``get(exam)`` -> text or None,
+    ``put(exam, text)``) keeps each exam's section, so a re-check renders only the exams that changed. The
+    pieces are captured one after the other: their concatenation is the text of one capture (tested)."""
+    if quiet or sections is None:
+        with console.capture() as whole:
+            render_console(report, console, quiet=quiet, verbose=verbose)
+        return whole.get()
+    with console.capture() as head:
+        _report_head(console, report)
+    parts = [head.get()]
+    for exam in report["exams"]:
+        text = sections.get(exam)
+        if text is None:
+            with console.capture() as piece:
+                _exam_section(console, exam, verbose)
+            text = piece.get()
+            sections.put(exam, text)
+        parts.append(text)
+    with console.capture() as tail:
+        _report_tail(console, report, verbose)
+    return "".join(parts) + tail.get()
+
+
+def _report_head(console: Console, report: dict[str, Any]) -> None:
     proto = report["protocol"]
     console.print(Text.assemble(("protocheck " + str(report["tool"]["version"]), "bold"), " · protocol ",
                                 (str(proto["name"]), "bold"), " ", str(proto["version"])))
+
+
+def _exam_section(console: Console, exam: dict[str, Any], verbose: bool) -> None:
+    """One exam: header, sequence table, problems, the unverifiable line, the other series."""
     width = console.width
-    for exam in report["exams"]:
-        _exam_header(console, exam)
-        console.print(_sequence_table(exam, width))
-        problems = _problem_findings(exam)
-        if problems:
-            console.print()
-            console.print(_findings_table(exam, problems, width))
-        info = _unverifiable_info_line(exam)
-        if info:
-            console.print(Text(info, style="dim"))
+    _exam_header(console, exam)
+    console.print(_sequence_table(exam, width))
+    problems = _problem_findings(exam)
+    if problems:
         console.print()
-        _other_series(console, exam, verbose)
+        console.print(_findings_table(exam, problems, width))
+    info = _unverifiable_info_line(exam)
+    if info:
+        console.print(Text(info, style="dim"))
+    console.print()
+    _other_series(console, exam, verbose)
+
+
+def _report_tail(console: Console, report: dict[str, Any], verbose: bool) -> None:
     if len(report["exams"]) > 1:
         console.print()
-        console.print(site_summary_table(report, width))
+        console.print(site_summary_table(report, console.width))
     if not report["exams"]:
         console.print("[bold red]No MR exam was found in the input.[/] Check the path; " +
                       ("the files listed below were not usable." if report["skipped"] else "it holds no file."))

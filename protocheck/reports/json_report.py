@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from protocheck import __version__
 from protocheck.checks.results import ExamResult, Finding, MatchInfo, Status, count_findings
@@ -127,9 +127,10 @@ def _counts(results: list[ExamResult]) -> dict[str, int]:
 
 
 def report_to_dict(results: list[ExamResult], scan: ScanResult, protocol: Any,
-                   include_identifiers: bool = False) -> dict[str, Any]:
-    """The whole check report as a JSON-ready dict (see schemas/report.schema.json)."""
-    return _jsonable({
+                   include_identifiers: bool = False, lazy: bool = False) -> dict[str, Any]:
+    """The whole check report as a JSON-ready dict (see schemas/report.schema.json); ``lazy``: its exams are an
+    iterator that builds each exam's dict when it is written (``write_json``), so memory follows one exam."""
+    report = _jsonable({
         "report_format": REPORT_FORMAT_VERSION,
         "tool": {"name": "protocheck", "version": __version__},
         "generated": _dt.date.today().isoformat(),
@@ -142,13 +143,62 @@ def report_to_dict(results: list[ExamResult], scan: ScanResult, protocol: Any,
                     "files_seen": scan.n_files_seen, "skipped": len(scan.skipped),
                     "findings": _counts(results),
                     "counts": count_findings(f for r in results for f in r.all_findings())},
-        "exams": [exam_to_dict(r, include_identifiers) for r in results],
+        "exams": [] if lazy else [exam_to_dict(r, include_identifiers) for r in results],
         "skipped": [{"path": s.path, "kind": s.kind, "reason": s.reason} for s in scan.skipped],
     })
+    if lazy:
+        report["exams"] = (_jsonable(exam_to_dict(r, include_identifiers)) for r in results)
+    return report
+
+
+_LEAF = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode   # no indent: the C encoder
+_INDENTED = 4        # containers above this depth get one line per member: a finding, a series is one line
+
+
+def json_chunks(value: Any, depth: int = 0) -> Iterator[str]:
+    """The JSON text of ``value`` in pieces: two-space indentation down to ``_INDENTED`` levels, deeper values
+    one line each, every leaf encoded by json's C encoder (``json.dumps(indent=2)`` runs the pure-Python one,
+    ~10x slower). An iterator (e.g. a report's lazily built exams) is written as a list, one item at a time."""
+    if depth >= _INDENTED or not isinstance(value, (dict, list, Iterator)) or not value:
+        yield _LEAF(list(value) if isinstance(value, Iterator) else value)
+        return
+    pad = "\n" + "  " * (depth + 1)
+    if isinstance(value, dict):
+        yield "{"
+        sep = pad
+        for key, item in value.items():
+            yield sep + _LEAF(str(key)) + ": "
+            yield from json_chunks(item, depth + 1)
+            sep = "," + pad
+        yield "\n" + "  " * depth + "}"
+        return
+    yield "["
+    sep = pad
+    for item in value:
+        yield sep
+        yield from json_chunks(item, depth + 1)
+        sep = "," + pad
+    yield ("\n" + "  " * depth + "]") if sep != pad else "]"
 
 
 def render_json(report: dict[str, Any]) -> str:
-    return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+    """The report as JSON text (indented as ``json_chunks`` says; the same content as ``json.dumps``)."""
+    return "".join(json_blocks(report))
+
+
+def json_blocks(report: dict[str, Any]) -> Iterator[str]:
+    """The report's JSON text in ~64 KB blocks, the last one ending the text with a newline: written as they
+    come, a lazily built report is never held whole, as a dict or as text."""
+    parts: list[str] = []
+    size = 0
+    for part in json_chunks(report):
+        parts.append(part)
+        size += len(part)
+        if size > 1 << 16:
+            yield "".join(parts)
+            parts, size = [], 0
+    parts.append("\n")
+    yield "".join(parts)
 
 
 def acquisition_to_inspect(acq: Acquisition, provenance: bool = False) -> dict[str, Any]:

@@ -1,11 +1,13 @@
 """Incremental index (SQLite, outside the input tree): per-folder file records for fast re-audits.
 
-Each folder of a scanned tree is one row: the (name, size, mtime_ns) of its files, and for each file its small
-per-file record (``reader.FileRecord``) plus, for the file that was read in full, the per-series extraction
-(the "seed": series parameters from the full header). A re-audit compares the folder listing with the row:
-an unchanged folder costs one lookup and one unpickle; in a changed folder only added or changed files
-(different size or mtime_ns) are read again; removed and renamed files disappear with the new listing.
-Rows hold plain tuples (marshal, fast to load); seeds stay pickled and are unpickled only when folded.
+Each folder of a scanned tree is one row, cut into blocks of files (``parallel._blocks``: boundaries set by
+file names, so a change moves no other block). Per block: the digest of its (name, size, mtime_ns) listing,
+each file's small record (``reader.FileRecord``, plus for the file that was read in full the per-series
+"seed": series parameters from the full header), and the block's pre-merged summary (its files folded into
+per-series aggregates, ``DicomCollector.summary``). A re-check merges an unchanged block's summary (cost per
+series, not per file); in a changed block only added or changed files (different size or mtime_ns) are read
+again and the block is folded anew; removed and renamed files disappear with the new listing.
+Records are plain tuples (marshal, fast to load); seeds stay pickled and are unpickled only when folded.
 A whole-tree snapshot (the finished ScanResult under ``treedigest``'s digest of every folder listing) serves
 an unchanged tree with one walk and one row. The database name carries a fingerprint of the reading code and of the options that change records
 (identifiers, pseudonym key), so a new protocheck version or other options never reuse stale records.
@@ -30,7 +32,7 @@ from protocheck.resources import code_digest
 from protocheck.sources.discovery import listing_bytes
 from protocheck.sources.options import ScanOptions
 
-SCHEMA = 2
+SCHEMA = 3
 Entry = tuple[str, int, int, Any]     # (file name, size, mtime_ns, payload (record, seed or pickled seed))
 _FIELDS = ("name", "sop_class", "sop_uid", "series_uid", "study_uid", "manufacturer", "instance_number",
            "position", "acq_time", "echo_time", "echo_number", "image_type", "n_frames", "mrs")
@@ -217,7 +219,6 @@ class Index:
                               where="--cache-dir", fix="give a writable cache folder, or run without a cache"
                               ) from None
         self.seen: set[str] = set()
-        self.hits = self.misses = 0
         self._pending = 0
 
     def __enter__(self) -> "Index":
@@ -231,37 +232,55 @@ class Index:
         """Digest of a folder listing: every name, size and mtime_ns."""
         return hashlib.blake2b(listing_bytes(files), digest_size=16).digest()
 
-    def load(self, folder: str, files: list[tuple[str, int, int]]) -> tuple[bool, dict[str, Entry]]:
-        """(whole folder unchanged, name -> cached entry) for the folder listing ``files``."""
+    def load_blocks(self, folder: str) -> dict[bytes, tuple[bytes, bytes | None]]:
+        """The folder's stored blocks: block listing key -> (encoded records, pickled summary or None)."""
         self.seen.add(folder)
-        row = self.db.execute("SELECT listing, data FROM folders WHERE root=? AND folder=?",
-                              (self.root, folder)).fetchone()
+        row = self.db.execute("SELECT data FROM folders WHERE root=? AND folder=?", (self.root, folder)).fetchone()
         if row is None:
-            self.misses += len(files)
-            return False, {}
+            return {}
         try:
-            rows = marshal.loads(zlib.decompress(unseal(row[1])))   # type: ignore[arg-type] # None: a miss
-            by_name = {name: (name, size, mtime, (record_from(rec), seed)) for name, size, mtime, rec, seed in rows}
+            blocks = marshal.loads(zlib.decompress(unseal(row[0])))   # type: ignore[arg-type] # None: a miss
+            return {key: (rows, summary) for key, rows, summary in blocks}
         except Exception:  # noqa: BLE001 - a damaged row is only a cache miss
-            self.misses += len(files)
-            return False, {}
-        same = row[0] == self.listing_key(files)
-        if same:
-            self.hits += len(files)
-        return same, by_name
+            return {}
 
-    def store(self, folder: str, files: list[tuple[str, int, int]], entries: list[Entry]) -> None:
-        """Replace the folder's row with the current listing and records."""
+    @staticmethod
+    def entries(rows: bytes) -> list[Entry]:
+        """The (name, size, mtime_ns, (record, seed)) of a block's ``encode``d records (seeds still pickled)."""
+        return [(name, size, mtime, (record_from(rec), seed)) for name, size, mtime, rec, seed in marshal.loads(rows)]
+
+    @staticmethod
+    def encode(entries: list[Entry]) -> bytes | None:
+        """The stored form of a block's records (seeds pickled now: later folding cannot change them); None
+        when a value cannot be stored (never expected: the folder is then simply not cached)."""
         rows = [(name, size, mtime, record_tuple(rec),
                  seed if seed is None or isinstance(seed, bytes) else pickle.dumps(seed, pickle.HIGHEST_PROTOCOL))
                 for name, size, mtime, (rec, seed) in entries]
         try:
-            blob = seal(zlib.compress(marshal.dumps(rows), 1))
-        except ValueError:   # a value of an unusual type (never expected): the folder is simply not cached
-            return
+            return marshal.dumps(rows)
+        except ValueError:
+            return None
+
+    @staticmethod
+    def pack_summary(summary: Any) -> bytes:
+        """A block's pre-merged summary (``DicomCollector.summary``) as stored."""
+        return pickle.dumps(summary, pickle.HIGHEST_PROTOCOL)
+
+    @staticmethod
+    def summary_of(packed: bytes) -> Any:
+        """The summary of ``pack_summary`` (None if damaged: the block is then folded from its records); it comes
+        from a folder row whose seal ``load_blocks`` verified, like the seeds beside it."""
+        try:
+            return pickle.loads(packed)
+        except Exception:  # noqa: BLE001 - a damaged row is only a cache miss
+            return None
+
+    def store_blocks(self, folder: str, files: list[tuple[str, int, int]],
+                     blocks: list[tuple[bytes, bytes, bytes | None]]) -> None:
+        """Replace the folder's row: its listing and, per block, (listing key, encoded records, summary)."""
         self.db.execute("INSERT OR REPLACE INTO folders VALUES (?, ?, ?, ?)",
-                        (self.root, folder, self.listing_key(files), blob))
-        self._pending += len(entries)
+                        (self.root, folder, self.listing_key(files), seal(zlib.compress(marshal.dumps(blocks), 1))))
+        self._pending += len(files)
         if self._pending > 20_000:
             self.db.commit()
             self._pending = 0

@@ -142,9 +142,9 @@ def test_unchanged_tree_is_served_from_the_snapshot_and_a_change_is_not(tree, tm
     opts = ScanOptions(cache_dir=tmp_path / "cache", workers=1)
     first = scan_dicom(tree, opts)
     loads: list[str] = []
-    real_load = index_mod.Index.load
-    monkeypatch.setattr(index_mod.Index, "load", lambda self, folder, files: loads.append(folder)
-                        or real_load(self, folder, files))
+    real_load = index_mod.Index.load_blocks
+    monkeypatch.setattr(index_mod.Index, "load_blocks", lambda self, folder: loads.append(folder)
+                        or real_load(self, folder))
     reads.clear()
     again = scan_dicom(tree, opts)
     assert _snap(again) == _snap(first) and not reads and not loads   # no file, no folder row

@@ -65,6 +65,8 @@ class DicomCollector:
         self.n_files = 0
         self._last_group: dict[str, int] = {}   # folder -> per-file last group of the series last seen there
         self._shared = SharedParameters()
+        self._partial: set[str] = set()   # a block's sub-collector: series known elsewhere, folded partially
+        self._exact = True                # False: a partial series' diffusion order counted its own files
 
     # --- inputs -------------------------------------------------------------------------------
     def add_path(self, path: str | os.PathLike[str], rel: str | None = None) -> None:
@@ -146,6 +148,43 @@ class DicomCollector:
         self.studies.setdefault(rec.study_uid or "unknown-study", study).series.append(uid)
         self.add_record(rec)
 
+    # --- block summaries (incremental index) -----------------------------------------------------
+    def sub(self, known: Any = ()) -> "DicomCollector":
+        """An empty collector with this one's root and options, for one block of files: the series of ``known``
+        that are here get empty partial aggregates there (their files are folded into those, merged later)."""
+        c = DicomCollector(self.root, self.options)
+        for uid in known:
+            if uid in self.series and uid not in c.series:
+                c.series[uid] = _Series(Acquisition(key=uid, source_kind="dicom"))
+                c._partial.add(uid)
+        return c
+
+    def summary(self) -> tuple:
+        """This sub-collector's whole state as plain picklable data: a block's pre-merged summary."""
+        return self.n_files, self.skipped, self.studies, self.series, self._partial, self._exact
+
+    def merge(self, summary: tuple) -> bool:
+        """Take a block's summary as if its files were folded here one by one, in walk order; False (nothing
+        taken) when that would differ: a series new there is already here, a partial one is not, a SOP
+        instance is here already (a duplicate), or a diffusion order counted files without instance numbers."""
+        n_files, skipped, studies, series, partial, exact = summary
+        if not exact or any((uid in partial) != (uid in self.series) for uid in series):
+            return False
+        if any(not self.series[uid].sops.isdisjoint(series[uid].sops) for uid in partial):
+            return False
+        self.n_files += n_files
+        self.skipped.extend(skipped)
+        for uid in partial:
+            _absorb(self.series[uid], series[uid])
+        for study_uid, st in studies.items():
+            mine = self.studies.setdefault(study_uid, st)
+            for uid in st.series:
+                self._shared.share(series[uid].acq)
+                self.series[uid] = series[uid]
+                if mine is not st:
+                    mine.series.append(uid)
+        return True
+
     def _study(self, rec: reader.FileRecord, ds: Dataset | None) -> _Study:
         key = rec.study_uid or "unknown-study"
         st = self.studies.get(key)
@@ -168,6 +207,8 @@ class DicomCollector:
         if rec.instance_number is not None:
             s.instances.add(rec.instance_number)
         order = float(rec.instance_number if rec.instance_number is not None else s.acq.n_files)
+        if rec.diffusion and rec.instance_number is None and self._partial:
+            self._exact = self._exact and s.acq.key not in self._partial
         if rec.positions:
             s.positions.update(map(pack_position, rec.positions))
         elif rec.position is not None:
@@ -199,6 +240,24 @@ class DicomCollector:
             result.exams.append(exam)
         result.exams.sort(key=lambda e: (e.folder, e.key))
         return result
+
+
+def _absorb(s: _Series, part: _Series) -> None:
+    """Add a partial aggregate of the same series (files folded elsewhere, later in walk order) to ``s``."""
+    s.acq.n_files += part.acq.n_files
+    s.sop_classes += tuple(c for c in part.sop_classes if c not in s.sop_classes)
+    s.folders.extend(f for f in part.folders if f not in s.folders)
+    s.sops.absorb(part.sops)
+    for v in part.instances:
+        s.instances.add(v)
+    s.positions.update(part.positions)
+    if part.echo_times:
+        s.echo_times = (s.echo_times or set()) | part.echo_times
+    s.n_images += part.n_images
+    if part.diff:
+        if s.diff is None:
+            s.diff = diffusion.DiffusionAggregate()
+        s.diff.absorb(part.diff)
 
 
 _UNREADABLE_KINDS = ("invalid", "unreadable")

@@ -61,6 +61,18 @@ class HashSet:
     def _stored(self) -> Iterator[int]:
         return (v for v in self.table if v)
 
+    def isdisjoint(self, other: "HashSet") -> bool:
+        """True when no stored value of ``other`` is stored here (the smaller table as a set: C-level)."""
+        small, big = (self, other) if self.n <= other.n else (other, self)
+        values = set(small.table)
+        values.discard(_EMPTY)
+        return values.isdisjoint(big.table)
+
+    def absorb(self, other: "HashSet") -> None:
+        """Add every stored value of ``other`` (of the same class) here."""
+        for v in other._stored():
+            self.add_new(v)
+
     def __len__(self) -> int:
         return self.n
 

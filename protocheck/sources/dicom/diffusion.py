@@ -45,7 +45,14 @@ class DiffusionAggregate:
 
     def add(self, sample: DiffusionSample, order: float, count: int = 1) -> None:
         """Count ``count`` images (slices, mosaic files or frames) with this diffusion state."""
-        key = sample_key(sample)
+        self._count(sample_key(sample), order, count)
+
+    def absorb(self, other: "DiffusionAggregate") -> None:
+        """Add another aggregate of the same series (its states as if added here one by one, in its order)."""
+        for key, (count, order) in other.states.items():
+            self._count(key, order, count)
+
+    def _count(self, key: tuple, order: float, count: float) -> None:
         st = self.states.get(key)
         if st is None:
             self.states[key] = [count, order]

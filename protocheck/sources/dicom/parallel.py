@@ -13,7 +13,8 @@ from __future__ import annotations
 import collections
 import os
 import time
-from typing import Any, Iterable, Iterator
+import zlib
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from protocheck.model import ScanResult
 from protocheck.sources import treedigest
@@ -23,15 +24,19 @@ from protocheck.sources.dicom.workers import (
 from protocheck.sources.options import ScanOptions
 from protocheck.sources.treedigest import TreeHash, tree_digest
 
+if TYPE_CHECKING:
+    from protocheck.sources.index import Entry
+
 __all__ = ["read_file", "resolve_workers", "scan_tree", "tree_digest"]
 
 BATCH = 128                   # files per task
+BLOCK = 16                    # mean files per index block (a changed file re-folds its block only)
 PROGRESS_INTERVAL = 0.1       # seconds between progress callbacks (at most ~10 per second)
 
 class _Folder:
     """One folder's files in walk order: listing, cached entries, and the batches still to read."""
 
-    __slots__ = ("name", "chunk", "key", "files", "paths", "cached", "pending")
+    __slots__ = ("name", "chunk", "key", "files", "paths", "cached", "pending", "blocks", "stored")
 
     def __init__(self, name: str, chunk: int = 0) -> None:
         self.name, self.chunk = name, chunk
@@ -40,6 +45,8 @@ class _Folder:
         self.paths: list[str] = []
         self.cached: dict[str, Any] = {}
         self.pending: list[Any] = []
+        self.blocks: list[tuple[list[tuple[str, int, int]], bytes, Any]] = []   # (files, key, stored block)
+        self.stored = False   # every block as the index holds it: the row needs no rewrite
 
 
 def scan_tree(root: str | os.PathLike[str], options: ScanOptions | None = None) -> ScanResult:
@@ -72,14 +79,16 @@ def scan_tree(root: str | os.PathLike[str], options: ScanOptions | None = None) 
         items = _chain(head, items)
     listing = TreeHash()
     folders = _folders(items, collector, listing)
+    done = False
     try:
         _run(folders, collector, options, index, workers)
         result = collector.finish()
         if index is not None:
             index.store_snapshot(listing.digest(), result)
+        done = True
     finally:
         if index is not None:
-            index.close()
+            index.close(prune=done)   # interrupted: folders not reached yet keep their rows
     return result
 
 
@@ -149,16 +158,41 @@ def _run(folders: Iterator[_Folder], collector: Any, options: ScanOptions, index
     progress.done()
 
 
+def _blocks(files: list[tuple[str, int, int]]) -> list[list[tuple[str, int, int]]]:
+    """A folder's files in walk order, cut into blocks of ~BLOCK files: a block ends after a file whose name
+    hashes to 0 modulo BLOCK (so adding or removing a file moves no other boundary), or at 4 * BLOCK files."""
+    out: list[list[tuple[str, int, int]]] = []
+    cur: list[tuple[str, int, int]] = []
+    for f in files:
+        cur.append(f)
+        if zlib.crc32(f[0].encode("utf-8", "surrogateescape")) % BLOCK == 0 or len(cur) >= 4 * BLOCK:
+            out.append(cur)
+            cur = []
+    return out + [cur] if cur else out
+
+
 def _submit(folder: _Folder, index: Any, pools: "Pools", options: ScanOptions, seen: set[str]) -> int:
-    """Look the folder up in the index and start reading the files it does not hold; returns tasks started."""
-    same, cached = (False, {}) if index is None else index.load(folder.key, folder.files)
+    """Look the folder's blocks up in the index and start reading the files it does not hold; returns tasks
+    started. An unchanged block is taken whole (its summary); a changed one reuses its unchanged files' records."""
+    stored = {} if index is None else index.load_blocks(folder.key)
+    for files in _blocks(folder.files):
+        key = index.listing_key(files) if index is not None else b""
+        folder.blocks.append((files, key, stored.pop(key, None)))
+    folder.stored = bool(folder.blocks) and not stored and all(b[2] is not None for b in folder.blocks)
+    old: dict[str, Entry] = {}
+    for rows, _summary in stored.values():   # blocks that changed: their files' records, by name
+        old.update((e[0], e) for e in _safe_entries(index, rows) or ())
     todo: list[tuple[str, str]] = []
-    for (name, size, mtime), path in zip(folder.files, folder.paths):
-        hit = cached.get(name)
-        if hit is not None and (same or (hit[1] == size and hit[2] == mtime)):
-            folder.cached[name] = hit[3]
-        else:
-            todo.append((os.path.join(folder.name, name) if folder.name else name, path))
+    paths = dict(zip((f[0] for f in folder.files), folder.paths))
+    for files, _key, hit in folder.blocks:
+        if hit is not None:
+            continue
+        for name, size, mtime in files:
+            prev = old.get(name)
+            if prev is not None and prev[1] == size and prev[2] == mtime:
+                folder.cached[name] = prev[3]
+            else:
+                todo.append((os.path.join(folder.name, name) if folder.name else name, paths[name]))
     pool = pools.get() if todo else pools.pool
     for i in range(0, len(todo), BATCH):
         batch = todo[i:i + BATCH]
@@ -170,8 +204,16 @@ def _submit(folder: _Folder, index: Any, pools: "Pools", options: ScanOptions, s
     return len(folder.pending) if pool is not None else 0
 
 
+def _safe_entries(index: Any, rows: bytes) -> list[Entry] | None:
+    try:
+        return index.entries(rows)
+    except Exception:  # noqa: BLE001 - a damaged row is only a cache miss
+        return None
+
+
 def _fold(folder: _Folder, collector: Any, index: Any, progress: "_Progress") -> int:
-    """Fold the folder's records into the collector in walk order; store them in the index."""
+    """Fold the folder's blocks into the collector in walk order: an unchanged block by merging its stored
+    summary, another one file by file (through a sub-collector whose summary is stored with the block)."""
     n_tasks = 0
     fresh: dict[str, Payload] = {}
     for task in folder.pending:
@@ -179,19 +221,56 @@ def _fold(folder: _Folder, collector: Any, index: Any, progress: "_Progress") ->
         n_tasks += 0 if isinstance(task, list) else 1
         for rec, seed in results:
             fresh[os.path.basename(rec.name)] = (rec, seed)
-    entries = []
-    for name, size, mtime in folder.files:
-        payload = folder.cached.get(name) or fresh.get(name)
-        if payload is not None:
-            entries.append((name, size, mtime, payload))
-    if index is not None and (fresh or not folder.cached):
-        index.store(folder.key, folder.files, entries)   # pickled before folding: stored seeds stay pristine
-    top = collector.root if os.path.isdir(collector.root) else os.path.dirname(collector.root)
+    out: list[tuple[bytes, bytes | None, bytes | None]] = []
+    for files, key, hit in folder.blocks:
+        if hit is not None:
+            summary = index.summary_of(hit[1]) if hit[1] is not None else None
+            if summary is None or not collector.merge(summary):
+                entries = _safe_entries(index, hit[0])
+                if entries is None:   # damaged (never expected): the block's files are read here
+                    top = _top(collector)
+                    for name, _size, _mtime in files:
+                        collector.add_path(os.path.join(top, folder.name, name), os.path.join(folder.name, name))
+                else:
+                    _fold_entries(folder, entries, collector, progress)
+            out.append((key, *hit))
+            continue
+        entries = [(name, size, mtime, folder.cached.get(name) or fresh.get(name)) for name, size, mtime in files]
+        entries = [e for e in entries if e[3] is not None]
+        out.append((key, *_fold_new(folder, entries, collector, index, progress)))
+    if index is not None and not folder.stored:
+        if all(rows is not None for _key, rows, _summary in out):
+            index.store_blocks(folder.key, folder.files, out)
+    progress.tick(folder.name)
+    folder.pending, folder.cached, folder.blocks = [], {}, []
+    return n_tasks
+
+
+def _fold_new(folder: _Folder, entries: list[Entry], collector: Any, index: Any,
+              progress: "_Progress") -> tuple[bytes | None, bytes | None]:
+    """Fold a block read now; returns its (encoded records, summary) for the index (None: not stored)."""
+    rows = None if index is None else index.encode(entries)   # before folding: stored seeds stay pristine
+    if rows is None:
+        _fold_entries(folder, entries, collector, progress)
+        return None, None
+    sub = collector.sub(e[3][0].series_uid for e in entries)
+    _fold_entries(folder, entries, sub, progress)
+    summary = index.pack_summary(sub.summary())   # before merging: later folds change the adopted series
+    if collector.merge(sub.summary()):
+        return rows, summary
+    _fold_entries(folder, index.entries(rows), collector, progress)   # e.g. a duplicate of an earlier block
+    return rows, None
+
+
+def _fold_entries(folder: _Folder, entries: list[Entry], collector: Any, progress: "_Progress") -> None:
+    top = _top(collector)
     for name, _size, _mtime, payload in entries:
         add_payload(collector, payload, (top, folder.name, name))
         progress.tick(name)
-    folder.pending, folder.cached = [], {}
-    return n_tasks
+
+
+def _top(collector: Any) -> str:
+    return collector.root if os.path.isdir(collector.root) else os.path.dirname(collector.root)
 
 
 def add_payload(collector: Any, payload: Payload, where: tuple[str, str, str]) -> None:

@@ -74,3 +74,18 @@ def test_shared_parameters_share_equal_values_and_keep_types_apart():
     assert acqs[4].params["Value"] is acqs[7].params["Value"]          # equal lists: one object
     assert acqs[0].params["Value"] is not acqs[1].params["Value"]      # 1 and 1.0 stay apart
     assert len({id(a.params["Other"]) for a in acqs}) == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 2**64 - 1), max_size=200), st.lists(st.integers(0, 2**64 - 1), max_size=200))
+def test_hash_sets_are_disjoint_and_absorb_as_sets_do(a, b):
+    # a block's partial series is joined to the series by union, refused when a SOP instance is in both
+    sa, sb = HashSet(), HashSet()
+    for v in a:
+        sa.add_new(v)
+    for v in b:
+        sb.add_new(v)
+    norm = lambda xs: {x or 1 for x in xs}   # noqa: E731 - 0 is stored as 1
+    assert sa.isdisjoint(sb) == sb.isdisjoint(sa) == norm(a).isdisjoint(norm(b))
+    sa.absorb(sb)
+    assert len(sa) == len(norm(a) | norm(b)) and sorted(sa._stored()) == sorted(norm(a) | norm(b))
