@@ -15,15 +15,11 @@ from rich.console import Console
 
 from protocheck.protocol.model import Protocol
 from protocheck.storage import report_cache
-from protocheck.errors import InputError, ProtocheckError
+from protocheck.errors import ProtocheckError
 from protocheck.model import ScanResult
-from protocheck.sources.options import ScanOptions
+from protocheck.sources.options import NetworkOptions, ScanOptions
 
 EXIT_OK, EXIT_DEVIATIONS, EXIT_FAILURE = 0, 1, 2
-
-
-def _is_url(path: str) -> bool:
-    return path.startswith(("http://", "https://"))
 
 
 def scan_options(args: argparse.Namespace) -> ScanOptions:
@@ -33,7 +29,14 @@ def scan_options(args: argparse.Namespace) -> ScanOptions:
         include_identifiers=args.include_identifiers,
         pseudonym_key=pseudonym_key(args.pseudonym_key, args.pseudonym_key_file),
         site_column=args.site_column, site_map=args.site_map, site_from=args.site_from,
-        cache_dir=cache_dir(args), workers=max(0, args.workers))
+        cache_dir=cache_dir(args), workers=max(0, args.workers), network=network_options(args))
+
+
+def network_options(args: argparse.Namespace) -> NetworkOptions:
+    """The NetworkOptions of the command-line flags (used by network inputs only)."""
+    return NetworkOptions(study=getattr(args, "study", None), since=getattr(args, "since", None),
+                          auth_file=getattr(args, "auth_file", None), ca_bundle=getattr(args, "ca_bundle", None),
+                          insecure=bool(getattr(args, "insecure", False)), timeout=getattr(args, "timeout", 30.0))
 
 
 def cache_dir(args: argparse.Namespace) -> Path | None:
@@ -57,7 +60,8 @@ def cache_dir(args: argparse.Namespace) -> Path | None:
 
 
 def _input_roots(args: argparse.Namespace) -> list[Path]:
-    return [Path(p).resolve() for p in args.paths if not _is_url(p)]
+    from protocheck.sources.registry import source_for
+    return [Path(p).resolve() for p in args.paths if source_for(p).local]
 
 
 @contextlib.contextmanager
@@ -81,27 +85,11 @@ def _progress(options: ScanOptions) -> Iterator[None]:
     options.progress = None
 
 
-def _scan_url(url: str, args: argparse.Namespace, options: ScanOptions) -> ScanResult:
-    try:
-        from protocheck.sources.dicomweb import scan_dicomweb
-    except ImportError as exc:
-        raise InputError(f"DICOMweb input is not available in this installation ({exc})", path=url,
-                         fix="reinstall protocheck (pip install protocheck): requests is one of its "
-                             "dependencies") from exc
-    return scan_dicomweb(url, options, study=args.study, since=args.since, auth_file=args.auth_file,
-                         ca_bundle=args.ca_bundle, insecure=args.insecure, timeout=args.timeout)
-
-
 def scan_inputs(args: argparse.Namespace, options: ScanOptions) -> ScanResult:
     """Read every input (DICOM, BIDS, archive, summary, DICOMweb) into one ScanResult with sites."""
     from protocheck.sources import scan
-    result = ScanResult()
-    local = [p for p in args.paths if not _is_url(p)]
     with _progress(options):
-        if local:
-            result.merge(scan(local, options))
-        for url in (p for p in args.paths if _is_url(p)):
-            result.merge(_scan_url(url, args, options))
+        result = scan(args.paths, options)   # each input by the source that claims it (sources/registry.py)
     from protocheck.sources.sites import assign_sites
     if getattr(args, "site", None):   # --site names every exam: no "site unknown" note to write
         for exam in result.exams:

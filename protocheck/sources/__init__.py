@@ -1,76 +1,26 @@
-"""Input dispatch: ``scan(paths, options)`` picks the source for each input (BIDS, archive, summary, URL, DICOM)."""
+"""Input dispatch: ``scan(paths, options)`` scans each input with the source that claims it (registry.py)."""
 from __future__ import annotations
 
-import importlib
 import os
-from pathlib import Path
 from typing import Iterable
 
 from protocheck.errors import InputError
 from protocheck.model import Exam, ScanResult
 from protocheck.sources.options import ScanOptions
-
-_ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
-
-
-def _is_url(path: str) -> bool:
-    """A DICOMweb URL (http/https)."""
-    return path.lower().startswith(("http://", "https://"))
-
-
-def _is_archive(path: str) -> bool:
-    """A .zip/.tar(.gz) export read in place."""
-    return os.path.isfile(path) and path.lower().endswith(_ARCHIVE_SUFFIXES)
-
-
-def _is_summary(path: str) -> bool:
-    """A federated summary JSON file (the summary module validates it against its schema)."""
-    return os.path.isfile(path) and path.lower().endswith(".json")
-
-
-def _is_bids(path: str) -> bool:
-    """A BIDS dataset: dataset_description.json, or sub-* folders."""
-    if not os.path.isdir(path):
-        return False
-    if os.path.isfile(os.path.join(path, "dataset_description.json")):
-        return True
-    try:
-        with os.scandir(path) as it:
-            return any(e.name.startswith("sub-") and e.is_dir() for e in it)
-    except OSError:
-        return False
-
-
-def _call(module: str, func: str, *args: object) -> ScanResult:
-    """Call ``protocheck.sources.<module>.<func>``; InputError if that source is not available."""
-    try:
-        mod = importlib.import_module(f"protocheck.sources.{module}")
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("protocheck"):
-            raise InputError(f"this kind of input needs the '{module}' source, which is not available",
-                             path=str(args[0]), fix="give a DICOM folder instead") from None
-        raise
-    return getattr(mod, func)(*args)
+from protocheck.sources.registry import SOURCES, source_for
 
 
 def scan_one(path: str | os.PathLike[str], options: ScanOptions) -> ScanResult:
-    """Scan one input with the right source."""
+    """Scan one input with the source that claims it (``registry.SOURCES``)."""
     p = os.fspath(path)
-    if _is_url(p):
-        return _call("dicomweb", "scan_dicomweb", p, options)
-    if not os.path.exists(p):
+    if not _is_remote(p) and not os.path.exists(p):
         raise InputError("input does not exist", path=p, fix="check the path")
-    if _is_archive(p):
-        return _call("archives", "scan_archive", Path(p), options)
-    if _is_summary(p):
-        from protocheck.sources.dicom_json import is_dicom_json_file
-        if is_dicom_json_file(p):
-            return _call("dicom_json", "scan_dicom_json_file", Path(p), options)
-        return _call("summary", "load_summary", Path(p), options)
-    if _is_bids(p):
-        return _call("bids", "scan_bids", Path(p), options)
-    from protocheck.sources.dicom import scan_dicom
-    return scan_dicom(p, options)
+    return source_for(p).scan(p, options)
+
+
+def _is_remote(path: str) -> bool:
+    """An input that is not a file or folder (a URL): claimed by a non-local source."""
+    return any(not s.local and s.claims(path) for s in SOURCES)
 
 
 def scan(paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str],
@@ -85,8 +35,9 @@ def scan(paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str],
         raise InputError("no input given", fix="give at least one DICOM folder, BIDS dataset or archive")
     for p in items:
         one = scan_one(p, options)
-        for exam in one.exams:
-            exam.root = exam.root or os.fspath(p)
+        if not _is_remote(os.fspath(p)):   # a URL's exams keep the root their source gave (never the raw URL)
+            for exam in one.exams:
+                exam.root = exam.root or os.fspath(p)
         result.merge(one)
     if len(items) > 1:
         _merge_same_exams(result)

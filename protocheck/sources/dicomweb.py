@@ -93,7 +93,7 @@ def _instance_key(obj: dict) -> tuple:
 def _per_file_plan(first: dict) -> tuple[int | None, frozenset[str]]:
     """How later instances of a series are read: the partial-read group cut and the bulk tags to fetch."""
     from protocheck.sources.dicom import vendors
-    from protocheck.sources.dicom.reader import MULTIFRAME_SOPS
+    from protocheck.sources.dicom.sopclass import MULTIFRAME_SOPS
 
     manufacturer = str(tag_value(first, MANUFACTURER) or "")
     if str(tag_value(first, SOP_CLASS) or "") in MULTIFRAME_SOPS:

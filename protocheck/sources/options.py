@@ -1,4 +1,4 @@
-"""Options every source shares (privacy, sites, cache, limits, progress)."""
+"""Options every source shares (privacy, sites, cache, limits, progress, network)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,18 @@ class ArchiveLimits:
 
 
 @dataclass
+class NetworkOptions:
+    """How a network source (DICOMweb) is reached and what it is asked for."""
+
+    study: str | None = None                # one StudyInstanceUID
+    since: str | None = None                # every study since this date (YYYYMMDD)
+    auth_file: Path | None = None           # credentials file (never credentials on the command line)
+    ca_bundle: Path | None = None           # CA bundle (PEM) to verify the server's TLS with
+    insecure: bool = False                  # do not verify TLS certificates (testing only)
+    timeout: float = 30.0                   # seconds to wait for each answer
+
+
+@dataclass
 class ScanOptions:
     """What a source needs to know besides the path."""
 
@@ -31,3 +43,4 @@ class ScanOptions:
     full_read: bool = False                 # read every file's full header (reference path for tests)
     archive_limits: ArchiveLimits = field(default_factory=ArchiveLimits)
     progress: Callable[[int, int, str], None] | None = None   # (files done, series seen, current path)
+    network: NetworkOptions | None = None   # network sources (DICOMweb URLs); None: their defaults

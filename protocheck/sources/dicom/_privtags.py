@@ -15,6 +15,8 @@ from typing import Any
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
+from protocheck.sources.dicom.fastscan import elements
+
 
 _KEYWORD_TAGS: dict[str, int | None] = {}
 
@@ -28,7 +30,7 @@ def getv(ds: Dataset, keyword: str, default: Any = None) -> Any:
         tag = _KEYWORD_TAGS[keyword] = tag_for_keyword(keyword)
     if tag is None:
         return ds.get(keyword, default)
-    el = ds._dict.get(tag)
+    el = elements(ds).get(tag)
     if el is None:
         return default
     if el.__class__ is RawDataElement and el.VR == "SQ":
@@ -40,7 +42,7 @@ def getv(ds: Dataset, keyword: str, default: Any = None) -> Any:
 def element_value(ds: Dataset, group: int, elem: int, creator: str | None = None) -> Any:
     """The value of (group, elem) (elem is the 0x10xx form), via the private creator block when possible."""
     try:
-        d = ds._dict   # one dict lookup per element (Dataset.__contains__ + __getitem__ convert the tag twice)
+        d = elements(ds)   # one dict lookup per element (Dataset.__contains__ + __getitem__ convert the tag twice)
         if creator is not None:
             base = _creator_base(ds, group, creator)
             if base is not None:
@@ -86,7 +88,7 @@ def private_tag(ds: Dataset, group: int, creator: str, offset: int, default: int
     the creator reserved (compared case-insensitively, as dcm2niix remaps private creators); ``default`` (the
     conventional tag) when the creator is absent, since anonymisers sometimes drop creators."""
     want = creator.strip().upper()
-    d = ds._dict
+    d = elements(ds)
     for blk in range(0x10, 0x100):
         el = d.get((group << 16) | blk)
         if el is None:
@@ -104,7 +106,7 @@ def _creator_base(ds: Dataset, group: int, creator: str) -> int | None:
     Compares the raw creator bytes (trailing NUL/space stripped, as pydicom decodes LO) without slicing the
     dataset; any other case (creator elsewhere or absent, odd values) is left to pydicom.
     """
-    d = ds._dict
+    d = elements(ds)
     want = creator.encode("latin-1", "replace")
     for blk in range(0x10, 0x20):
         el = d.get((group << 16) | blk)

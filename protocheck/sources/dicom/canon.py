@@ -18,6 +18,7 @@ from protocheck.sources.dicom._privtags import (
     find_public, first_float, first_item, floats, is_zero_vector, set_manufacturer, text, unit_vector,
 )
 from protocheck.sources.dicom.diffusion import DiffusionSample
+from protocheck.sources.dicom.vendorspec import VendorSpec
 
 PER_FILE_LAST_GROUP: int = 0x0029
 
@@ -117,3 +118,11 @@ def series_params(ds: Dataset, acq: Acquisition) -> None:
     psn = acq.get("PulseSequenceName")
     if psn and psn in {text(ds.get("ProtocolName")), text(ds.get("SeriesDescription"))}:
         acq.params.pop("PulseSequenceName", None)
+
+
+SPEC = VendorSpec(
+    name="canon", manufacturer=re.compile(r"(?i)canon|toshiba"), dcm2niix=(("TO", "Toshiba"), ("CA", "Canon")),
+    per_file_private={},   # public elements and ImageComments only
+    last_group=PER_FILE_LAST_GROUP, untagged_diffusion=UNTAGGED_DIFFUSION,
+    series_params=series_params, file_diffusion=file_diffusion,
+)

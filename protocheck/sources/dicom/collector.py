@@ -1,6 +1,7 @@
 """Group DICOM files into series (SeriesInstanceUID) and exams (StudyInstanceUID); memory follows series."""
 from __future__ import annotations
 
+import datetime as _dt
 import os
 import re
 from dataclasses import dataclass, field
@@ -47,7 +48,7 @@ class _Series:
 @dataclass
 class _Study:
     subject: str
-    date: object = None
+    date: _dt.date | None = None
     identifiers: dict[str, str] = field(default_factory=dict)
     series: list[str] = field(default_factory=list)
 
@@ -133,21 +134,8 @@ class DicomCollector:
 
     # --- series -------------------------------------------------------------------------------
     def _new_series(self, rec: reader.FileRecord, ds: Dataset | None) -> _Series:
-        acq = Acquisition(key=rec.series_uid, source_kind="dicom")
-        s = _Series(acq)
-        if ds is not None:
-            bound_dataset(ds)   # every text value cut to its VR's maximum before any regex reads it
-            try:
-                _describe(ds, acq, rec)
-                s.pixel_spacing = common.pixel_spacing(ds)
-                s.multiframe = enhanced.is_multiframe(ds)
-            except Exception as exc:   # a damaged element decoded lazily: keep the series, say what is lost
-                acq.note("header-damaged", f"{rec.name}: part of the header could not be decoded "
-                         f"({type(exc).__name__}: {exc}); the values it holds are unknown", "warning")
-        if not rec.manufacturer:
-            acq.note("manufacturer-missing", "Manufacturer (0008,0070) is missing: vendor-specific values "
-                     "could not be read", "warning")
-        self._shared.share(acq)
+        s = describe_series(rec, ds)
+        self._shared.share(s.acq)
         self.series[rec.series_uid] = s
         self._study(rec, ds).series.append(rec.series_uid)
         return s
@@ -200,22 +188,8 @@ class DicomCollector:
     def _study(self, rec: reader.FileRecord, ds: Dataset | None) -> _Study:
         key = rec.study_uid or "unknown-study"
         st = self.studies.get(key)
-        if st is not None:
-            return st
-        subject = _top_folder(rec.name) or "unknown"
-        st = _Study(subject=subject)
-        if ds is not None:
-            pid = str(ds.get("PatientID", "") or "") + "|" + str(ds.get("PatientName", "") or "")
-            if pid != "|":
-                st.subject = pseudonym(pid, self.options.pseudonym_key)
-            st.date = parse_dicom_date(ds.get("StudyDate")) or parse_dicom_date(ds.get("SeriesDate"))
-            if self.options.include_identifiers:
-                for kw in ("PatientID", "PatientName", "PatientBirthDate", "AccessionNumber", "StudyDate",
-                           "StudyID"):
-                    v = ds.get(kw)
-                    if v not in (None, ""):
-                        st.identifiers[kw] = str(v)
-        self.studies[key] = st
+        if st is None:
+            st = self.studies[key] = new_study(rec, ds, self.options)
         return st
 
     def _fold(self, s: _Series, rec: reader.FileRecord) -> None:
@@ -242,12 +216,12 @@ class DicomCollector:
         if rec.echo_times or rec.echo_time is not None:
             if s.echo_times is None:
                 s.echo_times = set()
-            s.echo_times.update(rec.echo_times or (rec.echo_time,))
+            s.echo_times.update(rec.echo_times or (rec.echo_time,))  # type: ignore[arg-type]  # one is set
         s.n_images += rec.n_frames
         if rec.diffusion and s.diff is None:
             s.diff = diffusion.DiffusionAggregate()
         for i, (sample, count) in enumerate(rec.diffusion):
-            s.diff.add(sample, order + i / 1e6, count)
+            s.diff.add(sample, order + i / 1e6, count)  # type: ignore[union-attr]  # made above
 
     # --- result -------------------------------------------------------------------------------
     def finish(self) -> ScanResult:
@@ -287,6 +261,47 @@ def _absorb(s: _Series, part: _Series) -> None:
 
 
 _UNREADABLE_KINDS = ("invalid", "unreadable")
+
+
+def describe_series(rec: reader.FileRecord, ds: Dataset | None) -> _Series:
+    """A new series aggregate, described by its representative (full) header when there is one."""
+    acq = Acquisition(key=rec.series_uid, source_kind="dicom")
+    s = _Series(acq)
+    if ds is not None:
+        bound_dataset(ds)   # every text value cut to its VR's maximum before any regex reads it
+        try:
+            _describe(ds, acq, rec)
+            s.pixel_spacing = common.pixel_spacing(ds)
+            s.multiframe = enhanced.is_multiframe(ds)
+        except Exception as exc:   # a damaged element decoded lazily: keep the series, say what is lost
+            acq.note("header-damaged", f"{rec.name}: part of the header could not be decoded "
+                     f"({type(exc).__name__}: {exc}); the values it holds are unknown", "warning")
+    if not rec.manufacturer:
+        acq.note("manufacturer-missing", "Manufacturer (0008,0070) is missing: vendor-specific values "
+                 "could not be read", "warning")
+    return s
+
+
+def new_study(rec: reader.FileRecord, ds: Dataset | None, options: ScanOptions) -> _Study:
+    """The study a series' first file opens: subject pseudonym, date, identifiers only when asked for."""
+    st = _Study(subject=_top_folder(rec.name) or "unknown")
+    if ds is not None:
+        pid = str(ds.get("PatientID", "") or "") + "|" + str(ds.get("PatientName", "") or "")
+        if pid != "|":
+            st.subject = pseudonym(pid, options.pseudonym_key)
+        st.date = parse_dicom_date(ds.get("StudyDate")) or parse_dicom_date(ds.get("SeriesDate"))
+        if options.include_identifiers:
+            for kw in ("PatientID", "PatientName", "PatientBirthDate", "AccessionNumber", "StudyDate",
+                       "StudyID"):
+                v = ds.get(kw)
+                if v not in (None, ""):
+                    st.identifiers[kw] = str(v)
+    return st
+
+
+def series_seed(rec: reader.FileRecord, ds: Dataset, options: ScanOptions) -> tuple[_Series, _Study]:
+    """A worker's seed of a new series: (series aggregate, its study), adopted by the parent's collector."""
+    return describe_series(rec, ds), new_study(rec, ds, options)
 
 
 def _note_unreadable_files(series: Any, skipped: list[SkippedFile]) -> None:
@@ -363,8 +378,8 @@ def _finalize(s: _Series) -> Acquisition:
         untagged = vendors.untagged_diffusion(acq.get("Manufacturer"))
         if untagged is not None:
             s.diff.fill_untagged(s.n_images, untagged)
-        vols = s.diff.volumes(per_vol)
-        diffusion.summarize(vols, acq, "per-file/per-frame diffusion b-value and vector")
+        volumes = s.diff.volumes(per_vol)
+        diffusion.summarize(volumes, acq, "per-file/per-frame diffusion b-value and vector")
     if not s.multiframe and n_slices and acq.get("MRAcquisitionType") != "3D" and s.instances:
         lo, hi = min(s.instances), max(s.instances)
         if hi - lo + 1 > len(s.instances):

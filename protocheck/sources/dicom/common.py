@@ -9,6 +9,7 @@ from pydicom.dataset import Dataset
 from protocheck.model import Acquisition
 from protocheck.sources.dicom import enhanced
 from protocheck.sources.dicom._privtags import getv
+from protocheck.sources.dicom.registry import DCM2NIIX_NAMES
 from protocheck.sources.geometry import set_slice_orientation
 
 # keyword, tag label, BIDS name, scale, functional-group fallback (macro, keyword)
@@ -123,19 +124,15 @@ def _orientation(ds: Dataset) -> tuple[list, str]:
     return [], ""
 
 
-# dcm2niix (nii_dicom.cpp dcmStrManufacturer) recognises the vendor by the first two letters of (0008,0070)
-# and writes a fixed name to the sidecar; an unrecognised manufacturer keeps its DICOM spelling here.
-_MANUFACTURERS: tuple[tuple[str, str], ...] = (
-    ("SI", "Siemens"), ("GE", "GE"), ("HI", "Hitachi"), ("ME", "Mediso"), ("PH", "Philips"), ("TO", "Toshiba"),
-    ("CA", "Canon"), ("UI", "UIH"), ("UNITED IMAGING", "UIH"), ("BR", "Bruker"), ("MR", "MRSolutions"),
-    ("HY", "Hyperfine"),
-)
 
 
 def normalise_manufacturer(raw: str | None) -> str | None:
-    """The vendor name dcm2niix writes for a (0008,0070) Manufacturer value, or None if unrecognised."""
+    """The vendor name dcm2niix writes for a (0008,0070) Manufacturer value, or None if unrecognised.
+
+    dcm2niix (nii_dicom.cpp dcmStrManufacturer) recognises the vendor by the first letters of (0008,0070) and
+    writes a fixed name to the sidecar (the vendor specs' ``dcm2niix`` prefixes, plus vendors without a module)."""
     up = str(raw or "").strip().upper()
-    for prefix, name in _MANUFACTURERS:
+    for prefix, name in DCM2NIIX_NAMES:
         if up.startswith(prefix):
             return name
     return None
@@ -161,18 +158,6 @@ def _fg_text(ds: Dataset, acq: Acquisition) -> None:
         v = "COL" if str(v or "").strip().upper() == "COLUMN" else v
         acq.set("InPlanePhaseEncodingDirectionDICOM", str(v).strip() if v else None,
                 "DICOM enhanced MRFOVGeometrySequence InPlanePhaseEncodingDirection")
-
-
-def bids_pe_direction(inplane: str, positive: int) -> str | None:
-    """BIDS PhaseEncodingDirection from (0018,1312) ROW/COL and the vendor's "phase encoding positive" flag,
-    as dcm2niix nii_SaveBIDSX writes it (rows are flipped to NIfTI, so a positive COL polarity is "j-"):
-    ROW 1 -> "i", ROW 0 -> "i-", COL 1 -> "j-", COL 0 -> "j". GE "Unflipped" and UIH (0065,1058) 0 mean 1."""
-    rc = str(inplane or "").strip().upper()[:1]
-    if rc not in ("R", "C") or positive not in (0, 1):
-        return None
-    if rc == "R":
-        return "i" if positive == 1 else "i-"
-    return "j-" if positive == 1 else "j"
 
 
 def phase_encoding_axis(acq: Acquisition) -> None:

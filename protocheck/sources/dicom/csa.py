@@ -13,6 +13,8 @@ import warnings
 from struct import Struct
 from typing import Any
 
+from protocheck.sources.dicom.rawio import FastPathUnavailable
+
 CREATOR = "SIEMENS CSA HEADER"
 _OFFSETS = {"image": 0x10, "series": 0x20}
 _COUNTS = Struct("<2I")           # after "SV10" and 4 unused bytes: number of tags, check value
@@ -20,10 +22,6 @@ _TAG = Struct("<64si4s3i")        # name, VM, VR, SyngoDT, number of items, unus
 _ITEM = Struct("<4i")             # item header: the second int is the item's length
 _CONVERTERS = {"FL": float, "FD": float, "DS": float, "SS": int, "US": int, "SL": int, "UL": int, "IS": int}
 MAX_ITEMS = 1000                  # as nibabel: more tags or items than this is not a CSA header
-
-
-class _Nibabel(Exception):
-    """Internal: not the common layout; nibabel reads it."""
 
 
 def header(ds: Any, kind: str) -> dict | None:
@@ -47,7 +45,7 @@ def parse(raw: Any) -> dict:
     """A CSA header's bytes parsed as nibabel's csareader.read parses them (by nibabel when not CSA2)."""
     try:
         return read(raw)
-    except _Nibabel:
+    except FastPathUnavailable:
         with warnings.catch_warnings():   # nibabel warns on import that its DICOM readers are experimental
             warnings.simplefilter("ignore")
             from nibabel.nicom import csareader
@@ -71,40 +69,40 @@ def _private_section(ds: Any) -> int | None:
 
 
 def read(raw: Any) -> dict:
-    """nibabel's csareader.read for a CSA2 header; raises _Nibabel for anything it should decide."""
+    """nibabel's csareader.read for a CSA2 header; raises FastPathUnavailable for anything it should decide."""
     if not isinstance(raw, bytes) or raw[:4] != b"SV10":
-        raise _Nibabel
+        raise FastPathUnavailable
     try:
         return {"tags": _tags(raw)}
-    except _Nibabel:
+    except FastPathUnavailable:
         raise
     except Exception as exc:  # noqa: BLE001 - cut short, a value that does not convert: nibabel's own outcome
-        raise _Nibabel from exc
+        raise FastPathUnavailable from exc
 
 
 def _tags(raw: bytes) -> dict:
     size = len(raw)
     n_tags = _COUNTS.unpack_from(raw, 8)[0]
     if not 0 < n_tags <= MAX_ITEMS:
-        raise _Nibabel
+        raise FastPathUnavailable
     tag_at, item_at, convert_of = _TAG.unpack_from, _ITEM.unpack_from, _CONVERTERS.get
     ptr, tags = 16, {}
     for _ in range(n_tags):
         name, vm, vr, _syngodt, n_items, _unused = tag_at(raw, ptr)
         ptr += 84
         n_values = vm or n_items
-        convert = convert_of(_nt(vr))   # type: ignore[call-overload]
+        convert = convert_of(_nt(vr))   # type: ignore[arg-type]  # bytes (not UTF-8): no converter
         if n_items > MAX_ITEMS:
-            raise _Nibabel
+            raise FastPathUnavailable
         items: list = []
         for item_no in range(n_items):
             length = item_at(raw, ptr)[1]
             ptr += 16
             if length < 0 or ptr + length > size:
-                raise _Nibabel
+                raise FastPathUnavailable
             if item_no >= n_values:
                 if length:
-                    raise _Nibabel   # nibabel asserts a zero length here
+                    raise FastPathUnavailable   # nibabel asserts a zero length here
                 continue
             item = _nt(raw[ptr:ptr + length])
             ptr += length

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import IO
 
-from protocheck.sources.dicom.rawio import (HDR, ITEM, LONG_VRS, U32, UNDEFINED, VRS, Reader, Unusual, read_meta,
-                                            uid_text)
+from protocheck.sources.dicom.rawio import (
+    HDR, ITEM, LONG_VRS, U32, UNDEFINED, VRS, FastPathUnavailable, Reader, read_meta, uid_text,
+)
 
 
 class _Damage(Exception):
@@ -32,7 +33,7 @@ def diagnose(fh: IO[bytes]) -> str | None:
         if r.need(0, 132) and r.buf[128:132] == b"DICM":
             try:
                 meta, pos = read_meta(r)
-            except Unusual as exc:
+            except FastPathUnavailable as exc:
                 if str(exc) != "no dataset after the file meta":
                     return None   # e.g. an implicit-VR file meta: pydicom decides
                 raise _Damage(f"file meta group (0002) damaged or cut at byte {size} ({exc}): truncated or "
@@ -47,7 +48,7 @@ def diagnose(fh: IO[bytes]) -> str | None:
         return None
     except _Damage as exc:
         return str(exc)
-    except (Unusual, ValueError, OSError):
+    except (FastPathUnavailable, ValueError, OSError):
         return None
 
 

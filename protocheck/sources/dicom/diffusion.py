@@ -52,7 +52,7 @@ class DiffusionAggregate:
         for key, (count, order) in other.states.items():
             self._count(key, order, count)
 
-    def _count(self, key: tuple, order: float, count: int) -> None:
+    def _count(self, key: tuple, order: float, count: float) -> None:
         st = self.states.get(key)
         if st is None:
             self.states[key] = [count, order]

@@ -2,18 +2,19 @@
 from __future__ import annotations
 
 import struct
-from typing import Any, Iterator
+from typing import Any, Iterator, Literal
 
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
 from protocheck.sources.dicom._privtags import getv
+from protocheck.sources.dicom.fastscan import elements
 from protocheck.sources.dicom.diffusion import DiffusionSample
 
 
 def is_multiframe(ds: Dataset) -> bool:
     """True when the object carries functional group sequences (enhanced / legacy-converted / MRS)."""
-    d = ds._dict   # (5200,9230) / (5200,9229): tag lookups, not keyword ones
+    d = elements(ds)   # (5200,9230) / (5200,9229): tag lookups, not keyword ones
     return 0x52009230 in d or 0x52009229 in d
 
 
@@ -51,7 +52,7 @@ def group_item(ds: Dataset, macro: str, frame: Dataset | None = None) -> Dataset
 
 def fg_value(ds: Dataset, macro: str, keyword: str, frame: Dataset | None = None) -> Any:
     """An attribute inside a functional group macro of the first frame (or ``frame``), shared groups included."""
-    if frame is None and 0x52009229 not in ds._dict and 0x52009230 not in ds._dict:
+    if frame is None and not is_multiframe(ds):
         return None   # a classic header: no functional groups (skips four keyword lookups)
     if frame is None:
         fl = frames(ds)
@@ -84,7 +85,7 @@ def top_level_diffusion(ds: Dataset) -> DiffusionSample | None:
     """public_diffusion of a file's top level; without a b-value or directionality it is None, so the
     four keyword lookups are skipped (they are dear on every file of an archive). Elements still raw in
     explicit VR little endian are read from their bytes (pydicom would parse the gradient sequence)."""
-    d = ds._dict
+    d = elements(ds)
     if 0x00189087 not in d and 0x00189075 not in d:
         return None
     fast = raw_public_diffusion(d)
@@ -96,7 +97,7 @@ _FD3 = struct.Struct("<3d")
 _LONG_VRS = frozenset((b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"))
 
 
-def raw_public_diffusion(d: dict) -> DiffusionSample | None | bool:
+def raw_public_diffusion(d: dict) -> DiffusionSample | None | Literal[False]:
     """``public_diffusion`` of raw explicit-VR little-endian top-level elements, decoded as pydicom decodes
     them; False when any of them is otherwise (decoded already, implicit VR, odd): pydicom then reads them."""
     els = [d.get(t) for t in (0x00189087, 0x00189075, 0x00189076, 0x00189089)]

@@ -13,64 +13,71 @@ back to pydicom.
 from __future__ import annotations
 
 import copy
-from typing import IO, Any, Callable
+from typing import IO, Any, Callable, NamedTuple
 
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.tag import BaseTag
+from pydicom.uid import UID
 
 from protocheck.sources.dicom.rawio import (
-    HDR12, LONG_VRS, MULTIFRAME, NOT_PLAIN, SHORT_VRS, UNDEFINED, Reader, Unusual, file_size, header, read_meta,
+    HDR12, LONG_VRS, SHORT_VRS, UNDEFINED, FastPathUnavailable, RawFile, Reader, file_size, header, read_meta,
     skip_undefined_sq, uid_text,
 )
+from protocheck.sources.dicom.readplan import ReadPlan
+from protocheck.sources.dicom.sopclass import MULTIFRAME_SOPS, NOT_PLAIN
 
 MAX_PRIVATE_VALUE = 64 * 1024   # larger private values (e.g. Siemens CSA series header) are not per-file values
-# The top-level public elements per-file extraction reads (reader.extract_record and the vendors'
+# The top-level public elements per-file extraction reads (extract.extract_record and the vendors'
 # file_diffusion): charset, image type, SOP class/instance, acquisition time, manufacturer, sequence name,
 # echo time/number, pulse sequence name, diffusion attributes, study/series UIDs, instance, position, frames,
-# modality (reader.not_mr_reason), acquisition contrast and image comments (canon.file_diffusion: a DWI file
+# modality (extract.not_mr_reason), acquisition contrast and image comments (canon.file_diffusion: a DWI file
 # without b-value is b0; newer Canon software writes "b=1500(x,y,z)" in ImageComments).
 PUBLIC_TAGS = frozenset({
     0x00080005, 0x00080008, 0x00080016, 0x00080018, 0x00080032, 0x00080060, 0x00080070, 0x00089209,
     0x00180024, 0x00180081, 0x00180086, 0x00189005, 0x00189075, 0x00189076, 0x00189087, 0x00189089,
     0x00189117, 0x0020000D, 0x0020000E, 0x00200013, 0x00200032, 0x00204000, 0x00280008,
 })
-# Private groups read per file: the low byte of each element read (any private block; creators always kept).
-# Siemens (0019,xx0C/0E) b-value/vector, (0029,xx08/10/18) CSA image header; GE (0019,xxBB-BD/DF/E0),
-# (0043,xx39); UIH (0065,xx09/37); Philips (2001,xx03/04/20), (2005,xxB0-B2), (2005,xx0F) per-frame sequence.
-PRIVATE_LOW = {
-    0x0019: frozenset({0x0C, 0x0E, 0xBB, 0xBC, 0xBD, 0xDF, 0xE0}),
-    0x0029: frozenset({0x08, 0x10, 0x18}),
-    0x0043: frozenset({0x39}),
-    0x0065: frozenset({0x09, 0x37}),
-    0x2001: frozenset({0x03, 0x04, 0x20}),
-    0x2005: frozenset({0xB0, 0xB1, 0xB2, 0x0F}),
-}
+# Private elements read per file come from the vendor specs (``plan.private_low``: the low byte of each
+# element read, in any private block; creators always kept); the scanner looks at the public groups and those
+# groups element by element (``plan.hot_groups``), all others are only walked (and 0x7FE0 ends it).
 _NOTHING: frozenset[int] = frozenset()
-# Groups whose elements the scanner looks at one by one; all others are only walked (and 0x7FE0 ends it).
-_HOT_GROUPS = frozenset({0x0008, 0x0018, 0x0020, 0x0028, 0x7FE0, 0xFFFE, 0xFFFC} | set(PRIVATE_LOW))
+# The per-file values decoded straight from their bytes when plain ASCII (extract.extract_record's fast branch).
+TEXT_TAGS = (("sop_class", 0x00080016), ("sop_uid", 0x00080018), ("series_uid", 0x0020000E),
+             ("study_uid", 0x0020000D), ("manufacturer", 0x00080070), ("inst", 0x00200013), ("pos", 0x00200032),
+             ("acq_time", 0x00080032), ("te", 0x00180081), ("echo", 0x00180086), ("itype", 0x00080008),
+             ("frames", 0x00280008))
 
 
-MULTI_FRAME = Dataset()   # returned by scan() for a multi-frame object: framescan reads those
+class Scanned(NamedTuple):
+    """A scanned classic file: the dataset of its per-file elements, and their plain texts (None: not plain)."""
+
+    dataset: Dataset
+    texts: dict[str, str] | None
 
 
-def scan(fh: IO[bytes], last_group: int) -> Dataset | None:
-    """A small dataset of the per-file elements (groups up to ``last_group``), or None to fall back to pydicom.
+MULTI_FRAME = Scanned(Dataset(), None)   # returned by scan() for a multi-frame object: framescan reads those
+
+
+def scan(fh: IO[bytes] | RawFile, plan: ReadPlan, last_group: int | None = None) -> Scanned | None:
+    """The per-file elements (groups up to ``last_group``, default the plan's), or None to fall back to pydicom.
 
     A multi-frame object gives MULTI_FRAME (left to framescan) without reading past its file meta.
     """
     try:
-        return _scan(fh, last_group)
-    except (Unusual, ValueError, OSError):
+        return _scan(fh, plan, plan.last_group if last_group is None else last_group)
+    except (FastPathUnavailable, ValueError, OSError):
         return None
 
 
 class _State:
     """What one scan has kept, and where it may stop (lowered or extended once the vendor is known)."""
 
-    __slots__ = ("raw", "chunks", "limit", "last_group", "extend_to", "needs_more", "stop_elem", "end")
+    __slots__ = ("plan", "private_low", "raw", "chunks", "limit", "last_group", "extend_to", "needs_more",
+                 "stop_elem", "end")
 
-    def __init__(self, last_group: int) -> None:
+    def __init__(self, plan: ReadPlan, last_group: int) -> None:
+        self.plan, self.private_low = plan, plan.private_low
         self.raw: dict = {}
         self.chunks: dict[int, bytes] = {}      # this file's chunks: the template of the next file
         self.limit = self.last_group = last_group   # the caller's last group: never read past it
@@ -81,7 +88,7 @@ class _State:
 
     def vendor(self, manufacturer: bytes) -> None:
         """Lower the last group to this vendor's per-file groups (and note a group it may need later)."""
-        early, last, needs_more = _vendor_plan(manufacturer)
+        early, last, needs_more = self.plan.vendor_plan(manufacturer)
         if early < self.last_group:
             self.last_group = early
             if last > early:
@@ -90,39 +97,38 @@ class _State:
     def last_wanted(self, group: int) -> int:
         """The highest wanted element of private ``group``: block of the last creator present, wanted offset."""
         blocks = [t & 0xFF for t in self.raw if t >> 16 == group and 0x10 <= t & 0xFFFF < 0x100] or [0x10]
-        return (max(max(blocks), 0x10) << 8) | max(PRIVATE_LOW.get(group, _NOTHING) or {0xFF})
+        return (max(max(blocks), 0x10) << 8) | max(self.private_low.get(group, _NOTHING) or {0xFF})
 
 
-def _scan(fh: IO[bytes], last_group: int) -> Dataset | None:
+def _scan(fh: IO[bytes] | RawFile, plan: ReadPlan, last_group: int) -> Scanned | None:
     r = Reader(fh)
     meta, pos = read_meta(r)
     ts = uid_text(meta.get(0x0010))
     if not ts or ts in NOT_PLAIN:
         return None
-    if uid_text(meta.get(0x0002)) in MULTIFRAME:
+    if uid_text(meta.get(0x0002)) in MULTIFRAME_SOPS:
         return MULTI_FRAME   # per-frame functional groups: framescan (or pydicom) reads them
-    st, ds = _State(last_group), None
+    st, ds = _State(plan, last_group), None
     while True:
         pos = _walk(r, pos, st)
         if not st.end:
             h = header(r, pos)
             if h is None:
                 if pos != file_size(fh):   # a partial header, or the last value ran past the end: truncated
-                    raise Unusual("truncated")
+                    raise FastPathUnavailable("truncated")
                 break
             if h[0] <= st.last_group and h[0] != 0x7FE0:
                 pos = _element(r, st, pos, h)
                 continue
             st.end = True
         if st.extend_to and st.needs_more is not None:
-            ds = _dataset(st.raw, meta, ts)   # shares st.raw: elements read on are added to it
+            ds = dataset_of(st.raw, meta, ts)   # shares st.raw: elements read on are added to it
             if _needs_more(st, ds):
                 st.last_group, st.extend_to, st.stop_elem, st.end = st.extend_to, 0, -1, False
                 continue
         break
-    global _template
-    _template = st.chunks
-    return ds if ds is not None else _dataset(st.raw, meta, ts)
+    plan.classic_template = st.chunks
+    return Scanned(ds if ds is not None else dataset_of(st.raw, meta, ts), _texts(st.raw))
 
 
 def _needs_more(st: _State, ds: Dataset) -> bool:
@@ -135,7 +141,6 @@ def _needs_more(st: _State, ds: Dataset) -> bool:
 
 _VR_TEXT = {vr: vr.decode("ascii") for vr in LONG_VRS | SHORT_VRS}
 CHUNK_ELEMENTS = 8     # elements per template chunk: small enough that one changed value spoils little
-_template: dict[int, bytes] = {}   # per process: the previous file's chunks (first tag -> their bytes)
 
 
 def _walk(r: Reader, pos: int, st: _State) -> int:
@@ -147,7 +152,8 @@ def _walk(r: Reader, pos: int, st: _State) -> int:
     comparison. Identical bytes from an element boundary parse identically, so this is exact; files of one
     series share most of their header, which makes it pay.
     """
-    unpack, longs, shorts, hot, tmpl, rec = HDR12.unpack_from, LONG_VRS, SHORT_VRS, _HOT_GROUPS, _template, st.chunks
+    unpack, longs, shorts, rec = HDR12.unpack_from, LONG_VRS, SHORT_VRS, st.chunks
+    hot, tmpl = st.plan.hot_groups, st.plan.classic_template
     buf, base = r.buf, r.base
     off, limit, current, in_hot, last_group = pos - base, len(buf) - 12, -1, False, st.last_group
     n = start = first = 0                       # the open chunk: elements, offset, first tag
@@ -175,7 +181,7 @@ def _walk(r: Reader, pos: int, st: _State) -> int:
         elif vr in shorts:
             step = 8 + length
         else:
-            raise Unusual("not explicit VR")   # implicit VR, an item tag at top level, or a damaged header
+            raise FastPathUnavailable("not explicit VR")   # implicit VR, an item tag at top level, or a damaged header
         if in_hot and _wanted(st, group, elem, length, last_group):
             if st.end or off + step > len(buf):
                 break
@@ -203,7 +209,7 @@ def _wanted(st: _State, group: int, elem: int, length: int, last_group: int) -> 
             if elem > st.stop_elem:
                 st.end = True
                 return True
-        return 0x0010 <= elem < 0x0100 or (elem >= 0x1000 and (elem & 0xFF) in PRIVATE_LOW[group]
+        return 0x0010 <= elem < 0x0100 or (elem >= 0x1000 and (elem & 0xFF) in st.private_low[group]
                                            and length <= MAX_PRIVATE_VALUE)
     if group >= 0x7FE0:
         st.end = True
@@ -226,14 +232,14 @@ def _element(r: Reader, st: _State, pos: int, h: tuple[int, int, bytes, int, int
     value needs it, else record an undefined-length sequence as a chunk; returns the offset after it."""
     group, elem, vr, length, vpos = h
     if group & 1:
-        low = PRIVATE_LOW.get(group, _NOTHING)
+        low = st.private_low.get(group, _NOTHING)
         keep = (0x0010 <= elem < 0x0100 and bool(low)) or ((elem & 0xFF) in low and elem >= 0x1000
                                                            and length <= MAX_PRIVATE_VALUE)
     else:
         keep = ((group << 16) | elem) in PUBLIC_TAGS
     if length == UNDEFINED:
         if vr != b"SQ":
-            raise Unusual("undefined length outside a sequence")
+            raise FastPathUnavailable("undefined length outside a sequence")
         end = skip_undefined_sq(r, vpos)
         if keep:   # items without the sequence delimiter, decoded lazily as a defined-length value
             _keep(st.raw, r, group, elem, vr, vpos, end - 8 - vpos)
@@ -247,25 +253,9 @@ def _element(r: Reader, st: _State, pos: int, h: tuple[int, int, bytes, int, int
     return vpos + length
 
 
-_PLANS: dict[bytes, tuple] = {}
-
-
-def _vendor_plan(manufacturer: bytes) -> tuple[int, int, Callable[[Dataset], bool] | None]:
-    """(group where a scan may stop, last per-file group, predicate saying the later groups are needed)."""
-    plan = _PLANS.get(manufacturer)
-    if plan is None:
-        from protocheck.sources.dicom import vendors
-        text = manufacturer.decode("latin-1").rstrip("\x00 ").strip()
-        early, last, needs_more = vendors.per_file_plan(text)
-        plan = (max(0x0029, early), max(0x0029, last), needs_more)
-        if len(_PLANS) < 1024:
-            _PLANS[manufacturer] = plan
-    return plan
-
-
 def _keep(raw: dict, r: Reader, group: int, elem: int, vr: bytes, vpos: int, length: int) -> None:
     if not r.need(vpos, length):
-        raise Unusual("value runs past the end of the file")
+        raise FastPathUnavailable("value runs past the end of the file")
     key = (group << 16) | elem
     tag = _TAGS.get(key) or _tag(key)
     raw[key] = RawDataElement(tag, vr.decode("ascii"), length, r.get(vpos, length), vpos, False, True)
@@ -283,7 +273,7 @@ def _tag(key: int) -> BaseTag:
     return tag
 
 
-def _dataset(raw: dict, meta: dict[int, bytes], ts: str) -> Dataset:
+def dataset_of(raw: dict, meta: dict[int, bytes], ts: str) -> Dataset:
     """A dataset over the kept raw elements: a copy of a prototype per transfer syntax, SOP class and
     character set (pydicom's constructor and attribute hooks cost more than the scan of a small file)."""
     charset = raw.get(0x00080005)
@@ -295,6 +285,13 @@ def _dataset(raw: dict, meta: dict[int, bytes], ts: str) -> Dataset:
         if len(_PROTOTYPES) < 256 and (value is None or isinstance(value, bytes)):
             _PROTOTYPES[key] = proto
     return dataset_over(proto, raw)
+
+
+def elements(ds: Dataset) -> dict:
+    """The elements of ``ds`` by int tag, raw or converted, as they are: the one place outside this layer's own
+    datasets where pydicom's element dict is read (``Dataset.get_item`` converts the tag on every call, which
+    the per-file extraction cannot afford); the extraction layer reads elements through this."""
+    return ds._dict  # type: ignore[return-value]  # keyed by BaseTag, an int
 
 
 def dataset_over(proto: Dataset, raw: dict) -> Dataset:
@@ -323,9 +320,9 @@ def _prototype(charset: Any, meta: dict[int, bytes], ts: str) -> Dataset:
     fm = _META_CACHE.get(key)
     if fm is None:   # shared by the files of a transfer syntax and SOP class: read only, never modified
         fm = FileMetaDataset()
-        fm.TransferSyntaxUID = ts
+        fm.TransferSyntaxUID = UID(ts)
         if 0x0002 in meta:
-            fm.MediaStorageSOPClassUID = uid_text(meta[0x0002])
+            fm.MediaStorageSOPClassUID = UID(uid_text(meta[0x0002]))
         if len(_META_CACHE) < 256:
             _META_CACHE[key] = fm
     ds.file_meta = fm
@@ -336,56 +333,16 @@ _PROTOTYPES: dict[tuple, Dataset] = {}
 _META_CACHE: dict[tuple, FileMetaDataset] = {}
 
 
-def _text(ds: Dataset, tag: int) -> str | None:
-    """A text value decoded directly (ASCII only); None when absent or when pydicom must decode it."""
-    el = ds._dict.get(tag)
-    if el is None:
-        return ""
-    v = el.value if isinstance(el, RawDataElement) else None
-    if not isinstance(v, bytes) or not v.isascii():
-        return None
-    return v.decode("ascii").rstrip("\x00").strip()
-
-
-def extract(ds: Dataset, name: str):  # -> reader.FileRecord (import cycle avoided)
-    """reader.extract_record for a scanned classic file, decoding the common values without pydicom."""
-    from protocheck.sources.dicom import enhanced, reader, vendors
-
-    vals = {}
-    for key, tag in (("sop_class", 0x00080016), ("sop_uid", 0x00080018), ("series_uid", 0x0020000E),
-                     ("study_uid", 0x0020000D), ("manufacturer", 0x00080070), ("inst", 0x00200013),
-                     ("pos", 0x00200032), ("acq_time", 0x00080032), ("te", 0x00180081), ("echo", 0x00180086),
-                     ("itype", 0x00080008), ("frames", 0x00280008)):
-        v = _text(ds, tag)
-        if v is None:
-            return reader.extract_record(ds, name)
-        vals[key] = v
-    if not vals["sop_class"] or any("\\" in vals[k] for k in ("inst", "te", "frames")):
-        return reader.extract_record(ds, name)
-    rec = reader.FileRecord(name=name, sop_class=vals["sop_class"])
-    verdict = reader.classify_sop(rec.sop_class, ds)
-    if verdict is not None or enhanced.is_multiframe(ds):
-        return reader.extract_record(ds, name)
-    rec.sop_uid, rec.series_uid, rec.study_uid = vals["sop_uid"], vals["series_uid"], vals["study_uid"]
-    rec.manufacturer, rec.acq_time = vals["manufacturer"], vals["acq_time"]
-    rec.instance_number = _num(vals["inst"], int)
-    rec.echo_time = _num(vals["te"], float)
-    rec.echo_number = _num(vals["echo"].split("\\")[0], int) if vals["echo"] else None
-    pos = vals["pos"].split("\\") if vals["pos"] else []
-    try:
-        rec.position = tuple(round(float(x), 2) for x in pos) if len(pos) == 3 else None  # type: ignore[assignment]
-    except ValueError:
-        rec.position = None
-    rec.image_type = tuple(x.strip().upper() for x in vals["itype"].split("\\")) if vals["itype"] else ()
-    rec.n_frames = max(1, _num(vals["frames"], int) or 1)
-    sample = vendors.file_diffusion_sample(ds, rec.manufacturer)
-    if sample is not None:
-        rec.diffusion.append((sample, 1))
-    return rec
-
-
-def _num(text: str, kind: type) -> int | float | None:
-    try:
-        return None if not text else kind(float(text)) if kind is int else float(text)
-    except ValueError:
-        return None
+def _texts(raw: dict) -> dict[str, str] | None:
+    """The per-file values of TEXT_TAGS as plain ASCII text ("" when absent); None if any needs pydicom."""
+    out = {}
+    for key, tag in TEXT_TAGS:
+        el = raw.get(tag)
+        if el is None:
+            out[key] = ""
+            continue
+        v = el.value if isinstance(el, RawDataElement) else None
+        if not isinstance(v, bytes) or not v.isascii():
+            return None
+        out[key] = v.decode("ascii").rstrip("\x00").strip()
+    return out

@@ -23,6 +23,8 @@ from pydicom.tag import BaseTag
 
 from protocheck.sources.dicom import enhanced, fastscan, framevalues, rawio
 from protocheck.sources.dicom.diffusion import DiffusionSample, needs_vendor
+from protocheck.sources.dicom.readplan import ReadPlan
+from protocheck.sources.dicom.sopclass import MULTIFRAME_IMAGES, MULTIFRAME_SOPS, NOT_PLAIN
 
 PER_FRAME = 0x52009230
 SHARED = 0x52009229
@@ -30,10 +32,7 @@ PLANE_POSITION, MR_ECHO, MR_DIFFUSION = 0x00209113, 0x00189114, 0x00189117
 _MACROS = frozenset({PLANE_POSITION, MR_ECHO, MR_DIFFUSION})
 _MACRO_ORDER = (PLANE_POSITION, MR_ECHO, MR_DIFFUSION)
 # Image SOP classes read here (enhanced MR image, MR color, legacy-converted); spectroscopy goes to pydicom.
-IMAGE_SOPS = frozenset({"1.2.840.10008.5.1.4.1.1.4.1", "1.2.840.10008.5.1.4.1.1.4.3",
-                        "1.2.840.10008.5.1.4.1.1.4.4"})
-# Private groups a vendor's per-frame diffusion fallback reads (fastscan.PRIVATE_LOW's groups).
-_VENDOR_GROUPS = frozenset(fastscan.PRIVATE_LOW)
+IMAGE_SOPS = MULTIFRAME_IMAGES
 _UNDEFINED = 0xFFFFFFFF
 
 
@@ -65,15 +64,18 @@ class _Grow(rawio.Reader):
         return end <= len(self.buf)
 
 
-def scan(fh: IO[bytes]) -> tuple[Dataset, Frames] | None:
-    """(lazy top-level dataset with the first and last frames, per-frame values), or None for pydicom."""
+def scan(fh: IO[bytes] | rawio.RawFile, plan: ReadPlan) -> tuple[Dataset, Frames] | None:
+    """(lazy top-level dataset with the first and last frames, per-frame values), or None for pydicom.
+
+    A frame's private groups named by ``plan`` (the vendors' per-file elements) are kept for
+    ``plan.frame_diffusion`` when its public diffusion values fall short."""
     try:
-        return _scan(fh)
-    except (rawio.Unusual, ValueError, OSError, TypeError, KeyError, IndexError, AttributeError):
+        return _scan(fh, plan)
+    except (rawio.FastPathUnavailable, ValueError, OSError, TypeError, KeyError, IndexError, AttributeError):
         return None
 
 
-def scan_header(path: str) -> Dataset | None:
+def scan_header(path: str, plan: ReadPlan) -> Dataset | None:
     """The whole header of a classic (single-frame) file, every element raw (pydicom decodes on access).
 
     What a full pydicom read gives a series description, without pydicom's per-element parse: a file the
@@ -84,11 +86,11 @@ def scan_header(path: str) -> Dataset | None:
             r = _Grow(fh)
             meta, pos = rawio.read_meta(r)
             ts = rawio.uid_text(meta.get(0x0010))
-            if not ts or ts in rawio.NOT_PLAIN or rawio.uid_text(meta.get(0x0002)) in rawio.MULTIFRAME:
+            if not ts or ts in NOT_PLAIN or rawio.uid_text(meta.get(0x0002)) in MULTIFRAME_SOPS:
                 return None
-            raw, _ = _top_level(r, pos, rawio.file_size(fh), frames=False)
-            return fastscan._dataset(raw, meta, ts)
-    except (rawio.Unusual, ValueError, OSError, TypeError, KeyError, IndexError, AttributeError):
+            raw, _ = _top_level(r, pos, rawio.file_size(fh), plan, frames=False)
+            return fastscan.dataset_of(raw, meta, ts)
+    except (rawio.FastPathUnavailable, ValueError, OSError, TypeError, KeyError, IndexError, AttributeError):
         return None
 
 
@@ -96,22 +98,22 @@ def _raw(tag: int, vr: bytes, value: bytes, vpos: int) -> RawDataElement:
     return RawDataElement(BaseTag(tag), vr.decode("ascii"), len(value), value, vpos, False, True)
 
 
-def _scan(fh: IO[bytes]) -> tuple[Dataset, Frames] | None:
+def _scan(fh: IO[bytes] | rawio.RawFile, plan: ReadPlan) -> tuple[Dataset, Frames] | None:
     r = _Grow(fh)
     meta, pos = rawio.read_meta(r)
     ts = rawio.uid_text(meta.get(0x0010))
-    if not ts or ts in rawio.NOT_PLAIN or rawio.uid_text(meta.get(0x0002)) not in IMAGE_SOPS:
+    if not ts or ts in NOT_PLAIN or rawio.uid_text(meta.get(0x0002)) not in IMAGE_SOPS:
         return None
-    raw, walk = _top_level(r, pos, rawio.file_size(fh), frames=True)
+    raw, walk = _top_level(r, pos, rawio.file_size(fh), plan, frames=True)
     if walk is None or not walk.n:
         return None      # no per-frame items: frames come from NumberOfFrames and shared groups (pydicom)
-    ds = fastscan._dataset(raw, meta, ts)
+    ds = fastscan.dataset_of(raw, meta, ts)
     return ds, walk.values(ds)
 
 
-def _top_level(r: _Grow, pos: int, size: int, frames: bool) -> tuple[dict, "_FrameWalk | None"]:
+def _top_level(r: _Grow, pos: int, size: int, plan: ReadPlan, frames: bool) -> tuple[dict, "_FrameWalk | None"]:
     """Every top-level element up to the pixel data, raw; the per-frame sequence walked when ``frames``."""
-    global _top_template
+    template = plan.enhanced_template   # the previous header's undefined-length sequences
     raw: dict = {}
     chunks: dict[int, bytes] = {}
     walk = None
@@ -119,7 +121,7 @@ def _top_level(r: _Grow, pos: int, size: int, frames: bool) -> tuple[dict, "_Fra
         h = rawio.header(r, pos)
         if h is None:
             if pos != size:
-                raise rawio.Unusual("truncated")
+                raise rawio.FastPathUnavailable("truncated")
             break
         group, elem, vr, length, vpos = h
         if group >= 0x7FE0:
@@ -127,14 +129,14 @@ def _top_level(r: _Grow, pos: int, size: int, frames: bool) -> tuple[dict, "_Fra
         tag = (group << 16) | elem
         if tag == PER_FRAME and frames:
             if vr != b"SQ":
-                raise rawio.Unusual("per-frame functional groups not a sequence")
-            walk = _FrameWalk(r)
+                raise rawio.FastPathUnavailable("per-frame functional groups not a sequence")
+            walk = _FrameWalk(r, plan)
             end = walk.run(vpos, length)
             raw[tag] = _raw(tag, vr, walk.kept(), vpos)
         elif length == _UNDEFINED:
             if vr != b"SQ":
-                raise rawio.Unusual("undefined length outside a sequence")
-            seen = _top_template.get(tag)   # the previous file's sequence: jumped over if its bytes recur
+                raise rawio.FastPathUnavailable("undefined length outside a sequence")
+            seen = template.get(tag)   # the previous file's sequence: jumped over if its bytes recur
             if seen is not None and r.need(pos, len(seen)) and r.buf.startswith(seen, pos):
                 end = pos + len(seen)
             else:
@@ -144,21 +146,19 @@ def _top_level(r: _Grow, pos: int, size: int, frames: bool) -> tuple[dict, "_Fra
         else:
             end = vpos + length
             if not r.need(vpos, length):
-                raise rawio.Unusual("value runs past the end of the file")
+                raise rawio.FastPathUnavailable("value runs past the end of the file")
             raw[tag] = _raw(tag, vr, r.buf[vpos:end], vpos)
         pos = end
-    _top_template = chunks
+    plan.enhanced_template = chunks
     return raw, walk
-
-
-_top_template: dict[int, bytes] = {}   # per process: the previous header's undefined-length sequences
 
 
 class _FrameWalk:
     """Walks the items of PerFrameFunctionalGroupsSequence, keeping the macro bytes of each frame."""
 
-    def __init__(self, r: _Grow) -> None:
-        self.r = r
+    def __init__(self, r: _Grow, plan: ReadPlan) -> None:
+        self.r, self.plan = r, plan
+        self.vendor_groups = plan.private_low   # a vendor's private values at frame level: kept for it
         self.n = 0
         self.first: tuple[int, int] = (0, 0)
         self.last: tuple[int, int] = (0, 0)
@@ -173,14 +173,14 @@ class _FrameWalk:
         r, end = self.r, None if length == _UNDEFINED else pos + length
         while end is None or pos < end:
             if not r.need(pos, 8):
-                raise rawio.Unusual("truncated per-frame sequence")
+                raise rawio.FastPathUnavailable("truncated per-frame sequence")
             group, elem, ilen = rawio.ITEM.unpack_from(r.buf, pos)
             if group != 0xFFFE:
-                raise rawio.Unusual("per-frame sequence without item tag")
+                raise rawio.FastPathUnavailable("per-frame sequence without item tag")
             if elem == 0xE0DD and end is None:
                 return pos + 8
             if elem != 0xE000:
-                raise rawio.Unusual("unexpected delimiter in the per-frame sequence")
+                raise rawio.FastPathUnavailable("unexpected delimiter in the per-frame sequence")
             after = self._item(pos + 8, ilen)
             self.n += 1
             if self.n == 1:
@@ -188,7 +188,7 @@ class _FrameWalk:
             self.last = (pos, after)
             pos = after
         if pos != end:
-            raise rawio.Unusual("per-frame item runs past its sequence")
+            raise rawio.FastPathUnavailable("per-frame item runs past its sequence")
         return pos
 
     def _item(self, pos: int, ilen: int) -> int:
@@ -198,14 +198,14 @@ class _FrameWalk:
         while True:
             if end is not None and pos >= end:
                 if pos != end:
-                    raise rawio.Unusual("frame item runs past its length")
+                    raise rawio.FastPathUnavailable("frame item runs past its length")
                 break
             if not r.need(pos, 8):
-                raise rawio.Unusual("truncated frame item")
+                raise rawio.FastPathUnavailable("truncated frame item")
             group, elem = rawio.ITEM.unpack_from(r.buf, pos)[:2]
             if group == 0xFFFE:
                 if elem != 0xE00D or end is not None:
-                    raise rawio.Unusual("unexpected delimiter in a frame item")
+                    raise rawio.FastPathUnavailable("unexpected delimiter in a frame item")
                 pos += 8
                 break
             tag = (group << 16) | elem
@@ -226,7 +226,7 @@ class _FrameWalk:
                 group, elem, vr, length, vpos = rawio.header(r, pos)  # type: ignore[misc]
                 if length == _UNDEFINED:
                     if vr != b"SQ":
-                        raise rawio.Unusual("undefined length outside a sequence")
+                        raise rawio.FastPathUnavailable("undefined length outside a sequence")
                     pos = rawio.skip_undefined_sq(r, vpos)
                     vend = pos - 8
                 else:
@@ -236,9 +236,9 @@ class _FrameWalk:
             value, plain = None, False
             if tag in _MACROS:
                 if vr != b"SQ" or not r.need(vpos, vend - vpos):
-                    raise rawio.Unusual("odd functional group macro")
+                    raise rawio.FastPathUnavailable("odd functional group macro")
                 value = macros[tag] = r.buf[vpos:vend]
-            elif (group in _VENDOR_GROUPS if group & 1 else vr != b"SQ"):
+            elif (group in self.vendor_groups if group & 1 else vr != b"SQ"):
                 plain = vendor = True   # a vendor's private values, or a plain attribute at frame level
             if r.need(child, pos - child):
                 self.template[tag] = (r.buf[child:pos], value, plain)
@@ -252,7 +252,7 @@ class _FrameWalk:
         if tag not in self.shapes:
             try:
                 self.shapes[tag] = rawio.Shape(data)
-            except rawio.Unusual:
+            except rawio.FastPathUnavailable:
                 self.shapes[tag] = None
         return self.shapes[tag]
 
@@ -264,8 +264,6 @@ class _FrameWalk:
 
     def values(self, ds: Dataset) -> Frames:
         """Decode every distinct frame state once with the full-read code, then fold the frames in order."""
-        from protocheck.sources.dicom import vendors
-
         out = Frames(n=self.n)
         manufacturer = str(ds.get("Manufacturer", "") or "").strip()
         memo: tuple[dict, dict, dict] = ({}, {}, {})   # each macro decoded once per distinct byte string
@@ -285,11 +283,11 @@ class _FrameWalk:
                     diff = keys[index][2]
                     if diff not in fallback:
                         frame = self._dataset(ds, [(MR_DIFFUSION, diff)] if diff else [])
-                        fallback[diff] = vendors.file_diffusion(frame, manufacturer)
+                        fallback[diff] = self.plan.frame_diffusion(frame, manufacturer)
                     sample = fallback[diff] or sample
                 else:
                     item = self._dataset(ds, [(PER_FRAME, self.r.buf[span[0]:span[1]])])[PER_FRAME].value[0]
-                    sample = vendors.file_diffusion(item, manufacturer) or sample
+                    sample = self.plan.frame_diffusion(item, manufacturer) or sample
             if sample is not None:
                 merged[sample] = merged.get(sample, 0) + 1
         out.positions = sorted(positions)
@@ -322,18 +320,18 @@ class _FrameWalk:
                 return plain
         try:
             return fast(framevalues.macro(value))
-        except framevalues.Odd:
+        except rawio.FastPathUnavailable:
             return full(ds, self._dataset(ds, [(_MACRO_ORDER[i], value)]))
 
     def _shared(self, ds: Dataset, tag: int, fast: Callable, full: Callable) -> object:
         """A macro's value from the shared functional groups: from its bytes, else through pydicom."""
-        shared = ds._dict.get(SHARED)
+        shared = fastscan.elements(ds).get(SHARED)
         try:
             if shared is not None and not isinstance(shared, RawDataElement):
-                raise framevalues.Odd("already decoded")
+                raise rawio.FastPathUnavailable("already decoded")
             item = framevalues.shared_macro(shared.value if shared is not None else None, tag)
             return None if item is None else fast(item)
-        except framevalues.Odd:
+        except rawio.FastPathUnavailable:
             return full(ds, None)
 
     @staticmethod

@@ -2,8 +2,9 @@
 
 framescan cuts these macros out of every frame; decoding each distinct one through pydicom costs a dataset
 per item (~40 µs). This decoder reads the plain, standard encodings (DS position, FD echo time, b-value and
-gradient, CS directionality) and raises Odd for anything else (another VR, an empty or non-numeric value,
-odd structure): the caller then decodes that macro with pydicom, so the values always equal a full read's.
+gradient, CS directionality) and raises FastPathUnavailable for anything else (another VR, an empty or
+non-numeric value, odd structure): the caller then decodes that macro with pydicom, so the values always equal
+a full read's.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 from protocheck.sources.dicom import enhanced
 from protocheck.sources.dicom._privtags import PLAIN_NUMBER
 from protocheck.sources.dicom.diffusion import DiffusionSample
-from protocheck.sources.dicom.rawio import HDR, ITEM, U32, VR_KIND
+from protocheck.sources.dicom.rawio import HDR, ITEM, U32, VR_KIND, FastPathUnavailable
 
 IMAGE_POSITION = 0x00200032
 EFFECTIVE_ECHO_TIME = 0x00189082
@@ -25,12 +26,8 @@ _CODE = re.compile(rb"[A-Z0-9_ ]*")
 Leaves = dict  # tag -> (VR, bytes) or, for a sequence, (b"SQ", leaves of its first item or None)
 
 
-class Odd(Exception):
-    """A macro this decoder does not read exactly as pydicom would: decode it with pydicom."""
-
-
 def first_item(data: bytes) -> Leaves | None:
-    """The elements of the first item of a sequence value (None for an empty sequence); raises Odd."""
+    """The elements of the first item of a sequence value (None for an empty sequence); raises FastPathUnavailable."""
     if not data:
         return None
     return _sequence(data, 0, len(data), 0)[0]
@@ -38,25 +35,25 @@ def first_item(data: bytes) -> Leaves | None:
 
 def _sequence(data: bytes, off: int, length: int, depth: int) -> tuple[Leaves | None, int]:
     if depth > 8:
-        raise Odd("nested too deep")
+        raise FastPathUnavailable("nested too deep")
     end = None if length == _UNDEFINED else off + length
     first = None
     while end is None or off < end:
         if off + 8 > len(data):
-            raise Odd("truncated")
+            raise FastPathUnavailable("truncated")
         group, elem, ilen = ITEM.unpack_from(data, off)
         off += 8
         if group != 0xFFFE:
-            raise Odd("no item tag")
+            raise FastPathUnavailable("no item tag")
         if elem == 0xE0DD and end is None:
             return first, off
         if elem != 0xE000:
-            raise Odd("delimiter")
+            raise FastPathUnavailable("delimiter")
         item, off = _elements(data, off, ilen, depth)
         if first is None:
             first = item
     if off != end:
-        raise Odd("item past its sequence")
+        raise FastPathUnavailable("item past its sequence")
     return first, off
 
 
@@ -65,15 +62,15 @@ def _elements(data: bytes, off: int, length: int, depth: int) -> tuple[Leaves, i
     out: Leaves = {}
     while end is None or off < end:
         if off + 8 > len(data):
-            raise Odd("truncated")
+            raise FastPathUnavailable("truncated")
         group, elem, vr, short = HDR.unpack_from(data, off)
         if group == 0xFFFE:
             if elem != 0xE00D or end is not None:
-                raise Odd("delimiter")
+                raise FastPathUnavailable("delimiter")
             return out, off + 8
         kind = VR_KIND.get(vr)
         if kind is None or (kind and off + 12 > len(data)):
-            raise Odd("header")
+            raise FastPathUnavailable("header")
         vlen, vpos = (U32.unpack_from(data, off + 8)[0], off + 12) if kind else (short, off + 8)
         tag = (group << 16) | elem
         if vr == b"SQ":
@@ -81,11 +78,11 @@ def _elements(data: bytes, off: int, length: int, depth: int) -> tuple[Leaves, i
             out[tag] = (vr, value)
             continue
         if vlen == _UNDEFINED or vpos + vlen > len(data):
-            raise Odd("value")
+            raise FastPathUnavailable("value")
         out[tag] = (vr, data[vpos:vpos + vlen])
         off = vpos + vlen
     if off != end:
-        raise Odd("element past its item")
+        raise FastPathUnavailable("element past its item")
     return out, off
 
 
@@ -95,7 +92,7 @@ def _fd(leaf: tuple[bytes, Any] | None) -> Any:
         return None
     vr, raw = leaf
     if vr != b"FD" or not raw or len(raw) % 8:
-        raise Odd("not a plain FD")
+        raise FastPathUnavailable("not a plain FD")
     values = struct.unpack(f"<{len(raw) // 8}d", raw)
     return values[0] if len(values) == 1 else list(values)
 
@@ -106,19 +103,20 @@ def _ds(leaf: tuple[bytes, Any] | None) -> list[float] | float | None:
         return None
     vr, raw = leaf
     if vr != b"DS" or not raw.isascii():
-        raise Odd("not a plain DS")
+        raise FastPathUnavailable("not a plain DS")
     parts = raw.rstrip(b"\x00 ").split(b"\\")
     if not all(PLAIN_NUMBER["DS"].fullmatch(p.strip(b" ")) for p in parts):
-        raise Odd("not plain numbers")
+        raise FastPathUnavailable("not plain numbers")
     values = [float(p) for p in parts]
     return values[0] if len(values) == 1 else values
 
 
 def macro(data: bytes) -> Leaves:
-    """The first item of a frame's macro sequence value; raises Odd when empty (the shared group decides)."""
+    """The first item of a frame's macro sequence value; raises FastPathUnavailable when empty (the shared group
+    decides)."""
     item = first_item(data)
     if item is None:
-        raise Odd("empty macro: the shared group decides")
+        raise FastPathUnavailable("empty macro: the shared group decides")
     return item
 
 
@@ -129,7 +127,7 @@ def shared_macro(shared: bytes | None, tag: int) -> Leaves | None:
     if entry is None:
         return None
     if entry[0] != b"SQ":
-        raise Odd("macro not a sequence")
+        raise FastPathUnavailable("macro not a sequence")
     return entry[1]
 
 
@@ -150,7 +148,7 @@ def plain_position(data: bytes) -> tuple[float, float, float] | None | bool:
         return False
     try:
         return position({IMAGE_POSITION: (b"DS", data[16:end])})
-    except Odd:
+    except FastPathUnavailable:
         return False
 
 
@@ -174,7 +172,7 @@ def diffusion(item: Leaves) -> DiffusionSample | None:
     vec = None
     gseq = item.get(GRADIENT_SEQUENCE)
     if gseq is not None and gseq[0] != b"SQ":
-        raise Odd("gradient direction not a sequence")
+        raise FastPathUnavailable("gradient direction not a sequence")
     if gseq is not None and gseq[1] is not None:
         vec = enhanced.float_tuple(_fd(gseq[1].get(GRADIENT_ORIENTATION)), 3)
     if vec is None:
@@ -182,6 +180,6 @@ def diffusion(item: Leaves) -> DiffusionSample | None:
     direc = item.get(DIRECTIONALITY)
     if direc is not None:
         if direc[0] != b"CS" or not _CODE.fullmatch(direc[1]):
-            raise Odd("not a plain CS")
+            raise FastPathUnavailable("not a plain CS")
         direc = direc[1].decode("ascii").strip()
     return enhanced.diffusion_sample(_fd(item.get(B_VALUE)), direc, vec)

@@ -10,6 +10,7 @@ microseconds, (0018,9034) or (0043,102A) for the phase-encoding polarity, (0043,
 from __future__ import annotations
 
 import math
+import re
 import struct
 
 from pydicom.dataset import Dataset
@@ -18,8 +19,9 @@ from protocheck.model import Acquisition
 from protocheck.sources.dicom._privtags import (
     element_value, find_public, first_float, floats, is_zero_vector, set_manufacturer, text, unit_vector,
 )
-from protocheck.sources.dicom.common import bids_pe_direction
 from protocheck.sources.dicom.diffusion import DiffusionSample
+from protocheck.sources.dicom.phase import bids_pe_direction
+from protocheck.sources.dicom.vendorspec import VendorSpec
 
 PER_FILE_LAST_GROUP: int = 0x0043
 
@@ -226,7 +228,15 @@ def series_params(ds: Dataset, acq: Acquisition) -> None:
     _set_roles_and_notes(ds, acq)
     if _is_per_shot_tr(ds):
         tr = first_float(ds.get("RepetitionTime"))
-        acq.set("RepetitionTimeExcitation", round(tr / 1000.0, 9),
+        acq.set("RepetitionTimeExcitation", round(tr / 1000.0, 9),  # type: ignore[operator]  # None: noted
                 "DICOM (0018,0080) RepetitionTime, ms->s (GE 3D IR-prepared GRE: per-shot TR)")
         acq.note("per-shot-tr", "GE 3D IR-prepared gradient echo (IR-FSPGR/BRAVO): (0018,0080) is the excitation "
                                 "TR of one shot, not the inversion repetition time; check TI and flip angle instead")
+
+
+SPEC = VendorSpec(
+    name="ge", manufacturer=re.compile(r"(?i)^\s*ge\b|general\s*electric|^ge[ _]medical"), dcm2niix=(("GE", "GE"),),
+    # (0019,xxBB-BD) gradient, (0019,xxDF/E0) T2 and direction counts; (0043,xx39) b-value
+    per_file_private={0x0019: frozenset({0xBB, 0xBC, 0xBD, 0xDF, 0xE0}), 0x0043: frozenset({0x39})},
+    last_group=PER_FILE_LAST_GROUP, series_params=series_params, file_diffusion=file_diffusion,
+)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import zlib
-from typing import IO, Any, Callable
+from typing import IO, Any, BinaryIO, Callable, cast
 
 DEFLATED = "1.2.840.10008.1.2.1.99"
 MAX_INFLATED = 64 * 1024 * 1024     # a header is kilobytes; an enhanced header a few megabytes
@@ -100,8 +100,8 @@ def read_deflated(fh: IO[bytes], stop_when: Callable[[Any, Any, int], bool], for
     from pydicom.dataset import FileDataset
     from pydicom.filereader import _read_file_meta_info, read_preamble
 
-    preamble = read_preamble(fh, force)
-    meta = _read_file_meta_info(fh)
+    preamble = read_preamble(cast(BinaryIO, fh), force)
+    meta = _read_file_meta_info(cast(BinaryIO, fh))
     if str(meta.get("TransferSyntaxUID", "")) != DEFLATED:
         return None
     return FileDataset(getattr(fh, "name", None) or "", read_dataset_deflated(fh, stop_when, limit),
@@ -114,4 +114,4 @@ def read_dataset_deflated(raw: IO[bytes], stop_when: Callable[[Any, Any, int], b
     from pydicom.filereader import read_dataset
 
     reader = InflatingReader(raw, limit)
-    return read_dataset(reader, False, True, stop_when=stop_when, defer_size=None)
+    return read_dataset(cast(BinaryIO, reader), False, True, stop_when=stop_when, defer_size=None)

@@ -17,7 +17,7 @@ from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag
 
 from protocheck.sources.dicom import rawio
-from protocheck.sources.dicom.fastscan import dataset_over
+from protocheck.sources.dicom.fastscan import dataset_over, elements
 
 FUNCTIONAL_GROUPS = (0x52009229, 0x52009230)   # shared, per-frame
 _ITEM, _ITEM_END, _SEQUENCE_END = 0xE000, 0xE00D, 0xE0DD
@@ -32,14 +32,14 @@ def lazy_groups(ds: Dataset) -> None:
 def convert(ds: Dataset, tag: int) -> None:
     """Decode the raw sequence element ``tag`` of ``ds`` one level deep (items of raw elements), in place;
     anything else (absent, decoded, not explicit VR little endian, unusual) is left to pydicom."""
-    raw = ds._dict.get(tag)
+    raw = elements(ds).get(tag)
     if raw.__class__ is not RawDataElement or raw.VR != "SQ" or raw.is_implicit_VR or not raw.is_little_endian:
         return
     try:
         seq = _sequence(raw.value or b"", ds._character_set)
-    except (rawio.Unusual, ValueError, TypeError, KeyError, IndexError):
+    except (rawio.FastPathUnavailable, ValueError, TypeError, KeyError, IndexError):
         return   # pydicom decodes it, as before
-    ds._dict[tag] = DataElement(raw.tag, "SQ", seq, raw.value_tell, False, already_converted=True)
+    elements(ds)[tag] = DataElement(raw.tag, "SQ", seq, raw.value_tell, False, already_converted=True)
 
 
 def _sequence(value: bytes, encoding: Any) -> Sequence:
@@ -48,15 +48,15 @@ def _sequence(value: bytes, encoding: Any) -> Sequence:
     items, pos, end = [], 0, len(value)
     while pos < end:
         if not r.need(pos, 8):
-            raise rawio.Unusual("truncated item")
+            raise rawio.FastPathUnavailable("truncated item")
         group, elem, length = rawio.ITEM.unpack_from(value, pos)
         if group == 0xFFFE and elem == _SEQUENCE_END:
             break
         if group != 0xFFFE or elem != _ITEM:
-            raise rawio.Unusual("sequence without item tag")
+            raise rawio.FastPathUnavailable("sequence without item tag")
         raw, pos = _item(r, pos + 8, None if length == rawio.UNDEFINED else pos + 8 + length)
         if 0x00080005 in raw:
-            raise rawio.Unusual("a character set inside an item")   # pydicom switches encodings there
+            raise rawio.FastPathUnavailable("a character set inside an item")   # pydicom switches encodings there
         items.append(_dataset(raw, encoding, length == rawio.UNDEFINED))
     seq = Sequence(items)
     seq.is_undefined_length = False
@@ -69,26 +69,26 @@ def _item(r: rawio.Reader, pos: int, end: int | None) -> tuple[dict, int]:
     buf = r.buf
     while end is None or pos < end:
         if not r.need(pos, 8):
-            raise rawio.Unusual("truncated item")
+            raise rawio.FastPathUnavailable("truncated item")
         if rawio.ITEM.unpack_from(buf, pos)[0] == 0xFFFE:
             group, elem, length = rawio.ITEM.unpack_from(buf, pos)
             if end is not None or elem != _ITEM_END or length != 0:
-                raise rawio.Unusual("unexpected delimiter in an item")
+                raise rawio.FastPathUnavailable("unexpected delimiter in an item")
             return raw, pos + 8
         group, elem, vr, length, vpos = rawio.header(r, pos)   # type: ignore[misc]
         if length == rawio.UNDEFINED:
             if vr != b"SQ":
-                raise rawio.Unusual("undefined length outside a sequence")
+                raise rawio.FastPathUnavailable("undefined length outside a sequence")
             after = rawio.skip_undefined_sq(r, vpos)
             value, pos = buf[vpos:after - 8], after
         else:
             if not r.need(vpos, length):
-                raise rawio.Unusual("value runs past the sequence")
+                raise rawio.FastPathUnavailable("value runs past the sequence")
             value, pos = buf[vpos:vpos + length], vpos + length
         key = (group << 16) | elem   # int keys: the readers look up ints (BaseTag keys compare in Python)
         raw[key] = RawDataElement(BaseTag(key), vr.decode("ascii"), len(value), value, vpos, False, True)
     if pos != end:
-        raise rawio.Unusual("item runs past its length")
+        raise rawio.FastPathUnavailable("item runs past its length")
     return raw, pos
 
 

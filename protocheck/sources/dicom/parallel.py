@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator
 from protocheck.model import ScanResult
 from protocheck.sources import treedigest
 from protocheck.sources.dicom.workers import (
-    AUTO_MIN_FILES, READ_LAST_GROUP, Payload, Pools, read_batch, read_file, resolve_workers,
+    AUTO_MIN_FILES, Payload, Pools, read_batch, read_file, resolve_workers,
 )
 from protocheck.sources.options import ScanOptions
 from protocheck.sources.treedigest import TreeHash, tree_digest
@@ -27,7 +27,7 @@ from protocheck.sources.treedigest import TreeHash, tree_digest
 if TYPE_CHECKING:
     from protocheck.storage.index import Entry
 
-__all__ = ["READ_LAST_GROUP", "read_file", "resolve_workers", "scan_tree", "tree_digest"]
+__all__ = ["read_file", "resolve_workers", "scan_tree", "tree_digest"]
 
 BATCH = 128                   # files per task
 BLOCK = 16                    # mean files per index block (a changed file re-folds its block only)
@@ -77,14 +77,14 @@ def scan_tree(root: str | os.PathLike[str], options: ScanOptions | None = None) 
                 break
         workers = resolve_workers(options, len(head) if len(head) < AUTO_MIN_FILES else None)
         items = _chain(head, items)
-    tree = TreeHash()
-    folders = _folders(items, collector, tree)
+    listing = TreeHash()
+    folders = _folders(items, collector, listing)
     done = False
     try:
         _run(folders, collector, options, index, workers)
         result = collector.finish()
         if index is not None:
-            index.store_snapshot(tree.digest(), result)
+            index.store_snapshot(listing.digest(), result)
         done = True
     finally:
         if index is not None:
@@ -221,7 +221,7 @@ def _fold(folder: _Folder, collector: Any, index: Any, progress: "_Progress") ->
         n_tasks += 0 if isinstance(task, list) else 1
         for rec, seed in results:
             fresh[os.path.basename(rec.name)] = (rec, seed)
-    out: list[tuple[bytes, bytes, bytes | None]] = []
+    out: list[tuple[bytes, bytes | None, bytes | None]] = []
     for files, key, hit in folder.blocks:
         if hit is not None:
             summary = index.summary_of(hit[1]) if hit[1] is not None else None

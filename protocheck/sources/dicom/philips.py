@@ -9,6 +9,8 @@ appended isotropic/trace volume (directionality ISOTROPIC, or (2001,1004) 'I' wi
 
 from __future__ import annotations
 
+import re
+
 from pydicom.dataset import Dataset
 
 from protocheck.model import Acquisition
@@ -17,6 +19,7 @@ from protocheck.sources.dicom._privtags import (
     text, unit_vector,
 )
 from protocheck.sources.dicom.diffusion import DiffusionSample, needs_vendor
+from protocheck.sources.dicom.vendorspec import VendorSpec
 
 PER_FILE_LAST_GROUP: int = 0x2005
 PER_FILE_EARLY_GROUP: int = 0x2001   # group 2005 holds only the gradient and the private per-frame copy
@@ -185,3 +188,12 @@ def series_params(ds: Dataset, acq: Acquisition) -> None:
     _set_acceleration(ds, acq)
     if acq.get("PhaseEncodingDirection") is None:
         acq.note("pe-polarity-unknown", "Philips DICOM records the phase-encoding axis only, never its polarity")
+
+
+SPEC = VendorSpec(
+    name="philips", manufacturer=re.compile(r"(?i)philips"), dcm2niix=(("PH", "Philips"),),
+    # (2001,xx03/04/20) b-value, diffusion label, technique; (2005,xxB0-B2) gradient, (2005,xx0F) per-frame copy
+    per_file_private={0x2001: frozenset({0x03, 0x04, 0x20}), 0x2005: frozenset({0xB0, 0xB1, 0xB2, 0x0F})},
+    last_group=PER_FILE_LAST_GROUP, early_group=PER_FILE_EARLY_GROUP, needs_last_group=needs_last_group,
+    series_params=series_params, file_diffusion=file_diffusion,
+)

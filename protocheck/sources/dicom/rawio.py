@@ -1,7 +1,7 @@
 """Explicit VR little endian element streams read by hand: the shared reader of fastscan and framescan.
 
 A forward-only window over a file, element headers, and a flat skip of undefined-length sequences. Anything
-that is not the simple case (implicit VR, odd structure, a truncated stream) raises Unusual; the scanners
+that is not the simple case (implicit VR, odd structure, a truncated stream) raises FastPathUnavailable; the scanners
 then hand the file to pydicom.
 """
 from __future__ import annotations
@@ -21,15 +21,12 @@ VRS = LONG_VRS | frozenset(v.encode() for v in (
 SHORT_VRS = VRS - LONG_VRS
 UNDEFINED = 0xFFFFFFFF
 VR_KIND = {vr: vr in LONG_VRS for vr in VRS}   # VR -> has a 32-bit length
-EXPLICIT_LE = "1.2.840.10008.1.2.1"
-# Transfer syntaxes whose dataset is explicit VR little endian (the pixel data encapsulation differs).
-NOT_PLAIN = frozenset({"1.2.840.10008.1.2", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"})
-MULTIFRAME = frozenset({"1.2.840.10008.5.1.4.1.1.4.1", "1.2.840.10008.5.1.4.1.1.4.3", "1.2.840.10008.5.1.4.1.1.4.4",
-                         "1.2.840.10008.5.1.4.1.1.4.2"})   # = reader.MULTIFRAME_SOPS
 CHUNK = 64 * 1024
 
-class Unusual(Exception):
-    """Internal: the stream is not the simple case; the caller falls back to pydicom."""
+
+class FastPathUnavailable(Exception):
+    """Internal, the one "fast path unavailable" signal of the package: the bytes are not the simple case this
+    reader decodes exactly (the caller falls back to pydicom, or nibabel for a CSA header); never escapes a scan."""
 
 
 class RawFile:
@@ -79,7 +76,7 @@ class Reader:
 
     __slots__ = ("fh", "buf", "base", "eof")
 
-    def __init__(self, fh: IO[bytes]) -> None:
+    def __init__(self, fh: IO[bytes] | RawFile) -> None:
         self.fh = fh
         self.buf = fh.read(CHUNK)
         self.base = 0
@@ -92,7 +89,7 @@ class Reader:
         if pos >= self.base and end <= have:
             return True
         if pos < self.base:
-            raise Unusual("backward read")
+            raise FastPathUnavailable("backward read")
         if pos >= have:
             if self.eof:
                 return False
@@ -125,13 +122,13 @@ def header(r: Reader, pos: int) -> tuple[int, int, bytes, int, int] | None:
     off = pos - r.base
     group, elem, vr, length = HDR.unpack_from(r.buf, off)
     if group == 0xFFFE:
-        raise Unusual("item tag at dataset level")
+        raise FastPathUnavailable("item tag at dataset level")
     if vr in LONG_VRS:
         if not r.need(pos, 12):
-            raise Unusual("truncated header")
+            raise FastPathUnavailable("truncated header")
         return group, elem, vr, U32.unpack_from(r.buf, pos - r.base + 8)[0], pos + 12
     if vr not in VRS:
-        raise Unusual("not explicit VR")
+        raise FastPathUnavailable("not explicit VR")
     return group, elem, vr, length, pos + 8
 
 
@@ -149,7 +146,7 @@ def skip_undefined_sq(r: Reader, pos: int, spans: list[slice] | None = None) -> 
         off = pos - base
         if off < 0 or off + 12 > len(buf):
             if not r.need(pos, 8):
-                raise Unusual("truncated sequence")
+                raise FastPathUnavailable("truncated sequence")
             r.need(pos, 12)
             buf, base = r.buf, r.base
             off = pos - base
@@ -167,31 +164,31 @@ def skip_undefined_sq(r: Reader, pos: int, spans: list[slice] | None = None) -> 
                         pos += 8 + length
                     continue
                 if elem != 0xE0DD:
-                    raise Unusual("unexpected delimiter in sequence")
+                    raise FastPathUnavailable("unexpected delimiter in sequence")
             elif elem != 0xE00D:
-                raise Unusual("unexpected delimiter in item")
+                raise FastPathUnavailable("unexpected delimiter in item")
             stack.pop()
             pos += 8
             if not stack:
                 return pos
             continue
         if stack[-1]:
-            raise Unusual("sequence without item tag")
+            raise FastPathUnavailable("sequence without item tag")
         kind = vrkind.get(vr)
         if kind is None:
-            raise Unusual("not explicit VR")
+            raise FastPathUnavailable("not explicit VR")
         if not kind:
             pos += 8 + short
             continue
         if off + 12 > len(buf):
-            raise Unusual("truncated item")
+            raise FastPathUnavailable("truncated item")
         length = u32(buf, off + 8)[0]
         if length != UNDEFINED:
             pos += 12 + length
         elif vr != b"SQ":
-            raise Unusual("undefined length outside a sequence")
+            raise FastPathUnavailable("undefined length outside a sequence")
         elif len(stack) > 64:
-            raise Unusual("sequences nested too deep")
+            raise FastPathUnavailable("sequences nested too deep")
         else:
             stack.append(True)
             pos += 12
@@ -206,13 +203,13 @@ class Shape:
     __slots__ = ("size", "_headers", "_expected")
 
     def __init__(self, data: bytes) -> None:
-        """``data``: the whole element, header to sequence delimiter; raises Unusual if it is not one."""
+        """``data``: the whole element, header to sequence delimiter; raises FastPathUnavailable if it is not one."""
         group, elem, vr, _, length = HDR12.unpack_from(data, 0) if len(data) >= 12 else (0, 0, b"", 0, 0)
         if vr != b"SQ" or length != UNDEFINED or group == 0xFFFE:
-            raise Unusual("not an undefined-length sequence")
+            raise FastPathUnavailable("not an undefined-length sequence")
         spans = [slice(0, 12)]
         if skip_undefined_sq(BytesReader(data), 12, spans) != len(data):
-            raise Unusual("sequence does not end with its bytes")
+            raise FastPathUnavailable("sequence does not end with its bytes")
         self.size = len(data)
         self._headers = operator.itemgetter(*spans)   # at least two: the element's header and its delimiter
         self._expected = self._headers(data)
@@ -229,23 +226,23 @@ class BytesReader(Reader):
     __slots__ = ()
 
     def __init__(self, data: bytes) -> None:
-        self.fh, self.buf, self.base, self.eof = None, data, 0, True
+        self.fh, self.buf, self.base, self.eof = None, data, 0, True  # type: ignore[assignment]  # never read
 
 
 def read_meta(r: Reader) -> tuple[dict[int, bytes], int]:
-    """File meta group 0002 values and the offset of the dataset; raises Unusual without "DICM"."""
+    """File meta group 0002 values and the offset of the dataset; raises FastPathUnavailable without "DICM"."""
     if not r.need(0, 132) or r.buf[128:132] != b"DICM":
-        raise Unusual("no Part 10 preamble")
-    pos, meta = 132, {}
+        raise FastPathUnavailable("no Part 10 preamble")
+    pos, meta = 132, {}  # type: tuple[int, dict[int, bytes]]
     while True:
         h = header(r, pos)
         if h is None:
-            raise Unusual("no dataset after the file meta")
+            raise FastPathUnavailable("no dataset after the file meta")
         group, elem, _vr, length, vpos = h
         if group != 0x0002:
             return meta, pos
         if length == UNDEFINED or not r.need(vpos, length):
-            raise Unusual("bad file meta")
+            raise FastPathUnavailable("bad file meta")
         meta[elem] = r.get(vpos, length)
         pos = vpos + length
 
@@ -254,7 +251,7 @@ def uid_text(raw: bytes | None) -> str:
     return (raw or b"").rstrip(b"\x00 ").decode("ascii", "replace")
 
 
-def file_size(fh: IO[bytes]) -> int:
+def file_size(fh: IO[bytes] | RawFile) -> int:
     try:
         return os.fstat(fh.fileno()).st_size
     except (AttributeError, OSError, ValueError):

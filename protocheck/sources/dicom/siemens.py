@@ -10,8 +10,9 @@ from pydicom.dataset import Dataset
 from protocheck.model import Acquisition
 from protocheck.sources.dicom import csa
 from protocheck.sources.dicom import siemens_xa as xa
-from protocheck.sources.dicom.common import bids_pe_direction
 from protocheck.sources.dicom.diffusion import DiffusionSample
+from protocheck.sources.dicom.phase import bids_pe_direction
+from protocheck.sources.dicom.vendorspec import VendorSpec
 
 # Per-file values: (0019,100C/100E) diffusion, CSA image header in (0029,1010) for older exports.
 PER_FILE_LAST_GROUP: int = 0x0029
@@ -61,7 +62,7 @@ def _vec(v: Any) -> tuple[float, float, float] | None:
         t = tuple(float(x) for x in v)
     except (TypeError, ValueError):
         return None
-    return t if len(t) == 3 and all(math.isfinite(x) for x in t) else None  # type: ignore[return-value]
+    return t if len(t) == 3 and all(math.isfinite(x) for x in t) else None
 
 
 def file_diffusion(ds: Dataset) -> DiffusionSample | None:
@@ -100,7 +101,7 @@ def parse_ascconv(text: str) -> dict[str, str]:
             start = text.rfind("\n", 0, at) + 1
             if start not in lines:
                 m = _ASC_LINE.match(text, start)   # a match starts at a line start: the same lines as findall
-                lines[start] = m.groups() if m else ("", "")
+                lines[start] = (m.group(1), m.group(2)) if m else ("", "")
             at = text.find(key, at + len(key))
     out: dict[str, str] = {}
     for start in sorted(lines):   # in text order: later lines win
@@ -304,3 +305,11 @@ def _scout(ds: Dataset, acq: Acquisition) -> None:
             re.search(r"(?i)loc|scout", desc):
         acq.roles.add("localizer")
         acq.note("localizer", f"localizer: Siemens scout series ({desc.strip()})")
+
+
+SPEC = VendorSpec(
+    name="siemens", manufacturer=re.compile(r"(?i)siemens"), dcm2niix=(("SI", "Siemens"),),
+    # (0019,xx0C/0E) b-value / gradient; (0029,xx08/10/18) CSA image header type, content, version
+    per_file_private={0x0019: frozenset({0x0C, 0x0E}), 0x0029: frozenset({0x08, 0x10, 0x18})},
+    last_group=PER_FILE_LAST_GROUP, series_params=series_params, file_diffusion=file_diffusion,
+)

@@ -14,6 +14,7 @@ from pydicom.dataset import Dataset
 
 from protocheck.model import Acquisition
 from protocheck.sources.dicom import enhanced
+from protocheck.sources.dicom.fastscan import elements
 
 SDS = r"SIEMENS MR SDS 01"
 SDI = r"SIEMENS MR SDI 02"
@@ -25,7 +26,7 @@ def creator_tags(ds: Dataset, group: int) -> list[int]:
     Shifts and masks only: pydicom's BaseTag compares in Python, which made a scan of the keys slow.
     """
     g8 = group << 8
-    return sorted(t & 0xFFFFFFFF for t in ds._dict if t >> 8 == g8 and t & 0xFF >= 0x10)
+    return sorted(t & 0xFFFFFFFF for t in elements(ds) if t >> 8 == g8 and t & 0xFF >= 0x10)
 
 
 def private(ds: Dataset | None, creator_rx: str, elem: int, group: int = 0x0021) -> Any:

@@ -16,8 +16,9 @@ from protocheck.model import Acquisition
 from protocheck.sources.dicom._privtags import (
     element_value, first_float, floats, is_zero_vector, set_manufacturer, text, unit_vector,
 )
-from protocheck.sources.dicom.common import bids_pe_direction
 from protocheck.sources.dicom.diffusion import DiffusionSample
+from protocheck.sources.dicom.phase import bids_pe_direction
+from protocheck.sources.dicom.vendorspec import VendorSpec
 
 PER_FILE_LAST_GROUP: int = 0x0065
 
@@ -68,3 +69,11 @@ def series_params(ds: Dataset, acq: Acquisition) -> None:
         # dcm2niix readDICOMx: (0065,1058) 1 -> "flipped", 0 -> "unflipped", then nii_SaveBIDSX as for GE/Siemens
         acq.set("PhaseEncodingDirection", bids_pe_direction(pe, 0 if positive == 1.0 else 1),
                 f"UIH (0065,1058) phase-encoding direction positive = {int(positive)} with (0018,1312) {pe}")
+
+
+SPEC = VendorSpec(
+    name="uih", manufacturer=re.compile(r"(?i)united\s*imaging|^uih"),
+    dcm2niix=(("UI", "UIH"), ("UNITED IMAGING", "UIH")),
+    per_file_private={0x0065: frozenset({0x09, 0x37})},   # (0065,xx09) b-value, (0065,xx37) gradient
+    last_group=PER_FILE_LAST_GROUP, series_params=series_params, file_diffusion=file_diffusion,
+)

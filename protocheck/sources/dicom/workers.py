@@ -13,7 +13,6 @@ from typing import Any
 from protocheck.model import SkippedFile
 from protocheck.sources.options import ScanOptions
 
-READ_LAST_GROUP = 0x2005      # highest per-file group of any vendor (Philips); the scanner skips the rest cheaply
 AUTO_MIN_FILES = 2000         # "auto" workers: 2 processes from this many files on
 Payload = tuple   # (reader.FileRecord, series seed or None); reader (pydicom) is imported only when reading
 
@@ -31,15 +30,11 @@ def resolve_workers(options: ScanOptions, n_files: int | None = None) -> int:
 
 def make_seed(rec: Any, ds: Any, options: ScanOptions) -> Any:
     """The per-series extraction of a full header: (fresh series aggregate, study) from the collector's code."""
-    from protocheck.sources.dicom.collector import DicomCollector
+    from protocheck.sources.dicom.collector import series_seed
     from protocheck.sources.dicom.lazyseq import lazy_groups
 
     lazy_groups(ds)   # an enhanced header's functional groups: only the macros read are decoded
-    c = DicomCollector(".", options)
-    series = c._new_series(rec, ds)
-    study = c.studies[rec.study_uid or "unknown-study"]
-    study.series = []
-    return series, study
+    return series_seed(rec, ds, options)
 
 
 def read_file(rel: str, path: str, options: ScanOptions, seen: set[str]) -> Payload:
@@ -50,15 +45,15 @@ def read_file(rel: str, path: str, options: ScanOptions, seen: set[str]) -> Payl
     to pydicom (implicit VR, spectroscopy, odd), is read in full once and gives both record and seed.
     """
     from protocheck.privacy import damaged_identity
-    from protocheck.sources.dicom import reader
+    from protocheck.sources.dicom import reader, vendors
 
-    got = reader.fast_read(rel, path, READ_LAST_GROUP)
+    got = reader.fast_read(rel, path, vendors.READ_PLAN)   # up to the last per-file group of any vendor
     rec, ds = got if got is not None else (None, None)
     if rec is not None and (rec.skip is not None or rec.series_uid in seen):
         return rec, None
     if ds is None and rec is not None:   # a classic file of a new series: its whole header, walked by hand
         from protocheck.sources.dicom import framescan
-        ds = framescan.scan_header(path)
+        ds = framescan.scan_header(path, vendors.READ_PLAN)
     if ds is None:
         try:
             ds = reader.read_header(path, True)
@@ -107,7 +102,8 @@ class Pools:
     """
 
     def __init__(self, workers: int, options: ScanOptions) -> None:
-        self.workers, self.options, self.pool = workers, options, None
+        self.workers, self.options = workers, options
+        self.pool: Any = None
 
     def get(self) -> Any:
         """The executor (started now if needed), or None for a serial scan."""
@@ -136,9 +132,6 @@ class Pools:
 
 
 def _import_readers() -> None:
-    """Import every module a worker reads files with (vendor modules are otherwise imported lazily)."""
-    import importlib
-
-    for name in ("fastscan", "framescan", "framevalues", "lazyseq", "enhanced", "diffusion", "vendors", "siemens",
-                 "csa", "siemens_xa", "ge", "philips", "canon", "uih", "damage"):
-        importlib.import_module(f"protocheck.sources.dicom.{name}")
+    """Import every module a worker reads files with: the reader imports the scanners and the vendor registry
+    (every registered vendor module), the collector the series extraction."""
+    from protocheck.sources.dicom import collector, lazyseq, reader  # noqa: F401

@@ -11,6 +11,7 @@ from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from protocheck.sources.dicom import damage, fastscan, parallel, reader, scan_dicom
+from protocheck.sources.dicom.vendors import READ_PLAN
 from protocheck.sources.options import ScanOptions
 
 
@@ -21,7 +22,7 @@ def _files(root: Path) -> list[Path]:
 def test_scanner_record_equals_full_read_on_every_shared_file(dicom_root):
     fast = 0
     for p in _files(dicom_root):
-        rec = reader._fast_record(str(p), p, parallel.READ_LAST_GROUP)
+        rec = reader._fast_record(str(p), p, READ_PLAN)
         if rec is None:
             continue
         fast += 1
@@ -88,7 +89,7 @@ def test_undefined_length_sequences_are_skipped_and_kept_lazily(tmp_path):
     path = _write(ds, tmp_path / "a.dcm")
     raw = path.read_bytes()
     assert b"\xfe\xff\xdd\xe0" in raw          # the file really has sequence delimiters
-    rec = reader._fast_record("a.dcm", path, parallel.READ_LAST_GROUP)
+    rec = reader._fast_record("a.dcm", path, READ_PLAN)
     assert rec is not None and rec == reader.read_record("a.dcm", path, full=True)
     assert rec.instance_number == 7 and rec.position == (1.0, 2.5, -3.25) and rec.echo_time == 30.0
 
@@ -96,11 +97,11 @@ def test_undefined_length_sequences_are_skipped_and_kept_lazily(tmp_path):
 def test_unusual_files_fall_back_to_pydicom(tmp_path):
     implicit = _write(_ds(), tmp_path / "implicit.dcm", ImplicitVRLittleEndian)
     with open(implicit, "rb") as fh:
-        assert fastscan.scan(fh, 0x2005) is None
+        assert fastscan.scan(fh, READ_PLAN) is None
     rec = reader.read_record("implicit.dcm", implicit)
     assert rec.skip is None and rec.instance_number == 7
     for name, data in (("garbage", b"x" * 500), ("empty", b""), ("truncated", implicit.read_bytes()[:140])):
-        assert fastscan.scan(io.BytesIO(data), 0x2005) is None
+        assert fastscan.scan(io.BytesIO(data), READ_PLAN) is None
         (tmp_path / name).write_bytes(data)
         rec = reader.read_record(name, tmp_path / name)
         assert rec.skip is not None or not rec.series_uid     # skipped, or reported as ungroupable
@@ -112,7 +113,7 @@ def test_truncated_explicit_file_never_crashes(dicom_root, tmp_path):
     for cut in (200, 1000, len(data) // 2):
         (tmp_path / f"cut{cut}").write_bytes(data[:cut])
         with open(tmp_path / f"cut{cut}", "rb") as fh:
-            fastscan.scan(fh, 0x2005)     # returns a dataset or None, never raises
+            fastscan.scan(fh, READ_PLAN)     # returns a dataset or None, never raises
     result = scan_dicom(tmp_path, ScanOptions(workers=2))
     assert result.n_files_seen == 3
 
@@ -193,8 +194,8 @@ def test_template_chunks_never_hide_a_changed_value(dicom_root, tmp_path):
         for k, v in changes.items():
             setattr(copy, k, v)
         copy.save_as(out)
-        reader._fast_record("prime", src, parallel.READ_LAST_GROUP)   # the previous file: the template
-        rec = reader._fast_record(out.name, out, parallel.READ_LAST_GROUP)
+        reader._fast_record("prime", src, READ_PLAN)   # the previous file: the template
+        rec = reader._fast_record(out.name, out, READ_PLAN)
         assert rec is not None and rec == reader.read_record(out.name, out, full=True), name
     assert rec.position == (1.5, 2.5, 3.5) and str(ds.InstanceNumber) != "77"
 

@@ -10,6 +10,7 @@ from pydicom.sequence import Sequence
 
 from protocheck.sources.dicom import framescan, rawio
 from protocheck.sources.dicom.lazyseq import FUNCTIONAL_GROUPS, convert, lazy_groups
+from protocheck.sources.dicom.vendors import READ_PLAN
 
 
 def _plain(ds: Dataset) -> dict:
@@ -48,7 +49,7 @@ def _enhanced(dicom_root: Path) -> list[Path]:
 
 def _cut(path: Path) -> Dataset | None:
     with rawio.RawFile(path) as fh:
-        got = framescan.scan(fh)
+        got = framescan.scan(fh, READ_PLAN)
     if got is None:
         return None
     lazy_groups(got[0])

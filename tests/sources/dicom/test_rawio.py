@@ -33,7 +33,7 @@ def _frame_child(value: bytes = b"1.5 ", number: bytes = b"12") -> bytes:
 def _walk_end(data: bytes) -> int | None:
     try:
         return rawio.skip_undefined_sq(rawio.BytesReader(data), 12)
-    except rawio.Unusual:
+    except rawio.FastPathUnavailable:
         return None
 
 
@@ -46,9 +46,9 @@ def test_changed_values_keep_the_shape_changed_lengths_do_not():
 
 
 def test_only_undefined_length_sequences_have_a_shape():
-    with pytest.raises(rawio.Unusual):
+    with pytest.raises(rawio.FastPathUnavailable):
         rawio.Shape(_el(0x0020, 0x0013, b"IS", b"1 "))
-    with pytest.raises(rawio.Unusual):
+    with pytest.raises(rawio.FastPathUnavailable):
         rawio.Shape(_frame_child()[:-8])   # no sequence delimiter
 
 
