@@ -24,3 +24,8 @@ def vendor_name(manufacturer: str | None) -> str | None:
         if rx.search(manufacturer):
             return name
     return None
+
+
+def vendor_pattern(name: str) -> re.Pattern[str]:
+    """The Manufacturer pattern of the vendor ``name`` (the vendor specs of sources/dicom take theirs from here)."""
+    return dict(VENDOR_PATTERNS)[name]

@@ -19,6 +19,7 @@ from protocheck.sources.dicom._privtags import (
 )
 from protocheck.sources.dicom.diffusion import DiffusionSample
 from protocheck.sources.dicom.vendorspec import VendorSpec
+from protocheck.vendor_ids import vendor_pattern
 
 PER_FILE_LAST_GROUP: int = 0x0029
 
@@ -121,7 +122,7 @@ def series_params(ds: Dataset, acq: Acquisition) -> None:
 
 
 SPEC = VendorSpec(
-    name="canon", manufacturer=re.compile(r"(?i)canon|toshiba"), dcm2niix=(("TO", "Toshiba"), ("CA", "Canon")),
+    name="canon", manufacturer=vendor_pattern("canon"), dcm2niix=(("TO", "Toshiba"), ("CA", "Canon")),
     per_file_private={},   # public elements and ImageComments only
     last_group=PER_FILE_LAST_GROUP, untagged_diffusion=UNTAGGED_DIFFUSION,
     series_params=series_params, file_diffusion=file_diffusion,

@@ -10,7 +10,6 @@ microseconds, (0018,9034) or (0043,102A) for the phase-encoding polarity, (0043,
 from __future__ import annotations
 
 import math
-import re
 import struct
 
 from pydicom.dataset import Dataset
@@ -22,6 +21,7 @@ from protocheck.sources.dicom._privtags import (
 from protocheck.sources.dicom.diffusion import DiffusionSample
 from protocheck.sources.dicom.phase import bids_pe_direction
 from protocheck.sources.dicom.vendorspec import VendorSpec
+from protocheck.vendor_ids import vendor_pattern
 
 PER_FILE_LAST_GROUP: int = 0x0043
 
@@ -235,7 +235,7 @@ def series_params(ds: Dataset, acq: Acquisition) -> None:
 
 
 SPEC = VendorSpec(
-    name="ge", manufacturer=re.compile(r"(?i)^\s*ge\b|general\s*electric|^ge[ _]medical"), dcm2niix=(("GE", "GE"),),
+    name="ge", manufacturer=vendor_pattern("ge"), dcm2niix=(("GE", "GE"),),
     # (0019,xxBB-BD) gradient, (0019,xxDF/E0) T2 and direction counts; (0043,xx39) b-value
     per_file_private={0x0019: frozenset({0xBB, 0xBC, 0xBD, 0xDF, 0xE0}), 0x0043: frozenset({0x39})},
     last_group=PER_FILE_LAST_GROUP, series_params=series_params, file_diffusion=file_diffusion,

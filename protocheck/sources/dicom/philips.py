@@ -9,7 +9,6 @@ appended isotropic/trace volume (directionality ISOTROPIC, or (2001,1004) 'I' wi
 
 from __future__ import annotations
 
-import re
 
 from pydicom.dataset import Dataset
 
@@ -20,6 +19,7 @@ from protocheck.sources.dicom._privtags import (
 )
 from protocheck.sources.dicom.diffusion import DiffusionSample, needs_vendor
 from protocheck.sources.dicom.vendorspec import VendorSpec
+from protocheck.vendor_ids import vendor_pattern
 
 PER_FILE_LAST_GROUP: int = 0x2005
 PER_FILE_EARLY_GROUP: int = 0x2001   # group 2005 holds only the gradient and the private per-frame copy
@@ -191,7 +191,7 @@ def series_params(ds: Dataset, acq: Acquisition) -> None:
 
 
 SPEC = VendorSpec(
-    name="philips", manufacturer=re.compile(r"(?i)philips"), dcm2niix=(("PH", "Philips"),),
+    name="philips", manufacturer=vendor_pattern("philips"), dcm2niix=(("PH", "Philips"),),
     # (2001,xx03/04/20) b-value, diffusion label, technique; (2005,xxB0-B2) gradient, (2005,xx0F) per-frame copy
     per_file_private={0x2001: frozenset({0x03, 0x04, 0x20}), 0x2005: frozenset({0xB0, 0xB1, 0xB2, 0x0F})},
     last_group=PER_FILE_LAST_GROUP, early_group=PER_FILE_EARLY_GROUP, needs_last_group=needs_last_group,

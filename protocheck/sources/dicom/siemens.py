@@ -13,6 +13,7 @@ from protocheck.sources.dicom import siemens_xa as xa
 from protocheck.sources.dicom.diffusion import DiffusionSample
 from protocheck.sources.dicom.phase import bids_pe_direction
 from protocheck.sources.dicom.vendorspec import VendorSpec
+from protocheck.vendor_ids import vendor_pattern
 
 # Per-file values: (0019,100C/100E) diffusion, CSA image header in (0029,1010) for older exports.
 PER_FILE_LAST_GROUP: int = 0x0029
@@ -308,7 +309,7 @@ def _scout(ds: Dataset, acq: Acquisition) -> None:
 
 
 SPEC = VendorSpec(
-    name="siemens", manufacturer=re.compile(r"(?i)siemens"), dcm2niix=(("SI", "Siemens"),),
+    name="siemens", manufacturer=vendor_pattern("siemens"), dcm2niix=(("SI", "Siemens"),),
     # (0019,xx0C/0E) b-value / gradient; (0029,xx08/10/18) CSA image header type, content, version
     per_file_private={0x0019: frozenset({0x0C, 0x0E}), 0x0029: frozenset({0x08, 0x10, 0x18})},
     last_group=PER_FILE_LAST_GROUP, series_params=series_params, file_diffusion=file_diffusion,

@@ -19,6 +19,7 @@ from protocheck.sources.dicom._privtags import (
 from protocheck.sources.dicom.diffusion import DiffusionSample
 from protocheck.sources.dicom.phase import bids_pe_direction
 from protocheck.sources.dicom.vendorspec import VendorSpec
+from protocheck.vendor_ids import vendor_pattern
 
 PER_FILE_LAST_GROUP: int = 0x0065
 
@@ -72,7 +73,7 @@ def series_params(ds: Dataset, acq: Acquisition) -> None:
 
 
 SPEC = VendorSpec(
-    name="uih", manufacturer=re.compile(r"(?i)united\s*imaging|^uih"),
+    name="uih", manufacturer=vendor_pattern("uih"),
     dcm2niix=(("UI", "UIH"), ("UNITED IMAGING", "UIH")),
     per_file_private={0x0065: frozenset({0x09, 0x37})},   # (0065,xx09) b-value, (0065,xx37) gradient
     last_group=PER_FILE_LAST_GROUP, series_params=series_params, file_diffusion=file_diffusion,
