@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from protocheck.model import SkippedFile
 from protocheck.sources.dicom.diffusion import DiffusionSample
-from protocheck.sources.dicom.reader import FileRecord
 from protocheck.sources.options import ScanOptions
 from protocheck.storage.index import Index
+
+if TYPE_CHECKING:   # the record class lives beside the extraction, which imports pydicom and every vendor: an
+    from protocheck.sources.dicom.extract import FileRecord   # unchanged tree's re-check needs neither
 
 _FIELDS = ("name", "sop_class", "sop_uid", "series_uid", "study_uid", "manufacturer", "instance_number",
            "position", "acq_time", "echo_time", "echo_number", "image_type", "n_frames", "mrs")
@@ -30,6 +33,7 @@ def record_tuple(rec: FileRecord) -> tuple:
 
 def record_from(t: tuple) -> FileRecord:
     """The FileRecord of ``record_tuple``."""
+    from protocheck.sources.dicom.extract import FileRecord   # imported when a record is first needed
     rec = FileRecord.__new__(FileRecord)
     d = dict(zip(_FIELDS, t[0]))
     d["diffusion"] = [(DiffusionSample(b, v, k), n) for b, v, k, n in t[1]]
