@@ -179,8 +179,9 @@ def main() -> None:
     ap.add_argument("--mode", choices=("grow", "fixed"), default="grow",
                     help="grow: new study/series UIDs per copy (series grow with files); fixed: new SOP UIDs only")
     ap.add_argument("--skip-baseline", action="store_true", help="do not measure plain pydicom")
-    ap.add_argument("--only", choices=("speed", "memory", "default"),
-                    help="memory: one 2-worker run only; default: only the default command (no flags)")
+    ap.add_argument("--only", choices=("speed", "memory", "default", "compare"),
+                    help="memory: one 2-worker run only; default: only the default command (no flags); compare: "
+                         "the default command's first run against dcm2niix (and plain pydicom), interleaved")
     ap.add_argument("--keep", action="store_true", help="keep the corpus afterwards")
     ap.add_argument("--repeat", type=int, default=1,
                     help="rounds of the speed measurements (each with a fresh index); with more than one, the "
@@ -213,6 +214,8 @@ def main() -> None:
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "protocheck")], check=True)
     if a.only == "memory":
         measure("protocheck", corpus, 2, report=True)
+    elif a.only == "compare":
+        compare_rounds(corpus, a.repeat, a.skip_baseline)
     elif a.only == "default":
         shares = [default_command_round(corpus) for _ in range(max(1, a.repeat))]
         if len(shares) > 1:
@@ -253,6 +256,42 @@ def speed_round(corpus: Path, skip_baseline: bool) -> tuple[float | None, float]
     print(f"re-audit with the index (median of {len(times)}: {', '.join(f'{t:.3f}' for t in times)} s): "
           f"{statistics.median(times):.3f} s = {share:.1f}% of the first run ({two['seconds']:.2f} s)", flush=True)
     return ratio, share
+
+
+def compare_rounds(corpus: Path, repeat: int, skip_baseline: bool) -> None:
+    """Interleaved rounds of dcm2niix (``-b o``: BIDS sidecars only, into a temporary folder), the default
+    command's first run (fresh user cache) and, unless skipped, plain pydicom; prints same-round ratios."""
+    exe = shutil.which("dcm2niix")
+    n = sum(1 for d, _, fs in os.walk(corpus) for f in fs if not f.startswith("."))
+    d2n_rates, py_rates, ours = [], [], []
+    for _ in range(max(1, repeat)):
+        if exe:
+            out = Path(tempfile.mkdtemp(prefix="protocheck-bench-dcm2niix-"))
+            t = time.perf_counter()
+            subprocess.run([exe, "-b", "o", "-o", str(out), str(corpus)], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+            d2n = time.perf_counter() - t
+            sidecars = sum(1 for _ in out.glob("*.json"))
+            shutil.rmtree(out, ignore_errors=True)
+            d2n_rates.append(n / d2n)
+            print(f"  dcm2niix -b o          {n:>8d} files {d2n:>8.2f} s {n / d2n:>9.1f} files/s "
+                  f"({sidecars} sidecars written)", flush=True)
+        home = Path(tempfile.mkdtemp(prefix="protocheck-bench-xdg-"))
+        try:
+            secs, rc, _ = _run_default(corpus, {**os.environ, "XDG_CACHE_HOME": str(home), "COLUMNS": "130"})
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
+        ours.append(n / secs)
+        print(f"  protocheck check (default, first run) {secs:>6.2f} s {n / secs:>9.1f} files/s (exit {rc})", flush=True)
+        if not skip_baseline:
+            py_rates.append(measure("pydicom", corpus)["files_per_s"])
+    for name, rates in (("dcm2niix", d2n_rates), ("plain pydicom", py_rates)):
+        if rates:
+            ratios = [o / r for o, r in zip(ours, rates)]
+            print(f"default command vs {name}: median {statistics.median(ratios):.2f}x "
+                  f"(rounds: {', '.join(f'{x:.2f}x' for x in ratios)})")
+    if not exe:
+        print("dcm2niix is not on PATH (Debian: apt-get install dcm2niix): not compared")
 
 
 def _run_default(corpus: Path, env: dict) -> tuple[float, int, int]:

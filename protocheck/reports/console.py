@@ -18,6 +18,7 @@ from rich.text import Text
 from protocheck.results import count_category, count_findings, counts_text, sequence_tone
 from protocheck.reports.console_layout import fitted_table, stacked
 from protocheck.reports.console_layout import make_console as _make_console
+from protocheck.reports.parallel_sections import render_sections
 
 # Status words and symbols by tone (results.sequence_tone): requirement and severity decide the colour.
 TONE_STYLE = {"ok": "green", "warn": "yellow", "err": "red", "unk": "magenta", "na": "bright_black"}
@@ -286,20 +287,21 @@ def render_console_text(report: dict[str, Any], console: Console, quiet: bool = 
     """The report as ``console`` would print it, as text; ``sections`` (``get(exam)`` -> text or None,
     ``put(exam, text)``) keeps each exam's section, so a re-check renders only the exams that changed. The
     pieces are captured one after the other: their concatenation is the text of one capture (tested)."""
-    if quiet or sections is None:
+    if quiet:
         with console.capture() as whole:
             render_console(report, console, quiet=quiet, verbose=verbose)
         return whole.get()
     with console.capture() as head:
         _report_head(console, report)
+    texts = [None if sections is None else sections.get(exam) for exam in report["exams"]]
+    todo = [exam for exam, text in zip(report["exams"], texts) if text is None]
+    fresh = iter(render_sections(console, lambda c, exam: _exam_section(c, exam, verbose), todo))
     parts = [head.get()]
-    for exam in report["exams"]:
-        text = sections.get(exam)
+    for exam, text in zip(report["exams"], texts):
         if text is None:
-            with console.capture() as piece:
-                _exam_section(console, exam, verbose)
-            text = piece.get()
-            sections.put(exam, text)
+            text = next(fresh)
+            if sections is not None:
+                sections.put(exam, text)
         parts.append(text)
     with console.capture() as tail:
         _report_tail(console, report, verbose)

@@ -119,3 +119,22 @@ def test_tampered_or_swapped_entries_are_never_printed(report, tmp_path):
     with report_cache.Sections(tmp_path, settings) as s:
         assert s.get(a) is None and s.get(b) is None
     assert report_cache.load(tmp_path, b"k" * 16) is None
+
+
+@pytest.mark.parametrize("width", [80, 130])
+def test_sections_rendered_in_forked_processes_are_the_whole_rendering(report, width, monkeypatch):
+    """Many exams are rendered on every core (reports.parallel_sections): the text is the serial one."""
+    from protocheck.reports import parallel_sections
+    if parallel_sections._workers(10 ** 6) < 2:
+        pytest.skip("one core or no fork here: the sections are rendered serially")
+    many = {**report, "exams": [copy.deepcopy(e) for _ in range(10) for e in report["exams"]]}
+    assert len(many["exams"]) >= parallel_sections.MIN_EXAMS
+    serial = _whole(many, width)
+    calls = []
+    real = parallel_sections._in_processes
+    monkeypatch.setattr(parallel_sections, "_in_processes", lambda *a: calls.append(a[-1]) or real(*a))
+    assert render_console_text(many, make_console(None, width)) == serial
+    assert calls and calls[0] >= 2   # it really ran in processes
+    kept = _Dict()
+    assert render_console_text(many, make_console(None, width), sections=kept) == serial
+    assert kept.rendered == len(many["exams"])
