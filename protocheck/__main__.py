@@ -1,7 +1,5 @@
 """``python -m protocheck`` runs the command line."""
 
-import sys
+from protocheck.cli import entry_point
 
-from protocheck.cli import main
-
-sys.exit(main())
+entry_point()

@@ -285,6 +285,9 @@ def _clean(exc: BaseException) -> str:
 
 
 def entry_point() -> None:
+    """The ``protocheck`` command (and ``python -m protocheck``): main() in a process of its own."""
+    import protocheck
+    protocheck.LEAN_PYDICOM = True   # this process never decodes pixels: pydicom without NumPy (start-up)
     sys.exit(main())
 
 

@@ -258,3 +258,28 @@ def test_pydicom_is_imported_without_requests_which_stays_importable():
             "assert requests.get\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_command_imports_pydicom_without_numpy_and_still_reads(dicom_root):
+    """The command line's entry point hides NumPy while pydicom is imported (its pixel handlers only: ~0.1 s of
+    start-up); files are read the same, NumPy stays importable, and a library user keeps pydicom whole."""
+    import subprocess
+    import sys
+
+    probe = sorted((dicom_root / "dcm_qa_ge").rglob("*"))
+    path = str(next(p for p in probe if p.is_file() and p.stat().st_size > 1000))
+    code = ("import sys, protocheck\n"
+            "protocheck.LEAN_PYDICOM = {lean}\n"
+            "from protocheck.sources.dicom import reader\n"
+            "rec = reader.read_record('f', {path!r})\n"
+            "assert rec.skip is None and rec.series_uid, rec\n"
+            "print('numpy' in sys.modules)\n"
+            "import numpy\n"
+            "import pydicom.pixels.utils as u\n"
+            "print(u.HAVE_NP)\n")
+    lean = subprocess.run([sys.executable, "-c", code.format(lean=True, path=path)], capture_output=True, text=True)
+    assert lean.returncode == 0, lean.stderr
+    assert lean.stdout.split() == ["False", "False"]
+    whole = subprocess.run([sys.executable, "-c", code.format(lean=False, path=path)], capture_output=True, text=True)
+    assert whole.returncode == 0, whole.stderr
+    assert whole.stdout.split() == ["True", "True"]
