@@ -260,6 +260,7 @@ def run_audit(args: argparse.Namespace) -> int:
     hint = unknown_site_hint(scan)
     if hint:
         print(f"protocheck: {hint}", file=sys.stderr)
+    _unused_note(scan)
     results = check_scan(scan, protocol, options.cache_dir)
     _protocol_note(args, scan, protocol)
     audit = build_audit(results, protocol)
@@ -285,6 +286,21 @@ def run_audit(args: argparse.Namespace) -> int:
         print("protocheck: no MR exam found in the input", file=sys.stderr)
         return EXIT_FAILURE
     return EXIT_DEVIATIONS if audit_has_errors(data) else EXIT_OK
+
+
+def _unused_note(scan: ScanResult) -> None:
+    """The audit report has no list of what was not used: inputs without MRI are named, other files counted."""
+    from collections import Counter
+
+    from protocheck.reports.textsafe import clean
+    for item in scan.skipped:
+        if item.kind == "not-mr":
+            print(f"protocheck: {clean(item.reason)}", file=sys.stderr)
+    kinds = Counter(item.kind for item in scan.skipped if item.kind != "not-mr")
+    if kinds:
+        print(f"protocheck: {sum(kinds.values())} file(s) not used ("
+              + ", ".join(f"{k}: {n}" for k, n in sorted(kinds.items()))
+              + "): `protocheck check` on the same input lists each with its reason", file=sys.stderr)
 
 
 def _matched(scan: ScanResult, protocol: Protocol) -> tuple[int, int]:

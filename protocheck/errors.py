@@ -36,6 +36,11 @@ class InputError(ProtocheckError):
     """The path given does not exist, is empty, or is no kind of input protocheck reads."""
 
 
+class NoExamError(InputError):
+    """An input holds no MR exam (a dataset of EEG only, a derivative dataset): fatal alone; among several inputs,
+    that input is listed as not used and the others are read."""
+
+
 class ProtocolError(ProtocheckError):
     """A protocol file is malformed, fails its schema, or names an unknown built-in protocol."""
 

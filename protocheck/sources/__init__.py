@@ -4,8 +4,8 @@ from __future__ import annotations
 import os
 from typing import Iterable
 
-from protocheck.errors import InputError
-from protocheck.model import Exam, ScanResult
+from protocheck.errors import InputError, NoExamError
+from protocheck.model import Exam, ScanResult, SkippedFile
 from protocheck.sources.options import ScanOptions
 from protocheck.sources.registry import SOURCES, source_for
 
@@ -33,12 +33,22 @@ def scan(paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str],
     items = list(paths)
     if not items:
         raise InputError("no input given", fix="give at least one DICOM folder, BIDS dataset or archive")
+    empty: list[NoExamError] = []
     for p in items:
-        one = scan_one(p, options)
+        try:
+            one = scan_one(p, options)
+        except NoExamError as exc:   # alone: fatal; beside other inputs: listed as not used, the others are read
+            if len(items) == 1:
+                raise
+            empty.append(exc)
+            result.skipped.append(SkippedFile(os.fspath(p), f"not used: {exc}", "not-mr"))
+            continue
         if not _is_remote(os.fspath(p)):   # a URL's exams keep the root their source gave (never the raw URL)
             for exam in one.exams:
                 exam.root = exam.root or os.fspath(p)
         result.merge(one)
+    if empty and len(empty) == len(items):
+        raise empty[0]
     if len(items) > 1:
         _merge_same_exams(result)
     return result

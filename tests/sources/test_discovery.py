@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from protocheck.model import SkippedFile
 from protocheck.sources.discovery import FoundFile, walk
 
@@ -53,3 +55,24 @@ def test_permission_denied(tmp_path):
         assert any(isinstance(i, SkippedFile) and "permission" in i.reason for i in items)
     else:
         assert len(items) == 1
+
+
+def test_an_input_without_mri_beside_others_is_listed_not_fatal(shared, capsys):
+    """An audit over many datasets must not stop at one without MRI (EEG only): it is listed as not used and
+    the others are read; alone, or when no input has MRI, it is still an error (exit 2)."""
+    from protocheck.cli import main
+    from protocheck.errors import NoExamError
+    from protocheck.sources import scan
+    examples = shared / "data" / "bids" / "bids-examples"
+    eeg, mri = examples / "eeg_cbm", examples / "ds001"
+    result = scan([str(eeg), str(mri)])
+    assert result.exams and all(e.source_kind == "bids" for e in result.exams)
+    unused = [s for s in result.skipped if s.kind == "not-mr"]
+    assert [s.path for s in unused] == [str(eeg)] and "no MR exam" in unused[0].reason
+    with pytest.raises(NoExamError):
+        scan([str(eeg)])
+    with pytest.raises(NoExamError):
+        scan([str(eeg), str(examples / "eeg_face13")])
+    assert main(["audit", str(eeg), str(mri)]) != 2
+    assert f"not used: no MR exam in {eeg}" in capsys.readouterr().err
+    assert main(["audit", str(eeg), str(examples / "eeg_face13")]) == 2
