@@ -14,7 +14,8 @@ from typing import IO, Any, Sequence
 
 from rich import box
 from rich.cells import cell_len
-from rich.console import Console, Group
+from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
@@ -84,13 +85,75 @@ def fitted_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], width: i
     widths = fit_widths(headers, rows, width, whole)
     if widths is None:
         return None
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title=title, title_justify="left",
-                  title_style="bold")
+    table = FittedTable(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title=title, title_justify="left",
+                        title_style="bold")
     for head, w in zip(headers, widths):
         table.add_column(head, width=w, overflow="fold")
     for row in rows:
         table.add_row(*row)
     return table
+
+
+class FittedTable(Table):
+    """A fitted table that lays itself out as plain text, with rich's own line wrapping, where nothing but the
+    text shows (no colour, a Unicode console): rich's generic table machinery costs ~10 ms an exam, which a
+    first check of an archive pays for every exam. Anywhere else rich renders it; the text is the same (tested)."""
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        lines = _plain_lines(self, console, options)
+        if lines is None:
+            yield from super().__rich_console__(console, options)
+            return
+        new_line = Segment.line()
+        for line in lines:
+            yield Segment(line)
+            yield new_line
+
+
+def _plain_lines(table: Table, console: Console, options: ConsoleOptions) -> list[str] | None:
+    """The table's lines as plain text, or None where rich must render it (colour, ASCII, other cells)."""
+    if (console.color_system is not None or options.ascii_only or options.legacy_windows or table.width
+            or not table.columns or table.caption or table.show_footer or not table.show_header):
+        return None
+    columns = table.columns
+    if any(c.width is None or c.justify != "left" or c.overflow != "fold" or c.no_wrap or c.vertical != "top"
+           for c in columns):
+        return None
+    widths = [int(c.width or 0) for c in columns]
+    total = sum(widths) + _GAP * (len(columns) - 1)   # padding 1 each side but the edges, one divider
+    if total > options.max_width:
+        return None
+    cells = [[Text(str(c.header))] + list(c._cells) for c in columns]
+    if not all(isinstance(cell, Text) and _plain_cell(cell) for col in cells for cell in col):
+        return None
+    out = []
+    if table.title:
+        title = console.render_str(table.title, highlight=False) if isinstance(table.title, str) else table.title
+        out.extend(_wrapped(title, console, total))
+    for index, row in enumerate(zip(*cells)):
+        parts = [_wrapped(cell, console, w) for cell, w in zip(row, widths)]
+        height = max(len(p) for p in parts)
+        for p, w in zip(parts, widths):   # the header row is aligned at the bottom, others at the top
+            blank = [" " * w] * (height - len(p))
+            p[:] = blank + p if index == 0 else p + blank
+        out.extend("   ".join(line) for line in zip(*parts))
+        if index == 0:
+            out.append("─" * total)
+    return out
+
+
+def _plain_cell(cell: Text) -> bool:
+    """A Text laid out by the column alone (no justify, overflow or wrap of its own, no tab to expand)."""
+    return cell.justify is None and cell.overflow is None and cell.no_wrap is None and "\t" not in cell.plain
+
+
+def _wrapped(text: Text, console: Console, width: int) -> list[str]:
+    """``text`` wrapped into ``width`` cells as rich wraps it (folding long words), each line padded to it."""
+    plain = text.plain
+    if "\n" not in plain and cell_len(plain) <= width:
+        return [plain + " " * (width - cell_len(plain))]
+    lines = text.wrap(console, width, justify="left", overflow="fold")
+    return [line.plain + " " * (width - cell_len(line.plain)) for line in lines] or [" " * width]
 
 
 def stacked(items: Sequence[tuple[Any, Any, Sequence[tuple[str, Any]]]], lead_width: int) -> Table:

@@ -109,3 +109,56 @@ def test_piped_output_honours_columns(monkeypatch):
     assert make_console(io.StringIO()).width == 80
     monkeypatch.delenv("COLUMNS")
     assert make_console(io.StringIO()).width == 130
+
+
+@pytest.fixture(scope="module")
+def shared_report(dicom_root) -> dict:
+    protocol = load_protocol("als-brain-3t")
+    result = scan([str(dicom_root)])
+    return report_to_dict(check_scan(result, protocol), result, protocol)
+
+
+def _both(render, monkeypatch) -> tuple[str, str]:
+    """``render()`` with fitted tables laid out as plain text, then by rich itself."""
+    from protocheck.reports import console_layout
+    fast = render()
+    monkeypatch.setattr(console_layout, "_plain_lines", lambda *a: None)
+    slow = render()
+    monkeypatch.undo()
+    return fast, slow
+
+
+@pytest.mark.parametrize("width", [111, 130, 200])
+def test_plain_tables_are_rich_s_own_text(shared_report, width, monkeypatch):
+    """Fitted tables print themselves as plain text where no colour shows (rich's table machinery was most of a
+    first check's report time): the text is exactly rich's, on every exam of the shared data."""
+    def render() -> str:
+        console = make_console(io.StringIO(), width)
+        with console.capture() as cap:
+            render_console(shared_report, console)
+        return cap.get()
+    fast, slow = _both(render, monkeypatch)
+    assert fast == slow and "Sequence" in fast and "─" * 40 in fast
+
+
+def test_plain_tables_wrap_and_wide_characters_as_rich_does(monkeypatch):
+    from rich.text import Text
+
+    from protocheck.reports.console_layout import fitted_table
+    rows = [[Text("ＦＬＡＩＲ 患者 3D sagittal"), Text("x" * 45), Text("a b\nc")],
+            [Text(""), Text("ok"), Text("DiffusionDirectionsPerShell and more words to wrap here")]]
+    def render() -> str:
+        console = make_console(io.StringIO(), 90)
+        table = fitted_table(("Name", "Value", "Notes"), rows, 90, title="A title")
+        assert table is not None
+        with console.capture() as cap:
+            console.print(table)
+        return cap.get()
+    fast, slow = _both(render, monkeypatch)
+    assert fast == slow and "患者" in fast
+    assert len(fast.splitlines()) > 5   # wrapped
+    colour = Console(file=io.StringIO(), width=90, color_system="truecolor", force_terminal=True)
+    table = fitted_table(("Name", "Value", "Notes"), rows, 90)
+    with colour.capture() as cap:
+        colour.print(table)
+    assert "\x1b[" in cap.get()   # a colour console is left to rich (bold headers)
