@@ -127,7 +127,7 @@ def test_sections_rendered_in_forked_processes_are_the_whole_rendering(report, w
     from protocheck.reports import parallel_sections
     if parallel_sections._workers(10 ** 6) < 2:
         pytest.skip("one core or no fork here: the sections are rendered serially")
-    many = {**report, "exams": [copy.deepcopy(e) for _ in range(10) for e in report["exams"]]}
+    many = {**report, "exams": [copy.deepcopy(e) for _ in range(40) for e in report["exams"]]}
     assert len(many["exams"]) >= parallel_sections.MIN_EXAMS
     serial = _whole(many, width)
     calls = []
