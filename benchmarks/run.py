@@ -285,6 +285,14 @@ def compare_rounds(corpus: Path, repeat: int, skip_baseline: bool) -> None:
         print(f"  protocheck check (default, first run) {secs:>6.2f} s {n / secs:>9.1f} files/s (exit {rc})", flush=True)
         if not skip_baseline:
             py_rates.append(measure("pydicom", corpus)["files_per_s"])
+    empty = Path(tempfile.mkdtemp(prefix="protocheck-bench-empty-"))
+    home = Path(tempfile.mkdtemp(prefix="protocheck-bench-xdg-"))
+    try:   # start-up: the whole command on a folder with nothing to read (interpreter, imports, exit)
+        starts = [_run_default(empty, {**os.environ, "XDG_CACHE_HOME": str(home)})[0] for _ in range(5)]
+    finally:
+        shutil.rmtree(empty, ignore_errors=True)
+        shutil.rmtree(home, ignore_errors=True)
+    print(f"start-up (the default command on an empty folder, median of 5): {statistics.median(starts):.3f} s")
     for name, rates in (("dcm2niix", d2n_rates), ("plain pydicom", py_rates)):
         if rates:
             ratios = [o / r for o, r in zip(ours, rates)]
