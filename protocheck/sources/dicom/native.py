@@ -1,0 +1,23 @@
+"""The compiled loops of the per-file scan (``_cwalk``, built from _walk.c when a C compiler is at hand), or None.
+
+fastscan and rawio use them when present and keep their pure-Python code as the reference and the fallback:
+both give the same results (tests/sources/dicom/test_cwalk.py). ``PROTOCHECK_PURE_PYTHON=1`` (any value but
+"" and "0") forces the pure-Python path; tests switch it by setting ``CWALK`` to None.
+"""
+from __future__ import annotations
+
+import os
+from types import ModuleType
+
+
+def _load() -> ModuleType | None:
+    if os.environ.get("PROTOCHECK_PURE_PYTHON", "") not in ("", "0"):
+        return None
+    try:
+        from protocheck.sources.dicom import _cwalk
+    except ImportError:
+        return None
+    return _cwalk
+
+
+CWALK = _load()
