@@ -151,7 +151,7 @@ def _walk(r: Reader, pos: int, st: _State) -> int:
         if tables is None or tables[0] is not st.plan:
             tables = _tables(st.plan)
         if tables[1]:
-            return c.walk(r.buf, r.base, pos, st, tables[1], tables[2], st.plan.classic_template)  # type: ignore[no-any-return]
+            return c.walk(r.buf, r.base, pos, st, tables[1], tables[2], st.plan.classic_template)
     return _py_walk(r, pos, st)
 
 
