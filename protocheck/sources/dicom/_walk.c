@@ -514,6 +514,158 @@ static PyObject *cw_skip_sq(PyObject *self, PyObject *args)
     return PyLong_FromLongLong(end);
 }
 
+/* ---- framescan._FrameWalk._item: the children of one frame item ---- */
+
+#define PLANE_POSITION 0x00209113u
+#define MR_ECHO 0x00189114u
+#define MR_DIFFUSION 0x00189117u
+
+typedef struct {
+    const unsigned char *b;
+    long long size;
+    PyObject *tmpl, *macros, *vendor_groups;
+    int vendor;
+} Frame;
+
+/* One child at ``pos`` not jumped over: its end, and (macro value or NULL, plain); 0 when the Python loop must
+ * read it (anything unusual, or bytes past the buffer: it raises or reads on), -1 on error. */
+static int frame_child(Frame *f, long long pos, long long *after, long long *vpos, long long *vend, int *plain)
+{
+    const unsigned char *p = f->b + pos;
+    if (pos + 8 > f->size)
+        return 0;
+    unsigned group = u16(p);
+    int kind = vr_kind(p + 4), sq = p[4] == 'S' && p[5] == 'Q';
+    if (kind == 0)
+        return 0;
+    if (kind == 1) {
+        *vpos = pos + 8;
+        *after = *vend = *vpos + u16(p + 6);
+    } else {
+        if (pos + 12 > f->size)
+            return 0;
+        uint32_t length = u32(p + 8);
+        *vpos = pos + 12;
+        if (length == UNDEFINED) {
+            if (!sq)
+                return 0;
+            long long end = skip_sq(f->b, (Py_ssize_t)f->size, 0, *vpos);
+            if (end < 0) {   /* past the buffer, or odd: the Python walk reads on, or raises */
+                PyErr_Clear();
+                return 0;
+            }
+            *after = end;
+            *vend = end - 8;
+        } else {
+            *after = *vend = *vpos + length;
+        }
+    }
+    if (*after > f->size)
+        return 0;
+    uint32_t tag = ((uint32_t)group << 16) | u16(p + 2);
+    *plain = 0;
+    if (tag == PLANE_POSITION || tag == MR_ECHO || tag == MR_DIFFUSION)
+        return sq ? 2 : 0;   /* 2: a macro */
+    if (group & 1) {
+        PyObject *g = PyLong_FromUnsignedLong(group);
+        if (g == NULL)
+            return -1;
+        *plain = PySequence_Contains(f->vendor_groups, g);
+        Py_DECREF(g);
+        if (*plain < 0)
+            return -1;
+    } else {
+        *plain = !sq;
+    }
+    return 1;
+}
+
+/* Record the child [pos, after) in the template, as _item does; a macro's value goes to ``macros``. */
+static int frame_record(Frame *f, PyObject *key, long long pos, long long after, long long vpos, long long vend,
+                        int is_macro, int plain)
+{
+    PyObject *value = Py_None, *data, *entry;
+    if (is_macro) {
+        if ((value = PyBytes_FromStringAndSize((const char *)f->b + vpos, (Py_ssize_t)(vend - vpos))) == NULL)
+            return -1;
+        if (PyDict_SetItem(f->macros, key, value) < 0) {
+            Py_DECREF(value);
+            return -1;
+        }
+    } else {
+        Py_INCREF(value);
+    }
+    data = PyBytes_FromStringAndSize((const char *)f->b + pos, (Py_ssize_t)(after - pos));
+    entry = data ? PyTuple_Pack(3, data, value, plain ? Py_True : Py_False) : NULL;
+    int rc = entry ? PyDict_SetItem(f->tmpl, key, entry) : -1;
+    Py_XDECREF(entry);
+    Py_XDECREF(data);
+    Py_DECREF(value);
+    return rc;
+}
+
+/* The children of a frame item from ``pos``, as _item reads them: one whose bytes are the template's (the previous
+ * frame's child of that tag) is jumped over, any other is walked and becomes the template. A macro child sets its
+ * value in ``macros``, a vendor or plain child sets ``vendor``. Stops (returns (pos, vendor)) at the item's end or
+ * delimiter and at anything the Python loop must read (bytes past the buffer, odd structure): it goes on there. */
+static PyObject *cw_frame_children(PyObject *self, PyObject *args)
+{
+    PyObject *buf, *key = NULL;
+    long long pos, end;
+    Frame f;
+    if (!PyArg_ParseTuple(args, "O!LLO!O!pO", &PyBytes_Type, &buf, &pos, &end, &PyDict_Type, &f.tmpl, &PyDict_Type,
+                          &f.macros, &f.vendor, &f.vendor_groups))
+        return NULL;
+    f.b = (const unsigned char *)PyBytes_AS_STRING(buf);
+    f.size = PyBytes_GET_SIZE(buf);
+    while (pos >= 0 && (end < 0 || pos < end) && pos + 8 <= f.size) {
+        unsigned group = u16(f.b + pos), elem = u16(f.b + pos + 2);
+        if (group == 0xFFFE)
+            break;
+        if ((key = PyLong_FromUnsignedLong(((uint32_t)group << 16) | elem)) == NULL)
+            return NULL;
+        PyObject *seen = PyDict_GetItemWithError(f.tmpl, key);   /* borrowed: (bytes, macro or None, plain) */
+        if (seen == NULL && PyErr_Occurred())
+            goto error;
+        PyObject *data = seen && PyTuple_Check(seen) && PyTuple_GET_SIZE(seen) == 3 ? PyTuple_GET_ITEM(seen, 0) : NULL;
+        if (seen != NULL && (data == NULL || !PyBytes_Check(data) || PyBytes_GET_SIZE(data) == 0)) {
+            Py_DECREF(key);
+            break;
+        }
+        if (data != NULL && pos + PyBytes_GET_SIZE(data) > f.size) {   /* the Python loop reads on */
+            Py_DECREF(key);
+            break;
+        }
+        if (data != NULL && memcmp(f.b + pos, PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data)) == 0) {
+            PyObject *macro = PyTuple_GET_ITEM(seen, 1);
+            if (macro != Py_None && PyDict_SetItem(f.macros, key, macro) < 0)
+                goto error;
+            if (!f.vendor && (f.vendor = PyObject_IsTrue(PyTuple_GET_ITEM(seen, 2))) < 0)
+                goto error;
+            pos += PyBytes_GET_SIZE(data);
+            Py_DECREF(key);
+            continue;
+        }
+        long long after, vpos, vend;
+        int plain, got = frame_child(&f, pos, &after, &vpos, &vend, &plain);
+        if (got < 0)
+            goto error;
+        if (got == 0) {
+            Py_DECREF(key);
+            break;
+        }
+        if (frame_record(&f, key, pos, after, vpos, vend, got == 2, plain) < 0)
+            goto error;
+        f.vendor = f.vendor || plain;
+        pos = after;
+        Py_DECREF(key);
+    }
+    return Py_BuildValue("(LO)", pos, f.vendor ? Py_True : Py_False);
+error:
+    Py_XDECREF(key);
+    return NULL;
+}
+
 /* ---- fastscan._texts ---- */
 
 static inline int py_space(unsigned char c) { return c == ' ' || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F); }
@@ -587,6 +739,8 @@ static PyMethodDef methods[] = {
     {"walk", cw_walk, METH_VARARGS, "fastscan._walk: (buf, base, pos, state, hot, lows, template) -> offset."},
     {"skip_sq", cw_skip_sq, METH_VARARGS,
      "rawio.skip_undefined_sq over one buffer: (buf, base, pos) -> end offset, or -1 if it needs more bytes."},
+    {"frame_children", cw_frame_children, METH_VARARGS,
+     "framescan: (buf, pos, end or -1, template, macros, vendor, vendor groups) -> (pos, vendor)."},
     {"texts", cw_texts, METH_O, "fastscan._texts: the plain texts of the per-file values, or None."},
     {NULL, NULL, 0, NULL},
 };

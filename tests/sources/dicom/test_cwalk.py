@@ -156,10 +156,12 @@ def _variants(raw: bytes, rng: random.Random) -> list[tuple[str, bytes]]:
             for value in (fastscan.MAX_PRIVATE_VALUE, fastscan.MAX_PRIVATE_VALUE + 1):
                 out.append((f"private length {value} at {pos}", raw[:pos + 8] + struct.pack("<I", value)
                             + raw[pos + 12:]))
+    pixels = raw.find(b"\xe0\x7f\x10\x00")
+    stop = pixels if pixels > 0 else min(len(raw), 200_000)
     for i in range(60):
         b = bytearray(raw)
         for _ in range(rng.randint(1, 4)):
-            b[rng.randrange(hc.meta_end(raw), min(len(b), 20000))] = rng.randrange(256)
+            b[rng.randrange(hc.meta_end(raw), stop)] = rng.randrange(256)
         out.append((f"flips {i}", bytes(b)))
     return out
 
