@@ -40,11 +40,24 @@ def _outcome(data: bytes | Path) -> object:
     if scanned is None:
         return None
     if scanned is fastscan.MULTI_FRAME:
+        template = READ_PLAN.enhanced_template
         got = framescan.scan(io.BytesIO(src), READ_PLAN)
-        if got is None:
-            return ("multi-frame", None)
-        return ("multi-frame", _raw(got[0]._dict), got[1])
+        READ_PLAN.enhanced_template, walk = template, _frame_walk(src)   # the walk's state too, from the same template
+        return ("multi-frame", None if got is None else (_raw(got[0]._dict), got[1]), walk)
     return (_raw(scanned.dataset._dict), scanned.texts)
+
+
+def _frame_walk(src: bytes) -> object:
+    """What the frame walk keeps of every frame: macro states, vendor item spans, its templates."""
+    try:
+        r = framescan._Grow(io.BytesIO(src))
+        _, pos = rawio.read_meta(r)
+        _, walk = framescan._top_level(r, pos, len(src), READ_PLAN, frames=True)
+    except Exception as exc:  # noqa: BLE001 - the same exception type either way
+        return ("raised", type(exc).__name__)
+    if walk is None:
+        return None
+    return walk.n, walk.first, walk.last, list(walk.keys.items()), walk.order, list(walk.template.items())
 
 
 def _raw(elements: dict) -> list:
@@ -227,18 +240,43 @@ def test_sequence_skip_is_the_same_on_damaged_sequences(dicom_root):
             assert got["c"] == got["py"], bytes(b[:64])
 
 
+def _el(group: int, elem: int, vr: bytes, value: bytes) -> bytes:
+    if vr in rawio.LONG_VRS:
+        return struct.pack("<HH2sHI", group, elem, vr, 0, len(value)) + value
+    return struct.pack("<HH2sH", group, elem, vr, len(value)) + value
+
+
+def _sq(group: int, elem: int, items: list[bytes]) -> bytes:
+    body = b"".join(struct.pack("<HHI", 0xFFFE, 0xE000, 0xFFFFFFFF) + item
+                    + struct.pack("<HHI", 0xFFFE, 0xE00D, 0) for item in items)
+    return struct.pack("<HH2sHI", group, elem, b"SQ", 0, 0xFFFFFFFF) + body + struct.pack("<HHI", 0xFFFE, 0xE0DD, 0)
+
+
+def test_frame_items_read_the_same():
+    """Frame items mixing plain, vendor, macro and other children, in changing orders and values."""
+    rng = random.Random(9)
+    macro = _sq(0x0020, 0x9113, [_el(0x0020, 0x0032, b"DS", b"1\\2\\3 ")])
+    pieces = [_el(0x0008, 0x0100, b"SH", b"PLAIN "), _sq(0x0020, 0x9111, [_el(0x0020, 0x9157, b"UL", b"1234")]),
+              macro, _sq(0x0018, 0x9117, [_el(0x0018, 0x9087, b"FD", b"\0" * 8)]),
+              _el(0x2005, 0x1001, b"UN", b"vendor"), _el(0x0019, 0x1001, b"OB", b"xy")]
+    for _ in range(200):
+        items = [b"".join(rng.sample(pieces, rng.randint(1, len(pieces)))) for _ in range(rng.randint(1, 5))]
+        data = _sq(0x5200, 0x9230, items)
+        got = {}
+        for mode, module in (("py", None), ("c", C)):
+            native.CWALK = module
+            try:
+                walk = framescan._FrameWalk(framescan._Grow(io.BytesIO(data)), READ_PLAN)
+                walk.run(12, rawio.UNDEFINED)
+                got[mode] = walk.n, list(walk.keys.items()), walk.order, list(walk.template.items())
+            finally:
+                native.CWALK = C
+        assert got["c"] == got["py"], items
+
+
 def _nested_sequence() -> bytes:
     """An undefined-length sequence of undefined-length items holding short, long and nested elements."""
-    def el(group: int, elem: int, vr: bytes, value: bytes) -> bytes:
-        if vr in rawio.LONG_VRS:
-            return struct.pack("<HH2sHI", group, elem, vr, 0, len(value)) + value
-        return struct.pack("<HH2sH", group, elem, vr, len(value)) + value
-
-    def sq(group: int, elem: int, items: list[bytes]) -> bytes:
-        body = b"".join(struct.pack("<HHI", 0xFFFE, 0xE000, 0xFFFFFFFF) + item
-                        + struct.pack("<HHI", 0xFFFE, 0xE00D, 0) for item in items)
-        return struct.pack("<HH2sHI", group, elem, b"SQ", 0, 0xFFFFFFFF) + body + struct.pack("<HHI", 0xFFFE, 0xE0DD, 0)
-
+    el, sq = _el, _sq
     inner = el(0x0018, 0x9087, b"FD", b"\0" * 8) + el(0x0019, 0x1001, b"OB", b"ab") + el(0x0008, 0x0100, b"SH", b"X ")
     item = el(0x0020, 0x0032, b"DS", b"1\\2\\3 ") + sq(0x0018, 0x9117, [inner, inner]) + el(0x2005, 0x1001, b"UN", b"x" * 9)
     return sq(0x5200, 0x9230, [item, item + el(0x0028, 0x0008, b"IS", b"2 ")])
