@@ -514,6 +514,87 @@ static PyObject *cw_skip_sq(PyObject *self, PyObject *args)
     return PyLong_FromLongLong(end);
 }
 
+/* ---- framescan._top_level: every top-level element, raw ---- */
+
+static int keep_raw(PyObject *raw, const unsigned char *b, uint32_t key, int vi, long long vpos, long long vend)
+{
+    PyObject *k = PyLong_FromUnsignedLong(key), *tag = NULL, *value = NULL, *el = NULL;
+    int rc = -1;
+    if (k == NULL)
+        return -1;
+    tag = key ? PyDict_GetItemWithError(TAGS, k) : NULL;   /* borrowed */
+    if (tag != NULL)
+        Py_INCREF(tag);
+    else if (PyErr_Occurred() || (tag = PyObject_CallOneArg(TAG_FN, k)) == NULL)
+        goto done;
+    if ((value = PyBytes_FromStringAndSize((const char *)b + vpos, (Py_ssize_t)(vend - vpos))) == NULL)
+        goto done;
+    if ((el = raw_element(tag, VR_TEXT[vi], (Py_ssize_t)(vend - vpos), value, vpos)) != NULL)
+        rc = PyDict_SetItem(raw, k, el);
+done:
+    Py_XDECREF(el);
+    Py_XDECREF(value);
+    Py_XDECREF(tag);
+    Py_DECREF(k);
+    return rc;
+}
+
+/* The top-level elements from ``pos`` as _top_level reads them (each kept raw; an undefined-length sequence
+ * jumped over when its bytes are the template's, recorded in ``chunks``); returns the offset of the first element
+ * _top_level must read itself: ``stop_tag``, the pixel data, anything odd, bytes past the buffer. */
+static PyObject *cw_top_level(PyObject *self, PyObject *args)
+{
+    PyObject *buf, *raw, *tmpl, *chunks;
+    long long pos, stop_tag;
+    if (!PyArg_ParseTuple(args, "O!LLO!O!O!", &PyBytes_Type, &buf, &pos, &stop_tag, &PyDict_Type, &raw, &PyDict_Type,
+                          &tmpl, &PyDict_Type, &chunks))
+        return NULL;
+    if (RAW == NULL)
+        return PyErr_Format(PyExc_RuntimeError, "_cwalk.setup() was not called");
+    const unsigned char *b = (const unsigned char *)PyBytes_AS_STRING(buf);
+    long long size = PyBytes_GET_SIZE(buf);
+    while (pos >= 0 && pos + 12 <= size) {
+        const unsigned char *p = b + pos;
+        unsigned group = u16(p);
+        uint32_t tag = ((uint32_t)group << 16) | u16(p + 2);
+        int vi = vr_index(p + 4), kind = vi < 0 ? 0 : VR_KIND[vi];
+        if (group == 0xFFFE || group >= 0x7FE0 || kind == 0 || (long long)tag == stop_tag)
+            break;
+        long long vpos = pos + (kind == 2 ? 12 : 8), end;
+        uint32_t length = kind == 2 ? u32(p + 8) : u16(p + 6);
+        if (kind == 2 && length == UNDEFINED) {
+            if (p[4] != 'S' || p[5] != 'Q')
+                break;
+            PyObject *key = PyLong_FromUnsignedLong(tag);
+            if (key == NULL)
+                return NULL;
+            PyObject *seen = PyDict_GetItemWithError(tmpl, key);   /* borrowed */
+            Py_DECREF(key);
+            if (seen == NULL && PyErr_Occurred())
+                return NULL;
+            if (seen != NULL && PyBytes_Check(seen) && pos + PyBytes_GET_SIZE(seen) > size)
+                break;   /* _top_level reads on */
+            if (seen != NULL && PyBytes_Check(seen) && PyBytes_GET_SIZE(seen) > 0
+                && memcmp(p, PyBytes_AS_STRING(seen), PyBytes_GET_SIZE(seen)) == 0) {
+                end = pos + PyBytes_GET_SIZE(seen);
+            } else if ((end = skip_sq(b, (Py_ssize_t)size, 0, vpos)) < 0) {
+                PyErr_Clear();   /* past the buffer, or odd: _top_level reads on, or raises */
+                break;
+            }
+            if (record(chunks, tag, p, end - pos) < 0 || keep_raw(raw, b, tag, vi, vpos, end - 8) < 0)
+                return NULL;
+        } else {
+            end = vpos + length;
+            if (end > size)
+                break;
+            if (keep_raw(raw, b, tag, vi, vpos, end) < 0)
+                return NULL;
+        }
+        pos = end;
+    }
+    return PyLong_FromLongLong(pos);
+}
+
 /* ---- framescan._FrameWalk._item: the children of one frame item ---- */
 
 #define PLANE_POSITION 0x00209113u
@@ -739,6 +820,8 @@ static PyMethodDef methods[] = {
     {"walk", cw_walk, METH_VARARGS, "fastscan._walk: (buf, base, pos, state, hot, lows, template) -> offset."},
     {"skip_sq", cw_skip_sq, METH_VARARGS,
      "rawio.skip_undefined_sq over one buffer: (buf, base, pos) -> end offset, or -1 if it needs more bytes."},
+    {"top_level", cw_top_level, METH_VARARGS,
+     "framescan: (buf, pos, stop tag or -1, raw, template, chunks) -> offset of the next element to read in Python."},
     {"frame_children", cw_frame_children, METH_VARARGS,
      "framescan: (buf, pos, end or -1, template, macros, vendor, vendor groups) -> (pos, vendor)."},
     {"texts", cw_texts, METH_O, "fastscan._texts: the plain texts of the per-file values, or None."},

@@ -116,8 +116,10 @@ def _top_level(r: _Grow, pos: int, size: int, plan: ReadPlan, frames: bool) -> t
     template = plan.enhanced_template   # the previous header's undefined-length sequences
     raw: dict = {}
     chunks: dict[int, bytes] = {}
-    walk = None
+    walk, c = None, native.CWALK
     while True:
+        if c is not None:   # compiled, the same reading up to anything this loop must read itself
+            pos = c.top_level(r.buf, pos, PER_FRAME if frames else -1, raw, template, chunks)
         h = rawio.header(r, pos)
         if h is None:
             if pos != size:
