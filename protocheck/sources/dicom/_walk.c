@@ -514,6 +514,51 @@ static PyObject *cw_skip_sq(PyObject *self, PyObject *args)
     return PyLong_FromLongLong(end);
 }
 
+/* ---- rawio.read_meta ---- */
+
+/* (meta values by element, offset of the dataset) from a buffer holding the file's start; None when anything
+ * needs more bytes or is odd (read_meta reads on, or raises). */
+static PyObject *cw_read_meta(PyObject *self, PyObject *arg)
+{
+    if (!PyBytes_Check(arg))
+        return PyErr_Format(PyExc_TypeError, "bytes expected");
+    const unsigned char *b = (const unsigned char *)PyBytes_AS_STRING(arg);
+    long long size = PyBytes_GET_SIZE(arg), pos = 132;
+    if (size < 132 || memcmp(b + 128, "DICM", 4) != 0)
+        Py_RETURN_NONE;
+    PyObject *meta = PyDict_New();
+    if (meta == NULL)
+        return NULL;
+    while (pos + 8 <= size) {
+        const unsigned char *p = b + pos;
+        unsigned group = u16(p);
+        int kind = vr_kind(p + 4);
+        if (group == 0xFFFE || kind == 0 || (kind == 2 && pos + 12 > size))
+            break;
+        if (group != 0x0002) {
+            PyObject *out = Py_BuildValue("(OL)", meta, pos);
+            Py_DECREF(meta);
+            return out;
+        }
+        long long vpos = pos + (kind == 2 ? 12 : 8);
+        uint32_t length = kind == 2 ? u32(p + 8) : u16(p + 6);
+        if (length == UNDEFINED || vpos + length > size)
+            break;
+        PyObject *k = PyLong_FromUnsignedLong(u16(p + 2));
+        PyObject *v = PyBytes_FromStringAndSize((const char *)b + vpos, (Py_ssize_t)length);
+        int rc = k && v ? PyDict_SetItem(meta, k, v) : -1;
+        Py_XDECREF(k);
+        Py_XDECREF(v);
+        if (rc < 0) {
+            Py_DECREF(meta);
+            return NULL;
+        }
+        pos = vpos + length;
+    }
+    Py_DECREF(meta);
+    Py_RETURN_NONE;
+}
+
 /* ---- framescan._top_level: every top-level element, raw ---- */
 
 static int keep_raw(PyObject *raw, const unsigned char *b, uint32_t key, int vi, long long vpos, long long vend)
@@ -820,6 +865,7 @@ static PyMethodDef methods[] = {
     {"walk", cw_walk, METH_VARARGS, "fastscan._walk: (buf, base, pos, state, hot, lows, template) -> offset."},
     {"skip_sq", cw_skip_sq, METH_VARARGS,
      "rawio.skip_undefined_sq over one buffer: (buf, base, pos) -> end offset, or -1 if it needs more bytes."},
+    {"read_meta", cw_read_meta, METH_O, "rawio.read_meta over the file's first bytes: (meta, offset) or None."},
     {"top_level", cw_top_level, METH_VARARGS,
      "framescan: (buf, pos, stop tag or -1, raw, template, chunks) -> offset of the next element to read in Python."},
     {"frame_children", cw_frame_children, METH_VARARGS,

@@ -239,6 +239,11 @@ class BytesReader(Reader):
 
 def read_meta(r: Reader) -> tuple[dict[int, bytes], int]:
     """File meta group 0002 values and the offset of the dataset; raises FastPathUnavailable without "DICM"."""
+    c = native.CWALK
+    if c is not None and r.base == 0:   # compiled, when the meta group is in the first bytes read and plain
+        got: tuple[dict[int, bytes], int] | None = c.read_meta(r.buf)
+        if got is not None:
+            return got
     if not r.need(0, 132) or r.buf[128:132] != b"DICM":
         raise FastPathUnavailable("no Part 10 preamble")
     pos, meta = 132, {}  # type: tuple[int, dict[int, bytes]]

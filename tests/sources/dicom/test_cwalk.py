@@ -52,11 +52,11 @@ def _header_walk(src: bytes) -> object:
     """The whole header as scan_header reads it (a new series' description): every top-level element, raw."""
     try:
         r = framescan._Grow(io.BytesIO(src))
-        _, pos = rawio.read_meta(r)
+        meta, pos = rawio.read_meta(r)
         raw, _ = framescan._top_level(r, pos, len(src), READ_PLAN, frames=False)
     except Exception as exc:  # noqa: BLE001 - the same exception type either way
         return ("raised", type(exc).__name__)
-    return _raw(raw)
+    return list(meta.items()), pos, _raw(raw)
 
 
 def _frame_walk(src: bytes) -> object:
@@ -164,6 +164,7 @@ def _headers(raw: bytes) -> list[int]:
 def _variants(raw: bytes, rng: random.Random) -> list[tuple[str, bytes]]:
     """Truncations, hostile lengths and VRs at real element headers, flipped bytes."""
     out = [(f"cut {p}", raw[:p]) for p in hc.truncation_points(raw)]
+    out += [(f"cut {p}", raw[:p]) for p in range(120, hc.meta_end(raw) + 16)]   # in every meta element
     heads = _headers(raw)
     for pos in rng.sample(heads, min(len(heads), 40)):
         long_vr = raw[pos + 4:pos + 6] in rawio.LONG_VRS
