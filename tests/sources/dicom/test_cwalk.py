@@ -50,12 +50,15 @@ def _outcome(data: bytes | Path) -> object:
 
 def _header_walk(src: bytes) -> object:
     """The whole header as scan_header reads it (a new series' description): every top-level element, raw."""
+    r = framescan._Grow(io.BytesIO(src))
     try:
-        r = framescan._Grow(io.BytesIO(src))
         meta, pos = rawio.read_meta(r)
-        raw, _ = framescan._top_level(r, pos, len(src), READ_PLAN, frames=False)
     except Exception as exc:  # noqa: BLE001 - the same exception type either way
-        return ("raised", type(exc).__name__)
+        return ("meta raised", type(exc).__name__)
+    try:
+        raw, _ = framescan._top_level(r, pos, len(src), READ_PLAN, frames=False)
+    except Exception as exc:  # noqa: BLE001
+        return list(meta.items()), pos, ("raised", type(exc).__name__)
     return list(meta.items()), pos, _raw(raw)
 
 
