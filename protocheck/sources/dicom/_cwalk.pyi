@@ -1,6 +1,8 @@
 """Compiled loops of the per-file scan (protocheck/sources/dicom/_walk.c)."""
 from typing import Any, Callable, Container, Iterable
 
+VERSION: int
+
 def setup(error: type[Exception], raw_element: type, raw_defaults: tuple[Any, ...], tags: dict[int, Any],
           tag: Callable[[int], Any], vr_text: dict[bytes, str], long_vrs: frozenset[bytes],
           public_tags: Iterable[int], text_tags: Iterable[tuple[str, int]]) -> None: ...

@@ -877,4 +877,16 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_cwalk", "Compiled loops of the per-file scan.", -1,
                                     methods};
 
-PyMODINIT_FUNC PyInit__cwalk(void) { return PyModule_Create(&module); }
+/* Raised whenever the functions or their arguments change: native.py loads only the version it was written for
+ * (a module left from an older build, e.g. in place by `pip install -e`, is ignored until rebuilt). */
+#define CWALK_VERSION 1
+
+PyMODINIT_FUNC PyInit__cwalk(void)
+{
+    PyObject *m = PyModule_Create(&module);
+    if (m != NULL && PyModule_AddIntConstant(m, "VERSION", CWALK_VERSION) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -2,12 +2,15 @@
 
 fastscan and rawio use them when present and keep their pure-Python code as the reference and the fallback:
 both give the same results (tests/sources/dicom/test_cwalk.py). ``PROTOCHECK_PURE_PYTHON=1`` (any value but
-"" and "0") forces the pure-Python path; tests switch it by setting ``CWALK`` to None.
+"" and "0") forces the pure-Python path; tests switch it by setting ``CWALK`` to None. A module of another
+VERSION (left from an older build, e.g. in place by ``pip install -e``) is ignored until rebuilt.
 """
 from __future__ import annotations
 
 import os
 from types import ModuleType
+
+VERSION = 1   # _walk.c's CWALK_VERSION: the functions and arguments this package calls
 
 
 def _load() -> ModuleType | None:
@@ -17,7 +20,7 @@ def _load() -> ModuleType | None:
         from protocheck.sources.dicom import _cwalk
     except ImportError:
         return None
-    return _cwalk
+    return _cwalk if getattr(_cwalk, "VERSION", None) == VERSION else None
 
 
 CWALK = _load()
