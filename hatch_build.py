@@ -3,11 +3,13 @@
 The extension is optional: without a C compiler or Python headers, or with PROTOCHECK_PURE_PYTHON=1 set at
 build time, the build warns and makes a pure-Python wheel (protocheck then runs its Python loops, with the
 same results). setuptools' build_ext does the compiling (the compiler and flags Python was built with).
-A regular wheel gets the module beside the sources; an editable install builds it in place, in the source tree.
+The wheel gets the module beside the sources; it is also copied in place, into the source tree (what an editable
+install imports, and what tests run from a checkout import: `python -m pytest` puts the checkout first).
 """
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -29,18 +31,34 @@ class CompiledWalkHook(BuildHookInterface):
             return
         root = Path(self.root)
         try:
-            if version == "editable":
-                _compile(root, root)
-                return   # the package is imported from the source tree: the module sits beside _walk.c
             out = Path(tempfile.mkdtemp(prefix="protocheck-cwalk-"))
             built = _compile(root, out)
+            rel = built.relative_to(out)
         except Exception as exc:  # noqa: BLE001 - any compile failure: a pure-Python wheel
             print(f"protocheck: the optional C extension {NAME} was not built ({exc!r}); "
                   "the pure-Python scan is used", file=sys.stderr)
             return
-        build_data["force_include"][str(built)] = str(built.relative_to(out)).replace(os.sep, "/")
+        # In place too: an editable install imports the source tree, and so do the tests run from a checkout
+        # (`python -m pytest` from the repository root puts it first on sys.path) after a regular install.
+        # A new file renamed over the old one: a running process keeps the module it has loaded.
+        try:
+            tmp = (root / rel).with_name(f".{rel.name}.tmp")
+            shutil.copyfile(built, tmp)
+            os.replace(tmp, root / rel)
+        except OSError as exc:   # a read-only source tree: the wheel still has it
+            print(f"protocheck: {NAME} not copied into the source tree ({exc!r})", file=sys.stderr)
+        if version == "editable":
+            shutil.rmtree(out, ignore_errors=True)
+            return
+        self._built = out
+        build_data["force_include"][str(built)] = str(rel).replace(os.sep, "/")
         build_data["pure_python"] = False
         build_data["infer_tag"] = True
+
+    def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
+        built = getattr(self, "_built", None)
+        if built is not None:
+            shutil.rmtree(built, ignore_errors=True)
 
 
 def _compile(root: Path, build_lib: Path) -> Path:
