@@ -3,7 +3,7 @@ from typing import Any, Callable, Container, Iterable
 
 VERSION: int
 
-def setup(error: type[Exception], raw_element: type, raw_defaults: tuple[Any, ...], tags: dict[int, Any],
+def setup(error: type[Exception], raw_element: type, n_fields: int, raw_defaults: tuple[Any, ...], tags: dict[int, Any],
           tag: Callable[[int], Any], vr_text: dict[bytes, str], long_vrs: frozenset[bytes],
           public_tags: Iterable[int], text_tags: Iterable[tuple[str, int]]) -> None: ...
 def walk(buf: bytes, base: int, pos: int, state: Any, hot: bytes, lows: bytes, template: dict[int, bytes]) -> int: ...

@@ -134,10 +134,13 @@ static int set_texts(PyObject *text_tags)
 static PyObject *cw_setup(PyObject *self, PyObject *args)
 {
     PyObject *fpu, *raw, *defaults, *tags, *tag_fn, *vr_text, *longs, *public_tags, *text_tags;
-    if (!PyArg_ParseTuple(args, "OO!O!O!OO!O!OO", &fpu, &PyType_Type, &raw, &PyTuple_Type, &defaults,
+    Py_ssize_t n_fields;
+    if (!PyArg_ParseTuple(args, "OO!nO!O!OO!O!OO", &fpu, &PyType_Type, &raw, &n_fields, &PyTuple_Type, &defaults,
                           &PyDict_Type, &tags, &tag_fn, &PyDict_Type, &vr_text, &PyFrozenSet_Type, &longs,
                           &public_tags, &text_tags))
         return NULL;
+    if (PyTuple_GET_SIZE(defaults) > 2)
+        return PyErr_Format(PyExc_ValueError, "RawDataElement: at most two field defaults expected");
     Py_INCREF(fpu);
     Py_XSETREF(FPU, fpu);
     if (set_vrs(vr_text, longs) < 0 || set_public(public_tags) < 0 || set_texts(text_tags) < 0)
@@ -153,7 +156,7 @@ static PyObject *cw_setup(PyObject *self, PyObject *args)
     /* A NamedTuple's __new__ only packs its arguments into the tuple: built directly when the class is a plain
      * tuple subclass without instance dict (else the class is called). */
     direct_raw = PyType_IsSubtype(RAW, &PyTuple_Type) && RAW->tp_dictoffset == 0
-                 && RAW->tp_itemsize == (Py_ssize_t)sizeof(PyObject *);
+                 && RAW->tp_itemsize == (Py_ssize_t)sizeof(PyObject *) && n_fields == 7 + PyTuple_GET_SIZE(defaults);
     Py_RETURN_NONE;
 }
 
@@ -162,9 +165,7 @@ static PyObject *cw_setup(PyObject *self, PyObject *args)
 static PyObject *raw_element(PyObject *tag, PyObject *vr, Py_ssize_t length, PyObject *value, long long tell)
 {
     PyObject *items[9];
-    Py_ssize_t nd = PyTuple_GET_SIZE(RAW_DEFAULTS), n = 7 + nd;
-    if (nd > 2)
-        return PyErr_Format(PyExc_TypeError, "unexpected RawDataElement defaults");
+    Py_ssize_t n = 7 + PyTuple_GET_SIZE(RAW_DEFAULTS);   /* at most 9 (setup) */
     items[0] = tag;
     items[1] = vr;
     items[2] = PyLong_FromSsize_t(length);
@@ -879,7 +880,7 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_cwalk", "Compiled l
 
 /* Raised whenever the functions or their arguments change: native.py loads only the version it was written for
  * (a module left from an older build, e.g. in place by `pip install -e`, is ignored until rebuilt). */
-#define CWALK_VERSION 1
+#define CWALK_VERSION 2
 
 PyMODINIT_FUNC PyInit__cwalk(void)
 {

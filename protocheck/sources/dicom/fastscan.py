@@ -393,5 +393,6 @@ def _texts(raw: dict) -> dict[str, str] | None:
 
 
 if native.CWALK is not None:
-    native.CWALK.setup(FastPathUnavailable, RawDataElement, tuple(RawDataElement._field_defaults.values()), _TAGS,
-                       _tag, _VR_TEXT, LONG_VRS, sorted(PUBLIC_TAGS), TEXT_TAGS)
+    native.CWALK.setup(FastPathUnavailable, RawDataElement, len(RawDataElement._fields),
+                       tuple(RawDataElement._field_defaults.values()), _TAGS, _tag, _VR_TEXT, LONG_VRS,
+                       sorted(PUBLIC_TAGS), TEXT_TAGS)

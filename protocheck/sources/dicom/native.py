@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from types import ModuleType
 
-VERSION = 1   # _walk.c's CWALK_VERSION: the functions and arguments this package calls
+VERSION = 2   # _walk.c's CWALK_VERSION: the functions and arguments this package calls
 
 
 def _load() -> ModuleType | None:
