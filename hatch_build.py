@@ -1,4 +1,5 @@
-"""Build hook: compile the optional C loops of the per-file scan (protocheck/sources/dicom/_walk.c -> _cwalk).
+"""Build hook: compile the optional C loops of the per-file scan (protocheck/sources/dicom/_cwalk.c, _walk.c,
+_frames.c -> module _cwalk).
 
 The extension is optional: without a C compiler or Python headers, or with PROTOCHECK_PURE_PYTHON=1 set at
 build time, the build warns and makes a pure-Python wheel (protocheck then runs its Python loops, with the
@@ -18,7 +19,7 @@ from typing import Any
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 NAME = "protocheck.sources.dicom._cwalk"
-SOURCE = "protocheck/sources/dicom/_walk.c"
+SOURCES = [f"protocheck/sources/dicom/{name}.c" for name in ("_cwalk", "_walk", "_frames")]
 
 
 class CompiledWalkHook(BuildHookInterface):
@@ -67,7 +68,7 @@ def _compile(root: Path, build_lib: Path) -> Path:
     from setuptools.command.build_ext import build_ext
 
     strip = ["-s"] if sys.platform.startswith("linux") else []
-    ext = Extension(NAME, [SOURCE], extra_link_args=strip)
+    ext = Extension(NAME, SOURCES, depends=["protocheck/sources/dicom/_cwalk.h"], extra_link_args=strip)
     dist = Distribution({"name": "protocheck", "ext_modules": [ext], "script_name": "hatch_build.py"})
     cmd = build_ext(dist)
     cwd = os.getcwd()

@@ -1,4 +1,5 @@
-"""The compiled loops of the per-file scan (``_cwalk``, built from _walk.c when a C compiler is at hand), or None.
+"""The compiled loops of the per-file scan (``_cwalk``, from _cwalk.c, _walk.c, _frames.c when a C compiler was
+at hand at install), or None.
 
 fastscan and rawio use them when present and keep their pure-Python code as the reference and the fallback:
 both give the same results (tests/sources/dicom/test_cwalk.py). ``PROTOCHECK_PURE_PYTHON=1`` (any value but
@@ -10,7 +11,7 @@ from __future__ import annotations
 import os
 from types import ModuleType
 
-VERSION = 2   # _walk.c's CWALK_VERSION: the functions and arguments this package calls
+VERSION = 2   # _cwalk.c's CWALK_VERSION: the functions and arguments this package calls
 
 
 def _load() -> ModuleType | None:
