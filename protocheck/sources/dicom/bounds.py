@@ -72,11 +72,20 @@ def _dictionary_vr(tag: int) -> str:
 def bound_dataset(ds: Any) -> None:
     """Cut the over-long text values of a dataset's top-level elements in place (others untouched).
 
-    Raw (unconverted) elements are judged by their length first, so a sound header is not decoded here."""
-    from pydicom.dataelem import DataElement
-    for tag in list(ds.keys()):
+    Raw (unconverted) elements are judged by their length first, so a sound header is not decoded here (and
+    read straight from the element dict: ``get_item`` converts the tag of each of a header's ~300 elements)."""
+    from pydicom.dataelem import DataElement, RawDataElement
+
+    from protocheck.sources.dicom.fastscan import elements
+    for tag, elem in list(elements(ds).items()):
         try:
-            elem = ds.get_item(tag)
+            if type(elem) is RawDataElement and elem.value is not None:   # the common case, as below in short
+                vr = elem.VR or ""
+                limit = VR_MAX.get(_dictionary_vr(tag) if vr in ("", "UN") else vr)
+                if limit is None or elem.length is None or elem.length <= limit:
+                    continue
+            else:   # a converted element, or a deferred read (read here, as get_item does it)
+                elem = ds.get_item(tag)
             vr = str(getattr(elem, "VR", "") or "")
             vr = _dictionary_vr(tag) if vr in ("", "UN") else vr   # UN: how over-long text is often sent
             if vr not in VR_MAX or not _too_long(elem, vr):

@@ -20,6 +20,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.tag import BaseTag
 from pydicom.uid import UID
 
+from protocheck.sources.dicom import native
 from protocheck.sources.dicom.rawio import (
     HDR12, LONG_VRS, SHORT_VRS, UNDEFINED, FastPathUnavailable, RawFile, Reader, file_size, header, read_meta,
     skip_undefined_sq, uid_text,
@@ -144,6 +145,46 @@ CHUNK_ELEMENTS = 8     # elements per template chunk: small enough that one chan
 
 
 def _walk(r: Reader, pos: int, st: _State) -> int:
+    """The tight loop (compiled when native.CWALK is there: the same walk, see _py_walk)."""
+    c, tables = native.CWALK, _TABLES.get(id(st.plan))
+    if c is not None:
+        if tables is None or tables[0] is not st.plan:
+            tables = _tables(st.plan)
+        if tables[1]:
+            return c.walk(r.buf, r.base, pos, st, tables[1], tables[2], st.plan.classic_template)
+    return _py_walk(r, pos, st)
+
+
+def _tables(plan: ReadPlan) -> tuple[ReadPlan, bytes, bytes]:
+    """The compiled walk's view of ``plan``: per group 0 (not hot), 1 (public) or 2 + its index in the private
+    low-byte masks (32 bytes each); empty tables when the plan does not fit them (the Python walk then)."""
+    hot, lows = bytearray(65536), bytearray()
+    for group in plan.hot_groups:
+        if 0 <= group <= 0xFFFF and not group & 1:
+            hot[group] = 1
+        elif 0 <= group <= 0xFFFF:
+            if group not in plan.private_low or len(lows) >= 250 * 32:
+                return _remember(plan, b"", b"")
+            hot[group] = 2 + len(lows) // 32
+            mask = bytearray(32)
+            for low in plan.private_low[group]:
+                if 0 <= low <= 0xFF:
+                    mask[low >> 3] |= 1 << (low & 7)
+            lows += mask
+    return _remember(plan, bytes(hot), bytes(lows))
+
+
+def _remember(plan: ReadPlan, hot: bytes, lows: bytes) -> tuple[ReadPlan, bytes, bytes]:
+    if len(_TABLES) > 16:
+        _TABLES.clear()
+    _TABLES[id(plan)] = tables = (plan, hot, lows)
+    return tables
+
+
+_TABLES: dict[int, tuple[ReadPlan, bytes, bytes]] = {}   # id(plan) -> (plan, group kinds, private masks)
+
+
+def _py_walk(r: Reader, pos: int, st: _State) -> int:
     """The tight loop: walk elements no per-file value lives in, keep the wanted ones whose value is in the
     buffer; returns the offset of an element the general path must read, with ``st.end`` set when done.
 
@@ -335,6 +376,9 @@ _META_CACHE: dict[tuple, FileMetaDataset] = {}
 
 def _texts(raw: dict) -> dict[str, str] | None:
     """The per-file values of TEXT_TAGS as plain ASCII text ("" when absent); None if any needs pydicom."""
+    c = native.CWALK
+    if c is not None:
+        return c.texts(raw)
     out = {}
     for key, tag in TEXT_TAGS:
         el = raw.get(tag)
@@ -346,3 +390,9 @@ def _texts(raw: dict) -> dict[str, str] | None:
             return None
         out[key] = v.decode("ascii").rstrip("\x00").strip()
     return out
+
+
+if native.CWALK is not None:
+    native.CWALK.setup(FastPathUnavailable, RawDataElement, len(RawDataElement._fields),
+                       tuple(RawDataElement._field_defaults.values()), _TAGS, _tag, _VR_TEXT, LONG_VRS,
+                       sorted(PUBLIC_TAGS), TEXT_TAGS)

@@ -21,7 +21,7 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.tag import BaseTag
 
-from protocheck.sources.dicom import enhanced, fastscan, framevalues, rawio
+from protocheck.sources.dicom import enhanced, fastscan, framevalues, native, rawio
 from protocheck.sources.dicom.diffusion import DiffusionSample, needs_vendor
 from protocheck.sources.dicom.readplan import ReadPlan
 from protocheck.sources.dicom.sopclass import MULTIFRAME_IMAGES, MULTIFRAME_SOPS, NOT_PLAIN
@@ -116,8 +116,10 @@ def _top_level(r: _Grow, pos: int, size: int, plan: ReadPlan, frames: bool) -> t
     template = plan.enhanced_template   # the previous header's undefined-length sequences
     raw: dict = {}
     chunks: dict[int, bytes] = {}
-    walk = None
+    walk, c = None, native.CWALK
     while True:
+        if c is not None:   # compiled, the same reading up to anything this loop must read itself
+            pos = c.top_level(r.buf, pos, PER_FRAME if frames else -1, raw, template, chunks)
         h = rawio.header(r, pos)
         if h is None:
             if pos != size:
@@ -195,7 +197,11 @@ class _FrameWalk:
         """Read one frame item's direct children; returns the offset after the item."""
         r, end = self.r, None if ilen == _UNDEFINED else pos + ilen
         start, macros, vendor = pos, {PLANE_POSITION: b"", MR_ECHO: b"", MR_DIFFUSION: b""}, False
+        c = native.CWALK
         while True:
+            if c is not None:   # compiled, the same reading; this loop goes on where it stops (see frame_children)
+                pos, vendor = c.frame_children(r.buf, pos, -1 if end is None else end, self.template, macros, vendor,
+                                               self.vendor_groups)
             if end is not None and pos >= end:
                 if pos != end:
                     raise rawio.FastPathUnavailable("frame item runs past its length")

@@ -11,6 +11,8 @@ import os
 from struct import Struct
 from typing import IO
 
+from protocheck.sources.dicom import native
+
 HDR = Struct("<HH2sH")       # group, element, VR, 16-bit length
 HDR12 = Struct("<HH2sHI")    # the same and the next 4 bytes: the 32-bit length of a long-VR element
 U32 = Struct("<I")
@@ -137,8 +139,14 @@ def skip_undefined_sq(r: Reader, pos: int, spans: list[slice] | None = None) -> 
 
     One flat loop, no call per element: a stack of open undefined-length sequences (expecting items) and
     items (expecting elements) checks the structure; defined-length values and items are jumped over.
-    ``spans`` (when given) receives the span of every header byte the walk reads (see Shape).
+    ``spans`` (when given) receives the span of every header byte the walk reads (see Shape). The compiled
+    walk (native.CWALK) does the same over the buffer in hand; it leaves a sequence that runs past it to this one.
     """
+    c = native.CWALK
+    if c is not None and spans is None:
+        end: int = c.skip_sq(r.buf, r.base, pos)
+        if end >= 0:
+            return end
     stack = [True]                  # True: inside a sequence (items expected); False: inside an item
     unpack, u32, vrkind = HDR.unpack_from, U32.unpack_from, VR_KIND
     buf, base = r.buf, r.base
@@ -231,6 +239,11 @@ class BytesReader(Reader):
 
 def read_meta(r: Reader) -> tuple[dict[int, bytes], int]:
     """File meta group 0002 values and the offset of the dataset; raises FastPathUnavailable without "DICM"."""
+    c = native.CWALK
+    if c is not None and r.base == 0:   # compiled, when the meta group is in the first bytes read and plain
+        got: tuple[dict[int, bytes], int] | None = c.read_meta(r.buf)
+        if got is not None:
+            return got
     if not r.need(0, 132) or r.buf[128:132] != b"DICM":
         raise FastPathUnavailable("no Part 10 preamble")
     pos, meta = 132, {}  # type: tuple[int, dict[int, bytes]]

@@ -1,0 +1,86 @@
+"""Build hook: compile the optional C loops of the per-file scan (protocheck/sources/dicom/_cwalk.c, _walk.c,
+_frames.c -> module _cwalk).
+
+The extension is optional: without a C compiler or Python headers, or with PROTOCHECK_PURE_PYTHON=1 set at
+build time, the build warns and makes a pure-Python wheel (protocheck then runs its Python loops, with the
+same results). setuptools' build_ext does the compiling (the compiler and flags Python was built with).
+The wheel gets the module beside the sources; it is also copied in place, into the source tree (what an editable
+install imports, and what tests run from a checkout import: `python -m pytest` puts the checkout first).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from hatchling.builders.hooks.plugin.interface import BuildHookInterface
+
+NAME = "protocheck.sources.dicom._cwalk"
+SOURCES = [f"protocheck/sources/dicom/{name}.c" for name in ("_cwalk", "_walk", "_frames")]
+
+
+class CompiledWalkHook(BuildHookInterface):
+    """Compile _cwalk into the wheel (or in place for an editable install); never fail the build for it."""
+
+    PLUGIN_NAME = "custom"
+
+    def initialize(self, version: str, build_data: dict[str, Any]) -> None:
+        if self.target_name != "wheel" or os.environ.get("PROTOCHECK_PURE_PYTHON", "") not in ("", "0"):
+            return
+        root = Path(self.root)
+        try:
+            out = Path(tempfile.mkdtemp(prefix="protocheck-cwalk-"))
+            built = _compile(root, out)
+            rel = built.relative_to(out)
+        except Exception as exc:  # noqa: BLE001 - any compile failure: a pure-Python wheel
+            print(f"protocheck: the optional C extension {NAME} was not built ({exc!r}); "
+                  "the pure-Python scan is used", file=sys.stderr)
+            return
+        # In place too: an editable install imports the source tree, and so do the tests run from a checkout
+        # (`python -m pytest` from the repository root puts it first on sys.path) after a regular install.
+        # A new file renamed over the old one: a running process keeps the module it has loaded.
+        try:
+            tmp = (root / rel).with_name(f".{rel.name}.tmp")
+            shutil.copyfile(built, tmp)
+            os.replace(tmp, root / rel)
+        except OSError as exc:   # a read-only source tree: the wheel still has it
+            print(f"protocheck: {NAME} not copied into the source tree ({exc!r})", file=sys.stderr)
+        if version == "editable":
+            shutil.rmtree(out, ignore_errors=True)
+            return
+        self._built = out
+        build_data["force_include"][str(built)] = str(rel).replace(os.sep, "/")
+        build_data["pure_python"] = False
+        build_data["infer_tag"] = True
+
+    def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
+        built = getattr(self, "_built", None)
+        if built is not None:
+            shutil.rmtree(built, ignore_errors=True)
+
+
+def _compile(root: Path, build_lib: Path) -> Path:
+    """Build the extension with setuptools' build_ext into ``build_lib``; returns the module's path."""
+    from setuptools import Distribution, Extension
+    from setuptools.command.build_ext import build_ext
+
+    strip = ["-s"] if sys.platform.startswith("linux") else []
+    ext = Extension(NAME, SOURCES, depends=["protocheck/sources/dicom/_cwalk.h"], extra_link_args=strip)
+    dist = Distribution({"name": "protocheck", "ext_modules": [ext], "script_name": "hatch_build.py"})
+    cmd = build_ext(dist)
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        with tempfile.TemporaryDirectory(prefix="protocheck-cwalk-tmp-") as tmp:
+            cmd.build_lib, cmd.build_temp = str(build_lib), tmp
+            cmd.ensure_finalized()
+            cmd.run()
+    finally:
+        os.chdir(cwd)
+    path = build_lib / cmd.get_ext_filename(NAME)
+    if not path.is_file():
+        raise RuntimeError(f"{path} was not made")
+    return path
