@@ -9,7 +9,8 @@ series, not per file); in a changed block only added or changed files (different
 again and the block is folded anew; removed and renamed files disappear with the new listing.
 Records are plain tuples (marshal, fast to load); seeds stay pickled and are unpickled only when folded.
 A whole-tree snapshot (the finished ScanResult under ``treedigest``'s digest of every folder listing) serves
-an unchanged tree with one walk and one row. The database name carries a fingerprint of the reading code and of the options that change records
+an unchanged tree with one walk and one row. A result's digest (the key of cached checks and reports) is a digest
+of its content (``content_digest``): files touched but read the same leave it, and what follows it, unchanged. The database name carries a fingerprint of the reading code and of the options that change records
 (identifiers, pseudonym key), so a new protocheck version or other options never reuse stale records.
 """
 from __future__ import annotations
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from protocheck.errors import SourceError
-from protocheck.model import Parameter
+from protocheck.model import Parameter, Pickled, field_names
 from protocheck.resources import code_digest
 from protocheck.storage.listing import listing_bytes
 from protocheck.storage.sealing import check_folder, seal, unseal
@@ -34,7 +35,7 @@ from protocheck.storage.sealing import check_folder, seal, unseal
 if TYPE_CHECKING:   # storage sits below the sources layer: the type only
     from protocheck.sources.options import ScanOptions
 
-SCHEMA = 3
+SCHEMA = 4
 Entry = tuple[str, int, int, Any]     # (file name, size, mtime_ns, payload (record, seed or pickled seed))
 # How a source stores its per-file records: (record -> tuple of plain marshal-able values, tuple -> record).
 RecordCodec = tuple[Callable[[Any], tuple], Callable[[tuple], Any]]
@@ -134,6 +135,56 @@ def snapshot_from(blob: bytes) -> Any:
     header = pickle.load(f)
     header.exams = [e for _ in range(n - 2 - chunks) for e in _SnapshotUnpickler(f, table).load()]
     return header
+
+
+class _Hashing:
+    """A write-only file that only hashes what is written."""
+
+    def __init__(self) -> None:
+        self.h = hashlib.blake2b(digest_size=16)
+
+    def write(self, data: bytes) -> int:
+        self.h.update(data)
+        return len(data)
+
+
+class _ContentPickler(pickle.Pickler):
+    """Pickles for a digest of what objects hold, not of how they were built: no memo (whether equal values are
+    one shared object or several does not change the bytes) and sets in sorted order (not in hash order)."""
+
+    def __init__(self, file: Any) -> None:
+        super().__init__(file, pickle.HIGHEST_PROTOCOL)
+        self.fast = True
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, Pickled):
+            return obj.__class__, tuple(_ordered(getattr(obj, n)) for n in field_names(obj.__class__))
+        return NotImplemented
+
+
+def _ordered(value: Any) -> Any:
+    if value.__class__ is set:
+        try:
+            return "\0set", sorted(value)
+        except TypeError:   # not comparable: hash order (a digest that differs is only a cache miss)
+            return value
+    return value
+
+
+def content_digest(*objs: Any) -> bytes:
+    """A digest of what ``objs`` hold (model objects, plain data): equal whenever they are equal, however they
+    were built (read now or merged from stored summaries); a value that cannot be put in order (never expected)
+    may only make two equal contents differ."""
+    out = _Hashing()
+    p = _ContentPickler(out)
+    for obj in objs:
+        p.dump(obj)
+    return out.h.digest()
+
+
+def scan_content_digest(result: Any) -> bytes:
+    """``content_digest`` of a whole scan result (header, then exam by exam: one pickle each stays small)."""
+    return content_digest(dataclasses.replace(result, exams=[], digest=None), *result.exams)
 
 
 def default_cache_dir() -> Path:
@@ -269,8 +320,8 @@ class Index:
         return self.db.execute("SELECT 1 FROM snapshots WHERE root=?", (self.root,)).fetchone() is not None
 
     def snapshot_candidate(self) -> tuple[bytes, Any] | None:
-        """The stored (tree digest, scan result) of this root, read before the tree's digest is known (while the
-        listing runs); None when there is none or it is damaged (only a cache miss)."""
+        """The stored (tree digest, scan result with its digest) of this root, read before the tree's digest is
+        known (while the listing runs); None when there is none or it is damaged (only a cache miss)."""
         row = self.db.execute("SELECT tree, data FROM snapshots WHERE root=?", (self.root,)).fetchone()
         if row is None:
             return None
@@ -278,9 +329,11 @@ class Index:
         if blob is None:   # planted, damaged or another user's: never unpickled
             return None
         try:
-            return row[0], snapshot_from(blob)
+            result = snapshot_from(blob[16:])
         except Exception:  # noqa: BLE001 - a damaged row is only a cache miss
             return None
+        result.digest = self.result_digest(blob[:16])
+        return row[0], result
 
     def load_snapshot(self, tree: bytes, candidate: tuple[bytes, Any] | None | bool = False) -> Any:
         """The stored scan result if the tree digest (every folder listing) is unchanged (``candidate``: what
@@ -289,20 +342,20 @@ class Index:
             candidate = self.snapshot_candidate()
         if not isinstance(candidate, tuple) or candidate[0] != tree:
             return None
-        result = candidate[1]
-        result.digest = self.result_digest(tree)
-        return result
+        return candidate[1]
 
     def store_snapshot(self, tree: bytes, result: Any) -> None:
         """Store the whole-tree scan result (before any check touches it) under the tree digest, and give the
-        result its digest (the key of cached check results)."""
-        blob = seal(snapshot_blob(result))
+        result its digest (the key of cached check results and reports): a digest of its content, so a tree
+        whose files were touched but read the same keeps its checks and report."""
+        content = scan_content_digest(result)
+        blob = seal(content + snapshot_blob(result))
         self.db.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)", (self.root, tree, blob))
-        result.digest = self.result_digest(tree)
+        result.digest = self.result_digest(content)
 
-    def result_digest(self, tree: bytes) -> bytes:
-        """What identifies a scan result: the reading code and options (the database name), root and tree."""
-        return hashlib.blake2b(f"{self.path.name}\0{self.root}\0".encode() + tree, digest_size=16).digest()
+    def result_digest(self, content: bytes) -> bytes:
+        """What identifies a scan result: the reading code and options (the database name), root and content."""
+        return hashlib.blake2b(f"{self.path.name}\0{self.root}\0".encode() + content, digest_size=16).digest()
 
     def close(self, prune: bool = True) -> None:
         """Forget folders of this root that were not seen (removed), commit and close."""

@@ -1,0 +1,89 @@
+"""Re-checks after files were touched: the report is byte for byte that of a run without any cache, whether the
+touched files still read the same (checks and report then come from the cache) or really changed."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from protocheck.checks import compliance
+from protocheck.cli import main
+
+SERIES = ("dcm_qa_ge/04_Ax_DWI_TENSOR_R2MB2", "dcm_qa_ge/05_3D_Ax_T1_MP_RAGE_R22", "dcm_qa_ge/01_Ax_DWI_TENSOR_R2")
+
+
+@pytest.fixture()
+def tree(dicom_root: Path, tmp_path: Path) -> Path:
+    """Three real GE series (two exams, 207 files: several index blocks per folder) in a tree the test changes."""
+    for series in SERIES:
+        shutil.copytree(dicom_root / series, tmp_path / "in" / series)
+    return tmp_path / "in"
+
+
+@pytest.fixture()
+def evaluated(monkeypatch) -> list[str]:
+    """The exams whose rules were evaluated (not answered from the cache)."""
+    seen: list[str] = []
+    real = compliance.check_exam
+    monkeypatch.setattr(compliance, "check_exam", lambda exam, protocol: seen.append(exam.key) or real(exam, protocol))
+    return seen
+
+
+def _run(capsys, *args: str) -> tuple[int, str]:
+    code = main(["check", *args])
+    return code, capsys.readouterr().out
+
+
+def _touch(files: list[Path], step: int = 10**9) -> None:
+    for f in files:
+        st = f.stat()
+        os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + step))
+
+
+def _files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+def test_touched_files_that_read_the_same_give_the_report_of_a_run_without_cache(tree, capsys, monkeypatch,
+                                                                                   evaluated, fmt):
+    monkeypatch.setenv("COLUMNS", "120")
+    first = _run(capsys, "--format", fmt, str(tree))
+    assert evaluated, "the first run checks every exam"
+    _touch(_files(tree)[::7])                       # new mtimes, same bytes: read again, same content
+    evaluated.clear()
+    again = _run(capsys, "--format", fmt, str(tree))
+    assert evaluated == [], "content read the same: checks come from the cache"
+    fresh = _run(capsys, "--format", fmt, "--no-cache", str(tree))
+    assert again == fresh == first
+    if fmt == "json":
+        assert json.loads(again[1])["exams"]
+
+
+def test_a_touched_file_whose_echo_time_changed_gives_the_new_finding(tree, capsys, monkeypatch, evaluated):
+    import pydicom
+
+    def echo_time_check(text: str) -> str:
+        found = [f for e in json.loads(text)["exams"] for s in e["sequences"] for f in s["findings"]
+                 if f["check_id"] == "t1w/echo-time"]
+        assert len(found) == 1
+        return found[0]["status"]
+
+    first = _run(capsys, "--format", "json", str(tree))
+    assert echo_time_check(first[1]) == "pass"
+    t1 = tree / SERIES[1]
+    for f in sorted(t1.iterdir()):                 # the series' TE: 3.172 ms -> 9 ms (protocol: <= 5 ms)
+        ds = pydicom.dcmread(f)
+        ds.EchoTime = "9.0"
+        ds.save_as(f)
+    _touch(sorted(t1.iterdir()))
+    _touch(_files(tree)[::11])                      # and others that read the same
+    evaluated.clear()
+    again = _run(capsys, "--format", "json", str(tree))
+    assert evaluated, "a changed exam is checked again"
+    assert echo_time_check(again[1]) == "fail"
+    assert again == _run(capsys, "--format", "json", "--no-cache", str(tree))
+    assert again[1] != first[1]
