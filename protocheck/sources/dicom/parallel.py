@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator
 from protocheck.model import ScanResult
 from protocheck.sources import treedigest
 from protocheck.sources.dicom.workers import (
-    AUTO_MIN_FILES, Payload, Pools, read_batch, read_file, resolve_workers,
+    AUTO_MIN_FILES, Payload, Pools, _Everything, read_batch, read_file, resolve_workers,
 )
 from protocheck.sources.options import ScanOptions
 from protocheck.sources.treedigest import TreeHash, tree_digest
@@ -30,8 +30,48 @@ if TYPE_CHECKING:
 __all__ = ["read_file", "resolve_workers", "scan_tree", "tree_digest"]
 
 BATCH = 128                   # files per task
+FEW = BATCH // 4              # a folder with fewer files to read shares a task with other folders' few
+HOLD = 256                    # folders that may wait for a shared task to fill before it is sent anyway
 BLOCK = 16                    # mean files per index block (a changed file re-folds its block only)
 PROGRESS_INTERVAL = 0.1       # seconds between progress callbacks (at most ~10 per second)
+
+class _Shared:
+    """Few files of several folders, read as one task (a re-check reads a touched file here and there: one task
+    per folder would cost more to send than to read)."""
+
+    __slots__ = ("items", "task")
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, str, bool]] = []   # (rel, path, make a seed)
+        self.task: Any = None
+
+
+class _Queue:
+    """The open shared task of ``_Shared`` reads; sent when full, or when a folder waiting for it must be folded."""
+
+    def __init__(self, pools: "Pools") -> None:
+        self.pools, self.open = pools, _Shared()
+
+    def add(self, folder: "_Folder", todo: list[tuple[str, str, bool]]) -> None:
+        start = len(self.open.items)
+        self.open.items.extend(todo)
+        folder.pending.append((self.open, start, len(self.open.items)))
+        if len(self.open.items) >= BATCH:
+            self.send()
+
+    def send(self) -> None:
+        if self.open.items:
+            self.open.task = self.pools.get().submit(read_some, self.open.items)
+            self.open = _Shared()
+
+
+def read_some(items: list[tuple[str, str, bool]]) -> list[Payload]:
+    """In a worker: the payloads of files of several folders, each with a seed only if asked for."""
+    from protocheck.sources.dicom import workers   # the worker's own state (options, series it has seeded)
+    every = workers._Everything()
+    return [read_file(rel, path, workers._options, workers._seen if seed else every)  # type: ignore[arg-type]
+            for rel, path, seed in items]
+
 
 class _Folder:
     """One folder's files in walk order: listing, cached entries, and the batches still to read."""
@@ -139,23 +179,40 @@ def _folders(items: Iterable[Any], collector: Any, tree: Any) -> Iterator[_Folde
 
 def _run(folders: Iterator[_Folder], collector: Any, options: ScanOptions, index: Any, workers: int) -> None:
     pools = Pools(workers, options)   # started on the first file to read: a re-audit may read none
+    queue = _Queue(pools)
     window: collections.deque[_Folder] = collections.deque()
     in_flight = 0
     progress = _Progress(options, collector)
     seen: set[str] = set()
     try:
         for folder in folders:
-            in_flight += _submit(folder, index, pools, options, seen)
+            in_flight += _submit(folder, index, pools, options, seen, queue)
             window.append(folder)
-            while window and (pools.pool is None or in_flight > 4 * workers or not window[0].pending
-                              or all(t.done() for t in window[0].pending)):
+            while window:
+                head = window[0]
+                if head.pending and not _sent(head):   # its reads wait in the open shared task
+                    if len(window) < HOLD and in_flight <= 4 * workers:
+                        break
+                    queue.send()
+                if not (pools.pool is None or in_flight > 4 * workers or _ready(head)):
+                    break
                 in_flight -= _fold(window.popleft(), collector, index, progress)
+        queue.send()
         while window:
             _fold(window.popleft(), collector, index, progress)
     finally:
         if pools.pool is not None:
             pools.close()
     progress.done()
+
+
+def _sent(folder: _Folder) -> bool:
+    return all(not isinstance(t, tuple) or t[0].task is not None for t in folder.pending)
+
+
+def _ready(folder: _Folder) -> bool:
+    """Whether every read of the folder is done (a folder with none is)."""
+    return all((t[0].task if isinstance(t, tuple) else t).done() for t in folder.pending if not isinstance(t, list))
 
 
 def _blocks(files: list[tuple[str, int, int]]) -> list[list[tuple[str, int, int]]]:
@@ -171,9 +228,13 @@ def _blocks(files: list[tuple[str, int, int]]) -> list[list[tuple[str, int, int]
     return out + [cur] if cur else out
 
 
-def _submit(folder: _Folder, index: Any, pools: "Pools", options: ScanOptions, seen: set[str]) -> int:
+def _submit(folder: _Folder, index: Any, pools: "Pools", options: ScanOptions, seen: set[str],
+            queue: _Queue) -> int:
     """Look the folder's blocks up in the index and start reading the files it does not hold; returns tasks
-    started. An unchanged block is taken whole (its summary); a changed one reuses its unchanged files' records."""
+    started. An unchanged block is taken whole (its summary); a changed one reuses its unchanged files' records.
+    A changed file whose stored record came without a seed is read without one (its series is begun by an
+    earlier file: a seed would be read in full for nothing; should the series be new after all, the file is
+    read in full when folded, ``add_payload``); a folder with few files to read shares a task with others."""
     stored = {} if index is None else index.load_blocks(folder.key)
     for files in _blocks(folder.files):
         key = index.listing_key(files) if index is not None else b""
@@ -182,7 +243,7 @@ def _submit(folder: _Folder, index: Any, pools: "Pools", options: ScanOptions, s
     old: dict[str, Entry] = {}
     for rows, _summary in stored.values():   # blocks that changed: their files' records, by name
         old.update((e[0], e) for e in _safe_entries(index, rows) or ())
-    todo: list[tuple[str, str]] = []
+    todo: list[tuple[str, str, bool]] = []
     paths = dict(zip((f[0] for f in folder.files), folder.paths))
     for files, _key, hit in folder.blocks:
         if hit is not None:
@@ -192,16 +253,21 @@ def _submit(folder: _Folder, index: Any, pools: "Pools", options: ScanOptions, s
             if prev is not None and prev[1] == size and prev[2] == mtime:
                 folder.cached[name] = prev[3]
             else:
-                todo.append((os.path.join(folder.name, name) if folder.name else name, paths[name]))
-    pool = pools.get() if todo else pools.pool
-    for i in range(0, len(todo), BATCH):
-        batch = todo[i:i + BATCH]
-        if pool is None:
-            folder.pending.append([read_file(rel, path, options, seen) for rel, path in batch])
-        else:
-            folder.pending.append(pool.submit(read_batch, batch, i == 0))
+                todo.append((os.path.join(folder.name, name) if folder.name else name, paths[name],
+                             prev is None or prev[3][1] is not None))
     folder.paths = []
-    return len(folder.pending) if pool is not None else 0
+    pool = pools.get() if todo else pools.pool
+    if pool is None:
+        every = _Everything()
+        folder.pending.extend([[read_file(rel, path, options, seen if seed else every)  # type: ignore[arg-type]
+                                for rel, path, seed in todo[i:i + BATCH]] for i in range(0, len(todo), BATCH)])
+        return 0
+    if 0 < len(todo) < FEW:
+        queue.add(folder, todo)
+        return 0
+    for i in range(0, len(todo), BATCH):
+        folder.pending.append(pool.submit(read_batch, [t[:2] for t in todo[i:i + BATCH]], i == 0))
+    return len(folder.pending)
 
 
 def _safe_entries(index: Any, rows: bytes) -> list[Entry] | None:
@@ -217,8 +283,11 @@ def _fold(folder: _Folder, collector: Any, index: Any, progress: "_Progress") ->
     n_tasks = 0
     fresh: dict[str, Payload] = {}
     for task in folder.pending:
-        results = task if isinstance(task, list) else task.result()
-        n_tasks += 0 if isinstance(task, list) else 1
+        if isinstance(task, tuple):   # a slice of a shared task
+            results = task[0].task.result()[task[1]:task[2]]
+        else:
+            results = task if isinstance(task, list) else task.result()
+            n_tasks += 0 if isinstance(task, list) else 1
         for rec, seed in results:
             fresh[os.path.basename(rec.name)] = (rec, seed)
     out: list[tuple[bytes, bytes | None, bytes | None]] = []
