@@ -157,6 +157,8 @@ class _ContentPickler(pickle.Pickler):
         self.fast = True
 
     def reducer_override(self, obj: Any) -> Any:
+        if obj.__class__ is Parameter:   # the most frequent: one call here, not a second for its __reduce__
+            return Parameter, (obj.value, obj.source)
         if isinstance(obj, Pickled):
             return obj.__class__, tuple(_ordered(getattr(obj, n)) for n in field_names(obj.__class__))
         return NotImplemented
@@ -251,6 +253,7 @@ class Index:
                               ) from None
         self.seen: set[str] = set()
         self._pending = 0
+        self._known: dict[int, tuple[Any, tuple]] = {}   # id(record) -> (record, its stored tuple)
 
     def __enter__(self) -> "Index":
         return self
@@ -276,16 +279,30 @@ class Index:
             return {}
 
     def entries(self, rows: bytes) -> list[Entry]:
-        """The (name, size, mtime_ns, (record, seed)) of a block's ``encode``d records (seeds still pickled)."""
-        record_from = self.record_from
-        return [(name, size, mtime, (record_from(rec), seed)) for name, size, mtime, rec, seed in marshal.loads(rows)]
+        """The (name, size, mtime_ns, (record, seed)) of a block's ``encode``d records (seeds still pickled); each
+        record's stored tuple is kept until ``forget``, so encoding it again costs nothing."""
+        record_from, known = self.record_from, self._known
+        out = []
+        for name, size, mtime, t, seed in marshal.loads(rows):
+            rec = record_from(t)
+            known[id(rec)] = (rec, t)
+            out.append((name, size, mtime, (rec, seed)))
+        return out
+
+    def forget(self) -> None:
+        """Drop the stored tuples kept by ``entries`` (a folder's blocks are stored)."""
+        self._known.clear()
 
     def encode(self, entries: list[Entry]) -> bytes | None:
         """The stored form of a block's records (seeds pickled now: later folding cannot change them); None
         when a value cannot be stored (never expected: the folder is then simply not cached)."""
-        rows = [(name, size, mtime, self.record_tuple(rec),
-                 seed if seed is None or isinstance(seed, bytes) else pickle.dumps(seed, pickle.HIGHEST_PROTOCOL))
-                for name, size, mtime, (rec, seed) in entries]
+        known, record_tuple = self._known, self.record_tuple
+        rows = []
+        for name, size, mtime, (rec, seed) in entries:
+            was = known.get(id(rec))
+            rows.append((name, size, mtime, was[1] if was is not None and was[0] is rec else record_tuple(rec),
+                         seed if seed is None or isinstance(seed, bytes)
+                         else pickle.dumps(seed, pickle.HIGHEST_PROTOCOL)))
         try:
             return marshal.dumps(rows)
         except ValueError:

@@ -16,21 +16,23 @@ from pathlib import Path
 from protocheck.errors import SourceError
 
 _TAG = hashlib.sha256().digest_size
-_KEYS: dict[str, bytes] = {}
+_KEYS: dict[tuple, bytes] = {}
 
 
 def _key() -> bytes:
-    from protocheck.privacy import config_dir, installation_secret
-
-    where = str(config_dir())
-    if where not in _KEYS:
-        _KEYS[where] = installation_secret("cache.key").encode("utf-8")
-    return _KEYS[where]
+    """The user's cache key (looked up once per config folder: the environment names it)."""
+    env = os.environ
+    where = (env.get("XDG_CONFIG_HOME"), env.get("HOME"), env.get("USERPROFILE"))
+    key = _KEYS.get(where)
+    if key is None:
+        from protocheck.privacy import installation_secret
+        key = _KEYS[where] = installation_secret("cache.key").encode("utf-8")
+    return key
 
 
 def seal(blob: bytes) -> bytes:
     """``blob`` preceded by its HMAC under the user's cache key."""
-    return hmac.new(_key(), blob, hashlib.sha256).digest() + blob
+    return hmac.digest(_key(), blob, "sha256") + blob
 
 
 def unseal(data: bytes | None) -> bytes | None:
@@ -39,7 +41,7 @@ def unseal(data: bytes | None) -> bytes | None:
         return None
     data = bytes(data)
     tag, blob = data[:_TAG], data[_TAG:]
-    return blob if hmac.compare_digest(tag, hmac.new(_key(), blob, hashlib.sha256).digest()) else None
+    return blob if hmac.compare_digest(tag, hmac.digest(_key(), blob, "sha256")) else None
 
 
 def check_folder(folder: str | os.PathLike[str]) -> None:

@@ -307,9 +307,10 @@ def _fold(folder: _Folder, collector: Any, index: Any, progress: "_Progress") ->
         entries = [(name, size, mtime, folder.cached.get(name) or fresh.get(name)) for name, size, mtime in files]
         entries = [e for e in entries if e[3] is not None]
         out.append((key, *_fold_new(folder, entries, collector, index, progress)))
-    if index is not None and not folder.stored:
-        if all(rows is not None for _key, rows, _summary in out):
+    if index is not None:
+        if not folder.stored and all(rows is not None for _key, rows, _summary in out):
             index.store_blocks(folder.key, folder.files, out)
+        index.forget()
     progress.tick(folder.name)
     folder.pending, folder.cached, folder.blocks = [], {}, []
     return n_tasks
