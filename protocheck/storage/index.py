@@ -35,7 +35,7 @@ from protocheck.storage.sealing import check_folder, seal, unseal
 if TYPE_CHECKING:   # storage sits below the sources layer: the type only
     from protocheck.sources.options import ScanOptions
 
-SCHEMA = 4
+SCHEMA = 5
 Entry = tuple[str, int, int, Any]     # (file name, size, mtime_ns, payload (record, seed or pickled seed))
 # How a source stores its per-file records: (record -> tuple of plain marshal-able values, tuple -> record).
 RecordCodec = tuple[Callable[[Any], tuple], Callable[[tuple], Any]]
@@ -273,7 +273,7 @@ class Index:
         if row is None:
             return {}
         try:
-            blocks = marshal.loads(zlib.decompress(unseal(row[0])))   # type: ignore[arg-type] # None: a miss
+            blocks = marshal.loads(unseal(row[0]))   # type: ignore[arg-type] # None: a miss
             return {key: (rows, summary) for key, rows, summary in blocks}
         except Exception:  # noqa: BLE001 - a damaged row is only a cache miss
             return {}
@@ -283,7 +283,7 @@ class Index:
         record's stored tuple is kept until ``forget``, so encoding it again costs nothing."""
         record_from, known = self.record_from, self._known
         out = []
-        for name, size, mtime, t, seed in marshal.loads(rows):
+        for name, size, mtime, t, seed in marshal.loads(zlib.decompress(rows)):
             rec = record_from(t)
             known[id(rec)] = (rec, t)
             out.append((name, size, mtime, (rec, seed)))
@@ -304,29 +304,31 @@ class Index:
                          seed if seed is None or isinstance(seed, bytes)
                          else pickle.dumps(seed, pickle.HIGHEST_PROTOCOL)))
         try:
-            return marshal.dumps(rows)
+            return zlib.compress(marshal.dumps(rows), 1)
         except ValueError:
             return None
 
     @staticmethod
     def pack_summary(summary: Any) -> bytes:
         """A block's pre-merged summary (``DicomCollector.summary``) as stored."""
-        return pickle.dumps(summary, pickle.HIGHEST_PROTOCOL)
+        return zlib.compress(pickle.dumps(summary, pickle.HIGHEST_PROTOCOL), 1)
 
     @staticmethod
     def summary_of(packed: bytes) -> Any:
         """The summary of ``pack_summary`` (None if damaged: the block is then folded from its records); it comes
         from a folder row whose seal ``load_blocks`` verified, like the seeds beside it."""
         try:
-            return pickle.loads(packed)
+            return pickle.loads(zlib.decompress(packed))
         except Exception:  # noqa: BLE001 - a damaged row is only a cache miss
             return None
 
     def store_blocks(self, folder: str, files: list[tuple[str, int, int]],
                      blocks: list[tuple[bytes, bytes, bytes | None]]) -> None:
-        """Replace the folder's row: its listing and, per block, (listing key, encoded records, summary)."""
+        """Replace the folder's row: its listing and, per block, (listing key, encoded records, summary), each
+        compressed on its own (a re-check decompresses only what it uses and stores unchanged blocks as they
+        came: rewriting a folder's row after one changed file compresses one block, not the folder)."""
         self.db.execute("INSERT OR REPLACE INTO folders VALUES (?, ?, ?, ?)",
-                        (self.root, folder, self.listing_key(files), seal(zlib.compress(marshal.dumps(blocks), 1))))
+                        (self.root, folder, self.listing_key(files), seal(marshal.dumps(blocks))))
         self._pending += len(files)
         if self._pending > 20_000:
             self.db.commit()

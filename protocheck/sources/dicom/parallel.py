@@ -76,13 +76,14 @@ def read_some(items: list[tuple[str, str, bool]]) -> list[Payload]:
 class _Folder:
     """One folder's files in walk order: listing, cached entries, and the batches still to read."""
 
-    __slots__ = ("name", "chunk", "key", "files", "paths", "cached", "pending", "blocks", "stored")
+    __slots__ = ("name", "chunk", "key", "files", "prefix", "odd", "cached", "pending", "blocks", "stored")
 
-    def __init__(self, name: str, chunk: int = 0) -> None:
+    def __init__(self, name: str, chunk: int = 0, prefix: str = "") -> None:
         self.name, self.chunk = name, chunk
         self.key = name if chunk == 0 else f"{name}\x00{chunk}"   # index row of a very large folder's chunk
         self.files: list[tuple[str, int, int]] = []
-        self.paths: list[str] = []
+        self.prefix = prefix                  # the folder's path (with a separator): a file's path is this + name
+        self.odd: dict[str, str] = {}         # files reached otherwise (a linked file): name -> path
         self.cached: dict[str, Any] = {}
         self.pending: list[Any] = []
         self.blocks: list[tuple[list[tuple[str, int, int]], bytes, Any]] = []   # (files, key, stored block)
@@ -91,7 +92,7 @@ class _Folder:
 
 def scan_tree(root: str | os.PathLike[str], options: ScanOptions | None = None) -> ScanResult:
     """Scan a DICOM tree with the fast path (and workers / index as the options say)."""
-    from protocheck.sources.discovery import walk
+    from protocheck.sources.discovery import folders as listings
 
     options = options or ScanOptions()
     index = _open_index(root, options)
@@ -107,15 +108,16 @@ def scan_tree(root: str | os.PathLike[str], options: ScanOptions | None = None) 
     from protocheck.sources.dicom.collector import DicomCollector   # imports pydicom: only when reading
 
     collector = DicomCollector(root, options)
-    items = walk(root)
+    items = listings(root)
     workers = options.workers if options.workers and options.workers > 0 else None
     if workers is None:   # auto: look ahead until enough files are found to be worth a second process
-        head = []
+        head, n = [], 0
         for item in items:
             head.append(item)
-            if len(head) >= AUTO_MIN_FILES:
+            n += len(getattr(item, "entries", ()))
+            if n >= AUTO_MIN_FILES:
                 break
-        workers = resolve_workers(options, len(head) if len(head) < AUTO_MIN_FILES else None)
+        workers = resolve_workers(options, n if n < AUTO_MIN_FILES else None)
         items = _chain(head, items)
     listing = TreeHash()
     folders = _folders(items, collector, listing)
@@ -144,34 +146,50 @@ def _open_index(root: str | os.PathLike[str], options: ScanOptions) -> Any:
     return open_index(options.cache_dir, root, options)
 
 
-def _folders(items: Iterable[Any], collector: Any, tree: Any) -> Iterator[_Folder]:
-    """Group the walk's files by folder (the walk yields a folder's files together); skipped items go through.
+def _folders(blocks: Iterable[Any], collector: Any, tree: Any) -> Iterator[_Folder]:
+    """The walk's folder listings (``discovery.folders``) as _Folders of at most FOLDER_CHUNK files; what the
+    walk could not take goes to the collector's skipped files.
 
-    ``tree`` (a hash) takes every listing and walk problem in order: the digest of the whole tree's state.
+    ``tree`` (a hash) takes every listing and walk problem in order: the digest of the whole tree's state (the
+    chunking is ``treedigest._Blocks``', so an unchanged tree gives the digest its snapshot is stored under).
     """
-    from protocheck.sources.discovery import FoundFile
+    from protocheck.model import SkippedFile
 
     current: _Folder | None = None
-    files: list[tuple[str, int, int]] = []
-    paths: list[str] = []
     sep = os.sep
-    for item in items:
-        if not isinstance(item, FoundFile):
-            collector.skipped.append(item)
-            tree.skipped(item)
+    for block in blocks:
+        if isinstance(block, SkippedFile):
+            collector.skipped.append(block)
+            tree.skipped(block)
             continue
-        rel = item.rel
-        cut = rel.rfind(sep)
-        folder, name = (rel[:cut], rel[cut + 1:]) if cut >= 0 else ("", rel)
-        if current is None or folder != current.name or len(files) >= treedigest.FOLDER_CHUNK:
-            chunk = current.chunk + 1 if current is not None and folder == current.name else 0
-            if current is not None:
-                tree.listing(current.key, files)
-                yield current
-            current = _Folder(folder, chunk)
-            files, paths = current.files, current.paths
-        files.append((name, item.size, item.mtime_ns))
-        paths.append(item.path)
+        prefix = block.path if block.path.endswith(sep) else block.path + sep
+        if block.plain and (current is None or block.rel != current.name):   # every entry a plain file
+            for start in range(0, len(block.entries), treedigest.FOLDER_CHUNK):
+                if current is not None:
+                    tree.listing(current.key, current.files)
+                    yield current
+                current = _Folder(block.rel, start // treedigest.FOLDER_CHUNK, prefix)
+                current.files = block.entries[start:start + treedigest.FOLDER_CHUNK]
+            continue
+        for item in block.entries:   # a linked or unreadable file among them: item by item
+            if isinstance(item, SkippedFile):
+                collector.skipped.append(item)
+                tree.skipped(item)
+                continue
+            folder, entry, path = block.rel, item, None
+            if item.__class__ is not tuple:   # a FoundFile
+                cut = item.rel.rfind(sep)
+                folder, name = (item.rel[:cut], item.rel[cut + 1:]) if cut >= 0 else ("", item.rel)
+                entry, path = (name, item.size, item.mtime_ns), item.path
+            if current is None or folder != current.name or len(current.files) >= treedigest.FOLDER_CHUNK:
+                chunk = current.chunk + 1 if current is not None and folder == current.name else 0
+                if current is not None:
+                    tree.listing(current.key, current.files)
+                    yield current
+                current = _Folder(folder, chunk, prefix)
+            current.files.append(entry)
+            if path is not None:
+                current.odd[entry[0]] = path
     if current is not None:
         tree.listing(current.key, current.files)
         yield current
@@ -244,7 +262,7 @@ def _submit(folder: _Folder, index: Any, pools: "Pools", options: ScanOptions, s
     for rows, _summary in stored.values():   # blocks that changed: their files' records, by name
         old.update((e[0], e) for e in _safe_entries(index, rows) or ())
     todo: list[tuple[str, str, bool]] = []
-    paths = dict(zip((f[0] for f in folder.files), folder.paths))
+    prefix, odd = folder.prefix, folder.odd
     for files, _key, hit in folder.blocks:
         if hit is not None:
             continue
@@ -253,9 +271,8 @@ def _submit(folder: _Folder, index: Any, pools: "Pools", options: ScanOptions, s
             if prev is not None and prev[1] == size and prev[2] == mtime:
                 folder.cached[name] = prev[3]
             else:
-                todo.append((os.path.join(folder.name, name) if folder.name else name, paths[name],
-                             prev is None or prev[3][1] is not None))
-    folder.paths = []
+                todo.append((os.path.join(folder.name, name) if folder.name else name,
+                             odd.get(name) or prefix + name, prev is None or prev[3][1] is not None))
     pool = pools.get() if todo else pools.pool
     if pool is None:
         every = _Everything()
