@@ -279,11 +279,25 @@ class Index:
             return {}
 
     def entries(self, rows: bytes) -> list[Entry]:
-        """The (name, size, mtime_ns, (record, seed)) of a block's ``encode``d records (seeds still pickled); each
-        record's stored tuple is kept until ``forget``, so encoding it again costs nothing."""
+        """The (name, size, mtime_ns, (record, seed)) of a block's ``encode``d records (seeds still pickled)."""
+        return self.decoded(self.raw_entries(rows))
+
+    @staticmethod
+    def raw_entries(rows: bytes) -> list[tuple]:
+        """A block's stored rows as they are kept: (name, size, mtime_ns, record tuple, pickled seed or None)."""
+        return marshal.loads(zlib.decompress(rows))
+
+    @staticmethod
+    def pack_rows(raws: list[tuple]) -> bytes:
+        """The stored form of rows as ``raw_entries`` gives them."""
+        return zlib.compress(marshal.dumps(raws), 1)
+
+    def decoded(self, raws: list[tuple]) -> list[Entry]:
+        """The entries of ``raw_entries`` rows; each record's stored tuple is kept until ``forget``, so encoding
+        it again costs nothing."""
         record_from, known = self.record_from, self._known
         out = []
-        for name, size, mtime, t, seed in marshal.loads(zlib.decompress(rows)):
+        for name, size, mtime, t, seed in raws:
             rec = record_from(t)
             known[id(rec)] = (rec, t)
             out.append((name, size, mtime, (rec, seed)))
@@ -304,7 +318,7 @@ class Index:
                          seed if seed is None or isinstance(seed, bytes)
                          else pickle.dumps(seed, pickle.HIGHEST_PROTOCOL)))
         try:
-            return zlib.compress(marshal.dumps(rows), 1)
+            return self.pack_rows(rows)
         except ValueError:
             return None
 

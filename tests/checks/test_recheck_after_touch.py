@@ -11,6 +11,7 @@ import pytest
 
 from protocheck.checks import compliance
 from protocheck.cli import main
+from protocheck.sources.dicom import refold
 
 SERIES = ("dcm_qa_ge/04_Ax_DWI_TENSOR_R2MB2", "dcm_qa_ge/05_3D_Ax_T1_MP_RAGE_R22", "dcm_qa_ge/01_Ax_DWI_TENSOR_R2")
 
@@ -47,16 +48,27 @@ def _files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file())
 
 
+@pytest.fixture()
+def reused(monkeypatch) -> list[bool]:
+    """What each changed block gave: True when its stored summary still held (its files read the same)."""
+    out: list[bool] = []
+    real = refold.Changed.reuse
+    monkeypatch.setattr(refold.Changed, "reuse", lambda *a: out.append(real(*a) is not None) or real(*a))
+    return out
+
+
 @pytest.mark.parametrize("fmt", ["json", "console"])
 def test_touched_files_that_read_the_same_give_the_report_of_a_run_without_cache(tree, capsys, monkeypatch,
-                                                                                   evaluated, fmt):
+                                                                                   evaluated, reused, fmt):
     monkeypatch.setenv("COLUMNS", "120")
     first = _run(capsys, "--format", fmt, str(tree))
     assert evaluated, "the first run checks every exam"
     _touch(_files(tree)[::7])                       # new mtimes, same bytes: read again, same content
     evaluated.clear()
+    reused.clear()
     again = _run(capsys, "--format", fmt, str(tree))
     assert evaluated == [], "content read the same: checks come from the cache"
+    assert reused and all(reused), "every changed block kept its stored summary"
     fresh = _run(capsys, "--format", fmt, "--no-cache", str(tree))
     assert again == fresh == first
     if fmt == "json":
@@ -85,5 +97,24 @@ def test_a_touched_file_whose_echo_time_changed_gives_the_new_finding(tree, caps
     again = _run(capsys, "--format", "json", str(tree))
     assert evaluated, "a changed exam is checked again"
     assert echo_time_check(again[1]) == "fail"
+    assert again == _run(capsys, "--format", "json", "--no-cache", str(tree))
+    assert again[1] != first[1]
+
+
+def test_one_changed_file_among_touched_ones_refolds_its_block_only(tree, capsys, evaluated, reused):
+    import pydicom
+
+    first = _run(capsys, "--format", "json", str(tree))
+    dwi = sorted((tree / SERIES[0]).iterdir())
+    ds = pydicom.dcmread(dwi[20])                   # not the series' first file: a per-file value changes
+    ds.InstanceNumber = 999                         # (a gap in the instance numbers: a note in the report)
+    ds.save_as(dwi[20])
+    _touch([dwi[20]])
+    _touch(_files(tree)[::5])
+    evaluated.clear()
+    reused.clear()
+    again = _run(capsys, "--format", "json", str(tree))
+    assert True in reused and False in reused, "the changed file's block is folded again, the others are kept"
+    assert evaluated, "its exam is checked again"
     assert again == _run(capsys, "--format", "json", "--no-cache", str(tree))
     assert again[1] != first[1]

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from protocheck.model import ScanResult
 from protocheck.sources import treedigest
+from protocheck.sources.dicom import refold
 from protocheck.sources.dicom.workers import (
     AUTO_MIN_FILES, Payload, Pools, _Everything, read_batch, read_file, resolve_workers,
 )
@@ -30,53 +31,15 @@ if TYPE_CHECKING:
 __all__ = ["read_file", "resolve_workers", "scan_tree", "tree_digest"]
 
 BATCH = 128                   # files per task
-FEW = BATCH // 4              # a folder with fewer files to read shares a task with other folders' few
+FEW = BATCH // 4              # a folder with fewer files to read shares a task with others' (refold.Queue)
 HOLD = 256                    # folders that may wait for a shared task to fill before it is sent anyway
 BLOCK = 16                    # mean files per index block (a changed file re-folds its block only)
 PROGRESS_INTERVAL = 0.1       # seconds between progress callbacks (at most ~10 per second)
 
-class _Shared:
-    """Few files of several folders, read as one task (a re-check reads a touched file here and there: one task
-    per folder would cost more to send than to read)."""
-
-    __slots__ = ("items", "task")
-
-    def __init__(self) -> None:
-        self.items: list[tuple[str, str, bool]] = []   # (rel, path, make a seed)
-        self.task: Any = None
-
-
-class _Queue:
-    """The open shared task of ``_Shared`` reads; sent when full, or when a folder waiting for it must be folded."""
-
-    def __init__(self, pools: "Pools") -> None:
-        self.pools, self.open = pools, _Shared()
-
-    def add(self, folder: "_Folder", todo: list[tuple[str, str, bool]]) -> None:
-        start = len(self.open.items)
-        self.open.items.extend(todo)
-        folder.pending.append((self.open, start, len(self.open.items)))
-        if len(self.open.items) >= BATCH:
-            self.send()
-
-    def send(self) -> None:
-        if self.open.items:
-            self.open.task = self.pools.get().submit(read_some, self.open.items)
-            self.open = _Shared()
-
-
-def read_some(items: list[tuple[str, str, bool]]) -> list[Payload]:
-    """In a worker: the payloads of files of several folders, each with a seed only if asked for."""
-    from protocheck.sources.dicom import workers   # the worker's own state (options, series it has seeded)
-    every = workers._Everything()
-    return [read_file(rel, path, workers._options, workers._seen if seed else every)  # type: ignore[arg-type]
-            for rel, path, seed in items]
-
-
 class _Folder:
-    """One folder's files in walk order: listing, cached entries, and the batches still to read."""
+    """One folder's files in walk order: listing, stored blocks, and the reads still to fold."""
 
-    __slots__ = ("name", "chunk", "key", "files", "prefix", "odd", "cached", "pending", "blocks", "stored")
+    __slots__ = ("name", "chunk", "key", "files", "prefix", "odd", "changed", "pending", "blocks", "stored")
 
     def __init__(self, name: str, chunk: int = 0, prefix: str = "") -> None:
         self.name, self.chunk = name, chunk
@@ -84,7 +47,7 @@ class _Folder:
         self.files: list[tuple[str, int, int]] = []
         self.prefix = prefix                  # the folder's path (with a separator): a file's path is this + name
         self.odd: dict[str, str] = {}         # files reached otherwise (a linked file): name -> path
-        self.cached: dict[str, Any] = {}
+        self.changed: Any = None              # refold.Changed: the stored blocks whose listing changed
         self.pending: list[Any] = []
         self.blocks: list[tuple[list[tuple[str, int, int]], bytes, Any]] = []   # (files, key, stored block)
         self.stored = False   # every block as the index holds it: the row needs no rewrite
@@ -197,7 +160,7 @@ def _folders(blocks: Iterable[Any], collector: Any, tree: Any) -> Iterator[_Fold
 
 def _run(folders: Iterator[_Folder], collector: Any, options: ScanOptions, index: Any, workers: int) -> None:
     pools = Pools(workers, options)   # started on the first file to read: a re-audit may read none
-    queue = _Queue(pools)
+    queue = refold.Queue(pools)
     window: collections.deque[_Folder] = collections.deque()
     in_flight = 0
     progress = _Progress(options, collector)
@@ -247,7 +210,7 @@ def _blocks(files: list[tuple[str, int, int]]) -> list[list[tuple[str, int, int]
 
 
 def _submit(folder: _Folder, index: Any, pools: "Pools", options: ScanOptions, seen: set[str],
-            queue: _Queue) -> int:
+            queue: refold.Queue) -> int:
     """Look the folder's blocks up in the index and start reading the files it does not hold; returns tasks
     started. An unchanged block is taken whole (its summary); a changed one reuses its unchanged files' records.
     A changed file whose stored record came without a seed is read without one (its series is begun by an
@@ -258,21 +221,16 @@ def _submit(folder: _Folder, index: Any, pools: "Pools", options: ScanOptions, s
         key = index.listing_key(files) if index is not None else b""
         folder.blocks.append((files, key, stored.pop(key, None)))
     folder.stored = bool(folder.blocks) and not stored and all(b[2] is not None for b in folder.blocks)
-    old: dict[str, Entry] = {}
-    for rows, _summary in stored.values():   # blocks that changed: their files' records, by name
-        old.update((e[0], e) for e in _safe_entries(index, rows) or ())
+    changed = folder.changed = refold.Changed(index, stored.values())   # blocks that changed: rows by name
     todo: list[tuple[str, str, bool]] = []
     prefix, odd = folder.prefix, folder.odd
     for files, _key, hit in folder.blocks:
         if hit is not None:
             continue
         for name, size, mtime in files:
-            prev = old.get(name)
-            if prev is not None and prev[1] == size and prev[2] == mtime:
-                folder.cached[name] = prev[3]
-            else:
+            if not changed.unchanged(name, size, mtime):
                 todo.append((os.path.join(folder.name, name) if folder.name else name,
-                             odd.get(name) or prefix + name, prev is None or prev[3][1] is not None))
+                             odd.get(name) or prefix + name, changed.wants_seed(name)))
     pool = pools.get() if todo else pools.pool
     if pool is None:
         every = _Everything()
@@ -280,7 +238,7 @@ def _submit(folder: _Folder, index: Any, pools: "Pools", options: ScanOptions, s
                                 for rel, path, seed in todo[i:i + BATCH]] for i in range(0, len(todo), BATCH)])
         return 0
     if 0 < len(todo) < FEW:
-        queue.add(folder, todo)
+        queue.add(folder.pending, todo)
         return 0
     for i in range(0, len(todo), BATCH):
         folder.pending.append(pool.submit(read_batch, [t[:2] for t in todo[i:i + BATCH]], i == 0))
@@ -321,15 +279,20 @@ def _fold(folder: _Folder, collector: Any, index: Any, progress: "_Progress") ->
                     _fold_entries(folder, entries, collector, progress)
             out.append((key, *hit))
             continue
-        entries = [(name, size, mtime, folder.cached.get(name) or fresh.get(name)) for name, size, mtime in files]
-        entries = [e for e in entries if e[3] is not None]
+        same = None if index is None else folder.changed.reuse(files, fresh, index)
+        if same is not None:   # every file read again reads as stored: the stored summary holds
+            summary = index.summary_of(same[1])
+            if summary is not None and collector.merge(summary):
+                out.append((key, *same))
+                continue
+        entries = folder.changed.entries(files, fresh, index)
         out.append((key, *_fold_new(folder, entries, collector, index, progress)))
     if index is not None:
         if not folder.stored and all(rows is not None for _key, rows, _summary in out):
             index.store_blocks(folder.key, folder.files, out)
         index.forget()
     progress.tick(folder.name)
-    folder.pending, folder.cached, folder.blocks = [], {}, []
+    folder.pending, folder.changed, folder.blocks = [], None, []
     return n_tasks
 
 
