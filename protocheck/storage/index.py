@@ -160,12 +160,17 @@ class _ContentPickler(pickle.Pickler):
         if obj.__class__ is Parameter:   # the most frequent: one call here, not a second for its __reduce__
             return Parameter, (obj.value, obj.source)
         if isinstance(obj, Pickled):
-            return obj.__class__, tuple(_ordered(getattr(obj, n)) for n in field_names(obj.__class__))
+            values = tuple(map(obj.__getattribute__, field_names(obj.__class__)))
+            if any(v.__class__ is set for v in values):   # an Acquisition's roles
+                values = tuple(map(_ordered, values))
+            return obj.__class__, values
         return NotImplemented
 
 
 def _ordered(value: Any) -> Any:
     if value.__class__ is set:
+        if not value:
+            return "\0set"
         try:
             return "\0set", sorted(value)
         except TypeError:   # not comparable: hash order (a digest that differs is only a cache miss)

@@ -118,3 +118,16 @@ def test_one_changed_file_among_touched_ones_refolds_its_block_only(tree, capsys
     assert evaluated, "its exam is checked again"
     assert again == _run(capsys, "--format", "json", "--no-cache", str(tree))
     assert again[1] != first[1]
+
+
+def test_content_digest_does_not_depend_on_the_process(dicom_root):
+    # string hashes (set order) change from process to process: the digest of the same content must not
+    import subprocess
+    import sys
+    code = ("import sys; from protocheck.sources import scan; from protocheck.sources.options import ScanOptions; "
+            "from protocheck.storage.index import scan_content_digest; "
+            "print(scan_content_digest(scan([sys.argv[1]], ScanOptions(workers=1))).hex())")
+    digests = {subprocess.run([sys.executable, "-c", code, str(dicom_root / "dcm_qa_ge")], capture_output=True,
+                              text=True, env={**os.environ, "PYTHONHASHSEED": seed}, check=True).stdout
+               for seed in ("1", "2", "3")}
+    assert len(digests) == 1 and len(digests.pop().strip()) == 32

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from array import array
+from itertools import chain
 from typing import Any, Iterator
 
 from protocheck.model import Acquisition, Parameter
@@ -83,7 +84,8 @@ class HashSet:
         for part in small.parts or ():
             values.update(part)
         values.discard(_EMPTY)
-        return all(values.isdisjoint(t) for t in big._arrays())
+        return values.isdisjoint(chain.from_iterable(big.parts)) and values.isdisjoint(big.table) if big.parts \
+            else values.isdisjoint(big.table)
 
     def absorb(self, other: "HashSet") -> None:
         """Add every stored value of ``other`` (of the same class) here."""
