@@ -35,7 +35,7 @@ from protocheck.storage.sealing import check_folder, seal, unseal
 if TYPE_CHECKING:   # storage sits below the sources layer: the type only
     from protocheck.sources.options import ScanOptions
 
-SCHEMA = 5
+SCHEMA = 6
 Entry = tuple[str, int, int, Any]     # (file name, size, mtime_ns, payload (record, seed or pickled seed))
 # How a source stores its per-file records: (record -> tuple of plain marshal-able values, tuple -> record).
 RecordCodec = tuple[Callable[[Any], tuple], Callable[[tuple], Any]]
@@ -329,23 +329,24 @@ class Index:
 
     @staticmethod
     def pack_summary(summary: Any) -> bytes:
-        """A block's pre-merged summary (``DicomCollector.summary``) as stored."""
-        return zlib.compress(pickle.dumps(summary, pickle.HIGHEST_PROTOCOL), 1)
+        """A block's pre-merged summary (``DicomCollector.summary``) as stored (not compressed: pickles of series
+        shrink less than 2x, and a re-check loads every unchanged block's summary)."""
+        return pickle.dumps(summary, pickle.HIGHEST_PROTOCOL)
 
     @staticmethod
     def summary_of(packed: bytes) -> Any:
         """The summary of ``pack_summary`` (None if damaged: the block is then folded from its records); it comes
         from a folder row whose seal ``load_blocks`` verified, like the seeds beside it."""
         try:
-            return pickle.loads(zlib.decompress(packed))
+            return pickle.loads(packed)
         except Exception:  # noqa: BLE001 - a damaged row is only a cache miss
             return None
 
     def store_blocks(self, folder: str, files: list[tuple[str, int, int]],
                      blocks: list[tuple[bytes, bytes, bytes | None]]) -> None:
         """Replace the folder's row: its listing and, per block, (listing key, encoded records, summary), each
-        compressed on its own (a re-check decompresses only what it uses and stores unchanged blocks as they
-        came: rewriting a folder's row after one changed file compresses one block, not the folder)."""
+        packed on its own (records compressed; a re-check unpacks only what it uses and stores unchanged blocks
+        as they came: rewriting a folder's row after one changed file packs one block, not the folder)."""
         self.db.execute("INSERT OR REPLACE INTO folders VALUES (?, ?, ?, ?)",
                         (self.root, folder, self.listing_key(files), seal(marshal.dumps(blocks))))
         self._pending += len(files)
