@@ -259,6 +259,7 @@ class Index:
         self.seen: set[str] = set()
         self._pending = 0
         self._known: dict[int, tuple[Any, tuple]] = {}   # id(record) -> (record, its stored tuple)
+        self._snapshot: tuple[bytes, bytes] | None = None   # (content digest, sealed row) of the stored snapshot
 
     def __enter__(self) -> "Index":
         return self
@@ -372,6 +373,7 @@ class Index:
         except Exception:  # noqa: BLE001 - a damaged row is only a cache miss
             return None
         result.digest = self.result_digest(blob[:16])
+        self._snapshot = blob[:16], row[1]
         return row[0], result
 
     def load_snapshot(self, tree: bytes, candidate: tuple[bytes, Any] | None | bool = False) -> Any:
@@ -388,9 +390,14 @@ class Index:
         result its digest (the key of cached check results and reports): a digest of its content, so a tree
         whose files were touched but read the same keeps its checks and report."""
         content = scan_content_digest(result)
+        result.digest = self.result_digest(content)
+        if self._snapshot is not None and self._snapshot[0] == content:   # files touched, content the same:
+            done = self.db.execute("UPDATE snapshots SET tree=? WHERE root=? AND data=?",   # the stored result
+                                   (tree, self.root, self._snapshot[1]))            # holds: only its tree changes
+            if done.rowcount == 1:
+                return
         blob = seal(content + snapshot_blob(result))
         self.db.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)", (self.root, tree, blob))
-        result.digest = self.result_digest(content)
 
     def result_digest(self, content: bytes) -> bytes:
         """What identifies a scan result: the reading code and options (the database name), root and content."""

@@ -71,6 +71,11 @@ def test_touched_files_that_read_the_same_give_the_report_of_a_run_without_cache
     assert reused and all(reused), "every changed block kept its stored summary"
     fresh = _run(capsys, "--format", fmt, "--no-cache", str(tree))
     assert again == fresh == first
+    from protocheck.sources.dicom import parallel
+    runs: list[int] = []
+    monkeypatch.setattr(parallel, "_run", lambda *a: runs.append(1))
+    assert _run(capsys, "--format", fmt, str(tree)) == first and runs == [], \
+        "the stored snapshot (kept, under the new listing) answers the next, unchanged re-check"
     if fmt == "json":
         assert json.loads(again[1])["exams"]
 
