@@ -30,7 +30,7 @@ from protocheck.errors import SourceError
 from protocheck.model import Parameter, Pickled, field_names
 from protocheck.resources import code_digest
 from protocheck.storage.listing import listing_bytes
-from protocheck.storage.sealing import check_folder, seal, unseal
+from protocheck.storage.sealing import check_folder, current_key, seal, unseal
 
 if TYPE_CHECKING:   # storage sits below the sources layer: the type only
     from protocheck.sources.options import ScanOptions
@@ -260,6 +260,10 @@ class Index:
         self._pending = 0
         self._known: dict[int, tuple[Any, tuple]] = {}   # id(record) -> (record, its stored tuple)
         self._snapshot: tuple[bytes, bytes] | None = None   # (content digest, sealed row) of the stored snapshot
+        try:   # the cache key of every row this index reads and writes (the environment read once)
+            self._key: bytes | None = current_key()
+        except Exception:  # noqa: BLE001 - no key now: each seal or unseal asks (and fails) as before
+            self._key = None
 
     def __enter__(self) -> "Index":
         return self
@@ -279,7 +283,7 @@ class Index:
         if row is None:
             return {}
         try:
-            blocks = marshal.loads(unseal(row[0]))   # type: ignore[arg-type] # None: a miss
+            blocks = marshal.loads(unseal(row[0], self._key))   # type: ignore[arg-type] # None: a miss
             return {key: (rows, summary) for key, rows, summary in blocks}
         except Exception:  # noqa: BLE001 - a damaged row is only a cache miss
             return {}
@@ -349,7 +353,7 @@ class Index:
         packed on its own (records compressed; a re-check unpacks only what it uses and stores unchanged blocks
         as they came: rewriting a folder's row after one changed file packs one block, not the folder)."""
         self.db.execute("INSERT OR REPLACE INTO folders VALUES (?, ?, ?, ?)",
-                        (self.root, folder, self.listing_key(files), seal(marshal.dumps(blocks))))
+                        (self.root, folder, self.listing_key(files), seal(marshal.dumps(blocks), self._key)))
         self._pending += len(files)
         if self._pending > 20_000:
             self.db.commit()

@@ -30,18 +30,23 @@ def _key() -> bytes:
     return key
 
 
-def seal(blob: bytes) -> bytes:
-    """``blob`` preceded by its HMAC under the user's cache key."""
-    return hmac.digest(_key(), blob, "sha256") + blob
+def current_key() -> bytes:
+    """The user's cache key now (for many ``seal``/``unseal`` calls in a row: the environment read once)."""
+    return _key()
 
 
-def unseal(data: bytes | None) -> bytes | None:
+def seal(blob: bytes, key: bytes | None = None) -> bytes:
+    """``blob`` preceded by its HMAC under the user's cache key (``key``: what ``current_key`` gave)."""
+    return hmac.digest(key or _key(), blob, "sha256") + blob
+
+
+def unseal(data: bytes | None, key: bytes | None = None) -> bytes | None:
     """The blob of ``seal`` if its HMAC verifies, else None (planted, damaged or from another user)."""
     if not isinstance(data, (bytes, bytearray)) or len(data) < _TAG:
         return None
     data = bytes(data)
     tag, blob = data[:_TAG], data[_TAG:]
-    return blob if hmac.compare_digest(tag, hmac.digest(_key(), blob, "sha256")) else None
+    return blob if hmac.compare_digest(tag, hmac.digest(key or _key(), blob, "sha256")) else None
 
 
 def check_folder(folder: str | os.PathLike[str]) -> None:
