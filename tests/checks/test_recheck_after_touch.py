@@ -136,3 +136,23 @@ def test_content_digest_does_not_depend_on_the_process(dicom_root):
                               text=True, env={**os.environ, "PYTHONHASHSEED": seed}, check=True).stdout
                for seed in ("1", "2", "3")}
     assert len(digests) == 1 and len(digests.pop().strip()) == 32
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork only")
+def test_garbage_collector_paused_by_a_recheck_only_in_the_main_process_and_only_meanwhile(tree, capsys):
+    import gc
+
+    from protocheck.sources.dicom import parallel
+    _run(capsys, str(tree))
+    _touch(_files(tree)[::9])
+    _run(capsys, str(tree))
+    assert gc.isenabled()
+    assert parallel._pause_gc(True) and not gc.isenabled()
+    try:
+        pid = os.fork()
+        if pid == 0:   # a worker forked meanwhile collects as usual
+            os._exit(0 if gc.isenabled() else 1)
+        assert os.waitpid(pid, 0)[1] == 0
+    finally:
+        parallel._resume_gc()
+    assert gc.isenabled() and not parallel._pause_gc(False)

@@ -11,6 +11,7 @@ Memory follows the number of series: at most a bounded window of folder batches 
 from __future__ import annotations
 
 import collections
+import gc
 import os
 import time
 import zlib
@@ -59,7 +60,8 @@ def scan_tree(root: str | os.PathLike[str], options: ScanOptions | None = None) 
 
     options = options or ScanOptions()
     index = _open_index(root, options)
-    if index is not None and index.has_snapshot():   # re-audit: an unchanged tree needs no file and no row
+    recheck = index is not None and index.has_snapshot()
+    if recheck:   # re-audit: an unchanged tree needs no file and no row
         ahead: list = []   # the stored result, read while the forked process already lists the tree
         tree = tree_digest(root, lambda: ahead.append(index.snapshot_candidate()))
         cached = index.load_snapshot(tree, ahead[0] if ahead else False)
@@ -85,6 +87,7 @@ def scan_tree(root: str | os.PathLike[str], options: ScanOptions | None = None) 
     listing = TreeHash()
     folders = _folders(items, collector, listing)
     done = False
+    paused = _pause_gc(recheck)
     try:
         _run(folders, collector, options, index, workers)
         result = collector.finish()
@@ -92,9 +95,40 @@ def scan_tree(root: str | os.PathLike[str], options: ScanOptions | None = None) 
             index.store_snapshot(listing.digest(), result)
         done = True
     finally:
+        if paused:
+            _resume_gc()
         if index is not None:
             index.close(prune=done)   # interrupted: folders not reached yet keep their rows
     return result
+
+
+_GC = {"paused": False}
+
+
+def _pause_gc(recheck: bool) -> bool:
+    """Pause the cyclic garbage collector while a re-check merges stored summaries (it only builds what it
+    keeps, no cycle to free; the collector's full passes over the growing series cost ~10 % of a re-check).
+    Worker processes forked meanwhile collect as usual (``_child_gc``)."""
+    if not recheck or not gc.isenabled():
+        return False
+    gc.disable()
+    _GC["paused"] = True
+    return True
+
+
+def _resume_gc() -> None:
+    _GC["paused"] = False
+    gc.enable()
+
+
+def _child_gc() -> None:
+    if _GC["paused"]:
+        _GC["paused"] = False
+        gc.enable()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_child_gc)
 
 
 def _chain(head: list, rest: Iterator) -> Iterator:
