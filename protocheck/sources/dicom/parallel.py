@@ -271,8 +271,8 @@ def _submit(folder: _Folder, index: Any, pools: "Pools", options: ScanOptions, s
         folder.pending.extend([[read_file(rel, path, options, seen if seed else every)  # type: ignore[arg-type]
                                 for rel, path, seed in todo[i:i + BATCH]] for i in range(0, len(todo), BATCH)])
         return 0
-    if 0 < len(todo) < FEW:
-        queue.add(folder.pending, todo)
+    if 0 < len(todo) < FEW and changed.rows:   # a few files of a folder the index holds (a first run's
+        queue.add(folder.pending, todo)          # folders go one task each: no wait for a shared task to fill)
         return 0
     for i in range(0, len(todo), BATCH):
         folder.pending.append(pool.submit(read_batch, [t[:2] for t in todo[i:i + BATCH]], i == 0))
