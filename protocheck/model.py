@@ -178,8 +178,8 @@ class ScanResult(Pickled):
     exams: list[Exam] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
     n_files_seen: int = 0
-    # identifies the content as read (set by an index-backed scan: reading code, options and every file's
-    # name, size and mtime); cached check results are keyed by it. Code that changes what was read resets it.
+    # identifies the content as read (set by an index-backed scan: reading code, options, root and a digest of
+    # everything the result holds); cached check results are keyed by it. Code that changes what was read resets it.
     digest: bytes | None = field(default=None, compare=False, repr=False)
 
     def acquisitions(self) -> Iterable[Acquisition]:

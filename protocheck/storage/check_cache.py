@@ -1,8 +1,9 @@
 """Check results kept in the cache folder: an unchanged archive checked against the same protocol again is
 answered without evaluating a rule (a re-audit must cost a few percent of the first run).
 
-The key joins the scan's digest (set by an index-backed scan: reading code, options, every file's name, size and
-mtime), the protocol's sha256 and a fingerprint of the checking code. Results are pickled with references to
+The key joins the scan's digest (set by an index-backed scan: reading code, options, root and the content of the
+result, so files touched but read the same keep their results), the protocol's sha256 and a fingerprint of the
+checking code. Results are pickled with references to
 the scan's exams (persistent ids), so loaded results point at this scan's very objects. The cache is only a
 shortcut: a damaged or unreadable entry is a miss, never an error.
 """

@@ -9,7 +9,8 @@ series, not per file); in a changed block only added or changed files (different
 again and the block is folded anew; removed and renamed files disappear with the new listing.
 Records are plain tuples (marshal, fast to load); seeds stay pickled and are unpickled only when folded.
 A whole-tree snapshot (the finished ScanResult under ``treedigest``'s digest of every folder listing) serves
-an unchanged tree with one walk and one row. The database name carries a fingerprint of the reading code and of the options that change records
+an unchanged tree with one walk and one row. A result's digest (the key of cached checks and reports) is a digest
+of its content (``content_digest``): files touched but read the same leave it, and what follows it, unchanged. The database name carries a fingerprint of the reading code and of the options that change records
 (identifiers, pseudonym key), so a new protocheck version or other options never reuse stale records.
 """
 from __future__ import annotations
@@ -26,15 +27,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from protocheck.errors import SourceError
-from protocheck.model import Parameter
+from protocheck.model import Parameter, Pickled, field_names
 from protocheck.resources import code_digest
 from protocheck.storage.listing import listing_bytes
-from protocheck.storage.sealing import check_folder, seal, unseal
+from protocheck.storage.sealing import check_folder, current_key, seal, unseal
 
 if TYPE_CHECKING:   # storage sits below the sources layer: the type only
     from protocheck.sources.options import ScanOptions
 
-SCHEMA = 3
+SCHEMA = 6
 Entry = tuple[str, int, int, Any]     # (file name, size, mtime_ns, payload (record, seed or pickled seed))
 # How a source stores its per-file records: (record -> tuple of plain marshal-able values, tuple -> record).
 RecordCodec = tuple[Callable[[Any], tuple], Callable[[tuple], Any]]
@@ -136,6 +137,63 @@ def snapshot_from(blob: bytes) -> Any:
     return header
 
 
+class _Hashing:
+    """A write-only file that only hashes what is written."""
+
+    def __init__(self) -> None:
+        self.h = hashlib.blake2b(digest_size=16)
+
+    def write(self, data: bytes) -> int:
+        self.h.update(data)
+        return len(data)
+
+
+class _ContentPickler(pickle.Pickler):
+    """Pickles for a digest of what objects hold, not of how they were built: no memo (whether equal values are
+    one shared object or several does not change the bytes) and sets in sorted order (not in hash order)."""
+
+    def __init__(self, file: Any) -> None:
+        super().__init__(file, pickle.HIGHEST_PROTOCOL)
+        self.fast = True
+
+    def reducer_override(self, obj: Any) -> Any:
+        if obj.__class__ is Parameter:   # the most frequent: one call here, not a second for its __reduce__
+            return Parameter, (obj.value, obj.source)
+        if isinstance(obj, Pickled):
+            values = tuple(map(obj.__getattribute__, field_names(obj.__class__)))
+            if any(v.__class__ is set for v in values):   # an Acquisition's roles
+                values = tuple(map(_ordered, values))
+            return obj.__class__, values
+        return NotImplemented
+
+
+def _ordered(value: Any) -> Any:
+    if value.__class__ is set:
+        if not value:
+            return "\0set"
+        try:
+            return "\0set", sorted(value)
+        except TypeError:   # not comparable: hash order (a digest that differs is only a cache miss)
+            return value
+    return value
+
+
+def content_digest(*objs: Any) -> bytes:
+    """A digest of what ``objs`` hold (model objects, plain data): equal whenever they are equal, however they
+    were built (read now or merged from stored summaries); a value that cannot be put in order (never expected)
+    may only make two equal contents differ."""
+    out = _Hashing()
+    p = _ContentPickler(out)
+    for obj in objs:
+        p.dump(obj)
+    return out.h.digest()
+
+
+def scan_content_digest(result: Any) -> bytes:
+    """``content_digest`` of a whole scan result (header, then exam by exam: one pickle each stays small)."""
+    return content_digest(dataclasses.replace(result, exams=[], digest=None), *result.exams)
+
+
 def default_cache_dir() -> Path:
     """The user cache folder: $XDG_CACHE_HOME/protocheck when set (on every platform), else the platform's
     (~/.cache/protocheck, ~/Library/Caches/protocheck, %LOCALAPPDATA%\\protocheck\\Cache)."""
@@ -200,6 +258,12 @@ class Index:
                               ) from None
         self.seen: set[str] = set()
         self._pending = 0
+        self._known: dict[int, tuple[Any, tuple]] = {}   # id(record) -> (record, its stored tuple)
+        self._snapshot: tuple[bytes, bytes] | None = None   # (content digest, sealed row) of the stored snapshot
+        try:   # the cache key of every row this index reads and writes (the environment read once)
+            self._key: bytes | None = current_key()
+        except Exception:  # noqa: BLE001 - no key now: each seal or unseal asks (and fails) as before
+            self._key = None
 
     def __enter__(self) -> "Index":
         return self
@@ -219,30 +283,59 @@ class Index:
         if row is None:
             return {}
         try:
-            blocks = marshal.loads(zlib.decompress(unseal(row[0])))   # type: ignore[arg-type] # None: a miss
+            blocks = marshal.loads(unseal(row[0], self._key))   # type: ignore[arg-type] # None: a miss
             return {key: (rows, summary) for key, rows, summary in blocks}
         except Exception:  # noqa: BLE001 - a damaged row is only a cache miss
             return {}
 
     def entries(self, rows: bytes) -> list[Entry]:
         """The (name, size, mtime_ns, (record, seed)) of a block's ``encode``d records (seeds still pickled)."""
-        record_from = self.record_from
-        return [(name, size, mtime, (record_from(rec), seed)) for name, size, mtime, rec, seed in marshal.loads(rows)]
+        return self.decoded(self.raw_entries(rows))
+
+    @staticmethod
+    def raw_entries(rows: bytes) -> list[tuple]:
+        """A block's stored rows as they are kept: (name, size, mtime_ns, record tuple, pickled seed or None)."""
+        return marshal.loads(zlib.decompress(rows))
+
+    @staticmethod
+    def pack_rows(raws: list[tuple]) -> bytes:
+        """The stored form of rows as ``raw_entries`` gives them."""
+        return zlib.compress(marshal.dumps(raws), 1)
+
+    def decoded(self, raws: list[tuple]) -> list[Entry]:
+        """The entries of ``raw_entries`` rows; each record's stored tuple is kept until ``forget``, so encoding
+        it again costs nothing."""
+        record_from, known = self.record_from, self._known
+        out = []
+        for name, size, mtime, t, seed in raws:
+            rec = record_from(t)
+            known[id(rec)] = (rec, t)
+            out.append((name, size, mtime, (rec, seed)))
+        return out
+
+    def forget(self) -> None:
+        """Drop the stored tuples kept by ``entries`` (a folder's blocks are stored)."""
+        self._known.clear()
 
     def encode(self, entries: list[Entry]) -> bytes | None:
         """The stored form of a block's records (seeds pickled now: later folding cannot change them); None
         when a value cannot be stored (never expected: the folder is then simply not cached)."""
-        rows = [(name, size, mtime, self.record_tuple(rec),
-                 seed if seed is None or isinstance(seed, bytes) else pickle.dumps(seed, pickle.HIGHEST_PROTOCOL))
-                for name, size, mtime, (rec, seed) in entries]
+        known, record_tuple = self._known, self.record_tuple
+        rows = []
+        for name, size, mtime, (rec, seed) in entries:
+            was = known.get(id(rec))
+            rows.append((name, size, mtime, was[1] if was is not None and was[0] is rec else record_tuple(rec),
+                         seed if seed is None or isinstance(seed, bytes)
+                         else pickle.dumps(seed, pickle.HIGHEST_PROTOCOL)))
         try:
-            return marshal.dumps(rows)
+            return self.pack_rows(rows)
         except ValueError:
             return None
 
     @staticmethod
     def pack_summary(summary: Any) -> bytes:
-        """A block's pre-merged summary (``DicomCollector.summary``) as stored."""
+        """A block's pre-merged summary (``DicomCollector.summary``) as stored (not compressed: pickles of series
+        shrink less than 2x, and a re-check loads every unchanged block's summary)."""
         return pickle.dumps(summary, pickle.HIGHEST_PROTOCOL)
 
     @staticmethod
@@ -256,9 +349,11 @@ class Index:
 
     def store_blocks(self, folder: str, files: list[tuple[str, int, int]],
                      blocks: list[tuple[bytes, bytes, bytes | None]]) -> None:
-        """Replace the folder's row: its listing and, per block, (listing key, encoded records, summary)."""
+        """Replace the folder's row: its listing and, per block, (listing key, encoded records, summary), each
+        packed on its own (records compressed; a re-check unpacks only what it uses and stores unchanged blocks
+        as they came: rewriting a folder's row after one changed file packs one block, not the folder)."""
         self.db.execute("INSERT OR REPLACE INTO folders VALUES (?, ?, ?, ?)",
-                        (self.root, folder, self.listing_key(files), seal(zlib.compress(marshal.dumps(blocks), 1))))
+                        (self.root, folder, self.listing_key(files), seal(marshal.dumps(blocks), self._key)))
         self._pending += len(files)
         if self._pending > 20_000:
             self.db.commit()
@@ -269,8 +364,8 @@ class Index:
         return self.db.execute("SELECT 1 FROM snapshots WHERE root=?", (self.root,)).fetchone() is not None
 
     def snapshot_candidate(self) -> tuple[bytes, Any] | None:
-        """The stored (tree digest, scan result) of this root, read before the tree's digest is known (while the
-        listing runs); None when there is none or it is damaged (only a cache miss)."""
+        """The stored (tree digest, scan result with its digest) of this root, read before the tree's digest is
+        known (while the listing runs); None when there is none or it is damaged (only a cache miss)."""
         row = self.db.execute("SELECT tree, data FROM snapshots WHERE root=?", (self.root,)).fetchone()
         if row is None:
             return None
@@ -278,9 +373,12 @@ class Index:
         if blob is None:   # planted, damaged or another user's: never unpickled
             return None
         try:
-            return row[0], snapshot_from(blob)
+            result = snapshot_from(blob[16:])
         except Exception:  # noqa: BLE001 - a damaged row is only a cache miss
             return None
+        result.digest = self.result_digest(blob[:16])
+        self._snapshot = blob[:16], row[1]
+        return row[0], result
 
     def load_snapshot(self, tree: bytes, candidate: tuple[bytes, Any] | None | bool = False) -> Any:
         """The stored scan result if the tree digest (every folder listing) is unchanged (``candidate``: what
@@ -289,20 +387,25 @@ class Index:
             candidate = self.snapshot_candidate()
         if not isinstance(candidate, tuple) or candidate[0] != tree:
             return None
-        result = candidate[1]
-        result.digest = self.result_digest(tree)
-        return result
+        return candidate[1]
 
     def store_snapshot(self, tree: bytes, result: Any) -> None:
         """Store the whole-tree scan result (before any check touches it) under the tree digest, and give the
-        result its digest (the key of cached check results)."""
-        blob = seal(snapshot_blob(result))
+        result its digest (the key of cached check results and reports): a digest of its content, so a tree
+        whose files were touched but read the same keeps its checks and report."""
+        content = scan_content_digest(result)
+        result.digest = self.result_digest(content)
+        if self._snapshot is not None and self._snapshot[0] == content:   # files touched, content the same:
+            done = self.db.execute("UPDATE snapshots SET tree=? WHERE root=? AND data=?",   # the stored result
+                                   (tree, self.root, self._snapshot[1]))            # holds: only its tree changes
+            if done.rowcount == 1:
+                return
+        blob = seal(content + snapshot_blob(result))
         self.db.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)", (self.root, tree, blob))
-        result.digest = self.result_digest(tree)
 
-    def result_digest(self, tree: bytes) -> bytes:
-        """What identifies a scan result: the reading code and options (the database name), root and tree."""
-        return hashlib.blake2b(f"{self.path.name}\0{self.root}\0".encode() + tree, digest_size=16).digest()
+    def result_digest(self, content: bytes) -> bytes:
+        """What identifies a scan result: the reading code and options (the database name), root and content."""
+        return hashlib.blake2b(f"{self.path.name}\0{self.root}\0".encode() + content, digest_size=16).digest()
 
     def close(self, prune: bool = True) -> None:
         """Forget folders of this root that were not seen (removed), commit and close."""

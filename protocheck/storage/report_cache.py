@@ -2,7 +2,7 @@
 
 Rendering the console report of an archive of hundreds of exams takes longer than answering the unchanged archive
 from the index, so the re-check of an unchanged archive would cost a third of the first run. The text is a
-function of the scan (its digest: reading code, options, every file's name, size and mtime), of the sites given to
+function of the scan (its digest: reading code, options, root and the content read), of the sites given to
 its exams, of the protocol (sha256), of the checking and reporting code, of the options and of the console (width,
 colours, encoding): all are in the key. Every entry is sealed with the user's HMAC key (``sealing``) and bound to
 its key: a damaged, tampered or foreign entry is a miss, never an error and never printed.

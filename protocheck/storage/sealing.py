@@ -16,30 +16,37 @@ from pathlib import Path
 from protocheck.errors import SourceError
 
 _TAG = hashlib.sha256().digest_size
-_KEYS: dict[str, bytes] = {}
+_KEYS: dict[tuple, bytes] = {}
 
 
 def _key() -> bytes:
-    from protocheck.privacy import config_dir, installation_secret
-
-    where = str(config_dir())
-    if where not in _KEYS:
-        _KEYS[where] = installation_secret("cache.key").encode("utf-8")
-    return _KEYS[where]
-
-
-def seal(blob: bytes) -> bytes:
-    """``blob`` preceded by its HMAC under the user's cache key."""
-    return hmac.new(_key(), blob, hashlib.sha256).digest() + blob
+    """The user's cache key (looked up once per config folder: the environment names it)."""
+    env = os.environ
+    where = (env.get("XDG_CONFIG_HOME"), env.get("HOME"), env.get("USERPROFILE"))
+    key = _KEYS.get(where)
+    if key is None:
+        from protocheck.privacy import installation_secret
+        key = _KEYS[where] = installation_secret("cache.key").encode("utf-8")
+    return key
 
 
-def unseal(data: bytes | None) -> bytes | None:
+def current_key() -> bytes:
+    """The user's cache key now (for many ``seal``/``unseal`` calls in a row: the environment read once)."""
+    return _key()
+
+
+def seal(blob: bytes, key: bytes | None = None) -> bytes:
+    """``blob`` preceded by its HMAC under the user's cache key (``key``: what ``current_key`` gave)."""
+    return hmac.digest(key or _key(), blob, "sha256") + blob
+
+
+def unseal(data: bytes | None, key: bytes | None = None) -> bytes | None:
     """The blob of ``seal`` if its HMAC verifies, else None (planted, damaged or from another user)."""
     if not isinstance(data, (bytes, bytearray)) or len(data) < _TAG:
         return None
     data = bytes(data)
     tag, blob = data[:_TAG], data[_TAG:]
-    return blob if hmac.compare_digest(tag, hmac.new(_key(), blob, hashlib.sha256).digest()) else None
+    return blob if hmac.compare_digest(tag, hmac.digest(key or _key(), blob, "sha256")) else None
 
 
 def check_folder(folder: str | os.PathLike[str]) -> None:

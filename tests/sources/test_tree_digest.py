@@ -1,4 +1,4 @@
-"""parallel.tree_digest (the re-audit's fast walk) equals the digest the first run computes with _folders(walk())."""
+"""parallel.tree_digest (the re-audit's fast walk) equals the digest the first run computes with _folders(folders())."""
 from __future__ import annotations
 
 import os
@@ -15,7 +15,7 @@ from protocheck.sources.dicom import parallel
 
 def _first_run_digest(root: Path | str) -> bytes:
     tree = treedigest.TreeHash()
-    for _ in parallel._folders(walk(root), SimpleNamespace(skipped=[]), tree):
+    for _ in parallel._folders(folders(root), SimpleNamespace(skipped=[]), tree):
         pass
     return tree.digest()
 

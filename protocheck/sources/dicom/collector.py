@@ -247,10 +247,9 @@ def _absorb(s: _Series, part: _Series) -> None:
     s.acq.n_files += part.acq.n_files
     s.sop_classes += tuple(c for c in part.sop_classes if c not in s.sop_classes)
     s.folders.extend(f for f in part.folders if f not in s.folders)
-    s.sops.absorb(part.sops)
-    for v in part.instances:
-        s.instances.add(v)
-    s.positions.update(part.positions)
+    s.sops.join(part.sops)   # ``merge`` found them disjoint
+    s.instances.union(part.instances)
+    s.positions.union(part.positions)
     if part.echo_times:
         s.echo_times = (s.echo_times or set()) | part.echo_times
     s.n_images += part.n_images

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from array import array
+from itertools import chain
 from typing import Any, Iterator
 
 from protocheck.model import Acquisition, Parameter
@@ -25,14 +26,18 @@ class HashSet:
     ``add_new`` says whether the member is new; 0 is stored as 1 (a 2**-64 collision is acceptable for hashes).
     """
 
-    __slots__ = ("table", "n", "bits")
+    __slots__ = ("table", "n", "bits", "parts", "more")
 
     def __init__(self) -> None:
         self.table = array("Q", bytes(8 * 8))
         self.n, self.bits = 0, 3
+        self.parts: list[array] | None = None   # tables joined by ``join`` (not yet in ``table``)
+        self.more = 0                            # their members
 
     def add_new(self, h: int) -> bool:
         """Add ``h`` (0 <= h < 2**64); False if it was already there."""
+        if self.parts:
+            self._settle()
         h = h or 1
         t, mask = self.table, len(self.table) - 1
         i = ((h * _MIX) & _MASK64) >> (64 - self.bits)
@@ -58,26 +63,47 @@ class HashSet:
             if v:
                 self.add_new(v)
 
+    def _settle(self) -> None:
+        """Put the joined tables' members into the table (a member added after a join must be checked)."""
+        parts, self.parts, self.more = self.parts, None, 0
+        for part in parts or ():
+            for v in part:
+                if v:
+                    self.add_new(v)
+
+    def _arrays(self) -> list[array]:
+        return [self.table, *self.parts] if self.parts else [self.table]
+
     def _stored(self) -> Iterator[int]:
-        return (v for v in self.table if v)
+        return (v for t in self._arrays() for v in t if v)
 
     def isdisjoint(self, other: "HashSet") -> bool:
-        """True when no stored value of ``other`` is stored here (the smaller table as a set: C-level)."""
-        small, big = (self, other) if self.n <= other.n else (other, self)
+        """True when no stored value of ``other`` is stored here (the smaller one as a set: C-level)."""
+        small, big = (self, other) if len(self) <= len(other) else (other, self)
         values = set(small.table)
+        for part in small.parts or ():
+            values.update(part)
         values.discard(_EMPTY)
-        return values.isdisjoint(big.table)
+        return values.isdisjoint(chain.from_iterable(big.parts)) and values.isdisjoint(big.table) if big.parts \
+            else values.isdisjoint(big.table)
 
     def absorb(self, other: "HashSet") -> None:
         """Add every stored value of ``other`` (of the same class) here."""
         for v in other._stored():
             self.add_new(v)
 
+    def join(self, other: "HashSet") -> None:
+        """Take ``other``'s members, known to be none of these (``isdisjoint``), without a loop over them: its
+        tables are kept beside this one (C-level checks see them; a later ``add_new`` settles them in)."""
+        if len(other):
+            self.parts = [*(self.parts or ()), *other._arrays()]
+            self.more += len(other)
+
     def __len__(self) -> int:
-        return self.n
+        return self.n + self.more
 
     def __bool__(self) -> bool:
-        return self.n > 0
+        return len(self) > 0
 
 
 class IntSet(HashSet):
@@ -103,14 +129,32 @@ class IntSet(HashSet):
         for v in values:
             self.add(v)
 
+    def union(self, other: "IntSet") -> None:
+        """Add ``other``'s members (some may be here already) without a loop over them: its tables are kept
+        beside this one, and counted or listed once without duplicates (C-level) when asked."""
+        if other.n or other.parts:
+            self.parts = [*(self.parts or ()), *other._arrays()]
+        if other.other:
+            self.other = (self.other or set()) | other.other
+
+    def _distinct(self) -> Any:
+        if not self.parts:
+            return self._stored()
+        values = set(self.table)
+        for part in self.parts:
+            values.update(part)
+        values.discard(_EMPTY)
+        return values
+
     def __iter__(self) -> Iterator[Any]:
-        for v in self._stored():
+        for v in self._distinct():
             yield v - _OFFSET
         if self.other:
             yield from self.other
 
     def __len__(self) -> int:
-        return self.n + (len(self.other) if self.other else 0)
+        n = len(self._distinct()) if self.parts else self.n
+        return n + (len(self.other) if self.other else 0)
 
     def __bool__(self) -> bool:
         return len(self) > 0
@@ -162,6 +206,28 @@ class DenseIntSet:
         self.bits = bytearray((self.lo - lo) >> 3) + self.bits + bytearray((hi - self.lo - size) >> 3)
         self.lo = lo
         return True
+
+    def union(self, other: "DenseIntSet") -> None:
+        """Add ``other``'s members: two bitmaps are joined as two big ints (C-level), anything else one by one."""
+        if not other.n and other.sparse is None:
+            return
+        if self.sparse is None and other.sparse is None and not self.n:
+            self.lo, self.bits, self.n = other.lo, bytearray(other.bits), other.n
+            return
+        if self.sparse is not None or other.sparse is not None:
+            for v in other:
+                self.add(v)
+            return
+        lo = min(self.lo, other.lo)
+        hi = max(self.lo + (len(self.bits) << 3), other.lo + (len(other.bits) << 3))
+        joined = (int.from_bytes(self.bits, "little") << (self.lo - lo)) | \
+            (int.from_bytes(other.bits, "little") << (other.lo - lo))
+        n = joined.bit_count()
+        if (hi - lo) >> 3 > 16 * n + 1024:   # as sparse as ``_room`` refuses: one by one (to an IntSet)
+            for v in other:
+                self.add(v)
+            return
+        self.lo, self.bits, self.n = lo, bytearray(joined.to_bytes((hi - lo) >> 3, "little")), n
 
     def __iter__(self) -> Iterator[Any]:
         if self.sparse is not None:

@@ -11,6 +11,7 @@ Memory follows the number of series: at most a bounded window of folder batches 
 from __future__ import annotations
 
 import collections
+import gc
 import os
 import time
 import zlib
@@ -18,8 +19,9 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from protocheck.model import ScanResult
 from protocheck.sources import treedigest
+from protocheck.sources.dicom import refold
 from protocheck.sources.dicom.workers import (
-    AUTO_MIN_FILES, Payload, Pools, read_batch, read_file, resolve_workers,
+    AUTO_MIN_FILES, Payload, Pools, _Everything, read_batch, read_file, resolve_workers,
 )
 from protocheck.sources.options import ScanOptions
 from protocheck.sources.treedigest import TreeHash, tree_digest
@@ -30,20 +32,23 @@ if TYPE_CHECKING:
 __all__ = ["read_file", "resolve_workers", "scan_tree", "tree_digest"]
 
 BATCH = 128                   # files per task
+FEW = BATCH // 4              # a folder with fewer files to read shares a task with others' (refold.Queue)
+HOLD = 256                    # folders that may wait for a shared task to fill before it is sent anyway
 BLOCK = 16                    # mean files per index block (a changed file re-folds its block only)
 PROGRESS_INTERVAL = 0.1       # seconds between progress callbacks (at most ~10 per second)
 
 class _Folder:
-    """One folder's files in walk order: listing, cached entries, and the batches still to read."""
+    """One folder's files in walk order: listing, stored blocks, and the reads still to fold."""
 
-    __slots__ = ("name", "chunk", "key", "files", "paths", "cached", "pending", "blocks", "stored")
+    __slots__ = ("name", "chunk", "key", "files", "prefix", "odd", "changed", "pending", "blocks", "stored")
 
-    def __init__(self, name: str, chunk: int = 0) -> None:
+    def __init__(self, name: str, chunk: int = 0, prefix: str = "") -> None:
         self.name, self.chunk = name, chunk
         self.key = name if chunk == 0 else f"{name}\x00{chunk}"   # index row of a very large folder's chunk
         self.files: list[tuple[str, int, int]] = []
-        self.paths: list[str] = []
-        self.cached: dict[str, Any] = {}
+        self.prefix = prefix                  # the folder's path (with a separator): a file's path is this + name
+        self.odd: dict[str, str] = {}         # files reached otherwise (a linked file): name -> path
+        self.changed: Any = None              # refold.Changed: the stored blocks whose listing changed
         self.pending: list[Any] = []
         self.blocks: list[tuple[list[tuple[str, int, int]], bytes, Any]] = []   # (files, key, stored block)
         self.stored = False   # every block as the index holds it: the row needs no rewrite
@@ -51,11 +56,12 @@ class _Folder:
 
 def scan_tree(root: str | os.PathLike[str], options: ScanOptions | None = None) -> ScanResult:
     """Scan a DICOM tree with the fast path (and workers / index as the options say)."""
-    from protocheck.sources.discovery import walk
+    from protocheck.sources.discovery import folders as listings
 
     options = options or ScanOptions()
     index = _open_index(root, options)
-    if index is not None and index.has_snapshot():   # re-audit: an unchanged tree needs no file and no row
+    recheck = index is not None and index.has_snapshot()
+    if recheck:   # re-audit: an unchanged tree needs no file and no row
         ahead: list = []   # the stored result, read while the forked process already lists the tree
         tree = tree_digest(root, lambda: ahead.append(index.snapshot_candidate()))
         cached = index.load_snapshot(tree, ahead[0] if ahead else False)
@@ -67,19 +73,21 @@ def scan_tree(root: str | os.PathLike[str], options: ScanOptions | None = None) 
     from protocheck.sources.dicom.collector import DicomCollector   # imports pydicom: only when reading
 
     collector = DicomCollector(root, options)
-    items = walk(root)
+    items = listings(root)
     workers = options.workers if options.workers and options.workers > 0 else None
     if workers is None:   # auto: look ahead until enough files are found to be worth a second process
-        head = []
+        head, n = [], 0
         for item in items:
             head.append(item)
-            if len(head) >= AUTO_MIN_FILES:
+            n += len(getattr(item, "entries", ()))
+            if n >= AUTO_MIN_FILES:
                 break
-        workers = resolve_workers(options, len(head) if len(head) < AUTO_MIN_FILES else None)
+        workers = resolve_workers(options, n if n < AUTO_MIN_FILES else None)
         items = _chain(head, items)
     listing = TreeHash()
     folders = _folders(items, collector, listing)
     done = False
+    paused = _pause_gc(recheck)
     try:
         _run(folders, collector, options, index, workers)
         result = collector.finish()
@@ -87,9 +95,40 @@ def scan_tree(root: str | os.PathLike[str], options: ScanOptions | None = None) 
             index.store_snapshot(listing.digest(), result)
         done = True
     finally:
+        if paused:
+            _resume_gc()
         if index is not None:
             index.close(prune=done)   # interrupted: folders not reached yet keep their rows
     return result
+
+
+_GC = {"paused": False}
+
+
+def _pause_gc(recheck: bool) -> bool:
+    """Pause the cyclic garbage collector while a re-check merges stored summaries (it only builds what it
+    keeps, no cycle to free; the collector's full passes over the growing series cost ~10 % of a re-check).
+    Worker processes forked meanwhile collect as usual (``_child_gc``)."""
+    if not recheck or not gc.isenabled():
+        return False
+    gc.disable()
+    _GC["paused"] = True
+    return True
+
+
+def _resume_gc() -> None:
+    _GC["paused"] = False
+    gc.enable()
+
+
+def _child_gc() -> None:
+    if _GC["paused"]:
+        _GC["paused"] = False
+        gc.enable()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_child_gc)
 
 
 def _chain(head: list, rest: Iterator) -> Iterator:
@@ -104,34 +143,50 @@ def _open_index(root: str | os.PathLike[str], options: ScanOptions) -> Any:
     return open_index(options.cache_dir, root, options)
 
 
-def _folders(items: Iterable[Any], collector: Any, tree: Any) -> Iterator[_Folder]:
-    """Group the walk's files by folder (the walk yields a folder's files together); skipped items go through.
+def _folders(blocks: Iterable[Any], collector: Any, tree: Any) -> Iterator[_Folder]:
+    """The walk's folder listings (``discovery.folders``) as _Folders of at most FOLDER_CHUNK files; what the
+    walk could not take goes to the collector's skipped files.
 
-    ``tree`` (a hash) takes every listing and walk problem in order: the digest of the whole tree's state.
+    ``tree`` (a hash) takes every listing and walk problem in order: the digest of the whole tree's state (the
+    chunking is ``treedigest._Blocks``', so an unchanged tree gives the digest its snapshot is stored under).
     """
-    from protocheck.sources.discovery import FoundFile
+    from protocheck.model import SkippedFile
 
     current: _Folder | None = None
-    files: list[tuple[str, int, int]] = []
-    paths: list[str] = []
     sep = os.sep
-    for item in items:
-        if not isinstance(item, FoundFile):
-            collector.skipped.append(item)
-            tree.skipped(item)
+    for block in blocks:
+        if isinstance(block, SkippedFile):
+            collector.skipped.append(block)
+            tree.skipped(block)
             continue
-        rel = item.rel
-        cut = rel.rfind(sep)
-        folder, name = (rel[:cut], rel[cut + 1:]) if cut >= 0 else ("", rel)
-        if current is None or folder != current.name or len(files) >= treedigest.FOLDER_CHUNK:
-            chunk = current.chunk + 1 if current is not None and folder == current.name else 0
-            if current is not None:
-                tree.listing(current.key, files)
-                yield current
-            current = _Folder(folder, chunk)
-            files, paths = current.files, current.paths
-        files.append((name, item.size, item.mtime_ns))
-        paths.append(item.path)
+        prefix = block.path if block.path.endswith(sep) else block.path + sep
+        if block.plain and (current is None or block.rel != current.name):   # every entry a plain file
+            for start in range(0, len(block.entries), treedigest.FOLDER_CHUNK):
+                if current is not None:
+                    tree.listing(current.key, current.files)
+                    yield current
+                current = _Folder(block.rel, start // treedigest.FOLDER_CHUNK, prefix)
+                current.files = block.entries[start:start + treedigest.FOLDER_CHUNK]
+            continue
+        for item in block.entries:   # a linked or unreadable file among them: item by item
+            if isinstance(item, SkippedFile):
+                collector.skipped.append(item)
+                tree.skipped(item)
+                continue
+            folder, entry, path = block.rel, item, None
+            if item.__class__ is not tuple:   # a FoundFile
+                cut = item.rel.rfind(sep)
+                folder, name = (item.rel[:cut], item.rel[cut + 1:]) if cut >= 0 else ("", item.rel)
+                entry, path = (name, item.size, item.mtime_ns), item.path
+            if current is None or folder != current.name or len(current.files) >= treedigest.FOLDER_CHUNK:
+                chunk = current.chunk + 1 if current is not None and folder == current.name else 0
+                if current is not None:
+                    tree.listing(current.key, current.files)
+                    yield current
+                current = _Folder(folder, chunk, prefix)
+            current.files.append(entry)
+            if path is not None:
+                current.odd[entry[0]] = path
     if current is not None:
         tree.listing(current.key, current.files)
         yield current
@@ -139,23 +194,40 @@ def _folders(items: Iterable[Any], collector: Any, tree: Any) -> Iterator[_Folde
 
 def _run(folders: Iterator[_Folder], collector: Any, options: ScanOptions, index: Any, workers: int) -> None:
     pools = Pools(workers, options)   # started on the first file to read: a re-audit may read none
+    queue = refold.Queue(pools)
     window: collections.deque[_Folder] = collections.deque()
     in_flight = 0
     progress = _Progress(options, collector)
     seen: set[str] = set()
     try:
         for folder in folders:
-            in_flight += _submit(folder, index, pools, options, seen)
+            in_flight += _submit(folder, index, pools, options, seen, queue)
             window.append(folder)
-            while window and (pools.pool is None or in_flight > 4 * workers or not window[0].pending
-                              or all(t.done() for t in window[0].pending)):
+            while window:
+                head = window[0]
+                if head.pending and not _sent(head):   # its reads wait in the open shared task
+                    if len(window) < HOLD and in_flight <= 4 * workers:
+                        break
+                    queue.send()
+                if not (pools.pool is None or in_flight > 4 * workers or _ready(head)):
+                    break
                 in_flight -= _fold(window.popleft(), collector, index, progress)
+        queue.send()
         while window:
             _fold(window.popleft(), collector, index, progress)
     finally:
         if pools.pool is not None:
             pools.close()
     progress.done()
+
+
+def _sent(folder: _Folder) -> bool:
+    return all(not isinstance(t, tuple) or t[0].task is not None for t in folder.pending)
+
+
+def _ready(folder: _Folder) -> bool:
+    """Whether every read of the folder is done (a folder with none is)."""
+    return all((t[0].task if isinstance(t, tuple) else t).done() for t in folder.pending if not isinstance(t, list))
 
 
 def _blocks(files: list[tuple[str, int, int]]) -> list[list[tuple[str, int, int]]]:
@@ -171,37 +243,40 @@ def _blocks(files: list[tuple[str, int, int]]) -> list[list[tuple[str, int, int]
     return out + [cur] if cur else out
 
 
-def _submit(folder: _Folder, index: Any, pools: "Pools", options: ScanOptions, seen: set[str]) -> int:
+def _submit(folder: _Folder, index: Any, pools: "Pools", options: ScanOptions, seen: set[str],
+            queue: refold.Queue) -> int:
     """Look the folder's blocks up in the index and start reading the files it does not hold; returns tasks
-    started. An unchanged block is taken whole (its summary); a changed one reuses its unchanged files' records."""
+    started. An unchanged block is taken whole (its summary); a changed one reuses its unchanged files' records.
+    A changed file whose stored record came without a seed is read without one (its series is begun by an
+    earlier file: a seed would be read in full for nothing; should the series be new after all, the file is
+    read in full when folded, ``add_payload``); a folder with few files to read shares a task with others."""
     stored = {} if index is None else index.load_blocks(folder.key)
     for files in _blocks(folder.files):
         key = index.listing_key(files) if index is not None else b""
         folder.blocks.append((files, key, stored.pop(key, None)))
     folder.stored = bool(folder.blocks) and not stored and all(b[2] is not None for b in folder.blocks)
-    old: dict[str, Entry] = {}
-    for rows, _summary in stored.values():   # blocks that changed: their files' records, by name
-        old.update((e[0], e) for e in _safe_entries(index, rows) or ())
-    todo: list[tuple[str, str]] = []
-    paths = dict(zip((f[0] for f in folder.files), folder.paths))
+    changed = folder.changed = refold.Changed(index, stored.values())   # blocks that changed: rows by name
+    todo: list[tuple[str, str, bool]] = []
+    prefix, odd = folder.prefix, folder.odd
     for files, _key, hit in folder.blocks:
         if hit is not None:
             continue
         for name, size, mtime in files:
-            prev = old.get(name)
-            if prev is not None and prev[1] == size and prev[2] == mtime:
-                folder.cached[name] = prev[3]
-            else:
-                todo.append((os.path.join(folder.name, name) if folder.name else name, paths[name]))
+            if not changed.unchanged(name, size, mtime):
+                todo.append((os.path.join(folder.name, name) if folder.name else name,
+                             odd.get(name) or prefix + name, changed.wants_seed(name)))
     pool = pools.get() if todo else pools.pool
+    if pool is None:
+        every = _Everything()
+        folder.pending.extend([[read_file(rel, path, options, seen if seed else every)  # type: ignore[arg-type]
+                                for rel, path, seed in todo[i:i + BATCH]] for i in range(0, len(todo), BATCH)])
+        return 0
+    if 0 < len(todo) < FEW and changed.rows:   # a few files of a folder the index holds (a first run's
+        queue.add(folder.pending, todo)          # folders go one task each: no wait for a shared task to fill)
+        return 0
     for i in range(0, len(todo), BATCH):
-        batch = todo[i:i + BATCH]
-        if pool is None:
-            folder.pending.append([read_file(rel, path, options, seen) for rel, path in batch])
-        else:
-            folder.pending.append(pool.submit(read_batch, batch, i == 0))
-    folder.paths = []
-    return len(folder.pending) if pool is not None else 0
+        folder.pending.append(pool.submit(read_batch, [t[:2] for t in todo[i:i + BATCH]], i == 0))
+    return len(folder.pending)
 
 
 def _safe_entries(index: Any, rows: bytes) -> list[Entry] | None:
@@ -217,8 +292,11 @@ def _fold(folder: _Folder, collector: Any, index: Any, progress: "_Progress") ->
     n_tasks = 0
     fresh: dict[str, Payload] = {}
     for task in folder.pending:
-        results = task if isinstance(task, list) else task.result()
-        n_tasks += 0 if isinstance(task, list) else 1
+        if isinstance(task, tuple):   # a slice of a shared task
+            results = task[0].task.result()[task[1]:task[2]]
+        else:
+            results = task if isinstance(task, list) else task.result()
+            n_tasks += 0 if isinstance(task, list) else 1
         for rec, seed in results:
             fresh[os.path.basename(rec.name)] = (rec, seed)
     out: list[tuple[bytes, bytes | None, bytes | None]] = []
@@ -235,14 +313,20 @@ def _fold(folder: _Folder, collector: Any, index: Any, progress: "_Progress") ->
                     _fold_entries(folder, entries, collector, progress)
             out.append((key, *hit))
             continue
-        entries = [(name, size, mtime, folder.cached.get(name) or fresh.get(name)) for name, size, mtime in files]
-        entries = [e for e in entries if e[3] is not None]
+        same = None if index is None else folder.changed.reuse(files, fresh, index)
+        if same is not None:   # every file read again reads as stored: the stored summary holds
+            summary = index.summary_of(same[1])
+            if summary is not None and collector.merge(summary):
+                out.append((key, *same))
+                continue
+        entries = folder.changed.entries(files, fresh, index)
         out.append((key, *_fold_new(folder, entries, collector, index, progress)))
-    if index is not None and not folder.stored:
-        if all(rows is not None for _key, rows, _summary in out):
+    if index is not None:
+        if not folder.stored and all(rows is not None for _key, rows, _summary in out):
             index.store_blocks(folder.key, folder.files, out)
+        index.forget()
     progress.tick(folder.name)
-    folder.pending, folder.cached, folder.blocks = [], {}, []
+    folder.pending, folder.changed, folder.blocks = [], None, []
     return n_tasks
 
 

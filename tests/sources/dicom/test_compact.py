@@ -89,3 +89,38 @@ def test_hash_sets_are_disjoint_and_absorb_as_sets_do(a, b):
     assert sa.isdisjoint(sb) == sb.isdisjoint(sa) == norm(a).isdisjoint(norm(b))
     sa.absorb(sb)
     assert len(sa) == len(norm(a) | norm(b)) and sorted(sa._stored()) == sorted(norm(a) | norm(b))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(_members, max_size=60), max_size=6), st.lists(_members, max_size=20))
+def test_joined_int_sets_hold_the_union_and_take_later_members(groups, later):
+    # a series' sets after the partial sets of its blocks were joined (merge), then files folded into it
+    for cls in (IntSet, DenseIntSet):
+        whole = cls()
+        for group in groups:
+            part = cls()
+            for v in group:
+                part.add(v)
+            whole.union(part)
+        union = set().union(*map(set, groups))
+        assert len(whole) == len(union) and sorted(whole, key=repr) == sorted(union, key=repr), cls
+        for v in later:
+            whole.add(v)
+        assert sorted(whole, key=repr) == sorted(union | set(later), key=repr) and len(whole) == len(union | set(later))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sets(st.integers(1, 2**64 - 1), max_size=80), max_size=6), st.integers(1, 2**64 - 1))
+def test_joined_hash_sets_check_and_add_as_one_set(groups, extra):
+    whole, seen = HashSet(), set()
+    for group in groups:
+        part = HashSet()
+        for v in group:
+            part.add_new(v)
+        assert whole.isdisjoint(part) == part.isdisjoint(whole) == seen.isdisjoint(group)
+        if seen.isdisjoint(group):
+            whole.join(part)
+            seen |= group
+    assert len(whole) == len(seen) and sorted(whole._stored()) == sorted(seen)
+    assert whole.add_new(extra) == (extra not in seen)
+    assert len(whole) == len(seen | {extra}) and sorted(whole._stored()) == sorted(seen | {extra})

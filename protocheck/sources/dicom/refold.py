@@ -1,0 +1,127 @@
+"""Re-checks that cost what changed: the few files a re-check reads, and the blocks whose files only look changed.
+
+A re-check reads again every file whose size or mtime changed; most often the bytes are the same (a copy, a
+``touch``, a backup tool). Each changed index block is then checked: when every file read again gives the very
+record it had (and the same seed, if it had one), the block's stored summary still holds and is merged as an
+unchanged block's would be; only a block whose content really changed is folded file by file again. The files
+to read are few and spread over many folders: they are read by shared tasks of several folders' files.
+"""
+from __future__ import annotations
+
+import marshal
+import pickle
+from typing import TYPE_CHECKING, Any, Iterable
+
+from protocheck.sources.dicom.workers import Payload, _Everything, read_file
+
+if TYPE_CHECKING:
+    from protocheck.sources.dicom.workers import Pools
+    from protocheck.storage.index import Entry
+
+BATCH = 128                   # files per shared task
+
+
+class Shared:
+    """Few files of several folders, read as one task (one task per folder would cost more to send than to
+    read: a re-check reads a touched file here and there)."""
+
+    __slots__ = ("items", "task")
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, str, bool]] = []   # (rel, path, make a seed)
+        self.task: Any = None
+
+
+class Queue:
+    """The open shared task; sent when full, or when a folder waiting for it must be folded."""
+
+    def __init__(self, pools: "Pools") -> None:
+        self.pools, self.open = pools, Shared()
+
+    def add(self, pending: list[Any], todo: list[tuple[str, str, bool]]) -> None:
+        """Queue a folder's files; its ``pending`` list gets the slice of the shared task that reads them."""
+        start = len(self.open.items)
+        self.open.items.extend(todo)
+        pending.append((self.open, start, len(self.open.items)))
+        if len(self.open.items) >= BATCH:
+            self.send()
+
+    def send(self) -> None:
+        if self.open.items:
+            self.open.task = self.pools.get().submit(read_some, self.open.items)
+            self.open = Shared()
+
+
+def read_some(items: list[tuple[str, str, bool]]) -> list[Payload]:
+    """In a worker: the payloads of files of several folders, each with a seed only if asked for."""
+    from protocheck.sources.dicom import workers   # the worker's own state (options, series it has seeded)
+    every = _Everything()
+    return [read_file(rel, path, workers._options, workers._seen if seed else every)  # type: ignore[arg-type]
+            for rel, path, seed in items]
+
+
+class Changed:
+    """A folder's stored blocks whose listing changed: their rows by file name, and by the names they hold."""
+
+    __slots__ = ("rows", "blocks")
+
+    def __init__(self, index: Any, stored: Iterable[tuple[bytes, bytes | None]]) -> None:
+        self.rows: dict[str, tuple] = {}                    # name -> (name, size, mtime_ns, record tuple, seed)
+        self.blocks: dict[tuple[str, ...], tuple[list[tuple], bytes]] = {}   # names -> (rows, packed summary)
+        for rows, summary in stored:
+            try:
+                raws = index.raw_entries(rows)
+            except Exception:  # noqa: BLE001 - a damaged row is only a cache miss
+                continue
+            self.rows.update((r[0], r) for r in raws)
+            if summary is not None:
+                self.blocks[tuple(r[0] for r in raws)] = (raws, summary)
+
+    def unchanged(self, name: str, size: int, mtime: int) -> bool:
+        row = self.rows.get(name)
+        return row is not None and row[1] == size and row[2] == mtime
+
+    def wants_seed(self, name: str) -> bool:
+        """Whether a file read again should give a seed: a new one, or one whose stored record had one."""
+        row = self.rows.get(name)
+        return row is None or row[4] is not None
+
+    def reuse(self, files: list[tuple[str, int, int]], fresh: dict[str, Payload],
+              index: Any) -> tuple[bytes, bytes] | None:
+        """(rows, packed summary) of a stored block with the same files, when every file read again gave what
+        the block holds (record and seed); None when the block must be folded again."""
+        old = self.blocks.get(tuple(f[0] for f in files))
+        if old is None:
+            return None
+        rows = []
+        for (name, size, mtime), row in zip(files, old[0]):
+            if row[1] != size or row[2] != mtime:
+                got = fresh.get(name)
+                if got is None or not _same(got, row, index):
+                    return None
+            rows.append((name, size, mtime, row[3], row[4]))
+        return index.pack_rows(rows), old[1]
+
+    def entries(self, files: list[tuple[str, int, int]], fresh: dict[str, Payload], index: Any) -> list[Entry]:
+        """A changed block's entries: the stored ones of unchanged files, the fresh ones of files read again."""
+        out: list[Entry] = []
+        for name, size, mtime in files:
+            if self.unchanged(name, size, mtime):
+                out.extend(index.decoded([self.rows[name]]))
+            elif name in fresh:
+                out.append((name, size, mtime, fresh[name]))
+        return out
+
+
+def _same(got: Payload, row: tuple, index: Any) -> bool:
+    """Whether a file read again gives its stored record and seed, value for value and type for type (compared
+    as marshal version 2 and pickle bytes: equal bytes are equal values; unequal ones only cost a fold)."""
+    rec, seed = got
+    try:
+        if marshal.dumps(index.record_tuple(rec), 2) != marshal.dumps(row[3], 2):
+            return False
+    except ValueError:
+        return False
+    if seed is None or row[4] is None:
+        return seed is None and row[4] is None
+    return isinstance(row[4], bytes) and pickle.dumps(seed, pickle.HIGHEST_PROTOCOL) == row[4]
