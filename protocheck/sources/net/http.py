@@ -131,7 +131,7 @@ class HttpClient:
                  ca_bundle: str | os.PathLike | None = None, insecure: bool = False,
                  timeout: float = 30.0, connect_timeout: float = 5.0, retries: int = 3,
                  backoff: float = 0.5, max_bytes: int = MAX_RESPONSE_BYTES,
-                 deadline: float | None = None) -> None:
+                 deadline: float | None = None, pool: int = 1) -> None:
         import requests  # optional dependency ("net" extra)
 
         parts = urlsplit(base_url)
@@ -150,6 +150,10 @@ class HttpClient:
         self.deadline = float(deadline) if deadline is not None else DEADLINE_FACTOR * timeout
         self.origin = origin(self.base)
         self.session = requests.Session()
+        if pool > 10:   # requests keeps 10 connections per host: one per thread that may ask at once
+            adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=pool)
+            self.session.mount("http://", adapter)
+            self.session.mount("https://", adapter)
         self.session.trust_env = False   # no netrc / proxy credentials picked up behind the user's back
         self.session.verify = False if insecure else (str(ca_bundle) if ca_bundle else True)
         if insecure:
@@ -158,7 +162,8 @@ class HttpClient:
             self.session.headers["Authorization"] = f"Bearer {credentials.token}"
         elif credentials and credentials.user:
             self.session.auth = (credentials.user, credentials.password or "")
-        self.requests_made = 0
+        self.requests_made = 0   # counted under a lock: series are requested from several threads
+        self._count = threading.Lock()
 
     def _url(self, path: str) -> str:
         if path.startswith(("http://", "https://")):
@@ -185,7 +190,8 @@ class HttpClient:
         for attempt in range(self.retries + 1):
             if attempt:
                 time.sleep(min(self.backoff * 2 ** (attempt - 1), 10.0))
-            self.requests_made += 1
+            with self._count:
+                self.requests_made += 1
             try:
                 resp = self._get_within_deadline(url, params, accept, shown)
             except requests.exceptions.SSLError:

@@ -1,0 +1,133 @@
+"""One DICOMweb series read for the collector: one WADO-RS series metadata request, its instances turned into
+what the collector folds, in instance order. Runs in a worker thread (network and JSON), the collector folds the
+result in the main thread (``dicomweb.py``).
+
+The first instance is converted to a full dataset (it describes the series, as a file's full header does); the
+later ones become per-file records straight from their JSON (``dicomweb_records``), or, when that declines,
+datasets of what a partial file read would see (the general path, which reports any broken value).
+Pixels are never requested; a bulk data value is fetched only for private elements of the first instance (e.g.
+Siemens CSA headers), and per instance only when the series' per-file b-value lives only there.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from pydicom.dataset import Dataset
+
+from protocheck.errors import NetworkError
+from protocheck.model import SkippedFile
+from protocheck.sources.dicom.extract import FileRecord
+from protocheck.sources.dicom_json import dataset_from_json, has_bulk, prune_instance, tag_value
+from protocheck.sources.dicomweb_records import SeriesRecords
+from protocheck.sources.net.http import ForeignURL, HttpClient
+
+SOP_UID, INSTANCE_NUMBER = 0x00080018, 0x00200013
+MANUFACTURER, SOP_CLASS = 0x00080070, 0x00080016
+CSA_IMAGE = "00291010"
+Item = Union[tuple[str, Dataset], FileRecord, SkippedFile]   # (name, dataset), a record, or a skipped instance
+
+
+@dataclass
+class SeriesRead:
+    """What one series gave: items to fold in order, the instance count, and notes."""
+
+    study: str
+    series: str
+    items: list[Item] = field(default_factory=list)
+    n_instances: int = 0
+    direct: int = 0             # instances read straight from JSON into records
+    notes: list[SkippedFile] = field(default_factory=list)
+
+
+def _instance_key(obj: dict) -> tuple:
+    num = tag_value(obj, INSTANCE_NUMBER)
+    try:
+        num = int(num)
+    except (TypeError, ValueError, OverflowError):
+        num = 1 << 30
+    return (num, str(tag_value(obj, SOP_UID) or ""))
+
+
+def per_file_plan(first: dict) -> tuple[int | None, frozenset[str]]:
+    """How later instances of a series are read: the partial-read group cut and the bulk tags to fetch."""
+    from protocheck.sources.dicom import vendors
+    from protocheck.sources.dicom.sopclass import MULTIFRAME_SOPS
+
+    manufacturer = str(tag_value(first, MANUFACTURER) or "")
+    if str(tag_value(first, SOP_CLASS) or "") in MULTIFRAME_SOPS:
+        return None, frozenset()
+    keep: frozenset[str] = frozenset()
+    if vendors.vendor_name(manufacturer) == "siemens" and "0019100C" not in first \
+            and has_bulk(first, CSA_IMAGE):
+        keep = frozenset({CSA_IMAGE})   # per-file b-value only in the CSA image header: fetch it per file
+    return vendors.per_file_last_group(manufacturer), keep
+
+
+def _first_series_uid(ds: Dataset, name: str) -> str | None:
+    """The series UID under which the collector will know this series, if the first instance describes it."""
+    from protocheck.sources.dicom.reader import read_record
+    rec = read_record(name, ds, full=True)
+    return rec.series_uid if rec.skip is None and rec.series_uid else None
+
+
+def read_series(client: HttpClient, study: str, series: str, bulk: str) -> SeriesRead:
+    """Fetch one series' metadata (one request) and turn its instances into collector items."""
+    path = f"/studies/{study}/series/{series}/metadata"
+    where = client.shown + path
+    instances = client.get_json(path)
+    if not isinstance(instances, list):
+        raise NetworkError("WADO-RS metadata answer is not a JSON array", path=where,
+                           fix="check the server's WADO-RS support (PS3.18 10.4, series metadata)")
+    objs = sorted((o for o in instances if isinstance(o, dict)), key=_instance_key)
+    out = SeriesRead(study, series, n_instances=len(instances))
+    if len(objs) < len(instances):
+        out.notes.append(SkippedFile(f"{study}/{series}", f"{len(instances) - len(objs)} metadata entr(ies) are "
+                                     "not JSON objects: not read", kind="invalid"))
+    foreign: list[str] = []
+
+    def same_host_bulk(uri: str) -> bytes | None:
+        try:
+            return client.get_bulk(uri)
+        except ForeignURL as exc:
+            foreign.append(exc.reason)
+            return None
+
+    plan: tuple[int | None, frozenset[str]] = (None, frozenset())
+    records: SeriesRecords | None = None
+    known: str | None = None
+    for i, obj in enumerate(objs):
+        name = f"{study}/{series}/{tag_value(obj, SOP_UID) or f'instance{i + 1}'}"
+        if i == 0:
+            plan = per_file_plan(obj)
+            keep_fetch = same_host_bulk if plan[1] and bulk == "first" else None
+            records = SeriesRecords(keep_fetch, plan[1]) if bulk != "all" else None
+        elif records is not None and known is not None:
+            rec = records.record(obj, name)
+            if rec is not None and rec.series_uid == known:
+                out.items.append(rec)
+                out.direct += 1
+                continue
+        ds = _dataset(obj, i, plan, bulk, same_host_bulk, where, name, out)
+        if ds is not None:
+            out.items.append((name, ds))
+            if i == 0:
+                known = _first_series_uid(ds, name)
+    if foreign:
+        out.notes.append(SkippedFile(f"{study}/{series}", f"{len(foreign)} bulk data value(s) not "
+                                     f"fetched: {foreign[0]}", kind="ignored"))
+    return out
+
+
+def _dataset(obj: dict, i: int, plan: tuple[int | None, frozenset[str]], bulk: str, fetch: Any, where: str,
+             name: str, out: SeriesRead) -> Dataset | None:
+    """The general path: the instance as a dataset (the first in full, later ones as a partial read sees them)."""
+    use = fetch if bulk == "all" or (bulk == "first" and i == 0) else None
+    if i > 0 and bulk != "all":
+        obj = prune_instance(obj, plan[0], plan[1] if bulk == "first" else frozenset())
+        use = fetch if plan[1] and bulk == "first" else None
+    try:
+        return dataset_from_json(obj, use, where=where)
+    except NetworkError as exc:
+        out.items.append(SkippedFile(name, exc.reason, kind="invalid"))
+        return None
