@@ -21,6 +21,7 @@ from pydicom.dataset import Dataset
 from pydicom.tag import BaseTag, Tag
 
 from protocheck.errors import InputError, NetworkError
+from protocheck.sources.dicom_json_raw import Unusual, raw_dataset
 from protocheck.model import ScanResult, SkippedFile
 from protocheck.sources.options import ScanOptions
 
@@ -94,6 +95,10 @@ def dataset_from_json(obj: dict[str, Any], fetch_bulk: BulkFetcher | None = None
     if not isinstance(obj, dict):
         raise NetworkError("a DICOM JSON instance is not a JSON object", path=where or None,
                            fix="check that the server implements WADO-RS metadata (PS3.18 Annex F)")
+    try:
+        return raw_dataset(obj, _raw_bulk(fetch_bulk, wanted))
+    except Unusual:
+        pass   # pydicom's converter reads it (and says what is wrong)
     handler = _BulkHandler(fetch_bulk, wanted) if fetch_bulk is not None else None
     if handler is None:
         obj = _no_bulk(obj, frozenset())   # nothing to fetch: no handler, no per-element inspection
@@ -109,6 +114,13 @@ def dataset_from_json(obj: dict[str, Any], fetch_bulk: BulkFetcher | None = None
         _drop(ds, handler.dropped)
     _retype_un(ds)
     return ds
+
+
+def _raw_bulk(fetch: BulkFetcher | None, wanted: Callable[[int], bool]) -> Callable[[int, str], bytes | None]:
+    """The raw converter's bulk data callback: fetch a wanted element's value, leave the others out."""
+    def bulk(tag: int, uri: str) -> bytes | None:
+        return fetch(uri) if fetch is not None and wanted(tag) else None
+    return bulk
 
 
 def _no_bulk(value: Any, keep: frozenset[str]) -> Any:

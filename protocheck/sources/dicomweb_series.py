@@ -64,9 +64,12 @@ def per_file_plan(first: dict) -> tuple[int | None, frozenset[str]]:
     return vendors.per_file_last_group(manufacturer), keep
 
 
-def _first_series_uid(ds: Dataset, name: str) -> str | None:
-    """The series UID under which the collector will know this series, if the first instance describes it."""
-    from protocheck.sources.dicom.reader import read_record
+def _first_series_uid(first: dict, ds: Dataset, name: str) -> str | None:
+    """The series UID under which the collector will know this series, if its first instance is a classic MR
+    image that describes it (later instances of other series are read by the general path anyway)."""
+    from protocheck.sources.dicom.reader import MR_IMAGE, read_record
+    if tag_value(first, SOP_CLASS) != MR_IMAGE or "52009230" in first or "52009229" in first:
+        return None
     rec = read_record(name, ds, full=True)
     return rec.series_uid if rec.skip is None and rec.series_uid else None
 
@@ -112,7 +115,7 @@ def read_series(client: HttpClient, study: str, series: str, bulk: str) -> Serie
         if ds is not None:
             out.items.append((name, ds))
             if i == 0:
-                known = _first_series_uid(ds, name)
+                known = _first_series_uid(obj, ds, name)
     if foreign:
         out.notes.append(SkippedFile(f"{study}/{series}", f"{len(foreign)} bulk data value(s) not "
                                      f"fetched: {foreign[0]}", kind="ignored"))
