@@ -79,7 +79,8 @@ def _timed_scan(url: str, cache: Path, concurrency: int) -> tuple[float, Any, Co
     undo = _count_requests(counts)
     try:
         t0 = time.perf_counter()
-        result = scan_dicomweb(url, ScanOptions(cache_dir=cache, network=NetworkOptions(concurrency=concurrency)))
+        network = NetworkOptions(concurrency=concurrency) if concurrency else NetworkOptions()
+        result = scan_dicomweb(url, ScanOptions(cache_dir=cache, network=network))
         return time.perf_counter() - t0, result, counts
     finally:
         undo()

@@ -139,13 +139,22 @@ def _no_bulk(value: Any, keep: frozenset[str]) -> Any:
     return out
 
 
-def prune_instance(obj: dict[str, Any], last_group: int | None, keep_bulk: frozenset[str] = frozenset()
-                   ) -> dict[str, Any]:
+def prune_instance(obj: dict[str, Any], last_group: int | None,
+                   keep_bulk: frozenset[str] | None = frozenset()) -> dict[str, Any]:
     """What a partial file read would see: top-level groups up to ``last_group`` (None keeps all),
-    without bulk data except the ``keep_bulk`` tags (8 hex digits). Converting less is much faster."""
+    without bulk data except the ``keep_bulk`` tags (8 hex digits; None: bulk data left for the converter's
+    ``wanted`` to decide, no copy made). Converting less is much faster."""
     if last_group is not None:
-        obj = {t: e for t, e in obj.items() if len(t) == 8 and int(t[:4], 16) <= last_group}
-    return _no_bulk(obj, keep_bulk)
+        obj = {t: e for t, e in obj.items() if _group(t) <= last_group}
+    return obj if keep_bulk is None else _no_bulk(obj, keep_bulk)
+
+
+def _group(tag: str) -> int:
+    """The group of an 8-hex-digit key; 0 for a malformed key (kept: the converter reports it)."""
+    try:
+        return int(tag[:4], 16) if len(tag) == 8 else 0
+    except ValueError:
+        return 0
 
 
 def has_bulk(obj: dict[str, Any], tag: str) -> bool:

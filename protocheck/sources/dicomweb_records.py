@@ -158,6 +158,7 @@ class SeriesRecords:
         key = None if bulk else json.dumps(subset, sort_keys=True)
         if key is not None and key in self.memo:
             return self.memo[key]
+        sample: Any
         try:
             ds = dataset_from_json(subset, self.fetch_bulk if bulk else None)
             self.datasets += 1

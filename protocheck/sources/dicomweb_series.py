@@ -18,7 +18,7 @@ from pydicom.dataset import Dataset
 from protocheck.errors import NetworkError
 from protocheck.model import SkippedFile
 from protocheck.sources.dicom.extract import FileRecord
-from protocheck.sources.dicom_json import dataset_from_json, has_bulk, prune_instance, tag_value
+from protocheck.sources.dicom_json import dataset_from_json, has_bulk, prune_instance, tag_value, wants_bulk
 from protocheck.sources.dicomweb_records import SeriesRecords
 from protocheck.sources.net.http import ForeignURL, HttpClient
 
@@ -126,11 +126,14 @@ def _dataset(obj: dict, i: int, plan: tuple[int | None, frozenset[str]], bulk: s
              name: str, out: SeriesRead) -> Dataset | None:
     """The general path: the instance as a dataset (the first in full, later ones as a partial read sees them)."""
     use = fetch if bulk == "all" or (bulk == "first" and i == 0) else None
-    if i > 0 and bulk != "all":
-        obj = prune_instance(obj, plan[0], plan[1] if bulk == "first" else frozenset())
-        use = fetch if plan[1] and bulk == "first" else None
+    wanted = wants_bulk
+    if i > 0 and bulk != "all":   # what a partial file read sees: groups up to the vendor's last, no bulk data
+        obj = prune_instance(obj, plan[0], None)   # but the per-file bulk values (left out when read)
+        keep = frozenset(int(t, 16) for t in plan[1]) if bulk == "first" else frozenset()
+        use = fetch if keep else None
+        wanted = keep.__contains__
     try:
-        return dataset_from_json(obj, use, where=where)
+        return dataset_from_json(obj, use, wanted, where=where)
     except NetworkError as exc:
         out.items.append(SkippedFile(name, exc.reason, kind="invalid"))
         return None

@@ -60,7 +60,7 @@ class WebIndex:
         if blob is None:   # planted, damaged or another user's: never unpickled
             return None
         try:
-            return snapshot_from(blob)   # type: ignore[no-any-return]
+            return snapshot_from(blob)
         except Exception:  # noqa: BLE001 - a damaged row is only a miss
             return None
 
