@@ -14,7 +14,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from pydicom.dataelem import RawDataElement, convert_raw_data_element
 from pydicom.dataset import Dataset
@@ -157,15 +157,15 @@ def _group(tag: str) -> int:
         return 0
 
 
-def has_bulk(obj: dict[str, Any], tag: str) -> bool:
+def has_bulk(obj: Mapping[str, Any], tag: str) -> bool:
     """True when the top-level element ``tag`` (8 hex digits) is given by BulkDataURI."""
     elem = obj.get(tag)
     return isinstance(elem, dict) and "BulkDataURI" in elem
 
 
-def tag_value(obj: dict[str, Any], tag: int) -> Any:
+def tag_value(obj: Mapping[str, Any], tag: int) -> Any:
     """The first value of ``tag`` in a DICOM JSON object (QIDO result), or None."""
-    if not isinstance(obj, dict):
+    if not isinstance(obj, Mapping):
         return None
     elem = obj.get(f"{Tag(tag):08X}")
     if not isinstance(elem, dict):

@@ -12,7 +12,7 @@ which reads the instance as a dataset and reports what is wrong exactly as it do
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Mapping
 
 from protocheck.sources.dicom.extract import FileRecord
 from protocheck.sources.dicom.registry import PER_FILE_PRIVATE
@@ -31,7 +31,7 @@ _NOT_PLAIN = object()   # a value of a JSON type a per-file value cannot have: t
 MEMO_LIMIT = 4096        # distinct diffusion subsets remembered per series
 
 
-def _values(obj: dict[str, Any], tag: str) -> list | None:
+def _values(obj: Mapping[str, Any], tag: str) -> list | None:
     """The Value list of ``tag`` (a lone string with backslashes split as a file's value is), None if absent."""
     elem = obj.get(tag)
     if elem is None:
@@ -54,7 +54,7 @@ def _scalar(v: Any) -> Any:
     raise TypeError(v)
 
 
-def _one(obj: dict[str, Any], tag: str) -> Any:
+def _one(obj: Mapping[str, Any], tag: str) -> Any:
     """The single value of ``tag`` (None when absent or empty); TypeError when multi-valued or not plain."""
     vals = _values(obj, tag)
     if not vals:
@@ -91,7 +91,7 @@ def _position(vals: list | None) -> tuple[float, float, float] | None:
         return None
 
 
-def diffusion_subset(obj: dict[str, Any]) -> dict[str, Any]:
+def diffusion_subset(obj: Mapping[str, Any]) -> dict[str, Any]:
     """The elements of an instance a vendor's per-file diffusion reader may read (public ones, then the private
     creators and per-file elements of the vendors' private groups), as DICOM JSON."""
     out = {t: obj[t] for t in DIFFUSION_PUBLIC if t in obj}
@@ -117,14 +117,14 @@ class SeriesRecords:
         self.memo: dict[str, Any] = {}
         self.datasets = 0                # small datasets built (for the benchmark's and the tests' eyes)
 
-    def record(self, obj: dict[str, Any], name: str) -> FileRecord | None:
+    def record(self, obj: Mapping[str, Any], name: str) -> FileRecord | None:
         """The record of one instance's DICOM JSON, or None when the general (dataset) path must read it."""
         try:
             return self._record(obj, name)
         except Exception:  # noqa: BLE001 - anything odd: the general path reads it and says what is wrong
             return None
 
-    def _record(self, obj: dict[str, Any], name: str) -> FileRecord | None:
+    def _record(self, obj: Mapping[str, Any], name: str) -> FileRecord | None:
         sop_class = _text(_one(obj, "00080016"))
         if sop_class != MR_IMAGE or "52009230" in obj or "52009229" in obj:
             return None
@@ -148,7 +148,7 @@ class SeriesRecords:
             rec.diffusion.append((sample, 1))
         return rec
 
-    def _diffusion(self, obj: dict[str, Any], manufacturer: str) -> Any:
+    def _diffusion(self, obj: Mapping[str, Any], manufacturer: str) -> Any:
         subset = diffusion_subset(obj)
         bulk = [t for t, e in subset.items() if isinstance(e, dict) and "BulkDataURI" in e]
         for tag in bulk:

@@ -11,7 +11,7 @@ Siemens CSA headers), and per instance only when the series' per-file b-value li
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any, Callable, Mapping, Union
 
 from pydicom.dataset import Dataset
 
@@ -19,6 +19,7 @@ from protocheck.errors import NetworkError
 from protocheck.model import SkippedFile
 from protocheck.sources.dicom.extract import FileRecord
 from protocheck.sources.dicom_json import dataset_from_json, has_bulk, prune_instance, tag_value, wants_bulk
+from protocheck.sources.dicomweb_lazy import Cut, LazyInstance, lazy_instances
 from protocheck.sources.dicomweb_records import SeriesRecords
 from protocheck.sources.net.http import ForeignURL, HttpClient
 
@@ -40,7 +41,7 @@ class SeriesRead:
     notes: list[SkippedFile] = field(default_factory=list)
 
 
-def _instance_key(obj: dict) -> tuple:
+def _instance_key(obj: Mapping[str, Any]) -> tuple:
     num = tag_value(obj, INSTANCE_NUMBER)
     try:
         num = int(num)
@@ -49,7 +50,7 @@ def _instance_key(obj: dict) -> tuple:
     return (num, str(tag_value(obj, SOP_UID) or ""))
 
 
-def per_file_plan(first: dict) -> tuple[int | None, frozenset[str]]:
+def per_file_plan(first: Mapping[str, Any]) -> tuple[int | None, frozenset[str]]:
     """How later instances of a series are read: the partial-read group cut and the bulk tags to fetch."""
     from protocheck.sources.dicom import vendors
     from protocheck.sources.dicom.sopclass import MULTIFRAME_SOPS
@@ -64,7 +65,7 @@ def per_file_plan(first: dict) -> tuple[int | None, frozenset[str]]:
     return vendors.per_file_last_group(manufacturer), keep
 
 
-def _first_series_uid(first: dict, ds: Dataset, name: str) -> str | None:
+def _first_series_uid(first: Mapping[str, Any], ds: Dataset, name: str) -> str | None:
     """The series UID under which the collector will know this series, if its first instance is a classic MR
     image that describes it (later instances of other series are read by the general path anyway)."""
     from protocheck.sources.dicom.reader import MR_IMAGE, read_record
@@ -78,11 +79,23 @@ def read_series(client: HttpClient, study: str, series: str, bulk: str) -> Serie
     """Fetch one series' metadata (one request) and turn its instances into collector items."""
     path = f"/studies/{study}/series/{series}/metadata"
     where = client.shown + path
-    instances = client.get_json(path)
+    body = client.get_body(path)
+    try:
+        lazy = lazy_instances(body)
+        if lazy is not None:
+            return _convert(client, study, series, bulk, lazy, where)
+    except Cut:
+        pass   # a layout the cuts do not fit: parsed whole, as strictly as any answer
+    instances = client.parse_json(body, path)
     if not isinstance(instances, list):
         raise NetworkError("WADO-RS metadata answer is not a JSON array", path=where,
                            fix="check the server's WADO-RS support (PS3.18 10.4, series metadata)")
-    objs = sorted((o for o in instances if isinstance(o, dict)), key=_instance_key)
+    return _convert(client, study, series, bulk, instances, where)
+
+
+def _convert(client: HttpClient, study: str, series: str, bulk: str, instances: list, where: str) -> SeriesRead:
+    """The instances of one series' metadata (parsed, or cut lazily) as collector items, in instance order."""
+    objs = sorted((o for o in instances if isinstance(o, Mapping)), key=_instance_key)
     out = SeriesRead(study, series, n_instances=len(instances))
     if len(objs) < len(instances):
         out.notes.append(SkippedFile(f"{study}/{series}", f"{len(instances) - len(objs)} metadata entr(ies) are "
@@ -122,18 +135,19 @@ def read_series(client: HttpClient, study: str, series: str, bulk: str) -> Serie
     return out
 
 
-def _dataset(obj: dict, i: int, plan: tuple[int | None, frozenset[str]], bulk: str, fetch: Any, where: str,
+def _dataset(obj: Mapping[str, Any], i: int, plan: tuple[int | None, frozenset[str]], bulk: str, fetch: Any, where: str,
              name: str, out: SeriesRead) -> Dataset | None:
     """The general path: the instance as a dataset (the first in full, later ones as a partial read sees them)."""
+    whole = obj.full() if isinstance(obj, LazyInstance) else dict(obj)
     use = fetch if bulk == "all" or (bulk == "first" and i == 0) else None
-    wanted = wants_bulk
+    wanted: Callable[[int], bool] = wants_bulk
     if i > 0 and bulk != "all":   # what a partial file read sees: groups up to the vendor's last, no bulk data
-        obj = prune_instance(obj, plan[0], None)   # but the per-file bulk values (left out when read)
+        whole = prune_instance(whole, plan[0], None)   # but the per-file bulk values (left out when read)
         keep = frozenset(int(t, 16) for t in plan[1]) if bulk == "first" else frozenset()
         use = fetch if keep else None
         wanted = keep.__contains__
     try:
-        return dataset_from_json(obj, use, wanted, where=where)
+        return dataset_from_json(whole, use, wanted, where=where)
     except NetworkError as exc:
         out.items.append(SkippedFile(name, exc.reason, kind="invalid"))
         return None

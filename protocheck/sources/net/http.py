@@ -330,14 +330,19 @@ class HttpClient:
 
     def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """GET a DICOM JSON answer; 204 No Content is an empty list."""
-        url = self._url(path)
-        resp, body = self._request(url, params, "application/dicom+json, application/json")
-        if resp.status_code == 204 or not body.strip():
-            return []
+        return self.parse_json(self.get_body(path, params), path)
+
+    def get_body(self, path: str, params: dict[str, Any] | None = None) -> bytes:
+        """GET a DICOM JSON answer's bytes, unparsed (204 No Content: b"[]")."""
+        resp, body = self._request(self._url(path), params, "application/dicom+json, application/json")
+        return b"[]" if resp.status_code == 204 or not body.strip() else body
+
+    def parse_json(self, body: bytes, path: str) -> Any:
+        """The JSON of an answer from ``get_body``; NetworkError naming the URL when it is malformed."""
         try:
             return jsonsafe.loads(body)
         except ValueError:
-            raise NetworkError("the server answered with malformed JSON", path=safe_url(url),
+            raise NetworkError("the server answered with malformed JSON", path=safe_url(self._url(path)),
                                fix="check that the URL is the DICOMweb root (QIDO-RS/WADO-RS), "
                                    "not a web page or a proxy login") from None
 
