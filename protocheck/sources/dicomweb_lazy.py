@@ -17,7 +17,6 @@ from typing import Any, Iterator, Mapping
 
 _START = re.compile(rb'\A\s*\[\s*\{\n\t"')
 _INSTANCE = re.compile(rb"\n\}\s*,\s*\{\n")
-_KEY = re.compile(rb'\n\t"([0-9A-Fa-f]{8})"\s*:')
 
 
 class Cut(Exception):
@@ -27,46 +26,52 @@ class Cut(Exception):
 class LazyInstance(Mapping[str, Any]):
     """One instance of the answer: its top-level elements by tag, each parsed when first read."""
 
-    __slots__ = ("text", "spans", "parsed")
+    __slots__ = ("pieces", "parsed")
 
-    def __init__(self, text: bytes, spans: dict[str, tuple[int, int]]) -> None:
-        self.text, self.spans = text, spans
+    def __init__(self, pieces: dict[str, bytes]) -> None:
+        self.pieces = pieces     # tag -> the text after its line's tab and quote: 'KKKKKKKK" : {...},'
         self.parsed: dict[str, Any] = {}
 
     def __getitem__(self, tag: str) -> Any:
         got = self.parsed.get(tag)
         if got is None:
-            start, end = self.spans[tag]
-            piece = self.text[start:end].rstrip()
-            if piece.endswith(b","):
-                piece = piece[:-1]
-            try:
-                obj = json.loads(b"{" + piece + b"}")
-            except (ValueError, RecursionError):
-                raise Cut(tag) from None
-            if not isinstance(obj, dict) or list(obj) != [tag]:
-                raise Cut(tag)
-            got = self.parsed[tag] = obj[tag]
+            got = self.parsed[tag] = _parse(tag, self.pieces[tag])
         return got
 
     def __contains__(self, tag: object) -> bool:
-        return tag in self.spans
+        return tag in self.pieces
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.spans)
+        return iter(self.pieces)
 
     def __len__(self) -> int:
-        return len(self.spans)
+        return len(self.pieces)
 
     def full(self) -> dict[str, Any]:
         """The whole instance, parsed (and checked to hold the same keys)."""
+        text = b',\n"'.join(_trimmed(p) for p in self.pieces.values())
         try:
-            obj = json.loads(b"{" + self.text + b"}")
+            obj = json.loads(b'{"' + text + b"}")
         except (ValueError, RecursionError):
             raise Cut("instance") from None
-        if not isinstance(obj, dict) or len(obj) != len(self.spans):
+        if not isinstance(obj, dict) or len(obj) != len(self.pieces):
             raise Cut("instance")
         return obj
+
+
+def _trimmed(piece: bytes) -> bytes:
+    piece = piece.rstrip()
+    return piece[:-1] if piece.endswith(b",") else piece
+
+
+def _parse(tag: str, piece: bytes) -> Any:
+    try:
+        obj = json.loads(b'{"' + _trimmed(piece) + b"}")
+    except (ValueError, RecursionError):
+        raise Cut(tag) from None
+    if not isinstance(obj, dict) or len(obj) != 1 or tag not in obj:
+        raise Cut(tag)
+    return obj[tag]
 
 
 def lazy_instances(body: bytes) -> list[LazyInstance] | None:
@@ -88,12 +93,10 @@ def lazy_instances(body: bytes) -> list[LazyInstance] | None:
 
 
 def _instance(text: bytes) -> LazyInstance:
-    spans: dict[str, tuple[int, int]] = {}
-    marks = [(m.group(1).decode("ascii"), m.start()) for m in _KEY.finditer(text)]
-    if not marks or text[:marks[0][1]].strip():
+    parts = text.split(b'\n\t"')
+    if parts[0].strip() or len(parts) < 2:
         raise Cut("instance start")
-    for i, (tag, start) in enumerate(marks):
-        if tag in spans:
-            raise Cut("repeated key")
-        spans[tag] = (start, marks[i + 1][1] if i + 1 < len(marks) else len(text))
-    return LazyInstance(text, spans)
+    pieces = {p[:8].decode("ascii", "replace"): p for p in parts[1:]}
+    if len(pieces) != len(parts) - 1:
+        raise Cut("repeated key")
+    return LazyInstance(pieces)

@@ -95,17 +95,30 @@ def diffusion_subset(obj: Mapping[str, Any]) -> dict[str, Any]:
     """The elements of an instance a vendor's per-file diffusion reader may read (public ones, then the private
     creators and per-file elements of the vendors' private groups), as DICOM JSON."""
     out = {t: obj[t] for t in DIFFUSION_PUBLIC if t in obj}
+    wanted = _WANTED
     for tag in obj:
-        if len(tag) != 8 or tag[3] not in _ODD:
-            continue
-        try:
-            group, elem = int(tag[:4], 16), int(tag[4:], 16)
-        except ValueError:
-            continue
-        lows = PER_FILE_PRIVATE.get(group)
-        if lows is not None and (0x10 <= elem <= 0xFF or elem >= 0x1000 and elem & 0xFF in lows):
+        keep = wanted.get(tag)
+        if keep is None:
+            keep = _wanted_private(tag)
+            if len(wanted) < 65536:
+                wanted[tag] = keep
+        if keep:
             out[tag] = obj[tag]
     return out
+
+
+_WANTED: dict[str, bool] = {}   # key -> a private creator or per-file element of a vendor's per-file group
+
+
+def _wanted_private(tag: str) -> bool:
+    if len(tag) != 8 or tag[3] not in _ODD:
+        return False
+    try:
+        group, elem = int(tag[:4], 16), int(tag[4:], 16)
+    except ValueError:
+        return False
+    lows = PER_FILE_PRIVATE.get(group)
+    return lows is not None and (0x10 <= elem <= 0xFF or elem >= 0x1000 and elem & 0xFF in lows)
 
 
 class SeriesRecords:
