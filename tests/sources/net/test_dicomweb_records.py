@@ -4,6 +4,7 @@ files give (every shared header, as pydicom writes its DICOM JSON), and no crash
 from __future__ import annotations
 
 import base64
+import json
 import warnings
 from pathlib import Path
 
@@ -173,3 +174,22 @@ def test_one_small_dataset_per_distinct_diffusion_values():
                      "00190010": {"vr": "LO", "Value": ["SIEMENS MR HEADER"]}})
         assert maker.record(obj, f"s/{i}") is not None
     assert maker.datasets == 2
+
+
+def test_lazy_cut_equals_the_whole_parse_and_doubt_parses_whole():
+    from protocheck.sources.dicomweb_lazy import Cut, lazy_instances
+    objs = [_mr(**{"00200013": {"vr": "IS", "Value": [i]},
+                   "00189117": {"vr": "SQ", "Value": [{"00189087": {"vr": "FD", "Value": [1000.0]}}]}})
+            for i in range(3)]
+    body = b'[{\n\t"00080016" : {"vr" : "UI", "Value" : ["1.2.840.10008.5.1.4.1.1.4"]},\n\t"00200013" : ' \
+           b'{"vr" : "IS", "Value" : [1]},\n\t"00189117" : {"vr" : "SQ", "Value" : [{\n\t\t"00189087" : ' \
+           b'{"vr" : "FD", "Value" : [1000.0]}}]}\n}\n,{\n\t"00200013" : {"vr" : "IS", "Value" : [2]}\n}\n]'
+    lazy = lazy_instances(body)
+    assert lazy is not None and [x.full() for x in lazy] == json.loads(body)
+    assert lazy[0]["00189117"]["Value"][0]["00189087"]["Value"] == [1000.0] and "00189087" not in lazy[0]
+    assert lazy_instances(json.dumps(objs).encode()) is None           # compact JSON: parsed whole
+    bad = body.replace(b'[{\n\t\t"00189087"', b'[{\n\t"00189087"')    # a nested key at the top indentation
+    with pytest.raises(Cut):
+        [x.full() for x in lazy_instances(bad)]   # type: ignore[union-attr]
+    with pytest.raises(Cut):
+        lazy_instances(bad)[0]["00189117"]        # type: ignore[index]
