@@ -86,6 +86,15 @@ def _timed_scan(url: str, cache: Path, concurrency: int) -> tuple[float, Any, Co
         undo()
 
 
+def _cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a process so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def _cli(url: str, env: dict[str, str]) -> float:
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-m", "protocheck", "audit", url, "--protocol", "als-brain-3t",
@@ -100,6 +109,7 @@ def main() -> int:
     ap.add_argument("--workdir", type=Path, help="Orthanc's folder (database kept with --keep)")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--concurrency", type=int, default=0, help="series requests at once (0: the default)")
+    ap.add_argument("--repeat", type=int, default=1, help="full audits (each with a fresh index); median reported")
     args = ap.parse_args()
     if shutil.which("Orthanc") is None and not Path("/usr/sbin/Orthanc").exists() or find_dicomweb_plugin() is None:
         print("Orthanc with its DICOMweb plugin is not installed (.ci/apt-packages)", file=sys.stderr)
@@ -126,14 +136,24 @@ def _run(server: OrthancServer, args: argparse.Namespace) -> int:
         n_stored = len(json.loads(server.get("/instances")))
     print(f"Orthanc holds {n_stored} instances")
     os.environ.update(PROTOCHECK_DICOMWEB_USER=server.user, PROTOCHECK_DICOMWEB_PASSWORD=server.password)
+    import statistics
+    pid = server.proc.pid if server.proc is not None else 0
     with tempfile.TemporaryDirectory(prefix="pc-dw-cache-") as tmp:
-        cache = Path(tmp) / "index"
-        cache.mkdir()
-        first, result, c1 = _timed_scan(server.dicomweb, cache, args.concurrency)
-        n = sum(a.n_files for a in result.acquisitions())
-        print(f"full audit scan:  {first:7.2f} s, {n_stored / first:7.1f} instances/s "
-              f"({n} instances in {len(list(result.acquisitions()))} MR series, {len(result.exams)} studies); "
-              f"requests {dict(c1)}")
+        rates = []
+        for k in range(max(1, args.repeat)):
+            cache = Path(tmp) / f"index{k}"
+            cache.mkdir()
+            o0, c0 = _cpu(pid), time.process_time()
+            first, result, c1 = _timed_scan(server.dicomweb, cache, args.concurrency)
+            o1, c1cpu = _cpu(pid) - o0, time.process_time() - c0
+            n = sum(a.n_files for a in result.acquisitions())
+            rates.append(n_stored / first)
+            print(f"full audit scan:  {first:7.2f} s, {n_stored / first:7.1f} instances/s "
+                  f"({n} instances in {len(list(result.acquisitions()))} MR series, {len(result.exams)} studies); "
+                  f"CPU: Orthanc {o1:.2f} s, protocheck {c1cpu:.2f} s; load {os.getloadavg()[0]:.1f}; "
+                  f"requests {dict(c1)}")
+        if len(rates) > 1:
+            print(f"median of {len(rates)} full audits: {statistics.median(rates):.1f} instances/s")
         again, result2, c2 = _timed_scan(server.dicomweb, cache, args.concurrency)
         same = _digest(result) == _digest(result2)
         print(f"re-audit (nothing new): {again:7.2f} s = {100 * again / first:.1f} % of the first; "
