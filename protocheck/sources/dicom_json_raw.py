@@ -26,6 +26,9 @@ BINARY = {"US": "H", "SS": "h", "UL": "I", "SL": "i", "FL": "f", "FD": "d", "SV"
 BYTES_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
 LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
 _ITEM = b"\xfe\xff\x00\xe0"
+_PLAIN = TEXT_VRS | ASCII_VRS | NUMBER_TEXT_VRS | {"UI"}   # one string value is written as it is
+_PACK = {vr: struct.Struct("<" + fmt) for vr, fmt in BINARY.items()}
+_LONG, _SHORT = struct.Struct("<HH2s2xI"), struct.Struct("<HH2sH")
 Bulk = Callable[[int, str], "bytes | None"]   # (tag, BulkDataURI) -> value, or None: the element is left out
 
 
@@ -108,6 +111,18 @@ def _value(tag: int, elem: dict[str, Any], encodings: Any, bulk: Bulk) -> tuple[
     vr = elem.get("vr")
     if not isinstance(vr, str):
         raise Unusual("vr")
+    if len(elem) == 2:   # the common case: {"vr", "Value": [one plain text or number]}
+        values = elem.get("Value")
+        if values.__class__ is list and len(values) == 1:
+            v = values[0]
+            if v.__class__ is str and vr in _PLAIN and v.isascii():
+                data = v.encode("ascii")
+                return vr, data + (b"\0" if vr == "UI" else b" ") * (len(data) & 1)
+            if vr in BINARY and (v.__class__ is float or v.__class__ is int):
+                try:
+                    return vr, _PACK[vr].pack(v)
+                except struct.error:
+                    raise Unusual(vr) from None
     if "BulkDataURI" in elem:
         uri = elem["BulkDataURI"]
         if not isinstance(uri, str) or vr == "SQ":
@@ -143,10 +158,10 @@ def _value(tag: int, elem: dict[str, Any], encodings: Any, bulk: Bulk) -> tuple[
 
 def _header(tag: int, vr: str, length: int) -> bytes:
     if vr in LONG_VRS:
-        return struct.pack("<HH2s2xI", tag >> 16, tag & 0xFFFF, vr.encode("ascii"), length)
+        return _LONG.pack(tag >> 16, tag & 0xFFFF, vr.encode("ascii"), length)
     if length > 0xFFFF:
         raise Unusual("length")
-    return struct.pack("<HH2sH", tag >> 16, tag & 0xFFFF, vr.encode("ascii"), length)
+    return _SHORT.pack(tag >> 16, tag & 0xFFFF, vr.encode("ascii"), length)
 
 
 def _item(item: Any, encodings: Any, bulk: Bulk) -> bytes:

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 from protocheck.sources.dicom.extract import FileRecord
 from protocheck.sources.dicom.registry import PER_FILE_PRIVATE
 from protocheck.sources.dicom.sopclass import MR_IMAGE
-from protocheck.sources.dicom.vendors import file_diffusion_sample
+from protocheck.sources.dicom.vendors import file_diffusion_sample, per_file_plan
 from protocheck.sources.dicom_json import BulkFetcher, dataset_from_json
 
 # The per-file public elements (fastscan.PUBLIC_TAGS) but the instance's identity, position and time: what the
@@ -28,6 +28,7 @@ DIFFUSION_PUBLIC = ("00080005", "00080008", "00080016", "00080060", "00080070", 
                     "00280008")
 _ODD = frozenset("13579BDFbdf")
 _NOT_PLAIN = object()   # a value of a JSON type a per-file value cannot have: the general path decides
+_LATER = object()       # the vendor needs a group after its early one: the whole subset is read
 MEMO_LIMIT = 4096        # distinct diffusion subsets remembered per series
 
 
@@ -107,6 +108,21 @@ def diffusion_subset(obj: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _group(tag: str) -> int:
+    try:
+        return int(tag[:4], 16)
+    except ValueError:
+        return 0xFFFF
+
+
+def _asks_more(needs_more: Any, ds: Any) -> bool:
+    """The vendor's "a later group is needed" on the early groups (any doubt: yes, as the file scanner does)."""
+    try:
+        return bool(needs_more(ds))
+    except Exception:  # noqa: BLE001
+        return True
+
+
 _WANTED: dict[str, bool] = {}   # key -> a private creator or per-file element of a vendor's per-file group
 
 
@@ -163,19 +179,30 @@ class SeriesRecords:
 
     def _diffusion(self, obj: Mapping[str, Any], manufacturer: str) -> Any:
         subset = diffusion_subset(obj)
+        early, last, needs_more = per_file_plan(manufacturer)
+        if needs_more is not None and early < last:   # as a file read stops early (Philips: group 2001) unless
+            head = {t: e for t, e in subset.items() if _group(t) <= early}   # the vendor says a later one counts
+            sample = self._sample(head, manufacturer, needs_more)
+            if sample is not _LATER:
+                return sample
+        return self._sample(subset, manufacturer)
+
+    def _sample(self, subset: dict[str, Any], manufacturer: str, needs_more: Any = None) -> Any:
+        """The diffusion sample of one subset (remembered); _LATER when ``needs_more`` asks for later groups."""
         bulk = [t for t, e in subset.items() if isinstance(e, dict) and "BulkDataURI" in e]
         for tag in bulk:
             if tag not in self.keep_bulk:   # a value a partial file read would not see either
                 del subset[tag]
         bulk = [t for t in bulk if t in subset]
-        key = None if bulk else json.dumps(subset, sort_keys=True)
+        key = None if bulk else ("early:" if needs_more is not None else "") + json.dumps(subset, sort_keys=True)
         if key is not None and key in self.memo:
             return self.memo[key]
         sample: Any
         try:
             ds = dataset_from_json(subset, self.fetch_bulk if bulk else None)
             self.datasets += 1
-            sample = file_diffusion_sample(ds, manufacturer)
+            later = needs_more is not None and _asks_more(needs_more, ds)
+            sample = _LATER if later else file_diffusion_sample(ds, manufacturer)
         except Exception:  # noqa: BLE001 - the general path reads the instance and reports the broken value
             sample = _NOT_PLAIN
         if key is not None and len(self.memo) < MEMO_LIMIT:
