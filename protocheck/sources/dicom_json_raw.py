@@ -118,6 +118,9 @@ def _value(tag: int, elem: dict[str, Any], encodings: Any, bulk: Bulk) -> tuple[
             if v.__class__ is str and vr in _PLAIN and v.isascii():
                 data = v.encode("ascii")
                 return vr, data + (b"\0" if vr == "UI" else b" ") * (len(data) & 1)
+            if vr in NUMBER_TEXT_VRS and (v.__class__ is int or v.__class__ is float):
+                data = _number_text(values, vr)
+                return vr, data + b" " * (len(data) & 1)
             if vr in BINARY and (v.__class__ is float or v.__class__ is int):
                 try:
                     return vr, _PACK[vr].pack(v)
@@ -188,7 +191,7 @@ def _elements(obj: dict[str, Any], encodings: Any, bulk: Bulk) -> list[tuple[int
         got = _value(tag, elem, encodings, bulk)
         if got is not None:
             out.append((tag, got[0], got[1]))
-    out.sort(key=lambda e: e[0])
+    out.sort()   # by tag (unique: the VR and value are never compared)
     return out
 
 

@@ -84,10 +84,15 @@ def _study_rows(client: HttpClient, study: str | None, since: str | None) -> lis
     elif since:
         params["StudyDate"] = f"{since}-"
     rows: dict[str, bytes | None] = {}
-    for obj in _paged(client, "/studies", params):
-        uid = tag_value(obj, STUDY_UID)
-        if isinstance(uid, str) and uid not in rows and (not study or uid == study):
-            rows[uid] = _seen([tag_value(obj, int(t, 16)) for t in STUDY_FIELDS[1:]], counts=(2, 3))
+    try:
+        for obj in _paged(client, "/studies", params):
+            uid = tag_value(obj, STUDY_UID)
+            if isinstance(uid, str) and uid not in rows and (not study or uid == study):
+                rows[uid] = _seen([tag_value(obj, int(t, 16)) for t in STUDY_FIELDS[1:]], counts=(2, 3))
+    except NetworkError:
+        if not study:
+            raise
+        rows.clear()   # one study asked for: its series query says what is wrong (or reads it without the index)
     if study and study not in rows:
         rows[study] = None   # not listed (or a server without study QIDO): read it, the server says what is wrong
     return list(rows.items())
