@@ -234,8 +234,13 @@ class _Scan:
     def run(self, study: str | None, since: str | None) -> ScanResult:
         rows = _study_rows(self.client, study, since)
         try:
-            for uid, seen in rows:
-                self._study(uid, seen)
+            todo = [(uid, seen) for uid, seen in rows
+                    if not self._cached(uid, b"study:" + seen if seen is not None else None)]
+            # every series list asked for at once, before any metadata: a server that answers one request at a
+            # time (Orthanc) would otherwise keep each listing waiting behind the series being read
+            listings = [self.pipeline.pool.submit(_series_rows, self.client, uid) for uid, _ in todo]
+            for (uid, seen), listing in zip(todo, listings):
+                self._study(uid, seen, *listing.result())
             for read, st in self.pipeline.drain():
                 self._fold(read, st)
         finally:
@@ -261,10 +266,7 @@ class _Scan:
         self.results[uid] = part
         return True
 
-    def _study(self, uid: str, seen: bytes | None) -> None:
-        if self._cached(uid, b"study:" + seen if seen is not None else None):
-            return
-        series, listed = _series_rows(self.client, uid)
+    def _study(self, uid: str, seen: bytes | None, series: list[tuple[str, Any]], listed: bytes | None) -> None:
         if seen is None and self._cached(uid, b"series:" + listed if listed is not None else None):
             return
         st = _Study(uid, self.seen[uid], self.client.shown, self.options)
