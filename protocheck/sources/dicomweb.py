@@ -1,6 +1,9 @@
-"""DICOMweb input: QIDO-RS lists studies and series, WADO-RS *metadata* (one request per series) gives
-the headers, which go through the same DICOM collector as files. Pixels are never requested; a bulk data
-value is fetched only for private elements of the first instance of a series (e.g. Siemens CSA headers)."""
+"""DICOMweb input: QIDO-RS lists studies and series, WADO-RS *metadata* (one request per series, a few series
+at once: ``--concurrency``) gives the headers, which go through the same DICOM collector as files (series reading:
+``dicomweb_series``). Pixels are never requested; a bulk data value is fetched only for private elements of the
+first instance of a series (e.g. Siemens CSA headers). With a cache folder, a study whose QIDO-RS answer (date,
+time, series and instance counts) is unchanged is taken from the index (``storage/web_index``): a re-audit with
+nothing new sends QIDO-RS queries only."""
 
 from __future__ import annotations
 
@@ -22,10 +25,7 @@ from protocheck.sources.options import ScanOptions
 
 log = logging.getLogger("protocheck.dicomweb")
 
-STUDY_UID, SERIES_UID, SOP_UID = 0x0020000D, 0x0020000E, 0x00080018
-MODALITY, INSTANCE_NUMBER = 0x00080060, 0x00200013
-MANUFACTURER, SOP_CLASS = 0x00080070, 0x00080016
-CSA_IMAGE = "00291010"
+STUDY_UID, SERIES_UID, MODALITY = 0x0020000D, 0x0020000E, 0x00080060
 PAGE = 500
 MAX_PAGES = 10_000
 IMAGE_MODALITIES = {"MR", "", None}
@@ -166,6 +166,7 @@ class _Study:
         self.listed = False    # every series of the study queued
 
     def fold(self, read: SeriesRead) -> None:
+        """Add one series' items to this study's collector, in instance order."""
         for item in read.items:
             if isinstance(item, SkippedFile):   # an instance whose JSON cannot be read as a dataset
                 self.extra.append(item)
@@ -176,6 +177,7 @@ class _Study:
         self.extra.extend(read.notes)
 
     def finish(self, url: str) -> ScanResult:
+        """This study's result, marked as read over DICOMweb."""
         result = self.collector.finish()
         for exam in result.exams:
             exam.source_kind = "dicomweb"
@@ -232,6 +234,7 @@ class _Scan:
         self.n_series = self.n_instances = 0
 
     def run(self, study: str | None, since: str | None) -> ScanResult:
+        """Scan the studies asked for; the parts in the server's study order, exams sorted as a collector does."""
         rows = _study_rows(self.client, study, since)
         try:
             todo = [(uid, seen) for uid, seen in rows
