@@ -19,15 +19,13 @@ from typing import Any, Iterator
 from protocheck.errors import InputError, NetworkError
 from protocheck.model import ScanResult, SkippedFile
 from protocheck.sources.dicom_json import tag_value
-from protocheck.sources.dicomweb_series import SeriesRead, read_series
+from protocheck.sources.dicomweb_series import SeriesRead, paged, read_series
 from protocheck.sources.net.http import HttpClient, load_credentials, safe_url
 from protocheck.sources.options import ScanOptions
 
 log = logging.getLogger("protocheck.dicomweb")
 
 STUDY_UID, SERIES_UID, MODALITY = 0x0020000D, 0x0020000E, 0x00080060
-PAGE = 500
-MAX_PAGES = 10_000
 IMAGE_MODALITIES = {"MR", "", None}
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 
@@ -57,20 +55,6 @@ def _check_uid(uid: str, what: str) -> str:
     return uid
 
 
-def _paged(client: HttpClient, path: str, params: dict[str, Any]) -> Iterator[dict]:
-    """QIDO-RS results across pages (limit/offset), bounded."""
-    offset = 0
-    for _ in range(MAX_PAGES):
-        page = client.get_json(path, {**params, "limit": PAGE, "offset": offset})
-        if not isinstance(page, list):
-            raise NetworkError("QIDO-RS answer is not a JSON array", path=client.shown + path,
-                               fix="check that the URL is the DICOMweb root")
-        yield from page
-        if len(page) < PAGE:
-            return
-        offset += len(page)
-
-
 STUDY_FIELDS = ["0020000D", "00080020", "00080030", "00201206", "00201208"]   # UID, date, time, series, instances
 SERIES_FIELDS = ["0020000E", "00080060", "00201209"]   # UID, modality, instances
 
@@ -85,7 +69,7 @@ def _study_rows(client: HttpClient, study: str | None, since: str | None) -> lis
         params["StudyDate"] = f"{since}-"
     rows: dict[str, bytes | None] = {}
     try:
-        for obj in _paged(client, "/studies", params):
+        for obj in paged(client, "/studies", params):
             uid = tag_value(obj, STUDY_UID)
             if isinstance(uid, str) and uid not in rows and (not study or uid == study):
                 rows[uid] = _seen([tag_value(obj, int(t, 16)) for t in STUDY_FIELDS[1:]], counts=(2, 3))
@@ -117,7 +101,7 @@ def _series_rows(client: HttpClient, study: str) -> tuple[list[tuple[str, Any]],
     """([(SeriesInstanceUID, Modality)], the series list with instance counts as the index keeps it)."""
     rows: list[tuple[str, Any]] = []
     seen: list[Any] = []
-    for obj in _paged(client, f"/studies/{study}/series", {"includefield": SERIES_FIELDS}):
+    for obj in paged(client, f"/studies/{study}/series", {"includefield": SERIES_FIELDS}):
         uid = tag_value(obj, SERIES_UID)
         if isinstance(uid, str):
             rows.append((uid, tag_value(obj, MODALITY)))

@@ -10,8 +10,10 @@ Siemens CSA headers), and per instance only when the series' per-file b-value li
 """
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Union
+from typing import Any, Callable, Iterator, Mapping, Union
 
 from pydicom.dataset import Dataset
 
@@ -21,11 +23,15 @@ from protocheck.sources.dicom.extract import FileRecord
 from protocheck.sources.dicom_json import dataset_from_json, has_bulk, prune_instance, tag_value, wants_bulk
 from protocheck.sources.dicomweb_lazy import Cut, LazyInstance, lazy_instances
 from protocheck.sources.dicomweb_records import SeriesRecords
-from protocheck.sources.net.http import ForeignURL, HttpClient
+from protocheck.sources.net.http import ForeignURL, HttpClient, TooLarge
 
 SOP_UID, INSTANCE_NUMBER = 0x00080018, 0x00200013
 MANUFACTURER, SOP_CLASS = 0x00080070, 0x00080016
 CSA_IMAGE = "00291010"
+PAGE = 500
+MAX_PAGES = 10_000
+_UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+log = logging.getLogger("protocheck.dicomweb")
 Item = Union[tuple[str, Dataset], FileRecord, SkippedFile]   # (name, dataset), a record, or a skipped instance
 
 
@@ -79,18 +85,46 @@ def read_series(client: HttpClient, study: str, series: str, bulk: str) -> Serie
     """Fetch one series' metadata (one request) and turn its instances into collector items."""
     path = f"/studies/{study}/series/{series}/metadata"
     where = client.shown + path
+    try:
+        return _convert(client, study, series, bulk, _instances(client, path), where)
+    except TooLarge:   # a long series (thousands of images): its instances' metadata one by one
+        log.info("DICOMweb %s: series metadata over the size cap, read per instance", where)
+    instances: list = []
+    for obj in paged(client, f"/studies/{study}/series/{series}/instances", {"includefield": ["00080018"]}):
+        sop = tag_value(obj, SOP_UID)
+        if isinstance(sop, str) and _UID.match(sop):
+            instances += _instances(client, f"/studies/{study}/series/{series}/instances/{sop}/metadata")
+    return _convert(client, study, series, bulk, instances, where)
+
+
+def _instances(client: HttpClient, path: str) -> list:
+    """The instances of one WADO-RS metadata answer: cut lazily when indented, else parsed whole."""
     body = client.get_body(path)
     try:
         lazy = lazy_instances(body)
         if lazy is not None:
-            return _convert(client, study, series, bulk, lazy, where)
+            return lazy
     except Cut:
         pass   # a layout the cuts do not fit: parsed whole, as strictly as any answer
     instances = client.parse_json(body, path)
     if not isinstance(instances, list):
-        raise NetworkError("WADO-RS metadata answer is not a JSON array", path=where,
+        raise NetworkError("WADO-RS metadata answer is not a JSON array", path=client.shown + path,
                            fix="check the server's WADO-RS support (PS3.18 10.4, series metadata)")
-    return _convert(client, study, series, bulk, instances, where)
+    return instances
+
+
+def paged(client: HttpClient, path: str, params: dict[str, Any]) -> Iterator[dict]:
+    """QIDO-RS results across pages (limit/offset), bounded."""
+    offset = 0
+    for _ in range(MAX_PAGES):
+        page = client.get_json(path, {**params, "limit": PAGE, "offset": offset})
+        if not isinstance(page, list):
+            raise NetworkError("QIDO-RS answer is not a JSON array", path=client.shown + path,
+                               fix="check that the URL is the DICOMweb root")
+        yield from page
+        if len(page) < PAGE:
+            return
+        offset += len(page)
 
 
 def _convert(client: HttpClient, study: str, series: str, bulk: str, instances: list, where: str) -> SeriesRead:

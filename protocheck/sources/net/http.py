@@ -98,6 +98,10 @@ STEP = 1024 * 1024          # decoded bytes produced per call
 _DECODERS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": 32 + zlib.MAX_WBITS}
 
 
+class TooLarge(NetworkError):
+    """An answer larger than the client's cap (as sent or decoded): not read."""
+
+
 class ForeignURL(NetworkError):
     """A URL named by the server points at another scheme, host or port than the base URL: not fetched."""
 
@@ -324,7 +328,7 @@ class HttpClient:
                                path=shown, fix="check the server: it sends too slowly")
 
     def _too_big(self, shown: str) -> None:
-        raise NetworkError(f"the answer is larger than {self.max_bytes // (1024 * 1024)} MiB (as sent or "
+        raise TooLarge(f"the answer is larger than {self.max_bytes // (1024 * 1024)} MiB (as sent or "
                            "once decompressed): not read", path=shown,
                            fix="ask for less (one study with --study) or check the server")
 

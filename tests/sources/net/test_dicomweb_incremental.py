@@ -92,3 +92,19 @@ def test_concurrency_out_of_range_is_an_input_error(dicomweb_env, orthanc):
     with pytest.raises(InputError, match="--concurrency") as info:
         scan_dicomweb(orthanc.dicomweb, ScanOptions(), concurrency=0)
     assert "from 1 to" in str(info.value)
+
+
+def test_series_over_the_size_cap_are_read_per_instance(dicomweb_env, orthanc_loaded, monkeypatch, counted):
+    """A series whose metadata answer exceeds the cap is read instance by instance: the same result."""
+    import functools
+
+    import protocheck.sources.dicomweb as dicomweb
+    server, _ = orthanc_loaded
+    counts, _ = counted
+    whole = scan_dicomweb(server.dicomweb, ScanOptions())
+    per_series = counts["wado-metadata"]
+    counts.clear()
+    monkeypatch.setattr(dicomweb, "HttpClient", functools.partial(dicomweb.HttpClient, max_bytes=2_000_000))
+    capped = scan_dicomweb(server.dicomweb, ScanOptions())
+    assert counts["wado-metadata"] > 2 * per_series       # long series' instances one by one
+    assert _digest(capped) == _digest(whole)
