@@ -76,6 +76,8 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--insecure", action="store_true", help="do not verify TLS certificates (testing only)")
     g.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
                    help="seconds to wait for each answer of a slow server (default 30)")
+    g.add_argument("--concurrency", type=int, default=4, metavar="N",
+                   help="series metadata requests sent at once (default 4, at most 64)")
 
 
 def _add_key_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:

@@ -36,7 +36,8 @@ def network_options(args: argparse.Namespace) -> NetworkOptions:
     """The NetworkOptions of the command-line flags (used by network inputs only)."""
     return NetworkOptions(study=getattr(args, "study", None), since=getattr(args, "since", None),
                           auth_file=getattr(args, "auth_file", None), ca_bundle=getattr(args, "ca_bundle", None),
-                          insecure=bool(getattr(args, "insecure", False)), timeout=getattr(args, "timeout", 30.0))
+                          insecure=bool(getattr(args, "insecure", False)), timeout=getattr(args, "timeout", 30.0),
+                          concurrency=getattr(args, "concurrency", 4))
 
 
 def cache_dir(args: argparse.Namespace) -> Path | None:

@@ -14,13 +14,14 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from pydicom.dataelem import RawDataElement, convert_raw_data_element
 from pydicom.dataset import Dataset
 from pydicom.tag import BaseTag, Tag
 
 from protocheck.errors import InputError, NetworkError
+from protocheck.sources.dicom_json_raw import Unusual, raw_dataset
 from protocheck.model import ScanResult, SkippedFile
 from protocheck.sources.options import ScanOptions
 
@@ -94,6 +95,10 @@ def dataset_from_json(obj: dict[str, Any], fetch_bulk: BulkFetcher | None = None
     if not isinstance(obj, dict):
         raise NetworkError("a DICOM JSON instance is not a JSON object", path=where or None,
                            fix="check that the server implements WADO-RS metadata (PS3.18 Annex F)")
+    try:
+        return raw_dataset(obj, _raw_bulk(fetch_bulk, wanted))
+    except Unusual:
+        pass   # pydicom's converter reads it (and says what is wrong)
     handler = _BulkHandler(fetch_bulk, wanted) if fetch_bulk is not None else None
     if handler is None:
         obj = _no_bulk(obj, frozenset())   # nothing to fetch: no handler, no per-element inspection
@@ -109,6 +114,13 @@ def dataset_from_json(obj: dict[str, Any], fetch_bulk: BulkFetcher | None = None
         _drop(ds, handler.dropped)
     _retype_un(ds)
     return ds
+
+
+def _raw_bulk(fetch: BulkFetcher | None, wanted: Callable[[int], bool]) -> Callable[[int, str], bytes | None]:
+    """The raw converter's bulk data callback: fetch a wanted element's value, leave the others out."""
+    def bulk(tag: int, uri: str) -> bytes | None:
+        return fetch(uri) if fetch is not None and wanted(tag) else None
+    return bulk
 
 
 def _no_bulk(value: Any, keep: frozenset[str]) -> Any:
@@ -127,24 +139,33 @@ def _no_bulk(value: Any, keep: frozenset[str]) -> Any:
     return out
 
 
-def prune_instance(obj: dict[str, Any], last_group: int | None, keep_bulk: frozenset[str] = frozenset()
-                   ) -> dict[str, Any]:
+def prune_instance(obj: dict[str, Any], last_group: int | None,
+                   keep_bulk: frozenset[str] | None = frozenset()) -> dict[str, Any]:
     """What a partial file read would see: top-level groups up to ``last_group`` (None keeps all),
-    without bulk data except the ``keep_bulk`` tags (8 hex digits). Converting less is much faster."""
+    without bulk data except the ``keep_bulk`` tags (8 hex digits; None: bulk data left for the converter's
+    ``wanted`` to decide, no copy made). Converting less is much faster."""
     if last_group is not None:
-        obj = {t: e for t, e in obj.items() if len(t) == 8 and int(t[:4], 16) <= last_group}
-    return _no_bulk(obj, keep_bulk)
+        obj = {t: e for t, e in obj.items() if _group(t) <= last_group}
+    return obj if keep_bulk is None else _no_bulk(obj, keep_bulk)
 
 
-def has_bulk(obj: dict[str, Any], tag: str) -> bool:
+def _group(tag: str) -> int:
+    """The group of an 8-hex-digit key; 0 for a malformed key (kept: the converter reports it)."""
+    try:
+        return int(tag[:4], 16) if len(tag) == 8 else 0
+    except ValueError:
+        return 0
+
+
+def has_bulk(obj: Mapping[str, Any], tag: str) -> bool:
     """True when the top-level element ``tag`` (8 hex digits) is given by BulkDataURI."""
     elem = obj.get(tag)
     return isinstance(elem, dict) and "BulkDataURI" in elem
 
 
-def tag_value(obj: dict[str, Any], tag: int) -> Any:
+def tag_value(obj: Mapping[str, Any], tag: int) -> Any:
     """The first value of ``tag`` in a DICOM JSON object (QIDO result), or None."""
-    if not isinstance(obj, dict):
+    if not isinstance(obj, Mapping):
         return None
     elem = obj.get(f"{Tag(tag):08X}")
     if not isinstance(elem, dict):

@@ -1,29 +1,31 @@
-"""DICOMweb input: QIDO-RS lists studies and series, WADO-RS *metadata* (one request per series) gives
-the headers, which go through the same DICOM collector as files. Pixels are never requested; a bulk data
-value is fetched only for private elements of the first instance of a series (e.g. Siemens CSA headers)."""
+"""DICOMweb input: QIDO-RS lists studies and series, WADO-RS *metadata* (one request per series, a few series
+at once: ``--concurrency``) gives the headers, which go through the same DICOM collector as files (series reading:
+``dicomweb_series``). Pixels are never requested; a bulk data value is fetched only for private elements of the
+first instance of a series (e.g. Siemens CSA headers). With a cache folder, a study whose QIDO-RS answer (date,
+time, series and instance counts) is unchanged is taken from the index (``storage/web_index``): a re-audit with
+nothing new sends QIDO-RS queries only."""
 
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import logging
 import os
 import re
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Iterator
 
 from protocheck.errors import InputError, NetworkError
 from protocheck.model import ScanResult, SkippedFile
-from protocheck.sources.dicom_json import dataset_from_json, has_bulk, prune_instance, tag_value
-from protocheck.sources.net.http import ForeignURL, HttpClient, load_credentials, safe_url
+from protocheck.sources.dicom_json import tag_value
+from protocheck.sources.dicomweb_series import SeriesRead, paged, read_series
+from protocheck.sources.net.http import HttpClient, load_credentials, safe_url
 from protocheck.sources.options import ScanOptions
 
 log = logging.getLogger("protocheck.dicomweb")
 
-STUDY_UID, SERIES_UID, SOP_UID = 0x0020000D, 0x0020000E, 0x00080018
-MODALITY, INSTANCE_NUMBER = 0x00080060, 0x00200013
-MANUFACTURER, SOP_CLASS = 0x00080070, 0x00080016
-CSA_IMAGE = "00291010"
-PAGE = 500
-MAX_PAGES = 10_000
+STUDY_UID, SERIES_UID, MODALITY = 0x0020000D, 0x0020000E, 0x00080060
 IMAGE_MODALITIES = {"MR", "", None}
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 
@@ -53,135 +55,232 @@ def _check_uid(uid: str, what: str) -> str:
     return uid
 
 
-def _paged(client: HttpClient, path: str, params: dict[str, Any]) -> Iterator[dict]:
-    """QIDO-RS results across pages (limit/offset), bounded."""
-    offset = 0
-    for _ in range(MAX_PAGES):
-        page = client.get_json(path, {**params, "limit": PAGE, "offset": offset})
-        if not isinstance(page, list):
-            raise NetworkError("QIDO-RS answer is not a JSON array", path=client.shown + path,
-                               fix="check that the URL is the DICOMweb root")
-        yield from page
-        if len(page) < PAGE:
-            return
-        offset += len(page)
+STUDY_FIELDS = ["0020000D", "00080020", "00080030", "00201206", "00201208"]   # UID, date, time, series, instances
+SERIES_FIELDS = ["0020000E", "00080060", "00201209"]   # UID, modality, instances
+
+
+def _study_rows(client: HttpClient, study: str | None, since: str | None) -> list[tuple[str, bytes | None]]:
+    """(StudyInstanceUID, what QIDO-RS says of it: date, time, series and instance counts, or None when the
+    server gives no counts) of the studies to read, in the server's order."""
+    params: dict[str, Any] = {"includefield": STUDY_FIELDS}
+    if study:
+        params["StudyInstanceUID"] = _check_uid(study, "--study")
+    elif since:
+        params["StudyDate"] = f"{since}-"
+    rows: dict[str, bytes | None] = {}
+    try:
+        for obj in paged(client, "/studies", params):
+            uid = tag_value(obj, STUDY_UID)
+            if isinstance(uid, str) and uid not in rows and (not study or uid == study):
+                rows[uid] = _seen([tag_value(obj, int(t, 16)) for t in STUDY_FIELDS[1:]], counts=(2, 3))
+    except NetworkError:
+        if not study:
+            raise
+        rows.clear()   # one study asked for: its series query says what is wrong (or reads it without the index)
+    if study and study not in rows:
+        rows[study] = None   # not listed (or a server without study QIDO): read it, the server says what is wrong
+    return list(rows.items())
 
 
 def _studies(client: HttpClient, study: str | None, since: str | None) -> list[str]:
-    if study:
-        return [_check_uid(study, "--study")]
-    params: dict[str, Any] = {"includefield": "0020000D"}
-    if since:
-        params["StudyDate"] = f"{since}-"
-    uids = []
-    for obj in _paged(client, "/studies", params):
-        uid = tag_value(obj, STUDY_UID)
-        if isinstance(uid, str) and uid not in uids:
-            uids.append(uid)
-    return uids
+    """The StudyInstanceUIDs to read (one, or every study since a date)."""
+    return [uid for uid, _ in _study_rows(client, study, since)]
 
 
-def _instance_key(obj: dict) -> tuple:
-    num = tag_value(obj, INSTANCE_NUMBER)
-    try:
-        num = int(num)
-    except (TypeError, ValueError):
-        num = 1 << 30
-    return (num, str(tag_value(obj, SOP_UID) or ""))
-
-
-def _per_file_plan(first: dict) -> tuple[int | None, frozenset[str]]:
-    """How later instances of a series are read: the partial-read group cut and the bulk tags to fetch."""
-    from protocheck.sources.dicom import vendors
-    from protocheck.sources.dicom.sopclass import MULTIFRAME_SOPS
-
-    manufacturer = str(tag_value(first, MANUFACTURER) or "")
-    if str(tag_value(first, SOP_CLASS) or "") in MULTIFRAME_SOPS:
-        return None, frozenset()
-    keep: frozenset[str] = frozenset()
-    if vendors.vendor_name(manufacturer) == "siemens" and "0019100C" not in first \
-            and has_bulk(first, CSA_IMAGE):
-        keep = frozenset({CSA_IMAGE})   # per-file b-value only in the CSA image header: fetch it per file
-    return vendors.per_file_last_group(manufacturer), keep
-
-
-def _add_series(client: HttpClient, collector: Any, result: ScanResult, study: str, series: str,
-                bulk: str) -> int:
-    """Fetch one series' metadata (one request) and feed its instances to the collector."""
-    path = f"/studies/{study}/series/{series}/metadata"
-    where = client.shown + path
-    instances = client.get_json(path)
-    if not isinstance(instances, list):
-        raise NetworkError("WADO-RS metadata answer is not a JSON array", path=where,
-                           fix="check the server's WADO-RS support")
-    instances = sorted((o for o in instances if isinstance(o, dict)), key=_instance_key)
-    plan: tuple[int | None, frozenset[str]] = (None, frozenset())
-    foreign: list[str] = []
-
-    def same_host_bulk(uri: str) -> bytes | None:
+def _seen(values: list[Any], counts: tuple[int, ...]) -> bytes | None:
+    """QIDO-RS values as the index keeps them; None unless every count is a number (nothing to compare)."""
+    for i in counts:
         try:
-            return client.get_bulk(uri)
-        except ForeignURL as exc:
-            foreign.append(exc.reason)
+            values[i] = int(values[i])
+        except (TypeError, ValueError, OverflowError):
             return None
+    return json.dumps([v if isinstance(v, (str, int, float)) else None for v in values]).encode()
 
-    for i, obj in enumerate(instances):
-        sop = tag_value(obj, SOP_UID) or f"instance{i + 1}"
-        name = f"{study}/{series}/{sop}"
-        fetch = same_host_bulk if bulk == "all" or (bulk == "first" and i == 0) else None
-        if i == 0:
-            plan = _per_file_plan(obj)
-        elif bulk != "all":
-            obj = prune_instance(obj, plan[0], plan[1] if bulk == "first" else frozenset())
-            fetch = same_host_bulk if plan[1] and bulk == "first" else None
-        try:
-            ds = dataset_from_json(obj, fetch, where=where)
-        except NetworkError as exc:
-            result.skipped.append(SkippedFile(name, exc.reason, kind="invalid"))
-            continue
-        collector.add_dataset(ds, name)
-    if foreign:
-        result.skipped.append(SkippedFile(f"{study}/{series}", f"{len(foreign)} bulk data value(s) not "
-                                          f"fetched: {foreign[0]}", kind="ignored"))
-    return len(instances)
+
+def _series_rows(client: HttpClient, study: str) -> tuple[list[tuple[str, Any]], bytes | None]:
+    """([(SeriesInstanceUID, Modality)], the series list with instance counts as the index keeps it)."""
+    rows: list[tuple[str, Any]] = []
+    seen: list[Any] = []
+    for obj in paged(client, f"/studies/{study}/series", {"includefield": SERIES_FIELDS}):
+        uid = tag_value(obj, SERIES_UID)
+        if isinstance(uid, str):
+            rows.append((uid, tag_value(obj, MODALITY)))
+            seen.append(_seen([uid, tag_value(obj, MODALITY), tag_value(obj, 0x00201209)], counts=(2,)))
+    listed = None if any(v is None for v in seen) else b"\n".join(sorted(v for v in seen if v is not None))
+    return rows, listed
+
+
+class _Pipeline:
+    """Series metadata fetched and converted by up to ``concurrency`` threads, folded here in series order."""
+
+    def __init__(self, client: HttpClient, bulk: str, concurrency: int) -> None:
+        self.client, self.bulk = client, bulk
+        self.pool = ThreadPoolExecutor(max(1, concurrency), thread_name_prefix="protocheck-dicomweb")
+        self.window = max(1, concurrency) + 1
+        self.pending: deque[tuple[Future, Any]] = deque()
+
+    def submit(self, study: str, series: str, tag: Any) -> Iterator[tuple[SeriesRead, Any]]:
+        """Queue one series; yields the series that are done in order while too many are pending."""
+        self.pending.append((self.pool.submit(read_series, self.client, study, series, self.bulk), tag))
+        while len(self.pending) > self.window:
+            yield self._next()
+
+    def drain(self) -> Iterator[tuple[SeriesRead, Any]]:
+        """Every series still pending, in order."""
+        while self.pending:
+            yield self._next()
+
+    def _next(self) -> tuple[SeriesRead, Any]:
+        future, tag = self.pending.popleft()
+        return future.result(), tag
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _Study:
+    """One study being read: its own collector, so its result can be kept in the index on its own."""
+
+    def __init__(self, uid: str, seen: bytes | None, root: str, options: ScanOptions) -> None:
+        from protocheck.sources.dicom.collector import DicomCollector
+        self.uid, self.seen = uid, seen
+        self.collector = DicomCollector(root, options)
+        self.extra: list[SkippedFile] = []
+        self.left = 0          # series queued and not folded yet
+        self.listed = False    # every series of the study queued
+
+    def fold(self, read: SeriesRead) -> None:
+        """Add one series' items to this study's collector, in instance order."""
+        for item in read.items:
+            if isinstance(item, SkippedFile):   # an instance whose JSON cannot be read as a dataset
+                self.extra.append(item)
+            elif isinstance(item, tuple):
+                self.collector.add_dataset(item[1], item[0])
+            else:
+                self.collector.add_record(item)
+        self.extra.extend(read.notes)
+
+    def finish(self, url: str) -> ScanResult:
+        """This study's result, marked as read over DICOMweb."""
+        result = self.collector.finish()
+        for exam in result.exams:
+            exam.source_kind = "dicomweb"
+            for acq in exam.acquisitions:
+                acq.source_kind = "dicomweb"
+        result.roots = [safe_url(url)]
+        result.skipped.extend(self.extra)
+        return result
+
+
+DEFAULT_CONCURRENCY = 4
+MAX_CONCURRENCY = 64
 
 
 def scan_dicomweb(url: str, options: ScanOptions, study: str | None = None, since: str | None = None, *,
                   auth_file: str | os.PathLike | None = None, ca_bundle: str | os.PathLike | None = None,
                   insecure: bool = False, timeout: float = 30.0, retries: int = 3,
-                  bulk: str = "first") -> ScanResult:
-    """Scan the studies of a DICOMweb server (one study, or all since a date) into a ScanResult."""
-    from protocheck.sources.dicom.collector import DicomCollector
+                  bulk: str = "first", concurrency: int | None = None) -> ScanResult:
+    """Scan the studies of a DICOMweb server (one study, or all since a date) into a ScanResult.
 
+    With a cache folder (``options.cache_dir``), a study whose QIDO-RS answer is unchanged since it was read
+    is taken from the index without any WADO-RS request; ``concurrency`` series are fetched at once."""
     if bulk not in ("first", "all", "none"):
         raise InputError(f"bulk={bulk!r}", fix="use 'first', 'all' or 'none'")
+    if concurrency is None:
+        concurrency = options.network.concurrency if options.network is not None else DEFAULT_CONCURRENCY
+    if not isinstance(concurrency, int) or not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise InputError(f"--concurrency {concurrency!r} is out of range", where="--concurrency",
+                         fix=f"give a number of parallel series requests from 1 to {MAX_CONCURRENCY} "
+                             f"(default {DEFAULT_CONCURRENCY})")
     client = HttpClient(url, credentials=load_credentials(auth_file), ca_bundle=ca_bundle,
-                        insecure=insecure, timeout=timeout, retries=retries)
+                        insecure=insecure, timeout=timeout, retries=retries, pool=concurrency)
     since = normalize_since(since)
-    collector = DicomCollector(client.shown, options)
-    extra = ScanResult()
-    n_series = n_instances = 0
-    for s_uid in _studies(client, study, since):
-        for obj in _paged(client, f"/studies/{s_uid}/series", {}):
-            x_uid = tag_value(obj, SERIES_UID)
-            if not isinstance(x_uid, str):
-                continue
-            modality = tag_value(obj, MODALITY)
-            if modality not in IMAGE_MODALITIES:
-                extra.skipped.append(SkippedFile(f"{s_uid}/{x_uid}", f"series of modality {modality}, "
-                                                 "not MR: not read", kind="ignored"))
-                continue
-            n_instances += _add_series(client, collector, extra, s_uid, x_uid, bulk)
-            n_series += 1
-            if options.progress:
-                options.progress(n_instances, n_series, f"{s_uid}/{x_uid}")
-    result = collector.finish()
-    for exam in result.exams:
-        exam.source_kind = "dicomweb"
-        for acq in exam.acquisitions:
-            acq.source_kind = "dicomweb"
-    result.roots = [safe_url(url)]
-    result.skipped.extend(extra.skipped)
-    log.info("DICOMweb %s: %d series, %d instances, %d HTTP requests", client.shown, n_series,
-             n_instances, client.requests_made)
+    from protocheck.storage.web_index import open_web_index
+    index = open_web_index(options.cache_dir, client.shown, options, bulk)
+    try:
+        result = _Scan(client, url, options, bulk, concurrency, index).run(study, since)
+    finally:
+        if index is not None:
+            index.close()
+    log.info("DICOMweb %s: %d HTTP requests", client.shown, client.requests_made)
     return result
+
+
+class _Scan:
+    """One scan: studies listed, unchanged ones taken from the index, the others read through the pipeline."""
+
+    def __init__(self, client: HttpClient, url: str, options: ScanOptions, bulk: str, concurrency: int,
+                 index: Any) -> None:
+        self.client, self.url, self.options, self.index = client, url, options, index
+        self.pipeline = _Pipeline(client, bulk, concurrency)
+        self.results: dict[str, ScanResult] = {}
+        self.seen: dict[str, bytes | None] = {}
+        self.n_series = self.n_instances = 0
+
+    def run(self, study: str | None, since: str | None) -> ScanResult:
+        """Scan the studies asked for; the parts in the server's study order, exams sorted as a collector does."""
+        rows = _study_rows(self.client, study, since)
+        try:
+            todo = [(uid, seen) for uid, seen in rows
+                    if not self._cached(uid, b"study:" + seen if seen is not None else None)]
+            # every series list asked for at once, before any metadata: a server that answers one request at a
+            # time (Orthanc) would otherwise keep each listing waiting behind the series being read
+            listings = [self.pipeline.pool.submit(_series_rows, self.client, uid) for uid, _ in todo]
+            for (uid, seen), listing in zip(todo, listings):
+                self._study(uid, seen, *listing.result())
+            for read, st in self.pipeline.drain():
+                self._fold(read, st)
+        finally:
+            self.pipeline.close()
+        out = ScanResult(roots=[safe_url(self.url)])
+        for uid, _ in rows:
+            part = self.results[uid]
+            out.exams.extend(part.exams)
+            out.skipped.extend(part.skipped)
+            out.n_files_seen += part.n_files_seen
+        out.exams.sort(key=lambda e: (e.folder, e.key))
+        if self.index is not None and all(v is not None for v in self.seen.values()):
+            out.digest = self.index.digest(self.seen)
+        return out
+
+    def _cached(self, uid: str, seen: bytes | None) -> bool:
+        self.seen[uid] = seen
+        if seen is None or self.index is None:
+            return False
+        part = self.index.load(uid, seen)
+        if part is None:
+            return False
+        self.results[uid] = part
+        return True
+
+    def _study(self, uid: str, seen: bytes | None, series: list[tuple[str, Any]], listed: bytes | None) -> None:
+        if seen is None and self._cached(uid, b"series:" + listed if listed is not None else None):
+            return
+        st = _Study(uid, self.seen[uid], self.client.shown, self.options)
+        for x_uid, modality in series:
+            if modality not in IMAGE_MODALITIES:
+                st.extra.append(SkippedFile(f"{uid}/{x_uid}", f"series of modality {modality}, "
+                                            "not MR: not read", kind="ignored"))
+                continue
+            st.left += 1
+            for read, done in self.pipeline.submit(uid, x_uid, st):
+                self._fold(read, done)
+        st.listed = True
+        if st.left == 0:
+            self._finish(st)
+
+    def _fold(self, read: SeriesRead, st: _Study) -> None:
+        st.fold(read)
+        st.left -= 1
+        self.n_series += 1
+        self.n_instances += read.n_instances
+        if self.options.progress:
+            self.options.progress(self.n_instances, self.n_series, f"{read.study}/{read.series}")
+        if st.left == 0 and st.listed:
+            self._finish(st)
+
+    def _finish(self, st: _Study) -> None:
+        result = st.finish(self.url)
+        self.results[st.uid] = result
+        if self.index is not None and st.seen is not None:
+            self.index.store(st.uid, st.seen, result)

@@ -27,6 +27,7 @@ class NetworkOptions:
     ca_bundle: Path | None = None           # CA bundle (PEM) to verify the server's TLS with
     insecure: bool = False                  # do not verify TLS certificates (testing only)
     timeout: float = 30.0                   # seconds to wait for each answer
+    concurrency: int = 4                    # series metadata requests at once (threads), 1-64
 
 
 @dataclass

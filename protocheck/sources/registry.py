@@ -66,7 +66,8 @@ def _scan_dicomweb(url: str, options: ScanOptions) -> ScanResult:
     from protocheck.sources.dicomweb import scan_dicomweb
     net = options.network or NetworkOptions()
     return scan_dicomweb(url, options, study=net.study, since=net.since, auth_file=net.auth_file,
-                         ca_bundle=net.ca_bundle, insecure=net.insecure, timeout=net.timeout)
+                         ca_bundle=net.ca_bundle, insecure=net.insecure, timeout=net.timeout,
+                         concurrency=net.concurrency)
 
 
 def _scan_archive(path: str, options: ScanOptions) -> ScanResult:

@@ -33,7 +33,8 @@ def test_each_input_is_claimed_by_its_source(tmp_path: Path) -> None:
 
 
 def test_url_on_the_command_line_carries_the_network_options(monkeypatch, tmp_path: Path, capsys) -> None:
-    """A DICOMweb URL goes through sources.scan like any input; --study/--since/--timeout reach the source."""
+    """A DICOMweb URL goes through sources.scan like any input; --study/--since/--timeout/--concurrency reach the
+    source."""
     seen: dict = {}
 
     def fake_scan(url, options, **kwargs):
@@ -43,10 +44,11 @@ def test_url_on_the_command_line_carries_the_network_options(monkeypatch, tmp_pa
     import protocheck.sources.dicomweb as dicomweb
     monkeypatch.setattr(dicomweb, "scan_dicomweb", fake_scan)
     main(["check", "https://pacs.example/dicom-web", "--study", "1.2.3", "--since", "20240101", "--timeout", "7",
-          "--format", "json", "--no-cache"])
+          "--concurrency", "6", "--format", "json", "--no-cache"])
     capsys.readouterr()
     assert seen["url"] == "https://pacs.example/dicom-web"
     assert (seen["study"], seen["since"], seen["timeout"], seen["insecure"]) == ("1.2.3", "20240101", 7.0, False)
+    assert seen["concurrency"] == 6 == seen["network"].concurrency
     assert isinstance(seen["network"], NetworkOptions)
 
 

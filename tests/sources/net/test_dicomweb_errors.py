@@ -124,3 +124,12 @@ def test_credentials_sources(tmp_path):
         load_credentials(f, env={})
     with pytest.raises(NetworkError, match="cannot read"):
         load_credentials(tmp_path / "missing", env={})
+
+
+def test_compressed_answers_are_asked_only_from_other_machines():
+    """A loopback server is asked for plain answers (compressing costs it more than it saves), others gzip."""
+    from protocheck.sources.net.http import HttpClient
+    for url in ("http://127.0.0.1:8042/dicom-web", "http://localhost/dicom-web", "http://[::1]:80/dicom-web"):
+        assert HttpClient(url).encodings == "identity", url
+    assert HttpClient("https://pacs.example.org/dicom-web").encodings == "gzip, deflate"
+    assert HttpClient("http://10.0.0.7/dicom-web").encodings == "gzip, deflate"
