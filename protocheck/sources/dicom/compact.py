@@ -220,6 +220,10 @@ class DenseIntSet:
             return
         lo = min(self.lo, other.lo)
         hi = max(self.lo + (len(self.bits) << 3), other.lo + (len(other.bits) << 3))
+        if (hi - lo) >> 3 > 16 * (self.n + other.n) + 1024:   # too sparse: never build a huge joint bitmap
+            for v in other:
+                self.add(v)
+            return
         joined = (int.from_bytes(self.bits, "little") << (self.lo - lo)) | \
             (int.from_bytes(other.bits, "little") << (other.lo - lo))
         n = joined.bit_count()

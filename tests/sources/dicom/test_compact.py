@@ -124,3 +124,20 @@ def test_joined_hash_sets_check_and_add_as_one_set(groups, extra):
     assert len(whole) == len(seen) and sorted(whole._stored()) == sorted(seen)
     assert whole.add_new(extra) == (extra not in seen)
     assert len(whole) == len(seen | {extra}) and sorted(whole._stored()) == sorted(seen | {extra})
+
+
+def test_joining_bitmaps_far_apart_never_builds_a_huge_bitmap():
+    """Instance numbers 1 and 2**40 in two blocks (hostile or odd headers): the union must not shift a bitmap by
+    2**40 bits (128 GiB) before noticing the range is too sparse (it once did: the test run was OOM-killed)."""
+    import tracemalloc
+    a, b = DenseIntSet(), DenseIntSet()
+    for v in (1, 2, 3):
+        a.add(v)
+    for v in (2**40, 2**40 + 1):
+        b.add(v)
+    tracemalloc.start()
+    a.union(b)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert sorted(a) == [1, 2, 3, 2**40, 2**40 + 1] and len(a) == 5
+    assert peak < 1 << 20
