@@ -9,6 +9,7 @@ of every folder above it (bind mounts, case-insensitive names and links all comp
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Iterable
@@ -55,6 +56,26 @@ def check_target(target: str | os.PathLike[str], roots: Iterable[str | os.PathLi
                           path=str(path), where=what, fix="write it to a folder outside the exam/dataset")
 
 
+def _special(path: Path) -> bool:
+    """True for an existing target that is not a regular file or a folder (a device, a FIFO, a socket)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def _write_through(path: Path, data: str | bytes | Iterable[str], what: str) -> Path:
+    try:
+        with open(path, "wb") as fh:
+            for block in (data,) if isinstance(data, (str, bytes)) else data:
+                fh.write(block.encode("utf-8") if isinstance(block, str) else block)
+    except OSError as exc:
+        raise ReportError(f"cannot write the output: {exc.strerror or exc}", path=str(path), where=what,
+                          fix="choose a writable path") from None
+    return path
+
+
 def write_atomic(target: str | os.PathLike[str], data: str | bytes | Iterable[str], what: str = "-o") -> Path:
     """Write ``data`` (or its text blocks, as they come) to a fresh temporary file beside ``target`` and rename
     it over ``target``."""
@@ -62,6 +83,8 @@ def write_atomic(target: str | os.PathLike[str], data: str | bytes | Iterable[st
     if path.is_dir() and not path.is_symlink():
         raise ReportError("is a folder, not a file name", path=str(path), where=what,
                           fix=f"give a file name, e.g. {path / 'report'}")
+    if _special(path):   # /dev/null, a FIFO, a terminal: written into, never replaced by a regular file
+        return _write_through(path, data, what)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

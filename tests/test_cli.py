@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import jsonschema
@@ -184,3 +185,23 @@ def test_progress_line_on_a_terminal_shows_files_series_and_rate(monkeypatch):
         options.progress(12_000, 3, "a/b")
     assert options.progress is None
     assert shown and shown[-1].startswith("reading headers: 12,000 files, 3 series, ") and shown[-1].endswith(" files/s")
+
+
+def test_output_to_a_fifo_or_device_is_written_into_not_replaced(tmp_path):
+    """``-o /dev/null`` (or a FIFO) must never be renamed over: as root that turned /dev/null into a regular file
+    for the whole machine. The report is written into the special file, which stays what it was."""
+    import stat
+    import threading
+
+    from protocheck.outputs import write_atomic
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()))
+    reader.start()
+    write_atomic(fifo, iter(["a report ", "in blocks"]))
+    reader.join(10)
+    assert got == [b"a report in blocks"] and stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]   # no temporary file left beside it
+    write_atomic(os.devnull, "nothing")
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
