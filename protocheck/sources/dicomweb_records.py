@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping
 
-from protocheck.sources.dicom.extract import FileRecord
+from protocheck.sources.dicom.extract import FileRecord, float_value, int_value, text_value
 from protocheck.sources.dicom.registry import PER_FILE_PRIVATE
 from protocheck.sources.dicom.sopclass import MR_IMAGE
 from protocheck.sources.dicom.vendors import file_diffusion_sample, per_file_plan
@@ -63,24 +63,6 @@ def _one(obj: Mapping[str, Any], tag: str) -> Any:
     if len(vals) > 1:
         raise TypeError(tag)
     return _scalar(vals[0])
-
-
-def _text(v: Any) -> str:
-    return "" if v is None else str(v).strip()
-
-
-def _int(v: Any) -> int | None:
-    try:
-        return None if v is None or v == "" else int(float(v))
-    except (TypeError, ValueError, OverflowError):
-        return None
-
-
-def _float(v: Any) -> float | None:
-    try:
-        return None if v is None or v == "" else float(v)
-    except (TypeError, ValueError):
-        return None
 
 
 def _position(vals: list | None) -> tuple[float, float, float] | None:
@@ -154,22 +136,22 @@ class SeriesRecords:
             return None
 
     def _record(self, obj: Mapping[str, Any], name: str) -> FileRecord | None:
-        sop_class = _text(_one(obj, "00080016"))
+        sop_class = text_value(_one(obj, "00080016"))
         if sop_class != MR_IMAGE or "52009230" in obj or "52009229" in obj:
             return None
         rec = FileRecord(name=name, sop_class=sop_class)
-        rec.sop_uid = _text(_one(obj, "00080018"))
-        rec.series_uid = _text(_one(obj, "0020000E"))
-        rec.study_uid = _text(_one(obj, "0020000D"))
-        rec.manufacturer = _text(_one(obj, "00080070"))
-        rec.instance_number = _int(_one(obj, "00200013"))
+        rec.sop_uid = text_value(_one(obj, "00080018"))
+        rec.series_uid = text_value(_one(obj, "0020000E"))
+        rec.study_uid = text_value(_one(obj, "0020000D"))
+        rec.manufacturer = text_value(_one(obj, "00080070"))
+        rec.instance_number = int_value(_one(obj, "00200013"))
         rec.position = _position(_values(obj, "00200032"))
-        rec.acq_time = _text(_one(obj, "00080032"))
-        rec.echo_time = _float(_one(obj, "00180081"))
+        rec.acq_time = text_value(_one(obj, "00080032"))
+        rec.echo_time = float_value(_one(obj, "00180081"))
         echoes = _values(obj, "00180086")
-        rec.echo_number = _int(_scalar(echoes[0])) if echoes else None
-        rec.image_type = tuple(_text(_scalar(x)).upper() for x in _values(obj, "00080008") or ())
-        rec.n_frames = max(1, _int(_one(obj, "00280008")) or 1)
+        rec.echo_number = int_value(_scalar(echoes[0])) if echoes else None
+        rec.image_type = tuple(text_value(_scalar(x)).upper() for x in _values(obj, "00080008") or ())
+        rec.n_frames = max(1, int_value(_one(obj, "00280008")) or 1)
         sample = self._diffusion(obj, rec.manufacturer)
         if sample is _NOT_PLAIN:
             return None

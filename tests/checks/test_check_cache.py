@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from protocheck.checks import compliance
 from protocheck.checks.compliance import check_scan
 from protocheck.model import ScanResult
 from protocheck.protocol import load_protocol, load_protocol_text
@@ -28,15 +27,6 @@ def tree(dicom_root: Path, tmp_path: Path) -> Path:
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(f, dest)
     return tmp_path / "in"
-
-
-@pytest.fixture()
-def evaluated(monkeypatch) -> list[str]:
-    """The exams actually evaluated (cache hits are not)."""
-    seen: list[str] = []
-    real = compliance.check_exam
-    monkeypatch.setattr(compliance, "check_exam", lambda exam, protocol: seen.append(exam.key) or real(exam, protocol))
-    return seen
 
 
 def _texts(results):

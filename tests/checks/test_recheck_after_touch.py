@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from protocheck.checks import compliance
 from protocheck.cli import main
 from protocheck.sources.dicom import refold
 
@@ -22,15 +21,6 @@ def tree(dicom_root: Path, tmp_path: Path) -> Path:
     for series in SERIES:
         shutil.copytree(dicom_root / series, tmp_path / "in" / series)
     return tmp_path / "in"
-
-
-@pytest.fixture()
-def evaluated(monkeypatch) -> list[str]:
-    """The exams whose rules were evaluated (not answered from the cache)."""
-    seen: list[str] = []
-    real = compliance.check_exam
-    monkeypatch.setattr(compliance, "check_exam", lambda exam, protocol: seen.append(exam.key) or real(exam, protocol))
-    return seen
 
 
 def _run(capsys, *args: str) -> tuple[int, str]:

@@ -105,18 +105,21 @@ def sop_class_of(ds: Dataset) -> str:
     return str(v or "").strip()
 
 
-def _str(v: Any) -> str:
+def text_value(v: Any) -> str:
+    """A value as stripped text ("" when absent): shared with the DICOM JSON reader (dicomweb_records)."""
     return "" if v is None else str(v).strip()
 
 
-def _int(v: Any) -> int | None:
+def int_value(v: Any) -> int | None:
+    """An IS/DS/number value as an int (None when absent or not a finite number)."""
     try:
         return None if v is None or v == "" else int(float(v))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 
-def _float(v: Any) -> float | None:
+def float_value(v: Any) -> float | None:
+    """A DS/number value as a float (None when absent or not a number)."""
     try:
         return None if v is None or v == "" else float(v)
     except (TypeError, ValueError):
@@ -150,16 +153,16 @@ def extract_record(ds: Dataset, name: str, frames: framescan.Frames | None = Non
         rec.skip = SkippedFile(name, verdict, "non-image")
         return rec
     rec.mrs = verdict == "mrs"
-    rec.sop_uid = _str(ds.get("SOPInstanceUID"))
-    rec.series_uid = _str(ds.get("SeriesInstanceUID"))   # top level only: never a nested reference
-    rec.study_uid = _str(ds.get("StudyInstanceUID"))
-    rec.manufacturer = _str(ds.get("Manufacturer"))
-    rec.instance_number = _int(ds.get("InstanceNumber"))
+    rec.sop_uid = text_value(ds.get("SOPInstanceUID"))
+    rec.series_uid = text_value(ds.get("SeriesInstanceUID"))   # top level only: never a nested reference
+    rec.study_uid = text_value(ds.get("StudyInstanceUID"))
+    rec.manufacturer = text_value(ds.get("Manufacturer"))
+    rec.instance_number = int_value(ds.get("InstanceNumber"))
     rec.position = _position(ds.get("ImagePositionPatient"))
-    rec.acq_time = _str(ds.get("AcquisitionTime"))
-    rec.echo_time = _float(ds.get("EchoTime"))
-    rec.echo_number = _int(_first(ds.get("EchoNumbers")))
-    rec.image_type = tuple(_str(x).upper() for x in _multi(ds.get("ImageType")))
+    rec.acq_time = text_value(ds.get("AcquisitionTime"))
+    rec.echo_time = float_value(ds.get("EchoTime"))
+    rec.echo_number = int_value(_first(ds.get("EchoNumbers")))
+    rec.image_type = tuple(text_value(x).upper() for x in _multi(ds.get("ImageType")))
     if enhanced.is_multiframe(ds) and not rec.mrs:
         if frames is not None:
             rec.n_frames, rec.positions = max(1, frames.n), list(frames.positions)
@@ -167,7 +170,7 @@ def extract_record(ds: Dataset, name: str, frames: framescan.Frames | None = Non
         else:
             _fill_frames(ds, rec)
     else:
-        rec.n_frames = max(1, _int(ds.get("NumberOfFrames")) or 1)
+        rec.n_frames = max(1, int_value(ds.get("NumberOfFrames")) or 1)
         sample = vendors.file_diffusion_sample(ds, rec.manufacturer)
         if sample is not None:
             rec.diffusion.append((sample, 1))

@@ -283,3 +283,10 @@ def test_the_command_imports_pydicom_without_numpy_and_still_reads(dicom_root):
     whole = subprocess.run([sys.executable, "-c", code.format(lean=False, path=path)], capture_output=True, text=True)
     assert whole.returncode == 0, whole.stderr
     assert whole.stdout.split() == ["True", "True"]
+
+
+def test_record_values_never_raise_on_numbers_out_of_range():
+    """One converter for the file and the DICOM JSON readers: an IS of "1e999" (infinite) is unknown, not a crash."""
+    from protocheck.sources.dicom.extract import float_value, int_value, text_value
+    assert int_value("1e999") is None and int_value("12") == 12 and int_value(" 7.0 ") == 7 and int_value("") is None
+    assert float_value("x") is None and float_value("2.5") == 2.5 and text_value(None) == "" and text_value(" a ") == "a"
