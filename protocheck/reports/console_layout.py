@@ -123,6 +123,8 @@ def _plain_lines(table: Table, console: Console, options: ConsoleOptions) -> lis
     total = sum(widths) + _GAP * (len(columns) - 1)   # padding 1 each side but the edges, one divider
     if total > options.max_width:
         return None
+    if not all(isinstance(getattr(c, "_cells", None), list) for c in columns):   # rich's own layout changed
+        return None
     cells = [[Text(str(c.header))] + list(c._cells) for c in columns]
     if not all(isinstance(cell, Text) and _plain_cell(cell) for col in cells for cell in col):
         return None

@@ -12,7 +12,7 @@ import marshal
 import pickle
 from typing import TYPE_CHECKING, Any, Iterable
 
-from protocheck.sources.dicom.workers import Payload, _Everything, read_file
+from protocheck.sources.dicom.workers import Payload, read_marked
 
 if TYPE_CHECKING:
     from protocheck.sources.dicom.workers import Pools
@@ -48,16 +48,8 @@ class Queue:
 
     def send(self) -> None:
         if self.open.items:
-            self.open.task = self.pools.get().submit(read_some, self.open.items)
+            self.open.task = self.pools.get().submit(read_marked, self.open.items)
             self.open = Shared()
-
-
-def read_some(items: list[tuple[str, str, bool]]) -> list[Payload]:
-    """In a worker: the payloads of files of several folders, each with a seed only if asked for."""
-    from protocheck.sources.dicom import workers   # the worker's own state (options, series it has seeded)
-    every = _Everything()
-    return [read_file(rel, path, workers._options, workers._seen if seed else every)  # type: ignore[arg-type]
-            for rel, path, seed in items]
 
 
 class Changed:

@@ -94,6 +94,13 @@ def read_batch(batch: list[tuple[str, str]], seeds: bool = True) -> list[Payload
     return [read_file(rel, path, _options, seen) for rel, path in batch]  # type: ignore[arg-type]
 
 
+def read_marked(items: list[tuple[str, str, bool]]) -> list[Payload]:
+    """The payloads of files of several folders (a re-check's shared task), each with a seed only where marked."""
+    every = _Everything()
+    return [read_file(rel, path, _options, _seen if seed else every)  # type: ignore[arg-type]
+            for rel, path, seed in items]
+
+
 class Pools:
     """The worker processes, started on first use (None with one worker).
 
