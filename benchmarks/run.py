@@ -23,6 +23,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import resource
 import shutil
 import statistics
@@ -33,17 +34,63 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+# dcm2niix: BIDS sidecars only; every folder level (its default depth, 5, misses the corpus's deepest files); one
+# sidecar per series (its default name, here "%f_%p_%t_%s", is the same for every copy of a series: later copies
+# would overwrite earlier ones)
+D2N_ARGS = ("-b", "o", "-d", "9", "-f", "%p_%s_%j")
 REAUDITS = 3   # re-audits per round (each a fresh process), the median taken: a 0.1 s run is at the machine's mercy
 
 
-def _uids(path: str) -> list[bytes]:
+def _header(path: str) -> tuple[list[bytes], tuple[bytes, int, bytes]]:
+    """The file's Study/Series/SOP Instance UIDs and its pixel tail (see ``_pixel_tail``)."""
     import pydicom
     try:
-        ds = pydicom.dcmread(path, stop_before_pixels=True, force=True,
-                             specific_tags=["StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"])
+        ds = pydicom.dcmread(path, force=True)
     except Exception:  # noqa: BLE001 - not DICOM: copied unchanged
-        return []
-    return [str(ds.get(k, "") or "").encode() for k in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")]
+        return [], NO_PIXELS
+    uids = [str(ds.get(k, "") or "").encode() for k in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")]
+    return uids, _pixel_tail(ds)
+
+
+NO_PIXELS = (b"", 0, b"")
+
+
+def _pixel_tail(ds: object) -> tuple[bytes, int, bytes]:
+    """The Pixel Data element the shared header-only file lost, as (element header, zero bytes, trailer): an
+    image's files carry their pixels, and dcm2niix converts (writes a sidecar for) only files that do. The zeros
+    are written as a hole (a sparse file): disk use stays that of the headers. Non-images (no Rows/Columns),
+    big-endian or deflated files, and files with elements after (7FE0,0010) get nothing."""
+    import struct
+    from pydicom.uid import UID
+    try:
+        ts = UID(str(ds.file_meta.get("TransferSyntaxUID", "1.2.840.10008.1.2")))   # type: ignore[attr-defined]
+        if ("Rows" not in ds or "Columns" not in ds or "PixelData" in ds or max(ds.keys()) >= 0x7FE00010  # type: ignore[operator,attr-defined]
+                or ts.is_deflated or not ts.is_little_endian):
+            return NO_PIXELS
+        size = (int(ds.Rows) * int(ds.Columns) * int(ds.get("NumberOfFrames", 1) or 1)   # type: ignore[attr-defined]
+                * int(ds.get("SamplesPerPixel", 1) or 1) * ((int(ds.get("BitsAllocated", 16) or 16) + 7) // 8))  # type: ignore[attr-defined]
+    except (TypeError, ValueError, AttributeError):
+        return NO_PIXELS
+    size += size & 1
+    tag = struct.pack("<HH", 0x7FE0, 0x0010)
+    if ts.is_compressed:   # encapsulated: empty offset table, one fragment, sequence delimiter
+        item = struct.pack("<HHI", 0xFFFE, 0xE000, 0) + struct.pack("<HHI", 0xFFFE, 0xE000, size)
+        return tag + b"OB\0\0\xff\xff\xff\xff" + item, size, struct.pack("<HHI", 0xFFFE, 0xE0DD, 0)
+    if ts.is_implicit_VR:
+        return tag + struct.pack("<I", size), size, b""
+    return tag + b"OW\0\0" + struct.pack("<I", size), size, b""
+
+
+def _write(out: Path, data: bytes, tail: tuple[bytes, int, bytes]) -> None:
+    head, hole, trailer = tail
+    with open(out, "wb") as f:
+        f.write(data + head)
+        if hole:
+            f.seek(hole, os.SEEK_CUR)   # a hole: the pixels read as zeros and take no disk space
+            if trailer:
+                f.write(trailer)
+            else:
+                f.truncate()
 
 
 def _variant(uid: bytes, k: int) -> bytes:
@@ -63,26 +110,28 @@ def _variant(uid: bytes, k: int) -> bytes:
     return uid[:-14] + bytes(out)
 
 
-def build_corpus(shared: Path, dest: Path, n: int, mode: str) -> int:
-    """Write n files under dest from the shared headers; returns the number written (reuses a complete corpus)."""
+def build_corpus(shared: Path, dest: Path, n: int, mode: str, pixels: bool = True) -> int:
+    """Write n files under dest from the shared headers (image files with their Pixel Data as a sparse hole unless
+    ``pixels`` is false); returns the number written (reuses a complete corpus of the same kind)."""
     stamp = dest / ".corpus.json"
-    if stamp.is_file() and json.loads(stamp.read_text()) == {"n": n, "mode": mode}:
+    kind = {"n": n, "mode": mode, "pixels": pixels}
+    if stamp.is_file() and json.loads(stamp.read_text()) == kind:
         return n
     if dest.exists():
         shutil.rmtree(dest)
     src_root = shared / "data" / "dicom"
     sources = sorted(str(p) for p in src_root.rglob("*") if p.is_file() and p.suffix not in (".md", ".tsv"))
-    meta = [(s, _uids(s), open(s, "rb").read()) for s in sources]
+    meta = [(s, *_header(s), open(s, "rb").read()) for s in sources]
     for i in range(n):
-        src, uids, data = meta[i % len(meta)]
+        src, uids, tail, data = meta[i % len(meta)]
         k = i // len(meta)
         for j, uid in enumerate(uids):
             if uid and (mode == "grow" or j == 2):
                 data = data.replace(uid, _variant(uid, k))
         out = dest / f"copy{k:05d}" / os.path.relpath(src, src_root)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(data)
-    stamp.write_text(json.dumps({"n": n, "mode": mode}))
+        _write(out, data, tail if pixels else NO_PIXELS)
+    stamp.write_text(json.dumps(kind))
     return n
 
 
@@ -178,6 +227,9 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, help="where to build the corpus (default: a temp folder)")
     ap.add_argument("--mode", choices=("grow", "fixed"), default="grow",
                     help="grow: new study/series UIDs per copy (series grow with files); fixed: new SOP UIDs only")
+    ap.add_argument("--header-only", action="store_true",
+                    help="image files without their Pixel Data, as the shared headers are (dcm2niix then parses and "
+                         "skips every file, writing no sidecar)")
     ap.add_argument("--skip-baseline", action="store_true", help="do not measure plain pydicom")
     ap.add_argument("--only", choices=("speed", "memory", "default", "compare"),
                     help="memory: one 2-worker run only; default: only the default command (no flags); compare: "
@@ -192,7 +244,7 @@ def main() -> None:
     ap.add_argument("--report", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child == "build":
-        build_corpus(a.shared, a.corpus, a.files, a.mode)
+        build_corpus(a.shared, a.corpus, a.files, a.mode, not a.header_only)
         return
     if a.child:
         child(a.child, str(a.corpus), a.workers, a.cache, a.report)
@@ -207,7 +259,8 @@ def main() -> None:
     t = time.perf_counter()
     # built in a child process: ru_maxrss survives exec on Linux, so the measuring children must start small
     subprocess.run([sys.executable, __file__, "--child", "build", "--corpus", str(corpus), "--shared", str(a.shared),
-                    "--files", str(a.files), "--mode", a.mode], check=True)
+                    "--files", str(a.files), "--mode", a.mode, *(["--header-only"] if a.header_only else [])],
+                   check=True)
     print(f"corpus: {a.files} files ({a.mode}) in {corpus} [{time.perf_counter() - t:.0f} s]", flush=True)
     # byte-compile protocheck as pip does at install (pydicom's modules are compiled in site-packages): with
     # PYTHONDONTWRITEBYTECODE set, every child would otherwise compile protocheck's sources again
@@ -268,14 +321,15 @@ def compare_rounds(corpus: Path, repeat: int, skip_baseline: bool) -> None:
         if exe:
             out = Path(tempfile.mkdtemp(prefix="protocheck-bench-dcm2niix-"))
             t = time.perf_counter()
-            subprocess.run([exe, "-b", "o", "-o", str(out), str(corpus)], stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
+            done = subprocess.run([exe, *D2N_ARGS, "-o", str(out), str(corpus)], stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL, text=True, errors="replace")
             d2n = time.perf_counter() - t
             sidecars = sum(1 for _ in out.glob("*.json"))
             shutil.rmtree(out, ignore_errors=True)
+            found = re.search(r"Found (\d+) DICOM file", done.stdout)
             d2n_rates.append(n / d2n)
-            print(f"  dcm2niix -b o          {n:>8d} files {d2n:>8.2f} s {n / d2n:>9.1f} files/s "
-                  f"({sidecars} sidecars written)", flush=True)
+            print(f"  dcm2niix {' '.join(D2N_ARGS)} {n:>8d} files {d2n:>8.2f} s {n / d2n:>9.1f} files/s "
+                  f"({found.group(1) if found else '?'} DICOM files found, {sidecars} sidecars written)", flush=True)
         home = Path(tempfile.mkdtemp(prefix="protocheck-bench-xdg-"))
         try:
             secs, rc, _ = _run_default(corpus, {**os.environ, "XDG_CACHE_HOME": str(home), "COLUMNS": "130"})
