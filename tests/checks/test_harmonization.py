@@ -8,7 +8,8 @@ import pytest
 
 from protocheck.checks.audit import build_audit
 from protocheck.checks.compliance import check_exam
-from protocheck.checks.audit.harmonization import fits_nominal, tracked_parameters, variant_changes
+from protocheck.checks.audit.agreement import fits_nominal
+from protocheck.checks.audit.harmonization import tracked_parameters, variant_changes
 from protocheck.model import Acquisition, Exam
 
 PROTOCOL = """

@@ -16,7 +16,8 @@ from typing import Any, Callable
 
 from protocheck.protocol.model import Protocol
 from protocheck.checks.audit.types import AuditFinding, DriftEvent, HarmonizationItem, Session, shown_value, value_text
-from protocheck.checks.audit.harmonization import agree, tracked_parameters, series_value
+from protocheck.checks.audit.agreement import agree
+from protocheck.checks.audit.harmonization import tracked_parameters, series_value
 from protocheck.checks.audit.inventory import scanner_identity, scanner_label, session_coil
 
 Getter = Callable[[Session], Any]

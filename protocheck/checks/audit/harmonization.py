@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from protocheck.protocol.model import Protocol
-from protocheck.checks.audit.types import (AuditFinding, HarmonizationItem, Session, SiteValues, is_numeric, is_sequence,
-                                    shown_value, value_text)
-from protocheck.protocol.tolerance import BETWEEN_SCANNERS_DEFAULT, Tolerance
+from protocheck.checks.audit.types import AuditFinding, HarmonizationItem, Session, SiteValues, shown_value, value_text
+from protocheck.checks.audit.agreement import agree, consensus, expectation_text, fits_nominal, nominal_text
 from protocheck.results import Status
 
 B0_PRESENT = "B0Present"
@@ -166,103 +165,12 @@ def _version(t: Tracked, s: Session, acq: Any, value: Any) -> str | None:
         c.parameter == t.protocol_parameter and fits_nominal(value, c) for c in v.constraints)), None)
 
 
-def agree(a: Any, b: Any, constraint: Any = None) -> bool:
-    """True when two values are the same within the protocol's tolerance (or 1 % float noise)."""
-    if a is None or b is None:
-        return a is b
-    if is_sequence(a) and is_sequence(b):
-        a, b = list(a), list(b)
-        return len(a) == len(b) and all(agree(x, y, constraint) for x, y in zip(a, b))
-    if isinstance(a, dict) and isinstance(b, dict):
-        if getattr(constraint, "kind", None) == "min_count":      # directions: the count at the protocol's shell
-            return _count_at_shell(a, constraint) == _count_at_shell(b, constraint)   # (the b-value rule judges b)
-        return value_text(a) == value_text(b)
-    try:
-        fa, fb = float(a), float(b)
-    except (TypeError, ValueError):
-        return value_text(a) == value_text(b)
-    if isinstance(a, bool) or isinstance(b, bool):
-        return a == b
-    tolerance: Tolerance = getattr(constraint, "tolerance", None) or BETWEEN_SCANNERS_DEFAULT
-    return tolerance.allows_pair(fa, fb)
-
-
-def fits_nominal(value: Any, c: Any) -> bool | None:
-    """Whether a value is the constraint's nominal (exactly, within its tolerance); None without a nominal.
-
-    Stricter than the constraint for ``min_count``: 64 directions pass "≥ 30" but are not the nominal 30.
-    """
-    if c is None or value is None:
-        return None
-    kind, spec = getattr(c, "kind", None), getattr(c, "value", None)
-    if kind in ("nominal", "equals"):
-        return agree(value, spec, c)
-    if kind == "each" and isinstance(spec, dict) and "nominal" in spec and is_sequence(value):
-        return all(agree(v, spec["nominal"], c) for v in value)   # c.tolerance: the each's tolerance
-    if kind == "min_count" and isinstance(value, dict) and spec is not None and is_numeric(spec):
-        return _count_at_shell(value, c) == int(spec)
-    return None
-
-
-def _count_at_shell(value: dict, c: Any) -> int | None:
-    """The largest direction count of a shell within the constraint's shell tolerance (None: no such shell)."""
-    shell = float(getattr(c, "shell", None) or 0)
-    tol = c.shell_tolerance if getattr(c, "shell_tolerance", None) is not None else 0.1 * shell
-    counts = [int(n) for b, n in value.items() if is_numeric(b) and is_numeric(n) and abs(float(b) - shell) <= tol]
-    return max(counts) if counts else None
-
-
-def nominal_text(c: Any) -> str | None:
-    """The nominal a ``fits_nominal`` test compares with, in words (None without a nominal)."""
-    kind, spec = getattr(c, "kind", None), getattr(c, "value", None)
-    if kind == "min_count":
-        return f"{spec} directions at b={value_text(float(c.shell or 0))}"
-    if kind == "each" and isinstance(spec, dict) and "nominal" in spec:
-        return shown_value(c.parameter, spec["nominal"])
-    if kind in ("nominal", "equals"):
-        return shown_value(c.parameter, spec)
-    return None
-
-
-def _consensus(votes: list[Any], constraint: Any) -> Any:
-    """The value most sites agree with (one vote per site); None on a tie or without votes."""
-    if not votes:
-        return None
-    support = [(sum(agree(v, w, constraint) for w in votes), i) for i, v in enumerate(votes)]
-    best = max(n for n, _ in support)
-    winners = [votes[i] for n, i in support if n == best]
-    if any(not agree(winners[0], w, constraint) for w in winners[1:]):
-        return None
-    texts = Counter(value_text(w) for w in winners)      # agreeing values may differ in form: show the commonest
-    return next(w for w in winners if value_text(w) == texts.most_common(1)[0][0])
-
-
 def _modal(obs: list[_Obs]) -> Any:
     known = [o.value for o in obs if o.value is not None]
     if not known:
         return None
     top = Counter(value_text(v) for v in known).most_common(1)[0][0]
     return next(v for v in known if value_text(v) == top)
-
-
-def _expected(c: Any) -> str | None:
-    """The protocol's expectation in words with units (the rule engine's text), or a plain fallback."""
-    if c is None:
-        return None
-    try:
-        from protocheck.protocol.rules import expected_text
-        return expected_text(c)
-    except Exception:  # noqa: BLE001 - a display nicety: fall back to the plain text below
-        pass
-    if c.kind == "nominal":
-        return f"{value_text(c.value)} {c.tolerance}" if c.tolerance else value_text(c.value)
-    if c.kind == "range" and isinstance(c.value, dict):
-        return f"{c.value.get('min', '')}–{c.value.get('max', '')}"
-    if c.kind == "one_of":
-        return " or ".join(value_text(v) for v in c.value)
-    if c.kind in ("equals", "contains", "matches", "each"):
-        return f"{c.kind} {value_text(c.value)}" if c.kind != "equals" else value_text(c.value)
-    return c.kind
 
 
 def build_harmonization(sessions: list[Session], protocol: Protocol) -> tuple[list[HarmonizationItem], list[AuditFinding]]:
@@ -311,11 +219,11 @@ def _reference(t: Tracked, site: str, variant: str | None, modal: dict, groups: 
     failed = [o.value for (s2, v2), g in groups.items() if v2 == variant for o in g if o.failed]
     ref = _Reference(peers=len(peers), constraint=applicable, base_constraint=t.constraint)
     if variant is None or len(peers) >= MIN_VARIANT_PEERS:
-        cons = _consensus(peers, t.constraint)
+        cons = consensus(peers, t.constraint)
         if cons is not None and not any(agree(cons, f, t.constraint) for f in failed):
             ref.value = cons              # else the peers' consensus itself deviates from the protocol
     base_votes = [m for (_, v2), m in modal.items() if v2 is None and m is not None]
-    ref.base_value = _consensus(base_votes, t.constraint)
+    ref.base_value = consensus(base_votes, t.constraint)
     return ref
 
 
@@ -324,8 +232,8 @@ def _assess(t: Tracked, obs: list[_Obs]) -> tuple[HarmonizationItem, list[AuditF
     modal = {k: _modal(v) for k, v in groups.items()}
     base_votes = [m for (site, var), m in modal.items() if var is None and m is not None]
     item = HarmonizationItem(sequence=t.sequence.id, parameter=t.parameter, origin=t.origin,
-                             expected=_expected(t.constraint), consensus=None)
-    overall = _consensus(base_votes, t.constraint)
+                             expected=expectation_text(t.constraint), consensus=None)
+    overall = consensus(base_votes, t.constraint)
     item.consensus = None if overall is None else shown_value(t.parameter, overall)
     for o in obs:
         if o.value is not None:
@@ -368,7 +276,7 @@ def _site_row(t: Tracked, site: str, variant: str | None, members: list[_Obs], r
         worst = max((f.severity.value for o in proto for f in o.failed), key=lambda s: _SEVERITY_RANK[s])
         row.reasons.append(f"{len(proto)} of {len(members)} sessions differ from the protocol"
                            f"{f' ({variant} variant)' if variant else ''}"
-                           f" (expected {_expected(ref.constraint) or proto[0].failed[0].expected})")
+                           f" (expected {expectation_text(ref.constraint) or proto[0].failed[0].expected})")
         row.severity = worst
     accepted = [o for o in members if o.version and not o.failed and _off_reference(o.value, t, ref)]
     off = [o for o in members if _off_reference(o.value, t, ref) and o not in accepted]
@@ -409,7 +317,7 @@ def _vendor_expected(row: SiteValues, t: Tracked, variant: str, modal: Any, ref:
     shown = shown_value(t.parameter, base) if base is not None else nominal_text(t.constraint)
     peers = f"; {ref.peers} other {variant} site(s) agree" if ref.value is not None else ""
     row.reasons.append(f"differs from the other sites' {shown} but is within the protocol's {variant} variant"
-                       f" (expected {_expected(ref.constraint) or '—'}){peers}")
+                       f" (expected {expectation_text(ref.constraint) or '—'}){peers}")
 
 
 def _finding(t: Tracked, row: SiteValues) -> AuditFinding:

@@ -17,7 +17,8 @@ from typing import Any, Callable
 
 from protocheck.protocol.model import Protocol
 from protocheck.checks.audit.types import AuditFinding, Session, shown_value
-from protocheck.checks.audit.harmonization import series_value, agree, tracked_parameters
+from protocheck.checks.audit.agreement import agree
+from protocheck.checks.audit.harmonization import series_value, tracked_parameters
 from protocheck.checks.audit.inventory import session_coil
 
 _SCANNER_RULES = ("DeviceSerialNumber", "Manufacturer")
