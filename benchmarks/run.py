@@ -10,7 +10,7 @@ process: plain pydicom ``dcmread(stop_before_pixels=True)`` (1 process), ``proto
 check (als-brain-3t) with 1 and 2 workers and an index, and the re-audit with the index (three times, each a
 fresh process: the median is the re-audit's time), then the default command as a user types it
 (``protocheck check CORPUS``, no flag: user cache folder, automatic workers, console report on a pipe): first
-run, unchanged re-run, and re-run with 1 % of the files touched (``--only default``: only this). Prints files/s,
+run, unchanged re-run, re-run with 1 % of the files touched and with 1 % changed (``--only default``: only this). Prints files/s,
 peak memory (ru_maxrss of the measuring process and, separately, of its largest worker; and on Linux the peak
 proportional set size of all its processes together, sampled twice a second) and ratios. ``--repeat N``
 runs N rounds of the speed measurements and also prints the median of the rounds' ratios: on a shared machine
@@ -367,7 +367,7 @@ def _run_default(corpus: Path, env: dict) -> tuple[float, int, int]:
 
 def default_command_round(corpus: Path) -> float:
     """The default command on a fresh user cache folder: first run, unchanged re-runs (median of REAUDITS),
-    then 1 % of the files touched (new mtime: read again); returns the unchanged re-run in % of the first."""
+    then 1 % of the files touched (new mtime: read again), then 1 % changed (new content); returns the unchanged re-run in % of the first."""
     home = Path(tempfile.mkdtemp(prefix="protocheck-bench-xdg-"))
     env = {**os.environ, "XDG_CACHE_HOME": str(home), "COLUMNS": "130"}
     try:
@@ -385,9 +385,39 @@ def default_command_round(corpus: Path) -> float:
         after, rc, _ = _run_default(corpus, env)
         print(f"  1% touched ({len(touched):,} of {len(files):,} files): {after:.2f} s = "
               f"{100 * after / first:.1f}% of the first run (exit {rc})", flush=True)
+        _changed_round(corpus, env, files[50::100], first)
     finally:
         shutil.rmtree(home, ignore_errors=True)
     return 100 * again / first
+
+
+def _changed_round(corpus: Path, env: dict, chosen: list[str], first: float) -> None:
+    """The default command after 1 % of the files changed content (a new SOP Instance UID of the same length,
+    written in place: the pixel holes stay holes), then the files restored (the corpus stays as built)."""
+    import pydicom
+    saved: list[tuple[str, int, bytes]] = []
+    try:
+        for f in chosen:
+            try:
+                uid = str(pydicom.dcmread(f, stop_before_pixels=True, specific_tags=["SOPInstanceUID"])
+                          .get("SOPInstanceUID", "") or "").encode()
+            except Exception:  # noqa: BLE001 - not DICOM: left alone
+                continue
+            with open(f, "r+b") as fh:
+                at = fh.read(1 << 18).find(uid) if uid else -1
+                if at < 0:
+                    continue
+                fh.seek(at)
+                fh.write(_variant(uid, 999_999))
+            saved.append((f, at, uid))
+        secs, rc, _ = _run_default(corpus, env)
+        print(f"  1% changed ({len(saved):,} files with a new SOP Instance UID): {secs:.2f} s = "
+              f"{100 * secs / first:.1f}% of the first run (exit {rc})", flush=True)
+    finally:
+        for f, at, uid in saved:
+            with open(f, "r+b") as fh:
+                fh.seek(at)
+                fh.write(uid)
 
 
 if __name__ == "__main__":
