@@ -177,4 +177,8 @@ def stacked(items: Sequence[tuple[Any, Any, Sequence[tuple[str, Any]]]], lead_wi
 def make_console(file: Any = None, width: int | None = None, default: int = 130) -> Console:
     """A console for a report: the terminal's width, else ``COLUMNS`` (or ``default``) columns when piped; text
     is cleaned of control characters as it is printed (``textsafe.SafeConsole``)."""
-    return SafeConsole(file=file, width=console_width(file, width, default), highlight=False, emoji=False)
+    columns = console_width(file, width, default)
+    console = SafeConsole(file=file, width=columns, highlight=False, emoji=False)
+    if columns is not None and not console.legacy_windows:   # piped or a file: the size stays what it is now
+        console.size = console.size   # rich would otherwise look up COLUMNS/LINES for every line
+    return console

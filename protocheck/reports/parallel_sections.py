@@ -11,18 +11,18 @@ import os
 from typing import Any, Callable
 
 MIN_EXAMS = 128   # below this, starting processes costs more than it saves (fitted tables render ~4 ms an exam)
-_STATE: tuple[Any, Callable[[Any, dict[str, Any]], None], list[dict[str, Any]]] | None = None
+_STATE: tuple[Any, Callable[[Any, dict[str, Any]], str], list[dict[str, Any]]] | None = None
 
 
-def render_sections(console: Any, render_one: Callable[[Any, dict[str, Any]], None],
+def render_sections(console: Any, render_one: Callable[[Any, dict[str, Any]], str],
                     exams: list[dict[str, Any]]) -> list[str]:
-    """The text ``render_one(console, exam)`` prints for each exam, in order."""
+    """The text ``render_one(console, exam)`` gives for each exam (what it would print), in order."""
     workers = _workers(len(exams))
     if workers > 1:
         texts = _in_processes(console, render_one, exams, workers)
         if texts is not None:
             return texts
-    return [_capture(console, render_one, exam) for exam in exams]
+    return [render_one(console, exam) for exam in exams]
 
 
 def _workers(n_exams: int) -> int:
@@ -37,13 +37,7 @@ def _workers(n_exams: int) -> int:
     return max(1, min(cores, n_exams // (MIN_EXAMS // 2)))
 
 
-def _capture(console: Any, render_one: Callable[[Any, dict[str, Any]], None], exam: dict[str, Any]) -> str:
-    with console.capture() as piece:
-        render_one(console, exam)
-    return str(piece.get())
-
-
-def _in_processes(console: Any, render_one: Callable[[Any, dict[str, Any]], None], exams: list[dict[str, Any]],
+def _in_processes(console: Any, render_one: Callable[[Any, dict[str, Any]], str], exams: list[dict[str, Any]],
                   workers: int) -> list[str] | None:
     """The sections rendered by ``workers`` forked processes; None if the processes could not run."""
     global _STATE
@@ -66,4 +60,4 @@ def _render_span(span: tuple[int, int]) -> list[str]:
     """In a forked process: the sections of exams[start:end]."""
     assert _STATE is not None
     console, render_one, exams = _STATE
-    return [_capture(console, render_one, exam) for exam in exams[span[0]:span[1]]]
+    return [render_one(console, exam) for exam in exams[span[0]:span[1]]]

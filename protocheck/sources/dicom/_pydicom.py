@@ -51,12 +51,12 @@ if "pydicom" not in sys.modules:
         sys.modules[_name] = None   # type: ignore[assignment]  # "import requests" raises ImportError
     _finder = _LazyFinder() if protocheck.LEAN_PYDICOM else None
     if _finder is not None:
-        sys.meta_path.insert(0, _finder)   # type: ignore[arg-type]
+        sys.meta_path.insert(0, _finder)
     try:
         import pydicom  # noqa: F401
     finally:
         if _finder is not None:
-            sys.meta_path.remove(_finder)   # type: ignore[arg-type]
+            sys.meta_path.remove(_finder)
         for _name in _HIDDEN:
             if _name in sys.modules and sys.modules[_name] is None:
                 del sys.modules[_name]
