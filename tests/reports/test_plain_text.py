@@ -71,3 +71,26 @@ def test_a_styled_or_ascii_console_prints_everything_itself():
                 con.print(*args, **kwargs)
                 con.rule(style="dim")
             assert writer.text() == printed.get()
+
+
+def test_table_cells_wrap_on_strings_as_rich_wraps_texts():
+    """Fitted tables wrap a cell's string (console_layout._wrap_line) exactly as Text.wrap lays the Text out."""
+    import random
+
+    from rich.cells import cell_len
+
+    from protocheck.reports import console_layout
+    assert console_layout._divide_line is not None   # the strings' own path (else rich wraps them itself)
+    console = make_console(None, 130)
+    rng = random.Random(22)
+    words = ["a", "ok", "Diffusion", "DiffusionDirectionsPerShell", "漢字", "テキスト漢字", "✘", "—", "x" * 40, "",
+             " ", "   ", "(?i)ep_b|epse|diff)", "3.5±0.1", "\u00a0", "e\u0301"]
+    cases = ["", " ", "a ", "   lead", "trail   ", "a\n\nb\n", "\nx"]
+    for _ in range(400):
+        cases.append(rng.choice([" ", "  ", "\n", " \n"]).join(rng.choice(words) for _ in range(rng.randint(1, 12))))
+    for plain in cases:
+        for width in (1, 2, 3, 5, 8, 13, 21, 40):
+            text = Text(plain)
+            expected = [line.plain + " " * (width - cell_len(line.plain))
+                        for line in text.wrap(console, width, justify="left", overflow="fold")] or [" " * width]
+            assert console_layout._wrapped(text, console, width) == expected, (plain, width)
