@@ -24,7 +24,7 @@ from protocheck.reports.textsafe import SafeConsole
 try:   # rich's word breaking, applied here to plain strings (fitted tables' cells); else Text.wrap itself
     from rich._wrap import divide_line as _divide_line
 except ImportError:  # pragma: no cover - another rich
-    _divide_line = None
+    _divide_line = None   # type: ignore[assignment]
 
 _GAP = 3          # SIMPLE_HEAD without edges: one padding cell each side of a one-cell divider
 
