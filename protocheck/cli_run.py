@@ -72,18 +72,21 @@ def _progress(options: ScanOptions) -> Iterator[None]:
         yield
         return
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    inner = options.progress   # e.g. a look at the protocol loaded meanwhile (protocol.ahead): called too
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("reading headers…")
         start = time.monotonic()
 
-        def report(files: int, series: int, _current: str) -> None:
+        def report(files: int, series: int, current: str) -> None:
+            if inner is not None:
+                inner(files, series, current)
             rate = files / max(time.monotonic() - start, 1e-3)
             progress.update(task, description=f"reading headers: {files:,} files, {series:,} series, "
                                               f"{rate:,.0f} files/s")
         options.progress = report
         yield
-    options.progress = None
+    options.progress = inner
 
 
 def scan_inputs(args: argparse.Namespace, options: ScanOptions) -> ScanResult:
@@ -135,9 +138,17 @@ def run_check(args: argparse.Namespace) -> int:
     roots = _input_roots(args)
     check_output_path(args.output, roots)
     check_output_path(args.summary, roots, "--summary")
-    protocol = _load_protocol(args.protocol, args)
-    options = scan_options(args)
-    scan = scan_inputs(args, options)
+    from protocheck.protocol.ahead import ProtocolAhead
+    folder = cache_dir(args)   # the protocol is loaded by a forked child while the inputs are read (first runs)
+    ahead = ProtocolAhead(args.protocol, folder if folder is not None and folder.is_dir() else None)
+    try:
+        options = scan_options(args)
+        options.progress = ahead.poll if ahead.pending else None   # an invalid protocol stops a long scan early
+        scan = scan_inputs(args, options)
+        options.progress = None
+        protocol = ahead.result()
+    finally:
+        ahead.close()
     if args.site:
         for exam in scan.exams:
             exam.site = args.site

@@ -74,11 +74,7 @@ def load_protocol(name_or_path: str, cache_dir: Path | None = None) -> Protocol:
     key = _builtin_key(path)
     if key is not None and key in _BUILTIN_LOADED:
         return _BUILTIN_LOADED[key]
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProtocolError(f"cannot read the protocol file: {exc}", path=str(path),
-                            fix="check the path and that the file is UTF-8 text") from None
+    text = _read(path)
     if cache_dir is not None:
         from protocheck.storage import protocol_cache as cache
         protocol = cache.load(cache_dir, text, str(path), Protocol)
@@ -90,6 +86,30 @@ def load_protocol(name_or_path: str, cache_dir: Path | None = None) -> Protocol:
     if key is not None:
         _BUILTIN_LOADED[key] = protocol
     return protocol
+
+
+def ready_protocol(name_or_path: str, cache_dir: Path | None = None) -> Protocol | None:
+    """The protocol ``load_protocol`` gives when it needs no parsing (built in this process, or kept in
+    ``cache_dir``), else None; the same ProtocolError for a missing or unreadable file."""
+    path = resolve_protocol_path(str(name_or_path))
+    key = _builtin_key(path)
+    if key is not None and key in _BUILTIN_LOADED:
+        return _BUILTIN_LOADED[key]
+    if cache_dir is None:
+        return None
+    from protocheck.storage import protocol_cache as cache
+    protocol = cache.load(cache_dir, _read(path), str(path), Protocol)
+    if protocol is not None and key is not None:
+        _BUILTIN_LOADED[key] = protocol
+    return protocol
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProtocolError(f"cannot read the protocol file: {exc}", path=str(path),
+                            fix="check the path and that the file is UTF-8 text") from None
 
 
 def _builtin_key(path: Path) -> tuple[str, int, int] | None:

@@ -1,0 +1,117 @@
+"""A check's protocol loaded by a forked process while this one starts reading the inputs.
+
+On a first check nothing is cached: parsing, validating and building the protocol (~25 ms) would come before the
+scan on one core while the other has nothing to do yet. A forked child loads it instead (keeping it in the cache
+folder for the next run, as ``load_protocol`` does) and sends the model back, pickled, through a pipe. Any failure
+of the child, an invalid protocol included, makes this process load the protocol itself: errors read as they
+always did. ``poll`` (called by the scan's progress callback) looks at the child now and then, so an invalid
+protocol still stops a long scan as soon as its first files are read.
+
+Only from a process with one thread (nothing can be left holding a lock in the child) that can fork; a protocol
+built earlier or kept in the cache folder is taken at once, without a child.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import time
+from pathlib import Path
+from typing import Any
+
+from protocheck.protocol.loader import load_protocol, ready_protocol
+from protocheck.protocol.model import Protocol
+
+POLL_INTERVAL = 0.05   # seconds between two looks at the child from the progress callback
+
+
+class ProtocolAhead:
+    """The protocol ``load_protocol(name, cache_dir)`` gives, possibly being loaded by a forked child."""
+
+    def __init__(self, name: str, cache_dir: Path | None) -> None:
+        self.name, self.cache_dir = name, cache_dir
+        self.protocol: Protocol | None = ready_protocol(name, cache_dir)   # a missing file fails here, at once
+        self.pid: int | None = None
+        self.fd: int | None = None
+        self._last = 0.0
+        if self.protocol is None and _can_fork():
+            self._start()
+
+    @property
+    def pending(self) -> bool:
+        """Whether a child is loading it."""
+        return self.pid is not None
+
+    def result(self) -> Protocol:
+        """The protocol (waiting for the child if need be); ProtocolError as ``load_protocol`` raises it."""
+        if self.protocol is None and self.pid is not None:
+            self.protocol = self._collect()
+        if self.protocol is None:
+            self.protocol = load_protocol(self.name, self.cache_dir)
+        return self.protocol
+
+    def poll(self, *_args: Any) -> None:
+        """Take the child's answer if it is there (a progress callback: ``(files, series, path)`` ignored); an
+        invalid protocol raises its ProtocolError here."""
+        now = time.monotonic()
+        if self.pid is None or self.fd is None or now - self._last < POLL_INTERVAL:
+            return
+        self._last = now
+        import select
+        if select.select([self.fd], [], [], 0)[0]:
+            self.result()
+
+    def close(self) -> None:
+        """Stop and reap a child still loading (the command ended otherwise)."""
+        if self.pid is not None:
+            import signal
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+            except OSError:
+                pass
+            self.pid = None
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def _start(self) -> None:
+        read_end, write_end = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(read_end)
+            os.close(write_end)
+            return
+        if pid == 0:   # the child: load, write, and leave at once (nothing of the parent's is flushed or closed)
+            code = 1
+            try:
+                os.close(read_end)
+                data = pickle.dumps(load_protocol(self.name, self.cache_dir), pickle.HIGHEST_PROTOCOL)
+                with os.fdopen(write_end, "wb") as out:
+                    out.write(data)
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write_end)
+        self.pid, self.fd = pid, read_end
+
+    def _collect(self) -> Protocol | None:
+        """The child's protocol, or None if it failed (then loaded here)."""
+        assert self.pid is not None and self.fd is not None
+        pid, fd = self.pid, self.fd
+        self.pid = self.fd = None
+        try:
+            with os.fdopen(fd, "rb") as pipe:
+                data = pipe.read()
+            _, status = os.waitpid(pid, 0)
+            if os.waitstatus_to_exitcode(status) != 0:
+                return None
+            protocol = pickle.loads(data)   # our own child's bytes, through our own pipe
+        except Exception:  # noqa: BLE001 - any failure: the protocol is loaded here
+            return None
+        return protocol if isinstance(protocol, Protocol) else None
+
+
+def _can_fork() -> bool:
+    import threading
+    return hasattr(os, "fork") and threading.active_count() == 1
