@@ -220,10 +220,11 @@ def _render_check(report: dict[str, Any], args: argparse.Namespace, console: Any
                   cache: Path | None = None) -> str:
     """The check report as text in the format asked for, JSON aside (streamed by ``_write_json``; ``cache``:
     where exams' console sections are kept)."""
-    from protocheck.reports.formats import renderer
-    render = renderer("check", args.format)
-    if render is not None:
-        return render(report)
+    if args.format != "console":   # the console is printed here (reports.formats holds the other formats)
+        from protocheck.reports.formats import renderer
+        render = renderer("check", args.format)
+        if render is not None:
+            return render(report)
     from protocheck.reports.console import render_console
     if console.legacy_windows:   # an old Windows console is driven by API calls, not text: printed directly
         render_console(report, console, quiet=args.quiet, verbose=args.verbose)

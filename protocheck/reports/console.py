@@ -230,7 +230,8 @@ def site_summary_table(report: dict[str, Any], width: int = 130) -> Table:
     for site in sorted(sites) + ["all sites"]:
         n = sites[site] if site in sites else sum(sites.values())
         rows.append([Text(site, style="bold" if site == "all sites" else ""), Text(str(n))]
-                    + [Text.from_markup(_summary_cell(cells.get((site, sid), Counter()), n)) for sid in seq_ids])
+                    + [Text.from_markup(_summary_cell(cells.get((site, sid), Counter()), n), emoji=False)   # no code
+                       for sid in seq_ids])
     title = ("Sessions compliant per site and sequence (compliant/sessions; ✘ deviating, ? cannot verify, "
              "– missing, · optional and not acquired)")
     headers = ["Site", "Sessions", *seq_ids]

@@ -44,7 +44,10 @@ def console_width(file: IO[str] | None, width: int | None, default: int) -> int 
 
 
 def _plain(cell: Any) -> str:
-    return cell.plain if isinstance(cell, Text) else Text.from_markup(str(cell)).plain
+    if isinstance(cell, Text):
+        return cell.plain
+    text = str(cell)   # emoji codes are :name: (no colon, no code: rich's table of codes is not loaded)
+    return Text.from_markup(text, emoji=":" in text).plain
 
 
 def _longest_word(text: str) -> int:
