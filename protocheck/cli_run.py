@@ -9,15 +9,15 @@ import sys
 import time
 import zlib
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
-from rich.console import Console
-
-from protocheck.protocol.model import Protocol
 from protocheck.storage import report_cache
 from protocheck.errors import ProtocheckError
 from protocheck.model import ScanResult
 from protocheck.sources.options import NetworkOptions, ScanOptions
+
+if TYPE_CHECKING:   # rich and the protocol model are imported when used: a check reads its inputs first
+    from protocheck.protocol.model import Protocol
 
 EXIT_OK, EXIT_DEVIATIONS, EXIT_FAILURE = 0, 1, 2
 
@@ -71,6 +71,7 @@ def _progress(options: ScanOptions) -> Iterator[None]:
     if not sys.stderr.isatty():
         yield
         return
+    from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
     inner = options.progress   # e.g. a look at the protocol loaded meanwhile (protocol.ahead): called too
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
@@ -143,7 +144,7 @@ def run_check(args: argparse.Namespace) -> int:
     ahead = ProtocolAhead(args.protocol, folder if folder is not None and folder.is_dir() else None)
     try:
         options = scan_options(args)
-        options.progress = ahead.poll if ahead.pending else None   # an invalid protocol stops a long scan early
+        options.progress = _Meanwhile(ahead, args.format)
         scan = scan_inputs(args, options)
         options.progress = None
         protocol = ahead.result()
@@ -179,6 +180,28 @@ def run_check(args: argparse.Namespace) -> int:
     if cache is not None and key is not None:
         report_cache.store(cache, key, text, report["exit_code"])
     return report["exit_code"]
+
+
+class _Meanwhile:
+    """The scan's progress callback during a check: looks at the protocol loaded by a child (an invalid one stops a
+    long scan early) and, once workers read an archive (a second call, 0.1 s in), imports what the report needs
+    then rather than after the scan, when the other cores have nothing to do. A re-check answered from the index
+    calls it once: nothing imported for a report it may find stored."""
+
+    REPORT_MODULES = {"console": ("protocheck.checks.compliance", "protocheck.reports.json_report",
+                                  "protocheck.reports.console", "rich.markup"),
+                      "json": ("protocheck.checks.compliance", "protocheck.reports.json_report")}
+
+    def __init__(self, ahead: Any, fmt: str) -> None:
+        self.ahead, self.fmt, self.calls = ahead, fmt, 0
+
+    def __call__(self, files: int, series: int, current: str) -> None:
+        self.calls += 1
+        if self.calls == 2:
+            import importlib
+            for name in self.REPORT_MODULES.get(self.fmt, ()):
+                importlib.import_module(name)
+        self.ahead.poll()
 
 
 def _write_json(report: dict[str, Any], output: Path | None) -> bytes:

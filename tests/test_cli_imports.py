@@ -1,0 +1,29 @@
+"""What a check imports before reading its inputs, and what it imports while workers read (start-up)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+CODE = """\
+import sys
+import protocheck.cli_run as cr
+assert "rich" not in sys.modules and "protocheck.protocol.model" not in sys.modules, "imported before the scan"
+
+class Ahead:
+    polled = 0
+    def poll(self):
+        self.polled += 1
+
+ahead = Ahead()
+meanwhile = cr._Meanwhile(ahead, "console")
+meanwhile(10, 1, "a")   # a re-check answered from the index calls it once: nothing imported
+assert "rich.console" not in sys.modules and "protocheck.reports.console" not in sys.modules
+meanwhile(2000, 5, "b")   # workers read an archive: the report's modules, now
+assert {"rich.console", "protocheck.reports.console", "protocheck.checks.compliance"} <= set(sys.modules)
+assert ahead.polled == 2
+"""
+
+
+def test_report_modules_are_imported_while_workers_read():
+    done = subprocess.run([sys.executable, "-c", CODE], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
