@@ -134,8 +134,6 @@ def _load_protocol(name: str, args: argparse.Namespace | None = None) -> Any:
 
 def run_check(args: argparse.Namespace) -> int:
     """protocheck check: scan, match, check, report; exit 0/1/2."""
-    from protocheck.checks.compliance import check_scan
-    from protocheck.reports.json_report import report_to_dict
     roots = _input_roots(args)
     check_output_path(args.output, roots)
     check_output_path(args.summary, roots, "--summary")
@@ -163,6 +161,8 @@ def run_check(args: argparse.Namespace) -> int:
     if stored is not None:   # an unchanged archive, protocol, code and options: the same report
         write_output(stored[0], args.output)
         return stored[1]
+    from protocheck.checks.compliance import check_scan
+    from protocheck.reports.json_report import report_to_dict
     results = check_scan(scan, protocol, options.cache_dir)
     report = report_to_dict(results, scan, protocol, include_identifiers=args.include_identifiers,
                             lazy=args.format == "json")   # JSON: each exam's dict built as it is encoded

@@ -27,3 +27,20 @@ assert ahead.polled == 2
 def test_report_modules_are_imported_while_workers_read():
     done = subprocess.run([sys.executable, "-c", CODE], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+AHEAD = """\
+import os, sys, tempfile
+from protocheck.protocol.ahead import ProtocolAhead
+folder = tempfile.mkdtemp()
+ahead = ProtocolAhead("als-brain-3t", __import__("pathlib").Path(folder))
+assert ahead.pending == hasattr(os, "fork")
+assert "protocheck.protocol.model" not in sys.modules and "yaml" not in sys.modules   # parsed in the child
+protocol = ahead.result()
+assert protocol.name == "als-brain-3t" and "yaml" not in sys.modules, sorted(sys.modules)
+"""
+
+
+def test_a_first_run_parses_its_protocol_in_a_child_only():
+    done = subprocess.run([sys.executable, "-c", AHEAD], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

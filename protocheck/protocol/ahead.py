@@ -13,13 +13,14 @@ built earlier or kept in the cache folder is taken at once, without a child.
 from __future__ import annotations
 
 import os
-import pickle
 import time
 from pathlib import Path
 from typing import Any
 
-from protocheck.protocol.loader import load_protocol, ready_protocol
-from protocheck.protocol.model import Protocol
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:   # the loader and the model are imported when a protocol is built or arrives
+    from protocheck.protocol.model import Protocol
 
 POLL_INTERVAL = 0.05   # seconds between two looks at the child from the progress callback
 
@@ -29,7 +30,7 @@ class ProtocolAhead:
 
     def __init__(self, name: str, cache_dir: Path | None) -> None:
         self.name, self.cache_dir = name, cache_dir
-        self.protocol: Protocol | None = ready_protocol(name, cache_dir)   # a missing file fails here, at once
+        self.protocol: Protocol | None = _ready(name, cache_dir)   # a missing file fails here, at once
         self.pid: int | None = None
         self.fd: int | None = None
         self._last = 0.0
@@ -46,6 +47,7 @@ class ProtocolAhead:
         if self.protocol is None and self.pid is not None:
             self.protocol = self._collect()
         if self.protocol is None:
+            from protocheck.protocol.loader import load_protocol
             self.protocol = load_protocol(self.name, self.cache_dir)
         return self.protocol
 
@@ -86,6 +88,9 @@ class ProtocolAhead:
             code = 1
             try:
                 os.close(read_end)
+                import pickle
+
+                from protocheck.protocol.loader import load_protocol
                 data = pickle.dumps(load_protocol(self.name, self.cache_dir), pickle.HIGHEST_PROTOCOL)
                 with os.fdopen(write_end, "wb") as out:
                     out.write(data)
@@ -106,10 +111,33 @@ class ProtocolAhead:
             _, status = os.waitpid(pid, 0)
             if os.waitstatus_to_exitcode(status) != 0:
                 return None
+            import pickle
             protocol = pickle.loads(data)   # our own child's bytes, through our own pipe
         except Exception:  # noqa: BLE001 - any failure: the protocol is loaded here
             return None
+        from protocheck.protocol.model import Protocol
         return protocol if isinstance(protocol, Protocol) else None
+
+
+def _ready(name: str, cache_dir: Path | None) -> Protocol | None:
+    """``loader.ready_protocol``, without importing the loader (and the model) when nothing can be ready: no
+    protocol built in this process, no file kept for this text in the cache folder (a first run)."""
+    import sys
+
+    from protocheck.protocol.paths import resolve_protocol_path
+    path = resolve_protocol_path(str(name))   # ProtocolError for a missing file, as load_protocol raises it
+    if "protocheck.protocol.loader" not in sys.modules:
+        if cache_dir is None:
+            return None
+        from protocheck.storage import protocol_cache
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None   # load_protocol reports it
+        if not protocol_cache.stored(cache_dir, text, str(path)):
+            return None
+    from protocheck.protocol.loader import ready_protocol
+    return ready_protocol(name, cache_dir)
 
 
 def _can_fork() -> bool:

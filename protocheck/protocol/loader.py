@@ -26,6 +26,7 @@ from protocheck.protocol.model import (
 from protocheck.protocol.schema_check import surely_valid
 from protocheck.results import Severity
 from protocheck.protocol.tolerance import Tolerance
+from protocheck.protocol.paths import list_builtin_protocols, resolve_protocol_path
 from protocheck.resources import builtin_protocol_dir, load_schema
 
 if TYPE_CHECKING:
@@ -34,30 +35,6 @@ if TYPE_CHECKING:
     from protocheck.protocol.parsing import Lines, Path_
 
 KNOWN_PARAMETERS = frozenset(PARAMETER_NAMES) | frozenset(DERIVED_PARAMETERS)
-
-
-def list_builtin_protocols() -> list[str]:
-    """Names of the protocols shipped with protocheck (``protocol/builtin/<name>.yaml``)."""
-    folder = builtin_protocol_dir()
-    if not folder.is_dir():
-        return []
-    return sorted(p.stem for p in folder.iterdir() if p.suffix in (".yaml", ".yml", ".json"))
-
-
-def resolve_protocol_path(name_or_path: str) -> Path:
-    """The file of a built-in protocol name, or the given path; ProtocolError when neither exists."""
-    candidate = Path(name_or_path)
-    if candidate.is_file():
-        return candidate
-    folder = builtin_protocol_dir()
-    for ext in (".yaml", ".yml", ".json"):
-        p = folder / f"{name_or_path}{ext}"
-        if p.is_file():
-            return p
-    known = ", ".join(list_builtin_protocols()) or "none"
-    raise ProtocolError(f"no built-in protocol named '{name_or_path}' and no such file",
-                        path=name_or_path, fix=f"use one of the built-in protocols ({known}) or a path to a "
-                                               "YAML/JSON protocol file")
 
 
 _BUILTIN_LOADED: dict[tuple[str, int, int], Protocol] = {}   # (file, mtime_ns, size) -> validated built-in
