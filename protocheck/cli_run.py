@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import io
 import sys
 import time
@@ -11,6 +10,7 @@ import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
+from protocheck.cli_progress import Meanwhile, progress_line, settle
 from protocheck.storage import report_cache
 from protocheck.errors import ProtocheckError
 from protocheck.model import ScanResult
@@ -65,35 +65,10 @@ def _input_roots(args: argparse.Namespace) -> list[Path]:
     return [Path(p).resolve() for p in args.paths if source_for(p).local]
 
 
-@contextlib.contextmanager
-def _progress(options: ScanOptions) -> Iterator[None]:
-    """A rich progress line on long scans, only when standard error is a terminal."""
-    if not sys.stderr.isatty():
-        yield
-        return
-    from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-    inner = options.progress   # e.g. a look at the protocol loaded meanwhile (protocol.ahead): called too
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task("reading headers…")
-        start = time.monotonic()
-
-        def report(files: int, series: int, current: str) -> None:
-            if inner is not None:
-                inner(files, series, current)
-            rate = files / max(time.monotonic() - start, 1e-3)
-            progress.update(task, description=f"reading headers: {files:,} files, {series:,} series, "
-                                              f"{rate:,.0f} files/s")
-        options.progress = report
-        yield
-    options.progress = inner
-
-
 def scan_inputs(args: argparse.Namespace, options: ScanOptions) -> ScanResult:
     """Read every input (DICOM, BIDS, archive, summary, DICOMweb) into one ScanResult with sites."""
     from protocheck.sources import scan
-    with _progress(options):
+    with progress_line(options):
         result = scan(args.paths, options)   # each input by the source that claims it (sources/registry.py)
     from protocheck.sources.sites import assign_sites
     if getattr(args, "site", None):   # --site names every exam: no "site unknown" note to write
@@ -140,9 +115,10 @@ def run_check(args: argparse.Namespace) -> int:
     from protocheck.protocol.ahead import ProtocolAhead
     folder = cache_dir(args)   # the protocol is loaded by a forked child while the inputs are read (first runs)
     ahead = ProtocolAhead(args.protocol, folder if folder is not None and folder.is_dir() else None)
+    settle()
     try:
         options = scan_options(args)
-        options.progress = _Meanwhile(ahead, args.format)
+        options.progress = Meanwhile(ahead, args.format)
         scan = scan_inputs(args, options)
         options.progress = None
         protocol = ahead.result()
@@ -180,28 +156,6 @@ def run_check(args: argparse.Namespace) -> int:
     if cache is not None and key is not None:
         report_cache.store(cache, key, text, report["exit_code"])
     return report["exit_code"]
-
-
-class _Meanwhile:
-    """The scan's progress callback during a check: looks at the protocol loaded by a child (an invalid one stops a
-    long scan early) and, once workers read an archive (a second call, 0.1 s in), imports what the report needs
-    then rather than after the scan, when the other cores have nothing to do. A re-check answered from the index
-    calls it once: nothing imported for a report it may find stored."""
-
-    REPORT_MODULES = {"console": ("protocheck.checks.compliance", "protocheck.reports.json_report",
-                                  "protocheck.reports.console", "rich.markup"),
-                      "json": ("protocheck.checks.compliance", "protocheck.reports.json_report")}
-
-    def __init__(self, ahead: Any, fmt: str) -> None:
-        self.ahead, self.fmt, self.calls = ahead, fmt, 0
-
-    def __call__(self, files: int, series: int, current: str) -> None:
-        self.calls += 1
-        if self.calls == 2:
-            import importlib
-            for name in self.REPORT_MODULES.get(self.fmt, ()):
-                importlib.import_module(name)
-        self.ahead.poll()
 
 
 def _write_json(report: dict[str, Any], output: Path | None) -> bytes:
