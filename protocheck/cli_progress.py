@@ -42,9 +42,9 @@ class Meanwhile:
     then rather than after the scan, when the other cores have nothing to do. A re-check answered from the index
     calls it once: nothing imported for a report it may find stored."""
 
-    REPORT_MODULES = {"console": ("protocheck.checks.compliance", "protocheck.reports.json_report",
-                                  "protocheck.reports.console", "rich.markup"),
-                      "json": ("protocheck.checks.compliance", "protocheck.reports.json_report")}
+    _CHECK = ("protocheck.checks.compliance", "protocheck.reports.json_report")
+    REPORT_MODULES = {"console": (*_CHECK, "protocheck.reports.console", "rich.markup"), "json": _CHECK,
+                      "html": (*_CHECK, "protocheck.reports.formats"), "tsv": (*_CHECK, "protocheck.reports.formats")}
 
     def __init__(self, ahead: Any, fmt: str) -> None:
         self.ahead, self.fmt, self.calls = ahead, fmt, 0

@@ -14,6 +14,7 @@ built earlier or kept in the cache folder is taken at once, without a child.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ class ProtocolAhead:
         self.pid: int | None = None
         self.fd: int | None = None
         self._last = 0.0
+        self._lock = threading.Lock()
         if self.protocol is None and _can_fork():
             self._start()
 
@@ -45,22 +47,28 @@ class ProtocolAhead:
 
     def result(self) -> Protocol:
         """The protocol (waiting for the child if need be); ProtocolError as ``load_protocol`` raises it."""
-        if self.protocol is None and self.pid is not None:
-            self.protocol = self._collect()
-        if self.protocol is None:
-            from protocheck.protocol.loader import load_protocol
-            self.protocol = load_protocol(self.name, self.cache_dir)
-        return self.protocol
+        with self._lock:   # a source may report progress from more than one thread
+            if self.protocol is None and self.pid is not None:
+                self.protocol = self._collect()
+            if self.protocol is None:
+                from protocheck.protocol.loader import load_protocol
+                self.protocol = load_protocol(self.name, self.cache_dir)
+            return self.protocol
 
     def poll(self, *_args: Any) -> None:
         """Take the child's answer if it is there (a progress callback: ``(files, series, path)`` ignored); an
         invalid protocol raises its ProtocolError here."""
         now = time.monotonic()
-        if self.pid is None or self.fd is None or now - self._last < POLL_INTERVAL:
+        fd = self.fd
+        if self.pid is None or fd is None or now - self._last < POLL_INTERVAL:
             return
         self._last = now
         import select
-        if select.select([self.fd], [], [], 0)[0]:
+        try:
+            ready = select.select([fd], [], [], 0)[0]
+        except (OSError, ValueError):   # collected meanwhile by another thread
+            return
+        if ready:
             self.result()
 
     def close(self) -> None:
@@ -150,5 +158,4 @@ def _ready(name: str, cache_dir: Path | None) -> Protocol | None:
 
 
 def _can_fork() -> bool:
-    import threading
     return hasattr(os, "fork") and threading.active_count() == 1
