@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import io
 import sys
-import time
 import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator

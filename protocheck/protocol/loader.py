@@ -26,7 +26,7 @@ from protocheck.protocol.model import (
 from protocheck.protocol.schema_check import surely_valid
 from protocheck.results import Severity
 from protocheck.protocol.tolerance import Tolerance
-from protocheck.protocol.paths import list_builtin_protocols, resolve_protocol_path
+from protocheck.protocol.paths import list_builtin_protocols, resolve_protocol_path  # noqa: F401 (re-exported)
 from protocheck.resources import builtin_protocol_dir, load_schema
 
 if TYPE_CHECKING:
