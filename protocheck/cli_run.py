@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import io
 import sys
-import time
 import zlib
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
-from rich.console import Console
-
-from protocheck.protocol.model import Protocol
+from protocheck.cli_progress import Meanwhile, progress_line, settle
 from protocheck.storage import report_cache
 from protocheck.errors import ProtocheckError
 from protocheck.model import ScanResult
 from protocheck.sources.options import NetworkOptions, ScanOptions
+
+if TYPE_CHECKING:   # rich and the protocol model are imported when used: a check reads its inputs first
+    from protocheck.protocol.model import Protocol
 
 EXIT_OK, EXIT_DEVIATIONS, EXIT_FAILURE = 0, 1, 2
 
@@ -65,31 +64,10 @@ def _input_roots(args: argparse.Namespace) -> list[Path]:
     return [Path(p).resolve() for p in args.paths if source_for(p).local]
 
 
-@contextlib.contextmanager
-def _progress(options: ScanOptions) -> Iterator[None]:
-    """A rich progress line on long scans, only when standard error is a terminal."""
-    if not sys.stderr.isatty():
-        yield
-        return
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task("reading headers…")
-        start = time.monotonic()
-
-        def report(files: int, series: int, _current: str) -> None:
-            rate = files / max(time.monotonic() - start, 1e-3)
-            progress.update(task, description=f"reading headers: {files:,} files, {series:,} series, "
-                                              f"{rate:,.0f} files/s")
-        options.progress = report
-        yield
-    options.progress = None
-
-
 def scan_inputs(args: argparse.Namespace, options: ScanOptions) -> ScanResult:
     """Read every input (DICOM, BIDS, archive, summary, DICOMweb) into one ScanResult with sites."""
     from protocheck.sources import scan
-    with _progress(options):
+    with progress_line(options):
         result = scan(args.paths, options)   # each input by the source that claims it (sources/registry.py)
     from protocheck.sources.sites import assign_sites
     if getattr(args, "site", None):   # --site names every exam: no "site unknown" note to write
@@ -130,14 +108,21 @@ def _load_protocol(name: str, args: argparse.Namespace | None = None) -> Any:
 
 def run_check(args: argparse.Namespace) -> int:
     """protocheck check: scan, match, check, report; exit 0/1/2."""
-    from protocheck.checks.compliance import check_scan
-    from protocheck.reports.json_report import report_to_dict
     roots = _input_roots(args)
     check_output_path(args.output, roots)
     check_output_path(args.summary, roots, "--summary")
-    protocol = _load_protocol(args.protocol, args)
-    options = scan_options(args)
-    scan = scan_inputs(args, options)
+    from protocheck.protocol.ahead import ProtocolAhead
+    folder = cache_dir(args)   # the protocol is loaded by a forked child while the inputs are read (first runs)
+    ahead = ProtocolAhead(args.protocol, folder if folder is not None and folder.is_dir() else None)
+    settle()
+    try:
+        options = scan_options(args)
+        options.progress = Meanwhile(ahead, args.format)
+        scan = scan_inputs(args, options)
+        options.progress = None
+        protocol = ahead.result()
+    finally:
+        ahead.close()
     if args.site:
         for exam in scan.exams:
             exam.site = args.site
@@ -151,6 +136,8 @@ def run_check(args: argparse.Namespace) -> int:
     if stored is not None:   # an unchanged archive, protocol, code and options: the same report
         write_output(stored[0], args.output)
         return stored[1]
+    from protocheck.checks.compliance import check_scan
+    from protocheck.reports.json_report import report_to_dict
     results = check_scan(scan, protocol, options.cache_dir)
     report = report_to_dict(results, scan, protocol, include_identifiers=args.include_identifiers,
                             lazy=args.format == "json")   # JSON: each exam's dict built as it is encoded
@@ -209,10 +196,11 @@ def _render_check(report: dict[str, Any], args: argparse.Namespace, console: Any
                   cache: Path | None = None) -> str:
     """The check report as text in the format asked for, JSON aside (streamed by ``_write_json``; ``cache``:
     where exams' console sections are kept)."""
-    from protocheck.reports.formats import renderer
-    render = renderer("check", args.format)
-    if render is not None:
-        return render(report)
+    if args.format != "console":   # the console is printed here (reports.formats holds the other formats)
+        from protocheck.reports.formats import renderer
+        render = renderer("check", args.format)
+        if render is not None:
+            return render(report)
     from protocheck.reports.console import render_console
     if console.legacy_windows:   # an old Windows console is driven by API calls, not text: printed directly
         render_console(report, console, quiet=args.quiet, verbose=args.verbose)

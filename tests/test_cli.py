@@ -173,15 +173,15 @@ def test_site_summaries_feed_the_audit(capsys, tmp_path, dicom_root):
 def test_progress_line_on_a_terminal_shows_files_series_and_rate(monkeypatch):
     import rich.progress
 
-    from protocheck import cli_run
+    from protocheck import cli_progress
     from protocheck.sources.options import ScanOptions
     shown: list[str] = []
     real_update = rich.progress.Progress.update
     monkeypatch.setattr(rich.progress.Progress, "update",
                         lambda self, task, **kw: shown.append(kw.get("description", "")) or real_update(self, task, **kw))
-    monkeypatch.setattr(cli_run.sys.stderr, "isatty", lambda: True)
+    monkeypatch.setattr(cli_progress.sys.stderr, "isatty", lambda: True)
     options = ScanOptions()
-    with cli_run._progress(options):
+    with cli_progress.progress_line(options):
         options.progress(12_000, 3, "a/b")
     assert options.progress is None
     assert shown and shown[-1].startswith("reading headers: 12,000 files, 3 series, ") and shown[-1].endswith(" files/s")

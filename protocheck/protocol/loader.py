@@ -26,6 +26,7 @@ from protocheck.protocol.model import (
 from protocheck.protocol.schema_check import surely_valid
 from protocheck.results import Severity
 from protocheck.protocol.tolerance import Tolerance
+from protocheck.protocol.paths import list_builtin_protocols, resolve_protocol_path  # noqa: F401 (re-exported)
 from protocheck.resources import builtin_protocol_dir, load_schema
 
 if TYPE_CHECKING:
@@ -34,30 +35,6 @@ if TYPE_CHECKING:
     from protocheck.protocol.parsing import Lines, Path_
 
 KNOWN_PARAMETERS = frozenset(PARAMETER_NAMES) | frozenset(DERIVED_PARAMETERS)
-
-
-def list_builtin_protocols() -> list[str]:
-    """Names of the protocols shipped with protocheck (``protocol/builtin/<name>.yaml``)."""
-    folder = builtin_protocol_dir()
-    if not folder.is_dir():
-        return []
-    return sorted(p.stem for p in folder.iterdir() if p.suffix in (".yaml", ".yml", ".json"))
-
-
-def resolve_protocol_path(name_or_path: str) -> Path:
-    """The file of a built-in protocol name, or the given path; ProtocolError when neither exists."""
-    candidate = Path(name_or_path)
-    if candidate.is_file():
-        return candidate
-    folder = builtin_protocol_dir()
-    for ext in (".yaml", ".yml", ".json"):
-        p = folder / f"{name_or_path}{ext}"
-        if p.is_file():
-            return p
-    known = ", ".join(list_builtin_protocols()) or "none"
-    raise ProtocolError(f"no built-in protocol named '{name_or_path}' and no such file",
-                        path=name_or_path, fix=f"use one of the built-in protocols ({known}) or a path to a "
-                                               "YAML/JSON protocol file")
 
 
 _BUILTIN_LOADED: dict[tuple[str, int, int], Protocol] = {}   # (file, mtime_ns, size) -> validated built-in
@@ -74,11 +51,7 @@ def load_protocol(name_or_path: str, cache_dir: Path | None = None) -> Protocol:
     key = _builtin_key(path)
     if key is not None and key in _BUILTIN_LOADED:
         return _BUILTIN_LOADED[key]
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProtocolError(f"cannot read the protocol file: {exc}", path=str(path),
-                            fix="check the path and that the file is UTF-8 text") from None
+    text = _read(path)
     if cache_dir is not None:
         from protocheck.storage import protocol_cache as cache
         protocol = cache.load(cache_dir, text, str(path), Protocol)
@@ -90,6 +63,30 @@ def load_protocol(name_or_path: str, cache_dir: Path | None = None) -> Protocol:
     if key is not None:
         _BUILTIN_LOADED[key] = protocol
     return protocol
+
+
+def ready_protocol(name_or_path: str, cache_dir: Path | None = None) -> Protocol | None:
+    """The protocol ``load_protocol`` gives when it needs no parsing (built in this process, or kept in
+    ``cache_dir``), else None; the same ProtocolError for a missing or unreadable file."""
+    path = resolve_protocol_path(str(name_or_path))
+    key = _builtin_key(path)
+    if key is not None and key in _BUILTIN_LOADED:
+        return _BUILTIN_LOADED[key]
+    if cache_dir is None:
+        return None
+    from protocheck.storage import protocol_cache as cache
+    protocol = cache.load(cache_dir, _read(path), str(path), Protocol)
+    if protocol is not None and key is not None:
+        _BUILTIN_LOADED[key] = protocol
+    return protocol
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProtocolError(f"cannot read the protocol file: {exc}", path=str(path),
+                            fix="check the path and that the file is UTF-8 text") from None
 
 
 def _builtin_key(path: Path) -> tuple[str, int, int] | None:

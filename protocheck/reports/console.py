@@ -19,6 +19,7 @@ from protocheck.results import count_category, count_findings, counts_text, sequ
 from protocheck.reports.console_layout import fitted_table, stacked
 from protocheck.reports.console_layout import make_console as _make_console
 from protocheck.reports.parallel_sections import render_sections
+from protocheck.reports.plain_text import TextWriter
 
 # Status words and symbols by tone (results.sequence_tone): requirement and severity decide the colour.
 TONE_STYLE = {"ok": "green", "warn": "yellow", "err": "red", "unk": "magenta", "na": "bright_black"}
@@ -229,7 +230,8 @@ def site_summary_table(report: dict[str, Any], width: int = 130) -> Table:
     for site in sorted(sites) + ["all sites"]:
         n = sites[site] if site in sites else sum(sites.values())
         rows.append([Text(site, style="bold" if site == "all sites" else ""), Text(str(n))]
-                    + [Text.from_markup(_summary_cell(cells.get((site, sid), Counter()), n)) for sid in seq_ids])
+                    + [Text.from_markup(_summary_cell(cells.get((site, sid), Counter()), n), emoji=False)   # no code
+                       for sid in seq_ids])
     title = ("Sessions compliant per site and sequence (compliant/sessions; ✘ deviating, ? cannot verify, "
              "– missing, · optional and not acquired)")
     headers = ["Site", "Sessions", *seq_ids]
@@ -295,7 +297,7 @@ def render_console_text(report: dict[str, Any], console: Console, quiet: bool = 
         _report_head(console, report)
     texts = [None if sections is None else sections.get(exam) for exam in report["exams"]]
     todo = [exam for exam, text in zip(report["exams"], texts) if text is None]
-    fresh = iter(render_sections(console, lambda c, exam: _exam_section(c, exam, verbose), todo))
+    fresh = iter(render_sections(console, lambda c, exam: _exam_text(c, exam, verbose), todo))
     parts = [head.get()]
     for exam, text in zip(report["exams"], texts):
         if text is None:
@@ -312,6 +314,13 @@ def _report_head(console: Console, report: dict[str, Any]) -> None:
     proto = report["protocol"]
     console.print(Text.assemble(("protocheck " + str(report["tool"]["version"]), "bold"), " · protocol ",
                                 (str(proto["name"]), "bold"), " ", str(proto["version"])))
+
+
+def _exam_text(console: Console, exam: dict[str, Any], verbose: bool) -> str:
+    """The text ``_exam_section`` prints (written directly where the console shows plain text only)."""
+    writer = TextWriter(console)
+    _exam_section(writer, exam, verbose)   # type: ignore[arg-type]  # a console for what the section uses
+    return writer.text()
 
 
 def _exam_section(console: Console, exam: dict[str, Any], verbose: bool) -> None:

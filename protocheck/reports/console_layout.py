@@ -13,13 +13,18 @@ import sys
 from typing import IO, Any, Sequence
 
 from rich import box
-from rich.cells import cell_len
+from rich.cells import cell_len, set_cell_size
 from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
 from protocheck.reports.textsafe import SafeConsole
+
+try:   # rich's word breaking, applied here to plain strings (fitted tables' cells); else Text.wrap itself
+    from rich._wrap import divide_line as _divide_line
+except ImportError:  # pragma: no cover - another rich
+    _divide_line = None   # type: ignore[assignment]
 
 _GAP = 3          # SIMPLE_HEAD without edges: one padding cell each side of a one-cell divider
 
@@ -39,7 +44,10 @@ def console_width(file: IO[str] | None, width: int | None, default: int) -> int 
 
 
 def _plain(cell: Any) -> str:
-    return cell.plain if isinstance(cell, Text) else Text.from_markup(str(cell)).plain
+    if isinstance(cell, Text):
+        return cell.plain
+    text = str(cell)   # emoji codes are :name: (no colon, no code: rich's table of codes is not loaded)
+    return Text.from_markup(text, emoji=":" in text).plain
 
 
 def _longest_word(text: str) -> int:
@@ -154,8 +162,25 @@ def _wrapped(text: Text, console: Console, width: int) -> list[str]:
     plain = text.plain
     if "\n" not in plain and cell_len(plain) <= width:
         return [plain + " " * (width - cell_len(plain))]
-    lines = text.wrap(console, width, justify="left", overflow="fold")
-    return [line.plain + " " * (width - cell_len(line.plain)) for line in lines] or [" " * width]
+    if _divide_line is None:
+        lines = text.wrap(console, width, justify="left", overflow="fold")
+        return [line.plain + " " * (width - cell_len(line.plain)) for line in lines] or [" " * width]
+    return [piece for line in plain.split("\n") for piece in _wrap_line(line, width)]
+
+
+def _wrap_line(line: str, width: int) -> list[str]:
+    """One line of a cell (no tab: ``_plain_cell``) as ``Text.wrap(justify="left", overflow="fold")`` lays it
+    out, on the string alone: rich's word breaks (``divide_line``), then per piece its ``rstrip_end``, its fold
+    (``set_cell_size``) and the left justification's padding (the same text, tested, without Text objects)."""
+    offsets = _divide_line(line, width, fold=True)
+    out = []
+    for start, end in zip([0, *offsets], [*offsets, len(line)]):
+        piece = line[start:end]
+        if len(piece) > width:   # rstrip_end: trailing whitespace beyond the width
+            piece = piece[:len(piece) - min(len(piece) - len(piece.rstrip()), len(piece) - width)]
+        size = cell_len(piece)
+        out.append(set_cell_size(piece, width) if size > width else piece + " " * (width - size))
+    return out
 
 
 def stacked(items: Sequence[tuple[Any, Any, Sequence[tuple[str, Any]]]], lead_width: int) -> Table:
@@ -177,4 +202,8 @@ def stacked(items: Sequence[tuple[Any, Any, Sequence[tuple[str, Any]]]], lead_wi
 def make_console(file: Any = None, width: int | None = None, default: int = 130) -> Console:
     """A console for a report: the terminal's width, else ``COLUMNS`` (or ``default``) columns when piped; text
     is cleaned of control characters as it is printed (``textsafe.SafeConsole``)."""
-    return SafeConsole(file=file, width=console_width(file, width, default), highlight=False, emoji=False)
+    columns = console_width(file, width, default)
+    console = SafeConsole(file=file, width=columns, highlight=False, emoji=False)
+    if columns is not None and not console.legacy_windows:   # piped or a file: the size stays what it is now
+        console.size = console.size   # rich would otherwise look up COLUMNS/LINES for every line
+    return console

@@ -1,34 +1,34 @@
-"""Render many exams' console sections on every core: rich lays text out in pure Python (~4 ms an exam with plain
-fitted tables, ~10 ms with colour), which a first check of a large archive pays for every exam.
+"""Render many exams' console sections on every core: rich lays text out in pure Python (~1.5 ms an exam with plain
+fitted tables, ~10 ms with colour), which a first check of an archive pays for every exam.
 
-Forked processes inherit the console and the exams (nothing is pickled but the texts coming back); each renders a
-contiguous share of the exams into its own copy of the console. Without fork (Windows, macOS' default), with
-one core or few exams, the sections are rendered here, one after the other: the text is the same either way.
+Forked children inherit the console and the exams (nothing is pickled but the texts coming back through a pipe);
+each renders a contiguous share of the exams while this process renders the first one. Without fork (Windows),
+with one core or few exams, the sections are rendered here, one after the other: the text is the same either way.
 """
 from __future__ import annotations
 
+import marshal
 import os
+import time
 from typing import Any, Callable
 
-MIN_EXAMS = 128   # below this, starting processes costs more than it saves (fitted tables render ~4 ms an exam)
-_STATE: tuple[Any, Callable[[Any, dict[str, Any]], None], list[dict[str, Any]]] | None = None
+MIN_EXAMS = 8   # below this, a forked process costs more than it saves (plain fitted tables: ~1.5 ms an exam)
 
 
-def render_sections(console: Any, render_one: Callable[[Any, dict[str, Any]], None],
+def render_sections(console: Any, render_one: Callable[[Any, dict[str, Any]], str],
                     exams: list[dict[str, Any]]) -> list[str]:
-    """The text ``render_one(console, exam)`` prints for each exam, in order."""
+    """The text ``render_one(console, exam)`` gives for each exam (what it would print), in order."""
     workers = _workers(len(exams))
     if workers > 1:
         texts = _in_processes(console, render_one, exams, workers)
         if texts is not None:
             return texts
-    return [_capture(console, render_one, exam) for exam in exams]
+    return [render_one(console, exam) for exam in exams]
 
 
 def _workers(n_exams: int) -> int:
     """Processes worth starting: one per usable core, none for a few exams or where fork is unavailable."""
-    import multiprocessing
-    if n_exams < MIN_EXAMS or "fork" not in multiprocessing.get_all_start_methods():
+    if n_exams < MIN_EXAMS or not hasattr(os, "fork"):
         return 1
     try:
         cores = len(os.sched_getaffinity(0))
@@ -37,33 +37,75 @@ def _workers(n_exams: int) -> int:
     return max(1, min(cores, n_exams // (MIN_EXAMS // 2)))
 
 
-def _capture(console: Any, render_one: Callable[[Any, dict[str, Any]], None], exam: dict[str, Any]) -> str:
-    with console.capture() as piece:
-        render_one(console, exam)
-    return str(piece.get())
-
-
-def _in_processes(console: Any, render_one: Callable[[Any, dict[str, Any]], None], exams: list[dict[str, Any]],
+def _in_processes(console: Any, render_one: Callable[[Any, dict[str, Any]], str], exams: list[dict[str, Any]],
                   workers: int) -> list[str] | None:
-    """The sections rendered by ``workers`` forked processes; None if the processes could not run."""
-    global _STATE
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    """The sections rendered by ``workers`` processes: forked children render every share but the first, which
+    this process renders meanwhile; a share whose child could not start or failed is rendered here."""
     step = -(-len(exams) // workers)
     spans = [(i, min(i + step, len(exams))) for i in range(0, len(exams), step)]
-    _STATE = (console, render_one, exams)
+    children: list[tuple[tuple[int, int], int, int] | tuple[tuple[int, int], None, None]] = []
+    for start, end in spans[1:]:
+        try:
+            children.append(((start, end), *_fork(console, render_one, exams[start:end])))
+        except OSError:   # no process could start (limits): rendered here
+            children.append(((start, end), None, None))
+    began = time.monotonic()
+    texts = [render_one(console, exam) for exam in exams[spans[0][0]:spans[0][1]]]
+    patience = 5.0 + 10 * (time.monotonic() - began)   # a child's share is no larger than this one
+    for (start, end), pid, fd in children:
+        got = _collect(pid, fd, end - start, patience) if pid is not None and fd is not None else None
+        texts.extend(got if got is not None else [render_one(console, exam) for exam in exams[start:end]])
+    return texts
+
+
+def _fork(console: Any, render_one: Callable[[Any, dict[str, Any]], str],
+          exams: list[dict[str, Any]]) -> tuple[int, int]:
+    """A forked child rendering ``exams``, its texts coming back through a pipe: (its pid, the pipe's end)."""
+    read_end, write_end = os.pipe()
     try:
-        with ProcessPoolExecutor(len(spans), mp_context=multiprocessing.get_context("fork")) as pool:
-            parts = list(pool.map(_render_span, spans))
-    except (OSError, RuntimeError, ImportError):   # no process could start (limits, a broken pool): here
+        pid = os.fork()
+    except OSError:
+        os.close(read_end)
+        os.close(write_end)
+        raise
+    if pid == 0:   # the child: render, write, and leave at once (nothing of the parent's is flushed or closed)
+        code = 1
+        try:
+            os.close(read_end)
+            data = marshal.dumps([render_one(console, exam) for exam in exams])
+            with os.fdopen(write_end, "wb") as out:
+                out.write(data)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    return pid, read_end
+
+
+def _collect(pid: int, fd: int, count: int, patience: float) -> list[str] | None:
+    """The ``count`` texts a forked child wrote to ``fd``; None if it failed, or took ``patience`` seconds more
+    (a child stuck, e.g. on a lock held by another thread when it was forked: stopped, its share done here)."""
+    import select
+    import signal
+
+    deadline = time.monotonic() + patience
+    chunks: list[bytes] = []
+    try:
+        while True:
+            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                return None
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        _, status = os.waitpid(pid, 0)
+        texts = marshal.loads(b"".join(chunks)) if os.waitstatus_to_exitcode(status) == 0 else None
+    except (OSError, ValueError, EOFError, TypeError):
         return None
     finally:
-        _STATE = None
-    return [text for part in parts for text in part]
-
-
-def _render_span(span: tuple[int, int]) -> list[str]:
-    """In a forked process: the sections of exams[start:end]."""
-    assert _STATE is not None
-    console, render_one, exams = _STATE
-    return [_capture(console, render_one, exam) for exam in exams[span[0]:span[1]]]
+        os.close(fd)
+    ok = isinstance(texts, list) and len(texts) == count and all(isinstance(t, str) for t in texts)
+    return texts if ok else None

@@ -10,7 +10,6 @@ import functools
 import hashlib
 import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -40,6 +39,14 @@ def _file(cache_dir: Path, text: str, filename: str) -> Path:
     return Path(cache_dir) / f"protocol-{key}.pickle"
 
 
+def stored(cache_dir: Path, text: str, filename: str) -> bool:
+    """Whether a file for this text is there (``load`` may still find it unusable): nothing is unpickled."""
+    try:
+        return _file(cache_dir, text, filename).is_file()
+    except OSError:
+        return False
+
+
 def load(cache_dir: Path, text: str, filename: str, kind: type[T]) -> T | None:
     """The Protocol (an instance of ``kind``) built earlier from this very text, or None."""
     try:
@@ -60,6 +67,7 @@ def store(cache_dir: Path, text: str, filename: str, protocol: "Protocol") -> No
     try:
         check_folder(cache_dir)
         data = seal(pickle.dumps(protocol, pickle.HIGHEST_PROTOCOL))
+        import tempfile   # here: a run that finds its protocol stored never writes one
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".protocol-", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as fh:

@@ -112,15 +112,21 @@ class Sections:
         self.salt = code_fingerprint() + repr(settings).encode()
         self.used: list[bytes] = []
         self.new: list[tuple[bytes, bytes]] = []
+        self._keys: dict[int, tuple[dict[str, Any], bytes]] = {}   # id -> (exam, key): put after get hashes once
         try:
             self.db: sqlite3.Connection | None = _open(cache_dir)
         except (sqlite3.Error, SourceError):
             self.db = None
 
     def _key(self, exam: dict[str, Any]) -> bytes:
+        known = self._keys.get(id(exam))
+        if known is not None and known[0] is exam:
+            return known[1]
         import json
         text = json.dumps(exam, ensure_ascii=False, separators=(",", ":"), default=str)
-        return hashlib.blake2b(self.salt + text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        key = hashlib.blake2b(self.salt + text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        self._keys[id(exam)] = (exam, key)
+        return key
 
     def get(self, exam: dict[str, Any]) -> str | None:
         key = self._key(exam)

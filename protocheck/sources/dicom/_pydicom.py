@@ -4,24 +4,59 @@ pydicom imports `requests`, when installed, only to download its own test files 
 That import (requests, urllib3, charset_normalizer: about 0.1 s) would come before any worker of an archive
 scan can start, so it is hidden while pydicom is imported, and importable again as soon as it is done.
 From the command line (``protocheck.LEAN_PYDICOM``, set by its entry point), NumPy is hidden too: pydicom
-imports it only for its pixel handlers (another ~0.1 s of start-up), and protocheck never decodes pixels. A
-program that imports protocheck as a library keeps pydicom whole.
+imports it only for its pixel handlers (another ~0.1 s of start-up), and protocheck never decodes pixels; and
+the modules pydicom imports only for what protocheck never asks of it (``LAZY``: downloading test files, its
+example datasets, new UIDs) are loaded on first use instead (another ~13 ms). A program that imports protocheck
+as a library keeps pydicom whole.
 """
 from __future__ import annotations
 
 import sys
 import warnings
+from typing import Any
 
 import protocheck
+
+# Imported by pydicom for what protocheck never uses: urllib.request (http.client, email, ssl...: ~7 ms) only to
+# download test files, pydicom.examples (~4 ms: looks up a dozen test files) only for the examples of its
+# documentation, uuid (and platform: ~2 ms) only to generate UIDs. Each is a module object at once, executed on
+# its first attribute access: a pydicom version that uses one while it is imported only loads it then.
+LAZY = frozenset({"urllib.request", "pydicom.examples", "uuid"})
+
+
+class _LazyFinder:
+    """A meta path finder that gives the ``LAZY`` modules lazy loaders (``importlib.util.LazyLoader``)."""
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
+        if name not in LAZY or name in sys.modules:
+            return None
+        import importlib.util
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is None:
+                continue
+            if spec.loader is None or not hasattr(spec.loader, "exec_module"):
+                return None   # a namespace package or an old-style loader: imported as usual
+            spec.loader = importlib.util.LazyLoader(spec.loader)
+            return spec
+        return None
+
 
 if "pydicom" not in sys.modules:
     _HIDDEN = [name for name in ("requests", "numpy") if name not in sys.modules
                and (name == "requests" or protocheck.LEAN_PYDICOM)]
     for _name in _HIDDEN:
         sys.modules[_name] = None   # type: ignore[assignment]  # "import requests" raises ImportError
+    _finder = _LazyFinder() if protocheck.LEAN_PYDICOM else None
+    if _finder is not None:
+        sys.meta_path.insert(0, _finder)
     try:
         import pydicom  # noqa: F401
     finally:
+        if _finder is not None:
+            sys.meta_path.remove(_finder)
         for _name in _HIDDEN:
             if _name in sys.modules and sys.modules[_name] is None:
                 del sys.modules[_name]

@@ -1,0 +1,161 @@
+"""A check's protocol loaded by a forked process while this one starts reading the inputs.
+
+On a first check nothing is cached: parsing, validating and building the protocol (~25 ms) would come before the
+scan on one core while the other has nothing to do yet. A forked child loads it instead (keeping it in the cache
+folder for the next run, as ``load_protocol`` does) and sends the model back, pickled, through a pipe. An invalid
+protocol's ProtocolError comes back as its fields (the same message, nothing parsed again); any other failure of
+the child makes this process load the protocol itself. ``poll`` (called by the scan's progress callback) looks at
+the child now and then, so an invalid protocol stops a long scan once its first files are folded (before: before
+any file was read; now ~0.1-0.4 s later, the scan's start).
+
+Only from a process with one thread (nothing can be left holding a lock in the child) that can fork; a protocol
+built earlier or kept in the cache folder is taken at once, without a child.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:   # the loader and the model are imported when a protocol is built or arrives
+    from protocheck.protocol.model import Protocol
+
+POLL_INTERVAL = 0.05   # seconds between two looks at the child from the progress callback
+
+
+class ProtocolAhead:
+    """The protocol ``load_protocol(name, cache_dir)`` gives, possibly being loaded by a forked child."""
+
+    def __init__(self, name: str, cache_dir: Path | None) -> None:
+        self.name, self.cache_dir = name, cache_dir
+        self.protocol: Protocol | None = _ready(name, cache_dir)   # a missing file fails here, at once
+        self.pid: int | None = None
+        self.fd: int | None = None
+        self._last = 0.0
+        self._lock = threading.Lock()
+        if self.protocol is None and _can_fork():
+            self._start()
+
+    @property
+    def pending(self) -> bool:
+        """Whether a child is loading it."""
+        return self.pid is not None
+
+    def result(self) -> Protocol:
+        """The protocol (waiting for the child if need be); ProtocolError as ``load_protocol`` raises it."""
+        with self._lock:   # a source may report progress from more than one thread
+            if self.protocol is None and self.pid is not None:
+                self.protocol = self._collect()
+            if self.protocol is None:
+                from protocheck.protocol.loader import load_protocol
+                self.protocol = load_protocol(self.name, self.cache_dir)
+            return self.protocol
+
+    def poll(self, *_args: Any) -> None:
+        """Take the child's answer if it is there (a progress callback: ``(files, series, path)`` ignored); an
+        invalid protocol raises its ProtocolError here."""
+        now = time.monotonic()
+        fd = self.fd
+        if self.pid is None or fd is None or now - self._last < POLL_INTERVAL:
+            return
+        self._last = now
+        import select
+        try:
+            ready = select.select([fd], [], [], 0)[0]
+        except (OSError, ValueError):   # collected meanwhile by another thread
+            return
+        if ready:
+            self.result()
+
+    def close(self) -> None:
+        """Stop and reap a child still loading (the command ended otherwise)."""
+        if self.pid is not None:
+            import signal
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+            except OSError:
+                pass
+            self.pid = None
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def _start(self) -> None:
+        read_end, write_end = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(read_end)
+            os.close(write_end)
+            return
+        if pid == 0:   # the child: load, write, and leave at once (nothing of the parent's is flushed or closed)
+            code = 1
+            try:
+                os.close(read_end)
+                import pickle
+
+                from protocheck.errors import ProtocolError
+                from protocheck.protocol.loader import load_protocol
+                try:
+                    data = b"P" + pickle.dumps(load_protocol(self.name, self.cache_dir), pickle.HIGHEST_PROTOCOL)
+                except ProtocolError as exc:   # its fields: the same message, without parsing again
+                    data = b"E" + pickle.dumps((exc.reason, exc.path, exc.where, exc.fix))
+                with os.fdopen(write_end, "wb") as out:
+                    out.write(data)
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write_end)
+        self.pid, self.fd = pid, read_end
+
+    def _collect(self) -> Protocol | None:
+        """The child's protocol, or None if it failed (then loaded here); the ProtocolError the child met."""
+        assert self.pid is not None and self.fd is not None
+        pid, fd = self.pid, self.fd
+        self.pid = self.fd = None
+        try:
+            with os.fdopen(fd, "rb") as pipe:
+                data = pipe.read()
+            _, status = os.waitpid(pid, 0)
+            if os.waitstatus_to_exitcode(status) != 0:
+                return None
+            import pickle
+            found = pickle.loads(data[1:])   # our own child's bytes, through our own pipe
+        except Exception:  # noqa: BLE001 - any failure: the protocol is loaded here
+            return None
+        if data[:1] == b"E" and isinstance(found, tuple) and len(found) == 4:
+            from protocheck.errors import ProtocolError
+            reason, path, where, fix = found
+            raise ProtocolError(reason, path=path, where=where, fix=fix)
+        from protocheck.protocol.model import Protocol
+        return found if data[:1] == b"P" and isinstance(found, Protocol) else None
+
+
+def _ready(name: str, cache_dir: Path | None) -> Protocol | None:
+    """``loader.ready_protocol``, without importing the loader (and the model) when nothing can be ready: no
+    protocol built in this process, no file kept for this text in the cache folder (a first run)."""
+    import sys
+
+    from protocheck.protocol.paths import resolve_protocol_path
+    path = resolve_protocol_path(str(name))   # ProtocolError for a missing file, as load_protocol raises it
+    if "protocheck.protocol.loader" not in sys.modules:
+        if cache_dir is None:
+            return None
+        from protocheck.storage import protocol_cache
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None   # load_protocol reports it
+        if not protocol_cache.stored(cache_dir, text, str(path)):
+            return None
+    from protocheck.protocol.loader import ready_protocol
+    return ready_protocol(name, cache_dir)
+
+
+def _can_fork() -> bool:
+    return hasattr(os, "fork") and threading.active_count() == 1
