@@ -5,6 +5,7 @@ import datetime as _dt
 import os
 import re
 from dataclasses import dataclass, field
+from hashlib import blake2b
 from typing import IO, Any, Callable
 
 from protocheck.sources.dicom import _pydicom  # noqa: F401  (first: pydicom without requests)
@@ -21,8 +22,9 @@ from protocheck.sources.options import ScanOptions
 
 
 def _h64(uid: str) -> int:
-    """A 64-bit hash of a UID for duplicate detection within this process (str hash: cached, no digest)."""
-    return hash(uid) & 0xFFFFFFFFFFFFFFFF
+    """A 64-bit hash of a UID for duplicate detection, the same in every process (not ``hash``: the index's
+    block summaries, a worker's included, are merged by another process, a later run's)."""
+    return int.from_bytes(blake2b(uid.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
 
 
 class _Series:
