@@ -7,6 +7,7 @@ forked after the reading modules are imported, so none imports them again.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import os
 from typing import Any
 
@@ -75,9 +76,11 @@ def read_file(rel: str, path: str, options: ScanOptions, seen: set[str]) -> Payl
 
 
 def init_worker(options: ScanOptions) -> None:
+    """A forked worker's start: the options to read with, no series seen yet."""
     global _options
     _options = options
     _seen.clear()
+    gc.freeze()   # the objects inherited from the parent: never collected here (no pass over them, no page copied)
 
 
 class _Everything:
