@@ -151,12 +151,13 @@ class DicomCollector:
         self.add_record(rec)
 
     # --- block summaries (incremental index) -----------------------------------------------------
-    def sub(self, known: Any = ()) -> "DicomCollector":
+    def sub(self, known: Any = (), assume: bool = False) -> "DicomCollector":
         """An empty collector with this one's root and options, for one block of files: the series of ``known``
-        that are here get empty partial aggregates there (their files are folded into those, merged later)."""
+        that are here (with ``assume``: all of them) get empty partial aggregates there (their files are folded
+        into those, merged later)."""
         c = DicomCollector(self.root, self.options)
         for uid in known:
-            if uid in self.series and uid not in c.series:
+            if (assume or uid in self.series) and uid not in c.series:
                 c.series[uid] = _Series(Acquisition(key=uid, source_kind="dicom"))
                 c._partial.add(uid)
         return c
