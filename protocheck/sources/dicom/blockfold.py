@@ -42,33 +42,33 @@ def group(blocks: list[list[tuple[str, int, int]]], limit: int = BATCH) -> list[
 def submit(pool: Any, folder: Any, top: str, root: str, limit: int = BATCH) -> int:
     """Start the tasks reading and folding every block of ``folder`` (a _Folder none of whose blocks is stored);
     returns the number of tasks. The first task makes the seeds of the folder's series (``read_batch``)."""
-    prefix, odd, name = folder.prefix, folder.odd, folder.name
+    where = (top, folder.name, os.path.join(folder.name, "") if folder.name else "", folder.prefix, folder.odd)
     for n, task in enumerate(group([b[0] for b in folder.blocks], limit)):
-        blocks = [[(os.path.join(name, f) if name else f, odd.get(f) or prefix + f, f, size, mtime)
-                   for f, size, mtime in folder.blocks[i][0]] for i in task]
-        folder.pending.append(pool.submit(fold_blocks, blocks, n == 0, (top, name), root))
+        folder.pending.append(pool.submit(fold_blocks, [folder.blocks[i][0] for i in task], n == 0, where, root))
     return len(folder.pending)
 
 
-def fold_blocks(blocks: list[list[tuple[str, str, str, int, int]]], seeds: bool, where: tuple[str, str],
+def fold_blocks(blocks: list[list[tuple[str, int, int]]], seeds: bool, where: tuple[str, str, str, str, dict],
                 root: str) -> list[Folded]:
-    """(Worker) Read and fold each block of (rel, path, name, size, mtime_ns) files."""
+    """(Worker) Read and fold each block of (name, size, mtime_ns) files of one folder; ``where``: (top, folder,
+    folder as a prefix of relative paths, folder's path as a prefix, {name: path} of files reached otherwise)."""
     seen = workers._seen if seeds else workers._Everything()
     return [_fold_block(block, seen, where, root) for block in blocks]
 
 
-def _fold_block(block: list[tuple[str, str, str, int, int]], seen: Any, where: tuple[str, str],
+def _fold_block(block: list[tuple[str, int, int]], seen: Any, where: tuple[str, str, str, str, dict],
                 root: str) -> Folded:
     from protocheck.sources.dicom.collector import DicomCollector
     from protocheck.sources.dicom.records import record_tuple
     from protocheck.storage.index import Index
 
-    options = workers._options
-    payloads = [workers.read_file(rel, path, options, seen) for rel, path, _n, _s, _m in block]
+    options, read_file = workers._options, workers.read_file
+    top, name_of_folder, rel, prefix, odd = where
+    payloads = [read_file(rel + name, odd.get(name) or prefix + name, options, seen) for name, _s, _m in block]
     try:
         rows = Index.pack_rows([(name, size, mtime, record_tuple(rec),
                                  None if seed is None else pickle.dumps(seed, pickle.HIGHEST_PROTOCOL))
-                                for (_r, _p, name, size, mtime), (rec, seed) in zip(block, payloads)])
+                                for (name, size, mtime), (rec, seed) in zip(block, payloads)])
     except ValueError:   # a value marshal cannot store (never expected): the main process folds the records
         return None, None, payloads
     known: dict[str, bool] = {}   # series -> taken as known to the main collector (no seed with its first file)
@@ -76,8 +76,8 @@ def _fold_block(block: list[tuple[str, str, str, int, int]], seen: Any, where: t
         if rec.skip is None and rec.series_uid and rec.series_uid not in known:
             known[rec.series_uid] = seed is None
     sub = DicomCollector(root, options).sub([uid for uid, old in known.items() if old], assume=True)
-    for (_r, _p, name, _s, _m), payload in zip(block, payloads):
-        workers.add_payload(sub, payload, (*where, name))
+    for (name, _s, _m), payload in zip(block, payloads):
+        workers.add_payload(sub, payload, (top, name_of_folder, name))
     return rows, pickle.dumps(sub.summary(), pickle.HIGHEST_PROTOCOL), None
 
 

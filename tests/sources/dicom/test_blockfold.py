@@ -68,13 +68,14 @@ def test_a_block_whose_guess_is_wrong_is_folded_file_by_file(dicom_root):
     """A series the worker seeds (new to it) but the main collector holds: merge refuses, the rows fold."""
     folder = dicom_root / "dcm_qa_ge" / "04_Ax_DWI_TENSOR_R2MB2"
     files = sorted(folder.iterdir())[:6]
-    block = [(p.name, str(p), p.name, 0, 0) for p in files]
+    block = [(p.name, 0, 0) for p in files]
+    where = (str(folder), "", "", str(folder) + os.sep, {})
     workers.init_worker(ScanOptions())
     main = DicomCollector(folder)
-    first = blockfold.fold_blocks([block[:3]], True, (str(folder), ""), str(folder))
+    first = blockfold.fold_blocks([block[:3]], True, where, str(folder))
     assert blockfold.merge(first[0], main) is not None
     workers.init_worker(ScanOptions())   # another worker: the series is new to it, it seeds it again
-    again = blockfold.fold_blocks([block[3:]], True, (str(folder), ""), str(folder))
+    again = blockfold.fold_blocks([block[3:]], True, where, str(folder))
     assert again[0][0] is not None and blockfold.merge(again[0], main) is None
     for name, _size, _mtime, payload in blockfold.entries(again[0], [(p.name, 0, 0) for p in files[3:]]):
         parallel.add_payload(main, payload, (str(folder), "", name))
