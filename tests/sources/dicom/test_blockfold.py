@@ -3,10 +3,7 @@ from __future__ import annotations
 
 import marshal
 import os
-import shutil
 import sqlite3
-import subprocess
-import sys
 import zlib
 from pathlib import Path
 
