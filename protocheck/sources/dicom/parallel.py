@@ -260,6 +260,9 @@ def _submit(folder: _Folder, index: Any, pools: "Pools", options: ScanOptions, s
         folder.blocks.append((files, key, stored.pop(key, None)))
     folder.stored = bool(folder.blocks) and not stored and all(b[2] is not None for b in folder.blocks)
     changed = folder.changed = refold.Changed(index, stored.values())   # blocks that changed: rows by name
+    if folder.files and not changed.rows and all(b[2] is None for b in folder.blocks) and pools.get() is not None:
+        folder.remote = True   # nothing stored: every file is read, and folded, by the workers
+        return blockfold.submit(pools.pool, folder, dest[0], dest[1], BATCH)
     todo: list[tuple[str, str, bool]] = []
     prefix, odd = folder.prefix, folder.odd
     for files, _key, hit in folder.blocks:
@@ -275,9 +278,6 @@ def _submit(folder: _Folder, index: Any, pools: "Pools", options: ScanOptions, s
         folder.pending.extend([[read_file(rel, path, options, seen if seed else every)  # type: ignore[arg-type]
                                 for rel, path, seed in todo[i:i + BATCH]] for i in range(0, len(todo), BATCH)])
         return 0
-    if todo and not changed.rows and all(hit is None for _files, _key, hit in folder.blocks):
-        folder.remote = True
-        return blockfold.submit(pool, folder, dest[0], dest[1], BATCH)
     if 0 < len(todo) < FEW and changed.rows:   # a few files of a folder the index holds (a first run's
         queue.add(folder.pending, todo)          # folders go one task each: no wait for a shared task to fill)
         return 0
