@@ -247,7 +247,7 @@ def _blocks(files: list[tuple[str, int, int]]) -> list[list[tuple[str, int, int]
 
 
 def _submit(folder: _Folder, index: Any, pools: "Pools", options: ScanOptions, seen: set[str],
-            queue: refold.Queue, dest: tuple[str, str] = ("", "")) -> int:
+            queue: refold.Queue, dest: tuple[str, str]) -> int:
     """Look the folder's blocks up in the index and start reading the files it does not hold; returns tasks
     started. An unchanged block is taken whole (its summary); a changed one reuses its unchanged files' records.
     A changed file whose stored record came without a seed is read without one (its series is begun by an
