@@ -5,6 +5,7 @@ import datetime as _dt
 import os
 import re
 from dataclasses import dataclass, field
+from hashlib import blake2b
 from typing import IO, Any, Callable
 
 from protocheck.sources.dicom import _pydicom  # noqa: F401  (first: pydicom without requests)
@@ -21,8 +22,9 @@ from protocheck.sources.options import ScanOptions
 
 
 def _h64(uid: str) -> int:
-    """A 64-bit hash of a UID for duplicate detection within this process (str hash: cached, no digest)."""
-    return hash(uid) & 0xFFFFFFFFFFFFFFFF
+    """A 64-bit hash of a UID for duplicate detection, the same in every process (not ``hash``: the index's
+    block summaries, a worker's included, are merged by another process, a later run's)."""
+    return int.from_bytes(blake2b(uid.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
 
 
 class _Series:
@@ -149,12 +151,13 @@ class DicomCollector:
         self.add_record(rec)
 
     # --- block summaries (incremental index) -----------------------------------------------------
-    def sub(self, known: Any = ()) -> "DicomCollector":
+    def sub(self, known: Any = (), assume: bool = False) -> "DicomCollector":
         """An empty collector with this one's root and options, for one block of files: the series of ``known``
-        that are here get empty partial aggregates there (their files are folded into those, merged later)."""
+        that are here (with ``assume``: all of them) get empty partial aggregates there (their files are folded
+        into those, merged later)."""
         c = DicomCollector(self.root, self.options)
         for uid in known:
-            if uid in self.series and uid not in c.series:
+            if (assume or uid in self.series) and uid not in c.series:
                 c.series[uid] = _Series(Acquisition(key=uid, source_kind="dicom"))
                 c._partial.add(uid)
         return c

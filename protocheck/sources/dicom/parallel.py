@@ -3,7 +3,7 @@
 Files are taken folder by folder in walk order and read in batches by ``workers.read_batch`` (the hand-rolled
 scanners; the first file of a series a worker has not seen yet also gives the series "seed", the series
 parameters from its whole header). Results are folded in walk order, so the findings are those of a serial
-scan.
+scan. A folder the index holds nothing of is folded by the workers too, block by block (``blockfold``).
 With an index (``options.cache_dir``), unchanged folders are taken from it without opening a file, and an
 unchanged tree is answered from the index's whole-tree snapshot (walk + one row; pydicom is not imported).
 Memory follows the number of series: at most a bounded window of folder batches is in flight.
@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from protocheck.model import ScanResult
 from protocheck.sources import treedigest
-from protocheck.sources.dicom import refold
+from protocheck.sources.dicom import blockfold, refold
 from protocheck.sources.dicom.workers import (
-    AUTO_MIN_FILES, Payload, Pools, _Everything, read_batch, read_file, resolve_workers,
+    AUTO_MIN_FILES, Payload, Pools, _Everything, add_payload, read_batch, read_file, resolve_workers,
 )
 from protocheck.sources.options import ScanOptions
 from protocheck.sources.treedigest import TreeHash, tree_digest
@@ -29,7 +29,7 @@ from protocheck.sources.treedigest import TreeHash, tree_digest
 if TYPE_CHECKING:
     from protocheck.storage.index import Entry
 
-__all__ = ["read_file", "resolve_workers", "scan_tree", "tree_digest"]
+__all__ = ["add_payload", "read_file", "resolve_workers", "scan_tree", "tree_digest"]
 
 BATCH = 128                   # files per task
 FEW = BATCH // 4              # a folder with fewer files to read shares a task with others' (refold.Queue)
@@ -40,7 +40,8 @@ PROGRESS_INTERVAL = 0.1       # seconds between progress callbacks (at most ~10 
 class _Folder:
     """One folder's files in walk order: listing, stored blocks, and the reads still to fold."""
 
-    __slots__ = ("name", "chunk", "key", "files", "prefix", "odd", "changed", "pending", "blocks", "stored")
+    __slots__ = ("name", "chunk", "key", "files", "prefix", "odd", "changed", "pending", "blocks", "stored",
+                 "remote")
 
     def __init__(self, name: str, chunk: int = 0, prefix: str = "") -> None:
         self.name, self.chunk = name, chunk
@@ -52,6 +53,7 @@ class _Folder:
         self.pending: list[Any] = []
         self.blocks: list[tuple[list[tuple[str, int, int]], bytes, Any]] = []   # (files, key, stored block)
         self.stored = False   # every block as the index holds it: the row needs no rewrite
+        self.remote = False   # every block read and folded by the workers (blockfold)
 
 
 def scan_tree(root: str | os.PathLike[str], options: ScanOptions | None = None) -> ScanResult:
@@ -199,9 +201,10 @@ def _run(folders: Iterator[_Folder], collector: Any, options: ScanOptions, index
     in_flight = 0
     progress = _Progress(options, collector)
     seen: set[str] = set()
+    dest = (_top(collector), collector.root)
     try:
         for folder in folders:
-            in_flight += _submit(folder, index, pools, options, seen, queue)
+            in_flight += _submit(folder, index, pools, options, seen, queue, dest)
             window.append(folder)
             while window:
                 head = window[0]
@@ -244,18 +247,22 @@ def _blocks(files: list[tuple[str, int, int]]) -> list[list[tuple[str, int, int]
 
 
 def _submit(folder: _Folder, index: Any, pools: "Pools", options: ScanOptions, seen: set[str],
-            queue: refold.Queue) -> int:
+            queue: refold.Queue, dest: tuple[str, str]) -> int:
     """Look the folder's blocks up in the index and start reading the files it does not hold; returns tasks
     started. An unchanged block is taken whole (its summary); a changed one reuses its unchanged files' records.
     A changed file whose stored record came without a seed is read without one (its series is begun by an
     earlier file: a seed would be read in full for nothing; should the series be new after all, the file is
-    read in full when folded, ``add_payload``); a folder with few files to read shares a task with others."""
+    read in full when folded, ``add_payload``); a folder with few files to read shares a task with others; a
+    folder the index holds nothing of is read and folded by the workers block by block (``blockfold``)."""
     stored = {} if index is None else index.load_blocks(folder.key)
     for files in _blocks(folder.files):
         key = index.listing_key(files) if index is not None else b""
         folder.blocks.append((files, key, stored.pop(key, None)))
     folder.stored = bool(folder.blocks) and not stored and all(b[2] is not None for b in folder.blocks)
     changed = folder.changed = refold.Changed(index, stored.values())   # blocks that changed: rows by name
+    if folder.files and not changed.rows and all(b[2] is None for b in folder.blocks) and pools.get() is not None:
+        folder.remote = True   # nothing stored: every file is read, and folded, by the workers
+        return blockfold.submit(pools.pool, folder, dest[0], dest[1], BATCH)
     todo: list[tuple[str, str, bool]] = []
     prefix, odd = folder.prefix, folder.odd
     for files, _key, hit in folder.blocks:
@@ -289,6 +296,10 @@ def _safe_entries(index: Any, rows: bytes) -> list[Entry] | None:
 def _fold(folder: _Folder, collector: Any, index: Any, progress: "_Progress") -> int:
     """Fold the folder's blocks into the collector in walk order: an unchanged block by merging its stored
     summary, another one file by file (through a sub-collector whose summary is stored with the block)."""
+    if folder.remote:   # read and folded by the workers
+        n_tasks = len(folder.pending)
+        _done(folder, index, blockfold.fold(folder, collector, index, progress, _fold_new), progress)
+        return n_tasks
     n_tasks = 0
     fresh: dict[str, Payload] = {}
     for task in folder.pending:
@@ -321,13 +332,19 @@ def _fold(folder: _Folder, collector: Any, index: Any, progress: "_Progress") ->
                 continue
         entries = folder.changed.entries(files, fresh, index)
         out.append((key, *_fold_new(folder, entries, collector, index, progress)))
+    _done(folder, index, out, progress)
+    return n_tasks
+
+
+def _done(folder: _Folder, index: Any, out: list[tuple[bytes, bytes | None, bytes | None]],
+          progress: "_Progress") -> None:
+    """Store the folded folder's blocks (unless stored as they are) and let it go."""
     if index is not None:
         if not folder.stored and all(rows is not None for _key, rows, _summary in out):
             index.store_blocks(folder.key, folder.files, out)
         index.forget()
     progress.tick(folder.name)
     folder.pending, folder.changed, folder.blocks = [], None, []
-    return n_tasks
 
 
 def _fold_new(folder: _Folder, entries: list[Entry], collector: Any, index: Any,
@@ -355,22 +372,6 @@ def _fold_entries(folder: _Folder, entries: list[Entry], collector: Any, progres
 
 def _top(collector: Any) -> str:
     return collector.root if os.path.isdir(collector.root) else os.path.dirname(collector.root)
-
-
-def add_payload(collector: Any, payload: Payload, where: tuple[str, str, str]) -> None:
-    """Fold one (record, seed) into the collector; a new series without a seed is read in full here.
-
-    ``where`` is (root, folder, name) of the file, joined only when it must be read.
-    """
-    rec, seed = payload
-    if rec.skip is None and rec.series_uid and rec.series_uid not in collector.series:
-        if seed is not None:
-            from protocheck.storage.index import seed_of
-            collector.adopt(rec, *seed_of(seed))
-            return
-        collector.add_record(rec, full_source=os.path.join(*where))
-        return
-    collector.add_record(rec)
 
 
 class _Progress:

@@ -6,6 +6,7 @@ the index of one input root with that codec.
 from __future__ import annotations
 
 import os
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,13 +20,14 @@ if TYPE_CHECKING:   # the record class lives beside the extraction, which import
 
 _FIELDS = ("name", "sop_class", "sop_uid", "series_uid", "study_uid", "manufacturer", "instance_number",
            "position", "acq_time", "echo_time", "echo_number", "image_type", "n_frames", "mrs")
+_PLAIN = itemgetter(*_FIELDS)   # the plain fields' values as one tuple
 
 
 def record_tuple(rec: FileRecord) -> tuple:
     """A FileRecord as a tuple of plain values (marshal-able: unpacked much faster than pickled objects)."""
     d = rec.__dict__
     skip = rec.skip
-    return (tuple(d[f] for f in _FIELDS),
+    return (_PLAIN(d),
             tuple((s.bvalue, s.vector, s.directionality, n) for s, n in rec.diffusion),
             tuple(rec.positions), tuple(rec.echo_times),
             None if skip is None else (skip.path, skip.reason, skip.kind))

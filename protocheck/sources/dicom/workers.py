@@ -7,6 +7,7 @@ forked after the reading modules are imported, so none imports them again.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import os
 from typing import Any
 
@@ -74,10 +75,28 @@ def read_file(rel: str, path: str, options: ScanOptions, seen: set[str]) -> Payl
     return rec, make_seed(rec, ds, options)
 
 
+def add_payload(collector: Any, payload: Payload, where: tuple[str, str, str]) -> None:
+    """Fold one (record, seed) into the collector; a new series without a seed is read in full here.
+
+    ``where`` is (root, folder, name) of the file, joined only when it must be read.
+    """
+    rec, seed = payload
+    if rec.skip is None and rec.series_uid and rec.series_uid not in collector.series:
+        if seed is not None:
+            from protocheck.storage.index import seed_of
+            collector.adopt(rec, *seed_of(seed))
+            return
+        collector.add_record(rec, full_source=os.path.join(*where))
+        return
+    collector.add_record(rec)
+
+
 def init_worker(options: ScanOptions) -> None:
+    """A forked worker's start: the options to read with, no series seen yet."""
     global _options
     _options = options
     _seen.clear()
+    gc.freeze()   # the objects inherited from the parent: never collected here (no pass over them, no page copied)
 
 
 class _Everything:
