@@ -35,7 +35,7 @@ from protocheck.storage.sealing import check_folder, current_key, seal, unseal
 if TYPE_CHECKING:   # storage sits below the sources layer: the type only
     from protocheck.sources.options import ScanOptions
 
-SCHEMA = 6
+SCHEMA = 7
 Entry = tuple[str, int, int, Any]     # (file name, size, mtime_ns, payload (record, seed or pickled seed))
 # How a source stores its per-file records: (record -> tuple of plain marshal-able values, tuple -> record).
 RecordCodec = tuple[Callable[[Any], tuple], Callable[[tuple], Any]]
@@ -251,7 +251,8 @@ class Index:
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("CREATE TABLE IF NOT EXISTS folders (root TEXT, folder TEXT, listing BLOB, "
                             "data BLOB, PRIMARY KEY (root, folder)) WITHOUT ROWID")
-            self.db.execute("CREATE TABLE IF NOT EXISTS snapshots (root TEXT PRIMARY KEY, tree BLOB, data BLOB)")
+            self.db.execute("CREATE TABLE IF NOT EXISTS snapshots (root TEXT PRIMARY KEY, tree BLOB, data BLOB, "
+                            "chunks BLOB)")
         except (OSError, sqlite3.Error) as exc:
             raise SourceError(f"cannot open the incremental index: {exc}", path=str(self.cache),
                               where="--cache-dir", fix="give a writable cache folder, or run without a cache"
@@ -389,19 +390,48 @@ class Index:
             return None
         return candidate[1]
 
-    def store_snapshot(self, tree: bytes, result: Any) -> None:
-        """Store the whole-tree scan result (before any check touches it) under the tree digest, and give the
-        result its digest (the key of cached check results and reports): a digest of its content, so a tree
-        whose files were touched but read the same keeps its checks and report."""
+    def snapshot_chunks(self) -> tuple[dict[str, bytes], list[bytes]] | None:
+        """The stored snapshot's tree state (``TreeHash.state``: chunk hashes by key, walk problems' hashes), read
+        before the walk so it can keep the listings of the chunks that changed; None if none or damaged."""
+        row = self.db.execute("SELECT chunks FROM snapshots WHERE root=?", (self.root,)).fetchone()
+        blob = None if row is None or row[0] is None else unseal(row[0], self._key)
+        if blob is None:
+            return None
+        try:
+            keys, skips = marshal.loads(blob)
+        except Exception:  # noqa: BLE001 - a damaged row is only a cache miss
+            return None
+        return (keys, skips) if isinstance(keys, dict) and isinstance(skips, list) else None
+
+    def store_snapshot(self, tree: bytes, result: Any, chunks: tuple | None = None) -> None:
+        """Store the whole-tree scan result (before any check touches it) under the tree digest (and its state
+        ``chunks``, see ``snapshot_chunks``), and give the result its digest (the key of cached check results
+        and reports): a digest of its content, so a tree whose files were touched but read the same keeps its
+        checks and report."""
         content = scan_content_digest(result)
         result.digest = self.result_digest(content)
         if self._snapshot is not None and self._snapshot[0] == content:   # files touched, content the same:
-            done = self.db.execute("UPDATE snapshots SET tree=? WHERE root=? AND data=?",   # the stored result
-                                   (tree, self.root, self._snapshot[1]))            # holds: only its tree changes
-            if done.rowcount == 1:
+            if self.store_tree(tree, chunks):   # the stored result holds: only its tree changes
                 return
         blob = seal(content + snapshot_blob(result))
-        self.db.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)", (self.root, tree, blob))
+        self.db.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?, ?)",
+                        (self.root, tree, blob, self._chunks(chunks)))
+
+    def store_tree(self, tree: bytes, chunks: tuple | None) -> bool:
+        """Keep the stored result (read by ``snapshot_candidate``) for a new tree digest and state: its files were
+        touched but read the same. False if that row changed meanwhile."""
+        assert self._snapshot is not None   # a candidate was read
+        done = self.db.execute("UPDATE snapshots SET tree=?, chunks=? WHERE root=? AND data=?",
+                               (tree, self._chunks(chunks), self.root, self._snapshot[1]))
+        return done.rowcount == 1
+
+    def _chunks(self, chunks: tuple | None) -> bytes | None:
+        if chunks is None:
+            return None
+        try:
+            return seal(marshal.dumps(chunks), self._key)
+        except ValueError:   # a value marshal cannot store (never expected): no chunk-wise re-check
+            return None
 
     def result_digest(self, content: bytes) -> bytes:
         """What identifies a scan result: the reading code and options (the database name), root and content."""

@@ -24,7 +24,7 @@ from protocheck.sources.dicom.workers import (
     AUTO_MIN_FILES, Payload, Pools, _Everything, read_batch, read_file, resolve_workers,
 )
 from protocheck.sources.options import ScanOptions
-from protocheck.sources.treedigest import TreeHash, tree_digest
+from protocheck.sources.treedigest import TreeHash, tree_digest, tree_state
 
 if TYPE_CHECKING:
     from protocheck.storage.index import Entry
@@ -62,9 +62,7 @@ def scan_tree(root: str | os.PathLike[str], options: ScanOptions | None = None) 
     index = _open_index(root, options)
     recheck = index is not None and index.has_snapshot()
     if recheck:   # re-audit: an unchanged tree needs no file and no row
-        ahead: list = []   # the stored result, read while the forked process already lists the tree
-        tree = tree_digest(root, lambda: ahead.append(index.snapshot_candidate()))
-        cached = index.load_snapshot(tree, ahead[0] if ahead else False)
+        cached = _stored_result(root, index, options)
         if cached is not None:
             index.close(prune=False)
             if options.progress is not None:
@@ -92,7 +90,7 @@ def scan_tree(root: str | os.PathLike[str], options: ScanOptions | None = None) 
         _run(folders, collector, options, index, workers)
         result = collector.finish()
         if index is not None:
-            index.store_snapshot(listing.digest(), result)
+            index.store_snapshot(listing.digest(), result, listing.state())
         done = True
     finally:
         if paused:
@@ -100,6 +98,21 @@ def scan_tree(root: str | os.PathLike[str], options: ScanOptions | None = None) 
         if index is not None:
             index.close(prune=done)   # interrupted: folders not reached yet keep their rows
     return result
+
+
+def _stored_result(root: str | os.PathLike[str], index: Any, options: ScanOptions) -> ScanResult | None:
+    """The stored result when the tree is unchanged, or when its changed files only look changed (new times,
+    same records: ``touched``); else None (the tree is scanned)."""
+    known = index.snapshot_chunks()   # before the walk: it keeps the listings of the chunks that changed
+    ahead: list = []   # the stored result, read while the forked process already lists the tree
+    tree = tree_state(root, lambda: ahead.append(index.snapshot_candidate()), None if known is None else known[0])
+    candidate = ahead[0] if ahead else index.snapshot_candidate()
+    cached = index.load_snapshot(tree.digest(), candidate)
+    if cached is None and known is not None and candidate is not None:
+        from protocheck.sources.dicom.touched import reuse_snapshot
+        if reuse_snapshot(index, tree, known, options):
+            cached = candidate[1]
+    return cached
 
 
 _GC = {"paused": False}
