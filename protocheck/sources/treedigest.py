@@ -21,7 +21,7 @@ from protocheck.storage.listing import listing_bytes
 FOLDER_CHUNK = 20_000         # a larger folder is indexed (and held) in chunks of this many files
 SPLIT_BRANCHES = 32           # the forked walk lists the top levels until this many sub-trees are found
 SPLIT_DEPTH = 4               # ... or this many levels were listed
-MAX_CHANGED = 50_000          # a re-check keeps the listings of changed chunks up to this many files
+MAX_CHANGED = 250_000         # a re-check keeps the listings of changed chunks up to this many files (~40 MB)
 
 
 class TreeHash:
@@ -32,7 +32,7 @@ class TreeHash:
     whose hash is not the known one are kept (``changed``: key -> (folder path, files)), up to MAX_CHANGED files
     (beyond, or for a chunk holding a linked file, ``overflow`` is set and none is kept)."""
 
-    __slots__ = ("parts", "keys", "skips", "known", "changed", "overflow", "n_changed")
+    __slots__ = ("parts", "keys", "skips", "known", "changed", "overflow", "n_changed", "on_change")
 
     def __init__(self, known: dict[str, bytes] | None = None) -> None:
         self.parts: list[bytes] = []
@@ -42,6 +42,7 @@ class TreeHash:
         self.changed: dict[str, tuple[str, list[tuple[str, int, int]]]] = {}
         self.overflow = False
         self.n_changed = 0
+        self.on_change: Callable[[], None] | None = None   # called once, on the first changed chunk
 
     def listing(self, key: str, files: list[tuple[str, int, int]], path: str | None = None) -> None:
         """One folder chunk: its key (folder, or folder NUL chunk number) and its (name, size, mtime_ns) list;
@@ -50,6 +51,10 @@ class TreeHash:
         known = self.known
         if known is None or self.overflow or known.get(key) == h:
             return
+        call = self.on_change
+        if call is not None:
+            self.on_change = None
+            call()
         self.n_changed += len(files)
         if path is None or self.n_changed > MAX_CHANGED:
             self.overflow, self.changed = True, {}
@@ -147,9 +152,10 @@ def tree_digest(root: str | os.PathLike[str], meanwhile: Callable[[], None] | No
 
 
 def tree_state(root: str | os.PathLike[str], meanwhile: Callable[[], None] | None = None,
-               known: dict[str, bytes] | None = None) -> TreeHash:
+               known: dict[str, bytes] | None = None, on_change: Callable[[], None] | None = None) -> TreeHash:
     """``tree_digest``'s walk, as the TreeHash of the whole tree: its digest, its chunk hashes, and (``known``:
-    the stored chunk hashes) the listings of the chunks that changed."""
+    the stored chunk hashes) the listings of the chunks that changed; ``on_change`` is called (in this process,
+    once the listing is shared with the forked one, if any) when this process finds the first changed chunk."""
     done: list[bool] = []
 
     def once() -> None:
@@ -157,11 +163,12 @@ def tree_state(root: str | os.PathLike[str], meanwhile: Callable[[], None] | Non
             done.append(True)
             meanwhile()
 
-    split = _forked(root, once, known=known)
+    split = _forked(root, once, known=known, on_change=on_change)
     if split is not None:
         return split
     once()
     blocks = _Blocks(known)
+    blocks.hash.on_change = on_change
     for block in folders(root):
         blocks.block(block)
     blocks.flush()
@@ -222,7 +229,7 @@ def _tickets(n: int) -> int:
 
 
 def _forked(root: str | os.PathLike[str], meanwhile: Callable[[], None] | None = None,
-            known: dict[str, bytes] | None = None) -> TreeHash | None:
+            known: dict[str, bytes] | None = None, on_change: Callable[[], None] | None = None) -> TreeHash | None:
     """The digest with the sub-trees shared with a forked process; None (walk it in one) when the tree has a
     linked folder (the walk's loop detection then depends on order), is small, or forking is not safe here."""
     root = os.fspath(root)
@@ -250,6 +257,7 @@ def _forked(root: str | os.PathLike[str], meanwhile: Callable[[], None] | None =
             os._exit(status)
     os.close(write_end)
     inp = open(read_end, "rb")
+    mine.hash.on_change = on_change   # after the fork (it may start a thread)
     try:
         if meanwhile is not None:
             meanwhile()

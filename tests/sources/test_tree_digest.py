@@ -116,7 +116,7 @@ def test_forked_listing_gives_the_same_digest(tmp_path: Path, monkeypatch):
     assert forked is not None                   # this tree is split between two processes
     split = forked.digest()
     assert split == _first_run_digest(root) == treedigest.tree_digest(root)
-    monkeypatch.setattr(treedigest, "_forked", lambda r, meanwhile=None, known=None: None)
+    monkeypatch.setattr(treedigest, "_forked", lambda r, meanwhile=None, **kw: None)
     assert treedigest.tree_digest(root) == split      # the one-process walk agrees
     (root / "s3" / "sub3" / "se2" / "IM0").write_bytes(b"changed")
     assert treedigest.tree_digest(root) != split
@@ -160,7 +160,7 @@ def test_both_processes_draw_sub_trees_and_meanwhile_runs_once(tmp_path: Path, m
     digest = treedigest.tree_digest(root, lambda: ran.append(os.getpid()))
     assert ran == [os.getpid()]
     assert digest == _first_run_digest(root)
-    monkeypatch.setattr(treedigest, "_forked", lambda root, meanwhile=None, known=None: None)   # one process: still once
+    monkeypatch.setattr(treedigest, "_forked", lambda root, meanwhile=None, **kw: None)   # one process: still once
     assert treedigest.tree_digest(root, lambda: ran.append(0)) == digest and ran[1:] == [0]
 
 
@@ -216,3 +216,22 @@ def test_state_gives_no_listing_of_a_chunk_with_a_linked_file(tricky: Path):
     (tricky / "top").write_bytes(b"4444")   # reached as a/linked too
     after = _state(tricky, keys, split=False)
     assert after.overflow and after.changed == {}
+
+
+@pytest.mark.parametrize("split", [True, False])
+def test_on_change_is_called_once_on_a_changed_chunk(tmp_path: Path, monkeypatch, split: bool):
+    """``on_change`` (the re-check starts importing the readers) runs once in this process when a chunk it lists
+    changed, never for an unchanged tree."""
+    root = _link_free(tmp_path / "in")
+    monkeypatch.setattr(treedigest, "SPLIT_BRANCHES", 2)
+    if not split:
+        monkeypatch.setattr(treedigest, "_forked", lambda root, meanwhile=None, **kw: None)
+    keys, _skips = treedigest.tree_state(root).state()
+    calls: list[int] = []
+    treedigest.tree_state(root, known=keys, on_change=lambda: calls.append(os.getpid()))
+    assert calls == []
+    for f in sorted(root.rglob("IM*")):
+        st = f.stat()
+        os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    after = treedigest.tree_state(root, known=keys, on_change=lambda: calls.append(os.getpid()))
+    assert calls == [os.getpid()] and len(after.changed) == len(keys) - 1   # all but s2 (notes.txt only)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import collections
 import gc
 import os
+import threading
 import time
 import zlib
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
@@ -105,7 +106,12 @@ def _stored_result(root: str | os.PathLike[str], index: Any, options: ScanOption
     same records: ``touched``); else None (the tree is scanned)."""
     known = index.snapshot_chunks()   # before the walk: it keeps the listings of the chunks that changed
     ahead: list = []   # the stored result, read while the forked process already lists the tree
-    tree = tree_state(root, lambda: ahead.append(index.snapshot_candidate()), None if known is None else known[0])
+    importing = _Importing()   # a changed file is read: the readers are imported while the walk goes on
+    try:
+        tree = tree_state(root, lambda: ahead.append(index.snapshot_candidate()), None if known is None else known[0],
+                          importing.start)
+    finally:
+        importing.join()   # before any fork (the pool) and any use
     candidate = ahead[0] if ahead else index.snapshot_candidate()
     cached = index.load_snapshot(tree.digest(), candidate)
     if cached is None and known is not None and candidate is not None:
@@ -113,6 +119,22 @@ def _stored_result(root: str | os.PathLike[str], index: Any, options: ScanOption
         if reuse_snapshot(index, tree, known, options):
             cached = candidate[1]
     return cached
+
+
+class _Importing:
+    """The readers (pydicom) imported by a thread: it mostly runs while the walk waits on the file system."""
+
+    def __init__(self) -> None:
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        from protocheck.sources.dicom.workers import _import_readers
+        self.thread = threading.Thread(target=_import_readers, daemon=True)
+        self.thread.start()
+
+    def join(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
 
 
 _GC = {"paused": False}
