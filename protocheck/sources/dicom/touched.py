@@ -10,11 +10,12 @@ removed or renamed, a folder more or less, a file read differently) leaves this 
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import TYPE_CHECKING, Any
 
 from protocheck.sources.dicom import refold
-from protocheck.sources.dicom.workers import Payload, Pools, read_file, read_marked, resolve_workers
+from protocheck.sources.dicom.workers import Payload, Pools, read_file, resolve_workers
 from protocheck.sources.options import ScanOptions
 
 if TYPE_CHECKING:
@@ -85,17 +86,24 @@ def _read(todo: list[tuple[str, str, bool]], options: ScanOptions) -> dict[str, 
         pools = Pools(resolve_workers(options), options)
         try:
             pool = pools.get()
-            tasks = [pool.submit(read_marked, todo[i:i + BATCH]) for i in range(0, len(todo), BATCH)]
+            plain = dataclasses.replace(options, progress=None)
+            tasks = [pool.submit(_read_some, todo[i:i + BATCH], plain) for i in range(0, len(todo), BATCH)]
             payloads = [p for task in tasks for p in task.result()]
         finally:
             pools.close()
     else:
-        payloads = [read_file(rel, path, options, set() if seed else _EVERY) for rel, path, seed in todo]
+        payloads = _read_some(todo, options)
     out: dict[str, dict[str, Payload]] = {}
     for (rel, _path, _seed), payload in zip(todo, payloads):
         folder, name = os.path.split(rel)
         out.setdefault(folder, {})[name] = payload
     return out
+
+
+def _read_some(items: list[tuple[str, str, bool]], options: ScanOptions) -> list[Payload]:
+    """The payloads of files read again, a seed for each marked one (whichever series it belongs to: it is
+    compared with the seed the index holds)."""
+    return [read_file(rel, path, options, set() if seed else _EVERY) for rel, path, seed in items]
 
 
 class _All:
