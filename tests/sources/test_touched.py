@@ -123,10 +123,26 @@ def test_other_changes_with_touched_files_take_the_usual_recheck(tree, tmp_path,
     assert _snap(scan_dicom(tree, opts)) == _snap(again)   # and the re-check after it: the new snapshot
 
 
-def test_pure_python_and_two_processes_agree(tree, tmp_path, spied, monkeypatch):
-    """The files read again by two processes (many of them) give the same answer."""
-    monkeypatch.setattr(touched, "POOL_FROM", 1)
+def test_two_processes_agree(tree, tmp_path, spied, monkeypatch):
+    """The changed chunks shared by two processes (each verifies its half) give the same answer."""
+    monkeypatch.setattr(touched, "SPLIT_FROM", 1)
+    pids = tmp_path / "pids"
+    real = touched._verify
+
+    def verify(chunks, *args):
+        with open(pids, "a") as f:
+            f.write(f"{os.getpid()}\n")
+        return real(chunks, *args)
+
+    monkeypatch.setattr(touched, "_verify", verify)
     opts = ScanOptions(cache_dir=tmp_path / "cache", workers=2)
     first = scan_dicom(tree, opts)
     _touch(*_files(tree))
-    assert _snap(scan_dicom(tree, opts)) == _snap(first) and spied["reuse"] == [True]
+    assert _snap(scan_dicom(tree, opts)) == _snap(first) == _fresh(tree) and spied["reuse"] == [True]
+    assert len(set(pids.read_text().split())) == 2
+    victim = _files(tree)[-1]   # a content change in either half: the usual re-check
+    import pydicom
+    uid = str(pydicom.dcmread(victim, stop_before_pixels=True).SOPInstanceUID).encode()
+    victim.write_bytes(victim.read_bytes().replace(uid, uid[:-1] + (b"7" if uid[-1:] != b"7" else b"8")))
+    _touch(*_files(tree))
+    assert _snap(scan_dicom(tree, opts)) == _fresh(tree) and spied["reuse"] == [True, False]

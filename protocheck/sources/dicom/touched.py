@@ -10,22 +10,24 @@ removed or renamed, a folder more or less, a file read differently) leaves this 
 """
 from __future__ import annotations
 
-import dataclasses
+import gc
 import os
+import pickle
+import threading
 from typing import TYPE_CHECKING, Any
 
 from protocheck.sources.dicom import refold
-from protocheck.sources.dicom.workers import Payload, Pools, read_file, resolve_workers
+from protocheck.sources.dicom.workers import Payload, read_file, resolve_workers
 from protocheck.sources.options import ScanOptions
 
 if TYPE_CHECKING:
     from protocheck.sources.treedigest import TreeHash
 
-POOL_FROM = 4096              # files to read again from which two processes read them (below, forking the pool
-                              # and its first tasks cost more than reading: ~0.1 ms a record, ~2 ms a seed)
-BATCH = 128                   # files per task
+SPLIT_FROM = 4096             # files in changed chunks from which two processes share the work (each its half
+                              # of the chunks: blocks, records, files read again, ~0.1 ms a record, ~2 ms a seed)
 
-_Plan = tuple[str, list[tuple[str, int, int]], list[tuple[list[tuple[str, int, int]], bytes, Any]], refold.Changed]
+_Rows = list[tuple[bytes, bytes, bytes | None]]   # a chunk's blocks as stored: (listing key, records, summary)
+_Chunk = tuple[str, str, list[tuple[str, int, int]], dict[bytes, tuple[bytes, bytes | None]]]
 
 
 def reuse_snapshot(index: Any, tree: "TreeHash", stored: tuple[dict[str, bytes], list[bytes]],
@@ -35,41 +37,87 @@ def reuse_snapshot(index: Any, tree: "TreeHash", stored: tuple[dict[str, bytes],
     keys, skips = stored
     if tree.overflow or not tree.changed or sorted(tree.skips) != skips or tree.keys.keys() != keys.keys():
         return False
-    plans: list[_Plan] = []
+    chunks = [(key, path, files, index.load_blocks(key)) for key, (path, files) in tree.changed.items()]
+    rows = _shared(chunks, index, options)
+    if rows is None:
+        return False
+    for key, _path, files, _stored in chunks:   # the rows with the new times: a later re-check reads none again
+        index.store_blocks(key, files, rows[key])
+    return bool(index.store_tree(tree.digest(), tree.state()))
+
+
+def _shared(chunks: list[_Chunk], index: Any, options: ScanOptions) -> dict[str, _Rows] | None:
+    """``_verify`` of the chunks, by two processes when they hold many files (the stored rows were read here
+    first: the forked process never touches the database)."""
+    if (sum(len(c[2]) for c in chunks) < SPLIT_FROM or resolve_workers(options) < 2 or not hasattr(os, "fork")
+            or threading.active_count() > 1):
+        return _verify(chunks, index, options)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:   # the child: every other chunk, its answer pickled back, exit at once
+        status = 1
+        try:
+            os.close(read_end)
+            gc.freeze()   # the parent's objects: never scanned (nor copied) by this process' collections
+            with open(write_end, "wb") as out:
+                out.write(pickle.dumps(_verify(chunks[1::2], index, options), pickle.HIGHEST_PROTOCOL))
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    inp = open(read_end, "rb")
+    try:
+        mine = _verify(chunks[0::2], index, options)
+        data = inp.read()
+    finally:
+        inp.close()
+        _, status = os.waitpid(pid, 0)
+    if status != 0 or mine is None or not data:
+        return None
+    try:
+        theirs = pickle.loads(data)
+    except Exception:  # noqa: BLE001 - a child cut short: the usual re-check
+        return None
+    return None if theirs is None else {**mine, **theirs}
+
+
+def _verify(chunks: list[_Chunk], index: Any, options: ScanOptions) -> dict[str, _Rows] | None:
+    """The chunks' rows with the new times, if every file whose size or mtime changed reads as stored; None
+    when one does not (or the names changed)."""
+    plans = []
     todo: list[tuple[str, str, bool]] = []
-    for key, (path, files) in tree.changed.items():
-        plan = _plan(index, key, files)
+    for key, path, files, stored in chunks:
+        plan = _plan(index, files, stored)
         if plan is None:
-            return False
-        plans.append(plan)
-        folder, changed = key.split("\0")[0], plan[3]
+            return None
+        plans.append((key, *plan))
+        folder, changed = key.split("\0")[0], plan[1]
         prefix = path if path.endswith(os.sep) else path + os.sep
-        for block, _lk, hit in plan[2]:
+        for block, _lk, hit in plan[0]:
             if hit is None:
                 todo.extend((os.path.join(folder, n) if folder else n, prefix + n, changed.wants_seed(n))
                             for n, size, mtime in block if not changed.unchanged(n, size, mtime))
     fresh = _read(todo, options)
-    out: list[tuple[str, list[tuple[str, int, int]], list[tuple[bytes, bytes, bytes | None]]]] = []
-    for key, files, blocks, changed in plans:
+    out: dict[str, _Rows] = {}
+    for key, blocks, changed in plans:
         got = fresh.get(key.split("\0")[0], {})
-        rows: list[tuple[bytes, bytes, bytes | None]] = []
+        rows: _Rows = []
         for block, lk, hit in blocks:
             same = hit if hit is not None else changed.reuse(block, got, index)
             if same is None:
-                return False
+                return None
             rows.append((lk, *same))
-        out.append((key, files, rows))
-    for key, files, rows in out:   # the rows with the new times: a later re-check reads none of these again
-        index.store_blocks(key, files, rows)
-    return bool(index.store_tree(tree.digest(), tree.state()))
+        out[key] = rows
+    return out
 
 
-def _plan(index: Any, key: str, files: list[tuple[str, int, int]]) -> _Plan | None:
+def _plan(index: Any, files: list[tuple[str, int, int]], stored: dict[bytes, tuple[bytes, bytes | None]]
+          ) -> tuple[list[tuple[list[tuple[str, int, int]], bytes, Any]], refold.Changed] | None:
     """The chunk's blocks (files, listing key, stored block if unchanged) and its changed stored blocks; None
     when a changed block does not hold the same file names as a stored one with a summary."""
     from protocheck.sources.dicom.parallel import _blocks
 
-    stored = index.load_blocks(key)
+    stored = dict(stored)
     blocks = []
     for block in _blocks(files):
         lk = index.listing_key(block)
@@ -77,33 +125,17 @@ def _plan(index: Any, key: str, files: list[tuple[str, int, int]]) -> _Plan | No
     changed = refold.Changed(index, stored.values())
     if any(hit is None and tuple(f[0] for f in block) not in changed.blocks for block, _lk, hit in blocks):
         return None
-    return key, files, blocks, changed
+    return blocks, changed
 
 
 def _read(todo: list[tuple[str, str, bool]], options: ScanOptions) -> dict[str, dict[str, Payload]]:
-    """The files read again, by folder and name (a seed made for each marked one)."""
-    if len(todo) >= POOL_FROM and resolve_workers(options) > 1:
-        pools = Pools(resolve_workers(options), options)
-        try:
-            pool = pools.get()
-            plain = dataclasses.replace(options, progress=None)
-            tasks = [pool.submit(_read_some, todo[i:i + BATCH], plain) for i in range(0, len(todo), BATCH)]
-            payloads = [p for task in tasks for p in task.result()]
-        finally:
-            pools.close()
-    else:
-        payloads = _read_some(todo, options)
+    """The files read again, by folder and name, a seed made for each marked one (whichever series it belongs
+    to: it is compared with the seed the index holds)."""
     out: dict[str, dict[str, Payload]] = {}
-    for (rel, _path, _seed), payload in zip(todo, payloads):
+    for rel, path, seed in todo:
         folder, name = os.path.split(rel)
-        out.setdefault(folder, {})[name] = payload
+        out.setdefault(folder, {})[name] = read_file(rel, path, options, set() if seed else _EVERY)
     return out
-
-
-def _read_some(items: list[tuple[str, str, bool]], options: ScanOptions) -> list[Payload]:
-    """The payloads of files read again, a seed for each marked one (whichever series it belongs to: it is
-    compared with the seed the index holds)."""
-    return [read_file(rel, path, options, set() if seed else _EVERY) for rel, path, seed in items]
 
 
 class _All:
