@@ -38,7 +38,13 @@ def reuse_snapshot(index: Any, tree: "TreeHash", stored: tuple[dict[str, bytes],
     if tree.overflow or not tree.changed or sorted(tree.skips) != skips or tree.keys.keys() != keys.keys():
         return False
     chunks = [(key, path, files, index.load_blocks(key)) for key, (path, files) in tree.changed.items()]
-    rows = _shared(chunks, index, options)
+    paused = gc.isenabled()   # no cycle is made here, and the loaded result makes every full collection long
+    gc.disable()
+    try:
+        rows = _shared(chunks, index, options)
+    finally:
+        if paused:
+            gc.enable()
     if rows is None:
         return False
     for key, _path, files, _stored in chunks:   # the rows with the new times: a later re-check reads none again
@@ -58,7 +64,6 @@ def _shared(chunks: list[_Chunk], index: Any, options: ScanOptions) -> dict[str,
         status = 1
         try:
             os.close(read_end)
-            gc.freeze()   # the parent's objects: never scanned (nor copied) by this process' collections
             with open(write_end, "wb") as out:
                 out.write(pickle.dumps(_verify(chunks[1::2], index, options), pickle.HIGHEST_PROTOCOL))
             status = 0
