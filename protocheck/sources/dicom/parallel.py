@@ -5,7 +5,8 @@ scanners; the first file of a series a worker has not seen yet also gives the se
 parameters from its whole header). Results are folded in walk order, so the findings are those of a serial
 scan.
 With an index (``options.cache_dir``), unchanged folders are taken from it without opening a file, and an
-unchanged tree is answered from the index's whole-tree snapshot (walk + one row; pydicom is not imported).
+unchanged tree is answered from the index's whole-tree snapshot (walk + one row; pydicom is not imported), and
+so is a tree whose changed files read as before (``touched``).
 Memory follows the number of series: at most a bounded window of folder batches is in flight.
 """
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import collections
 import gc
 import os
-import threading
 import time
 import zlib
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
@@ -25,7 +25,7 @@ from protocheck.sources.dicom.workers import (
     AUTO_MIN_FILES, Payload, Pools, _Everything, read_batch, read_file, resolve_workers,
 )
 from protocheck.sources.options import ScanOptions
-from protocheck.sources.treedigest import TreeHash, tree_digest, tree_state
+from protocheck.sources.treedigest import TreeHash, tree_digest
 
 if TYPE_CHECKING:
     from protocheck.storage.index import Entry
@@ -63,7 +63,8 @@ def scan_tree(root: str | os.PathLike[str], options: ScanOptions | None = None) 
     index = _open_index(root, options)
     recheck = index is not None and index.has_snapshot()
     if recheck:   # re-audit: an unchanged tree needs no file and no row
-        cached = _stored_result(root, index, options)
+        from protocheck.sources.dicom.touched import stored_result
+        cached = stored_result(root, index, options)
         if cached is not None:
             index.close(prune=False)
             if options.progress is not None:
@@ -99,42 +100,6 @@ def scan_tree(root: str | os.PathLike[str], options: ScanOptions | None = None) 
         if index is not None:
             index.close(prune=done)   # interrupted: folders not reached yet keep their rows
     return result
-
-
-def _stored_result(root: str | os.PathLike[str], index: Any, options: ScanOptions) -> ScanResult | None:
-    """The stored result when the tree is unchanged, or when its changed files only look changed (new times,
-    same records: ``touched``); else None (the tree is scanned)."""
-    known = index.snapshot_chunks()   # before the walk: it keeps the listings of the chunks that changed
-    ahead: list = []   # the stored result, read while the forked process already lists the tree
-    importing = _Importing()   # a changed file is read: the readers are imported while the walk goes on
-    try:
-        tree = tree_state(root, lambda: ahead.append(index.snapshot_candidate()), None if known is None else known[0],
-                          importing.start)
-    finally:
-        importing.join()   # before any fork (the pool) and any use
-    candidate = ahead[0] if ahead else index.snapshot_candidate()
-    cached = index.load_snapshot(tree.digest(), candidate)
-    if cached is None and known is not None and candidate is not None:
-        from protocheck.sources.dicom.touched import reuse_snapshot
-        if reuse_snapshot(index, tree, known, options):
-            cached = candidate[1]
-    return cached
-
-
-class _Importing:
-    """The readers (pydicom) imported by a thread: it mostly runs while the walk waits on the file system."""
-
-    def __init__(self) -> None:
-        self.thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        from protocheck.sources.dicom.workers import _import_readers
-        self.thread = threading.Thread(target=_import_readers, daemon=True)
-        self.thread.start()
-
-    def join(self) -> None:
-        if self.thread is not None:
-            self.thread.join()
 
 
 _GC = {"paused": False}

@@ -19,15 +19,51 @@ from typing import TYPE_CHECKING, Any
 from protocheck.sources.dicom import refold
 from protocheck.sources.dicom.workers import Payload, read_file, resolve_workers
 from protocheck.sources.options import ScanOptions
+from protocheck.sources.treedigest import TreeHash, tree_state
 
 if TYPE_CHECKING:
-    from protocheck.sources.treedigest import TreeHash
+    from protocheck.model import ScanResult
 
 SPLIT_FROM = 4096             # files in changed chunks from which two processes share the work (each its half
                               # of the chunks: blocks, records, files read again, ~0.1 ms a record, ~2 ms a seed)
 
 _Rows = list[tuple[bytes, bytes, bytes | None]]   # a chunk's blocks as stored: (listing key, records, summary)
 _Chunk = tuple[str, str, list[tuple[str, int, int]], dict[bytes, tuple[bytes, bytes | None]]]
+
+
+def stored_result(root: str | os.PathLike[str], index: Any, options: ScanOptions) -> ScanResult | None:
+    """The stored result when the tree is unchanged, or when its changed files only look changed (new times,
+    same records: ``touched``); else None (the tree is scanned)."""
+    known = index.snapshot_chunks()   # before the walk: it keeps the listings of the chunks that changed
+    ahead: list = []   # the stored result, read while the forked process already lists the tree
+    importing = _Importing()   # a changed file is read: the readers are imported while the walk goes on
+    try:
+        tree = tree_state(root, lambda: ahead.append(index.snapshot_candidate()), None if known is None else known[0],
+                          importing.start)
+    finally:
+        importing.join()   # before any fork (a second process, a pool) and any use
+    candidate = ahead[0] if ahead else index.snapshot_candidate()
+    cached = index.load_snapshot(tree.digest(), candidate)
+    if cached is None and known is not None and candidate is not None:
+        if reuse_snapshot(index, tree, known, options):
+            cached = candidate[1]
+    return cached
+
+
+class _Importing:
+    """The readers (pydicom) imported by a thread: it mostly runs while the walk waits on the file system."""
+
+    def __init__(self) -> None:
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        from protocheck.sources.dicom.workers import _import_readers
+        self.thread = threading.Thread(target=_import_readers, daemon=True)
+        self.thread.start()
+
+    def join(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
 
 
 def reuse_snapshot(index: Any, tree: "TreeHash", stored: tuple[dict[str, bytes], list[bytes]],
