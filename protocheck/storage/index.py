@@ -117,6 +117,7 @@ class Index:
         self._pending = 0
         self._known: dict[int, tuple[Any, tuple]] = {}   # id(record) -> (record, its stored tuple)
         self._snapshot: tuple[bytes, bytes] | None = None   # (content digest, sealed row) of the stored snapshot
+        self.fresh: dict[str, dict[str, Any]] = {}   # files read earlier in this run: folder -> name -> payload
         try:   # the cache key of every row this index reads and writes (the environment read once)
             self._key: bytes | None = current_key()
         except Exception:  # noqa: BLE001 - no key now: each seal or unseal asks (and fails) as before

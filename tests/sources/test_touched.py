@@ -95,7 +95,10 @@ def test_a_touched_file_whose_content_changed_is_folded_again(tree, tmp_path, sp
     import pydicom
     uid = str(pydicom.dcmread(victim, stop_before_pixels=True).SOPInstanceUID).encode()
     victim.write_bytes(victim.read_bytes().replace(uid, uid[:-1] + (b"7" if uid[-1:] != b"7" else b"8")))
+    spied["reads"].clear()
     again = scan_dicom(tree, opts)
+    # each changed file read once: the usual re-check takes those the touched-only check read
+    assert sorted(spied["reads"]) == sorted(str(f.relative_to(tree)) for f in {*files[::9], victim})
     assert spied["reuse"] == [False] and _snap(again) == _fresh(tree)
 
 

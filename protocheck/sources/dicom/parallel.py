@@ -265,6 +265,11 @@ def _submit(folder: _Folder, index: Any, pools: "Pools", options: ScanOptions, s
             if not changed.unchanged(name, size, mtime):
                 todo.append((os.path.join(folder.name, name) if folder.name else name,
                              odd.get(name) or prefix + name, changed.wants_seed(name)))
+    done = index.fresh.get(folder.name) if index is not None and todo else None   # read earlier in this run
+    if done:
+        names = [os.path.basename(t[0]) for t in todo]
+        folder.pending.append([done[n] for n in names if n in done])
+        todo = [t for t, n in zip(todo, names) if n not in done]
     pool = pools.get() if todo else pools.pool
     if pool is None:
         every = _Everything()

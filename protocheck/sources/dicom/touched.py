@@ -28,6 +28,7 @@ SPLIT_FROM = 4096             # files in changed chunks from which two processes
                               # of the chunks: blocks, records, files read again, ~0.1 ms a record, ~2 ms a seed)
 
 _Rows = list[tuple[bytes, bytes, bytes | None]]   # a chunk's blocks as stored: (listing key, records, summary)
+_Fresh = dict[str, dict[str, Payload]]   # files read again: folder -> file name -> (record, seed)
 _Chunk = tuple[str, str, list[tuple[str, int, int]], dict[bytes, tuple[bytes, bytes | None]]]
 
 
@@ -77,18 +78,19 @@ def reuse_snapshot(index: Any, tree: "TreeHash", stored: tuple[dict[str, bytes],
     paused = gc.isenabled()   # no cycle is made here, and the loaded result makes every full collection long
     gc.disable()
     try:
-        rows = _shared(chunks, index, options)
+        rows, fresh = _shared(chunks, index, options)
     finally:
         if paused:
             gc.enable()
-    if rows is None:
+    if rows is None:   # the usual re-check takes the files read here as they are (none is read twice)
+        index.fresh = fresh
         return False
     for key, _path, files, _stored in chunks:   # the rows with the new times: a later re-check reads none again
         index.store_blocks(key, files, rows[key])
     return bool(index.store_tree(tree.digest(), tree.state()))
 
 
-def _shared(chunks: list[_Chunk], index: Any, options: ScanOptions) -> dict[str, _Rows] | None:
+def _shared(chunks: list[_Chunk], index: Any, options: ScanOptions) -> tuple[dict[str, _Rows] | None, _Fresh]:
     """``_verify`` of the chunks, by two processes when they hold many files (the stored rows were read here
     first: the forked process never touches the database)."""
     if (sum(len(c[2]) for c in chunks) < SPLIT_FROM or resolve_workers(options) < 2 or not hasattr(os, "fork")
@@ -113,24 +115,27 @@ def _shared(chunks: list[_Chunk], index: Any, options: ScanOptions) -> dict[str,
     finally:
         inp.close()
         _, status = os.waitpid(pid, 0)
-    if status != 0 or mine is None or not data:
-        return None
+    if status != 0 or not data:
+        return None, mine[1]
     try:
         theirs = pickle.loads(data)
     except Exception:  # noqa: BLE001 - a child cut short: the usual re-check
-        return None
-    return None if theirs is None else {**mine, **theirs}
+        return None, mine[1]
+    fresh = mine[1]
+    for folder, got in theirs[1].items():
+        fresh.setdefault(folder, {}).update(got)
+    return (None if mine[0] is None or theirs[0] is None else {**mine[0], **theirs[0]}), fresh
 
 
-def _verify(chunks: list[_Chunk], index: Any, options: ScanOptions) -> dict[str, _Rows] | None:
-    """The chunks' rows with the new times, if every file whose size or mtime changed reads as stored; None
-    when one does not (or the names changed)."""
+def _verify(chunks: list[_Chunk], index: Any, options: ScanOptions) -> tuple[dict[str, _Rows] | None, _Fresh]:
+    """The chunks' rows with the new times, if every file whose size or mtime changed reads as stored (else None:
+    one does not, or the names changed), and the files read."""
     plans = []
     todo: list[tuple[str, str, bool]] = []
     for key, path, files, stored in chunks:
         plan = _plan(index, files, stored)
         if plan is None:
-            return None
+            return None, {}
         plans.append((key, *plan))
         folder, changed = key.split("\0")[0], plan[1]
         prefix = path if path.endswith(os.sep) else path + os.sep
@@ -146,10 +151,10 @@ def _verify(chunks: list[_Chunk], index: Any, options: ScanOptions) -> dict[str,
         for block, lk, hit in blocks:
             same = hit if hit is not None else changed.reuse(block, got, index)
             if same is None:
-                return None
+                return None, fresh
             rows.append((lk, *same))
         out[key] = rows
-    return out
+    return out, fresh
 
 
 def _plan(index: Any, files: list[tuple[str, int, int]], stored: dict[bytes, tuple[bytes, bytes | None]]
@@ -169,10 +174,10 @@ def _plan(index: Any, files: list[tuple[str, int, int]], stored: dict[bytes, tup
     return blocks, changed
 
 
-def _read(todo: list[tuple[str, str, bool]], options: ScanOptions) -> dict[str, dict[str, Payload]]:
+def _read(todo: list[tuple[str, str, bool]], options: ScanOptions) -> _Fresh:
     """The files read again, by folder and name, a seed made for each marked one (whichever series it belongs
     to: it is compared with the seed the index holds)."""
-    out: dict[str, dict[str, Payload]] = {}
+    out: _Fresh = {}
     for rel, path, seed in todo:
         folder, name = os.path.split(rel)
         out.setdefault(folder, {})[name] = read_file(rel, path, options, set() if seed else _EVERY)
