@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from protocheck.errors import SourceError
 from protocheck.resources import code_digest
-from protocheck.storage.listing import listing_bytes
+from protocheck.storage.listing import chunk_hash, listing_bytes
 from protocheck.storage.sealing import check_folder, current_key, seal, unseal
 from protocheck.storage.snapshot import (  # noqa: F401  (the caches' pickles, imported from here too)
     compressed_pickle, content_digest, loaded_pickles, scan_content_digest, snapshot_blob, snapshot_from,
@@ -38,7 +38,7 @@ from protocheck.storage.snapshot import (  # noqa: F401  (the caches' pickles, i
 if TYPE_CHECKING:   # storage sits below the sources layer: the type only
     from protocheck.sources.options import ScanOptions
 
-SCHEMA = 7
+SCHEMA = 8
 Entry = tuple[str, int, int, Any]     # (file name, size, mtime_ns, payload (record, seed or pickled seed))
 # How a source stores its per-file records: (record -> tuple of plain marshal-able values, tuple -> record).
 RecordCodec = tuple[Callable[[Any], tuple], Callable[[tuple], Any]]
@@ -146,6 +146,10 @@ class Index:
         except Exception:  # noqa: BLE001 - a damaged row is only a cache miss
             return {}
 
+    def row_listings(self) -> dict[str, bytes]:
+        """Each stored folder chunk's hash (``listing.chunk_hash`` of the listing its row was stored for)."""
+        return dict(self.db.execute("SELECT folder, listing FROM folders WHERE root=?", (self.root,)))
+
     def entries(self, rows: bytes) -> list[Entry]:
         """The (name, size, mtime_ns, (record, seed)) of a block's ``encode``d records (seeds still pickled)."""
         return self.decoded(self.raw_entries(rows))
@@ -211,7 +215,7 @@ class Index:
         packed on its own (records compressed; a re-check unpacks only what it uses and stores unchanged blocks
         as they came: rewriting a folder's row after one changed file packs one block, not the folder)."""
         self.db.execute("INSERT OR REPLACE INTO folders VALUES (?, ?, ?, ?)",
-                        (self.root, folder, self.listing_key(files), seal(marshal.dumps(blocks), self._key)))
+                        (self.root, folder, chunk_hash(folder, files), seal(marshal.dumps(blocks), self._key)))
         self._pending += len(files)
         if self._pending > 20_000:
             self.db.commit()

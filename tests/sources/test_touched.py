@@ -86,7 +86,13 @@ def test_touched_files_that_read_the_same_give_the_stored_result(tree, tmp_path,
     assert sorted(spied["reads"]) == sorted(str(f.relative_to(tree)) for f in files[3::7])
 
 
-def test_a_touched_file_whose_content_changed_is_folded_again(tree, tmp_path, spied):
+def test_a_touched_file_whose_content_changed_is_folded_again(tree, tmp_path, spied, monkeypatch):
+    """Only the changed files are read, once; the tree is walked once (the chunks the re-check's walk found
+    unchanged are taken from their rows, in walk order)."""
+    from protocheck.sources import discovery
+    walks: list[str] = []
+    real_folders = discovery.folders
+    monkeypatch.setattr(discovery, "folders", lambda root: walks.append(str(root)) or real_folders(root))
     opts = ScanOptions(cache_dir=tmp_path / "cache", workers=1)
     scan_dicom(tree, opts)
     files = _files(tree)
@@ -99,7 +105,9 @@ def test_a_touched_file_whose_content_changed_is_folded_again(tree, tmp_path, sp
     again = scan_dicom(tree, opts)
     # each changed file read once: the usual re-check takes those the touched-only check read
     assert sorted(spied["reads"]) == sorted(str(f.relative_to(tree)) for f in {*files[::9], victim})
-    assert spied["reuse"] == [False] and _snap(again) == _fresh(tree)
+    assert spied["reuse"] == [False] and walks == [str(tree)]   # the first run's walk only
+    assert _snap(again) == _fresh(tree)
+    assert _snap(scan_dicom(tree, opts)) == _snap(again)   # the snapshot stored with the new tree state
 
 
 @pytest.mark.parametrize("change", ["deleted", "added", "renamed file", "renamed folder", "new folder"])

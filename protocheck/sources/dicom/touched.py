@@ -32,9 +32,10 @@ _Fresh = dict[str, dict[str, Payload]]   # files read again: folder -> file name
 _Chunk = tuple[str, str, list[tuple[str, int, int]], dict[bytes, tuple[bytes, bytes | None]]]
 
 
-def stored_result(root: str | os.PathLike[str], index: Any, options: ScanOptions) -> ScanResult | None:
+def stored_result(root: str | os.PathLike[str], index: Any,
+                  options: ScanOptions) -> tuple[ScanResult | None, TreeHash]:
     """The stored result when the tree is unchanged, or when its changed files only look changed (new times,
-    same records: ``touched``); else None (the tree is scanned)."""
+    same records: ``touched``), else None (the tree is scanned); and the walk's tree state."""
     known = index.snapshot_chunks()   # before the walk: it keeps the listings of the chunks that changed
     ahead: list = []   # the stored result, read while the forked process already lists the tree
     importing = _Importing()   # a changed file is read: the readers are imported while the walk goes on
@@ -48,7 +49,30 @@ def stored_result(root: str | os.PathLike[str], index: Any, options: ScanOptions
     if cached is None and known is not None and candidate is not None:
         if reuse_snapshot(index, tree, known, options):
             cached = candidate[1]
-    return cached
+    return cached, tree
+
+
+def walked(tree: TreeHash, index: Any, root: str | os.PathLike[str]) -> list[tuple[str, int, str, Any]] | None:
+    """The re-check's folder chunks in walk order, from its walk's tree state (no second walk): (folder, chunk
+    number, folder path with separator, listing, or None for a chunk whose index row was stored for its very
+    listing: its stored blocks are taken in order). None when the state cannot stand for a walk: walk problems
+    (they are reported in walk order), a chunk not kept (too many changed files, a linked file), or a row stored
+    for another listing."""
+    if tree.overflow or tree.skips or not os.path.isdir(root):
+        return None
+    rows = index.row_listings()
+    base = os.path.abspath(os.fspath(root))
+    out = []
+    for key, h in tree.keys.items():
+        folder, _, chunk = key.partition("\0")
+        path = os.path.join(base, folder) if folder else base
+        got = tree.changed.get(key)
+        if got is None and rows.get(key) != h:
+            return None
+        out.append((folder, int(chunk or 0), path if path.endswith(os.sep) else path + os.sep,
+                    None if got is None else got[1]))
+    out.sort(key=lambda c: (c[0].split(os.sep) if c[0] else [], c[1]))   # depth first, names sorted
+    return out
 
 
 class _Importing:
