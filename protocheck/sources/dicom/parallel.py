@@ -80,7 +80,8 @@ def scan_tree(root: str | os.PathLike[str], options: ScanOptions | None = None) 
     items = listings(root) if plan is None else iter(())
     workers = options.workers if options.workers and options.workers > 0 else None
     if plan is not None:
-        workers, listing = workers or resolve_workers(options), tree
+        n = tree.n_changed   # the files of the changed chunks: what this re-check may read
+        workers, listing = workers or resolve_workers(options, n if n < AUTO_MIN_FILES else None), tree
         folders: Iterator[_Folder] = (_Folder(name, chunk, prefix, files) for name, chunk, prefix, files in plan)
     elif workers is None:   # auto: look ahead until enough files are found to be worth a second process
         head, n = [], 0
