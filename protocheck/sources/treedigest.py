@@ -21,39 +21,86 @@ from protocheck.storage.listing import listing_bytes
 FOLDER_CHUNK = 20_000         # a larger folder is indexed (and held) in chunks of this many files
 SPLIT_BRANCHES = 32           # the forked walk lists the top levels until this many sub-trees are found
 SPLIT_DEPTH = 4               # ... or this many levels were listed
+MAX_CHANGED = 250_000         # a re-check keeps the listings of changed chunks up to this many files (~40 MB)
 
 
 class TreeHash:
-    """Order-free hash of a tree's folder chunks and walk problems."""
+    """Order-free hash of a tree's folder chunks and walk problems.
 
-    __slots__ = ("parts",)
+    It also keeps each chunk's hash by key (``keys``) and the walk problems' hashes (``skips``): what a re-check
+    compares chunk by chunk (``state``). Given the stored ``known`` chunk hashes, the listings of the chunks
+    whose hash is not the known one are kept (``changed``: key -> (folder path, files)), up to MAX_CHANGED files
+    (beyond, or for a chunk holding a linked file, ``overflow`` is set and none is kept)."""
 
-    def __init__(self) -> None:
+    __slots__ = ("parts", "keys", "skips", "known", "changed", "overflow", "n_changed", "on_change")
+
+    def __init__(self, known: dict[str, bytes] | None = None) -> None:
         self.parts: list[bytes] = []
+        self.keys: dict[str, bytes] = {}
+        self.skips: list[bytes] = []
+        self.known = known
+        self.changed: dict[str, tuple[str, list[tuple[str, int, int]]]] = {}
+        self.overflow = False
+        self.n_changed = 0
+        self.on_change: Callable[[], None] | None = None   # called once, on the first changed chunk
 
-    def listing(self, key: str, files: list[tuple[str, int, int]]) -> None:
-        """One folder chunk: its key (folder, or folder NUL chunk number) and its (name, size, mtime_ns) list."""
-        self._add(key.encode("utf-8", "surrogateescape") + b"\1" + listing_bytes(files))
+    def listing(self, key: str, files: list[tuple[str, int, int]], path: str | None = None) -> None:
+        """One folder chunk: its key (folder, or folder NUL chunk number) and its (name, size, mtime_ns) list;
+        ``path``: the folder's path when every file of the chunk is a plain file in it (else None)."""
+        h = self.keys[key] = self._add(key.encode("utf-8", "surrogateescape") + b"\1" + listing_bytes(files))
+        known = self.known
+        if known is None or self.overflow or known.get(key) == h:
+            return
+        call = self.on_change
+        if call is not None:
+            self.on_change = None
+            call()
+        self.n_changed += len(files)
+        if path is None or self.n_changed > MAX_CHANGED:
+            self.overflow, self.changed = True, {}
+            return
+        self.changed[key] = (path, files)
 
     def skipped(self, item: SkippedFile) -> None:
         """A file or folder the walk could not take, and why."""
-        self._add(repr((item.path, item.reason, item.kind)).encode("utf-8", "surrogateescape"))
+        self.skips.append(self._add(repr((item.path, item.reason, item.kind)).encode("utf-8", "surrogateescape")))
 
-    def _add(self, data: bytes) -> None:
-        self.parts.append(hashlib.blake2b(data, digest_size=16).digest())
+    def _add(self, data: bytes) -> bytes:
+        h = hashlib.blake2b(data, digest_size=16).digest()
+        self.parts.append(h)
+        return h
 
     def digest(self) -> bytes:
         return hashlib.blake2b(b"".join(sorted(self.parts)), digest_size=16).digest()
+
+    def state(self) -> tuple[dict[str, bytes], list[bytes]]:
+        """What the index stores beside the snapshot: the chunk hashes by key, the walk problems' (sorted)."""
+        return self.keys, sorted(self.skips)
+
+    def absorb(self, other: tuple) -> None:
+        """Add what another process' TreeHash gave (``exported``)."""
+        parts, keys, skips, changed, overflow, n_changed = other
+        self.parts.extend(parts)
+        self.keys.update(keys)
+        self.skips.extend(skips)
+        self.n_changed += n_changed
+        self.overflow = self.overflow or overflow or self.n_changed > MAX_CHANGED
+        self.changed = {} if self.overflow else {**self.changed, **changed}
+
+    def exported(self) -> tuple:
+        """This hash's content, for ``absorb`` in another process."""
+        return self.parts, self.keys, self.skips, self.changed, self.overflow, self.n_changed
 
 
 class _Blocks:
     """The first run's chunking (``parallel._folders``) applied to ``folders`` blocks, into a TreeHash."""
 
-    def __init__(self) -> None:
-        self.hash = TreeHash()
+    def __init__(self, known: dict[str, bytes] | None = None) -> None:
+        self.hash = TreeHash(known)
         self.name: str | None = None
         self.chunk = 0
         self.files: list[tuple[str, int, int]] | None = None
+        self.path: str | None = None   # the chunk's folder path while every file in it is a plain one
 
     def block(self, block: Any) -> None:
         """One block of the walk: a SkippedFile or a FolderListing."""
@@ -62,17 +109,18 @@ class _Blocks:
         elif block.plain and block.rel != self.name:
             for start in range(0, len(block.entries), FOLDER_CHUNK):
                 self.flush()
-                self.name, self.chunk = block.rel, start // FOLDER_CHUNK
+                self.name, self.chunk, self.path = block.rel, start // FOLDER_CHUNK, block.path
                 self.files = block.entries[start:start + FOLDER_CHUNK]
         else:   # a linked or unreadable file among them: the first run's steps, item by item
             for item in block.entries:
-                self._item(item, block.rel)
+                self._item(item, block.rel, block.path)
 
-    def _item(self, item: Any, folder: str) -> None:
+    def _item(self, item: Any, folder: str, path: str) -> None:
         if isinstance(item, SkippedFile):
             self.hash.skipped(item)
             return
-        if item.__class__ is tuple:
+        plain = item.__class__ is tuple
+        if plain:
             entry = item
         else:
             cut = item.rel.rfind(os.sep)
@@ -81,14 +129,16 @@ class _Blocks:
         if self.files is None or folder != self.name or len(self.files) >= FOLDER_CHUNK:
             chunk = self.chunk + 1 if self.files is not None and folder == self.name else 0
             self.flush()
-            self.name, self.chunk, self.files = folder, chunk, []
+            self.name, self.chunk, self.files, self.path = folder, chunk, [], path
         self.files.append(entry)
+        if not plain:
+            self.path = None
 
     def flush(self) -> None:
         if self.files is not None:
             assert self.name is not None   # set with the folder's first file
             key = self.name if self.chunk == 0 else f"{self.name}\x00{self.chunk}"
-            self.hash.listing(key, self.files)
+            self.hash.listing(key, self.files, self.path)
             self.files = None
 
 
@@ -98,6 +148,14 @@ def tree_digest(root: str | os.PathLike[str], meanwhile: Callable[[], None] | No
     ``meanwhile`` (e.g. loading the stored result the digest may confirm) runs once in this process, while the
     forked one is already listing: the two then share the rest of the listing as each is free.
     """
+    return tree_state(root, meanwhile).digest()
+
+
+def tree_state(root: str | os.PathLike[str], meanwhile: Callable[[], None] | None = None,
+               known: dict[str, bytes] | None = None, on_change: Callable[[], None] | None = None) -> TreeHash:
+    """``tree_digest``'s walk, as the TreeHash of the whole tree: its digest, its chunk hashes, and (``known``:
+    the stored chunk hashes) the listings of the chunks that changed; ``on_change`` is called (in this process,
+    once the listing is shared with the forked one, if any) when this process finds the first changed chunk."""
     done: list[bool] = []
 
     def once() -> None:
@@ -105,20 +163,22 @@ def tree_digest(root: str | os.PathLike[str], meanwhile: Callable[[], None] | No
             done.append(True)
             meanwhile()
 
-    split = _forked(root, once)
+    split = _forked(root, once, known=known, on_change=on_change)
     if split is not None:
         return split
     once()
-    blocks = _Blocks()
+    blocks = _Blocks(known)
+    blocks.hash.on_change = on_change
     for block in folders(root):
         blocks.block(block)
     blocks.flush()
-    return blocks.hash.digest()
+    return blocks.hash
 
 
-def _plan(base: str, visited: set[str], linked: list[Branch]) -> tuple[_Blocks, list[Branch]]:
+def _plan(base: str, visited: set[str], linked: list[Branch],
+          known: dict[str, bytes] | None = None) -> tuple[_Blocks, list[Branch]]:
     """The top levels listed here (level by level: the digest is order-free) and the sub-trees below them."""
-    head = _Blocks()
+    head = _Blocks(known)
     frontier: list[Branch] = [(base, "", None)]
     for _ in range(SPLIT_DEPTH):
         if len(frontier) >= SPLIT_BRANCHES:
@@ -168,7 +228,8 @@ def _tickets(n: int) -> int:
     return read_end
 
 
-def _forked(root: str | os.PathLike[str], meanwhile: Callable[[], None] | None = None) -> bytes | None:
+def _forked(root: str | os.PathLike[str], meanwhile: Callable[[], None] | None = None,
+            known: dict[str, bytes] | None = None, on_change: Callable[[], None] | None = None) -> TreeHash | None:
     """The digest with the sub-trees shared with a forked process; None (walk it in one) when the tree has a
     linked folder (the walk's loop detection then depends on order), is small, or forking is not safe here."""
     root = os.fspath(root)
@@ -177,7 +238,7 @@ def _forked(root: str | os.PathLike[str], meanwhile: Callable[[], None] | None =
     base = os.path.abspath(root)
     visited: set[str] = set()
     linked: list[Branch] = []
-    mine, branches = _plan(base, visited, linked)
+    mine, branches = _plan(base, visited, linked, known)
     if linked or len(branches) < 2:
         return None
     tickets = _tickets(len(branches))
@@ -187,15 +248,16 @@ def _forked(root: str | os.PathLike[str], meanwhile: Callable[[], None] | None =
         status = 1
         try:
             os.close(read_end)
-            theirs, their_links = _Blocks(), list[Branch]()
+            theirs, their_links = _Blocks(known), list[Branch]()
             _walk(base, branches, tickets, theirs, set(), their_links)
             with open(write_end, "wb") as out:
-                out.write(pickle.dumps((bool(their_links), theirs.hash.parts)))
+                out.write(pickle.dumps((bool(their_links), theirs.hash.exported()), pickle.HIGHEST_PROTOCOL))
             status = 0
         finally:
             os._exit(status)
     os.close(write_end)
     inp = open(read_end, "rb")
+    mine.hash.on_change = on_change   # after the fork (it may start a thread)
     try:
         if meanwhile is not None:
             meanwhile()
@@ -208,10 +270,10 @@ def _forked(root: str | os.PathLike[str], meanwhile: Callable[[], None] | None =
     if status != 0 or linked or not data:
         return None
     try:
-        their_links, parts = pickle.loads(data)
+        their_links, theirs = pickle.loads(data)
     except Exception:  # noqa: BLE001 - a child cut short: walk the tree in one process
         return None
     if their_links:
         return None
-    mine.hash.parts.extend(parts)
-    return mine.hash.digest()
+    mine.hash.absorb(theirs)
+    return mine.hash

@@ -21,7 +21,7 @@ from protocheck.errors import SourceError
 from protocheck.model import ScanResult
 from protocheck.resources import code_digest
 from protocheck.storage.sealing import check_folder, seal, unseal
-from protocheck.storage.index import compressed_pickle, loaded_pickles
+from protocheck.storage.snapshot import compressed_pickle, loaded_pickles
 
 if TYPE_CHECKING:   # storage sits below the protocol layer: the type only
     from protocheck.protocol.model import Protocol

@@ -8,16 +8,17 @@ per-series aggregates, ``DicomCollector.summary``). A re-check merges an unchang
 series, not per file); in a changed block only added or changed files (different size or mtime_ns) are read
 again and the block is folded anew; removed and renamed files disappear with the new listing.
 Records are plain tuples (marshal, fast to load); seeds stay pickled and are unpickled only when folded.
-A whole-tree snapshot (the finished ScanResult under ``treedigest``'s digest of every folder listing) serves
-an unchanged tree with one walk and one row. A result's digest (the key of cached checks and reports) is a digest
-of its content (``content_digest``): files touched but read the same leave it, and what follows it, unchanged. The database name carries a fingerprint of the reading code and of the options that change records
+A whole-tree snapshot (the finished ScanResult under ``treedigest``'s digest of every folder listing, with each
+folder chunk's hash: ``snapshot_chunks``) serves an unchanged tree with one walk and one row, and a tree whose
+files were only touched with the rows of the changed folders (``sources/dicom/touched.py``). A result's digest
+(the key of cached checks and reports) is a digest of its content (``snapshot.content_digest``): files touched
+but read the same leave it, and what follows it, unchanged. The database name carries a fingerprint of the
+reading code and of the options that change records
 (identifiers, pseudonym key), so a new protocheck version or other options never reuse stale records.
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import io
 import marshal
 import os
 import pickle
@@ -27,15 +28,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from protocheck.errors import SourceError
-from protocheck.model import Parameter, Pickled, field_names
 from protocheck.resources import code_digest
-from protocheck.storage.listing import listing_bytes
+from protocheck.storage.listing import chunk_hash, listing_bytes
 from protocheck.storage.sealing import check_folder, current_key, seal, unseal
+from protocheck.storage.snapshot import (  # noqa: F401  (the caches' pickles, imported from here too)
+    compressed_pickle, content_digest, loaded_pickles, scan_content_digest, snapshot_blob, snapshot_from,
+)
 
 if TYPE_CHECKING:   # storage sits below the sources layer: the type only
     from protocheck.sources.options import ScanOptions
 
-SCHEMA = 6
+SCHEMA = 8
 Entry = tuple[str, int, int, Any]     # (file name, size, mtime_ns, payload (record, seed or pickled seed))
 # How a source stores its per-file records: (record -> tuple of plain marshal-able values, tuple -> record).
 RecordCodec = tuple[Callable[[Any], tuple], Callable[[tuple], Any]]
@@ -44,154 +47,6 @@ RecordCodec = tuple[Callable[[Any], tuple], Callable[[tuple], Any]]
 def seed_of(seed: Any) -> Any:
     """A payload's series seed: unpickled now if it came from the index (so the stored one stays pristine)."""
     return pickle.loads(seed) if isinstance(seed, bytes) else seed
-
-
-class _Deflating:
-    """A write-only file that compresses as it is written: a pickled snapshot never exists uncompressed."""
-
-    def __init__(self) -> None:
-        self.z = zlib.compressobj(1)
-        self.parts: list[bytes] = []
-
-    def write(self, data: bytes) -> int:
-        self.parts.append(self.z.compress(data))
-        return len(data)
-
-
-def compressed_pickle(items: list[Any], pickler: Callable[[Any], pickle.Pickler] | None = None) -> bytes:
-    """The pickles of ``items`` one after the other, zlib-compressed as they are written, the pickler's memo
-    cleared after each (memory: the compressed size and one item's memo, ~100 bytes per object, not the whole
-    archive's). ``pickler(file)`` makes a custom Pickler; its ``next_item()``, if any, is called after each item.
-    """
-    out = _Deflating()
-    p = (pickler or (lambda f: pickle.Pickler(f, pickle.HIGHEST_PROTOCOL)))(out)
-    p.dump(len(items))
-    for item in items:
-        p.dump(item)
-        p.clear_memo()
-        getattr(p, "next_item", lambda: None)()
-    out.parts.append(out.z.flush())
-    return b"".join(out.parts)
-
-
-def loaded_pickles(blob: bytes, unpickler: Callable[[Any], pickle.Unpickler] | None = None) -> list[Any]:
-    """The items of ``compressed_pickle`` (a fresh Unpickler for each: the pickler's memo restarted too)."""
-    f = io.BytesIO(zlib.decompress(blob))
-    make = unpickler or pickle.Unpickler
-    return [make(f).load() for _ in range(pickle.load(f))]
-
-
-class _SnapshotPickler(pickle.Pickler):
-    """Pickles a scan's distinct Parameters first (``plain`` items: their count, then chunks of the table), then
-    the header and the exams (in groups) with their Parameters as positions in that table: series keep sharing
-    them, though the memo is cleared after every item."""
-
-    def __init__(self, file: Any, positions: dict[int, int], plain: int) -> None:
-        super().__init__(file, pickle.HIGHEST_PROTOCOL)
-        self.positions, self.plain = positions, plain
-
-    def next_item(self) -> None:
-        self.plain -= 1
-
-    def persistent_id(self, obj: Any) -> int | None:
-        return self.positions.get(id(obj)) if self.plain <= 0 and obj.__class__ is Parameter else None
-
-
-class _SnapshotUnpickler(pickle.Unpickler):
-    def __init__(self, file: Any, table: list[Parameter]) -> None:
-        super().__init__(file)
-        self.table = table
-
-    def persistent_load(self, pid: int) -> Parameter:
-        return self.table[pid]
-
-
-_TABLE_CHUNK = 4096          # Parameters per pickle of the table
-_EXAM_GROUP = 64             # exams per pickle
-
-
-def snapshot_blob(result: Any) -> bytes:
-    """The compressed snapshot of a scan result (see ``_SnapshotPickler``)."""
-    positions: dict[int, int] = {}
-    table: list[Parameter] = []
-    for acq in result.acquisitions():
-        for p in acq.params.values():
-            if positions.setdefault(id(p), len(table)) == len(table):
-                table.append(p)
-    chunks = [table[i:i + _TABLE_CHUNK] for i in range(0, len(table), _TABLE_CHUNK)]
-    header = dataclasses.replace(result, exams=[])
-    exams = [result.exams[i:i + _EXAM_GROUP] for i in range(0, len(result.exams), _EXAM_GROUP)]
-    return compressed_pickle([len(chunks), *chunks, header, *exams],
-                             lambda out: _SnapshotPickler(out, positions, 1 + len(chunks)))
-
-
-def snapshot_from(blob: bytes) -> Any:
-    """The scan result of ``snapshot_blob``."""
-    f = io.BytesIO(zlib.decompress(blob))
-    n, chunks = pickle.load(f), pickle.load(f)
-    table: list[Parameter] = []
-    for _ in range(chunks):
-        table.extend(pickle.load(f))
-    header = pickle.load(f)
-    header.exams = [e for _ in range(n - 2 - chunks) for e in _SnapshotUnpickler(f, table).load()]
-    return header
-
-
-class _Hashing:
-    """A write-only file that only hashes what is written."""
-
-    def __init__(self) -> None:
-        self.h = hashlib.blake2b(digest_size=16)
-
-    def write(self, data: bytes) -> int:
-        self.h.update(data)
-        return len(data)
-
-
-class _ContentPickler(pickle.Pickler):
-    """Pickles for a digest of what objects hold, not of how they were built: no memo (whether equal values are
-    one shared object or several does not change the bytes) and sets in sorted order (not in hash order)."""
-
-    def __init__(self, file: Any) -> None:
-        super().__init__(file, pickle.HIGHEST_PROTOCOL)
-        self.fast = True
-
-    def reducer_override(self, obj: Any) -> Any:
-        if obj.__class__ is Parameter:   # the most frequent: one call here, not a second for its __reduce__
-            return Parameter, (obj.value, obj.source)
-        if isinstance(obj, Pickled):
-            values = tuple(map(obj.__getattribute__, field_names(obj.__class__)))
-            if any(v.__class__ is set for v in values):   # an Acquisition's roles
-                values = tuple(map(_ordered, values))
-            return obj.__class__, values
-        return NotImplemented
-
-
-def _ordered(value: Any) -> Any:
-    if value.__class__ is set:
-        if not value:
-            return "\0set"
-        try:
-            return "\0set", sorted(value)
-        except TypeError:   # not comparable: hash order (a digest that differs is only a cache miss)
-            return value
-    return value
-
-
-def content_digest(*objs: Any) -> bytes:
-    """A digest of what ``objs`` hold (model objects, plain data): equal whenever they are equal, however they
-    were built (read now or merged from stored summaries); a value that cannot be put in order (never expected)
-    may only make two equal contents differ."""
-    out = _Hashing()
-    p = _ContentPickler(out)
-    for obj in objs:
-        p.dump(obj)
-    return out.h.digest()
-
-
-def scan_content_digest(result: Any) -> bytes:
-    """``content_digest`` of a whole scan result (header, then exam by exam: one pickle each stays small)."""
-    return content_digest(dataclasses.replace(result, exams=[], digest=None), *result.exams)
 
 
 def default_cache_dir() -> Path:
@@ -227,7 +82,8 @@ def check_cache_location(cache_dir: Path, root: str | os.PathLike[str]) -> Path:
 def fingerprint(options: "ScanOptions") -> str:
     """Hash of the reading code and of the options that change records; names the database file."""
     here = Path(__file__).resolve().parent.parent / "sources"
-    code = code_digest(f"schema{SCHEMA}", [Path(__file__).resolve(),
+    mine = Path(__file__).resolve()
+    code = code_digest(f"schema{SCHEMA}", [mine, mine.with_name("snapshot.py"),
                                            *(p for sub in ("dicom", ".") for p in sorted((here / sub).glob("*.py")))])
     h = hashlib.sha256(code)
     h.update(repr((options.include_identifiers, options.site_from)).encode())
@@ -251,7 +107,8 @@ class Index:
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("CREATE TABLE IF NOT EXISTS folders (root TEXT, folder TEXT, listing BLOB, "
                             "data BLOB, PRIMARY KEY (root, folder)) WITHOUT ROWID")
-            self.db.execute("CREATE TABLE IF NOT EXISTS snapshots (root TEXT PRIMARY KEY, tree BLOB, data BLOB)")
+            self.db.execute("CREATE TABLE IF NOT EXISTS snapshots (root TEXT PRIMARY KEY, tree BLOB, data BLOB, "
+                            "chunks BLOB)")
         except (OSError, sqlite3.Error) as exc:
             raise SourceError(f"cannot open the incremental index: {exc}", path=str(self.cache),
                               where="--cache-dir", fix="give a writable cache folder, or run without a cache"
@@ -260,6 +117,7 @@ class Index:
         self._pending = 0
         self._known: dict[int, tuple[Any, tuple]] = {}   # id(record) -> (record, its stored tuple)
         self._snapshot: tuple[bytes, bytes] | None = None   # (content digest, sealed row) of the stored snapshot
+        self.fresh: dict[str, dict[str, Any]] = {}   # files read earlier in this run: folder -> name -> payload
         try:   # the cache key of every row this index reads and writes (the environment read once)
             self._key: bytes | None = current_key()
         except Exception:  # noqa: BLE001 - no key now: each seal or unseal asks (and fails) as before
@@ -287,6 +145,10 @@ class Index:
             return {key: (rows, summary) for key, rows, summary in blocks}
         except Exception:  # noqa: BLE001 - a damaged row is only a cache miss
             return {}
+
+    def row_listings(self) -> dict[str, bytes]:
+        """Each stored folder chunk's hash (``listing.chunk_hash`` of the listing its row was stored for)."""
+        return dict(self.db.execute("SELECT folder, listing FROM folders WHERE root=?", (self.root,)))
 
     def entries(self, rows: bytes) -> list[Entry]:
         """The (name, size, mtime_ns, (record, seed)) of a block's ``encode``d records (seeds still pickled)."""
@@ -353,7 +215,7 @@ class Index:
         packed on its own (records compressed; a re-check unpacks only what it uses and stores unchanged blocks
         as they came: rewriting a folder's row after one changed file packs one block, not the folder)."""
         self.db.execute("INSERT OR REPLACE INTO folders VALUES (?, ?, ?, ?)",
-                        (self.root, folder, self.listing_key(files), seal(marshal.dumps(blocks), self._key)))
+                        (self.root, folder, chunk_hash(folder, files), seal(marshal.dumps(blocks), self._key)))
         self._pending += len(files)
         if self._pending > 20_000:
             self.db.commit()
@@ -389,19 +251,48 @@ class Index:
             return None
         return candidate[1]
 
-    def store_snapshot(self, tree: bytes, result: Any) -> None:
-        """Store the whole-tree scan result (before any check touches it) under the tree digest, and give the
-        result its digest (the key of cached check results and reports): a digest of its content, so a tree
-        whose files were touched but read the same keeps its checks and report."""
+    def snapshot_chunks(self) -> tuple[dict[str, bytes], list[bytes]] | None:
+        """The stored snapshot's tree state (``TreeHash.state``: chunk hashes by key, walk problems' hashes), read
+        before the walk so it can keep the listings of the chunks that changed; None if none or damaged."""
+        row = self.db.execute("SELECT chunks FROM snapshots WHERE root=?", (self.root,)).fetchone()
+        blob = None if row is None or row[0] is None else unseal(row[0], self._key)
+        if blob is None:
+            return None
+        try:
+            keys, skips = marshal.loads(blob)
+        except Exception:  # noqa: BLE001 - a damaged row is only a cache miss
+            return None
+        return (keys, skips) if isinstance(keys, dict) and isinstance(skips, list) else None
+
+    def store_snapshot(self, tree: bytes, result: Any, chunks: tuple | None = None) -> None:
+        """Store the whole-tree scan result (before any check touches it) under the tree digest (and its state
+        ``chunks``, see ``snapshot_chunks``), and give the result its digest (the key of cached check results
+        and reports): a digest of its content, so a tree whose files were touched but read the same keeps its
+        checks and report."""
         content = scan_content_digest(result)
         result.digest = self.result_digest(content)
         if self._snapshot is not None and self._snapshot[0] == content:   # files touched, content the same:
-            done = self.db.execute("UPDATE snapshots SET tree=? WHERE root=? AND data=?",   # the stored result
-                                   (tree, self.root, self._snapshot[1]))            # holds: only its tree changes
-            if done.rowcount == 1:
+            if self.store_tree(tree, chunks):   # the stored result holds: only its tree changes
                 return
         blob = seal(content + snapshot_blob(result))
-        self.db.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)", (self.root, tree, blob))
+        self.db.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?, ?)",
+                        (self.root, tree, blob, self._chunks(chunks)))
+
+    def store_tree(self, tree: bytes, chunks: tuple | None) -> bool:
+        """Keep the stored result (read by ``snapshot_candidate``) for a new tree digest and state: its files were
+        touched but read the same. False if that row changed meanwhile."""
+        assert self._snapshot is not None   # a candidate was read
+        done = self.db.execute("UPDATE snapshots SET tree=?, chunks=? WHERE root=? AND data=?",
+                               (tree, self._chunks(chunks), self.root, self._snapshot[1]))
+        return done.rowcount == 1
+
+    def _chunks(self, chunks: tuple | None) -> bytes | None:
+        if chunks is None:
+            return None
+        try:
+            return seal(marshal.dumps(chunks), self._key)
+        except ValueError:   # a value marshal cannot store (never expected): no chunk-wise re-check
+            return None
 
     def result_digest(self, content: bytes) -> bytes:
         """What identifies a scan result: the reading code and options (the database name), root and content."""

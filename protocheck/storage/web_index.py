@@ -3,7 +3,7 @@ when it was read, and what was read from it.
 
 A study's "seen" value is built by the DICOMweb source from QIDO-RS answers only (StudyDate/Time and the study's
 series and instance counts, or its series list with their instance counts). A re-audit that finds the same value
-takes the stored per-study result (its exams and skipped entries, a sealed snapshot: ``index.snapshot_blob``)
+takes the stored per-study result (its exams and skipped entries, a sealed snapshot: ``snapshot.snapshot_blob``)
 and sends no WADO-RS request for it; a study with other values (more instances, a new series) is read again.
 The database name carries ``index.fingerprint`` (reading code and the options that change records), so another
 protocheck version or other options never reuse stale results. Nothing here ever holds a patient identifier
@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from protocheck.errors import SourceError
-from protocheck.storage.index import fingerprint, snapshot_blob, snapshot_from
+from protocheck.storage.index import fingerprint
+from protocheck.storage.snapshot import snapshot_blob, snapshot_from
 from protocheck.storage.sealing import check_folder, seal, unseal
 
 if TYPE_CHECKING:   # storage sits below the sources layer: the types only

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from protocheck.sources.dicom import collector as collector_mod
-from protocheck.sources.dicom import scan_dicom
+from protocheck.sources.dicom import scan_dicom, touched
 from protocheck.sources.options import ScanOptions
 
 
@@ -57,7 +57,7 @@ def _series_folders(root: Path) -> list[Path]:
     return sorted({p.parent for p in root.rglob("*") if p.is_file()})
 
 
-def test_first_run_and_recheck_after_changes_equal_a_scan_without_index(shared_copy, tmp_path, merges):
+def test_first_run_and_recheck_after_changes_equal_a_scan_without_index(shared_copy, tmp_path, merges, monkeypatch):
     opts = ScanOptions(cache_dir=tmp_path / "cache", workers=1)
     first = scan_dicom(shared_copy, opts)
     assert _snap(first) == _snap(scan_dicom(shared_copy, ScanOptions(workers=1)))
@@ -89,11 +89,19 @@ def test_first_run_and_recheck_after_changes_equal_a_scan_without_index(shared_c
         st = f.stat()
         os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     merges.clear()
+    real_reuse, off = touched.reuse_snapshot, [True]   # not the touched-only path here: the merges
+    monkeypatch.setattr(touched, "reuse_snapshot", lambda *args: not off and real_reuse(*args))
     again = scan_dicom(shared_copy, opts)
     assert _snap(again) == _snap(scan_dicom(shared_copy, ScanOptions(workers=1)))
     assert any(merges.partial), "a block of a series begun in an earlier block merges into it"
     merges.clear()
     assert _snap(scan_dicom(shared_copy, opts)) == _snap(again) and not merges   # unchanged: the snapshot
+    off.clear()
+    for f in files[9::41]:                             # only touched: the snapshot, once the files read the same
+        st = f.stat()
+        os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    assert _snap(scan_dicom(shared_copy, opts)) == _snap(again) and not merges
+    assert _snap(again) == _snap(scan_dicom(shared_copy, ScanOptions(workers=1)))
 
 
 def test_two_workers_recheck_equals_a_scan_without_index(shared_copy, tmp_path):
@@ -114,6 +122,7 @@ def test_an_interrupted_scan_keeps_the_rows_of_folders_it_did_not_reach(shared_c
     for f in first.iterdir():                          # the snapshot no longer answers: folders are looked up
         st = f.stat()
         os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 3 * 10**9))
+    monkeypatch.setattr(touched, "reuse_snapshot", lambda *args: False)   # the folders are folded
     real, calls = parallel._fold, []
 
     def interrupted(folder, *args):

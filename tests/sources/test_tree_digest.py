@@ -112,10 +112,11 @@ def _link_free(root: Path) -> Path:
 
 def test_forked_listing_gives_the_same_digest(tmp_path: Path, monkeypatch):
     root = _link_free(tmp_path / "in")
-    split = treedigest._forked(root)
-    assert split is not None                   # this tree is split between two processes
+    forked = treedigest._forked(root)
+    assert forked is not None                   # this tree is split between two processes
+    split = forked.digest()
     assert split == _first_run_digest(root) == treedigest.tree_digest(root)
-    monkeypatch.setattr(treedigest, "_forked", lambda r, meanwhile=None: None)
+    monkeypatch.setattr(treedigest, "_forked", lambda r, meanwhile=None, **kw: None)
     assert treedigest.tree_digest(root) == split      # the one-process walk agrees
     (root / "s3" / "sub3" / "se2" / "IM0").write_bytes(b"changed")
     assert treedigest.tree_digest(root) != split
@@ -159,7 +160,7 @@ def test_both_processes_draw_sub_trees_and_meanwhile_runs_once(tmp_path: Path, m
     digest = treedigest.tree_digest(root, lambda: ran.append(os.getpid()))
     assert ran == [os.getpid()]
     assert digest == _first_run_digest(root)
-    monkeypatch.setattr(treedigest, "_forked", lambda root, meanwhile=None: None)   # one process: still once
+    monkeypatch.setattr(treedigest, "_forked", lambda root, meanwhile=None, **kw: None)   # one process: still once
     assert treedigest.tree_digest(root, lambda: ran.append(0)) == digest and ran[1:] == [0]
 
 
@@ -168,4 +169,69 @@ def test_many_sub_trees_share_tickets(tmp_path: Path, monkeypatch):
     root = _link_free(tmp_path / "in")
     monkeypatch.setattr(treedigest, "SPLIT_BRANCHES", 2)
     monkeypatch.setattr(treedigest, "MAX_TICKETS", 2)
-    assert treedigest._forked(root) == _first_run_digest(root)
+    assert treedigest._forked(root).digest() == _first_run_digest(root)
+
+
+def _state(root: Path, known=None, split: bool = True):
+    got = treedigest._forked(root, known=known) if split else None
+    if split:
+        assert got is not None
+        return got
+    blocks = treedigest._Blocks(known)
+    for block in folders(root):
+        blocks.block(block)
+    blocks.flush()
+    return blocks.hash
+
+
+@pytest.mark.parametrize("split", [True, False])
+def test_state_keeps_the_listings_of_changed_chunks(tmp_path: Path, monkeypatch, split: bool):
+    """Given the stored chunk hashes, the walk keeps the listings of the chunks that changed (and only those),
+    in one process or two; the first run's TreeHash gives the same chunk hashes."""
+    root = _link_free(tmp_path / "in")
+    monkeypatch.setattr(treedigest, "SPLIT_BRANCHES", 2)
+    first = treedigest.TreeHash()
+    for _ in parallel._folders(folders(root), SimpleNamespace(skipped=[]), first):
+        pass
+    keys, skips = first.state()
+    before = _state(root, keys, split)
+    assert before.state() == (keys, skips) and before.changed == {} and not before.overflow
+    im = root / "s3" / "sub3" / "se2" / "IM0"
+    st = im.stat()
+    os.utime(im, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    (root / "s1" / "new").write_bytes(b"n")
+    after = _state(root, keys, split)
+    assert after.digest() != first.digest() and not after.overflow
+    assert set(after.changed) == {os.path.join("s3", "sub3", "se2"), "s1"}
+    path, files = after.changed[os.path.join("s3", "sub3", "se2")]
+    assert path == str(im.parent) and ("IM0", st.st_size, st.st_mtime_ns + 10**9) in files
+    monkeypatch.setattr(treedigest, "MAX_CHANGED", 1)   # too many changed files: none kept
+    many = _state(root, keys, split)
+    assert many.overflow and many.changed == {} and many.keys == after.keys
+
+
+def test_state_gives_no_listing_of_a_chunk_with_a_linked_file(tricky: Path):
+    """A changed chunk holding a linked file (its path is not the folder's) marks the state, keeps nothing."""
+    keys, _skips = _state(tricky, split=False).state()
+    (tricky / "top").write_bytes(b"4444")   # reached as a/linked too
+    after = _state(tricky, keys, split=False)
+    assert after.overflow and after.changed == {}
+
+
+@pytest.mark.parametrize("split", [True, False])
+def test_on_change_is_called_once_on_a_changed_chunk(tmp_path: Path, monkeypatch, split: bool):
+    """``on_change`` (the re-check starts importing the readers) runs once in this process when a chunk it lists
+    changed, never for an unchanged tree."""
+    root = _link_free(tmp_path / "in")
+    monkeypatch.setattr(treedigest, "SPLIT_BRANCHES", 2)
+    if not split:
+        monkeypatch.setattr(treedigest, "_forked", lambda root, meanwhile=None, **kw: None)
+    keys, _skips = treedigest.tree_state(root).state()
+    calls: list[int] = []
+    treedigest.tree_state(root, known=keys, on_change=lambda: calls.append(os.getpid()))
+    assert calls == []
+    for f in sorted(root.rglob("IM*")):
+        st = f.stat()
+        os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    after = treedigest.tree_state(root, known=keys, on_change=lambda: calls.append(os.getpid()))
+    assert calls == [os.getpid()] and len(after.changed) == len(keys) - 1   # all but s2 (notes.txt only)

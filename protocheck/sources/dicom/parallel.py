@@ -5,21 +5,23 @@ scanners; the first file of a series a worker has not seen yet also gives the se
 parameters from its whole header). Results are folded in walk order, so the findings are those of a serial
 scan. A folder the index holds nothing of is folded by the workers too, block by block (``blockfold``).
 With an index (``options.cache_dir``), unchanged folders are taken from it without opening a file, and an
-unchanged tree is answered from the index's whole-tree snapshot (walk + one row; pydicom is not imported).
+unchanged tree is answered from the index's whole-tree snapshot (walk + one row; pydicom is not imported), and
+so is a tree whose changed files read as before (``touched``).
 Memory follows the number of series: at most a bounded window of folder batches is in flight.
 """
 from __future__ import annotations
 
 import collections
-import gc
 import os
 import time
 import zlib
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
+from protocheck.errors import SourceError
 from protocheck.model import ScanResult
 from protocheck.sources import treedigest
 from protocheck.sources.dicom import blockfold, refold
+from protocheck.sources.dicom.refold import pause_gc as _pause_gc, resume_gc as _resume_gc
 from protocheck.sources.dicom.workers import (
     AUTO_MIN_FILES, Payload, Pools, _Everything, add_payload, read_batch, read_file, resolve_workers,
 )
@@ -40,18 +42,19 @@ PROGRESS_INTERVAL = 0.1       # seconds between progress callbacks (at most ~10 
 class _Folder:
     """One folder's files in walk order: listing, stored blocks, and the reads still to fold."""
 
-    __slots__ = ("name", "chunk", "key", "files", "prefix", "odd", "changed", "pending", "blocks", "stored",
+    __slots__ = ("name", "chunk", "key", "files", "prefix", "odd", "changed", "pending", "blocks", "stored", "same",
                  "remote")
 
-    def __init__(self, name: str, chunk: int = 0, prefix: str = "") -> None:
+    def __init__(self, name: str, chunk: int = 0, prefix: str = "", files: Any = ()) -> None:
         self.name, self.chunk = name, chunk
         self.key = name if chunk == 0 else f"{name}\x00{chunk}"   # index row of a very large folder's chunk
-        self.files: list[tuple[str, int, int]] = []
+        self.same = files is None   # a re-check's chunk whose row was stored for its listing (not listed again)
+        self.files: list[tuple[str, int, int]] = list(files or ())
         self.prefix = prefix                  # the folder's path (with a separator): a file's path is this + name
         self.odd: dict[str, str] = {}         # files reached otherwise (a linked file): name -> path
         self.changed: Any = None              # refold.Changed: the stored blocks whose listing changed
         self.pending: list[Any] = []
-        self.blocks: list[tuple[list[tuple[str, int, int]], bytes, Any]] = []   # (files, key, stored block)
+        self.blocks: list[tuple[Any, bytes, Any]] = []   # (files (None: not listed), key, stored block)
         self.stored = False   # every block as the index holds it: the row needs no rewrite
         self.remote = False   # every block read and folded by the workers (blockfold)
 
@@ -63,21 +66,26 @@ def scan_tree(root: str | os.PathLike[str], options: ScanOptions | None = None) 
     options = options or ScanOptions()
     index = _open_index(root, options)
     recheck = index is not None and index.has_snapshot()
+    plan = None
     if recheck:   # re-audit: an unchanged tree needs no file and no row
-        ahead: list = []   # the stored result, read while the forked process already lists the tree
-        tree = tree_digest(root, lambda: ahead.append(index.snapshot_candidate()))
-        cached = index.load_snapshot(tree, ahead[0] if ahead else False)
+        from protocheck.sources.dicom.touched import stored_result, walked
+        cached, tree = stored_result(root, index, options)
         if cached is not None:
             index.close(prune=False)
             if options.progress is not None:
                 options.progress(cached.n_files_seen, sum(1 for _ in cached.acquisitions()), "")
             return cached
+        plan = walked(tree, index, root)   # the chunks in walk order: no second walk
     from protocheck.sources.dicom.collector import DicomCollector   # imports pydicom: only when reading
 
     collector = DicomCollector(root, options)
-    items = listings(root)
+    items = listings(root) if plan is None else iter(())
     workers = options.workers if options.workers and options.workers > 0 else None
-    if workers is None:   # auto: look ahead until enough files are found to be worth a second process
+    if plan is not None:
+        n = tree.n_changed   # the files of the changed chunks: what this re-check may read
+        workers, listing = workers or resolve_workers(options, n if n < AUTO_MIN_FILES else None), tree
+        folders: Iterator[_Folder] = (_Folder(name, chunk, prefix, files) for name, chunk, prefix, files in plan)
+    elif workers is None:   # auto: look ahead until enough files are found to be worth a second process
         head, n = [], 0
         for item in items:
             head.append(item)
@@ -86,15 +94,16 @@ def scan_tree(root: str | os.PathLike[str], options: ScanOptions | None = None) 
                 break
         workers = resolve_workers(options, n if n < AUTO_MIN_FILES else None)
         items = _chain(head, items)
-    listing = TreeHash()
-    folders = _folders(items, collector, listing)
+    if plan is None:
+        listing = TreeHash()
+        folders = _folders(items, collector, listing)
     done = False
     paused = _pause_gc(recheck)
     try:
         _run(folders, collector, options, index, workers)
         result = collector.finish()
         if index is not None:
-            index.store_snapshot(listing.digest(), result)
+            index.store_snapshot(listing.digest(), result, listing.state())
         done = True
     finally:
         if paused:
@@ -102,35 +111,6 @@ def scan_tree(root: str | os.PathLike[str], options: ScanOptions | None = None) 
         if index is not None:
             index.close(prune=done)   # interrupted: folders not reached yet keep their rows
     return result
-
-
-_GC = {"paused": False}
-
-
-def _pause_gc(recheck: bool) -> bool:
-    """Pause the cyclic garbage collector while a re-check merges stored summaries (it only builds what it
-    keeps, no cycle to free; the collector's full passes over the growing series cost ~10 % of a re-check).
-    Worker processes forked meanwhile collect as usual (``_child_gc``)."""
-    if not recheck or not gc.isenabled():
-        return False
-    gc.disable()
-    _GC["paused"] = True
-    return True
-
-
-def _resume_gc() -> None:
-    _GC["paused"] = False
-    gc.enable()
-
-
-def _child_gc() -> None:
-    if _GC["paused"]:
-        _GC["paused"] = False
-        gc.enable()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_child_gc)
 
 
 def _chain(head: list, rest: Iterator) -> Iterator:
@@ -255,6 +235,9 @@ def _submit(folder: _Folder, index: Any, pools: "Pools", options: ScanOptions, s
     read in full when folded, ``add_payload``); a folder with few files to read shares a task with others; a
     folder the index holds nothing of is read and folded by the workers block by block (``blockfold``)."""
     stored = {} if index is None else index.load_blocks(folder.key)
+    if folder.same:   # its stored blocks, in order (files unknown: only a damaged row would need them)
+        folder.blocks, folder.stored, folder.changed = [(None, k, hit) for k, hit in stored.items()], True, None
+        return 0
     for files in _blocks(folder.files):
         key = index.listing_key(files) if index is not None else b""
         folder.blocks.append((files, key, stored.pop(key, None)))
@@ -272,6 +255,11 @@ def _submit(folder: _Folder, index: Any, pools: "Pools", options: ScanOptions, s
             if not changed.unchanged(name, size, mtime):
                 todo.append((os.path.join(folder.name, name) if folder.name else name,
                              odd.get(name) or prefix + name, changed.wants_seed(name)))
+    done = index.fresh.get(folder.name) if index is not None and todo else None   # read earlier in this run
+    if done:
+        names = [os.path.basename(t[0]) for t in todo]
+        folder.pending.append([done[n] for n in names if n in done])
+        todo = [t for t, n in zip(todo, names) if n not in done]
     pool = pools.get() if todo else pools.pool
     if pool is None:
         every = _Everything()
@@ -317,6 +305,8 @@ def _fold(folder: _Folder, collector: Any, index: Any, progress: "_Progress") ->
             if summary is None or not collector.merge(summary):
                 entries = _safe_entries(index, hit[0])
                 if entries is None:   # damaged (never expected): the block's files are read here
+                    if files is None:   # not listed (a re-check's unchanged chunk): only a scan without index
+                        raise SourceError("the incremental index is damaged", fix="run once with --no-cache")
                     top = _top(collector)
                     for name, _size, _mtime in files:
                         collector.add_path(os.path.join(top, folder.name, name), os.path.join(folder.name, name))

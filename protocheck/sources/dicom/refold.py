@@ -8,7 +8,9 @@ to read are few and spread over many folders: they are read by shared tasks of s
 """
 from __future__ import annotations
 
+import gc
 import marshal
+import os
 import pickle
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -117,3 +119,33 @@ def _same(got: Payload, row: tuple, index: Any) -> bool:
     if seed is None or row[4] is None:
         return seed is None and row[4] is None
     return isinstance(row[4], bytes) and pickle.dumps(seed, pickle.HIGHEST_PROTOCOL) == row[4]
+
+
+_GC = {"paused": False}
+
+
+def pause_gc(recheck: bool) -> bool:
+    """Pause the cyclic garbage collector while a re-check merges stored summaries (it only builds what it
+    keeps, no cycle to free; the collector's full passes over the growing series cost ~10 % of a re-check).
+    Worker processes forked meanwhile collect as usual (``_child_gc``)."""
+    if not recheck or not gc.isenabled():
+        return False
+    gc.disable()
+    _GC["paused"] = True
+    return True
+
+
+def resume_gc() -> None:
+    """Resume the collector ``pause_gc`` paused."""
+    _GC["paused"] = False
+    gc.enable()
+
+
+def _child_gc() -> None:
+    if _GC["paused"]:
+        _GC["paused"] = False
+        gc.enable()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_child_gc)

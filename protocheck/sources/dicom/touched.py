@@ -1,0 +1,218 @@
+"""Re-checks of a tree whose files were only touched: the stored result holds when every changed file reads the same.
+
+A copy, a ``touch`` or a backup tool gives files new times and leaves their bytes alone. When a re-check's walk
+finds the same folders, the same files in each and the same walk problems as the stored snapshot's, and only
+some files' size or mtime changed, those files are read again: if each gives the record (and seed) the index
+holds for it, every input of the scan is what it was, so the stored result is the scan's result (the same
+argument as ``refold.Changed.reuse``, for the whole tree). The changed folders' rows and the snapshot's tree
+are updated to the new times; nothing is folded, finalized or digested again. Any other change (a file added,
+removed or renamed, a folder more or less, a file read differently) leaves this path for the usual re-check.
+"""
+from __future__ import annotations
+
+import gc
+import os
+import pickle
+import threading
+from typing import TYPE_CHECKING, Any
+
+from protocheck.sources.dicom import refold
+from protocheck.sources.dicom.workers import Payload, read_file, resolve_workers
+from protocheck.sources.options import ScanOptions
+from protocheck.sources.treedigest import TreeHash, tree_state
+
+if TYPE_CHECKING:
+    from protocheck.model import ScanResult
+
+SPLIT_FROM = 4096             # files in changed chunks from which two processes share the work (each its half
+                              # of the chunks: blocks, records, files read again, ~0.1 ms a record, ~2 ms a seed)
+
+_Rows = list[tuple[bytes, bytes, bytes | None]]   # a chunk's blocks as stored: (listing key, records, summary)
+_Fresh = dict[str, dict[str, Payload]]   # files read again: folder -> file name -> (record, seed)
+_Chunk = tuple[str, str, list[tuple[str, int, int]], dict[bytes, tuple[bytes, bytes | None]]]
+
+
+def stored_result(root: str | os.PathLike[str], index: Any,
+                  options: ScanOptions) -> tuple[ScanResult | None, TreeHash]:
+    """The stored result when the tree is unchanged, or when its changed files only look changed (new times,
+    same records: ``touched``), else None (the tree is scanned); and the walk's tree state."""
+    known = index.snapshot_chunks()   # before the walk: it keeps the listings of the chunks that changed
+    ahead: list = []   # the stored result, read while the forked process already lists the tree
+    importing = _Importing()   # a changed file is read: the readers are imported while the walk goes on
+    try:
+        tree = tree_state(root, lambda: ahead.append(index.snapshot_candidate()), None if known is None else known[0],
+                          importing.start)
+    finally:
+        importing.join()   # before any fork (a second process, a pool) and any use
+    candidate = ahead[0] if ahead else index.snapshot_candidate()
+    cached = index.load_snapshot(tree.digest(), candidate)
+    if cached is None and known is not None and candidate is not None:
+        if reuse_snapshot(index, tree, known, options):
+            cached = candidate[1]
+    return cached, tree
+
+
+def walked(tree: TreeHash, index: Any, root: str | os.PathLike[str]) -> list[tuple[str, int, str, Any]] | None:
+    """The re-check's folder chunks in walk order, from its walk's tree state (no second walk): (folder, chunk
+    number, folder path with separator, listing, or None for a chunk whose index row was stored for its very
+    listing: its stored blocks are taken in order). None when the state cannot stand for a walk: walk problems
+    (they are reported in walk order), a chunk not kept (too many changed files, a linked file), or a row stored
+    for another listing."""
+    if tree.overflow or tree.skips or not os.path.isdir(root):
+        return None
+    rows = index.row_listings()
+    base = os.path.abspath(os.fspath(root))
+    out = []
+    for key, h in tree.keys.items():
+        folder, _, chunk = key.partition("\0")
+        path = os.path.join(base, folder) if folder else base
+        got = tree.changed.get(key)
+        if got is None and rows.get(key) != h:
+            return None
+        out.append((folder, int(chunk or 0), path if path.endswith(os.sep) else path + os.sep,
+                    None if got is None else got[1]))
+    out.sort(key=lambda c: (c[0].split(os.sep) if c[0] else [], c[1]))   # depth first, names sorted
+    return out
+
+
+class _Importing:
+    """The readers (pydicom) imported by a thread: it mostly runs while the walk waits on the file system."""
+
+    def __init__(self) -> None:
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        from protocheck.sources.dicom.workers import _import_readers
+        self.thread = threading.Thread(target=_import_readers, daemon=True)
+        self.thread.start()
+
+    def join(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+
+
+def reuse_snapshot(index: Any, tree: "TreeHash", stored: tuple[dict[str, bytes], list[bytes]],
+                   options: ScanOptions) -> bool:
+    """Whether the stored snapshot is the result of the tree ``tree`` describes (its walk, with the listings of
+    the chunks whose hash is not ``stored``'s); if so the index is updated to the tree's new listings."""
+    keys, skips = stored
+    if tree.overflow or not tree.changed or sorted(tree.skips) != skips or tree.keys.keys() != keys.keys():
+        return False
+    chunks = [(key, path, files, index.load_blocks(key)) for key, (path, files) in tree.changed.items()]
+    paused = gc.isenabled()   # no cycle is made here, and the loaded result makes every full collection long
+    gc.disable()
+    try:
+        rows, fresh = _shared(chunks, index, options)
+    finally:
+        if paused:
+            gc.enable()
+    if rows is None:   # the usual re-check takes the files read here as they are (none is read twice)
+        index.fresh = fresh
+        return False
+    for key, _path, files, _stored in chunks:   # the rows with the new times: a later re-check reads none again
+        index.store_blocks(key, files, rows[key])
+    return bool(index.store_tree(tree.digest(), tree.state()))
+
+
+def _shared(chunks: list[_Chunk], index: Any, options: ScanOptions) -> tuple[dict[str, _Rows] | None, _Fresh]:
+    """``_verify`` of the chunks, by two processes when they hold many files (the stored rows were read here
+    first: the forked process never touches the database)."""
+    if (sum(len(c[2]) for c in chunks) < SPLIT_FROM or resolve_workers(options) < 2 or not hasattr(os, "fork")
+            or threading.active_count() > 1):
+        return _verify(chunks, index, options)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:   # the child: every other chunk, its answer pickled back, exit at once
+        status = 1
+        try:
+            os.close(read_end)
+            with open(write_end, "wb") as out:
+                out.write(pickle.dumps(_verify(chunks[1::2], index, options), pickle.HIGHEST_PROTOCOL))
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    inp = open(read_end, "rb")
+    try:
+        mine = _verify(chunks[0::2], index, options)
+        data = inp.read()
+    finally:
+        inp.close()
+        _, status = os.waitpid(pid, 0)
+    if status != 0 or not data:
+        return None, mine[1]
+    try:
+        theirs = pickle.loads(data)
+    except Exception:  # noqa: BLE001 - a child cut short: the usual re-check
+        return None, mine[1]
+    fresh = mine[1]
+    for folder, got in theirs[1].items():
+        fresh.setdefault(folder, {}).update(got)
+    return (None if mine[0] is None or theirs[0] is None else {**mine[0], **theirs[0]}), fresh
+
+
+def _verify(chunks: list[_Chunk], index: Any, options: ScanOptions) -> tuple[dict[str, _Rows] | None, _Fresh]:
+    """The chunks' rows with the new times, if every file whose size or mtime changed reads as stored (else None:
+    one does not, or the names changed), and the files read."""
+    plans = []
+    todo: list[tuple[str, str, bool]] = []
+    for key, path, files, stored in chunks:
+        plan = _plan(index, files, stored)
+        if plan is None:
+            return None, {}
+        plans.append((key, *plan))
+        folder, changed = key.split("\0")[0], plan[1]
+        prefix = path if path.endswith(os.sep) else path + os.sep
+        for block, _lk, hit in plan[0]:
+            if hit is None:
+                todo.extend((os.path.join(folder, n) if folder else n, prefix + n, changed.wants_seed(n))
+                            for n, size, mtime in block if not changed.unchanged(n, size, mtime))
+    fresh = _read(todo, options)
+    out: dict[str, _Rows] = {}
+    for key, blocks, changed in plans:
+        got = fresh.get(key.split("\0")[0], {})
+        rows: _Rows = []
+        for block, lk, hit in blocks:
+            same = hit if hit is not None else changed.reuse(block, got, index)
+            if same is None:
+                return None, fresh
+            rows.append((lk, *same))
+        out[key] = rows
+    return out, fresh
+
+
+def _plan(index: Any, files: list[tuple[str, int, int]], stored: dict[bytes, tuple[bytes, bytes | None]]
+          ) -> tuple[list[tuple[list[tuple[str, int, int]], bytes, Any]], refold.Changed] | None:
+    """The chunk's blocks (files, listing key, stored block if unchanged) and its changed stored blocks; None
+    when a changed block does not hold the same file names as a stored one with a summary."""
+    from protocheck.sources.dicom.parallel import _blocks
+
+    stored = dict(stored)
+    blocks = []
+    for block in _blocks(files):
+        lk = index.listing_key(block)
+        blocks.append((block, lk, stored.pop(lk, None)))
+    changed = refold.Changed(index, stored.values())
+    if any(hit is None and tuple(f[0] for f in block) not in changed.blocks for block, _lk, hit in blocks):
+        return None
+    return blocks, changed
+
+
+def _read(todo: list[tuple[str, str, bool]], options: ScanOptions) -> _Fresh:
+    """The files read again, by folder and name, a seed made for each marked one (whichever series it belongs
+    to: it is compared with the seed the index holds)."""
+    out: _Fresh = {}
+    for rel, path, seed in todo:
+        folder, name = os.path.split(rel)
+        out.setdefault(folder, {})[name] = read_file(rel, path, options, set() if seed else _EVERY)
+    return out
+
+
+class _All:
+    """A "seen" set holding every series: the file gives its record only."""
+
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
+_EVERY: Any = _All()

@@ -1,0 +1,159 @@
+"""Re-checks of a tree whose files were only touched (``sources/dicom/touched.py``): the stored result when every
+changed file reads the same, the usual re-check for any other change; both give what a scan without index gives."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from protocheck.sources.dicom import parallel, scan_dicom, touched
+from protocheck.sources.options import ScanOptions
+
+SERIES = ("dcm_qa_ge/04_Ax_DWI_TENSOR_R2MB2", "dcm_qa_ge/05_3D_Ax_T1_MP_RAGE_R22")
+
+
+@pytest.fixture()
+def tree(dicom_root, tmp_path) -> Path:
+    """Two real GE series, three folders (one series split over two of them)."""
+    root = tmp_path / "in"
+    for k, series in enumerate(SERIES):
+        for i, f in enumerate(sorted((dicom_root / series).iterdir())[:40]):
+            dest = root / f"s{k}" / ("a" if i % 2 or k else "b") / f.name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(f, dest)
+    return root
+
+
+@pytest.fixture()
+def spied(monkeypatch) -> dict[str, list]:
+    """What each re-check did: the touched-only path's answers, and the files read (by either path)."""
+    out: dict[str, list] = {"reuse": [], "reads": []}
+    real_reuse, real_read = touched.reuse_snapshot, parallel.read_file
+
+    def reuse(*args):
+        out["reuse"].append(real_reuse(*args))
+        return out["reuse"][-1]
+
+    def read(rel, *args):
+        out["reads"].append(rel)
+        return real_read(rel, *args)
+
+    monkeypatch.setattr(touched, "reuse_snapshot", reuse)
+    monkeypatch.setattr(touched, "read_file", read)
+    monkeypatch.setattr(parallel, "read_file", read)
+    return out
+
+
+def _snap(result) -> tuple:
+    acqs = sorted((a.key, a.folder, a.n_files, sorted(a.roles), {k: (repr(v.value), v.source) for k, v in
+                                                              a.params.items()},
+                   sorted((n.code, n.message) for n in a.notes)) for a in result.acquisitions())
+    exams = sorted((e.key, e.subject, str(e.date), e.folder, [a.key for a in e.acquisitions]) for e in result.exams)
+    return acqs, exams, sorted((s.path, s.kind, s.reason) for s in result.skipped), result.n_files_seen
+
+
+def _touch(*files: Path, seconds: int = 1) -> None:
+    for f in files:
+        st = f.stat()
+        os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + seconds * 10**9))
+
+
+def _files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+def _fresh(root: Path) -> tuple:
+    return _snap(scan_dicom(root, ScanOptions(workers=1)))
+
+
+def test_touched_files_that_read_the_same_give_the_stored_result(tree, tmp_path, spied):
+    opts = ScanOptions(cache_dir=tmp_path / "cache", workers=1)
+    first = scan_dicom(tree, opts)
+    files = _files(tree)
+    victims = files[::7]
+    _touch(*victims)
+    spied["reads"].clear()
+    again = scan_dicom(tree, opts)
+    assert spied["reuse"] == [True] and sorted(spied["reads"]) == sorted(str(f.relative_to(tree)) for f in victims)
+    assert _snap(again) == _snap(first) == _fresh(tree) and again.digest == first.digest
+    spied["reads"].clear()
+    assert _snap(scan_dicom(tree, opts)) == _snap(first) and spied["reads"] == []   # new times stored
+    _touch(*files[3::7])   # other files of the same blocks: those touched before are not read again
+    spied["reads"].clear()
+    assert _snap(scan_dicom(tree, opts)) == _snap(first) and spied["reuse"][-1] is True
+    assert sorted(spied["reads"]) == sorted(str(f.relative_to(tree)) for f in files[3::7])
+
+
+def test_a_touched_file_whose_content_changed_is_folded_again(tree, tmp_path, spied, monkeypatch):
+    """Only the changed files are read, once; the tree is walked once (the chunks the re-check's walk found
+    unchanged are taken from their rows, in walk order)."""
+    from protocheck.sources import discovery
+    walks: list[str] = []
+    real_folders = discovery.folders
+    monkeypatch.setattr(discovery, "folders", lambda root: walks.append(str(root)) or real_folders(root))
+    opts = ScanOptions(cache_dir=tmp_path / "cache", workers=1)
+    scan_dicom(tree, opts)
+    files = _files(tree)
+    _touch(*files[::9])
+    victim = files[4]   # same size, new mtime, another SOPInstanceUID
+    import pydicom
+    uid = str(pydicom.dcmread(victim, stop_before_pixels=True).SOPInstanceUID).encode()
+    victim.write_bytes(victim.read_bytes().replace(uid, uid[:-1] + (b"7" if uid[-1:] != b"7" else b"8")))
+    spied["reads"].clear()
+    again = scan_dicom(tree, opts)
+    # each changed file read once: the usual re-check takes those the touched-only check read
+    assert sorted(spied["reads"]) == sorted(str(f.relative_to(tree)) for f in {*files[::9], victim})
+    assert spied["reuse"] == [False] and walks == [str(tree)]   # the first run's walk only
+    assert _snap(again) == _fresh(tree)
+    assert _snap(scan_dicom(tree, opts)) == _snap(again)   # the snapshot stored with the new tree state
+
+
+@pytest.mark.parametrize("change", ["deleted", "added", "renamed file", "renamed folder", "new folder"])
+def test_other_changes_with_touched_files_take_the_usual_recheck(tree, tmp_path, spied, change):
+    opts = ScanOptions(cache_dir=tmp_path / "cache", workers=1)
+    first = scan_dicom(tree, opts)
+    files = _files(tree)
+    _touch(*files[1::5])
+    if change == "deleted":
+        files[2].unlink()
+    elif change == "added":
+        shutil.copy2(files[0], files[0].parent / "zz-copy")   # a duplicate SOP instance: skipped as such
+    elif change == "renamed file":
+        files[2].rename(files[2].parent / "renamed.dcm")
+    elif change == "renamed folder":
+        (tree / "s0" / "b").rename(tree / "s0" / "c")
+    else:
+        (tree / "s1" / "more").mkdir()
+        shutil.copy2(files[-1], tree / "s1" / "more" / files[-1].name)
+    again = scan_dicom(tree, opts)
+    assert spied["reuse"] in ([False], [])   # not asked when the snapshot's state is missing
+    assert _snap(again) == _fresh(tree)
+    assert (_snap(again) == _snap(first)) == (change == "renamed file")   # the same series, from a new name
+    assert _snap(scan_dicom(tree, opts)) == _snap(again)   # and the re-check after it: the new snapshot
+
+
+def test_two_processes_agree(tree, tmp_path, spied, monkeypatch):
+    """The changed chunks shared by two processes (each verifies its half) give the same answer."""
+    monkeypatch.setattr(touched, "SPLIT_FROM", 1)
+    pids = tmp_path / "pids"
+    real = touched._verify
+
+    def verify(chunks, *args):
+        with open(pids, "a") as f:
+            f.write(f"{os.getpid()}\n")
+        return real(chunks, *args)
+
+    monkeypatch.setattr(touched, "_verify", verify)
+    opts = ScanOptions(cache_dir=tmp_path / "cache", workers=2)
+    first = scan_dicom(tree, opts)
+    _touch(*_files(tree))
+    assert _snap(scan_dicom(tree, opts)) == _snap(first) == _fresh(tree) and spied["reuse"] == [True]
+    assert len(set(pids.read_text().split())) == 2
+    victim = _files(tree)[-1]   # a content change in either half: the usual re-check
+    import pydicom
+    uid = str(pydicom.dcmread(victim, stop_before_pixels=True).SOPInstanceUID).encode()
+    victim.write_bytes(victim.read_bytes().replace(uid, uid[:-1] + (b"7" if uid[-1:] != b"7" else b"8")))
+    _touch(*_files(tree))
+    assert _snap(scan_dicom(tree, opts)) == _fresh(tree) and spied["reuse"] == [True, False]
