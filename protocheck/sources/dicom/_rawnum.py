@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from struct import Struct
+from typing import TypeGuard
 
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
@@ -22,6 +23,24 @@ from protocheck.sources.dicom.fastscan import elements
 _BINARY = {"FL": Struct("<f"), "FD": Struct("<d"), "US": Struct("<H"), "SS": Struct("<h"), "UL": Struct("<I"),
            "SL": Struct("<i")}
 _UNKNOWN = object()   # not decoded here: pydicom decides
+UNKNOWN = _UNKNOWN
+
+
+def is_plain_raw(el: object) -> TypeGuard[RawDataElement]:
+    """Whether ``el`` is a still-raw explicit-VR little-endian element with a non-empty bytes value."""
+    return (el.__class__ is RawDataElement and not el.is_implicit_VR and el.is_little_endian
+            and isinstance(el.value, bytes) and bool(el.value))
+
+
+def plain_numbers(el: RawDataElement) -> list[float] | None:
+    """The numbers of a raw DS/IS value when every part is a plain number (as pydicom decodes it), else None."""
+    rx = PLAIN_NUMBER.get(el.VR or "")
+    if rx is None:
+        return None
+    parts = [p.strip(b" ") for p in (el.value or b"").rstrip(b"\x00 ").split(b"\\")]
+    if not all(rx.fullmatch(p) for p in parts):
+        return None
+    return [float(int(p)) for p in parts] if el.VR == "IS" else [float(p) for p in parts]   # IS: as float(IS)
 
 
 def first_float_at(ds: Dataset, group: int, elem: int, creator: str, binary: str | None = None) -> float | None:
