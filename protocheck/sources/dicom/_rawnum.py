@@ -11,6 +11,7 @@ both on every shared file).
 from __future__ import annotations
 
 import math
+import re
 from struct import Struct
 from typing import TypeGuard
 
@@ -22,6 +23,10 @@ from protocheck.sources.dicom.fastscan import elements
 
 _BINARY = {"FL": Struct("<f"), "FD": Struct("<d"), "US": Struct("<H"), "SS": Struct("<h"), "UL": Struct("<I"),
            "SL": Struct("<i")}
+# a whole DS/IS value whose every part (between backslashes, blanks around it) is a plain number, as _privtags'
+# _value checks them part by part; group 1 is the first part
+_PLAIN_VALUE = {vr: re.compile(rb"( *(?:%s) *)(?:\\ *(?:%s) *)*" % (rx.pattern, rx.pattern))
+                for vr, rx in PLAIN_NUMBER.items()}
 _UNKNOWN = object()   # not decoded here: pydicom decides
 UNKNOWN = _UNKNOWN
 
@@ -75,12 +80,12 @@ def _first_number(el: RawDataElement) -> object:
     vr, raw = el.VR or "", el.value
     if not raw or not isinstance(raw, bytes):
         return _UNKNOWN
-    rx = PLAIN_NUMBER.get(vr)
+    rx = _PLAIN_VALUE.get(vr)
     if rx is not None:
-        parts = raw.rstrip(b"\x00 ").split(b"\\")
-        if not all(rx.fullmatch(p.strip(b" ")) for p in parts):
+        m = rx.fullmatch(raw.rstrip(b"\x00 "))
+        if m is None:
             return _UNKNOWN
-        f = float(parts[0].strip(b" "))
+        f = float(m.group(1))   # the first part, blanks around it (float ignores them)
     else:
         st = _BINARY.get(vr)
         if st is None or len(raw) % st.size:
