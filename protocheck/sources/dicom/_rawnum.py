@@ -1,4 +1,4 @@
-"""The first number of a private element, decoded straight from its raw bytes (the vendors' per-file diffusion path).
+"""Private numbers decoded straight from their raw bytes (the vendors' per-file diffusion path), pydicom otherwise.
 
 ``first_float_at(ds, group, elem, creator, binary)`` gives exactly ``first_float(element_value(ds, group, elem,
 creator), binary)``: for a still-raw explicit-VR little-endian element in its creator's block (found as
@@ -6,7 +6,8 @@ creator), binary)``: for a still-raw explicit-VR little-endian element in its cr
 of values, it decodes the first value itself (no pydicom DataElement conversion, no text join); anything else
 (converted or implicit-VR elements, another VR, odd lengths or text, a creator outside blocks 0x10-0x1F) is read
 through ``element_value`` (pydicom), so the result never differs (tests/sources/dicom/test_rawnum.py compares
-both on every shared file).
+both on every shared file). ``is_plain_raw`` and ``plain_numbers`` serve the same purpose for siemens.py's
+(0019,xx0C/xx0E) values.
 """
 from __future__ import annotations
 
