@@ -18,6 +18,7 @@ from protocheck.model import Acquisition
 from protocheck.sources.dicom._privtags import (
     element_value, find_public, first_float, floats, is_zero_vector, set_manufacturer, text, unit_vector,
 )
+from protocheck.sources.dicom._rawnum import first_float_at
 from protocheck.sources.dicom.diffusion import DiffusionSample
 from protocheck.sources.dicom.phase import bids_pe_direction
 from protocheck.sources.dicom.vendorspec import VendorSpec
@@ -32,7 +33,7 @@ _COMPLEX = {0: "MAGNITUDE", 1: "PHASE", 2: "REAL", 3: "IMAGINARY"}
 
 def bvalue(ds: Dataset) -> float | None:
     """b-value from (0043,1039) first element modulo 1e9 (some software adds a 1e9 bias, dcm2niix #602)."""
-    v = first_float(element_value(ds, 0x0043, 0x1039, PARM))
+    v = first_float_at(ds, 0x0043, 0x1039, PARM)
     if v is None:
         return None
     return float(int(round(v)) % 1_000_000_000)
@@ -44,11 +45,11 @@ def file_diffusion(ds: Dataset) -> DiffusionSample | None:
     if b is None:
         return None
     if b <= 0:
-        n_t2 = first_float(element_value(ds, 0x0019, 0x10DF, ACQU))
-        n_dirs = first_float(element_value(ds, 0x0019, 0x10E0, ACQU))
+        n_t2 = first_float_at(ds, 0x0019, 0x10DF, ACQU)
+        n_dirs = first_float_at(ds, 0x0019, 0x10E0, ACQU)
         if not n_t2 and not n_dirs:   # (0019,10DF/10E0) T2 and direction counts 0: not a diffusion scan
             return None
-    vec = unit_vector([first_float(element_value(ds, 0x0019, e, ACQU)) for e in (0x10BB, 0x10BC, 0x10BD)])
+    vec = unit_vector([first_float_at(ds, 0x0019, e, ACQU) for e in (0x10BB, 0x10BC, 0x10BD)])
     if b <= 0:
         return DiffusionSample(bvalue=0.0, vector=vec if vec else None, directionality="NONE")
     # a b>0 image without a gradient is GE's combined/trace image, not a direction

@@ -17,6 +17,7 @@ from protocheck.sources.dicom._privtags import (
     element_value, find_public, first_float, first_item, floats, is_zero_vector, private_tag, set_manufacturer,
     text, unit_vector,
 )
+from protocheck.sources.dicom._rawnum import first_float_at
 from protocheck.sources.dicom.diffusion import DiffusionSample, needs_vendor
 from protocheck.sources.dicom.vendorspec import VendorSpec
 from protocheck.vendor_ids import vendor_pattern
@@ -46,14 +47,14 @@ B0_THRESHOLD = 1.0   # s/mm2; Philips labels some b=0 volumes 0.001, 0.002... (k
 
 
 def _bvalue(ds: Dataset) -> float | None:
-    b = first_float(element_value(ds, 0x2001, 0x1003, IMG1), "f")
+    b = first_float_at(ds, 0x2001, 0x1003, IMG1, "f")
     if b is None:
         b = first_float(find_public(ds, 0x00189087, _containers(ds)), "d")
     return None if b is None or b < 0 else b
 
 
 def _vector(ds: Dataset) -> tuple[float, float, float] | None:
-    vec = unit_vector([first_float(element_value(ds, 0x2005, e, MR1), "f") for e in (0x10B0, 0x10B1, 0x10B2)])
+    vec = unit_vector([first_float_at(ds, 0x2005, e, MR1, "f") for e in (0x10B0, 0x10B1, 0x10B2)])
     if vec is not None:
         return vec
     raw = find_public(ds, 0x00189089, _containers(ds))
@@ -96,7 +97,7 @@ def needs_last_group(ds: Dataset) -> bool:
     from protocheck.sources.dicom.enhanced import top_level_diffusion
     if not needs_vendor(top_level_diffusion(ds)):
         return False                 # the public sample is complete: no private value is read
-    b = first_float(element_value(ds, 0x2001, 0x1003, IMG1), "f")
+    b = first_float_at(ds, 0x2001, 0x1003, IMG1, "f")
     if b is None:
         return True                  # _bvalue falls back to the private per-frame copy
     if b < 0:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import re
+import struct
 from typing import Any
 
 from pydicom.dataset import Dataset
@@ -10,7 +11,9 @@ from pydicom.dataset import Dataset
 from protocheck.model import Acquisition
 from protocheck.sources.dicom import csa
 from protocheck.sources.dicom import siemens_xa as xa
+from protocheck.sources.dicom._rawnum import UNKNOWN, is_plain_raw, plain_numbers
 from protocheck.sources.dicom.diffusion import DiffusionSample
+from protocheck.sources.dicom.fastscan import elements
 from protocheck.sources.dicom.phase import bids_pe_direction
 from protocheck.sources.dicom.vendorspec import VendorSpec
 from protocheck.vendor_ids import vendor_pattern
@@ -66,10 +69,41 @@ def _vec(v: Any) -> tuple[float, float, float] | None:
     return t if len(t) == 3 and all(math.isfinite(x) for x in t) else None
 
 
+_MR_HEADER = re.compile(rb"SIEMENS MR HEADER", re.I)
+_FD3 = struct.Struct("<3d")
+
+
+def _raw_mr_header(ds: Dataset, elem: int) -> Any:
+    """``_private(ds, "SIEMENS MR HEADER", elem, 0x0019)`` for the b-value (IS, one value) and gradient (FD, three
+    values) decoded from raw explicit-VR bytes (creators plain ASCII LO); UNKNOWN when pydicom must decode."""
+    d = elements(ds)
+    for tag in xa.creator_tags(ds, 0x0019):
+        cr = d.get(tag)
+        if not is_plain_raw(cr) or cr.VR != "LO" or not (cr.value or b"").isascii():
+            return UNKNOWN
+        if not _MR_HEADER.search(cr.value or b""):
+            continue
+        el = d.get(0x00190000 | ((tag & 0xFF) << 8) | elem)
+        if el is None:
+            continue
+        if not is_plain_raw(el):
+            return UNKNOWN
+        if el.VR == "FD" and len(el.value or b"") == 24:
+            return _FD3.unpack(el.value or b"")
+        nums = plain_numbers(el) if el.VR == "IS" else None
+        return nums[0] if nums is not None and len(nums) == 1 else UNKNOWN
+    return None
+
+
+def _mr_header(ds: Dataset, elem: int) -> Any:
+    got = _raw_mr_header(ds, elem)
+    return _private(ds, r"SIEMENS MR HEADER", elem, 0x0019) if got is UNKNOWN else got
+
+
 def file_diffusion(ds: Dataset) -> DiffusionSample | None:
     """b-value / direction of one Siemens file: (0019,100C/100E), else the CSA image header."""
-    b = _private(ds, r"SIEMENS MR HEADER", 0x0C, 0x0019)
-    vec = _vec(_private(ds, r"SIEMENS MR HEADER", 0x0E, 0x0019))
+    b = _mr_header(ds, 0x0C)
+    vec = _vec(_mr_header(ds, 0x0E))
     direc = None
     if b is None:
         csa = _csa(ds, "image")
