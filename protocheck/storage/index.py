@@ -135,16 +135,21 @@ class Index:
         return hashlib.blake2b(listing_bytes(files), digest_size=16).digest()
 
     def load_blocks(self, folder: str) -> dict[bytes, tuple[bytes, bytes | None]]:
-        """The folder's stored blocks: block listing key -> (encoded records, pickled summary or None)."""
+        """The folder's stored blocks: block listing key -> (encoded records, pickled summary or None); a missing
+        or damaged row is only a cache miss ({})."""
+        return self.stored_blocks(folder) or {}
+
+    def stored_blocks(self, folder: str) -> dict[bytes, tuple[bytes, bytes | None]] | None:
+        """``load_blocks``, but None for a missing or damaged row (a folder not listed again needs its row)."""
         self.seen.add(folder)
         row = self.db.execute("SELECT data FROM folders WHERE root=? AND folder=?", (self.root, folder)).fetchone()
         if row is None:
-            return {}
+            return None
         try:
-            blocks = marshal.loads(unseal(row[0], self._key))   # type: ignore[arg-type] # None: a miss
+            blocks = marshal.loads(unseal(row[0], self._key))   # type: ignore[arg-type] # None: damaged
             return {key: (rows, summary) for key, rows, summary in blocks}
-        except Exception:  # noqa: BLE001 - a damaged row is only a cache miss
-            return {}
+        except Exception:  # noqa: BLE001 - a damaged row: the caller decides
+            return None
 
     def row_listings(self) -> dict[str, bytes]:
         """Each stored folder chunk's hash (``listing.chunk_hash`` of the listing its row was stored for)."""

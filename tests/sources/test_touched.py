@@ -157,3 +157,22 @@ def test_two_processes_agree(tree, tmp_path, spied, monkeypatch):
     victim.write_bytes(victim.read_bytes().replace(uid, uid[:-1] + (b"7" if uid[-1:] != b"7" else b"8")))
     _touch(*_files(tree))
     assert _snap(scan_dicom(tree, opts)) == _fresh(tree) and spied["reuse"] == [True, False]
+
+
+def test_a_damaged_row_of_a_folder_not_listed_again_is_read_again(tree, tmp_path):
+    """A content change in s1/a makes the re-check take s0's folders from their rows without listing them; a
+    damaged s0/a row must not lose its files (nor stop the check): the tree is listed and s0/a read again."""
+    import sqlite3
+    import pydicom
+    opts = ScanOptions(cache_dir=tmp_path / "cache", workers=1)
+    scan_dicom(tree, opts)
+    victim = _files(tree / "s1")[0]
+    uid = str(pydicom.dcmread(victim, stop_before_pixels=True).SOPInstanceUID).encode()
+    victim.write_bytes(victim.read_bytes().replace(uid, uid[:-1] + (b"7" if uid[-1:] != b"7" else b"8")))
+    damaged = 0
+    for db_path in (tmp_path / "cache").rglob("index-*.sqlite"):
+        with sqlite3.connect(db_path) as db:
+            damaged += db.execute("UPDATE folders SET data=? WHERE folder LIKE ?", (b"\0garbage", "s0%a")).rowcount
+    assert damaged == 1
+    assert _snap(scan_dicom(tree, opts)) == _fresh(tree)
+    assert _snap(scan_dicom(tree, opts)) == _fresh(tree)   # and the rows stored by that re-check serve the next

@@ -17,7 +17,6 @@ import time
 import zlib
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
-from protocheck.errors import SourceError
 from protocheck.model import ScanResult
 from protocheck.sources import treedigest
 from protocheck.sources.dicom import blockfold, refold
@@ -38,6 +37,10 @@ FEW = BATCH // 4              # a folder with fewer files to read shares a task 
 HOLD = 256                    # folders that may wait for a shared task to fill before it is sent anyway
 BLOCK = 16                    # mean files per index block (a changed file re-folds its block only)
 PROGRESS_INTERVAL = 0.1       # seconds between progress callbacks (at most ~10 per second)
+
+class _DamagedRow(Exception):
+    """A re-check's stored row for a folder chunk it did not list again cannot be read (damaged or gone)."""
+
 
 class _Folder:
     """One folder's files in walk order: listing, stored blocks, and the reads still to fold."""
@@ -100,7 +103,11 @@ def scan_tree(root: str | os.PathLike[str], options: ScanOptions | None = None) 
     done = False
     paused = _pause_gc(recheck)
     try:
-        _run(folders, collector, options, index, workers)
+        try:
+            _run(folders, collector, options, index, workers)
+        except _DamagedRow:   # a stored row of a chunk not listed again cannot be read: list the tree, read what
+            collector, listing = DicomCollector(root, options), TreeHash()   # the index lacks (a cache miss)
+            _run(_folders(listings(root), collector, listing), collector, options, index, workers)
         result = collector.finish()
         if index is not None:
             index.store_snapshot(listing.digest(), result, listing.state())
@@ -234,10 +241,13 @@ def _submit(folder: _Folder, index: Any, pools: "Pools", options: ScanOptions, s
     earlier file: a seed would be read in full for nothing; should the series be new after all, the file is
     read in full when folded, ``add_payload``); a folder with few files to read shares a task with others; a
     folder the index holds nothing of is read and folded by the workers block by block (``blockfold``)."""
-    stored = {} if index is None else index.load_blocks(folder.key)
     if folder.same:   # its stored blocks, in order (files unknown: only a damaged row would need them)
-        folder.blocks, folder.stored, folder.changed = [(None, k, hit) for k, hit in stored.items()], True, None
+        kept = index.stored_blocks(folder.key)
+        if kept is None:
+            raise _DamagedRow(folder.key)
+        folder.blocks, folder.stored, folder.changed = [(None, k, hit) for k, hit in kept.items()], True, None
         return 0
+    stored = {} if index is None else index.load_blocks(folder.key)
     for files in _blocks(folder.files):
         key = index.listing_key(files) if index is not None else b""
         folder.blocks.append((files, key, stored.pop(key, None)))
@@ -305,8 +315,8 @@ def _fold(folder: _Folder, collector: Any, index: Any, progress: "_Progress") ->
             if summary is None or not collector.merge(summary):
                 entries = _safe_entries(index, hit[0])
                 if entries is None:   # damaged (never expected): the block's files are read here
-                    if files is None:   # not listed (a re-check's unchanged chunk): only a scan without index
-                        raise SourceError("the incremental index is damaged", fix="run once with --no-cache")
+                    if files is None:   # not listed (a re-check's unchanged chunk): list the tree again
+                        raise _DamagedRow(folder.key)
                     top = _top(collector)
                     for name, _size, _mtime in files:
                         collector.add_path(os.path.join(top, folder.name, name), os.path.join(folder.name, name))
