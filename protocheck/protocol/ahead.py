@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from protocheck.forked import fork_writer
+
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:   # the loader and the model are imported when a protocol is built or arrives
@@ -86,32 +88,21 @@ class ProtocolAhead:
             self.fd = None
 
     def _start(self) -> None:
-        read_end, write_end = os.pipe()
         try:
-            pid = os.fork()
+            self.pid, self.fd = fork_writer(self._load)
         except OSError:
-            os.close(read_end)
-            os.close(write_end)
             return
-        if pid == 0:   # the child: load, write, and leave at once (nothing of the parent's is flushed or closed)
-            code = 1
-            try:
-                os.close(read_end)
-                import pickle
 
-                from protocheck.errors import ProtocolError
-                from protocheck.protocol.loader import load_protocol
-                try:
-                    data = b"P" + pickle.dumps(load_protocol(self.name, self.cache_dir), pickle.HIGHEST_PROTOCOL)
-                except ProtocolError as exc:   # its fields: the same message, without parsing again
-                    data = b"E" + pickle.dumps((exc.reason, exc.path, exc.where, exc.fix))
-                with os.fdopen(write_end, "wb") as out:
-                    out.write(data)
-                code = 0
-            finally:
-                os._exit(code)
-        os.close(write_end)
-        self.pid, self.fd = pid, read_end
+    def _load(self) -> bytes:
+        """In the child: the protocol pickled ("P"), or the fields of its ProtocolError ("E")."""
+        import pickle
+
+        from protocheck.errors import ProtocolError
+        from protocheck.protocol.loader import load_protocol
+        try:
+            return b"P" + pickle.dumps(load_protocol(self.name, self.cache_dir), pickle.HIGHEST_PROTOCOL)
+        except ProtocolError as exc:   # its fields: the same message, without parsing again
+            return b"E" + pickle.dumps((exc.reason, exc.path, exc.where, exc.fix))
 
     def _collect(self) -> Protocol | None:
         """The child's protocol, or None if it failed (then loaded here); the ProtocolError the child met."""

@@ -12,6 +12,8 @@ import os
 import time
 from typing import Any, Callable
 
+from protocheck.forked import fork_writer
+
 MIN_EXAMS = 8   # below this, a forked process costs more than it saves (plain fitted tables: ~1.5 ms an exam)
 
 
@@ -61,25 +63,7 @@ def _in_processes(console: Any, render_one: Callable[[Any, dict[str, Any]], str]
 def _fork(console: Any, render_one: Callable[[Any, dict[str, Any]], str],
           exams: list[dict[str, Any]]) -> tuple[int, int]:
     """A forked child rendering ``exams``, its texts coming back through a pipe: (its pid, the pipe's end)."""
-    read_end, write_end = os.pipe()
-    try:
-        pid = os.fork()
-    except OSError:
-        os.close(read_end)
-        os.close(write_end)
-        raise
-    if pid == 0:   # the child: render, write, and leave at once (nothing of the parent's is flushed or closed)
-        code = 1
-        try:
-            os.close(read_end)
-            data = marshal.dumps([render_one(console, exam) for exam in exams])
-            with os.fdopen(write_end, "wb") as out:
-                out.write(data)
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(write_end)
-    return pid, read_end
+    return fork_writer(lambda: marshal.dumps([render_one(console, exam) for exam in exams]))
 
 
 def _collect(pid: int, fd: int, count: int, patience: float) -> list[str] | None:
