@@ -25,18 +25,24 @@ def _items(width: int) -> list[tuple[tuple, dict]]:
             ((Text("styled"),), {"style": "dim"}), (("two", "objects"), {}), (("highlight 12",), {"highlight": True})]
 
 
+def _both(console, args, kwargs) -> tuple[str, str]:
+    """The piece and a dim rule as the TextWriter writes them, and as the console itself prints them."""
+    writer = TextWriter(console)
+    writer.print(*args, **kwargs)
+    writer.rule(style="dim")
+    with console.capture() as printed:
+        console.print(*args, **kwargs)
+        console.rule(style="dim")
+    return writer.text(), printed.get()
+
+
 @pytest.mark.parametrize("width", [20, 80, 110, 130, 200])
 def test_writer_text_is_what_the_console_prints(width):
     console = make_console(None, width)
     assert plain_console(console)
     for args, kwargs in _items(width):
-        writer = TextWriter(console)
-        writer.print(*args, **kwargs)
-        writer.rule(style="dim")
-        with console.capture() as printed:
-            console.print(*args, **kwargs)
-            console.rule(style="dim")
-        assert writer.text() == printed.get(), (args, kwargs)
+        written, printed = _both(console, args, kwargs)
+        assert written == printed, (args, kwargs)
 
 
 def test_the_simple_pieces_are_written_directly():
@@ -64,13 +70,8 @@ def test_a_styled_or_ascii_console_prints_everything_itself():
     for con in (coloured, make_console(_Ascii(), 100)):
         assert not plain_console(con)
         for args, kwargs in _items(100):
-            writer = TextWriter(con)
-            writer.print(*args, **kwargs)
-            writer.rule(style="dim")
-            with con.capture() as printed:
-                con.print(*args, **kwargs)
-                con.rule(style="dim")
-            assert writer.text() == printed.get()
+            written, printed = _both(con, args, kwargs)
+            assert written == printed
 
 
 def test_table_cells_wrap_on_strings_as_rich_wraps_texts():

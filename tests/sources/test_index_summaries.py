@@ -10,14 +10,7 @@ import pytest
 from protocheck.sources.dicom import collector as collector_mod
 from protocheck.sources.dicom import scan_dicom, touched
 from protocheck.sources.options import ScanOptions
-
-
-def _snap(result):
-    acqs = sorted((a.key, a.folder, a.n_files, sorted(a.roles), {k: (repr(v.value), v.source) for k, v in
-                                                              a.params.items()},
-                   sorted((n.code, n.message) for n in a.notes)) for a in result.acquisitions())
-    exams = sorted((e.key, e.subject, str(e.date), e.folder, [a.key for a in e.acquisitions]) for e in result.exams)
-    return acqs, exams, sorted((s.path, s.kind, s.reason) for s in result.skipped), result.n_files_seen
+from scan_results import scan_summary
 
 
 class _Merges(list):
@@ -60,7 +53,7 @@ def _series_folders(root: Path) -> list[Path]:
 def test_first_run_and_recheck_after_changes_equal_a_scan_without_index(shared_copy, tmp_path, merges, monkeypatch):
     opts = ScanOptions(cache_dir=tmp_path / "cache", workers=1)
     first = scan_dicom(shared_copy, opts)
-    assert _snap(first) == _snap(scan_dicom(shared_copy, ScanOptions(workers=1)))
+    assert scan_summary(first) == scan_summary(scan_dicom(shared_copy, ScanOptions(workers=1)))
     assert merges.count(True) > 50, "the first run folds each folder of new series into its own summary"
     folders = _series_folders(shared_copy)
     for folder in folders[::7]:                       # changed folders: read again, summaries rebuilt
@@ -82,7 +75,7 @@ def test_first_run_and_recheck_after_changes_equal_a_scan_without_index(shared_c
         os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     merges.clear()
     again = scan_dicom(shared_copy, opts)
-    assert _snap(again) == _snap(scan_dicom(shared_copy, ScanOptions(workers=1)))
+    assert scan_summary(again) == scan_summary(scan_dicom(shared_copy, ScanOptions(workers=1)))
     assert merges.count(True) > 50 and False in merges, "unchanged blocks merged; the known series folded"
     assert sum(1 for s in again.skipped if s.kind == "duplicate") >= 2
     for f in files[5::41]:                             # again, other blocks: the stored summaries now merge
@@ -92,16 +85,16 @@ def test_first_run_and_recheck_after_changes_equal_a_scan_without_index(shared_c
     real_reuse, off = touched.reuse_snapshot, [True]   # not the touched-only path here: the merges
     monkeypatch.setattr(touched, "reuse_snapshot", lambda *args: not off and real_reuse(*args))
     again = scan_dicom(shared_copy, opts)
-    assert _snap(again) == _snap(scan_dicom(shared_copy, ScanOptions(workers=1)))
+    assert scan_summary(again) == scan_summary(scan_dicom(shared_copy, ScanOptions(workers=1)))
     assert any(merges.partial), "a block of a series begun in an earlier block merges into it"
     merges.clear()
-    assert _snap(scan_dicom(shared_copy, opts)) == _snap(again) and not merges   # unchanged: the snapshot
+    assert scan_summary(scan_dicom(shared_copy, opts)) == scan_summary(again) and not merges   # unchanged: the snapshot
     off.clear()
     for f in files[9::41]:                             # only touched: the snapshot, once the files read the same
         st = f.stat()
         os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
-    assert _snap(scan_dicom(shared_copy, opts)) == _snap(again) and not merges
-    assert _snap(again) == _snap(scan_dicom(shared_copy, ScanOptions(workers=1)))
+    assert scan_summary(scan_dicom(shared_copy, opts)) == scan_summary(again) and not merges
+    assert scan_summary(again) == scan_summary(scan_dicom(shared_copy, ScanOptions(workers=1)))
 
 
 def test_two_workers_recheck_equals_a_scan_without_index(shared_copy, tmp_path):
@@ -111,7 +104,7 @@ def test_two_workers_recheck_equals_a_scan_without_index(shared_copy, tmp_path):
     for f in folder.iterdir():
         st = f.stat()
         os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 2 * 10**9))
-    assert _snap(scan_dicom(shared_copy, opts)) == _snap(scan_dicom(shared_copy, ScanOptions(workers=2)))
+    assert scan_summary(scan_dicom(shared_copy, opts)) == scan_summary(scan_dicom(shared_copy, ScanOptions(workers=2)))
 
 
 def test_an_interrupted_scan_keeps_the_rows_of_folders_it_did_not_reach(shared_copy, tmp_path, monkeypatch):
@@ -140,4 +133,4 @@ def test_an_interrupted_scan_keeps_the_rows_of_folders_it_did_not_reach(shared_c
     monkeypatch.setattr(parallel, "read_file", lambda rel, *a: reads.append(rel) or real_read(rel, *a))
     again = scan_dicom(shared_copy, opts)
     assert len(reads) <= len(list(first.iterdir())), "only the touched folder is read again"
-    assert _snap(again) == _snap(scan_dicom(shared_copy, ScanOptions(workers=1)))
+    assert scan_summary(again) == scan_summary(scan_dicom(shared_copy, ScanOptions(workers=1)))

@@ -10,6 +10,7 @@ import pytest
 
 from protocheck.sources.dicom import parallel, scan_dicom, touched
 from protocheck.sources.options import ScanOptions
+from scan_results import scan_summary
 
 SERIES = ("dcm_qa_ge/04_Ax_DWI_TENSOR_R2MB2", "dcm_qa_ge/05_3D_Ax_T1_MP_RAGE_R22")
 
@@ -46,14 +47,6 @@ def spied(monkeypatch) -> dict[str, list]:
     return out
 
 
-def _snap(result) -> tuple:
-    acqs = sorted((a.key, a.folder, a.n_files, sorted(a.roles), {k: (repr(v.value), v.source) for k, v in
-                                                              a.params.items()},
-                   sorted((n.code, n.message) for n in a.notes)) for a in result.acquisitions())
-    exams = sorted((e.key, e.subject, str(e.date), e.folder, [a.key for a in e.acquisitions]) for e in result.exams)
-    return acqs, exams, sorted((s.path, s.kind, s.reason) for s in result.skipped), result.n_files_seen
-
-
 def _touch(*files: Path, seconds: int = 1) -> None:
     for f in files:
         st = f.stat()
@@ -65,7 +58,7 @@ def _files(root: Path) -> list[Path]:
 
 
 def _fresh(root: Path) -> tuple:
-    return _snap(scan_dicom(root, ScanOptions(workers=1)))
+    return scan_summary(scan_dicom(root, ScanOptions(workers=1)))
 
 
 def test_touched_files_that_read_the_same_give_the_stored_result(tree, tmp_path, spied):
@@ -77,12 +70,12 @@ def test_touched_files_that_read_the_same_give_the_stored_result(tree, tmp_path,
     spied["reads"].clear()
     again = scan_dicom(tree, opts)
     assert spied["reuse"] == [True] and sorted(spied["reads"]) == sorted(str(f.relative_to(tree)) for f in victims)
-    assert _snap(again) == _snap(first) == _fresh(tree) and again.digest == first.digest
+    assert scan_summary(again) == scan_summary(first) == _fresh(tree) and again.digest == first.digest
     spied["reads"].clear()
-    assert _snap(scan_dicom(tree, opts)) == _snap(first) and spied["reads"] == []   # new times stored
+    assert scan_summary(scan_dicom(tree, opts)) == scan_summary(first) and spied["reads"] == []   # new times stored
     _touch(*files[3::7])   # other files of the same blocks: those touched before are not read again
     spied["reads"].clear()
-    assert _snap(scan_dicom(tree, opts)) == _snap(first) and spied["reuse"][-1] is True
+    assert scan_summary(scan_dicom(tree, opts)) == scan_summary(first) and spied["reuse"][-1] is True
     assert sorted(spied["reads"]) == sorted(str(f.relative_to(tree)) for f in files[3::7])
 
 
@@ -106,8 +99,8 @@ def test_a_touched_file_whose_content_changed_is_folded_again(tree, tmp_path, sp
     # each changed file read once: the usual re-check takes those the touched-only check read
     assert sorted(spied["reads"]) == sorted(str(f.relative_to(tree)) for f in {*files[::9], victim})
     assert spied["reuse"] == [False] and walks == [str(tree)]   # the first run's walk only
-    assert _snap(again) == _fresh(tree)
-    assert _snap(scan_dicom(tree, opts)) == _snap(again)   # the snapshot stored with the new tree state
+    assert scan_summary(again) == _fresh(tree)
+    assert scan_summary(scan_dicom(tree, opts)) == scan_summary(again)   # the snapshot stored with the new tree state
 
 
 @pytest.mark.parametrize("change", ["deleted", "added", "renamed file", "renamed folder", "new folder"])
@@ -129,9 +122,10 @@ def test_other_changes_with_touched_files_take_the_usual_recheck(tree, tmp_path,
         shutil.copy2(files[-1], tree / "s1" / "more" / files[-1].name)
     again = scan_dicom(tree, opts)
     assert spied["reuse"] in ([False], [])   # not asked when the snapshot's state is missing
-    assert _snap(again) == _fresh(tree)
-    assert (_snap(again) == _snap(first)) == (change == "renamed file")   # the same series, from a new name
-    assert _snap(scan_dicom(tree, opts)) == _snap(again)   # and the re-check after it: the new snapshot
+    assert scan_summary(again) == _fresh(tree)
+    # the same series, from a new name
+    assert (scan_summary(again) == scan_summary(first)) == (change == "renamed file")
+    assert scan_summary(scan_dicom(tree, opts)) == scan_summary(again)   # and the re-check after it: the new snapshot
 
 
 def test_two_processes_agree(tree, tmp_path, spied, monkeypatch):
@@ -149,14 +143,14 @@ def test_two_processes_agree(tree, tmp_path, spied, monkeypatch):
     opts = ScanOptions(cache_dir=tmp_path / "cache", workers=2)
     first = scan_dicom(tree, opts)
     _touch(*_files(tree))
-    assert _snap(scan_dicom(tree, opts)) == _snap(first) == _fresh(tree) and spied["reuse"] == [True]
+    assert scan_summary(scan_dicom(tree, opts)) == scan_summary(first) == _fresh(tree) and spied["reuse"] == [True]
     assert len(set(pids.read_text().split())) == 2
     victim = _files(tree)[-1]   # a content change in either half: the usual re-check
     import pydicom
     uid = str(pydicom.dcmread(victim, stop_before_pixels=True).SOPInstanceUID).encode()
     victim.write_bytes(victim.read_bytes().replace(uid, uid[:-1] + (b"7" if uid[-1:] != b"7" else b"8")))
     _touch(*_files(tree))
-    assert _snap(scan_dicom(tree, opts)) == _fresh(tree) and spied["reuse"] == [True, False]
+    assert scan_summary(scan_dicom(tree, opts)) == _fresh(tree) and spied["reuse"] == [True, False]
 
 
 def test_a_damaged_row_of_a_folder_not_listed_again_is_read_again(tree, tmp_path):
@@ -174,5 +168,5 @@ def test_a_damaged_row_of_a_folder_not_listed_again_is_read_again(tree, tmp_path
         with sqlite3.connect(db_path) as db:
             damaged += db.execute("UPDATE folders SET data=? WHERE folder LIKE ?", (b"\0garbage", "s0%a")).rowcount
     assert damaged == 1
-    assert _snap(scan_dicom(tree, opts)) == _fresh(tree)
-    assert _snap(scan_dicom(tree, opts)) == _fresh(tree)   # and the rows stored by that re-check serve the next
+    assert scan_summary(scan_dicom(tree, opts)) == _fresh(tree)
+    assert scan_summary(scan_dicom(tree, opts)) == _fresh(tree)   # and the rows stored by that re-check serve the next

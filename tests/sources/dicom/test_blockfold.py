@@ -13,16 +13,9 @@ from protocheck.sources.dicom import blockfold, parallel, scan_dicom, workers
 from protocheck.sources.dicom.collector import DicomCollector
 from protocheck.sources.options import ScanOptions
 from protocheck.storage.sealing import unseal
+from scan_results import scan_summary
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the workers are forked")
-
-
-def _snap(result):
-    acqs = sorted((a.key, a.folder, a.n_files, sorted(a.roles), {k: (repr(v.value), v.source) for k, v in
-                                                              a.params.items()},
-                   sorted((n.code, n.message) for n in a.notes)) for a in result.acquisitions())
-    exams = sorted((e.key, e.subject, str(e.date), e.folder, [a.key for a in e.acquisitions]) for e in result.exams)
-    return acqs, exams, sorted((s.path, s.kind, s.reason) for s in result.skipped), result.n_files_seen
 
 
 def _index(cache: Path) -> dict[str, list[tuple]]:
@@ -49,7 +42,8 @@ def test_two_workers_store_the_index_of_a_serial_scan_and_give_its_findings(dico
     monkeypatch.setattr(blockfold, "merge", lambda folded, c: merged.append(real(folded, c)) or merged[-1])
     serial = scan_dicom(dicom_root, ScanOptions(workers=1, cache_dir=tmp_path / "one"))
     two = scan_dicom(dicom_root, ScanOptions(workers=2, cache_dir=tmp_path / "two"))
-    assert _snap(two) == _snap(serial) == _snap(scan_dicom(dicom_root, ScanOptions(full_read=True)))
+    full = scan_dicom(dicom_root, ScanOptions(full_read=True))
+    assert scan_summary(two) == scan_summary(serial) == scan_summary(full)
     assert sum(m is not None for m in merged) > 0.9 * len(merged) > 100   # nearly every block merged whole
     one, other = _index(tmp_path / "one"), _index(tmp_path / "two")
     assert one.keys() == other.keys()
@@ -58,7 +52,7 @@ def test_two_workers_store_the_index_of_a_serial_scan_and_give_its_findings(dico
     # the summaries are those a serial scan stores (none missing but where a series was seeded twice)
     assert sum(a[2] == b[2] for a, b in blocks) > 0.95 * len(blocks)
     again = scan_dicom(dicom_root, ScanOptions(workers=1, cache_dir=tmp_path / "two"))
-    assert _snap(again) == _snap(serial)
+    assert scan_summary(again) == scan_summary(serial)
 
 
 def test_a_block_whose_guess_is_wrong_is_folded_file_by_file(dicom_root):
@@ -79,4 +73,4 @@ def test_a_block_whose_guess_is_wrong_is_folded_file_by_file(dicom_root):
     serial = DicomCollector(folder)
     for p in files:
         serial.add_path(p, p.name)
-    assert _snap(main.finish()) == _snap(serial.finish())
+    assert scan_summary(main.finish()) == scan_summary(serial.finish())
