@@ -52,7 +52,7 @@ def fold_blocks(blocks: list[list[tuple[str, int, int]]], seeds: bool, where: tu
                 root: str) -> list[Folded]:
     """(Worker) Read and fold each block of (name, size, mtime_ns) files of one folder; ``where``: (top, folder,
     folder as a prefix of relative paths, folder's path as a prefix, {name: path} of files reached otherwise)."""
-    seen = workers._seen if seeds else workers._Everything()
+    seen = workers._seen if seeds else workers.Everything()
     return [_fold_block(block, seen, where, root) for block in blocks]
 
 

@@ -22,7 +22,7 @@ from protocheck.sources import treedigest
 from protocheck.sources.dicom import blockfold, refold
 from protocheck.sources.dicom.refold import pause_gc as _pause_gc, resume_gc as _resume_gc
 from protocheck.sources.dicom.workers import (
-    AUTO_MIN_FILES, Payload, Pools, _Everything, add_payload, read_batch, read_file, resolve_workers,
+    AUTO_MIN_FILES, Payload, Pools, Everything, add_payload, read_batch, read_file, resolve_workers,
 )
 from protocheck.sources.options import ScanOptions
 from protocheck.sources.treedigest import TreeHash, tree_digest
@@ -272,7 +272,7 @@ def _submit(folder: _Folder, index: Any, pools: "Pools", options: ScanOptions, s
         todo = [t for t, n in zip(todo, names) if n not in done]
     pool = pools.get() if todo else pools.pool
     if pool is None:
-        every = _Everything()
+        every = Everything()
         folder.pending.extend([[read_file(rel, path, options, seen if seed else every)  # type: ignore[arg-type]
                                 for rel, path, seed in todo[i:i + BATCH]] for i in range(0, len(todo), BATCH)])
         return 0

@@ -16,8 +16,9 @@ import pickle
 import threading
 from typing import TYPE_CHECKING, Any
 
+from protocheck.forked import fork_writer
 from protocheck.sources.dicom import refold
-from protocheck.sources.dicom.workers import Payload, read_file, resolve_workers
+from protocheck.sources.dicom.workers import Everything, Payload, read_file, resolve_workers
 from protocheck.sources.options import ScanOptions
 from protocheck.sources.treedigest import TreeHash, tree_state
 
@@ -120,19 +121,11 @@ def _shared(chunks: list[_Chunk], index: Any, options: ScanOptions) -> tuple[dic
     if (sum(len(c[2]) for c in chunks) < SPLIT_FROM or resolve_workers(options) < 2 or not hasattr(os, "fork")
             or threading.active_count() > 1):
         return _verify(chunks, index, options)
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:   # the child: every other chunk, its answer pickled back, exit at once
-        status = 1
-        try:
-            os.close(read_end)
-            with open(write_end, "wb") as out:
-                out.write(pickle.dumps(_verify(chunks[1::2], index, options), pickle.HIGHEST_PROTOCOL))
-            status = 0
-        finally:
-            os._exit(status)
-    os.close(write_end)
-    inp = open(read_end, "rb")
+    try:   # the child: every other chunk, its answer pickled back
+        pid, fd = fork_writer(lambda: pickle.dumps(_verify(chunks[1::2], index, options), pickle.HIGHEST_PROTOCOL))
+    except OSError:
+        return _verify(chunks, index, options)
+    inp = open(fd, "rb")
     try:
         mine = _verify(chunks[0::2], index, options)
         data = inp.read()
@@ -202,17 +195,8 @@ def _read(todo: list[tuple[str, str, bool]], options: ScanOptions) -> _Fresh:
     """The files read again, by folder and name, a seed made for each marked one (whichever series it belongs
     to: it is compared with the seed the index holds)."""
     out: _Fresh = {}
+    every: Any = Everything()   # a "seen" set holding every series: a record only
     for rel, path, seed in todo:
         folder, name = os.path.split(rel)
-        out.setdefault(folder, {})[name] = read_file(rel, path, options, set() if seed else _EVERY)
+        out.setdefault(folder, {})[name] = read_file(rel, path, options, set() if seed else every)
     return out
-
-
-class _All:
-    """A "seen" set holding every series: the file gives its record only."""
-
-    def __contains__(self, item: object) -> bool:
-        return True
-
-
-_EVERY: Any = _All()

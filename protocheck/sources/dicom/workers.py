@@ -99,7 +99,7 @@ def init_worker(options: ScanOptions) -> None:
     gc.freeze()   # the objects inherited from the parent: never collected here (no pass over them, no page copied)
 
 
-class _Everything:
+class Everything:
     """A "seen" set that holds every series: the batch gives records only, never seeds."""
 
     def __contains__(self, item: object) -> bool:
@@ -109,13 +109,13 @@ class _Everything:
 def read_batch(batch: list[tuple[str, str]], seeds: bool = True) -> list[Payload]:
     """The payloads of a batch; with ``seeds`` False no seed is made (a later batch of a folder whose first
     batch, read by either worker, seeds its series: two workers would otherwise both seed it)."""
-    seen = _seen if seeds else _Everything()
+    seen = _seen if seeds else Everything()
     return [read_file(rel, path, _options, seen) for rel, path in batch]  # type: ignore[arg-type]
 
 
 def read_marked(items: list[tuple[str, str, bool]]) -> list[Payload]:
     """The payloads of files of several folders (a re-check's shared task), each with a seed only where marked."""
-    every = _Everything()
+    every = Everything()
     return [read_file(rel, path, _options, _seen if seed else every)  # type: ignore[arg-type]
             for rel, path, seed in items]
 
