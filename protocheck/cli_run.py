@@ -87,16 +87,35 @@ def check_output_path(output: Path | None, roots: list[Path], what: str = "-o") 
         check_target(output, roots, what)
 
 
-def write_output(text: str | Iterable[str], output: Path | None) -> None:
-    """Write a report (its text, or its text blocks as they come) to ``output`` (a temporary file renamed over
-    it: never through a link), or stdout."""
+def write_output(text: str | bytes | Iterable[str], output: Path | None) -> None:
+    """Write a report (its text, its UTF-8 bytes, or its text blocks as they come) to ``output`` (a temporary
+    file renamed over it: never through a link), or stdout."""
     if output is None:
+        if isinstance(text, bytes):   # UTF-8 (a stored report): as it is where stdout writes UTF-8 as it is
+            if _utf8_stdout():
+                sys.stdout.flush()
+                sys.stdout.buffer.write(text)
+                sys.stdout.buffer.flush()
+                return
+            text = text.decode("utf-8")
         for block in (text,) if isinstance(text, str) else text:
             sys.stdout.write(block)
         sys.stdout.flush()
         return
     from protocheck.outputs import write_atomic
     write_atomic(output, text)
+
+
+def _utf8_stdout() -> bool:
+    """Whether text written to stdout becomes its UTF-8 bytes unchanged (no other encoding, no newline changed)."""
+    import codecs
+    import os
+    encoding = getattr(sys.stdout, "encoding", None)
+    try:
+        utf8 = encoding is not None and codecs.lookup(encoding).name == "utf-8"
+    except LookupError:
+        return False
+    return utf8 and os.linesep == "\n" and hasattr(sys.stdout, "buffer")
 
 
 def _load_protocol(name: str, args: argparse.Namespace | None = None) -> Any:
@@ -120,22 +139,22 @@ def run_check(args: argparse.Namespace) -> int:
         options.progress = Meanwhile(ahead, args.format)
         scan = scan_inputs(args, options)
         options.progress = None
-        protocol = ahead.result()
+        if args.site:
+            for exam in scan.exams:
+                exam.site = args.site
+        console, settings = _console(args)
+        key = _report_key(args, scan, ahead.identity, options, settings)
+        cache = options.cache_dir if key is not None else None
+        stored = report_cache.load_bytes(cache, key) if cache is not None and key is not None else None
+        if stored is not None:   # an unchanged archive, protocol, code and options: the same report
+            write_output(stored[0], args.output)
+            return stored[1]
+        protocol = ahead.result()   # kept in the cache folder, or built by the child: only now unpickled
     finally:
         ahead.close()
-    if args.site:
-        for exam in scan.exams:
-            exam.site = args.site
-    console = None
-    if args.format == "console":
+    if args.format == "console" and console is None:
         from protocheck.reports.console import make_console
-        console = make_console(io.StringIO() if args.output else None)   # a file: plain text, as when piped
-    key = _report_key(args, scan, protocol, options, console)
-    cache = options.cache_dir if key is not None else None
-    stored = report_cache.load(cache, key) if cache is not None and key is not None else None
-    if stored is not None:   # an unchanged archive, protocol, code and options: the same report
-        write_output(stored[0], args.output)
-        return stored[1]
+        console = make_console(io.StringIO() if args.output else None)
     from protocheck.checks.compliance import check_scan
     from protocheck.reports.json_report import report_to_dict
     results = check_scan(scan, protocol, options.cache_dir)
@@ -155,6 +174,20 @@ def run_check(args: argparse.Namespace) -> int:
     if cache is not None and key is not None:
         report_cache.store(cache, key, text, report["exit_code"])
     return report["exit_code"]
+
+
+def _console(args: argparse.Namespace) -> tuple[Any, tuple[Any, ...] | None]:
+    """The console report's console (None: not made yet, rich not imported) and its settings (None: no console
+    report). Piped or to a file, the settings are known without making it (``console_settings``)."""
+    if args.format != "console":
+        return None, None
+    from protocheck.reports.console_settings import piped_settings, settings_of
+    settings = piped_settings(io.StringIO() if args.output else None)   # a file: plain text, as when piped
+    if settings is not None:
+        return None, settings
+    from protocheck.reports.console import make_console
+    console = make_console(io.StringIO() if args.output else None)
+    return console, (*settings_of(console), console.legacy_windows)
 
 
 def _write_json(report: dict[str, Any], output: Path | None) -> bytes:
@@ -179,16 +212,17 @@ def _no_exam_message(scan: ScanResult) -> str:
     return "protocheck: no MR exam found: the input holds no file (check the path)"
 
 
-def _report_key(args: argparse.Namespace, scan: ScanResult, protocol: Protocol, options: ScanOptions,
-                console: Any) -> bytes | None:
-    """The stored-report key of this run; None when nothing may be stored (no cache, a summary to write)."""
-    if options.cache_dir is None or args.summary or getattr(console, "legacy_windows", False):   # see _render_check
-        return None
+def _report_key(args: argparse.Namespace, scan: ScanResult, protocol: bytes | None, options: ScanOptions,
+                console: tuple[Any, ...] | None) -> bytes | None:
+    """The stored-report key of this run (``protocol``: the protocol's identity, ``console``: the console's
+    settings); None when nothing may be stored (no cache, a summary to write, an old Windows console)."""
+    if options.cache_dir is None or args.summary or console is not None and len(console) > 5 and console[5]:
+        return None   # an old Windows console is printed directly: see _render_check
     import datetime
     settings: tuple[Any, ...] = (args.format, args.quiet, args.verbose, args.include_identifiers, tuple(args.paths),
                 datetime.date.today().isoformat() if args.format in ("json", "html") else "")
     if console is not None:
-        settings += (console.width, console.color_system, console.is_terminal, console.encoding, console.no_color)
+        settings += console[:5]
     return report_cache.report_key(scan, protocol, settings)
 
 
@@ -208,8 +242,8 @@ def _render_check(report: dict[str, Any], args: argparse.Namespace, console: Any
     from protocheck.reports.console import render_console_text
     if cache is None:
         return render_console_text(report, console, quiet=args.quiet, verbose=args.verbose)
-    settings = (console.width, console.color_system, console.is_terminal, console.encoding, console.no_color,
-                args.verbose)
+    from protocheck.reports.console_settings import settings_of
+    settings = (*settings_of(console), args.verbose)
     with report_cache.Sections(cache, settings) as sections:   # only the exams that changed are rendered
         return render_console_text(report, console, quiet=args.quiet, verbose=args.verbose, sections=sections)
 

@@ -33,13 +33,17 @@ class ProtocolAhead:
     """The protocol ``load_protocol(name, cache_dir)`` gives, possibly being loaded by a forked child."""
 
     def __init__(self, name: str, cache_dir: Path | None) -> None:
+        from protocheck.protocol.paths import resolve_protocol_path
         self.name, self.cache_dir = name, cache_dir
-        self.protocol: Protocol | None = _ready(name, cache_dir)   # a missing file fails here, at once
+        self.path = resolve_protocol_path(str(name))   # ProtocolError for a missing file, at once
+        self.text = _text(self.path)   # None: unreadable (loading it reports that); the protocol is built from it
+        self.stored = False            # kept in the cache folder: loaded (unpickled) only when asked for
+        self.protocol: Protocol | None = self._ready()
         self.pid: int | None = None
         self.fd: int | None = None
         self._last = 0.0
         self._lock = threading.Lock()
-        if self.protocol is None and _can_fork():
+        if self.protocol is None and not self.stored and _can_fork():
             self._start()
 
     @property
@@ -54,8 +58,17 @@ class ProtocolAhead:
                 self.protocol = self._collect()
             if self.protocol is None:
                 from protocheck.protocol.loader import load_protocol
-                self.protocol = load_protocol(self.name, self.cache_dir)
+                self.protocol = load_protocol(self.name, self.cache_dir, self.text)
             return self.protocol
+
+    @property
+    def identity(self) -> bytes | None:
+        """What the protocol is a function of (its text, file name and building code: ``protocol_cache.identity``),
+        known without loading it; None when its file could not be read."""
+        if self.text is None:
+            return None
+        from protocheck.storage.protocol_cache import identity
+        return identity(self.text, str(self.path))
 
     def poll(self, *_args: Any) -> None:
         """Take the child's answer if it is there (a progress callback: ``(files, series, path)`` ignored); an
@@ -87,6 +100,20 @@ class ProtocolAhead:
             os.close(self.fd)
             self.fd = None
 
+    def _ready(self) -> Protocol | None:
+        """``loader.ready_protocol``, without importing the loader (and the model) when the protocol is only kept
+        in the cache folder (``stored``: unpickled by ``result``, which a stored report never calls) or must be
+        built (a first run: by a child)."""
+        import sys
+        if "protocheck.protocol.loader" not in sys.modules:
+            if self.cache_dir is None or self.text is None:
+                return None
+            from protocheck.storage import protocol_cache
+            self.stored = protocol_cache.stored(self.cache_dir, self.text, str(self.path))
+            return None
+        from protocheck.protocol.loader import ready_protocol
+        return ready_protocol(self.name, self.cache_dir, self.text)
+
     def _start(self) -> None:
         try:
             self.pid, self.fd = fork_writer(self._load)
@@ -100,7 +127,7 @@ class ProtocolAhead:
         from protocheck.errors import ProtocolError
         from protocheck.protocol.loader import load_protocol
         try:
-            return b"P" + pickle.dumps(load_protocol(self.name, self.cache_dir), pickle.HIGHEST_PROTOCOL)
+            return b"P" + pickle.dumps(load_protocol(self.name, self.cache_dir, self.text), pickle.HIGHEST_PROTOCOL)
         except ProtocolError as exc:   # its fields: the same message, without parsing again
             return b"E" + pickle.dumps((exc.reason, exc.path, exc.where, exc.fix))
 
@@ -127,25 +154,11 @@ class ProtocolAhead:
         return found if data[:1] == b"P" and isinstance(found, Protocol) else None
 
 
-def _ready(name: str, cache_dir: Path | None) -> Protocol | None:
-    """``loader.ready_protocol``, without importing the loader (and the model) when nothing can be ready: no
-    protocol built in this process, no file kept for this text in the cache folder (a first run)."""
-    import sys
-
-    from protocheck.protocol.paths import resolve_protocol_path
-    path = resolve_protocol_path(str(name))   # ProtocolError for a missing file, as load_protocol raises it
-    if "protocheck.protocol.loader" not in sys.modules:
-        if cache_dir is None:
-            return None
-        from protocheck.storage import protocol_cache
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            return None   # load_protocol reports it
-        if not protocol_cache.stored(cache_dir, text, str(path)):
-            return None
-    from protocheck.protocol.loader import ready_protocol
-    return ready_protocol(name, cache_dir)
+def _text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None   # load_protocol reports it
 
 
 def _can_fork() -> bool:

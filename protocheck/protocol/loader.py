@@ -40,8 +40,9 @@ KNOWN_PARAMETERS = frozenset(PARAMETER_NAMES) | frozenset(DERIVED_PARAMETERS)
 _BUILTIN_LOADED: dict[tuple[str, int, int], Protocol] = {}   # (file, mtime_ns, size) -> validated built-in
 
 
-def load_protocol(name_or_path: str, cache_dir: Path | None = None) -> Protocol:
-    """Load, validate and build a protocol from a built-in name or a YAML/JSON file path.
+def load_protocol(name_or_path: str, cache_dir: Path | None = None, text: str | None = None) -> Protocol:
+    """Load, validate and build a protocol from a built-in name or a YAML/JSON file path (``text``: the file's
+    text as the caller read it, so the protocol is the one that text gives).
 
     A built-in protocol is validated once per process and its (immutable) model reused while its file is
     unchanged; a user's file is read and validated on every call. With ``cache_dir`` (an existing folder outside
@@ -51,7 +52,7 @@ def load_protocol(name_or_path: str, cache_dir: Path | None = None) -> Protocol:
     key = _builtin_key(path)
     if key is not None and key in _BUILTIN_LOADED:
         return _BUILTIN_LOADED[key]
-    text = _read(path)
+    text = _read(path) if text is None else text
     if cache_dir is not None:
         from protocheck.storage import protocol_cache as cache
         protocol = cache.load(cache_dir, text, str(path), Protocol)
@@ -65,7 +66,7 @@ def load_protocol(name_or_path: str, cache_dir: Path | None = None) -> Protocol:
     return protocol
 
 
-def ready_protocol(name_or_path: str, cache_dir: Path | None = None) -> Protocol | None:
+def ready_protocol(name_or_path: str, cache_dir: Path | None = None, text: str | None = None) -> Protocol | None:
     """The protocol ``load_protocol`` gives when it needs no parsing (built in this process, or kept in
     ``cache_dir``), else None; the same ProtocolError for a missing or unreadable file."""
     path = resolve_protocol_path(str(name_or_path))
@@ -75,7 +76,7 @@ def ready_protocol(name_or_path: str, cache_dir: Path | None = None) -> Protocol
     if cache_dir is None:
         return None
     from protocheck.storage import protocol_cache as cache
-    protocol = cache.load(cache_dir, _read(path), str(path), Protocol)
+    protocol = cache.load(cache_dir, _read(path) if text is None else text, str(path), Protocol)
     if protocol is not None and key is not None:
         _BUILTIN_LOADED[key] = protocol
     return protocol

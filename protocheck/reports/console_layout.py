@@ -8,9 +8,7 @@ Piped output takes its width from ``COLUMNS`` (else a default), a terminal its o
 
 from __future__ import annotations
 
-import os
-import sys
-from typing import IO, Any, Sequence
+from typing import Any, Sequence
 
 from rich import box
 from rich.cells import cell_len, set_cell_size
@@ -19,6 +17,7 @@ from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
+from protocheck.reports.console_settings import console_width  # noqa: F401  (re-exported)
 from protocheck.reports.textsafe import SafeConsole
 
 try:   # rich's word breaking, applied here to plain strings (fitted tables' cells); else Text.wrap itself
@@ -27,20 +26,6 @@ except ImportError:  # pragma: no cover - another rich
     _divide_line = None   # type: ignore[assignment]
 
 _GAP = 3          # SIMPLE_HEAD without edges: one padding cell each side of a one-cell divider
-
-
-def console_width(file: IO[str] | None, width: int | None, default: int) -> int | None:
-    """The width to render at: given, else the terminal's (None), else ``COLUMNS`` or ``default`` when piped."""
-    if width:
-        return width
-    stream = file if file is not None else sys.stdout
-    try:
-        if stream.isatty():
-            return None
-    except (AttributeError, ValueError, OSError):
-        pass
-    cols = os.environ.get("COLUMNS", "").strip()
-    return int(cols) if cols.isdigit() and int(cols) > 0 else default
 
 
 def _plain(cell: Any) -> str:

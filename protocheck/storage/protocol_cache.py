@@ -33,10 +33,15 @@ def code_fingerprint() -> bytes:
                                             *sorted(here.glob("*.py"))])
 
 
+def identity(text: str, filename: str) -> bytes:
+    """What the Protocol built from ``text`` (read from ``filename``) is a function of: the text, the file name
+    and the code that builds it (the key of its file here; the report cache's key of the protocol)."""
+    return hashlib.blake2b(f"{filename}\0{text}".encode("utf-8", "surrogateescape") + code_fingerprint(),
+                           digest_size=16).digest()
+
+
 def _file(cache_dir: Path, text: str, filename: str) -> Path:
-    key = hashlib.blake2b(f"{filename}\0{text}".encode("utf-8", "surrogateescape") + code_fingerprint(),
-                          digest_size=16).hexdigest()
-    return Path(cache_dir) / f"protocol-{key}.pickle"
+    return Path(cache_dir) / f"protocol-{identity(text, filename).hex()}.pickle"
 
 
 def stored(cache_dir: Path, text: str, filename: str) -> bool:
