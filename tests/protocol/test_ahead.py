@@ -90,3 +90,39 @@ def test_the_command_with_an_invalid_protocol_fails_as_before(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("protocheck: error: ") and str(here.value).splitlines()[0] in err
     assert resolve_protocol_path(str(bad)) == bad
+
+
+@needs_fork
+def test_the_protocol_is_built_from_the_text_its_identity_was_made_of(tmp_path):
+    """The report key holds ``identity`` (the text read at the start): a file edited meanwhile changes nothing."""
+    from protocheck.storage.protocol_cache import identity
+    source = resolve_protocol_path("als-brain-3t").read_text(encoding="utf-8")
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(source, encoding="utf-8")
+    pending = ProtocolAhead(str(mine), None)
+    mine.write_text(source.replace("name: als-brain-3t", "name: edited-meanwhile", 1), encoding="utf-8")
+    assert pending.identity == identity(source, str(mine))
+    assert pending.result().name == "als-brain-3t"
+
+
+STORED = """\
+import sys, pathlib, tempfile
+from protocheck.protocol.ahead import ProtocolAhead
+folder = pathlib.Path(tempfile.mkdtemp())
+first = ProtocolAhead("als-brain-3t", folder)
+first.result()   # stored in the folder (by the child, or here)
+for name in [n for n in sys.modules if n.startswith("protocheck.protocol.") and n != "protocheck.protocol.ahead"
+             and n != "protocheck.protocol.paths"]:
+    del sys.modules[name]   # as in a new process
+again = ProtocolAhead("als-brain-3t", folder)
+assert again.stored and not again.pending and again.identity == first.identity
+assert "protocheck.protocol.model" not in sys.modules   # nothing unpickled before it is asked for
+assert again.result().name == "als-brain-3t" and "yaml" not in sys.modules
+"""
+
+
+def test_a_stored_protocol_is_unpickled_only_when_asked_for():
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-c", STORED], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
