@@ -6,7 +6,6 @@ import hashlib
 import hmac
 import os
 import re
-import secrets
 import stat
 from pathlib import Path
 from typing import Any
@@ -50,6 +49,7 @@ def installation_secret(name: str) -> str:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
         except FileExistsError:
             return _read_secret(path, "the installation secret")
+        import secrets   # only to create it (secrets imports random: ~1.5 ms of every start-up otherwise)
         with os.fdopen(fd, "w", encoding="ascii") as fh:
             fh.write(secrets.token_hex(32) + "\n")
         return _read_secret(path, "the installation secret")
@@ -149,24 +149,34 @@ def folder_alias(name: str, key: str | None) -> str:
 def scrub_folder_names(scan: Any, key: str | None) -> int:
     """Replace folder names that look like patient names or dates in everything a report shows of ``scan``
     (exam and series folders, subjects taken from folders, skipped paths, notes); returns how many names."""
-    names: set[str] = set()
+    texts: set[str] = set()   # each text, then each name in them, looked at once (series share their folders)
     for exam in scan.exams:
-        for text in (exam.folder, exam.subject, *(a.folder for a in exam.acquisitions)):
-            names.update(p for p in _SEPARATORS.split(text or "") if p and identifying_folder(p))
+        texts.update((exam.folder or "", exam.subject or ""))
+        texts.update(a.folder or "" for a in exam.acquisitions)
+    parts: set[str] = set()
+    for text in texts:
+        parts.update(_SEPARATORS.split(text))
     for s in scan.skipped:
-        names.update(p for p in _SEPARATORS.split(s.path)[:-1] if p and identifying_folder(p))
+        parts.update(_SEPARATORS.split(s.path)[:-1])
+    names = {p for p in parts if p and identifying_folder(p)}
     if not names:
         return 0
     pattern = re.compile("|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)))
+    aliases = {n: folder_alias(n, key) for n in names}   # one keyed hash per name, not per place it is in
+
+    def alias(match: re.Match[str]) -> str:
+        return aliases[match.group(0)]
 
     def sub(text: Any) -> Any:
-        return pattern.sub(lambda m: folder_alias(m.group(0), key), text) if isinstance(text, str) else text
+        return pattern.sub(alias, text) if isinstance(text, str) else text
 
     for exam in scan.exams:
         exam.folder, exam.subject = sub(exam.folder), sub(exam.subject)
         for acq in exam.acquisitions:
             acq.folder = sub(acq.folder)
-            acq.notes = [type(n)(n.code, sub(n.message), n.severity) for n in acq.notes]
+            if acq.notes:   # a note is replaced only where its message names one
+                acq.notes = [n if (m := sub(n.message)) == n.message else type(n)(n.code, m, n.severity)
+                             for n in acq.notes]
     for s in scan.skipped:
         s.path, s.reason = sub(s.path), sub(s.reason)
     return len(names)

@@ -18,7 +18,6 @@ from pathlib import Path
 from protocheck.errors import InputError
 from protocheck.model import Exam, ScanResult
 from protocheck.privacy import exam_label
-from protocheck.sources.bids import read_tsv
 from protocheck.sources.options import ScanOptions
 
 log = logging.getLogger("protocheck.sites")
@@ -114,6 +113,14 @@ def _check_column(column: str | None, tables: dict[Path, list[str]]) -> None:
                      path=str(next(iter(tables))), fix="use one of these column names")
 
 
+def _participants(path: Path) -> dict[str, dict[str, str]]:
+    """``bids.read_tsv`` of a participants.tsv (the BIDS reader imported only when there is one)."""
+    if not path.exists():
+        return {}
+    from protocheck.sources.bids import read_tsv
+    return read_tsv(path, "participant_id")
+
+
 def _columns(path: Path) -> list[str]:
     """The header of a .tsv file (its column names), [] when unreadable."""
     try:
@@ -128,14 +135,24 @@ def _participant_row(exam: Exam, table: dict[str, dict[str, str]]) -> dict[str, 
     return table.get(label if label.startswith("sub-") else f"sub-{label}", {}) or table.get(label, {})
 
 
-def _table_of(exam: Exam, tables: dict[str, dict[str, dict[str, str]]]) -> dict[str, dict[str, str]]:
-    """The participants table of the exam's own input root (each root's table is read for that root)."""
-    if exam.root:
+class _Tables:
+    """The participants table of an exam's own input root (each root's table is read for that root); roots
+    compared as paths, each exam root looked up once (an archive's exams share a few roots)."""
+
+    def __init__(self, tables: dict[str, dict[str, dict[str, str]]]) -> None:
+        self.tables = tables
+        self.by_path: dict[Path, dict[str, dict[str, str]]] = {}
         for root, table in tables.items():
-            if Path(root) == Path(exam.root):
-                return table
-        return {}
-    return next(iter(tables.values())) if len(tables) == 1 else {}
+            self.by_path.setdefault(Path(root), table)
+        self.seen: dict[str, dict[str, dict[str, str]]] = {}
+
+    def of(self, exam: Exam) -> dict[str, dict[str, str]]:
+        if not exam.root:
+            return next(iter(self.tables.values())) if len(self.tables) == 1 else {}
+        table = self.seen.get(exam.root)
+        if table is None:
+            table = self.seen[exam.root] = self.by_path.get(Path(exam.root), {})
+        return table
 
 
 def _clean(value: str | None) -> str | None:
@@ -149,15 +166,16 @@ def assign_sites(scan: ScanResult, root: Path | None, options: ScanOptions) -> d
     """Set ``Exam.site`` on every exam; returns the number of exams per site (incl. "unknown")."""
     rules = read_site_map(options.site_map) if options.site_map else []
     roots = [Path(root)] if root is not None else [Path(r) for r in scan.roots]
-    tables = {str(r): read_tsv(r / "participants.tsv", "participant_id") for r in roots if r.is_dir()}
+    tables = {str(r): _participants(r / "participants.tsv") for r in roots if r.is_dir()}
     _check_column(options.site_column, {r / "participants.tsv": _columns(r / "participants.tsv") for r in roots
                                         if r.is_dir() and (r / "participants.tsv").is_file()})
     session_rx = _session_pattern(options.site_from)
     columns = ([options.site_column] if options.site_column else []) + list(KNOWN_COLUMNS)
     counts: Counter[str] = Counter()
+    by_root = _Tables(tables)
     for exam in scan.exams:
         site, why = None, ""
-        table = _table_of(exam, tables)
+        table = by_root.of(exam)
         if rules:
             site = _from_map(exam, rules)
             why = f"no line of the site map {Path(options.site_map or '').name} matches folder {exam.folder!r}"

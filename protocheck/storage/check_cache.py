@@ -9,7 +9,6 @@ shortcut: a damaged or unreadable entry is a miss, never an error.
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import pickle
 import sqlite3
@@ -19,26 +18,17 @@ from typing import TYPE_CHECKING, Any
 from protocheck.results import ExamResult
 from protocheck.errors import SourceError
 from protocheck.model import ScanResult
-from protocheck.resources import code_digest
+from protocheck.storage.fingerprints import CHECKS_SCHEMA, checks_code as code_fingerprint  # noqa: F401
 from protocheck.storage.sealing import check_folder, seal, unseal
 from protocheck.storage.snapshot import compressed_pickle, loaded_pickles
 
 if TYPE_CHECKING:   # storage sits below the protocol layer: the type only
     from protocheck.protocol.model import Protocol
 
-SCHEMA = 1
+SCHEMA = CHECKS_SCHEMA
 KEEP = 32                 # entries kept per cache folder (the most recently stored)
 GROUP = 64                # exams' results per pickle
 _NAME = "checks.sqlite"
-
-
-@functools.cache
-def code_fingerprint() -> bytes:
-    """Hash of the code that turns a scan into results (checks, protocol, model, results, units: the texts of
-    findings): a new version never reuses."""
-    here = Path(__file__).resolve().parent.parent
-    return code_digest(f"schema{SCHEMA}", [here / "model.py", here / "results.py", here / "units.py", *sorted((here / "checks").glob("*.py")),
-                                            *sorted((here / "protocol").glob("*.py"))])
 
 
 def _key(scan: ScanResult, protocol: Protocol) -> bytes | None:

@@ -29,7 +29,7 @@ _NAME = "reports.sqlite"
 @functools.cache
 def code_fingerprint() -> bytes:
     """Hash of the code between a scan and its printed report: a new version never reuses a stored text."""
-    from protocheck.storage.check_cache import code_fingerprint as checks_code
+    from protocheck.storage.fingerprints import checks_code
     here = Path(__file__).resolve().parent.parent
     files = [here / "cli_run.py", *sorted((here / "reports").glob("*.py"))]
     return checks_code() + code_digest(f"schema{SCHEMA}-{__version__}", files)

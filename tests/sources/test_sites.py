@@ -95,3 +95,19 @@ def test_without_any_site_source_the_audit_says_how_to_give_one():
     assert "--site-map" in note and "--site-from session:REGEX" in note
     hint = unknown_site_hint(scan)
     assert hint and hint.startswith("3 of 3 exam(s) have no site") and "--site-column" in hint
+
+
+def test_each_exam_takes_the_participants_table_of_its_own_root(tmp_path: Path):
+    """Roots are compared as paths (a trailing separator or a doubled one is the same root); no table, no site."""
+    roots = [tmp_path / "one", tmp_path / "two", tmp_path / "three"]
+    for root, site in zip(roots[:2], ("A", "B")):
+        root.mkdir()
+        (root / "participants.tsv").write_text(f"participant_id\tsite\nsub-01\t{site}\n", encoding="utf-8")
+    roots[2].mkdir()
+    spellings = [str(roots[0]) + "/", str(roots[1]).replace("/two", "//two"), str(roots[2]), str(roots[0])]
+    exams = [Exam(key=f"e{i}", subject="sub-01", root=root, acquisitions=[Acquisition(key=f"a{i}")])
+             for i, root in enumerate(spellings)]
+    scan = ScanResult(roots=[str(r) for r in roots], exams=exams)
+    counts = assign_sites(scan, None, ScanOptions())
+    assert [e.site for e in scan.exams] == ["A", "B", "unknown", "A"]
+    assert counts == {"A": 2, "B": 1, "unknown": 1}
