@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
-import traceback
 import warnings
 from pathlib import Path
 from types import ModuleType
@@ -17,6 +15,7 @@ from protocheck.errors import ProtocheckError
 FORMATS = ("console", "json", "tsv", "html")
 EXIT_OK, EXIT_DEVIATIONS, EXIT_FAILURE = 0, 1, 2
 PROTOCOL_ACTIONS = ("list", "show", "new", "validate")
+COMMANDS = ("check", "inspect", "audit", "qualify", "listen", "protocols", "help")
 
 DESCRIPTION = """\
 Check MRI exams against a multicentre acquisition protocol (ALS trials).
@@ -104,10 +103,37 @@ def _protocol_option(p: argparse.ArgumentParser, required: bool = False) -> None
                        help="built-in protocol name (protocheck protocols) or protocol file (default als-brain-3t)")
 
 
-def _add_check_commands(sub: argparse._SubParsersAction) -> None:
+def _add_check_commands(sub: argparse._SubParsersAction, only: str | None = None) -> None:
     p = sub.add_parser("check", help="check exams against a protocol",
                        description="Check every exam under PATH against a protocol; exit 0 compliant, "
                                    "1 deviations, 2 could not check.")
+    if only in (None, "check"):
+        _add_check_options(p)
+    p = sub.add_parser("inspect", help="print what protocheck read from each series",
+                       description="Print every series' parameters in BIDS names and units.")
+    if only in (None, "inspect"):
+        _add_input_options(p)
+        _add_output_options(p, ("console", "json"))
+        p.add_argument("--provenance", action="store_true", help="show where each value came from")
+    p = sub.add_parser("audit", help="multicentre audit: compliance matrix, inventory, harmonization, drift",
+                       description="For coordinators: site x sequence compliance, scanner inventory, "
+                                   "cross-site harmonization, drift through time and completeness.")
+    if only in (None, "audit"):
+        _add_input_options(p)
+        _add_output_options(p, ("console", "json", "html"))
+        _protocol_option(p)
+        p.add_argument("--tsv", metavar="DIR", type=Path, help="also write the audit tables as TSV files in DIR")
+    p = sub.add_parser("qualify", help="qualify a candidate site's test scans against a protocol",
+                       description="A candidate site's test scans against the protocol: qualified, qualified "
+                                   "with conditions, or not qualified, with a reproducible certificate.")
+    if only in (None, "qualify"):
+        _add_input_options(p)
+        _add_output_options(p, ("console", "json", "html"))
+        _protocol_option(p, required=True)
+        p.add_argument("--site", required=True, metavar="NAME", help="name of the candidate site")
+
+
+def _add_check_options(p: argparse.ArgumentParser) -> None:
     _add_input_options(p)
     _add_output_options(p)
     _protocol_option(p)
@@ -116,33 +142,13 @@ def _add_check_commands(sub: argparse._SubParsersAction) -> None:
                    help="also write a federated summary (no patient identifiers) for protocheck audit")
     p.add_argument("--site", metavar="NAME", help="name every exam's site NAME (e.g. for a site's own --summary)")
 
-    p = sub.add_parser("inspect", help="print what protocheck read from each series",
-                       description="Print every series' parameters in BIDS names and units.")
-    _add_input_options(p)
-    _add_output_options(p, ("console", "json"))
-    p.add_argument("--provenance", action="store_true", help="show where each value came from")
 
-    p = sub.add_parser("audit", help="multicentre audit: compliance matrix, inventory, harmonization, drift",
-                       description="For coordinators: site x sequence compliance, scanner inventory, "
-                                   "cross-site harmonization, drift through time and completeness.")
-    _add_input_options(p)
-    _add_output_options(p, ("console", "json", "html"))
-    _protocol_option(p)
-    p.add_argument("--tsv", metavar="DIR", type=Path, help="also write the audit tables as TSV files in DIR")
-
-    p = sub.add_parser("qualify", help="qualify a candidate site's test scans against a protocol",
-                       description="A candidate site's test scans against the protocol: qualified, qualified "
-                                   "with conditions, or not qualified, with a reproducible certificate.")
-    _add_input_options(p)
-    _add_output_options(p, ("console", "json", "html"))
-    _protocol_option(p, required=True)
-    p.add_argument("--site", required=True, metavar="NAME", help="name of the candidate site")
-
-
-def _add_listen(sub: argparse._SubParsersAction) -> None:
+def _add_listen(sub: argparse._SubParsersAction, only: str | None = None) -> None:
     p = sub.add_parser("listen", help="receive exams over DICOM (C-STORE) and check each one",
                        description="A DICOM node (Storage SCP): add it as a destination on the scanner or PACS; "
                                    "each study is checked once complete and its report written to --out.")
+    if only not in (None, "listen"):
+        return
     p.add_argument("--out", type=Path, required=True, metavar="DIR",
                    help="folder for the reports (JSON, one per study)")
     _protocol_option(p)
@@ -164,10 +170,12 @@ def _add_listen(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--debug", action="store_true", help="show a traceback on internal errors")
 
 
-def _add_protocols(sub: argparse._SubParsersAction) -> None:
+def _add_protocols(sub: argparse._SubParsersAction, only: str | None = None) -> None:
     p = sub.add_parser("protocols", help="list, show, validate or create protocols",
                        description="Built-in protocols and your own: 'protocheck protocols' lists them, "
                                    "'protocols FILE' validates a file (see: protocheck help protocol).")
+    if only not in (None, "protocols"):
+        return
     acts = p.add_subparsers(dest="action", metavar="ACTION")
     acts.add_parser("list", help="list the built-in protocols (the default)")
     a = acts.add_parser("show", help="print a built-in protocol (YAML), a start for your own")
@@ -190,15 +198,16 @@ def _add_protocols(sub: argparse._SubParsersAction) -> None:
         a.add_argument("--debug", action="store_true", help="show a traceback on internal errors")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every subcommand."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser of every subcommand (``only``: the options of that subcommand alone, the others
+    listed without theirs: a check does not build the ~100 options of the commands it does not run)."""
     parser = argparse.ArgumentParser(prog="protocheck", description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"protocheck {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    _add_check_commands(sub)
-    _add_listen(sub)
-    _add_protocols(sub)
+    _add_check_commands(sub, only)
+    _add_listen(sub, only)
+    _add_protocols(sub, only)
     p = sub.add_parser("help", help="help topics shipped with protocheck (protocol, auth-file, cache)")
     p.add_argument("topic", nargs="?", metavar="TOPIC", help="topic name; none: list the topics")
     return parser
@@ -213,8 +222,8 @@ def _normalize(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run protocheck; returns the exit code (0 compliant, 1 deviations, 2 could not do its job)."""
-    parser = build_parser()
     argv = _normalize(list(sys.argv[1:] if argv is None else argv))
+    parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:   # argparse: --help (0) or a usage error (2)
@@ -231,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
         runner = cli_run
     if not getattr(args, "debug", False):
         warnings.simplefilter("ignore")   # library warnings quote header values (identifiers); we report instead
-    _log_to_stderr()
+    from protocheck.logs import to_stderr
+    to_stderr(_log_to_stderr)   # when a logger is made: logging is not imported before
     try:
         return getattr(runner, f"run_{args.command}")(args)
     except ProtocheckError as exc:
@@ -244,39 +254,42 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILURE
     except Exception as exc:   # an internal error must still end with exit 2 and a clear line
         if getattr(args, "debug", False):
+            import traceback
             traceback.print_exc()
         print(f"protocheck: internal error: {type(exc).__name__}: {_clean(exc)}. Please report it with the "
               f"command you ran (--debug shows the traceback).", file=sys.stderr)
         return EXIT_FAILURE
 
 
-class _Stderr(logging.StreamHandler):
-    """A handler writing to whatever ``sys.stderr`` is when a line is logged."""
-
-    @property
-    def stream(self):  # noqa: ANN201
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, _value) -> None:  # noqa: ANN001
-        pass
-
-
-class _CleanLog(logging.Filter):
-    """Log lines (listen's AE titles, server answers) with control characters replaced."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        from protocheck.reports.textsafe import clean
-        record.msg, record.args = clean(record.getMessage()), ()
-        return True
-
-
 def _log_to_stderr() -> None:
     """Warnings of protocheck's loggers to standard error, one cleaned line each (as before: no prefix)."""
+    import logging
+
+    class _Stderr(logging.StreamHandler):
+        """A handler writing to whatever ``sys.stderr`` is when a line is logged."""
+
+        @property
+        def stream(self):  # noqa: ANN202
+            return sys.stderr
+
+        @stream.setter
+        def stream(self, _value) -> None:  # noqa: ANN001
+            pass
+
+    class _CleanLog(logging.Filter):
+        """Log lines (listen's AE titles, server answers) with control characters replaced."""
+
+        def filter(self, record: logging.LogRecord) -> bool:
+            from protocheck.reports.textsafe import clean
+            record.msg, record.args = clean(record.getMessage()), ()
+            return True
+
     logger = logging.getLogger("protocheck")
-    if not any(isinstance(f, _CleanLog) for h in logger.handlers for f in h.filters):
+    if not any(getattr(f, "protocheck_clean", False) for h in logger.handlers for f in h.filters):
         handler = _Stderr()
-        handler.addFilter(_CleanLog())
+        clean = _CleanLog()
+        clean.protocheck_clean = True   # type: ignore[attr-defined]
+        handler.addFilter(clean)
         handler.setLevel(logging.WARNING)
         logger.addHandler(handler)
 

@@ -61,3 +61,33 @@ assert gc.get_freeze_count() > 1000
 def test_only_the_commands_own_process_freezes_what_lives_to_its_end():
     done = subprocess.run([sys.executable, "-c", SETTLE], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+LOGS = """\
+import sys
+from protocheck.cli import main
+main(["check", sys.argv[1]])
+assert "logging" not in sys.modules, "a check that logs nothing imports logging"
+from protocheck.logs import logger
+logger("protocheck.sites").warning("first \\x1b[2J line")
+"""
+
+
+def test_logging_is_imported_only_when_a_logger_is_made_and_its_lines_still_reach_stderr(tmp_path):
+    """The handler the command line asks for comes with the first logger (cleaned lines, no prefix)."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    import os
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    subprocess.run([sys.executable, "-m", "protocheck", "check", str(empty)], capture_output=True, env=env)
+    done = subprocess.run([sys.executable, "-c", LOGS, str(empty)], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr   # the second check: answered from the index, nothing read
+    assert done.stderr.splitlines()[-1] == "first \ufffd[2J line"
+
+
+def test_every_protocheck_logger_comes_from_protocheck_logs():
+    """A module calling logging.getLogger itself would log without the command line's handler."""
+    from pathlib import Path
+    package = Path(__file__).resolve().parents[1] / "protocheck"
+    direct = [str(p) for p in package.rglob("*.py") if 'getLogger("protocheck.' in p.read_text(encoding="utf-8")]
+    assert direct == []

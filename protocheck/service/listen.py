@@ -12,18 +12,18 @@ reports of every study received.
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from protocheck.errors import NetworkError
+from protocheck.logs import logger
 from protocheck.service.reporting import StudyReport, write_study_reports
 from protocheck.sources.net.store import StudyStore, strip_bulk, study_label
 from protocheck.sources.options import ScanOptions
 
-log = logging.getLogger("protocheck.listen")
+log = logger("protocheck.listen")
 
 MR_STORAGE = {
     "1.2.840.10008.5.1.4.1.1.4": "MR Image Storage",

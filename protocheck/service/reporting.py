@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from protocheck.protocol.model import Protocol
 from protocheck.errors import ReportError
+from protocheck.logs import logger
 from protocheck.model import ScanResult
 from protocheck.sources.net.store import PendingStudy, finish_study, study_label
 
-log = logging.getLogger("protocheck.listen")
+log = logger("protocheck.listen")
 
 
 @dataclass

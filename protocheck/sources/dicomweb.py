@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import logging
 import os
 import re
 from collections import deque
@@ -17,13 +16,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Iterator
 
 from protocheck.errors import InputError, NetworkError
+from protocheck.logs import logger
 from protocheck.model import ScanResult, SkippedFile
 from protocheck.sources.dicom_json import tag_value
 from protocheck.sources.dicomweb_series import SeriesRead, paged, read_series
 from protocheck.sources.net.http import HttpClient, load_credentials, safe_url
 from protocheck.sources.options import ScanOptions
 
-log = logging.getLogger("protocheck.dicomweb")
+log = logger("protocheck.dicomweb")
 
 STUDY_UID, SERIES_UID, MODALITY = 0x0020000D, 0x0020000E, 0x00080060
 IMAGE_MODALITIES = {"MR", "", None}

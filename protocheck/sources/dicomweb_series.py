@@ -10,7 +10,6 @@ Siemens CSA headers), and per instance only when the series' per-file b-value li
 """
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping, Union
@@ -18,6 +17,7 @@ from typing import Any, Callable, Iterator, Mapping, Union
 from pydicom.dataset import Dataset
 
 from protocheck.errors import NetworkError
+from protocheck.logs import logger
 from protocheck.model import SkippedFile
 from protocheck.sources.dicom.extract import FileRecord
 from protocheck.sources.dicom_json import dataset_from_json, has_bulk, prune_instance, tag_value, wants_bulk
@@ -31,7 +31,7 @@ CSA_IMAGE = "00291010"
 PAGE = 500
 MAX_PAGES = 10_000
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
-log = logging.getLogger("protocheck.dicomweb")
+log = logger("protocheck.dicomweb")
 Item = Union[tuple[str, Dataset], FileRecord, SkippedFile]   # (name, dataset), a record, or a skipped instance
 
 

@@ -10,7 +10,6 @@ site "unknown" and a note saying how to give one.
 from __future__ import annotations
 
 import fnmatch
-import logging
 import re
 from collections import Counter
 from pathlib import Path
@@ -20,7 +19,6 @@ from protocheck.model import Exam, ScanResult
 from protocheck.privacy import exam_label
 from protocheck.sources.options import ScanOptions
 
-log = logging.getLogger("protocheck.sites")
 KNOWN_COLUMNS = ("site", "institution_id", "institution", "center", "centre")
 UNKNOWN = "unknown"
 HOW = ("give --site-map FILE ('pattern<TAB>site' lines), --site-column COLUMN (participants.tsv), "
@@ -238,6 +236,9 @@ def check_site_claims(scan: ScanResult) -> list[str]:
             if others and _norm(site) not in stem:
                 warnings.append(([exam], f"summary {Path(exam.root).name} claims site {site!r} but its file "
                                          f"name names site {others[0]!r}"))
+    if warnings:
+        from protocheck.logs import logger
+        log = logger("protocheck.sites")
     for exams, text in warnings:
         log.warning("protocheck: warning: %s", text)
         for exam in exams:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import email.parser
 import email.policy
 import json
-import logging
 import os
 import threading
 import time
@@ -23,8 +22,9 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from protocheck import jsonsafe
 from protocheck.errors import NetworkError
+from protocheck.logs import logger
 
-log = logging.getLogger("protocheck.dicomweb")
+log = logger("protocheck.dicomweb")
 
 ENV_TOKEN = "PROTOCHECK_DICOMWEB_TOKEN"
 ENV_USER = "PROTOCHECK_DICOMWEB_USER"

@@ -4,7 +4,6 @@ number of series, never pixels), a cap on studies in flight, and completion afte
 from __future__ import annotations
 
 import hashlib
-import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -12,10 +11,11 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 
+from protocheck.logs import logger
 from protocheck.model import ScanResult
 from protocheck.sources.options import ScanOptions
 
-log = logging.getLogger("protocheck.listen")
+log = logger("protocheck.listen")
 
 # Bulk payloads dropped as soon as a dataset arrives: pixels, float pixels, spectroscopy, overlays, waveforms.
 BULK_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009, 0x56000020, 0x56000010, 0x54001010, 0x00880200)
