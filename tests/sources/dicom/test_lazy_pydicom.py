@@ -30,3 +30,32 @@ def test_the_command_loads_what_pydicom_never_needs_on_first_use(dicom_root):
                            text=True)
     assert whole.returncode == 0, whole.stderr
     assert whole.stdout.split() == ["-", "True", "True"]   # a library user's pydicom: imported as it comes
+
+
+VERSION = """\
+import sys, protocheck
+protocheck.LEAN_PYDICOM = {lean}
+from protocheck.sources.dicom import reader
+import pydicom
+print("importlib.metadata" in sys.modules, pydicom.__version__, ".".join(pydicom.__version_info__))
+import importlib.metadata
+assert pydicom.__version__ == importlib.metadata.version("pydicom")   # the real one, importable again
+"""
+
+
+def test_pydicoms_version_is_read_without_importlib_metadata_and_is_the_same():
+    lean = subprocess.run([sys.executable, "-c", VERSION.format(lean=True)], capture_output=True, text=True)
+    assert lean.returncode == 0, lean.stderr
+    whole = subprocess.run([sys.executable, "-c", VERSION.format(lean=False)], capture_output=True, text=True)
+    assert whole.returncode == 0, whole.stderr
+    assert lean.stdout.split()[0] == "False" and whole.stdout.split()[0] == "True"
+    assert lean.stdout.split()[1:] == whole.stdout.split()[1:]
+
+
+def test_the_stand_in_hands_anything_else_to_the_real_module(monkeypatch):
+    from protocheck.sources.dicom import _pydicom
+    stub = _pydicom._Metadata("9.9.9")
+    monkeypatch.setitem(sys.modules, "importlib.metadata", stub)
+    assert stub.version("pydicom") == "9.9.9"
+    assert stub.version("pytest") == __import__("pytest").__version__
+    assert sys.modules["importlib.metadata"] is not stub   # replaced by the real module on first other use
