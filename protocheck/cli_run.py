@@ -87,17 +87,19 @@ def check_output_path(output: Path | None, roots: list[Path], what: str = "-o") 
         check_target(output, roots, what)
 
 
-def write_output(text: str | bytes | Iterable[str], output: Path | None) -> None:
-    """Write a report (its text, its UTF-8 bytes, or its text blocks as they come) to ``output`` (a temporary
-    file renamed over it: never through a link), or stdout."""
+def write_output(text: str | bytes | list[bytes] | Iterable[str], output: Path | None) -> None:
+    """Write a report (its text, its UTF-8 bytes or a list of their blocks, or its text blocks as they come) to
+    ``output`` (a temporary file renamed over it: never through a link), or stdout."""
     if output is None:
-        if isinstance(text, bytes):   # UTF-8 (a stored report): as it is where stdout writes UTF-8 as it is
+        if isinstance(text, (bytes, list)):   # UTF-8 (a stored report): as it is where stdout writes UTF-8 as it is
+            blocks = [text] if isinstance(text, bytes) else text
             if _utf8_stdout():
                 sys.stdout.flush()
-                sys.stdout.buffer.write(text)
+                for data in blocks:
+                    sys.stdout.buffer.write(data)
                 sys.stdout.buffer.flush()
                 return
-            text = text.decode("utf-8")
+            text = b"".join(blocks).decode("utf-8")
         for block in (text,) if isinstance(text, str) else text:
             sys.stdout.write(block)
         sys.stdout.flush()
@@ -145,7 +147,7 @@ def run_check(args: argparse.Namespace) -> int:
         console, settings = _console(args)
         key = _report_key(args, scan, ahead.identity, options, settings)
         cache = options.cache_dir if key is not None else None
-        stored = report_cache.load_bytes(cache, key) if cache is not None and key is not None else None
+        stored = report_cache.load_blocks(cache, key) if cache is not None and key is not None else None
         if stored is not None:   # an unchanged archive, protocol, code and options: the same report
             write_output(stored[0], args.output)
             return stored[1]

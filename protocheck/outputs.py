@@ -65,7 +65,7 @@ def _special(path: Path) -> bool:
     return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
-def _write_through(path: Path, data: str | bytes | Iterable[str], what: str) -> Path:
+def _write_through(path: Path, data: str | bytes | Iterable[str] | Iterable[bytes], what: str) -> Path:
     try:
         with open(path, "wb") as fh:
             for block in (data,) if isinstance(data, (str, bytes)) else data:
@@ -76,7 +76,8 @@ def _write_through(path: Path, data: str | bytes | Iterable[str], what: str) -> 
     return path
 
 
-def write_atomic(target: str | os.PathLike[str], data: str | bytes | Iterable[str], what: str = "-o") -> Path:
+def write_atomic(target: str | os.PathLike[str], data: str | bytes | Iterable[str] | Iterable[bytes],
+                 what: str = "-o") -> Path:
     """Write ``data`` (or its text blocks, as they come) to a fresh temporary file beside ``target`` and rename
     it over ``target``."""
     path = Path(target)

@@ -24,6 +24,7 @@ from protocheck.storage.sealing import check_folder, seal, unseal
 SCHEMA = 1
 KEEP = 16                  # entries kept (the most recently stored)
 _NAME = "reports.sqlite"
+_BLOCK = 1 << 16            # compressed bytes inflated at a time when a stored report is written out
 
 
 @functools.cache
@@ -66,16 +67,17 @@ def _sealed(key: bytes, blob: bytes) -> bytes:
 
 def load(cache_dir: Path, key: bytes) -> tuple[str, int] | None:
     """The stored (text, exit code) of ``key``, or None."""
-    found = load_bytes(cache_dir, key)
+    found = load_blocks(cache_dir, key)
     try:
-        return None if found is None else (found[0].decode("utf-8"), found[1])
+        return None if found is None else (b"".join(found[0]).decode("utf-8"), found[1])
     except UnicodeDecodeError:
         return None
 
 
-def load_bytes(cache_dir: Path, key: bytes) -> tuple[bytes, int] | None:
-    """The stored (text as UTF-8, exit code) of ``key``, or None: written as it is, never decoded (a re-check's
-    report of 100,000 files is ~5 MB: decoding and encoding it again took ~10 ms)."""
+def load_blocks(cache_dir: Path, key: bytes) -> tuple[list[bytes], int] | None:
+    """The stored (text as UTF-8 blocks, exit code) of ``key``, or None: written as they are, never decoded (a
+    re-check's report of 100,000 files is ~5 MB: decoding it and encoding it again took ~10 ms), and inflated
+    block by block (no growing ~5 MB buffer copied as it grows: ~9 -> ~6 ms)."""
     try:
         db = _open(cache_dir)
         try:
@@ -85,7 +87,12 @@ def load_bytes(cache_dir: Path, key: bytes) -> tuple[bytes, int] | None:
         blob = None if row is None else _opened(key, row[0])
         if blob is None:
             return None
-        return zlib.decompress(blob[1:]), blob[0]   # sealed: what ``store`` wrote, UTF-8
+        packed, inflate = memoryview(blob)[1:], zlib.decompressobj()
+        blocks = [inflate.decompress(packed[at:at + _BLOCK]) for at in range(0, len(packed), _BLOCK)]
+        blocks.append(inflate.flush())
+        if not inflate.eof:   # cut short: a damaged entry (sealed, so hardly ever)
+            return None
+        return blocks, blob[0]   # sealed: what ``store`` wrote, UTF-8
     except Exception:  # noqa: BLE001 - a missing, damaged or locked entry, or an unsafe folder, is only a miss
         return None
 
