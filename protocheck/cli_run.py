@@ -64,8 +64,9 @@ def _input_roots(args: argparse.Namespace) -> list[Path]:
     return [Path(p).resolve() for p in args.paths if source_for(p).local]
 
 
-def scan_inputs(args: argparse.Namespace, options: ScanOptions) -> ScanResult:
-    """Read every input (DICOM, BIDS, archive, summary, DICOMweb) into one ScanResult with sites."""
+def scan_inputs(args: argparse.Namespace, options: ScanOptions, scrub: bool = True) -> ScanResult:
+    """Read every input (DICOM, BIDS, archive, summary, DICOMweb) into one ScanResult with sites (``scrub``:
+    identifying folder names replaced now, else by the caller: ``scrub_names``)."""
     from protocheck.sources import scan
     with progress_line(options):
         result = scan(args.paths, options)   # each input by the source that claims it (sources/registry.py)
@@ -74,10 +75,16 @@ def scan_inputs(args: argparse.Namespace, options: ScanOptions) -> ScanResult:
         for exam in result.exams:
             exam.site = args.site
     assign_sites(result, None, options)   # once, over every input root (scan.roots)
-    if not options.include_identifiers:   # after the site map (which may match them): out of every report
-        from protocheck.privacy import scrub_folder_names
-        scrub_folder_names(result, options.pseudonym_key)
+    if scrub:
+        scrub_names(result, options)
     return result
+
+
+def scrub_names(scan: ScanResult, options: ScanOptions) -> None:
+    """Identifying folder names out of every report (after the site map, which may match them)."""
+    if not options.include_identifiers:
+        from protocheck.privacy import scrub_folder_names
+        scrub_folder_names(scan, options.pseudonym_key)
 
 
 def check_output_path(output: Path | None, roots: list[Path], what: str = "-o") -> None:
@@ -139,7 +146,7 @@ def run_check(args: argparse.Namespace) -> int:
     try:
         options = scan_options(args)
         options.progress = Meanwhile(ahead, args.format)
-        scan = scan_inputs(args, options)
+        scan = scan_inputs(args, options, scrub=False)   # names scrubbed only for a report made now
         options.progress = None
         if args.site:
             for exam in scan.exams:
@@ -154,6 +161,7 @@ def run_check(args: argparse.Namespace) -> int:
         protocol = ahead.result()   # kept in the cache folder, or built by the child: only now unpickled
     finally:
         ahead.close()
+    scrub_names(scan, options)   # a stored report's key holds the scan's digest, which scrubbing follows from
     if args.format == "console" and console is None:
         from protocheck.reports.console import make_console
         console = make_console(io.StringIO() if args.output else None)

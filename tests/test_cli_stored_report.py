@@ -48,3 +48,26 @@ def test_a_stdout_of_another_encoding_gets_the_text(monkeypatch):
     assert not cli_run._utf8_stdout()
     cli_run.write_output(TEXT.encode("utf-8"), None)
     assert raw.getvalue().decode("utf-16") == TEXT
+
+
+def test_a_stored_report_has_the_folder_names_scrubbed_as_a_new_one(tmp_path, capsys, monkeypatch):
+    """Scrubbing is left out of a re-check answered from the report cache: its text was scrubbed when made."""
+    import shutil
+    from pathlib import Path
+
+    from protocheck import privacy
+    from protocheck.checks import compliance
+    from protocheck.cli import main
+    sample = Path(__file__).resolve().parents[1] / "sample_headers" / "exam"
+    shutil.copytree(sample, tmp_path / "in" / "DOE^JOHN" / "20240917")
+    check = ["check", str(tmp_path / "in")]
+    code = main([*check, "--cache", str(tmp_path / "cache")])
+    first = capsys.readouterr().out
+    with monkeypatch.context() as m:   # the second run is answered from the report cache: nothing checked
+        m.setattr(compliance, "check_scan", None)
+        m.setattr(privacy, "scrub_folder_names", None)
+        assert main([*check, "--cache", str(tmp_path / "cache")]) == code
+    again = capsys.readouterr().out
+    assert main([*check, "--no-cache"]) == code
+    assert first == again == capsys.readouterr().out
+    assert "DOE" not in again and "20240917" not in again and "folder-" in again
