@@ -32,6 +32,8 @@ def _plain(cell: Any) -> str:
     if isinstance(cell, Text):
         return cell.plain
     text = str(cell)   # emoji codes are :name: (no colon, no code: rich's table of codes is not loaded)
+    if "[" not in text and ":" not in text and text.isprintable():   # no markup, no emoji, nothing rich strips
+        return text
     return Text.from_markup(text, emoji=":" in text).plain
 
 

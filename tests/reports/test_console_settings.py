@@ -102,3 +102,19 @@ def test_a_report_answered_from_the_cache_loads_neither_rich_nor_the_protocol(fm
 def _env() -> dict[str, str]:
     import os
     return {k: v for k, v in os.environ.items() if k not in VARIABLES}
+
+
+@pytest.mark.parametrize("cell", ["plain words", "3.0 ms", "a [bold]b[/bold]", "x:smile:y", "tab\there", "bell\x07",
+                                  "cr\rlf", "nbsp\xa0x", "é ✔ ─", "", "[not markup", "a: b", 42, None])
+def test_a_cells_plain_text_is_what_rich_makes_of_it(cell):
+    from rich.text import Text
+
+    from protocheck.reports.console_layout import _plain
+    text = str(cell)
+    try:
+        expected = Text.from_markup(text, emoji=":" in text).plain
+    except Exception:  # noqa: BLE001 - rich refuses it: so must _plain
+        with pytest.raises(Exception):
+            _plain(cell)
+        return
+    assert _plain(cell) == expected
