@@ -105,31 +105,38 @@ def reuse_snapshot(index: Any, tree: "TreeHash", stored: tuple[dict[str, bytes],
     paused = gc.isenabled()   # no cycle is made here, and the loaded result makes every full collection long
     gc.disable()
     try:
-        chunks = [(key, path, files, *index.base_blocks(key)) for key, (path, files) in tree.changed.items()]
-        times, fresh = _shared(chunks, index, options)
+        times, fresh = _shared([(key, *listed) for key, listed in tree.changed.items()], index, options)
     finally:
         if paused:
             gc.enable()
     if times is None:   # the usual re-check takes the files read here as they are (none is read twice)
         index.fresh = fresh
         return False
-    index.store_times([(key, base, tree.keys[key], times[key]) for key, _path, _files, _blocks, _times, base in chunks])
+    index.store_times([(key, base, tree.keys[key], new) for key, (base, new) in times.items()])
     return bool(index.store_tree(tree.digest(), tree.state()))
 
 
-def _shared(chunks: list[_Chunk], index: Any, options: ScanOptions) -> tuple[dict[str, Retimes] | None, _Fresh]:
-    """``_verify`` of the chunks, by two processes when they hold many files (the stored rows were read here
-    first: the forked process never touches the database)."""
-    if (sum(len(c[2]) for c in chunks) < SPLIT_FROM or resolve_workers(options) < 2 or not hasattr(os, "fork")
+def _load(index: Any, listed: list[tuple[str, str, list[tuple[str, int, int]]]]) -> list[_Chunk]:
+    """The changed chunks (key, folder path, listing) with their stored rows and new times."""
+    return [(key, path, files, *index.base_blocks(key)) for key, path, files in listed]
+
+
+def _shared(listed: list[tuple[str, str, list[tuple[str, int, int]]]], index: Any,
+            options: ScanOptions) -> tuple[dict[str, tuple[bytes, Retimes]] | None, _Fresh]:
+    """``_verify`` of the changed chunks, by two processes when they hold many files (the rows of the forked
+    process' half are read before it starts, this one's while it runs: the forked process never touches the
+    database)."""
+    if (sum(len(c[2]) for c in listed) < SPLIT_FROM or resolve_workers(options) < 2 or not hasattr(os, "fork")
             or threading.active_count() > 1):
-        return _verify(chunks, index, options)
+        return _verify(_load(index, listed), index, options)
+    half = _load(index, listed[1::2])
     try:   # the child: every other chunk, its answer pickled back
-        pid, fd = fork_writer(lambda: pickle.dumps(_verify(chunks[1::2], index, options), pickle.HIGHEST_PROTOCOL))
+        pid, fd = fork_writer(lambda: pickle.dumps(_verify(half, index, options), pickle.HIGHEST_PROTOCOL))
     except OSError:
-        return _verify(chunks, index, options)
+        return _verify(half + _load(index, listed[0::2]), index, options)
     inp = open(fd, "rb")
     try:
-        mine = _verify(chunks[0::2], index, options)
+        mine = _verify(_load(index, listed[0::2]), index, options)
         data = inp.read()
     finally:
         inp.close()
@@ -146,16 +153,17 @@ def _shared(chunks: list[_Chunk], index: Any, options: ScanOptions) -> tuple[dic
     return (None if mine[0] is None or theirs[0] is None else {**mine[0], **theirs[0]}), fresh
 
 
-def _verify(chunks: list[_Chunk], index: Any, options: ScanOptions) -> tuple[dict[str, Retimes] | None, _Fresh]:
-    """The chunks' new times (``Index.store_times``), if every file whose size or mtime changed reads as stored
-    (else None: one does not, or the names changed), and the files read."""
+def _verify(chunks: list[_Chunk], index: Any,
+            options: ScanOptions) -> tuple[dict[str, tuple[bytes, Retimes]] | None, _Fresh]:
+    """The chunks' rows' listing hashes and new times (``Index.store_times``), if every file whose size or mtime
+    changed reads as stored (else None: one does not, or the names changed), and the files read."""
     plans = []
     todo: list[tuple[str, str, bool]] = []
     for key, path, files, stored, times, base in chunks:
         plan = None if base is None else _plan(index, files, stored, times)
-        if plan is None:
+        if plan is None or base is None:
             return None, {}
-        plans.append((key, plan, times))
+        plans.append((key, plan, times, base))
         folder, changed = key.split("\0")[0], plan[1]
         prefix = path if path.endswith(os.sep) else path + os.sep
         for block, _lk, hit in plan[0]:
@@ -163,8 +171,8 @@ def _verify(chunks: list[_Chunk], index: Any, options: ScanOptions) -> tuple[dic
                 todo.extend((os.path.join(folder, n) if folder else n, prefix + n, changed.wants_seed(n))
                             for n, size, mtime in block if not changed.unchanged(n, size, mtime))
     fresh = _read(todo, options)
-    out: dict[str, Retimes] = {}
-    for key, (blocks, changed, kept), times in plans:
+    out: dict[str, tuple[bytes, Retimes]] = {}
+    for key, (blocks, changed, kept), times, base in plans:
         got = fresh.get(key.split("\0")[0], {})
         for block, lk, hit in blocks:
             if hit is not None:
@@ -175,7 +183,7 @@ def _verify(chunks: list[_Chunk], index: Any, options: ScanOptions) -> tuple[dic
             new = dict(times[was][1]) if was in times else {}
             new.update((f[0], f[1:]) for f, row in zip(block, rows) if row[1] != f[1] or row[2] != f[2])
             kept[was] = lk, new
-        out[key] = kept
+        out[key] = base, kept
     return out, fresh
 
 
