@@ -20,6 +20,7 @@ reading code and of the options that change records
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 import marshal
 import os
@@ -309,10 +310,15 @@ class Index:
         blob = unseal(row[1])
         if blob is None:   # planted, damaged or another user's: never unpickled
             return None
+        paused = gc.isenabled()   # no collection pass over the result while it is loaded (none would free a thing)
+        gc.disable()
         try:
             result = snapshot_from(blob[16:])
         except Exception:  # noqa: BLE001 - a damaged row is only a cache miss
             return None
+        finally:
+            if paused:
+                gc.enable()
         result.digest = self.result_digest(blob[:16])
         self._snapshot = blob[:16], row[1]
         return row[0], result
