@@ -10,7 +10,9 @@ again and the block is folded anew; removed and renamed files disappear with the
 Records are plain tuples (marshal, fast to load); seeds stay pickled and are unpickled only when folded.
 A whole-tree snapshot (the finished ScanResult under ``treedigest``'s digest of every folder listing, with each
 folder chunk's hash: ``snapshot_chunks``) serves an unchanged tree with one walk and one row, and a tree whose
-files were only touched with the rows of the changed folders (``sources/dicom/touched.py``). A result's digest
+files were only touched with the rows of the changed folders (``sources/dicom/touched.py``), which then stores
+only the new times of the files it read again (table ``retimed``: per folder row, its blocks' new listing keys and
+times; a row is read as if rewritten with them, and ``store_blocks`` drops them). A result's digest
 (the key of cached checks and reports) is a digest of its content (``snapshot.content_digest``): files touched
 but read the same leave it, and what follows it, unchanged. The database name carries a fingerprint of the
 reading code and of the options that change records
@@ -18,6 +20,7 @@ reading code and of the options that change records
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 import marshal
 import os
@@ -38,10 +41,30 @@ from protocheck.storage.snapshot import (  # noqa: F401  (the caches' pickles, i
 if TYPE_CHECKING:   # storage sits below the sources layer: the type only
     from protocheck.sources.options import ScanOptions
 
-SCHEMA = 8
+SCHEMA = 9
 Entry = tuple[str, int, int, Any]     # (file name, size, mtime_ns, payload (record, seed or pickled seed))
 # How a source stores its per-file records: (record -> tuple of plain marshal-able values, tuple -> record).
 RecordCodec = tuple[Callable[[Any], tuple], Callable[[tuple], Any]]
+Retimes = dict[bytes, tuple[bytes, dict[str, tuple[int, int]]]]   # block key -> (new key, name -> (size, mtime))
+
+
+def retimed_blocks(index: "Index", blocks: dict[bytes, tuple[bytes, bytes | None]],
+                   times: Retimes) -> dict[bytes, tuple[bytes, bytes | None]]:
+    """A row's blocks as if stored with the new times (each retimed block under its new key, in order)."""
+    out = {}
+    for key, (rows, summary) in blocks.items():
+        got = times.get(key)
+        if got is None:
+            out[key] = rows, summary
+            continue
+        new = got[1]
+        try:
+            raws = [(n, *new.get(n, (size, mtime)), t, seed) for n, size, mtime, t, seed in index.raw_entries(rows)]
+        except Exception:  # noqa: BLE001 - a damaged block: as stored (its files are read again)
+            out[key] = rows, summary
+            continue
+        out[got[0]] = index.pack_rows(raws), summary
+    return out
 
 
 def seed_of(seed: Any) -> Any:
@@ -109,6 +132,8 @@ class Index:
                             "data BLOB, PRIMARY KEY (root, folder)) WITHOUT ROWID")
             self.db.execute("CREATE TABLE IF NOT EXISTS snapshots (root TEXT PRIMARY KEY, tree BLOB, data BLOB, "
                             "chunks BLOB)")
+            self.db.execute("CREATE TABLE IF NOT EXISTS retimed (root TEXT, folder TEXT, base BLOB, listing BLOB, "
+                            "data BLOB, PRIMARY KEY (root, folder)) WITHOUT ROWID")
         except (OSError, sqlite3.Error) as exc:
             raise SourceError(f"cannot open the incremental index: {exc}", path=str(self.cache),
                               where="--cache-dir", fix="give a writable cache folder, or run without a cache"
@@ -117,6 +142,7 @@ class Index:
         self._pending = 0
         self._known: dict[int, tuple[Any, tuple]] = {}   # id(record) -> (record, its stored tuple)
         self._snapshot: tuple[bytes, bytes] | None = None   # (content digest, sealed row) of the stored snapshot
+        self._retimed: dict[str, tuple[bytes, bytes, bytes]] | None = None   # folder -> (base, listing, data)
         self.fresh: dict[str, dict[str, Any]] = {}   # files read earlier in this run: folder -> name -> payload
         try:   # the cache key of every row this index reads and writes (the environment read once)
             self._key: bytes | None = current_key()
@@ -135,25 +161,67 @@ class Index:
         return hashlib.blake2b(listing_bytes(files), digest_size=16).digest()
 
     def load_blocks(self, folder: str) -> dict[bytes, tuple[bytes, bytes | None]]:
-        """The folder's stored blocks: block listing key -> (encoded records, pickled summary or None); a missing
-        or damaged row is only a cache miss ({})."""
-        return self.stored_blocks(folder) or {}
+        """The folder's stored blocks: block listing key -> (encoded records, pickled summary or None), with the
+        new times ``store_times`` stored for them; a missing or damaged row is only a cache miss ({})."""
+        blocks, times, _base = self.base_blocks(folder)
+        return retimed_blocks(self, blocks, times) if times else blocks
 
     def stored_blocks(self, folder: str) -> dict[bytes, tuple[bytes, bytes | None]] | None:
-        """``load_blocks``, but None for a missing or damaged row (a folder not listed again needs its row)."""
+        """The blocks of a folder chunk not listed again, in order, as stored (new times stored apart are left
+        out: only the records and summaries are used); None for a missing or damaged row."""
+        return self._row(folder)[0]
+
+    def base_blocks(self, folder: str) -> tuple[dict[bytes, tuple[bytes, bytes | None]], Retimes, bytes | None]:
+        """The folder's row as stored ({} if missing or damaged), the new times stored for its blocks (block key
+        -> (new key, {name: (size, mtime_ns)})) and the listing hash the row was stored for (None: no row)."""
+        blocks, base = self._row(folder)
+        if blocks is None:
+            return {}, {}, None
+        got = self._retimes().get(folder)
+        if got is None or got[0] != base:
+            return blocks, {}, base
+        try:
+            times = marshal.loads(unseal(got[2], self._key))   # type: ignore[arg-type] # None: damaged
+            return blocks, {key: (new, dict(files)) for key, new, files in times}, base
+        except Exception:  # noqa: BLE001 - damaged new times: the row's own (its changed files are read again)
+            return blocks, {}, base
+
+    def _row(self, folder: str) -> tuple[dict[bytes, tuple[bytes, bytes | None]] | None, bytes | None]:
         self.seen.add(folder)
-        row = self.db.execute("SELECT data FROM folders WHERE root=? AND folder=?", (self.root, folder)).fetchone()
+        row = self.db.execute("SELECT data, listing FROM folders WHERE root=? AND folder=?",
+                              (self.root, folder)).fetchone()
         if row is None:
-            return None
+            return None, None
         try:
             blocks = marshal.loads(unseal(row[0], self._key))   # type: ignore[arg-type] # None: damaged
-            return {key: (rows, summary) for key, rows, summary in blocks}
+            return {key: (rows, summary) for key, rows, summary in blocks}, row[1]
         except Exception:  # noqa: BLE001 - a damaged row: the caller decides
-            return None
+            return None, row[1]
+
+    def _retimes(self) -> dict[str, tuple[bytes, bytes, bytes]]:
+        if self._retimed is None:
+            self._retimed = {f: (base, listing, data) for f, base, listing, data in self.db.execute(
+                "SELECT folder, base, listing, data FROM retimed WHERE root=?", (self.root,))}
+        return self._retimed
 
     def row_listings(self) -> dict[str, bytes]:
-        """Each stored folder chunk's hash (``listing.chunk_hash`` of the listing its row was stored for)."""
-        return dict(self.db.execute("SELECT folder, listing FROM folders WHERE root=?", (self.root,)))
+        """Each stored folder chunk's hash (``listing.chunk_hash`` of the listing its row was stored for, or of
+        the one its new times were stored for)."""
+        rows = dict(self.db.execute("SELECT folder, listing FROM folders WHERE root=?", (self.root,)))
+        for folder, (base, listing, _data) in self._retimes().items():
+            if rows.get(folder) == base:
+                rows[folder] = listing
+        return rows
+
+    def store_times(self, chunks: list[tuple[str, bytes, bytes, Retimes]]) -> None:
+        """Store, per folder chunk (key, hash of the listing its row was stored for, hash of its listing now,
+        new times), the new times of files whose records and seeds were found the same (``touched``): the row
+        then stands for the new listing without being rewritten."""
+        self.db.executemany("INSERT OR REPLACE INTO retimed VALUES (?, ?, ?, ?, ?)", [
+            (self.root, folder, base, listing,
+             seal(marshal.dumps([(k, new, sorted(files.items())) for k, (new, files) in times.items()]), self._key))
+            for folder, base, listing, times in chunks])
+        self._retimed = None
 
     def entries(self, rows: bytes) -> list[Entry]:
         """The (name, size, mtime_ns, (record, seed)) of a block's ``encode``d records (seeds still pickled)."""
@@ -221,6 +289,9 @@ class Index:
         as they came: rewriting a folder's row after one changed file packs one block, not the folder)."""
         self.db.execute("INSERT OR REPLACE INTO folders VALUES (?, ?, ?, ?)",
                         (self.root, folder, chunk_hash(folder, files), seal(marshal.dumps(blocks), self._key)))
+        if folder in self._retimes():   # the new times are in the new row
+            self.db.execute("DELETE FROM retimed WHERE root=? AND folder=?", (self.root, folder))
+            del self._retimes()[folder]
         self._pending += len(files)
         if self._pending > 20_000:
             self.db.commit()
@@ -239,10 +310,15 @@ class Index:
         blob = unseal(row[1])
         if blob is None:   # planted, damaged or another user's: never unpickled
             return None
+        paused = gc.isenabled()   # no collection pass over the result while it is loaded (none would free a thing)
+        gc.disable()
         try:
             result = snapshot_from(blob[16:])
         except Exception:  # noqa: BLE001 - a damaged row is only a cache miss
             return None
+        finally:
+            if paused:
+                gc.enable()
         result.digest = self.result_digest(blob[:16])
         self._snapshot = blob[:16], row[1]
         return row[0], result
@@ -311,6 +387,8 @@ class Index:
                          if f not in self.seen]
                 self.db.executemany("DELETE FROM folders WHERE root=? AND folder=?",
                                     [(self.root, f) for f in stale])
+                self.db.executemany("DELETE FROM retimed WHERE root=? AND folder=?",
+                                    [(self.root, f) for f in self._retimes() if f not in self.seen])
             self.db.commit()
         finally:
             self.db.close()

@@ -59,17 +59,21 @@ class Changed:
 
     __slots__ = ("rows", "blocks")
 
-    def __init__(self, index: Any, stored: Iterable[tuple[bytes, bytes | None]]) -> None:
+    def __init__(self, index: Any, stored: Iterable[tuple], times: dict[str, tuple[int, int]] | None = None) -> None:
+        """``stored``: (records, summary) or (records, summary, block key) per block; ``times``: newer (size,
+        mtime_ns) of some of their files (``Index.base_blocks``), taken instead of the stored ones."""
         self.rows: dict[str, tuple] = {}                    # name -> (name, size, mtime_ns, record tuple, seed)
-        self.blocks: dict[tuple[str, ...], tuple[list[tuple], bytes]] = {}   # names -> (rows, packed summary)
-        for rows, summary in stored:
+        self.blocks: dict[tuple[str, ...], tuple[list[tuple], bytes, Any]] = {}   # names -> (rows, summary, key)
+        for rows, summary, *key in stored:
             try:
                 raws = index.raw_entries(rows)
             except Exception:  # noqa: BLE001 - a damaged row is only a cache miss
                 continue
+            if times:
+                raws = [(r[0], *times[r[0]], r[3], r[4]) if r[0] in times else r for r in raws]
             self.rows.update((r[0], r) for r in raws)
             if summary is not None:
-                self.blocks[tuple(r[0] for r in raws)] = (raws, summary)
+                self.blocks[tuple(r[0] for r in raws)] = (raws, summary, key[0] if key else None)
 
     def unchanged(self, name: str, size: int, mtime: int) -> bool:
         row = self.rows.get(name)
@@ -85,16 +89,21 @@ class Changed:
         """(rows, packed summary) of a stored block with the same files, when every file read again gave what
         the block holds (record and seed); None when the block must be folded again."""
         old = self.blocks.get(tuple(f[0] for f in files))
-        if old is None:
+        if old is None or not self.same(files, old[0], fresh, index):
             return None
-        rows = []
-        for (name, size, mtime), row in zip(files, old[0]):
+        return index.pack_rows([(name, size, mtime, row[3], row[4])
+                                for (name, size, mtime), row in zip(files, old[0])]), old[1]
+
+    @staticmethod
+    def same(files: list[tuple[str, int, int]], rows: list[tuple], fresh: dict[str, Payload], index: Any) -> bool:
+        """Whether every file of ``files`` (the names of ``rows``, in order) whose size or mtime changed was read
+        again and gave its stored record and seed."""
+        for (name, size, mtime), row in zip(files, rows):
             if row[1] != size or row[2] != mtime:
                 got = fresh.get(name)
                 if got is None or not _same(got, row, index):
-                    return None
-            rows.append((name, size, mtime, row[3], row[4]))
-        return index.pack_rows(rows), old[1]
+                    return False
+        return True
 
     def entries(self, files: list[tuple[str, int, int]], fresh: dict[str, Payload], index: Any) -> list[Entry]:
         """A changed block's entries: the stored ones of unchanged files, the fresh ones of files read again."""

@@ -4,9 +4,10 @@ A copy, a ``touch`` or a backup tool gives files new times and leaves their byte
 finds the same folders, the same files in each and the same walk problems as the stored snapshot's, and only
 some files' size or mtime changed, those files are read again: if each gives the record (and seed) the index
 holds for it, every input of the scan is what it was, so the stored result is the scan's result (the same
-argument as ``refold.Changed.reuse``, for the whole tree). The changed folders' rows and the snapshot's tree
-are updated to the new times; nothing is folded, finalized or digested again. Any other change (a file added,
-removed or renamed, a folder more or less, a file read differently) leaves this path for the usual re-check.
+argument as ``refold.Changed.reuse``, for the whole tree). The index keeps the new times of the files read
+(``Index.store_times``: the changed folders' rows stand for their new listings without being rewritten) and the
+snapshot's new tree; nothing is folded, finalized or digested again. Any other change (a file added, removed or
+renamed, a folder more or less, a file read differently) leaves this path for the usual re-check.
 """
 from __future__ import annotations
 
@@ -24,13 +25,14 @@ from protocheck.sources.treedigest import TreeHash, tree_state
 
 if TYPE_CHECKING:
     from protocheck.model import ScanResult
+    from protocheck.storage.index import Retimes
 
 SPLIT_FROM = 4096             # files in changed chunks from which two processes share the work (each its half
                               # of the chunks: blocks, records, files read again, ~0.1 ms a record, ~2 ms a seed)
 
-_Rows = list[tuple[bytes, bytes, bytes | None]]   # a chunk's blocks as stored: (listing key, records, summary)
 _Fresh = dict[str, dict[str, Payload]]   # files read again: folder -> file name -> (record, seed)
-_Chunk = tuple[str, str, list[tuple[str, int, int]], dict[bytes, tuple[bytes, bytes | None]]]
+# a changed chunk: key, folder path, listing, stored blocks, their stored new times, the row's listing hash
+_Chunk = tuple[str, str, list[tuple[str, int, int]], dict[bytes, tuple[bytes, bytes | None]], "Retimes", bytes | None]
 
 
 def stored_result(root: str | os.PathLike[str], index: Any,
@@ -95,39 +97,46 @@ class _Importing:
 def reuse_snapshot(index: Any, tree: "TreeHash", stored: tuple[dict[str, bytes], list[bytes]],
                    options: ScanOptions) -> bool:
     """Whether the stored snapshot is the result of the tree ``tree`` describes (its walk, with the listings of
-    the chunks whose hash is not ``stored``'s); if so the index is updated to the tree's new listings."""
+    the chunks whose hash is not ``stored``'s); if so the index keeps the files' new times (``Index.store_times``:
+    a few bytes per file read again, the rows are not rewritten) and the snapshot's new tree."""
     keys, skips = stored
     if tree.overflow or not tree.changed or sorted(tree.skips) != skips or tree.keys.keys() != keys.keys():
         return False
-    chunks = [(key, path, files, index.load_blocks(key)) for key, (path, files) in tree.changed.items()]
     paused = gc.isenabled()   # no cycle is made here, and the loaded result makes every full collection long
     gc.disable()
     try:
-        rows, fresh = _shared(chunks, index, options)
+        times, fresh = _shared([(key, *listed) for key, listed in tree.changed.items()], index, options)
     finally:
         if paused:
             gc.enable()
-    if rows is None:   # the usual re-check takes the files read here as they are (none is read twice)
+    if times is None:   # the usual re-check takes the files read here as they are (none is read twice)
         index.fresh = fresh
         return False
-    for key, _path, files, _stored in chunks:   # the rows with the new times: a later re-check reads none again
-        index.store_blocks(key, files, rows[key])
+    index.store_times([(key, base, tree.keys[key], new) for key, (base, new) in times.items()])
     return bool(index.store_tree(tree.digest(), tree.state()))
 
 
-def _shared(chunks: list[_Chunk], index: Any, options: ScanOptions) -> tuple[dict[str, _Rows] | None, _Fresh]:
-    """``_verify`` of the chunks, by two processes when they hold many files (the stored rows were read here
-    first: the forked process never touches the database)."""
-    if (sum(len(c[2]) for c in chunks) < SPLIT_FROM or resolve_workers(options) < 2 or not hasattr(os, "fork")
+def _load(index: Any, listed: list[tuple[str, str, list[tuple[str, int, int]]]]) -> list[_Chunk]:
+    """The changed chunks (key, folder path, listing) with their stored rows and new times."""
+    return [(key, path, files, *index.base_blocks(key)) for key, path, files in listed]
+
+
+def _shared(listed: list[tuple[str, str, list[tuple[str, int, int]]]], index: Any,
+            options: ScanOptions) -> tuple[dict[str, tuple[bytes, Retimes]] | None, _Fresh]:
+    """``_verify`` of the changed chunks, by two processes when they hold many files (the rows of the forked
+    process' half are read before it starts, this one's while it runs: the forked process never touches the
+    database)."""
+    if (sum(len(c[2]) for c in listed) < SPLIT_FROM or resolve_workers(options) < 2 or not hasattr(os, "fork")
             or threading.active_count() > 1):
-        return _verify(chunks, index, options)
+        return _verify(_load(index, listed), index, options)
+    half = _load(index, listed[1::2])
     try:   # the child: every other chunk, its answer pickled back
-        pid, fd = fork_writer(lambda: pickle.dumps(_verify(chunks[1::2], index, options), pickle.HIGHEST_PROTOCOL))
+        pid, fd = fork_writer(lambda: pickle.dumps(_verify(half, index, options), pickle.HIGHEST_PROTOCOL))
     except OSError:
-        return _verify(chunks, index, options)
+        return _verify(half + _load(index, listed[0::2]), index, options)
     inp = open(fd, "rb")
     try:
-        mine = _verify(chunks[0::2], index, options)
+        mine = _verify(_load(index, listed[0::2]), index, options)
         data = inp.read()
     finally:
         inp.close()
@@ -144,16 +153,17 @@ def _shared(chunks: list[_Chunk], index: Any, options: ScanOptions) -> tuple[dic
     return (None if mine[0] is None or theirs[0] is None else {**mine[0], **theirs[0]}), fresh
 
 
-def _verify(chunks: list[_Chunk], index: Any, options: ScanOptions) -> tuple[dict[str, _Rows] | None, _Fresh]:
-    """The chunks' rows with the new times, if every file whose size or mtime changed reads as stored (else None:
-    one does not, or the names changed), and the files read."""
+def _verify(chunks: list[_Chunk], index: Any,
+            options: ScanOptions) -> tuple[dict[str, tuple[bytes, Retimes]] | None, _Fresh]:
+    """The chunks' rows' listing hashes and new times (``Index.store_times``), if every file whose size or mtime
+    changed reads as stored (else None: one does not, or the names changed), and the files read."""
     plans = []
     todo: list[tuple[str, str, bool]] = []
-    for key, path, files, stored in chunks:
-        plan = _plan(index, files, stored)
-        if plan is None:
+    for key, path, files, stored, times, base in chunks:
+        plan = None if base is None else _plan(index, files, stored, times)
+        if plan is None or base is None:
             return None, {}
-        plans.append((key, *plan))
+        plans.append((key, plan, times, base))
         folder, changed = key.split("\0")[0], plan[1]
         prefix = path if path.endswith(os.sep) else path + os.sep
         for block, _lk, hit in plan[0]:
@@ -161,34 +171,46 @@ def _verify(chunks: list[_Chunk], index: Any, options: ScanOptions) -> tuple[dic
                 todo.extend((os.path.join(folder, n) if folder else n, prefix + n, changed.wants_seed(n))
                             for n, size, mtime in block if not changed.unchanged(n, size, mtime))
     fresh = _read(todo, options)
-    out: dict[str, _Rows] = {}
-    for key, blocks, changed in plans:
+    out: dict[str, tuple[bytes, Retimes]] = {}
+    for key, (blocks, changed, kept), times, base in plans:
         got = fresh.get(key.split("\0")[0], {})
-        rows: _Rows = []
         for block, lk, hit in blocks:
-            same = hit if hit is not None else changed.reuse(block, got, index)
-            if same is None:
+            if hit is not None:
+                continue
+            rows, _summary, was = changed.blocks[tuple(f[0] for f in block)]
+            if not changed.same(block, rows, got, index):
                 return None, fresh
-            rows.append((lk, *same))
-        out[key] = rows
+            new = dict(times[was][1]) if was in times else {}
+            new.update((f[0], f[1:]) for f, row in zip(block, rows) if row[1] != f[1] or row[2] != f[2])
+            kept[was] = lk, new
+        out[key] = base, kept
     return out, fresh
 
 
-def _plan(index: Any, files: list[tuple[str, int, int]], stored: dict[bytes, tuple[bytes, bytes | None]]
-          ) -> tuple[list[tuple[list[tuple[str, int, int]], bytes, Any]], refold.Changed] | None:
-    """The chunk's blocks (files, listing key, stored block if unchanged) and its changed stored blocks; None
-    when a changed block does not hold the same file names as a stored one with a summary."""
+def _plan(index: Any, files: list[tuple[str, int, int]], stored: dict[bytes, tuple[bytes, bytes | None]],
+          times: Retimes) -> tuple[list[tuple[list[tuple[str, int, int]], bytes, Any]], refold.Changed, Retimes] | None:
+    """The chunk's blocks (files, listing key, stored block key if unchanged), its changed stored blocks and the
+    stored new times of its unchanged ones; None unless the changed blocks hold the very file names of the
+    stored blocks left (each with a summary): a new, renamed or removed file leaves this path."""
     from protocheck.sources.dicom.parallel import _blocks
 
-    stored = dict(stored)
-    blocks = []
+    left = dict(stored)
+    now = {(times[k][0] if k in times else k): k for k in stored}   # listing key (with the new times) -> key
+    blocks, kept = [], {}
     for block in _blocks(files):
         lk = index.listing_key(block)
-        blocks.append((block, lk, stored.pop(lk, None)))
-    changed = refold.Changed(index, stored.values())
-    if any(hit is None and tuple(f[0] for f in block) not in changed.blocks for block, _lk, hit in blocks):
+        hit = now.pop(lk, None)
+        if hit is not None:
+            del left[hit]
+            if hit in times:
+                kept[hit] = times[hit]
+        blocks.append((block, lk, hit))
+    changed = refold.Changed(index, [(*v, k) for k, v in left.items()],
+                             {n: t for k in left if k in times for n, t in times[k][1].items()})
+    names = {tuple(f[0] for f in block) for block, _lk, hit in blocks if hit is None}
+    if not len(names) == len(left) == len(changed.blocks) or names != changed.blocks.keys():
         return None
-    return blocks, changed
+    return blocks, changed, kept
 
 
 def _read(todo: list[tuple[str, str, bool]], options: ScanOptions) -> _Fresh:
