@@ -6,8 +6,9 @@ import os
 from dataclasses import dataclass
 from typing import Iterator
 
+from types import ModuleType
+
 from protocheck.model import SkippedFile
-from protocheck.sources.dicom import native as _native
 
 IGNORED_NAMES: frozenset[str] = frozenset({
     ".git", ".hg", ".svn", ".bzr", ".DS_Store", "Thumbs.db", "desktop.ini", "__MACOSX", ".datalad",
@@ -119,7 +120,7 @@ def visit(base: str, branch: Branch, visited: set[str]) -> tuple[FolderListing |
         return SkippedFile(_rel(current, base), "symbolic link loop or folder already visited: skipped",
                            "ignored"), []
     visited.add(real)
-    compiled = _native.CWALK
+    compiled = CLIST
     if compiled is not None and _SCANDIR_FD:
         try:
             listed = compiled.list_folder(current, _IGNORED_BYTES)
@@ -193,6 +194,22 @@ def _list_folder(entries: list[os.DirEntry[str]], current: str, rel: str, real: 
 _name = operator.attrgetter("name")
 _SCANDIR_FD = os.scandir in os.supports_fd and os.stat in os.supports_dir_fd
 _IGNORED_BYTES = tuple(sorted(os.fsencode(name) for name in IGNORED_NAMES))   # the compiled listing's skips
+CLIST_VERSION = 1   # _clist.c's CLIST_VERSION: the function and arguments called here
+
+
+def _load() -> ModuleType | None:
+    """The compiled listing (``_clist``, from _clist.c when a C compiler was at hand at install), or None: not
+    built, of another version (left from an older build), or ``PROTOCHECK_PURE_PYTHON`` set (not "" or "0")."""
+    if os.environ.get("PROTOCHECK_PURE_PYTHON", "") not in ("", "0"):
+        return None
+    try:
+        from protocheck.sources import _clist
+    except ImportError:
+        return None
+    return _clist if getattr(_clist, "VERSION", None) == CLIST_VERSION else None
+
+
+CLIST = _load()   # the plain folders are listed in C when set (tests switch it off by setting None)
 
 
 def _list_dir(path: str) -> tuple[int | None, list[os.DirEntry[str]], str | None]:

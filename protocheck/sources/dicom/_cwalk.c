@@ -1,6 +1,5 @@
 /* protocheck.sources.dicom._cwalk: the tight loops of the per-file header scan, compiled (this file: the module,
- * its setup and _texts; _walk.c: fastscan._walk; _frames.c: sequences, the file meta and framescan's loops;
- * _list.c: discovery's folder listing).
+ * its setup and _texts; _walk.c: fastscan._walk; _frames.c: sequences, the file meta and framescan's loops).
  *
  * An optional speed-up of the fast path's loops: the same decisions over the same bytes, with the same results
  * (the pure-Python code stays the reference and the fallback; tests/sources/dicom/test_cwalk.py compares both
@@ -263,9 +262,6 @@ static PyMethodDef methods[] = {
     {"frame_children", cwalk_frame_children, METH_VARARGS,
      "framescan: (buf, pos, end or -1, template, macros, vendor, vendor groups) -> (pos, vendor)."},
     {"texts", cwalk_texts, METH_O, "fastscan._texts: the plain texts of the per-file values, or None."},
-    {"list_folder", cwalk_list_folder, METH_VARARGS,
-     "discovery: (folder path, ignored names as bytes) -> (files as (name, size, mtime_ns), sub-folder names), "
-     "sorted; None when an entry is not a plain file or folder."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -274,7 +270,7 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_cwalk", "Compiled l
 
 /* Raised whenever the functions or their arguments change: native.py loads only the version it was written for
  * (a module left from an older build, e.g. in place by `pip install -e`, is ignored until rebuilt). */
-#define CWALK_VERSION 3
+#define CWALK_VERSION 2
 
 PyMODINIT_FUNC PyInit__cwalk(void)
 {

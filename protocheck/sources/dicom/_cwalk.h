@@ -1,4 +1,4 @@
-/* Shared by the files of protocheck.sources.dicom._cwalk (_cwalk.c, _walk.c, _frames.c, _list.c): the tables setup()
+/* Shared by the files of protocheck.sources.dicom._cwalk (_cwalk.c, _walk.c, _frames.c): the tables setup()
  * fills, little-endian readers and the helpers more than one file uses. Every reader is given a pointer the caller
  * checked against its buffer's end. */
 #ifndef PROTOCHECK_CWALK_H
@@ -78,7 +78,5 @@ PyObject *cwalk_skip_sq(PyObject *self, PyObject *args);
 PyObject *cwalk_read_meta(PyObject *self, PyObject *arg);
 PyObject *cwalk_top_level(PyObject *self, PyObject *args);
 PyObject *cwalk_frame_children(PyObject *self, PyObject *args);
-/* _list.c */
-PyObject *cwalk_list_folder(PyObject *self, PyObject *args);
 
 #endif

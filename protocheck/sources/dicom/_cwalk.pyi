@@ -1,4 +1,4 @@
-"""Compiled loops of the per-file scan (protocheck/sources/dicom/_walk.c, _frames.c) and of the walk (_list.c)."""
+"""Compiled loops of the per-file scan (protocheck/sources/dicom/_walk.c)."""
 from typing import Any, Callable, Container, Iterable
 
 VERSION: int
@@ -14,4 +14,3 @@ def frame_children(buf: bytes, pos: int, end: int, template: dict[int, tuple[byt
 def top_level(buf: bytes, pos: int, stop_tag: int, raw: dict[int, Any], template: dict[int, bytes],
               chunks: dict[int, bytes]) -> int: ...
 def read_meta(buf: bytes) -> tuple[dict[int, bytes], int] | None: ...
-def list_folder(path: str, ignored: tuple[bytes, ...]) -> tuple[list[tuple[str, int, int]], list[str]] | None: ...

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from types import ModuleType
 
-VERSION = 3   # _cwalk.c's CWALK_VERSION: the functions and arguments this package calls
+VERSION = 2   # _cwalk.c's CWALK_VERSION: the functions and arguments this package calls
 
 
 def _load() -> ModuleType | None:

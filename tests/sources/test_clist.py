@@ -1,4 +1,4 @@
-"""_cwalk.list_folder (_list.c): discovery's compiled folder listing gives the walk the pure-Python listing gives
+"""_clist.list_folder (_clist.c): discovery's compiled folder listing gives the walk the pure-Python listing gives
 (folders, walk, tree digest and chunk state), on the shared data and on trees with links, loops, unreadable
 folders, special files, ignored and odd names; whatever is not a plain file or folder is left to Python."""
 from __future__ import annotations
@@ -12,9 +12,9 @@ import pytest
 
 from protocheck.model import SkippedFile
 from protocheck.sources import discovery, treedigest
-from protocheck.sources.dicom import native, parallel
+from protocheck.sources.dicom import parallel
 
-pytestmark = pytest.mark.skipif(native.CWALK is None, reason="the optional C extension _cwalk is not built")
+pytestmark = pytest.mark.skipif(discovery.CLIST is None, reason="the optional C extension _clist is not built")
 POSIX = os.name == "posix"
 ODD_NAMES = ["a", "B", "é", "\ue000x", "z\nnewline", "tab\tname", " lead", "Ω", "日本"]
 
@@ -61,10 +61,10 @@ def _digests(root) -> tuple:
 
 def _both(root, monkeypatch) -> tuple[tuple, tuple, _Counting]:
     """(compiled, pure-Python) results of every walk of ``root``; the counter of compiled calls."""
-    counting = _Counting(native.CWALK)
-    monkeypatch.setattr(native, "CWALK", counting)
+    counting = _Counting(discovery.CLIST)
+    monkeypatch.setattr(discovery, "CLIST", counting)
     compiled = (_snap(root), _walked(root), _digests(root))
-    monkeypatch.setattr(native, "CWALK", None)
+    monkeypatch.setattr(discovery, "CLIST", None)
     pure = (_snap(root), _walked(root), _digests(root))
     return compiled, pure, counting
 
@@ -158,7 +158,7 @@ def test_unreadable_folders_give_the_same_skipped_files(tmp_path: Path, monkeypa
 
 
 def test_list_folder_itself(tmp_path: Path):
-    list_folder = native.CWALK.list_folder
+    list_folder = discovery.CLIST.list_folder
     (tmp_path / "b").write_bytes(b"12")
     (tmp_path / "a").mkdir()
     (tmp_path / ".DS_Store").write_bytes(b"x")
@@ -195,10 +195,10 @@ def test_times_are_os_stat_times(tmp_path: Path, monkeypatch, ns: int):
 
 def test_pure_python_switch_leaves_the_listing_to_python(tmp_path: Path, monkeypatch):
     (tmp_path / "f").write_bytes(b"x")
-    counting = _Counting(native.CWALK)
-    monkeypatch.setattr(native, "CWALK", counting)
+    counting = _Counting(discovery.CLIST)
+    monkeypatch.setattr(discovery, "CLIST", counting)
     assert len(_walked(tmp_path)) == 1 and counting.calls == 1
-    monkeypatch.setattr(native, "CWALK", None)
+    monkeypatch.setattr(discovery, "CLIST", None)
     assert len(_walked(tmp_path)) == 1 and counting.calls == 1
 
 
@@ -211,8 +211,8 @@ def test_folder_vanishing_gives_the_same_skipped_file(tmp_path: Path, monkeypatc
     (root / "b" / "f").write_bytes(b"x")
     (root / "r").write_bytes(b"x")
     results = []
-    for module in (native.CWALK, None):
-        monkeypatch.setattr(native, "CWALK", module)
+    for module in (discovery.CLIST, None):
+        monkeypatch.setattr(discovery, "CLIST", module)
         (root / "a").mkdir(exist_ok=True)
         walked = []
         for block in discovery.folders(root):   # the root's listing first, then its sub-folders
@@ -222,3 +222,11 @@ def test_folder_vanishing_gives_the_same_skipped_file(tmp_path: Path, monkeypatc
         results.append(walked)
     assert results[0] == results[1]
     assert any(isinstance(b, SkippedFile) and "vanished" in b.reason for b in results[0])
+
+
+def test_pure_python_environment_switch(monkeypatch):
+    """PROTOCHECK_PURE_PYTHON=1 leaves the compiled listing out; "0" keeps it."""
+    monkeypatch.setenv("PROTOCHECK_PURE_PYTHON", "1")
+    assert discovery._load() is None
+    monkeypatch.setenv("PROTOCHECK_PURE_PYTHON", "0")
+    assert discovery._load() is not None

@@ -1,15 +1,18 @@
-/* protocheck.sources.dicom._cwalk.list_folder: one folder of discovery's walk, listed in C (opendir/readdir and
- * one fstatat per regular file, relative to the open folder).
+/* protocheck.sources._clist: one folder of discovery's walk, listed in C (opendir/readdir and one fstatat per
+ * regular file, relative to the open folder), loaded by discovery.py when built (optional, as _cwalk).
  *
  * Only the plain case is taken: regular files (name, size, mtime_ns) and real sub-folders. Names are skipped as
  * discovery skips them (the ignored names it hands over, and "._*"). Any other entry (a symbolic link, a device,
- * socket or pipe, an entry whose stat fails) makes the call return None: discovery then lists that folder with its
- * Python code, the reference for every decision on what is not plain. A folder that cannot be opened or read
- * raises OSError (errno and path as os.open / os.scandir give them), which discovery turns into its SkippedFile.
- * Names decode as os.scandir decodes them (the file system encoding, surrogateescape on POSIX) and come sorted as
- * Python sorts str (code points; byte order when every name is ASCII, the same order).
+ * socket or pipe, an entry whose stat fails, a time beyond 64-bit nanoseconds) makes the call return None:
+ * discovery then lists that folder with its Python code, the reference for every decision on what is not plain.
+ * A folder that cannot be opened or read raises OSError (errno and path as os.open / os.scandir give them), which
+ * discovery turns into its SkippedFile. Names decode as os.scandir decodes them (the file system encoding,
+ * surrogateescape on POSIX) and come sorted as Python sorts str (code points; byte order when every name is
+ * ASCII, the same order). tests/sources/test_clist.py compares both listings.
  */
-#include "_cwalk.h"
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
 
 #if !defined(_WIN32)
 #include <dirent.h>
@@ -213,7 +216,7 @@ fail:
     return NULL;
 }
 
-PyObject *cwalk_list_folder(PyObject *self, PyObject *args)
+static PyObject *list_folder(PyObject *Py_UNUSED(self), PyObject *args)
 {
     PyObject *path, *skip;
     if (!PyArg_ParseTuple(args, "O&O!", PyUnicode_FSConverter, &path, &PyTuple_Type, &skip))
@@ -270,9 +273,32 @@ PyObject *cwalk_list_folder(PyObject *self, PyObject *args)
 
 #else
 
-PyObject *cwalk_list_folder(PyObject *self, PyObject *args)
+static PyObject *list_folder(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(args))
 {
     return Py_NewRef(Py_None);   /* not POSIX: discovery's Python listing */
 }
 
 #endif
+
+static PyMethodDef methods[] = {
+    {"list_folder", list_folder, METH_VARARGS,
+     "discovery: (folder path, ignored names as bytes) -> (files as (name, size, mtime_ns), sub-folder names), "
+     "sorted by name; None when an entry is not a plain file or folder."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_clist", "Compiled folder listing of the walk.", -1,
+                                    methods};
+
+/* Raised whenever the function or its arguments change: discovery.py loads only the version it was written for. */
+#define CLIST_VERSION 1
+
+PyMODINIT_FUNC PyInit__clist(void)
+{
+    PyObject *m = PyModule_Create(&module);
+    if (m != NULL && PyModule_AddIntConstant(m, "VERSION", CLIST_VERSION) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
