@@ -107,7 +107,7 @@ static int stat_entry(int dfd, const char *name, Entry *e, int *kind)
 }
 
 /* Read the folder (no Python object touched: called without the GIL). */
-static void read_folder(DIR *dir, const Ignored *skip, Listing *l)
+static void read_folder(DIR *dir, const Ignored *skip, int use_types, Listing *l)
 {
     int dfd = dirfd(dir);
     for (;;) {
@@ -128,13 +128,13 @@ static void read_folder(DIR *dir, const Ignored *skip, Listing *l)
             return;
         }
         Entry *e = &l->items[l->n];
-        int kind = -1;
-        if (d->d_type == DT_DIR) {
+        int kind = -1, type = use_types ? d->d_type : DT_UNKNOWN;
+        if (type == DT_DIR) {
             kind = 1;
-        } else if (d->d_type == DT_REG || d->d_type == DT_UNKNOWN) {
+        } else if (type == DT_REG || type == DT_UNKNOWN) {   /* unknown: the stat tells (as os.DirEntry) */
             if (stat_entry(dfd, name, e, &kind) != 0)
                 kind = -1;
-            else if (d->d_type == DT_REG)
+            else if (type == DT_REG)
                 kind = 0;   /* as os.DirEntry: the type is the listing's, the stat gives size and time */
         }
         if (kind < 0) {
@@ -219,7 +219,8 @@ fail:
 static PyObject *list_folder(PyObject *Py_UNUSED(self), PyObject *args)
 {
     PyObject *path, *skip;
-    if (!PyArg_ParseTuple(args, "O&O!", PyUnicode_FSConverter, &path, &PyTuple_Type, &skip))
+    int use_types = 1;   /* 0 (tests): every entry's type as if the file system gave none (DT_UNKNOWN) */
+    if (!PyArg_ParseTuple(args, "O&O!|p", PyUnicode_FSConverter, &path, &PyTuple_Type, &skip, &use_types))
         return NULL;
     Ignored names;
     names.n = (int)PyTuple_GET_SIZE(skip);
@@ -243,7 +244,7 @@ static PyObject *list_folder(PyObject *Py_UNUSED(self), PyObject *args)
         err = errno;
         close(fd);
     } else {
-        read_folder(dir, &names, &l);
+        read_folder(dir, &names, use_types, &l);
         err = l.error;
         closedir(dir);
     }
@@ -282,7 +283,8 @@ static PyObject *list_folder(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(args
 
 static PyMethodDef methods[] = {
     {"list_folder", list_folder, METH_VARARGS,
-     "discovery: (folder path, ignored names as bytes) -> (files as (name, size, mtime_ns), sub-folder names), "
+     "discovery: (folder path, ignored names as bytes[, use the listing's entry types]) -> "
+     "(files as (name, size, mtime_ns), sub-folder names), "
      "sorted by name; None when an entry is not a plain file or folder."},
     {NULL, NULL, 0, NULL},
 };

@@ -22,12 +22,12 @@ ODD_NAMES = ["a", "B", "é", "\ue000x", "z\nnewline", "tab\tname", " lead", "Ω"
 class _Counting:
     """The compiled module with its list_folder calls counted (proof the compiled listing ran)."""
 
-    def __init__(self, module) -> None:
-        self.module, self.calls, self.plain = module, 0, 0
+    def __init__(self, module, use_types: bool = True) -> None:
+        self.module, self.calls, self.plain, self.use_types = module, 0, 0, use_types
 
     def list_folder(self, path, ignored):
         self.calls += 1
-        out = self.module.list_folder(path, ignored)
+        out = self.module.list_folder(path, ignored, self.use_types)
         self.plain += out is not None
         return out
 
@@ -60,10 +60,14 @@ def _digests(root) -> tuple:
 
 
 def _both(root, monkeypatch) -> tuple[tuple, tuple, _Counting]:
-    """(compiled, pure-Python) results of every walk of ``root``; the counter of compiled calls."""
-    counting = _Counting(discovery.CLIST)
+    """(compiled, pure-Python) results of every walk of ``root``; the counter of compiled calls. The compiled
+    listing is also run as on a file system that gives no entry types (DT_UNKNOWN: one stat per entry)."""
+    module = discovery.CLIST
+    counting = _Counting(module)
     monkeypatch.setattr(discovery, "CLIST", counting)
     compiled = (_snap(root), _walked(root), _digests(root))
+    monkeypatch.setattr(discovery, "CLIST", _Counting(module, use_types=False))
+    assert (_snap(root), _walked(root), _digests(root)) == compiled
     monkeypatch.setattr(discovery, "CLIST", None)
     pure = (_snap(root), _walked(root), _digests(root))
     return compiled, pure, counting
