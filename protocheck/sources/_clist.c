@@ -164,7 +164,42 @@ static int by_text(const void *a, const void *b)
     return PyUnicode_Compare(((const Entry *)a)->text, ((const Entry *)b)->text);
 }
 
-static PyObject *result(Listing *l)
+/* storage.listing.listing_bytes of the sorted files: their count, their names joined by NUL (the names' bytes: the
+ * caller asks only where the file system encoding is UTF-8 with surrogateescape, whose round trip gives them back),
+ * then the sizes and the times as native 64-bit ints. */
+static PyObject *packed(const Listing *l)
+{
+    size_t n = 0, chars = 0;
+    for (size_t i = 0; i < l->n; i++)
+        if (!l->items[i].folder) {
+            n++;
+            chars += l->items[i].len + 1;
+        }
+    if (n == 0)
+        return PyBytes_FromStringAndSize("\0", 1);
+    char head[32];
+    int h = snprintf(head, sizeof head, "%zu", n);
+    PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(h + 1 + chars + 16 * n));
+    if (out == NULL)
+        return NULL;
+    char *p = PyBytes_AS_STRING(out);
+    memcpy(p, head, (size_t)h + 1);   /* the count and its NUL */
+    p += h + 1;
+    char *sizes = p + chars, *times = sizes + 8 * n;
+    for (size_t i = 0, k = 0; i < l->n; i++) {
+        const Entry *e = &l->items[i];
+        if (e->folder)
+            continue;
+        memcpy(p, e->name, e->len + 1);   /* the name, then NUL: a separator, and after the last the end mark */
+        p += e->len + 1;
+        memcpy(sizes + 8 * k, &e->size, 8);
+        memcpy(times + 8 * k, &e->mtime_ns, 8);
+        k++;
+    }
+    return out;
+}
+
+static PyObject *result(Listing *l, int pack)
 {
     for (size_t i = 0; i < l->n; i++)
         l->items[i].name = l->names + l->items[i].off;
@@ -209,6 +244,12 @@ static PyObject *result(Listing *l)
         if (bad)
             goto fail;
     }
+    if (pack) {
+        PyObject *bytes = packed(l);
+        if (bytes == NULL)
+            goto fail;
+        return Py_BuildValue("(NNN)", files, folders, bytes);
+    }
     return Py_BuildValue("(NN)", files, folders);
 fail:
     Py_XDECREF(files);
@@ -220,7 +261,8 @@ static PyObject *list_folder(PyObject *Py_UNUSED(self), PyObject *args)
 {
     PyObject *path, *skip;
     int use_types = 1;   /* 0 (tests): every entry's type as if the file system gave none (DT_UNKNOWN) */
-    if (!PyArg_ParseTuple(args, "O&O!|p", PyUnicode_FSConverter, &path, &PyTuple_Type, &skip, &use_types))
+    int pack = 0;        /* 1: listing_bytes of the files too */
+    if (!PyArg_ParseTuple(args, "O&O!|pp", PyUnicode_FSConverter, &path, &PyTuple_Type, &skip, &use_types, &pack))
         return NULL;
     Ignored names;
     names.n = (int)PyTuple_GET_SIZE(skip);
@@ -262,7 +304,7 @@ static PyObject *list_folder(PyObject *Py_UNUSED(self), PyObject *args)
             Py_DECREF(name);
         }
     } else {
-        out = result(&l);
+        out = result(&l, pack);
     }
     for (size_t i = 0; i < l.n; i++)
         Py_XDECREF(l.items[i].text);
@@ -283,8 +325,8 @@ static PyObject *list_folder(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(args
 
 static PyMethodDef methods[] = {
     {"list_folder", list_folder, METH_VARARGS,
-     "discovery: (folder path, ignored names as bytes[, use the listing's entry types]) -> "
-     "(files as (name, size, mtime_ns), sub-folder names), "
+     "discovery: (folder path, ignored names as bytes[, use the listing's entry types[, pack]]) -> "
+     "(files as (name, size, mtime_ns), sub-folder names[, the files' listing_bytes if pack]), "
      "sorted by name; None when an entry is not a plain file or folder."},
     {NULL, NULL, 0, NULL},
 };
@@ -293,7 +335,7 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_clist", "Compiled f
                                     methods};
 
 /* Raised whenever the function or its arguments change: discovery.py loads only the version it was written for. */
-#define CLIST_VERSION 1
+#define CLIST_VERSION 2
 
 PyMODINIT_FUNC PyInit__clist(void)
 {

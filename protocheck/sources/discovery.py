@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import operator
 import os
+import sys
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -47,12 +48,13 @@ def _rel(path: str, root: str) -> str:
 class FolderListing:
     """One folder's regular files in walk order: ``entries`` holds a (name, size, mtime_ns) tuple per plain file
     and, in place, the FoundFile of a linked file or the SkippedFile of what cannot be read; ``plain`` is True
-    when every entry is a tuple. ``rel`` is the folder relative to the root."""
+    when every entry is a tuple. ``rel`` is the folder relative to the root; ``packed``, when known (the compiled
+    listing), is ``storage.listing.listing_bytes(entries)``."""
 
-    __slots__ = ("path", "rel", "entries", "plain")
+    __slots__ = ("path", "rel", "entries", "plain", "packed")
 
-    def __init__(self, path: str, rel: str, entries: list, plain: bool) -> None:
-        self.path, self.rel, self.entries, self.plain = path, rel, entries, plain
+    def __init__(self, path: str, rel: str, entries: list, plain: bool, packed: bytes | None = None) -> None:
+        self.path, self.rel, self.entries, self.plain, self.packed = path, rel, entries, plain, packed
 
 
 def st_mtime(mtime_ns: int) -> float:
@@ -123,7 +125,7 @@ def visit(base: str, branch: Branch, visited: set[str]) -> tuple[FolderListing |
     compiled = CLIST
     if compiled is not None and _SCANDIR_FD:
         try:
-            listed = compiled.list_folder(current, _IGNORED_BYTES)
+            listed = compiled.list_folder(current, _IGNORED_BYTES, True, _PACK)
         except OSError as exc:
             return SkippedFile(_rel(current, base), _problem(exc), "unreadable"), []
         if listed is not None:   # only plain files and folders (else the Python listing below decides)
@@ -139,10 +141,10 @@ def visit(base: str, branch: Branch, visited: set[str]) -> tuple[FolderListing |
     return (listing if listing.entries else None), subdirs
 
 
-def _plain(listed: tuple[list[tuple[str, int, int]], list[str]], current: str, rel: str,
-           real: str) -> tuple[FolderListing | None, list[Branch]]:
-    """``visit``'s result from the compiled listing of a folder of plain files and folders."""
-    files, names = listed
+def _plain(listed: tuple, current: str, rel: str, real: str) -> tuple[FolderListing | None, list[Branch]]:
+    """``visit``'s result from the compiled listing of a folder of plain files and folders: (files, sub-folder
+    names) and, with ``_PACK``, the files' listing bytes."""
+    files, names = listed[0], listed[1]
     subdirs: list[Branch] = []
     if names:
         sep = os.sep
@@ -150,7 +152,7 @@ def _plain(listed: tuple[list[tuple[str, int, int]], list[str]], current: str, r
         real_prefix = real if real.endswith(sep) else real + sep
         path_prefix = current if current.endswith(sep) else current + sep
         subdirs = [(path_prefix + name, rel_prefix + name, real_prefix + name) for name in names]
-    return (FolderListing(current, rel, files, True) if files else None), subdirs
+    return (FolderListing(current, rel, files, True, listed[2] if _PACK else None) if files else None), subdirs
 
 
 def _list_folder(entries: list[os.DirEntry[str]], current: str, rel: str, real: str,
@@ -194,7 +196,10 @@ def _list_folder(entries: list[os.DirEntry[str]], current: str, rel: str, real: 
 _name = operator.attrgetter("name")
 _SCANDIR_FD = os.scandir in os.supports_fd and os.stat in os.supports_dir_fd
 _IGNORED_BYTES = tuple(sorted(os.fsencode(name) for name in IGNORED_NAMES))   # the compiled listing's skips
-CLIST_VERSION = 1   # _clist.c's CLIST_VERSION: the function and arguments called here
+CLIST_VERSION = 2   # _clist.c's CLIST_VERSION: the function and arguments called here
+# the compiled listing's bytes of a folder's names are the bytes read from the folder: the names' UTF-8 form
+# (listing_bytes) only where the file system encoding is UTF-8 with surrogateescape (their exact round trip)
+_PACK = sys.getfilesystemencoding() == "utf-8" and sys.getfilesystemencodeerrors() == "surrogateescape"
 
 
 def _load() -> ModuleType | None:

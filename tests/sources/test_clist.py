@@ -13,9 +13,11 @@ import pytest
 from protocheck.model import SkippedFile
 from protocheck.sources import discovery, treedigest
 from protocheck.sources.dicom import parallel
+from protocheck.storage.listing import listing_bytes
 
 pytestmark = pytest.mark.skipif(discovery.CLIST is None, reason="the optional C extension _clist is not built")
 POSIX = os.name == "posix"
+COMPILED = discovery.CLIST
 ODD_NAMES = ["a", "B", "é", "\ue000x", "z\nnewline", "tab\tname", " lead", "Ω", "日本"]
 
 
@@ -25,19 +27,21 @@ class _Counting:
     def __init__(self, module, use_types: bool = True) -> None:
         self.module, self.calls, self.plain, self.use_types = module, 0, 0, use_types
 
-    def list_folder(self, path, ignored):
+    def list_folder(self, path, ignored, use_types=True, pack=False):
         self.calls += 1
-        out = self.module.list_folder(path, ignored, self.use_types)
+        out = self.module.list_folder(path, ignored, use_types and self.use_types, pack)
         self.plain += out is not None
         return out
 
 
 def _snap(root) -> list:
+    """The walk's blocks (a compiled listing's bytes checked against listing_bytes on the way)."""
     out = []
     for block in discovery.folders(root):
         if isinstance(block, SkippedFile):
             out.append(("skipped", block.path, block.reason, block.kind))
         else:
+            assert block.packed is None or block.packed == listing_bytes(block.entries)
             out.append((block.path, block.rel, block.plain, [e if e.__class__ is tuple else repr(e)
                                                              for e in block.entries]))
     return out
@@ -62,7 +66,7 @@ def _digests(root) -> tuple:
 def _both(root, monkeypatch) -> tuple[tuple, tuple, _Counting]:
     """(compiled, pure-Python) results of every walk of ``root``; the counter of compiled calls. The compiled
     listing is also run as on a file system that gives no entry types (DT_UNKNOWN: one stat per entry)."""
-    module = discovery.CLIST
+    module = COMPILED
     counting = _Counting(module)
     monkeypatch.setattr(discovery, "CLIST", counting)
     compiled = (_snap(root), _walked(root), _digests(root))
@@ -132,6 +136,10 @@ def test_link_free_odd_names_are_listed_in_c(tmp_path: Path, monkeypatch):
     compiled, pure, counting = _both(root, monkeypatch)
     assert compiled == pure
     assert counting.calls == counting.plain > 0
+    if discovery._PACK:
+        monkeypatch.setattr(discovery, "CLIST", COMPILED)
+        packed = [b.packed for b in discovery.folders(root) if not isinstance(b, SkippedFile)]
+        assert packed and all(p is not None for p in packed)
     assert compiled[2][0] is not None   # the two-process listing ran
 
 
@@ -168,8 +176,10 @@ def test_list_folder_itself(tmp_path: Path):
     (tmp_path / ".DS_Store").write_bytes(b"x")
     st = os.stat(tmp_path / "b")
     assert list_folder(str(tmp_path), discovery._IGNORED_BYTES) == ([("b", 2, st.st_mtime_ns)], ["a"])
-    assert list_folder(str(tmp_path), ()) == ([(".DS_Store", 1, os.stat(tmp_path / ".DS_Store").st_mtime_ns),
-                                                ("b", 2, st.st_mtime_ns)], ["a"])
+    files = [(".DS_Store", 1, os.stat(tmp_path / ".DS_Store").st_mtime_ns), ("b", 2, st.st_mtime_ns)]
+    assert list_folder(str(tmp_path), ()) == (files, ["a"])
+    assert list_folder(str(tmp_path), (), False, True) == (files, ["a"], listing_bytes(files))
+    assert list_folder(str(tmp_path / "a"), (), True, True) == ([], [], listing_bytes([]))
     with pytest.raises(FileNotFoundError):
         list_folder(str(tmp_path / "gone"), ())
     with pytest.raises(NotADirectoryError):
