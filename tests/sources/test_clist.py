@@ -59,6 +59,8 @@ def _digests(root) -> tuple:
     for _ in parallel._folders(discovery.folders(root), one, first):
         pass
     state = treedigest.tree_state(root)
+    assert state.digest() == first.digest() and state.state() == first.state()   # as the first run
+    assert split is None or (split.digest(), split.state()) == (first.digest(), first.state())
     return (split.digest() if split is not None else None, split.state() if split is not None else None,
             first.digest(), first.state(), state.digest(), state.state())
 
@@ -123,8 +125,11 @@ def test_odd_tree_walks_the_same(tmp_path: Path, monkeypatch):
 
 
 @pytest.mark.skipif(not POSIX, reason="POSIX names")
-def test_link_free_odd_names_are_listed_in_c(tmp_path: Path, monkeypatch):
-    """Names Python sorts by code point (a surrogate-escaped byte before U+E000, after U+00E9) and split walks."""
+@pytest.mark.parametrize("chunk", [treedigest.FOLDER_CHUNK, 1, 2])
+def test_link_free_odd_names_are_listed_in_c(tmp_path: Path, monkeypatch, chunk: int):
+    """Names Python sorts by code point (a surrogate-escaped byte before U+E000, after U+00E9), split walks, and
+    folders cut in chunks (the compiled listing's bytes serve only a folder held in one chunk)."""
+    monkeypatch.setattr(treedigest, "FOLDER_CHUNK", chunk)
     root = tmp_path / "in"
     for sub in ("s1", "s2", "s3"):
         for name in ODD_NAMES:
@@ -132,6 +137,7 @@ def test_link_free_odd_names_are_listed_in_c(tmp_path: Path, monkeypatch):
             (root / sub / name / name).write_bytes(name.encode())
         with open(os.fsencode(root / sub) + b"/\xff\xfe", "wb") as f:
             f.write(b"raw")
+        (root / sub / "second").write_bytes(b"2")
     monkeypatch.setattr(treedigest, "SPLIT_BRANCHES", 4)   # 27 sub-trees shared by two processes
     compiled, pure, counting = _both(root, monkeypatch)
     assert compiled == pure
