@@ -22,6 +22,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#if defined(DT_UNKNOWN)
+#define ENTRY_TYPE(d) ((d)->d_type)
+#else   /* a listing without entry types: each entry's stat tells */
+#define DT_UNKNOWN 0
+#define DT_DIR 4
+#define DT_REG 8
+#define ENTRY_TYPE(d) DT_UNKNOWN
+#endif
+
 #if defined(__APPLE__)
 #define MTIME_NSEC(st) ((st).st_mtimespec.tv_nsec)
 #define MTIME_SEC(st) ((st).st_mtimespec.tv_sec)
@@ -128,7 +137,7 @@ static void read_folder(DIR *dir, const Ignored *skip, int use_types, Listing *l
             return;
         }
         Entry *e = &l->items[l->n];
-        int kind = -1, type = use_types ? d->d_type : DT_UNKNOWN;
+        int kind = -1, type = use_types ? ENTRY_TYPE(d) : DT_UNKNOWN;
         if (type == DT_DIR) {
             kind = 1;
         } else if (type == DT_REG || type == DT_UNKNOWN) {   /* unknown: the stat tells (as os.DirEntry) */

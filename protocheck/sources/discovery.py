@@ -106,7 +106,7 @@ def descend(base: str, stack: list[Branch], visited: set[str],
     receives every sub-folder reached through a symbolic link (the tree digest splits only link-free trees)."""
     while stack:
         block, subdirs = visit(base, stack.pop(), visited)
-        if linked is not None:
+        if linked is not None and subdirs:
             linked.extend(d for d in subdirs if d[2] is None)
         if block is not None:
             yield block
