@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import operator
 import os
+import sys
 from dataclasses import dataclass
 from typing import Iterator
+
+from types import ModuleType
 
 from protocheck.model import SkippedFile
 
@@ -44,13 +47,20 @@ def _rel(path: str, root: str) -> str:
 
 class FolderListing:
     """One folder's regular files in walk order: ``entries`` holds a (name, size, mtime_ns) tuple per plain file
-    (``mtimes`` the matching st_mtime) and, in place, the FoundFile of a linked file or the SkippedFile of what
-    cannot be read; ``plain`` is True when every entry is a tuple. ``rel`` is the folder relative to the root."""
+    and, in place, the FoundFile of a linked file or the SkippedFile of what cannot be read; ``plain`` is True
+    when every entry is a tuple. ``rel`` is the folder relative to the root; ``packed``, when known (the compiled
+    listing), is ``storage.listing.listing_bytes(entries)``."""
 
-    __slots__ = ("path", "rel", "entries", "mtimes", "plain")
+    __slots__ = ("path", "rel", "entries", "plain", "packed")
 
-    def __init__(self, path: str, rel: str, entries: list, mtimes: list[float], plain: bool) -> None:
-        self.path, self.rel, self.entries, self.mtimes, self.plain = path, rel, entries, mtimes, plain
+    def __init__(self, path: str, rel: str, entries: list, plain: bool, packed: bytes | None = None) -> None:
+        self.path, self.rel, self.entries, self.plain, self.packed = path, rel, entries, plain, packed
+
+
+def st_mtime(mtime_ns: int) -> float:
+    """os.stat's st_mtime from its st_mtime_ns (the same float: seconds + nanoseconds * 1e-9)."""
+    seconds, ns = divmod(mtime_ns, 1_000_000_000)
+    return seconds + ns * 1e-9
 
 
 def walk(root: str | os.PathLike[str]) -> Iterator[FoundFile | SkippedFile]:
@@ -62,10 +72,10 @@ def walk(root: str | os.PathLike[str]) -> Iterator[FoundFile | SkippedFile]:
             continue
         path = block.path if block.path.endswith(sep) else block.path + sep
         rel = block.rel + sep if block.rel else ""
-        for item, mtime in zip(block.entries, block.mtimes):
+        for item in block.entries:
             if item.__class__ is tuple:
                 name, size, mtime_ns = item
-                yield FoundFile(path + name, rel + name, size, mtime, mtime_ns)
+                yield FoundFile(path + name, rel + name, size, st_mtime(mtime_ns), mtime_ns)
             else:
                 yield item
 
@@ -81,7 +91,7 @@ def folders(root: str | os.PathLike[str]) -> Iterator[FolderListing | SkippedFil
         return
     if not os.path.isdir(root):
         found = FoundFile(os.path.abspath(root), os.path.basename(root), st.st_size, st.st_mtime, st.st_mtime_ns)
-        yield FolderListing(os.path.dirname(found.path), "", [found], [st.st_mtime], False)
+        yield FolderListing(os.path.dirname(found.path), "", [found], False)
         return
     base = os.path.abspath(root)
     yield from descend(base, [(base, "", None)], set())
@@ -96,7 +106,7 @@ def descend(base: str, stack: list[Branch], visited: set[str],
     receives every sub-folder reached through a symbolic link (the tree digest splits only link-free trees)."""
     while stack:
         block, subdirs = visit(base, stack.pop(), visited)
-        if linked is not None:
+        if linked is not None and subdirs:
             linked.extend(d for d in subdirs if d[2] is None)
         if block is not None:
             yield block
@@ -112,6 +122,14 @@ def visit(base: str, branch: Branch, visited: set[str]) -> tuple[FolderListing |
         return SkippedFile(_rel(current, base), "symbolic link loop or folder already visited: skipped",
                            "ignored"), []
     visited.add(real)
+    compiled = CLIST
+    if compiled is not None and _SCANDIR_FD:
+        try:
+            listed = compiled.list_folder(current, _IGNORED_BYTES, True, _PACK)
+        except OSError as exc:
+            return SkippedFile(_rel(current, base), _problem(exc), "unreadable"), []
+        if listed is not None:   # only plain files and folders (else the Python listing below decides)
+            return _plain(listed, current, rel, real)
     fd, entries, problem = _list_dir(current)
     if problem is not None:
         return SkippedFile(_rel(current, base), problem, "unreadable"), []
@@ -123,13 +141,27 @@ def visit(base: str, branch: Branch, visited: set[str]) -> tuple[FolderListing |
     return (listing if listing.entries else None), subdirs
 
 
+def _plain(listed: tuple, current: str, rel: str, real: str) -> tuple[FolderListing | None, list[Branch]]:
+    """``visit``'s result from the compiled listing of a folder of plain files and folders: (files, sub-folder
+    names) and, with ``_PACK``, the files' listing bytes."""
+    files, names = listed[0], listed[1]
+    subdirs: list[Branch] = []
+    if names:
+        sep = os.sep
+        rel_prefix = rel + sep if rel else ""
+        real_prefix = real if real.endswith(sep) else real + sep
+        path_prefix = current if current.endswith(sep) else current + sep
+        subdirs = [(path_prefix + name, rel_prefix + name, real_prefix + name) for name in names]
+    return (FolderListing(current, rel, files, True, listed[2] if _PACK else None) if files else None), subdirs
+
+
 def _list_folder(entries: list[os.DirEntry[str]], current: str, rel: str, real: str,
                  base: str) -> tuple[FolderListing, list[tuple[str, str, str | None]]]:
     """One folder's listing and its sub-folders (path, rel, real path when known); plain entries need one stat
     (relative to the open folder when the platform allows: the kernel then resolves one name, not a path)."""
     sep = os.sep
-    listing = FolderListing(current, rel, [], [], True)
-    out, mtimes = listing.entries, listing.mtimes
+    listing = FolderListing(current, rel, [], True)
+    out = listing.entries
     subdirs: list[tuple[str, str, str | None]] = []
     rel_prefix = rel + sep if rel else ""
     real_prefix = real if real.endswith(sep) else real + sep
@@ -146,7 +178,6 @@ def _list_folder(entries: list[os.DirEntry[str]], current: str, rel: str, real: 
             st, folder = None, False
         if st is not None:
             out.append((name, st.st_size, st.st_mtime_ns))
-            mtimes.append(st.st_mtime)
             continue
         if folder:   # the real path of a plain (not linked) sub-folder: its parent's plus its name
             subdirs.append((path_prefix + name, rel_prefix + name, real_prefix + name))
@@ -158,13 +189,32 @@ def _list_folder(entries: list[os.DirEntry[str]], current: str, rel: str, real: 
             subdirs.append((item, rel_prefix + name, None))
         else:
             out.append(item)
-            mtimes.append(0.0)
             listing.plain = False
     return listing, subdirs
 
 
 _name = operator.attrgetter("name")
 _SCANDIR_FD = os.scandir in os.supports_fd and os.stat in os.supports_dir_fd
+_IGNORED_BYTES = tuple(sorted(os.fsencode(name) for name in IGNORED_NAMES))   # the compiled listing's skips
+CLIST_VERSION = 2   # _clist.c's CLIST_VERSION: the function and arguments called here
+# the compiled listing's bytes of a folder's names are the bytes read from the folder: the names' UTF-8 form
+# (listing_bytes) only where the file system encoding is UTF-8 with surrogateescape (their exact round trip)
+_PACK = sys.getfilesystemencoding() == "utf-8" and sys.getfilesystemencodeerrors() == "surrogateescape"
+
+
+def _load() -> ModuleType | None:
+    """The compiled listing (``_clist``, from _clist.c when a C compiler was at hand at install), or None: not
+    built, of another version (left from an older build), or ``PROTOCHECK_PURE_PYTHON`` set (not "" or "0")."""
+    if os.environ.get("PROTOCHECK_PURE_PYTHON", "") not in ("", "0"):
+        return None
+    try:
+        from protocheck.sources import _clist
+    except ImportError:
+        return None
+    return _clist if getattr(_clist, "VERSION", None) == CLIST_VERSION else None
+
+
+CLIST = _load()   # the plain folders are listed in C when set (tests switch it off by setting None)
 
 
 def _list_dir(path: str) -> tuple[int | None, list[os.DirEntry[str]], str | None]:
@@ -179,12 +229,17 @@ def _list_dir(path: str) -> tuple[int | None, list[os.DirEntry[str]], str | None
     except OSError as exc:
         if fd is not None:
             os.close(fd)
-        if isinstance(exc, PermissionError):
-            return None, [], "permission denied: folder not read (fix: grant read access)"
-        if isinstance(exc, FileNotFoundError):
-            return None, [], "folder vanished during the scan"
-        return None, [], f"folder cannot be listed: {exc.strerror or exc}"
+        return None, [], _problem(exc)
     return fd, entries, None
+
+
+def _problem(exc: OSError) -> str:
+    """Why a folder could not be listed."""
+    if isinstance(exc, PermissionError):
+        return "permission denied: folder not read (fix: grant read access)"
+    if isinstance(exc, FileNotFoundError):
+        return "folder vanished during the scan"
+    return f"folder cannot be listed: {exc.strerror or exc}"
 
 
 def _classify(entry: os.DirEntry[str], base: str, path: str) -> FoundFile | SkippedFile | str | None:

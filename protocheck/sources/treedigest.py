@@ -44,10 +44,14 @@ class TreeHash:
         self.n_changed = 0
         self.on_change: Callable[[], None] | None = None   # called once, on the first changed chunk
 
-    def listing(self, key: str, files: list[tuple[str, int, int]], path: str | None = None) -> None:
+    def listing(self, key: str, files: list[tuple[str, int, int]], path: str | None = None,
+                packed: bytes | None = None) -> None:
         """One folder chunk: its key (folder, or folder NUL chunk number) and its (name, size, mtime_ns) list;
-        ``path``: the folder's path when every file of the chunk is a plain file in it (else None)."""
-        h = self.keys[key] = self._add(key.encode("utf-8", "surrogateescape") + b"\1" + listing_bytes(files))
+        ``path``: the folder's path when every file of the chunk is a plain file in it (else None); ``packed``:
+        ``listing_bytes(files)`` when known."""
+        if packed is None:
+            packed = listing_bytes(files)
+        h = self.keys[key] = self._add(key.encode("utf-8", "surrogateescape") + b"\1" + packed)
         known = self.known
         if known is None or self.overflow or known.get(key) == h:
             return
@@ -101,12 +105,18 @@ class _Blocks:
         self.chunk = 0
         self.files: list[tuple[str, int, int]] | None = None
         self.path: str | None = None   # the chunk's folder path while every file in it is a plain one
+        self.packed: bytes | None = None   # listing_bytes(files) when the walk gave it (a folder in one chunk)
 
     def block(self, block: Any) -> None:
         """One block of the walk: a SkippedFile or a FolderListing."""
         if isinstance(block, SkippedFile):
             self.hash.skipped(block)
         elif block.plain and block.rel != self.name:
+            if len(block.entries) <= FOLDER_CHUNK:   # the whole folder in one chunk
+                self.flush()
+                self.name, self.chunk, self.path, self.files = block.rel, 0, block.path, block.entries
+                self.packed = block.packed
+                return
             for start in range(0, len(block.entries), FOLDER_CHUNK):
                 self.flush()
                 self.name, self.chunk, self.path = block.rel, start // FOLDER_CHUNK, block.path
@@ -131,6 +141,7 @@ class _Blocks:
             self.flush()
             self.name, self.chunk, self.files, self.path = folder, chunk, [], path
         self.files.append(entry)
+        self.packed = None
         if not plain:
             self.path = None
 
@@ -138,8 +149,8 @@ class _Blocks:
         if self.files is not None:
             assert self.name is not None   # set with the folder's first file
             key = self.name if self.chunk == 0 else f"{self.name}\x00{self.chunk}"
-            self.hash.listing(key, self.files, self.path)
-            self.files = None
+            self.hash.listing(key, self.files, self.path, self.packed)
+            self.files, self.packed = None, None
 
 
 def tree_digest(root: str | os.PathLike[str], meanwhile: Callable[[], None] | None = None) -> bytes:

@@ -90,7 +90,7 @@ def test_walk_is_the_flattened_listings(tricky: Path):
         if isinstance(block, SkippedFile):
             flat.append(block.path)
             continue
-        assert isinstance(block, FolderListing) and len(block.entries) == len(block.mtimes)
+        assert isinstance(block, FolderListing) and block.entries
         flat.extend(os.path.join(block.rel, e[0]) if isinstance(e, tuple) else e.rel if isinstance(e, FoundFile)
                     else e.path for e in block.entries)
     assert flat == [i.rel if isinstance(i, FoundFile) else i.path for i in walk(tricky)]
