@@ -1,0 +1,126 @@
+"""Worker-side shortcuts give what the general code gives: the scanner's first read size, the dataset copy of a
+prototype, the coil line of a Phoenix protocol found by str.find, the XA levels found once."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydicom.dataset import Dataset
+
+from protocheck.model import Acquisition
+from protocheck.sources.dicom import fastscan, reader, siemens, siemens_xa
+from protocheck.sources.dicom.rawio import CHUNK
+from protocheck.sources.dicom.vendors import READ_PLAN
+
+
+def _files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("first", [CHUNK, fastscan.FIRST_MIN, 200, 1000])
+def test_any_first_read_size_gives_the_same_records(dicom_root, monkeypatch, first):
+    """A file whose header runs past the first read is read on by the window: the record never depends on it."""
+    files = [p for p in _files(dicom_root) if p.stat().st_size > 2000][::7]
+    want = {p: reader._fast_record(str(p), p, READ_PLAN) for p in files}
+    monkeypatch.setattr(fastscan, "FIRST_MIN", min(first, fastscan.FIRST_MIN))
+    n = 0
+    for p in files:
+        fastscan._first[0] = first   # as if the previous file had needed this much
+        got = reader._fast_record(str(p), p, READ_PLAN)
+        assert got == want[p], p
+        n += got is not None
+    assert n > 300
+
+
+def test_first_read_follows_the_previous_header(dicom_root):
+    """After a scan, the next one reads what that header needed (plus a margin), within [FIRST_MIN, CHUNK]."""
+    small = min((p for p in _files(dicom_root / "dcm_qa_ge")), key=lambda p: p.stat().st_size)
+    assert reader._fast_record(str(small), small, READ_PLAN) is not None
+    assert fastscan._first[0] % 4096 == 0
+    assert fastscan._first[0] <= max(fastscan.FIRST_MIN, small.stat().st_size + fastscan.FIRST_MARGIN + 4096)
+    p = max(_files(dicom_root / "dcm_qa_ge"), key=lambda p: p.stat().st_size)
+    fastscan._first[0] = 100
+    assert reader._fast_record(str(p), p, READ_PLAN) is not None
+    assert fastscan.FIRST_MIN <= fastscan._first[0] <= CHUNK
+    assert fastscan._first[0] % 4096 == 0
+    assert fastscan._first[0] >= min(CHUNK, p.stat().st_size // 2)   # a GE header is most of its (pixel-less) file
+
+
+def test_dataset_over_a_prototype_is_a_copy_with_its_own_containers():
+    proto = Dataset()
+    proto.set_original_encoding(False, True, "iso8859")
+    proto._private_blocks = {1: 2}
+    raw: dict = {}
+    ds = fastscan.dataset_over(proto, raw)
+    assert type(ds) is Dataset and ds._dict is raw
+    assert set(ds.__dict__) == set(proto.__dict__)
+    assert ds._private_blocks == {1: 2} and ds._private_blocks is not proto._private_blocks
+    assert ds.original_encoding == proto.original_encoding
+
+    class Sub(Dataset):
+        pass
+    assert type(fastscan.dataset_over(Sub(), {})) is Sub
+
+
+_LINES = ["sCoilElementID.tCoilID = \"HeadNeck_20\"", "  asList[0].sCoilElementID.tCoilID\t=  \"HC1\"",
+          "x sCoilElementID.tCoilID = \"no\"", "sCoilElementIDxtCoilID = \"dot\"", "sCoilElementID.tCoilID \"eq\"",
+          "a.sCoilElementID.tCoilID =", "sCoilElementID sCoilElementID.tCoilID = \"two\"", "", "  ",
+          "ulVersion = 1", "sCoilElementID.tCoilID = \"later\"", "### ASCCONV END ###"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_LINES), max_size=8), st.sampled_from(["\n", "\r\n", "\r"]))
+def test_coil_line_is_the_regex_search(lines, sep):
+    text = sep.join(lines).replace("\r", "\n")
+    want, got = siemens._COIL_LINE.search(text), siemens._coil_line(text)
+    assert (want and (want.span(), want.group(1))) == (got and (got.span(), got.group(1)))
+
+
+def test_coil_line_on_real_protocols(dicom_root):
+    """Every Phoenix protocol of the shared Siemens files: the same coil as the regular expression's search."""
+    from protocheck.sources.dicom import framescan
+    n = 0
+    for p in _files(dicom_root)[::5]:
+        try:
+            ds = framescan.scan_header(str(p), READ_PLAN)
+        except Exception:  # noqa: BLE001 - not a scanned file
+            continue
+        if ds is None or "SIEMENS" not in str(ds.get("Manufacturer", "")).upper():
+            continue
+        ser = siemens._csa(ds, "series")
+        text = siemens.protocol_text(ser)[0] or siemens_xa.phoenix_text(ds)[0]
+        if not text:
+            continue
+        text = text.replace("\r", "\n")
+        want = siemens._COIL_LINE.search(text)
+        got = siemens._coil_line(text)
+        assert (want and want.group(1)) == (got and got.group(1)) and (want is None) == (got is None), p
+        n += 1
+    assert n > 5
+
+
+def test_xa_values_with_levels_given_equal_those_found_each_time(dicom_root):
+    """siemens_xa reads at the levels passed (found once) exactly what it reads finding them each time."""
+    from protocheck.sources.dicom import framescan
+    n = 0
+    for p in _files(dicom_root):
+        if "xa" not in str(p).lower():
+            continue
+        got = reader.fast_read(str(p), p, READ_PLAN)
+        ds = got[1] if got is not None and got[1] is not None else None
+        if ds is None:
+            continue
+        at = siemens_xa.levels(ds)
+        a, b = Acquisition(key="a", source_kind="dicom"), Acquisition(key="b", source_kind="dicom")
+        siemens_xa.classic_attributes(ds, a)
+        siemens_xa.classic_attributes(ds, b, at)
+        assert a.params == b.params
+        assert siemens_xa.image_values(ds) == siemens_xa.image_values(ds, at)
+        assert siemens_xa.phoenix_text(ds) == siemens_xa.phoenix_text(ds, at)
+        n += 1
+        if n >= 10:
+            break
+    assert n > 0
