@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import datetime as _dt
+import math
 from typing import Any
 
 from pydicom.dataset import Dataset
 
 from protocheck.model import Acquisition
 from protocheck.sources.dicom import enhanced
-from protocheck.sources.dicom._privtags import getv
+from protocheck.sources.dicom._privtags import getv, keyword_tag
+from protocheck.sources.dicom._rawnum import is_plain_raw, plain_numbers
+from protocheck.sources.dicom.fastscan import elements
 from protocheck.sources.dicom.registry import DCM2NIIX_NAMES
 from protocheck.sources.geometry import set_slice_orientation
 
@@ -75,10 +78,22 @@ def _clean(x: float) -> float | int:
     return int(r) if float(r).is_integer() and abs(r) > 0 else r
 
 
+def _number(ds: Dataset, keyword: str) -> float | None:
+    """``to_float(getv(ds, keyword))``; a still-raw plain DS/IS value read from its bytes (_rawnum.plain_numbers:
+    the numbers pydicom decodes), without a pydicom conversion."""
+    tag = keyword_tag(keyword)
+    el = elements(ds).get(tag) if tag is not None else None
+    if el is not None and is_plain_raw(el):
+        nums = plain_numbers(el)
+        if nums:
+            return nums[0] if math.isfinite(nums[0]) else None
+    return to_float(getv(ds, keyword))
+
+
 def public_params(ds: Dataset, acq: Acquisition) -> None:
     """Set every public parameter this header carries (top level first, then functional groups)."""
     for kw, tag, name, scale, fg in _NUMERIC:
-        v = to_float(getv(ds, kw))
+        v = _number(ds, kw)
         src = f"DICOM {tag} {kw}"
         if v is None and fg is not None:
             v = to_float(enhanced.fg_value(ds, fg[0], fg[1]))
