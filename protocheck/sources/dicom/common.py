@@ -90,6 +90,25 @@ def _number(ds: Dataset, keyword: str) -> float | None:
     return to_float(getv(ds, keyword))
 
 
+_PLAIN_TEXT_VRS = ("LO", "SH", "CS")
+
+
+def _plain_text(ds: Dataset, keyword: str) -> str | None:
+    """The text of a still-raw LO/SH/CS value of plain ASCII (no escape, no NUL but its padding), padding removed,
+    its values still joined by backslashes; None for anything else (pydicom decodes it).
+
+    pydicom gives such a value as this text (one value) or its parts (several): ASCII decodes alike in every
+    character set it knows, and trailing blanks and NULs are all it removes (of the whole value for CS, of each
+    part for LO/SH: the same parts once they are stripped, as every reader here strips them)."""
+    el = elements(ds).get(keyword_tag(keyword))
+    if el is None or not is_plain_raw(el) or el.VR not in _PLAIN_TEXT_VRS:
+        return None
+    raw = el.value.rstrip(b" \x00")
+    if not raw.isascii() or b"\x00" in raw or b"\x1b" in raw:
+        return None
+    return raw.decode("ascii")
+
+
 def public_params(ds: Dataset, acq: Acquisition) -> None:
     """Set every public parameter this header carries (top level first, then functional groups)."""
     for kw, tag, name, scale, fg in _NUMERIC:
@@ -104,12 +123,17 @@ def public_params(ds: Dataset, acq: Acquisition) -> None:
             src += ", ms->s"
         acq.set(name, _clean(v * scale), src)
     for kw, tag, name in _TEXT:
-        v = getv(ds, kw)
+        text = _plain_text(ds, kw)
+        v = getv(ds, kw) if text is None or "\\" in text else text
         if v not in (None, ""):
             acq.set(name, str(v).strip(), f"DICOM {tag} {kw}")
     _manufacturer(ds, acq)
     for kw, tag, name in _JOINED:
-        vals = [str(x).strip() for x in multi(getv(ds, kw))]
+        text = _plain_text(ds, kw)
+        if text is None:
+            vals = [str(x).strip() for x in multi(getv(ds, kw))]
+        else:
+            vals = [x.strip() for x in text.split("\\")] if text else []
         if vals:
             acq.set(name, "\\".join(vals), f"DICOM {tag} {kw}")
     _fg_text(ds, acq)

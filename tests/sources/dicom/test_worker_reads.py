@@ -167,3 +167,55 @@ def test_public_number_of_odd_values_is_pydicoms(vr, raw):
     except Exception as exc:  # noqa: BLE001
         got = type(exc).__name__
     assert got == want
+
+
+def _params(acq: Acquisition) -> dict:
+    return {k: (repr(v.value), v.source) for k, v in acq.params.items()}
+
+
+def test_public_params_from_raw_bytes_equal_pydicoms_on_every_shared_file(dicom_root, monkeypatch):
+    """public_params with raw texts and numbers equals public_params reading every value through pydicom."""
+    from protocheck.sources.dicom import common, framescan
+    from protocheck.sources.dicom._privtags import getv
+    heads = [(p, framescan.scan_header(str(p), READ_PLAN)) for p in _files(dicom_root)[::4]]
+    fast = {}
+    for p, ds in heads:
+        if ds is not None:
+            acq = Acquisition(key="x", source_kind="dicom")
+            common.public_params(ds, acq)
+            fast[p] = _params(acq)
+    monkeypatch.setattr(common, "_plain_text", lambda ds, kw: None)
+    monkeypatch.setattr(common, "_number", lambda ds, kw: common.to_float(getv(ds, kw)))
+    texts = 0
+    for p in fast:
+        acq = Acquisition(key="x", source_kind="dicom")
+        common.public_params(framescan.scan_header(str(p), READ_PLAN), acq)
+        assert _params(acq) == fast[p], p
+        texts += "SeriesDescription" in fast[p]
+    assert texts > 300
+
+
+@pytest.mark.parametrize("vr", ["LO", "SH", "CS"])
+@pytest.mark.parametrize("raw", [b"ep2d\\diff ", b"  ", b"A \\ B\x00", b"\\B", b"X\x00Y ", b" lead", b"a\x1b(Bb",
+                                 b"caf\xe9", b"SE\\IR\\", b"EP "])
+def test_plain_text_values_read_as_pydicom_reads_them(vr, raw):
+    from pydicom.dataelem import RawDataElement
+    from pydicom.tag import Tag
+
+    from protocheck.sources.dicom import common
+
+    def run(plain: bool) -> dict:
+        ds = Dataset()
+        ds.set_original_encoding(False, True, "iso8859")
+        for tag in (0x00181030, 0x00180021):   # ProtocolName (a text), SequenceVariant (joined)
+            ds._dict[Tag(tag)] = RawDataElement(Tag(tag), vr, len(raw), raw, 0, False, True)
+        acq = Acquisition(key="x", source_kind="dicom")
+        saved = common._plain_text
+        if not plain:
+            common._plain_text = lambda ds, kw: None
+        try:
+            common.public_params(ds, acq)
+        finally:
+            common._plain_text = saved
+        return _params(acq)
+    assert run(True) == run(False)
