@@ -103,7 +103,7 @@ def _plain_text(ds: Dataset, keyword: str) -> str | None:
     el = elements(ds).get(keyword_tag(keyword))
     if el is None or not is_plain_raw(el) or el.VR not in _PLAIN_TEXT_VRS:
         return None
-    raw = el.value.rstrip(b" \x00")
+    raw = (el.value or b"").rstrip(b" \x00")
     if not raw.isascii() or b"\x00" in raw or b"\x1b" in raw:
         return None
     return raw.decode("ascii")
@@ -124,9 +124,9 @@ def public_params(ds: Dataset, acq: Acquisition) -> None:
         acq.set(name, _clean(v * scale), src)
     for kw, tag, name in _TEXT:
         text = _plain_text(ds, kw)
-        v = getv(ds, kw) if text is None or "\\" in text else text
-        if v not in (None, ""):
-            acq.set(name, str(v).strip(), f"DICOM {tag} {kw}")
+        value = getv(ds, kw) if text is None or "\\" in text else text
+        if value not in (None, ""):
+            acq.set(name, str(value).strip(), f"DICOM {tag} {kw}")
     _manufacturer(ds, acq)
     for kw, tag, name in _JOINED:
         text = _plain_text(ds, kw)
