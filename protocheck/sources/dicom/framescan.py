@@ -306,14 +306,12 @@ class _FrameWalk:
         Plain encodings are decoded from the bytes (framevalues); anything else, and a macro the frame
         lacks (the shared group decides), goes through the full-read code on a small raw dataset.
         """
-        out: list = []
-        for i, (fast, full) in enumerate(((framevalues.position, enhanced.frame_position),
-                                          (framevalues.echo_time, enhanced.frame_echo_time),
-                                          (framevalues.diffusion, enhanced.frame_diffusion))):
-            value = key[i]
-            if value not in memo[i]:
-                memo[i][value] = self._one(ds, i, value, fast, full)
-            out.append(memo[i][value])
+        out = []
+        for i, seen, value in zip(range(3), memo, key):
+            got = seen.get(value, _NOT_YET)
+            if got is _NOT_YET:
+                got = seen[value] = self._one(ds, i, value, *_DECODERS[i])
+            out.append(got)
         return out[0], out[1], out[2]
 
     def _one(self, ds: Dataset, i: int, value: bytes, fast: Callable, full: Callable) -> object:
@@ -346,3 +344,8 @@ class _FrameWalk:
         out = Dataset({BaseTag(tag): _raw(tag, b"SQ", value, 0) for tag, value in elements})
         out.set_original_encoding(False, True, ds.original_character_set)
         return out
+
+
+_NOT_YET = object()
+_DECODERS = ((framevalues.position, enhanced.frame_position), (framevalues.echo_time, enhanced.frame_echo_time),
+             (framevalues.diffusion, enhanced.frame_diffusion))   # (from the bytes, full read) per macro
