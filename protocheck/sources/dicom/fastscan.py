@@ -96,7 +96,8 @@ class _State:
 
     def last_wanted(self, group: int) -> int:
         """The highest wanted element of private ``group``: block of the last creator present, wanted offset."""
-        blocks = [t & 0xFF for t in self.raw if t >> 16 == group and 0x10 <= t & 0xFFFF < 0x100] or [0x10]
+        lo, hi = (group << 16) | 0x10, (group << 16) | 0x100   # the group's creator elements (xx10-xxFF)
+        blocks = [t & 0xFF for t in self.raw if lo <= t < hi] or [0x10]
         return (max(max(blocks), 0x10) << 8) | max(self.private_low.get(group, _NOTHING) or {0xFF})
 
 

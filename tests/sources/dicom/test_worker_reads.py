@@ -219,3 +219,10 @@ def test_plain_text_values_read_as_pydicom_reads_them(vr, raw):
             common._plain_text = saved
         return _params(acq)
     assert run(True) == run(False)
+
+
+def test_mr_image_class_is_no_skip_prefix():
+    """classify_sop answers None for MR Image Storage at once: no skip prefix may ever start it."""
+    from protocheck.sources.dicom import extract
+    assert not any(extract.MR_IMAGE.startswith(prefix) for prefix, _ in extract._SKIP_PREFIXES)
+    assert extract.classify_sop(extract.MR_IMAGE) is None and extract.not_mr_reason(extract.MR_IMAGE) is None
