@@ -226,3 +226,70 @@ def test_mr_image_class_is_no_skip_prefix():
     from protocheck.sources.dicom import extract
     assert not any(extract.MR_IMAGE.startswith(prefix) for prefix, _ in extract._SKIP_PREFIXES)
     assert extract.classify_sop(extract.MR_IMAGE) is None and extract.not_mr_reason(extract.MR_IMAGE) is None
+
+
+def _position_macro(value: bytes, undefined: bool) -> bytes:
+    import struct
+    el = struct.pack("<HH2sH", 0x0020, 0x0032, b"DS", len(value)) + value
+    if undefined:
+        return b"\xfe\xff\x00\xe0\xff\xff\xff\xff" + el + b"\xfe\xff\x0d\xe0\x00\x00\x00\x00"
+    return struct.pack("<HHI", 0xFFFE, 0xE000, len(el)) + el
+
+
+def _plain_position_reference(data: bytes) -> object:
+    """plain_position as it was: the value decoded by framevalues.position (its _ds and float_tuple)."""
+    from protocheck.sources.dicom import framevalues
+    from protocheck.sources.dicom.rawio import FastPathUnavailable
+    m = framevalues._PLAIN_POSITION.match(data)
+    if m is None:
+        return False
+    n, ilen = int.from_bytes(m.group(2), "little"), int.from_bytes(m.group(1), "little")
+    tail = data[16 + n:]
+    if not ((ilen == 8 + n and not tail) or (ilen == 0xFFFFFFFF and tail == b"\xfe\xff\x0d\xe0\x00\x00\x00\x00")):
+        return False
+    try:
+        return framevalues.position({framevalues.IMAGE_POSITION: (b"DS", data[16:16 + n])})
+    except FastPathUnavailable:
+        return False
+
+
+_DS_PIECES = st.sampled_from(["1", "-2.5", "+.5", "3.", "1e2", "-1E-3", "1e999", " ", "\\", "x", "\x00", "é", "1,5",
+                              "00012", "-111.4765625", "."])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_DS_PIECES, max_size=12), st.booleans())
+def test_plain_position_equals_the_general_decoding(pieces, undefined):
+    from protocheck.sources.dicom import framevalues
+    value = "".join(pieces).encode("utf-8")
+    value += b" " * (len(value) % 2)
+    data = _position_macro(value, undefined)
+    assert repr(framevalues.plain_position(data)) == repr(_plain_position_reference(data))
+
+
+def test_plain_position_on_every_shared_enhanced_file(dicom_root):
+    """Every frame state of every shared enhanced file: the same position as the general decoding."""
+    from protocheck.sources.dicom import framescan, framevalues
+    from protocheck.sources.dicom.rawio import RawFile
+    n = 0
+    for p in _files(dicom_root):
+        seen: list[bytes] = []
+        orig = framevalues.plain_position
+
+        def spy(data: bytes) -> object:
+            seen.append(data)
+            return orig(data)
+        framevalues.plain_position = spy
+        try:
+            with RawFile(p) as fh:
+                if fastscan.scan(fh, READ_PLAN) is fastscan.MULTI_FRAME:
+                    fh.seek(0)
+                    framescan.scan(fh, READ_PLAN)
+        except OSError:
+            continue
+        finally:
+            framevalues.plain_position = orig
+        for data in seen:
+            assert repr(orig(data)) == repr(_plain_position_reference(data)), p
+            n += 1
+    assert n > 500
