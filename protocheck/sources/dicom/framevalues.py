@@ -122,7 +122,11 @@ def macro(data: bytes) -> Leaves:
 
 def shared_macro(shared: bytes | None, tag: int) -> Leaves | None:
     """The first item of macro ``tag`` in the shared functional groups value (None when it has none)."""
-    item = first_item(shared) if shared else None
+    return macro_in(first_item(shared) if shared else None, tag)
+
+
+def macro_in(item: Leaves | None, tag: int) -> Leaves | None:
+    """The first item of macro ``tag`` in ``item`` (the shared groups' first item, None: none)."""
     entry = item.get(tag) if item is not None else None
     if entry is None:
         return None

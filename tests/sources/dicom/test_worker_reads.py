@@ -293,3 +293,25 @@ def test_plain_position_on_every_shared_enhanced_file(dicom_root):
             assert repr(orig(data)) == repr(_plain_position_reference(data)), p
             n += 1
     assert n > 500
+
+
+def test_shared_groups_parsed_once_per_file_failures_kept(monkeypatch):
+    from protocheck.sources.dicom import framescan, framevalues
+    from protocheck.sources.dicom.rawio import FastPathUnavailable
+    calls = []
+    real = framevalues.first_item
+
+    def counted(data: bytes) -> object:
+        calls.append(data)
+        return real(data)
+    monkeypatch.setattr(framevalues, "first_item", counted)
+    walk = framescan._FrameWalk.__new__(framescan._FrameWalk)
+    walk.shared_first = None
+    good = _position_macro(b"1\\2\\3 ", False)
+    first = walk._shared_first(good)
+    assert first is walk._shared_first(good) and first == real(good) and len(calls) == 1
+    bad = b"\x01\x02\x03\x04\x05\x06\x07\x08"
+    for _ in range(2):
+        with pytest.raises(FastPathUnavailable):
+            walk._shared_first(bad)
+    assert len(calls) == 2 and walk._shared_first(None) is None
