@@ -126,18 +126,24 @@ def file_diffusion(ds: Dataset) -> DiffusionSample | None:
     return DiffusionSample(bval, vec, direc)
 
 
+# Searched for instead of the keys, one pass each: every key holds one of them, so every line that can match is
+# tried (a line holding a needle but no key does not match: it gives nothing). Six passes instead of ten.
+_ASC_NEEDLES = ("sPat.lAccelFact", "sSliceAcceleration.lMultiBandFactor", "sKSpace.", "tSequenceFileName",
+                "MemBlock.alFree[13]", "alTI[2]")
+
+
 def parse_ascconv(text: str) -> dict[str, str]:
     """The ### ASCCONV BEGIN ... END ### key = value lines of a Phoenix protocol (only the keys we use)."""
     text = text.replace("\r", "\n")
     lines: dict[int, tuple[str, str]] = {}   # start of a line that holds a key -> (key, value) if it matches
-    for key in _ASC_KEYS:   # str.find skips the long text far faster than the regular expression can
-        at = text.find(key)
+    for needle in _ASC_NEEDLES:   # str.find skips the long text far faster than the regular expression can
+        at = text.find(needle)
         while at >= 0:
             start = text.rfind("\n", 0, at) + 1
             if start not in lines:
                 m = _ASC_LINE.match(text, start)   # a match starts at a line start: the same lines as findall
                 lines[start] = (m.group(1), m.group(2)) if m else ("", "")
-            at = text.find(key, at + len(key))
+            at = text.find(needle, at + len(needle))
     out: dict[str, str] = {}
     for start in sorted(lines):   # in text order: later lines win
         key, value = lines[start]

@@ -85,8 +85,9 @@ def _findall_reference(text: str) -> dict[str, str]:
     return out
 
 
-_PIECES = st.sampled_from(list(siemens._ASC_KEYS) + ["sPat.lAccelFactPEx", "x", " ", "\t", "=", " = ", "\n", "\r",
-                                                     "\r\n", '"', "0x2", "2", "### ASCCONV BEGIN ###", "# c"])
+_PIECES = st.sampled_from(list(siemens._ASC_KEYS) + list(siemens._ASC_NEEDLES)   # needles: lines that hold no key
+                          + ["sPat.lAccelFactPEx", "x", " ", "\t", "=", " = ", "\n", "\r", "\r\n", '"', "0x2", "2",
+                             "### ASCCONV BEGIN ###", "# c"])
 
 
 @settings(max_examples=400, deadline=None)
@@ -179,3 +180,8 @@ def test_plain_section_decides_only_plain_creators(creators, want):
     assert got == want if want is not False else got is False
     if want is not False and all(vr != "UN" for vr, _ in creators.values()):
         assert csa._private_section(ds) == want   # what the pydicom path finds
+
+
+def test_every_ascconv_key_holds_a_needle():
+    """parse_ascconv searches for its needles: a key holding none would never be found."""
+    assert all(any(n in key for n in siemens._ASC_NEEDLES) for key in siemens._ASC_KEYS)
