@@ -1,5 +1,5 @@
 """Build hook: compile the optional C loops of the per-file scan (protocheck/sources/dicom/_cwalk.c, _walk.c,
-_frames.c -> module _cwalk) and the walk's folder listing (protocheck/sources/_clist.c -> module _clist).
+_frames.c, _csa.c -> module _cwalk) and the walk's folder listing (protocheck/sources/_clist.c -> module _clist).
 
 The extension is optional: without a C compiler or Python headers, or with PROTOCHECK_PURE_PYTHON=1 set at
 build time, the build warns and makes a pure-Python wheel (protocheck then runs its Python loops, with the
@@ -19,7 +19,7 @@ from typing import Any
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 NAME = "protocheck.sources.dicom._cwalk"
-SOURCES = [f"protocheck/sources/dicom/{name}.c" for name in ("_cwalk", "_walk", "_frames")]
+SOURCES = [f"protocheck/sources/dicom/{name}.c" for name in ("_cwalk", "_walk", "_frames", "_csa")]
 MODULES = {   # module -> (its C files, the headers they include)
     NAME: (SOURCES, ["protocheck/sources/dicom/_cwalk.h"]),
     "protocheck.sources._clist": (["protocheck/sources/_clist.c"], []),

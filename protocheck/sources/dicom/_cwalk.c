@@ -262,6 +262,7 @@ static PyMethodDef methods[] = {
     {"frame_children", cwalk_frame_children, METH_VARARGS,
      "framescan: (buf, pos, end or -1, template, macros, vendor, vendor groups) -> (pos, vendor)."},
     {"texts", cwalk_texts, METH_O, "fastscan._texts: the plain texts of the per-file values, or None."},
+    {"csa_tags", cwalk_csa_tags, METH_VARARGS, "csa._tags: (raw, converters, max items) -> tags, or None."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -78,5 +78,7 @@ PyObject *cwalk_skip_sq(PyObject *self, PyObject *args);
 PyObject *cwalk_read_meta(PyObject *self, PyObject *arg);
 PyObject *cwalk_top_level(PyObject *self, PyObject *args);
 PyObject *cwalk_frame_children(PyObject *self, PyObject *args);
+/* _csa.c */
+PyObject *cwalk_csa_tags(PyObject *self, PyObject *args);
 
 #endif

@@ -21,13 +21,19 @@ from protocheck.sources.dicom.fastscan import elements
 _KEYWORD_TAGS: dict[str, int | None] = {}
 
 
-def getv(ds: Dataset, keyword: str, default: Any = None) -> Any:
-    """``ds.get(keyword, default)`` with one dict lookup: pydicom's keyword access raises and catches an
-    AttributeError for every absent attribute, which made series extraction slow."""
+def keyword_tag(keyword: str) -> int | None:
+    """The tag of a DICOM keyword (None for an unknown one), looked up once."""
     tag = _KEYWORD_TAGS.get(keyword, -1)
     if tag == -1:
         from pydicom.datadict import tag_for_keyword
         tag = _KEYWORD_TAGS[keyword] = tag_for_keyword(keyword)
+    return tag
+
+
+def getv(ds: Dataset, keyword: str, default: Any = None) -> Any:
+    """``ds.get(keyword, default)`` with one dict lookup: pydicom's keyword access raises and catches an
+    AttributeError for every absent attribute, which made series extraction slow."""
+    tag = keyword_tag(keyword)
     if tag is None:
         return ds.get(keyword, default)
     el = elements(ds).get(tag)

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import datetime as _dt
+import math
 from typing import Any
 
 from pydicom.dataset import Dataset
 
 from protocheck.model import Acquisition
 from protocheck.sources.dicom import enhanced
-from protocheck.sources.dicom._privtags import getv
+from protocheck.sources.dicom._privtags import getv, keyword_tag
+from protocheck.sources.dicom._rawnum import is_plain_raw, plain_numbers
+from protocheck.sources.dicom.fastscan import elements
 from protocheck.sources.dicom.registry import DCM2NIIX_NAMES
 from protocheck.sources.geometry import set_slice_orientation
 
@@ -75,10 +78,41 @@ def _clean(x: float) -> float | int:
     return int(r) if float(r).is_integer() and abs(r) > 0 else r
 
 
+def _number(ds: Dataset, keyword: str) -> float | None:
+    """``to_float(getv(ds, keyword))``; a still-raw plain DS/IS value read from its bytes (_rawnum.plain_numbers:
+    the numbers pydicom decodes), without a pydicom conversion."""
+    tag = keyword_tag(keyword)
+    el = elements(ds).get(tag) if tag is not None else None
+    if el is not None and is_plain_raw(el):
+        nums = plain_numbers(el)
+        if nums:
+            return nums[0] if math.isfinite(nums[0]) else None
+    return to_float(getv(ds, keyword))
+
+
+_PLAIN_TEXT_VRS = ("LO", "SH", "CS")
+
+
+def _plain_text(ds: Dataset, keyword: str) -> str | None:
+    """The text of a still-raw LO/SH/CS value of plain ASCII (no escape, no NUL but its padding), padding removed,
+    its values still joined by backslashes; None for anything else (pydicom decodes it).
+
+    pydicom gives such a value as this text (one value) or its parts (several): ASCII decodes alike in every
+    character set it knows, and trailing blanks and NULs are all it removes (of the whole value for CS, of each
+    part for LO/SH: the same parts once they are stripped, as every reader here strips them)."""
+    el = elements(ds).get(keyword_tag(keyword))
+    if el is None or not is_plain_raw(el) or el.VR not in _PLAIN_TEXT_VRS:
+        return None
+    raw = (el.value or b"").rstrip(b" \x00")
+    if not raw.isascii() or b"\x00" in raw or b"\x1b" in raw:
+        return None
+    return raw.decode("ascii")
+
+
 def public_params(ds: Dataset, acq: Acquisition) -> None:
     """Set every public parameter this header carries (top level first, then functional groups)."""
     for kw, tag, name, scale, fg in _NUMERIC:
-        v = to_float(getv(ds, kw))
+        v = _number(ds, kw)
         src = f"DICOM {tag} {kw}"
         if v is None and fg is not None:
             v = to_float(enhanced.fg_value(ds, fg[0], fg[1]))
@@ -89,12 +123,17 @@ def public_params(ds: Dataset, acq: Acquisition) -> None:
             src += ", ms->s"
         acq.set(name, _clean(v * scale), src)
     for kw, tag, name in _TEXT:
-        v = getv(ds, kw)
-        if v not in (None, ""):
-            acq.set(name, str(v).strip(), f"DICOM {tag} {kw}")
+        text = _plain_text(ds, kw)
+        value = getv(ds, kw) if text is None or "\\" in text else text
+        if value not in (None, ""):
+            acq.set(name, str(value).strip(), f"DICOM {tag} {kw}")
     _manufacturer(ds, acq)
     for kw, tag, name in _JOINED:
-        vals = [str(x).strip() for x in multi(getv(ds, kw))]
+        text = _plain_text(ds, kw)
+        if text is None:
+            vals = [str(x).strip() for x in multi(getv(ds, kw))]
+        else:
+            vals = [x.strip() for x in text.split("\\")] if text else []
         if vals:
             acq.set(name, "\\".join(vals), f"DICOM {tag} {kw}")
     _fg_text(ds, acq)

@@ -5,7 +5,9 @@ before the workers of an archive scan can start) and it unpacks every item throu
 is a port of its ``get_csa_header``/``read`` for the common layout (CSA2, "SV10"), giving the same items for
 every tag (tests compare the two on every shared Siemens file and on damaged headers). Anything else (CSA1,
 a negative or overlong item, a value that does not convert, a header cut short) is handed to nibabel itself,
-so its results and its errors are kept exactly.
+so its results and its errors are kept exactly. The walk is compiled when ``_cwalk`` is built (_csa.c: the same
+items, converted by the same converters; tests compare both), and the CSA block is found from the raw creators
+when they are plain (``_plain_section``: else through pydicom, as nibabel finds it).
 """
 from __future__ import annotations
 
@@ -13,6 +15,10 @@ import warnings
 from struct import Struct
 from typing import Any
 
+from pydicom.dataelem import RawDataElement
+
+from protocheck.sources.dicom import native
+from protocheck.sources.dicom.fastscan import elements
 from protocheck.sources.dicom.rawio import FastPathUnavailable
 
 CREATOR = "SIEMENS CSA HEADER"
@@ -31,11 +37,17 @@ def header(ds: Any, kind: str) -> dict | None:
     """
     if (0x29, 0x10) not in ds:   # cannot be Siemens CSA
         return None
-    start = _private_section(ds)
+    start = _plain_section(ds)
+    if start is False:
+        start = _private_section(ds)
     if start is None:
         return None
+    tag = 0x00290000 | (start + _OFFSETS[kind])
+    el = elements(ds).get(tag)
+    if el.__class__ is RawDataElement and el.VR == "OB" and isinstance(el.value, bytes):
+        return parse(el.value)   # what pydicom's conversion of OB gives: the bytes as they are
     try:
-        value = ds[(0x29, start + _OFFSETS[kind])].value
+        value = ds[tag].value
     except KeyError:   # removed by anonymisation
         return None
     return parse(value)
@@ -50,6 +62,27 @@ def parse(raw: Any) -> dict:
             warnings.simplefilter("ignore")
             from nibabel.nicom import csareader
         return csareader.read(raw)
+
+
+_CREATOR_BYTES = CREATOR.encode("ascii")
+
+
+def _plain_section(ds: Any) -> int | None | bool:
+    """``_private_section`` from the raw creators when each one up to the CSA creator is plain (raw LO or OB,
+    ASCII, no escape or backslash: its value is its bytes, whatever the character set); False otherwise."""
+    d = elements(ds)
+    for tag in sorted(t for t in d if t >> 8 == 0x2900):   # (0029,0000-00FF), in tag order
+        el = d[tag]
+        value = el.value if el.__class__ is RawDataElement else None
+        if not isinstance(value, bytes) or el.VR not in ("LO", "OB"):
+            return False
+        if el.VR == "LO":
+            if not value.isascii() or b"\x1b" in value or b"\\" in value:
+                return False
+            value = value.rstrip(b"\0 ")
+        if value == _CREATOR_BYTES:
+            return (tag & 0xFF) * 0x100
+    return None
 
 
 def _private_section(ds: Any) -> int | None:
@@ -81,6 +114,12 @@ def read(raw: Any) -> dict:
 
 
 def _tags(raw: bytes) -> dict:
+    c = getattr(native.CWALK, "csa_tags", None)   # compiled: the same walk and items (None: raise as below)
+    if c is not None:
+        got = c(raw, _CONVERTERS, MAX_ITEMS)
+        if got is None:
+            raise FastPathUnavailable
+        return got
     size = len(raw)
     n_tags = _COUNTS.unpack_from(raw, 8)[0]
     if not 0 < n_tags <= MAX_ITEMS:

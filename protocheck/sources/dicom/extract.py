@@ -52,6 +52,8 @@ class FileRecord:
 
 def classify_sop(sop_class: str, ds: Dataset | None = None) -> str | None:
     """None for an image to use, "mrs" for spectroscopy, else the reason the object is skipped."""
+    if sop_class == MR_IMAGE:   # the common case (no skip prefix is one of its prefixes: the answer below too)
+        return None
     if sop_class == MR_SPECTROSCOPY:
         return "mrs"
     if sop_class == SIEMENS_CSA_NON_IMAGE:
@@ -207,7 +209,7 @@ def _fill_frames(ds: Dataset, rec: FileRecord) -> None:
 def _from_texts(ds: Dataset, name: str, vals: dict[str, str]) -> FileRecord | None:
     """The record of a scanned classic MR image from its plain per-file texts; None when the general path must
     read it (an object that is not a plain image, a multi-valued instance, echo time or frame count)."""
-    if not vals["sop_class"] or any("\\" in vals[k] for k in ("inst", "te", "frames")):
+    if not vals["sop_class"] or "\\" in vals["inst"] or "\\" in vals["te"] or "\\" in vals["frames"]:
         return None
     rec = FileRecord(name=name, sop_class=vals["sop_class"])
     if classify_sop(rec.sop_class, ds) is not None or enhanced.is_multiframe(ds):

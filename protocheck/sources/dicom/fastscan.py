@@ -12,7 +12,6 @@ back to pydicom.
 """
 from __future__ import annotations
 
-import copy
 from typing import IO, Any, Callable, NamedTuple
 
 from pydicom.dataelem import RawDataElement
@@ -20,7 +19,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.tag import BaseTag
 from pydicom.uid import UID
 
-from protocheck.sources.dicom import native
+from protocheck.sources.dicom import native, rawio
 from protocheck.sources.dicom.rawio import (
     HDR12, LONG_VRS, SHORT_VRS, UNDEFINED, FastPathUnavailable, RawFile, Reader, file_size, header, read_meta,
     skip_undefined_sq, uid_text,
@@ -97,12 +96,19 @@ class _State:
 
     def last_wanted(self, group: int) -> int:
         """The highest wanted element of private ``group``: block of the last creator present, wanted offset."""
-        blocks = [t & 0xFF for t in self.raw if t >> 16 == group and 0x10 <= t & 0xFFFF < 0x100] or [0x10]
+        lo, hi = (group << 16) | 0x10, (group << 16) | 0x100   # the group's creator elements (xx10-xxFF)
+        blocks = [t & 0xFF for t in self.raw if lo <= t < hi] or [0x10]
         return (max(max(blocks), 0x10) << 8) | max(self.private_low.get(group, _NOTHING) or {0xFF})
 
 
+# The bytes a scan reads at once: what the previous file's per-file elements needed, with a margin (files of a
+# series have headers of one size; a larger header is read on by the same window, as any header beyond CHUNK).
+FIRST_MIN, FIRST_MARGIN = 8192, 4096
+_first = [rawio.CHUNK]
+
+
 def _scan(fh: IO[bytes] | RawFile, plan: ReadPlan, last_group: int) -> Scanned | None:
-    r = Reader(fh)
+    r = Reader(fh, min(_first[0], rawio.CHUNK))
     meta, pos = read_meta(r)
     ts = uid_text(meta.get(0x0010))
     if not ts or ts in NOT_PLAIN:
@@ -129,6 +135,7 @@ def _scan(fh: IO[bytes] | RawFile, plan: ReadPlan, last_group: int) -> Scanned |
                 continue
         break
     plan.classic_template = st.chunks
+    _first[0] = min(rawio.CHUNK, max(FIRST_MIN, ((pos + FIRST_MARGIN) | 0xFFF) + 1))
     return Scanned(ds if ds is not None else dataset_of(st.raw, meta, ts), _texts(st.raw))
 
 
@@ -337,11 +344,11 @@ def elements(ds: Dataset) -> dict:
 
 def dataset_over(proto: Dataset, raw: dict) -> Dataset:
     """A copy of the prototype ``proto`` holding the elements ``raw`` (no mutable state is shared)."""
-    ds = copy.copy(proto)
+    cls = proto.__class__
+    ds = cls.__new__(cls)   # what copy.copy makes (the prototype's attributes), without its generic protocol
     state = ds.__dict__
-    for name, value in state.items():
-        if isinstance(value, (dict, list, set)):
-            state[name] = type(value)(value)
+    for name, value in proto.__dict__.items():
+        state[name] = type(value)(value) if isinstance(value, (dict, list, set)) else value
     state["_dict"] = raw
     return ds
 

@@ -167,6 +167,7 @@ class _FrameWalk:
         self.keys: dict[tuple[bytes, bytes, bytes], int] = {}   # distinct (position, echo, diffusion) macros
         self.order: list[tuple[int, tuple[int, int] | None]] = []   # per frame: key index, vendor item span
         self.template: dict[int, tuple[bytes, bytes | None, bool]] = {}   # previous frame's children by tag
+        self.shared_first: tuple[bytes | None, object] | None = None   # (shared groups' value, its first item)
         self.shapes: dict[int, rawio.Shape | None] = {}   # a child's header layout; None: walk it (no shape
         #                                                    or one that changed in this file)
 
@@ -306,14 +307,12 @@ class _FrameWalk:
         Plain encodings are decoded from the bytes (framevalues); anything else, and a macro the frame
         lacks (the shared group decides), goes through the full-read code on a small raw dataset.
         """
-        out: list = []
-        for i, (fast, full) in enumerate(((framevalues.position, enhanced.frame_position),
-                                          (framevalues.echo_time, enhanced.frame_echo_time),
-                                          (framevalues.diffusion, enhanced.frame_diffusion))):
-            value = key[i]
-            if value not in memo[i]:
-                memo[i][value] = self._one(ds, i, value, fast, full)
-            out.append(memo[i][value])
+        out = []
+        for i, seen, value in zip(range(3), memo, key):
+            got = seen.get(value, _NOT_YET)
+            if got is _NOT_YET:
+                got = seen[value] = self._one(ds, i, value, *_DECODERS[i])
+            out.append(got)
         return out[0], out[1], out[2]
 
     def _one(self, ds: Dataset, i: int, value: bytes, fast: Callable, full: Callable) -> object:
@@ -335,10 +334,24 @@ class _FrameWalk:
         try:
             if shared is not None and not isinstance(shared, RawDataElement):
                 raise rawio.FastPathUnavailable("already decoded")
-            item = framevalues.shared_macro(shared.value if shared is not None else None, tag)
+            item = framevalues.macro_in(self._shared_first(shared.value if shared is not None else None), tag)
             return None if item is None else fast(item)
         except rawio.FastPathUnavailable:
             return full(ds, None)
+
+    def _shared_first(self, data: bytes | None) -> framevalues.Leaves | None:
+        """``framevalues.first_item`` of the shared groups' value, parsed once per file (each macro the frames
+        lack reads it)."""
+        if self.shared_first is None or self.shared_first[0] is not data:
+            try:
+                got: object = framevalues.first_item(data) if data else None
+            except rawio.FastPathUnavailable as exc:
+                got = exc
+            self.shared_first = (data, got)
+        got = self.shared_first[1]
+        if isinstance(got, rawio.FastPathUnavailable):
+            raise rawio.FastPathUnavailable(str(got))
+        return got   # type: ignore[return-value]
 
     @staticmethod
     def _dataset(ds: Dataset, elements: list[tuple[int, bytes]]) -> Dataset:
@@ -346,3 +359,8 @@ class _FrameWalk:
         out = Dataset({BaseTag(tag): _raw(tag, b"SQ", value, 0) for tag, value in elements})
         out.set_original_encoding(False, True, ds.original_character_set)
         return out
+
+
+_NOT_YET = object()
+_DECODERS = ((framevalues.position, enhanced.frame_position), (framevalues.echo_time, enhanced.frame_echo_time),
+             (framevalues.diffusion, enhanced.frame_diffusion))   # (from the bytes, full read) per macro

@@ -122,7 +122,11 @@ def macro(data: bytes) -> Leaves:
 
 def shared_macro(shared: bytes | None, tag: int) -> Leaves | None:
     """The first item of macro ``tag`` in the shared functional groups value (None when it has none)."""
-    item = first_item(shared) if shared else None
+    return macro_in(first_item(shared) if shared else None, tag)
+
+
+def macro_in(item: Leaves | None, tag: int) -> Leaves | None:
+    """The first item of macro ``tag`` in ``item`` (the shared groups' first item, None: none)."""
     entry = item.get(tag) if item is not None else None
     if entry is None:
         return None
@@ -146,10 +150,20 @@ def plain_position(data: bytes) -> tuple[float, float, float] | None | bool:
     tail = data[end:]
     if not ((ilen == 8 + n and not tail) or (ilen == 0xFFFFFFFF and tail == b"\xfe\xff\x0d\xe0\x00\x00\x00\x00")):
         return False
-    try:
-        return position({IMAGE_POSITION: (b"DS", data[16:end])})
-    except FastPathUnavailable:
+    raw = data[16:end]   # position()'s reading of this one DS value, inlined (once per frame state)
+    if not raw.isascii():
         return False
+    raw = raw.rstrip(b"\x00 ")
+    if _PLAIN_DS.fullmatch(raw) is None:   # every part a plain number, as _ds requires: else _ds raises
+        return False
+    parts = raw.split(b"\\")
+    if len(parts) != 3:   # float_tuple: not three values
+        return None
+    return round(float(parts[0]), 2), round(float(parts[1]), 2), round(float(parts[2]), 2)
+
+
+# a DS value (padding removed) whose every part, blanks around it, is a plain number (what _ds accepts)
+_PLAIN_DS = re.compile(rb"( *(?:%s) *)(?:\\ *(?:%s) *)*" % ((PLAIN_NUMBER["DS"].pattern,) * 2))
 
 
 def position(item: Leaves) -> tuple[float, float, float] | None:

@@ -1,5 +1,5 @@
-"""The compiled loops of the per-file scan (``_cwalk``, from _cwalk.c, _walk.c, _frames.c when a C compiler was
-at hand at install), or None.
+"""The compiled loops of the per-file scan (``_cwalk``, from _cwalk.c, _walk.c, _frames.c, _csa.c when a C compiler
+was at hand at install), or None.
 
 fastscan and rawio use them when present and keep their pure-Python code as the reference and the fallback:
 both give the same results (tests/sources/dicom/test_cwalk.py). ``PROTOCHECK_PURE_PYTHON=1`` (any value but

@@ -78,11 +78,14 @@ class Reader:
 
     __slots__ = ("fh", "buf", "base", "eof")
 
-    def __init__(self, fh: IO[bytes] | RawFile) -> None:
+    def __init__(self, fh: IO[bytes] | RawFile, first: int | None = None) -> None:
+        """``first``: the bytes read at once, default CHUNK (a scanner that knows its header size reads less)."""
         self.fh = fh
-        self.buf = fh.read(CHUNK)
+        if first is None:
+            first = CHUNK
+        self.buf = fh.read(first)
         self.base = 0
-        self.eof = len(self.buf) < CHUNK
+        self.eof = len(self.buf) < first
 
     def need(self, pos: int, n: int) -> bool:
         """True when [pos, pos+n) is in the buffer after reading more; False at end of file."""

@@ -70,18 +70,21 @@ def levels(ds: Dataset) -> list[tuple[Dataset, str]]:
     return out
 
 
-def xa_value(ds: Dataset, creator_rx: str, elem: int) -> tuple[Any, str]:
-    """(value, where) of an XA private element at any level, or (None, "")."""
-    for item, where in levels(ds):
+Levels = list[tuple[Dataset, str]]
+
+
+def xa_value(ds: Dataset, creator_rx: str, elem: int, at: Levels | None = None) -> tuple[Any, str]:
+    """(value, where) of an XA private element at any level, or (None, ""); ``at``: ``levels(ds)`` if known."""
+    for item, where in levels(ds) if at is None else at:
         v = private(item, creator_rx, elem)
         if v is not None:
             return v, where
     return None, ""
 
 
-def phoenix_text(ds: Dataset) -> tuple[str, str]:
+def phoenix_text(ds: Dataset, at: Levels | None = None) -> tuple[str, str]:
     """(MrPhoenixProtocol text, where) from (0021,1019) "SIEMENS MR SDS 01", or ("", "")."""
-    raw, where = xa_value(ds, SDS, 0x19)
+    raw, where = xa_value(ds, SDS, 0x19, at)
     if raw is None:
         return "", ""
     try:
@@ -99,21 +102,21 @@ def _joined(v: Any) -> str | None:
     return "\\".join(vals) or None
 
 
-def classic_attributes(ds: Dataset, acq: Acquisition) -> None:
+def classic_attributes(ds: Dataset, acq: Acquisition, at: Levels | None = None) -> None:
     """ScanningSequence / SequenceVariant / ScanOptions from (0021,105A/105B/105C) when no public copy."""
     for name, elem in (("ScanningSequence", 0x5A), ("SequenceVariant", 0x5B), ("ScanOptions", 0x5C)):
         if acq.get(name) is not None:
             continue
-        v, where = xa_value(ds, SDS, elem)
+        v, where = xa_value(ds, SDS, elem, at)
         acq.set(name, _joined(v), f"Siemens XA {where}(0021,10{elem:02X}) SIEMENS MR SDS 01 {name}, as dcm2niix")
 
 
-def image_values(ds: Dataset) -> dict[str, tuple[Any, str]]:
+def image_values(ds: Dataset, at: Levels | None = None) -> dict[str, tuple[Any, str]]:
     """Per-image XA values (PE polarity, bandwidth per pixel phase, acquisition matrix text) with their place."""
     out: dict[str, tuple[Any, str]] = {}
     for key, elem in (("PhaseEncodingDirectionPositive", 0x1C), ("BandwidthPerPixelPhaseEncode", 0x53),
                       ("AcquisitionMatrixText", 0x58)):
-        v, where = xa_value(ds, SDI, elem)
+        v, where = xa_value(ds, SDI, elem, at)
         if v is not None:
             out[key] = (v, f"Siemens XA {where}(0021,11{elem:02X}) {key}")
     return out

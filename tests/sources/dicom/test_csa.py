@@ -85,8 +85,9 @@ def _findall_reference(text: str) -> dict[str, str]:
     return out
 
 
-_PIECES = st.sampled_from(list(siemens._ASC_KEYS) + ["sPat.lAccelFactPEx", "x", " ", "\t", "=", " = ", "\n", "\r",
-                                                     "\r\n", '"', "0x2", "2", "### ASCCONV BEGIN ###", "# c"])
+_PIECES = st.sampled_from(list(siemens._ASC_KEYS) + list(siemens._ASC_NEEDLES)   # needles: lines that hold no key
+                          + ["sPat.lAccelFactPEx", "x", " ", "\t", "=", " = ", "\n", "\r", "\r\n", '"', "0x2", "2",
+                             "### ASCCONV BEGIN ###", "# c"])
 
 
 @settings(max_examples=400, deadline=None)
@@ -94,3 +95,93 @@ _PIECES = st.sampled_from(list(siemens._ASC_KEYS) + ["sPat.lAccelFactPEx", "x", 
 def test_ascconv_search_equals_the_regex_pass(pieces):
     text = "".join(pieces)
     assert siemens.parse_ascconv(text) == _findall_reference(text)
+
+
+def _both_tags(raw: bytes) -> tuple:
+    """csa.read with the compiled walk and with the Python loop: (outcome, outcome)."""
+    from protocheck.sources.dicom import native
+    compiled, saved = _outcome(csa.read, raw), native.CWALK
+    native.CWALK = None
+    try:
+        python = _outcome(csa.read, raw)
+    finally:
+        native.CWALK = saved
+    return compiled, python
+
+
+def test_compiled_walk_is_built_with_the_module():
+    from protocheck.sources.dicom import native
+    if native.CWALK is None:
+        pytest.skip("pure-Python install")
+    assert hasattr(native.CWALK, "csa_tags")
+
+
+def test_compiled_and_python_walks_give_the_same_items(real_header, monkeypatch):
+    compiled, python = _both_tags(real_header)
+    assert isinstance(python, dict) and compiled == python
+    def refuse(value: object) -> float:
+        raise ValueError(value)
+
+    with monkeypatch.context() as m:   # the converters are the ones csa passes: a value that fails fails alike
+        for vr in list(csa._CONVERTERS):
+            m.setitem(csa._CONVERTERS, vr, refuse)
+        compiled, python = _both_tags(real_header)
+        assert compiled == python == ("error", "FastPathUnavailable")
+
+
+@settings(max_examples=400, deadline=None)
+@given(cut=st.integers(0, 4000), flips=st.lists(st.tuples(st.integers(0, 6000), st.integers(0, 255)), max_size=6))
+def test_compiled_walk_equals_python_on_damaged_headers(real_header, cut, flips):
+    raw = bytearray(real_header[:len(real_header) - cut] if cut < len(real_header) else real_header[:16])
+    for at, byte in flips:   # counts, names, VRs (a converter or none), item lengths and values
+        if at < len(raw):
+            raw[at] = byte
+    compiled, python = _both_tags(bytes(raw))
+    assert compiled == python
+
+
+def test_plain_creators_give_the_section_pydicom_gives(dicom_root):
+    """The CSA block found from raw creators equals nibabel's find_private_section through pydicom."""
+    from protocheck.sources.dicom import framescan
+    from protocheck.sources.dicom.vendors import READ_PLAN
+    n = 0
+    for path in _siemens_files(dicom_root):
+        ds = framescan.scan_header(str(path), READ_PLAN)
+        if ds is None:
+            continue
+        fast = csa._plain_section(ds)
+        assert fast is not False, path   # real exports: plain creators
+        assert fast == csa._private_section(framescan.scan_header(str(path), READ_PLAN)), path
+        n += fast is not None
+    assert n >= 20
+
+
+@pytest.mark.parametrize("creators, want", [
+    ({0x10: ("LO", b"SIEMENS CSA HEADER")}, 0x1000),
+    ({0x10: ("LO", b"SIEMENS MEDCOM HEADER2 "), 0x11: ("LO", b"SIEMENS CSA HEADER\0")}, 0x1100),
+    ({0x10: ("OB", b"SIEMENS CSA HEADER")}, 0x1000),
+    ({0x10: ("OB", b"SIEMENS CSA HEADER ")}, None),           # OB: no padding removed
+    ({0x10: ("LO", b" SIEMENS CSA HEADER")}, None),           # LO: only trailing padding removed
+    ({0x10: ("LO", b"OTHER"), 0x12: ("LO", b"SIEMENS CSA HEADER")}, 0x1200),
+    ({0x10: ("UN", b"SIEMENS CSA HEADER")}, False),           # pydicom decides (a VR it may replace)
+    ({0x10: ("LO", b"\x1b$BSIEMENS CSA HEADER")}, False),     # an escape: the character set decides
+    ({0x10: ("LO", b"A\\SIEMENS CSA HEADER")}, False),        # several values
+    ({}, None),
+])
+def test_plain_section_decides_only_plain_creators(creators, want):
+    from pydicom.dataelem import RawDataElement
+    from pydicom.dataset import Dataset
+    from pydicom.tag import Tag
+    ds = Dataset()
+    for elem, (vr, value) in creators.items():
+        tag = Tag(0x0029, elem)
+        ds._dict[tag] = RawDataElement(tag, vr, len(value), value, 0, False, True)
+    got = csa._plain_section(ds)
+    assert got == want if want is not False else got is False
+    if want is not False and all(vr != "UN" for vr, _ in creators.values()):
+        assert csa._private_section(ds) == want   # what the pydicom path finds
+
+
+def test_every_ascconv_key_holds_a_needle():
+    """parse_ascconv searches for its needles: a key holding none would never be found."""
+    assert all(any(n in key for n in siemens._ASC_NEEDLES) for key in siemens._ASC_KEYS)

@@ -86,17 +86,20 @@ class _Both:
 
     def __init__(self) -> None:
         self.templates = {"py": ({}, {}), "c": ({}, {})}
+        self.firsts = {"py": rawio.CHUNK, "c": rawio.CHUNK}   # each loop's first read size (the previous file's)
 
     def compare(self, data: bytes | Path, what: object) -> object:
         results = {}
         for mode, module in (("py", None), ("c", C)):
             native.CWALK = module
             READ_PLAN.classic_template, READ_PLAN.enhanced_template = self.templates[mode]
+            fastscan._first[0] = self.firsts[mode]
             try:
                 results[mode] = _outcome(data)
             finally:
                 native.CWALK = C
             self.templates[mode] = (READ_PLAN.classic_template, READ_PLAN.enhanced_template)
+            self.firsts[mode] = fastscan._first[0]
         assert results["c"] == results["py"], what
         (cl_py, en_py), (cl_c, en_c) = self.templates["py"], self.templates["c"]
         assert list(cl_c.items()) == list(cl_py.items()) and list(en_c.items()) == list(en_py.items()), what
