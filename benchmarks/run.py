@@ -392,13 +392,14 @@ def default_command_round(corpus: Path) -> float:
 
 
 def _changed_round(corpus: Path, env: dict, chosen: list[str], first: float) -> None:
-    """The default command after 1 % of the files changed content (a new SOP Instance UID of the same length,
-    written in place: the pixel holes stay holes), then the files restored (the corpus stays as built)."""
+    """The default command after 1 % of the files changed content (a new SOP Instance UID of the same length
+    written in place over every copy of it: the file meta's (0002,0003) and the data set's (0008,0018), which the
+    records read; the pixel holes stay holes), then the files restored (the corpus stays as built)."""
     import warnings
 
     import pydicom
     warnings.simplefilter("ignore")   # UIDs _variant made may have a component with a leading zero: pydicom warns
-    saved: list[tuple[str, int, bytes]] = []
+    saved: list[tuple[str, list[int], bytes]] = []
     try:
         for f in chosen:
             try:
@@ -407,20 +408,25 @@ def _changed_round(corpus: Path, env: dict, chosen: list[str], first: float) -> 
             except Exception:  # noqa: BLE001 - not DICOM: left alone
                 continue
             with open(f, "r+b") as fh:
-                at = fh.read(1 << 18).find(uid) if uid else -1
-                if at < 0:
-                    continue
-                fh.seek(at)
-                fh.write(_variant(uid, 999_999))
-            saved.append((f, at, uid))
+                head = fh.read(1 << 18)
+                places, at = [], head.find(uid) if uid else -1
+                while at >= 0:
+                    places.append(at)
+                    at = head.find(uid, at + 1)
+                for at in places:
+                    fh.seek(at)
+                    fh.write(_variant(uid, 999_999))
+            if places:
+                saved.append((f, places, uid))
         secs, rc, _ = _run_default(corpus, env)
         print(f"  1% changed ({len(saved):,} files with a new SOP Instance UID): {secs:.2f} s = "
               f"{100 * secs / first:.1f}% of the first run (exit {rc})", flush=True)
     finally:
-        for f, at, uid in saved:
+        for f, places, uid in saved:
             with open(f, "r+b") as fh:
-                fh.seek(at)
-                fh.write(uid)
+                for at in places:
+                    fh.seek(at)
+                    fh.write(uid)
 
 
 if __name__ == "__main__":
