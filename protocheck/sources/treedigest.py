@@ -166,7 +166,8 @@ def tree_state(root: str | os.PathLike[str], meanwhile: Callable[[], None] | Non
                known: dict[str, bytes] | None = None, on_change: Callable[[], None] | None = None) -> TreeHash:
     """``tree_digest``'s walk, as the TreeHash of the whole tree: its digest, its chunk hashes, and (``known``:
     the stored chunk hashes) the listings of the chunks that changed; ``on_change`` is called (in this process,
-    once the listing is shared with the forked one, if any) when this process finds the first changed chunk."""
+    once the listing is shared with the forked one, if any) when this process finds the first changed chunk, or
+    after the walk when only the forked process found changed chunks."""
     done: list[bool] = []
 
     def once() -> None:
@@ -287,4 +288,8 @@ def _forked(root: str | os.PathLike[str], meanwhile: Callable[[], None] | None =
     if their_links:
         return None
     mine.hash.absorb(theirs)
+    call = mine.hash.on_change
+    if call is not None and mine.hash.n_changed:   # every changed chunk was the other process' (or listed before
+        mine.hash.on_change = None                 # the fork): the caller still learns of the change, once
+        call()
     return mine.hash

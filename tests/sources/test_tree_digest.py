@@ -235,3 +235,26 @@ def test_on_change_is_called_once_on_a_changed_chunk(tmp_path: Path, monkeypatch
         os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     after = treedigest.tree_state(root, known=keys, on_change=lambda: calls.append(os.getpid()))
     assert calls == [os.getpid()] and len(after.changed) == len(keys) - 1   # all but s2 (notes.txt only)
+
+
+def test_on_change_is_called_when_only_the_forked_process_saw_a_change(tmp_path: Path, monkeypatch):
+    """The forked process lists every changed chunk (this one draws no sub-tree): ``on_change`` still runs, once,
+    in this process, after the walk."""
+    root = _link_free(tmp_path / "in")
+    monkeypatch.setattr(treedigest, "SPLIT_BRANCHES", 2)
+    keys, _skips = treedigest.tree_state(root).state()
+    me, real_walk = os.getpid(), treedigest._walk
+
+    def walk(base, branches, tickets, blocks, visited, linked):
+        if os.getpid() == me:   # this process: no ticket drawn, the forked one lists every sub-tree
+            blocks.flush()
+            return
+        real_walk(base, branches, tickets, blocks, visited, linked)
+
+    monkeypatch.setattr(treedigest, "_walk", walk)
+    for f in sorted(root.rglob("IM*")):
+        st = f.stat()
+        os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    calls: list[int] = []
+    after = treedigest.tree_state(root, known=keys, on_change=lambda: calls.append(os.getpid()))
+    assert calls == [me] and len(after.changed) == len(keys) - 1
