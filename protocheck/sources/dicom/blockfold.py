@@ -58,7 +58,6 @@ def fold_blocks(blocks: list[list[tuple[str, int, int]]], seeds: bool, where: tu
 
 def _fold_block(block: list[tuple[str, int, int]], seen: Any, where: tuple[str, str, str, str, dict],
                 root: str) -> Folded:
-    from protocheck.sources.dicom.collector import DicomCollector
     from protocheck.sources.dicom.records import record_tuple
     from protocheck.storage.index import Index
 
@@ -71,14 +70,40 @@ def _fold_block(block: list[tuple[str, int, int]], seen: Any, where: tuple[str, 
                                 for (name, size, mtime), (rec, seed) in zip(block, payloads)])
     except ValueError:   # a value marshal cannot store (never expected): the main process folds the records
         return None, None, payloads
+    return rows, _summary([name for name, _s, _m in block], payloads, (top, name_of_folder), root), None
+
+
+def fold_rows(items: list[tuple[tuple[str, str], bytes]], root: str) -> list[Folded]:
+    """(Worker) Fold each block of a re-check's changed blocks: ((top, folder), marshalled rows as
+    ``Index.raw_entries`` gives them: the stored ones of unchanged files, those of the files read again); returns
+    per block (rows as stored, pickled summary, None), as ``fold_blocks`` does."""
+    import marshal
+
+    from protocheck.sources.dicom.records import record_from
+    from protocheck.storage.index import Index
+
+    out: list[Folded] = []
+    for where, data in items:
+        raws = marshal.loads(data)
+        payloads = [(record_from(t), seed) for _n, _s, _m, t, seed in raws]
+        out.append((Index.pack_rows(raws), _summary([r[0] for r in raws], payloads, where, root), None))
+    return out
+
+
+def _summary(names: list[str], payloads: list[Any], where: tuple[str, str], root: str) -> bytes:
+    """The pickled summary of a block's payloads folded into a sub-collector (seeds still pickled are unpickled
+    when adopted: the rows keep theirs)."""
+    from protocheck.sources.dicom.collector import DicomCollector
+
+    top, name_of_folder = where
     known: dict[str, bool] = {}   # series -> taken as known to the main collector (no seed with its first file)
     for rec, seed in payloads:
         if rec.skip is None and rec.series_uid and rec.series_uid not in known:
             known[rec.series_uid] = seed is None
-    sub = DicomCollector(root, options).sub([uid for uid, old in known.items() if old], assume=True)
-    for (name, _s, _m), payload in zip(block, payloads):
+    sub = DicomCollector(root, workers._options).sub([uid for uid, old in known.items() if old], assume=True)
+    for name, payload in zip(names, payloads):
         workers.add_payload(sub, payload, (top, name_of_folder, name))
-    return rows, pickle.dumps(sub.summary(), pickle.HIGHEST_PROTOCOL), None
+    return pickle.dumps(sub.summary(), pickle.HIGHEST_PROTOCOL)
 
 
 def fold(folder: Any, collector: Any, index: Any, progress: Any, fold_new: Callable[..., tuple]) -> list[tuple]:
@@ -88,13 +113,19 @@ def fold(folder: Any, collector: Any, index: Any, progress: Any, fold_new: Calla
     out: list[tuple] = []
     folded = [block for task in folder.pending for block in task.result()]
     for (files, key, _hit), block in zip(folder.blocks, folded):
-        got = merge(block, collector)
-        if got is None:
-            got = fold_new(folder, entries(block, files) if index is None or block[0] is None else
-                           index.entries(block[0]), collector, index, progress)
-        out.append((key, *got))
-        progress.tick(files[-1][0])
+        out.append((key, *take(folder, files, block, collector, index, progress, fold_new)))
     return out
+
+
+def take(folder: Any, files: list[tuple[str, int, int]], block: Folded, collector: Any, index: Any, progress: Any,
+         fold_new: Callable[..., tuple]) -> tuple:
+    """(Main process) One block a worker folded: merged, or folded by ``fold_new``; its (rows, summary)."""
+    got = merge(block, collector)
+    if got is None:
+        got = fold_new(folder, entries(block, files) if index is None or block[0] is None else
+                       index.entries(block[0]), collector, index, progress)
+    progress.tick(files[-1][0])
+    return got
 
 
 def merge(folded: Folded, collector: Any) -> tuple[bytes | None, bytes | None] | None:

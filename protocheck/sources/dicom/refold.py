@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from protocheck.storage.index import Entry
 
 BATCH = 128                   # files per shared task
+FOLD_ROWS = 256               # rows per shared fold task (a row folds in ~30 us: a task of ~8 ms)
 
 
 class Shared:
@@ -34,11 +35,29 @@ class Shared:
         self.task: Any = None
 
 
-class Queue:
-    """The open shared task; sent when full, or when a folder waiting for it must be folded."""
+class Folds(Shared):
+    """Changed blocks of several folders, folded as one task by a worker (``blockfold.fold_rows``)."""
 
-    def __init__(self, pools: "Pools") -> None:
-        self.pools, self.open = pools, Shared()
+    __slots__ = ()
+
+
+class Queue:
+    """The open shared tasks (files to read, changed blocks to fold); sent when full, or when a folder waiting
+    for one must be folded."""
+
+    def __init__(self, pools: "Pools", root: str = "") -> None:
+        self.pools, self.open, self.folds, self.root = pools, Shared(), Folds(), root
+        self.n_folds = 0   # rows in the open fold task
+
+    def fold(self, pending: list[Any], items: list[tuple[tuple[str, str], bytes]], n_rows: int) -> None:
+        """Queue a folder's changed blocks ((top, folder), marshalled rows); its ``pending`` list gets the slice
+        of the shared task that folds them."""
+        start = len(self.folds.items)
+        self.folds.items.extend(items)   # type: ignore[arg-type]
+        pending.append((self.folds, start, len(self.folds.items)))
+        self.n_folds += n_rows
+        if self.n_folds >= FOLD_ROWS:
+            self.send()
 
     def add(self, pending: list[Any], todo: list[tuple[str, str, bool]]) -> None:
         """Queue a folder's files; its ``pending`` list gets the slice of the shared task that reads them."""
@@ -49,9 +68,14 @@ class Queue:
             self.send()
 
     def send(self) -> None:
+        """Send the open tasks that hold anything."""
         if self.open.items:
             self.open.task = self.pools.get().submit(read_marked, self.open.items)
             self.open = Shared()
+        if self.folds.items:
+            from protocheck.sources.dicom.blockfold import fold_rows
+            self.folds.task = self.pools.get().submit(fold_rows, self.folds.items, self.root)
+            self.folds, self.n_folds = Folds(), 0
 
 
 class Changed:
@@ -105,6 +129,22 @@ class Changed:
                     return False
         return True
 
+    def raws(self, files: list[tuple[str, int, int]], fresh: dict[str, Payload], index: Any) -> list[tuple] | None:
+        """A changed block's rows as ``Index.raw_entries`` gives them (the stored ones of unchanged files, those of
+        the files read again, seeds pickled), or None when a file is neither (not read yet)."""
+        out: list[tuple] = []
+        for name, size, mtime in files:
+            if self.unchanged(name, size, mtime):
+                out.append(self.rows[name])
+                continue
+            got = fresh.get(name)
+            if got is None:
+                return None
+            rec, seed = got
+            out.append((name, size, mtime, index.record_tuple(rec), seed if seed is None or isinstance(seed, bytes)
+                        else pickle.dumps(seed, pickle.HIGHEST_PROTOCOL)))
+        return out
+
     def entries(self, files: list[tuple[str, int, int]], fresh: dict[str, Payload], index: Any) -> list[Entry]:
         """A changed block's entries: the stored ones of unchanged files, the fresh ones of files read again."""
         out: list[Entry] = []
@@ -114,6 +154,33 @@ class Changed:
             elif name in fresh:
                 out.append((name, size, mtime, fresh[name]))
         return out
+
+
+def fold_away(folder: Any, done: dict[str, Payload], index: Any, pools: "Pools", queue: Queue, top: str) -> set[int]:
+    """Send the folder's changed blocks whose changed files were all read earlier in this run (``touched``) and
+    do not read as stored to be folded by a worker (``blockfold.fold_rows``); returns their positions (none
+    without worker processes: the main process folds them)."""
+    if pools.workers <= 1:
+        return set()
+    changed, items, away = folder.changed, [], set()
+    n = 0
+    for i, (files, _key, hit) in enumerate(folder.blocks):
+        if hit is not None or changed.reuse(files, done, index) is not None:
+            continue
+        raws = changed.raws(files, done, index)
+        if raws is None:
+            continue
+        try:
+            data = marshal.dumps(raws)
+        except ValueError:   # a value marshal cannot store (never expected): folded here
+            continue
+        items.append(((top, folder.name), data))
+        away.add(i)
+        n += len(raws)
+    if items:
+        queue.fold(folder.pending, items, n)
+    folder.away = away
+    return away
 
 
 def _same(got: Payload, row: tuple, index: Any) -> bool:
