@@ -73,21 +73,51 @@ def _fold_block(block: list[tuple[str, int, int]], seen: Any, where: tuple[str, 
     return rows, _summary([name for name, _s, _m in block], payloads, (top, name_of_folder), root), None
 
 
-def fold_rows(items: list[tuple[tuple[str, str], bytes]], root: str) -> list[Folded]:
-    """(Worker) Fold each block of a re-check's changed blocks: ((top, folder), marshalled rows as
-    ``Index.raw_entries`` gives them: the stored ones of unchanged files, those of the files read again); returns
-    per block (rows as stored, pickled summary, None), as ``fold_blocks`` does."""
+def fold_rows(items: list[tuple[tuple[str, str], bytes, bool]], root: str) -> list[Folded]:
+    """(Worker) Fold each of a re-check's changed blocks: ((top, folder), marshalled ``refold.Changed.raws``,
+    whether the block's names are a stored block's); the files not read yet are read here. Returns per block
+    (rows as stored, pickled summary, None) as ``fold_blocks`` does, or (rows, None, None) when every file read
+    here gave its stored record and seed (the stored summary holds)."""
     import marshal
 
-    from protocheck.sources.dicom.records import record_from
+    from protocheck.sources.dicom.records import record_from, record_tuple
     from protocheck.storage.index import Index
 
     out: list[Folded] = []
-    for where, data in items:
-        raws = marshal.loads(data)
-        payloads = [(record_from(t), seed) for _n, _s, _m, t, seed in raws]
-        out.append((Index.pack_rows(raws), _summary([r[0] for r in raws], payloads, where, root), None))
+    every: Any = workers.Everything()   # a "seen" set holding every series: a record only
+    for where, data, same in items:
+        raws, payloads, read = [], [], False
+        for part in marshal.loads(data):
+            if part[0] is not None:   # a stored row, or one of a file read earlier
+                raws.append(part)
+                payloads.append((record_from(part[3]), part[4]))
+                continue
+            (name, size, mtime, rel, path, seed), old = part[1], part[2]
+            rec, made = workers.read_file(rel, path, workers._options, set() if seed else every)
+            raw = (name, size, mtime, record_tuple(rec), None if made is None else
+                   pickle.dumps(made, pickle.HIGHEST_PROTOCOL))
+            same, read = same and old is not None and _equal(raw, old), True
+            raws.append(raw)
+            payloads.append((rec, made))
+        try:
+            rows = Index.pack_rows(raws)
+        except ValueError:   # a value marshal cannot store (never expected): the main process folds the records
+            out.append((None, None, payloads))
+            continue
+        out.append((rows, None if same and read else _summary([r[0] for r in raws], payloads, where, root), None))
     return out
+
+
+def _equal(raw: tuple, old: tuple) -> bool:
+    """Whether a row read again is the stored one, value for value and type for type (``refold._same``)."""
+    import marshal
+
+    try:
+        if marshal.dumps(raw[3], 2) != marshal.dumps(old[3], 2):
+            return False
+    except ValueError:
+        return False
+    return raw[4] == old[4]   # pickled seeds (equal bytes: equal seeds), or both None
 
 
 def _summary(names: list[str], payloads: list[Any], where: tuple[str, str], root: str) -> bytes:

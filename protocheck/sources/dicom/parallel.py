@@ -258,7 +258,7 @@ def _submit(folder: _Folder, index: Any, pools: "Pools", options: ScanOptions, s
         folder.remote = True   # nothing stored: every file is read, and folded, by the workers
         return blockfold.submit(pools.pool, folder, dest[0], dest[1], BATCH)
     done = index.fresh.get(folder.name) if index is not None and changed.rows else None   # read earlier in this run
-    away = refold.fold_away(folder, done, index, pools, queue, dest[0]) if done else ()
+    away = refold.fold_away(folder, done or {}, index, pools, queue, dest[0]) if changed.rows else ()
     todo: list[tuple[str, str, bool]] = []
     prefix, odd = folder.prefix, folder.odd
     for i, (files, _key, hit) in enumerate(folder.blocks):
@@ -318,7 +318,7 @@ def _fold(folder: _Folder, collector: Any, index: Any, progress: "_Progress") ->
     away = iter(folded)
     for i, (files, key, hit) in enumerate(folder.blocks):
         if i in folder.away:   # folded by a worker
-            out.append((key, *blockfold.take(folder, files, next(away), collector, index, progress, _fold_new)))
+            out.append((key, *refold.take_away(folder, files, next(away), collector, index, progress, _fold_new)))
             continue
         if hit is not None:
             summary = index.summary_of(hit[1]) if hit[1] is not None else None

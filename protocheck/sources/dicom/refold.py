@@ -12,7 +12,7 @@ import gc
 import marshal
 import os
 import pickle
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from protocheck.sources.dicom.workers import Payload, read_marked
 
@@ -49,8 +49,8 @@ class Queue:
         self.pools, self.open, self.folds, self.root = pools, Shared(), Folds(), root
         self.n_folds = 0   # rows in the open fold task
 
-    def fold(self, pending: list[Any], items: list[tuple[tuple[str, str], bytes]], n_rows: int) -> None:
-        """Queue a folder's changed blocks ((top, folder), marshalled rows); its ``pending`` list gets the slice
+    def fold(self, pending: list[Any], items: list[tuple[tuple[str, str], bytes, bool]], n_rows: int) -> None:
+        """Queue a folder's changed blocks (``fold_away``); its ``pending`` list gets the slice
         of the shared task that folds them."""
         start = len(self.folds.items)
         self.folds.items.extend(items)   # type: ignore[arg-type]
@@ -129,17 +129,23 @@ class Changed:
                     return False
         return True
 
-    def raws(self, files: list[tuple[str, int, int]], fresh: dict[str, Payload], index: Any) -> list[tuple] | None:
+    def raws(self, files: list[tuple[str, int, int]], fresh: dict[str, Payload], index: Any,
+             where: tuple[str, str, dict[str, str]]) -> list[tuple]:
         """A changed block's rows as ``Index.raw_entries`` gives them (the stored ones of unchanged files, those of
-        the files read again, seeds pickled), or None when a file is neither (not read yet)."""
+        the files read again, seeds pickled); a file not read yet gives (None, (name, size, mtime, relative path,
+        path, make a seed), its stored row or None) instead: the worker reads it (``blockfold.fold_rows``).
+        ``where``: (folder, folder's path with a separator, {name: path} of files reached otherwise)."""
         out: list[tuple] = []
+        folder, prefix, odd = where
         for name, size, mtime in files:
             if self.unchanged(name, size, mtime):
                 out.append(self.rows[name])
                 continue
             got = fresh.get(name)
             if got is None:
-                return None
+                out.append((None, (name, size, mtime, os.path.join(folder, name) if folder else name,
+                                   odd.get(name) or prefix + name, self.wants_seed(name)), self.rows.get(name)))
+                continue
             rec, seed = got
             out.append((name, size, mtime, index.record_tuple(rec), seed if seed is None or isinstance(seed, bytes)
                         else pickle.dumps(seed, pickle.HIGHEST_PROTOCOL)))
@@ -157,30 +163,53 @@ class Changed:
 
 
 def fold_away(folder: Any, done: dict[str, Payload], index: Any, pools: "Pools", queue: Queue, top: str) -> set[int]:
-    """Send the folder's changed blocks whose changed files were all read earlier in this run (``touched``) and
-    do not read as stored to be folded by a worker (``blockfold.fold_rows``); returns their positions (none
-    without worker processes: the main process folds them)."""
+    """Send the folder's changed blocks to be folded by a worker (``blockfold.fold_rows``: it reads the files not
+    read earlier in this run, and tells whether they read as stored); a block whose files were all read and
+    read as stored is left to the main process (its stored summary holds). Returns the positions of the blocks
+    sent (none without worker processes: the main process folds them)."""
     if pools.workers <= 1:
         return set()
-    changed, items, away = folder.changed, [], set()
+    changed, where = folder.changed, (folder.name, folder.prefix, folder.odd)
+    items: list[tuple[tuple[str, str], bytes, bool]] = []
+    away: set[int] = set()
     n = 0
     for i, (files, _key, hit) in enumerate(folder.blocks):
         if hit is not None or changed.reuse(files, done, index) is not None:
             continue
-        raws = changed.raws(files, done, index)
-        if raws is None:
-            continue
+        raws = changed.raws(files, done, index, where)
         try:
             data = marshal.dumps(raws)
         except ValueError:   # a value marshal cannot store (never expected): folded here
             continue
-        items.append(((top, folder.name), data))
+        old = changed.blocks.get(tuple(f[0] for f in files))   # the worker tells whether it reads as stored
+        same = old is not None and all(_same(done[f[0]], row, index) for f, row in zip(files, old[0])
+                                       if (row[1] != f[1] or row[2] != f[2]) and f[0] in done)
+        items.append(((top, folder.name), data, same))
         away.add(i)
         n += len(raws)
     if items:
         queue.fold(folder.pending, items, n)
     folder.away = away
     return away
+
+
+def take_away(folder: Any, files: list[tuple[str, int, int]], block: tuple, collector: Any, index: Any,
+              progress: Any, fold_new: Callable[..., tuple]) -> tuple:
+    """(Main process) A changed block a worker folded (``fold_away``): its stored summary merged when its files
+    read as stored, else the worker's (or folded here: ``blockfold.take``); its (rows, summary) for the index."""
+    from protocheck.sources.dicom import blockfold
+
+    rows, packed, _payloads = block
+    if rows is not None and packed is None:   # every file read again reads as stored
+        stored = folder.changed.blocks[tuple(f[0] for f in files)][1]
+        summary = index.summary_of(stored)
+        if summary is not None and collector.merge(summary):
+            progress.tick(files[-1][0])
+            return rows, stored
+        got = fold_new(folder, index.entries(rows), collector, index, progress)   # folded from its rows
+        progress.tick(files[-1][0])
+        return got
+    return blockfold.take(folder, files, block, collector, index, progress, fold_new)
 
 
 def _same(got: Payload, row: tuple, index: Any) -> bool:

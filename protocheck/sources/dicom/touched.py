@@ -156,24 +156,23 @@ def _shared(listed: list[tuple[str, str, list[tuple[str, int, int]]]], index: An
 def _verify(chunks: list[_Chunk], index: Any,
             options: ScanOptions) -> tuple[dict[str, tuple[bytes, Retimes]] | None, _Fresh]:
     """The chunks' rows' listing hashes and new times (``Index.store_times``), if every file whose size or mtime
-    changed reads as stored (else None: one does not, or the names changed), and the files read."""
-    plans = []
-    todo: list[tuple[str, str, bool]] = []
+    changed reads as stored (else None: one does not, or the names changed), and the files read. Chunk by chunk:
+    the first one that changed otherwise ends the check (the usual re-check reads the rest, by the workers)."""
+    out: dict[str, tuple[bytes, Retimes]] = {}
+    fresh: _Fresh = {}
     for key, path, files, stored, times, base in chunks:
         plan = None if base is None else _plan(index, files, stored, times)
         if plan is None or base is None:
-            return None, {}
-        plans.append((key, plan, times, base))
-        folder, changed = key.split("\0")[0], plan[1]
+            return None, fresh
+        blocks, changed, kept = plan
+        folder = key.split("\0")[0]
         prefix = path if path.endswith(os.sep) else path + os.sep
-        for block, _lk, hit in plan[0]:
-            if hit is None:
-                todo.extend((os.path.join(folder, n) if folder else n, prefix + n, changed.wants_seed(n))
-                            for n, size, mtime in block if not changed.unchanged(n, size, mtime))
-    fresh = _read(todo, options)
-    out: dict[str, tuple[bytes, Retimes]] = {}
-    for key, (blocks, changed, kept), times, base in plans:
-        got = fresh.get(key.split("\0")[0], {})
+        todo = [(os.path.join(folder, n) if folder else n, prefix + n, changed.wants_seed(n))
+                for block, _lk, hit in blocks if hit is None
+                for n, size, mtime in block if not changed.unchanged(n, size, mtime)]
+        for name, got in _read(todo, options).items():
+            fresh.setdefault(name, {}).update(got)
+        got = fresh.get(folder, {})
         for block, lk, hit in blocks:
             if hit is not None:
                 continue
