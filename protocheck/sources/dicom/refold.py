@@ -4,7 +4,10 @@ A re-check reads again every file whose size or mtime changed; most often the by
 ``touch``, a backup tool). Each changed index block is then checked: when every file read again gives the very
 record it had (and the same seed, if it had one), the block's stored summary still holds and is merged as an
 unchanged block's would be; only a block whose content really changed is folded file by file again. The files
-to read are few and spread over many folders: they are read by shared tasks of several folders' files.
+to read are few and spread over many folders: they are read by shared tasks of several folders' files. With
+worker processes, the changed blocks go to the workers whole (``fold_away``: the stored rows of their unchanged
+files, the rows of files read already, the files still to read), as a first run's blocks do (``blockfold``):
+a worker reads, checks and folds them, and the main process merges one summary per block.
 """
 from __future__ import annotations
 
