@@ -58,7 +58,6 @@ def fold_blocks(blocks: list[list[tuple[str, int, int]]], seeds: bool, where: tu
 
 def _fold_block(block: list[tuple[str, int, int]], seen: Any, where: tuple[str, str, str, str, dict],
                 root: str) -> Folded:
-    from protocheck.sources.dicom.collector import DicomCollector
     from protocheck.sources.dicom.records import record_tuple
     from protocheck.storage.index import Index
 
@@ -71,14 +70,70 @@ def _fold_block(block: list[tuple[str, int, int]], seen: Any, where: tuple[str, 
                                 for (name, size, mtime), (rec, seed) in zip(block, payloads)])
     except ValueError:   # a value marshal cannot store (never expected): the main process folds the records
         return None, None, payloads
+    return rows, _summary([name for name, _s, _m in block], payloads, (top, name_of_folder), root), None
+
+
+def fold_rows(items: list[tuple[tuple[str, str], bytes, bool]], root: str) -> list[Folded]:
+    """(Worker) Fold each of a re-check's changed blocks: ((top, folder), marshalled ``refold.Changed.raws``,
+    whether the block's names are a stored block's); the files not read yet are read here. Returns per block
+    (rows as stored, pickled summary, None) as ``fold_blocks`` does, or (rows, None, None) when every file read
+    here gave its stored record and seed (the stored summary holds)."""
+    import marshal
+
+    from protocheck.sources.dicom.records import record_from, record_tuple
+    from protocheck.storage.index import Index
+
+    out: list[Folded] = []
+    every: Any = workers.Everything()   # a "seen" set holding every series: a record only
+    for where, data, same in items:
+        raws, payloads, read = [], [], False
+        for part in marshal.loads(data):
+            if part[0] is not None:   # a stored row, or one of a file read earlier
+                raws.append(part)
+                payloads.append((record_from(part[3]), part[4]))
+                continue
+            (name, size, mtime, rel, path, seed), old = part[1], part[2]
+            rec, made = workers.read_file(rel, path, workers._options, set() if seed else every)
+            raw = (name, size, mtime, record_tuple(rec), None if made is None else
+                   pickle.dumps(made, pickle.HIGHEST_PROTOCOL))
+            same, read = same and old is not None and _equal(raw, old), True
+            raws.append(raw)
+            payloads.append((rec, made))
+        try:
+            rows = Index.pack_rows(raws)
+        except ValueError:   # a value marshal cannot store (never expected): the main process folds the records
+            out.append((None, None, payloads))
+            continue
+        out.append((rows, None if same and read else _summary([r[0] for r in raws], payloads, where, root), None))
+    return out
+
+
+def _equal(raw: tuple, old: tuple) -> bool:
+    """Whether a row read again is the stored one, value for value and type for type (``refold._same``)."""
+    import marshal
+
+    try:
+        if marshal.dumps(raw[3], 2) != marshal.dumps(old[3], 2):
+            return False
+    except ValueError:
+        return False
+    return raw[4] == old[4]   # pickled seeds (equal bytes: equal seeds), or both None
+
+
+def _summary(names: list[str], payloads: list[Any], where: tuple[str, str], root: str) -> bytes:
+    """The pickled summary of a block's payloads folded into a sub-collector (seeds still pickled are unpickled
+    when adopted: the rows keep theirs)."""
+    from protocheck.sources.dicom.collector import DicomCollector
+
+    top, name_of_folder = where
     known: dict[str, bool] = {}   # series -> taken as known to the main collector (no seed with its first file)
     for rec, seed in payloads:
         if rec.skip is None and rec.series_uid and rec.series_uid not in known:
             known[rec.series_uid] = seed is None
-    sub = DicomCollector(root, options).sub([uid for uid, old in known.items() if old], assume=True)
-    for (name, _s, _m), payload in zip(block, payloads):
+    sub = DicomCollector(root, workers._options).sub([uid for uid, old in known.items() if old], assume=True)
+    for name, payload in zip(names, payloads):
         workers.add_payload(sub, payload, (top, name_of_folder, name))
-    return rows, pickle.dumps(sub.summary(), pickle.HIGHEST_PROTOCOL), None
+    return pickle.dumps(sub.summary(), pickle.HIGHEST_PROTOCOL)
 
 
 def fold(folder: Any, collector: Any, index: Any, progress: Any, fold_new: Callable[..., tuple]) -> list[tuple]:
@@ -88,13 +143,19 @@ def fold(folder: Any, collector: Any, index: Any, progress: Any, fold_new: Calla
     out: list[tuple] = []
     folded = [block for task in folder.pending for block in task.result()]
     for (files, key, _hit), block in zip(folder.blocks, folded):
-        got = merge(block, collector)
-        if got is None:
-            got = fold_new(folder, entries(block, files) if index is None or block[0] is None else
-                           index.entries(block[0]), collector, index, progress)
-        out.append((key, *got))
-        progress.tick(files[-1][0])
+        out.append((key, *take(folder, files, block, collector, index, progress, fold_new)))
     return out
+
+
+def take(folder: Any, files: list[tuple[str, int, int]], block: Folded, collector: Any, index: Any, progress: Any,
+         fold_new: Callable[..., tuple]) -> tuple:
+    """(Main process) One block a worker folded: merged, or folded by ``fold_new``; its (rows, summary)."""
+    got = merge(block, collector)
+    if got is None:
+        got = fold_new(folder, entries(block, files) if index is None or block[0] is None else
+                       index.entries(block[0]), collector, index, progress)
+    progress.tick(files[-1][0])
+    return got
 
 
 def merge(folded: Folded, collector: Any) -> tuple[bytes | None, bytes | None] | None:

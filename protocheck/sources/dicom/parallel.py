@@ -46,7 +46,7 @@ class _Folder:
     """One folder's files in walk order: listing, stored blocks, and the reads still to fold."""
 
     __slots__ = ("name", "chunk", "key", "files", "prefix", "odd", "changed", "pending", "blocks", "stored", "same",
-                 "remote")
+                 "remote", "away")
 
     def __init__(self, name: str, chunk: int = 0, prefix: str = "", files: Any = ()) -> None:
         self.name, self.chunk = name, chunk
@@ -60,6 +60,7 @@ class _Folder:
         self.blocks: list[tuple[Any, bytes, Any]] = []   # (files (None: not listed), key, stored block)
         self.stored = False   # every block as the index holds it: the row needs no rewrite
         self.remote = False   # every block read and folded by the workers (blockfold)
+        self.away: set[int] = set()   # positions of the changed blocks a worker folds (``refold.fold_away``)
 
 
 def scan_tree(root: str | os.PathLike[str], options: ScanOptions | None = None) -> ScanResult:
@@ -183,7 +184,7 @@ def _folders(blocks: Iterable[Any], collector: Any, tree: Any) -> Iterator[_Fold
 
 def _run(folders: Iterator[_Folder], collector: Any, options: ScanOptions, index: Any, workers: int) -> None:
     pools = Pools(workers, options)   # started on the first file to read: a re-audit may read none
-    queue = refold.Queue(pools)
+    queue = refold.Queue(pools, collector.root)
     window: collections.deque[_Folder] = collections.deque()
     in_flight = 0
     progress = _Progress(options, collector)
@@ -256,17 +257,18 @@ def _submit(folder: _Folder, index: Any, pools: "Pools", options: ScanOptions, s
     if folder.files and not changed.rows and all(b[2] is None for b in folder.blocks) and pools.get() is not None:
         folder.remote = True   # nothing stored: every file is read, and folded, by the workers
         return blockfold.submit(pools.pool, folder, dest[0], dest[1], BATCH)
+    done = index.fresh.get(folder.name) if index is not None and changed.rows else None   # read earlier in this run
+    away = refold.fold_away(folder, done or {}, index, pools, queue, dest[0]) if changed.rows else ()
     todo: list[tuple[str, str, bool]] = []
     prefix, odd = folder.prefix, folder.odd
-    for files, _key, hit in folder.blocks:
-        if hit is not None:
+    for i, (files, _key, hit) in enumerate(folder.blocks):
+        if hit is not None or i in away:
             continue
         for name, size, mtime in files:
             if not changed.unchanged(name, size, mtime):
                 todo.append((os.path.join(folder.name, name) if folder.name else name,
                              odd.get(name) or prefix + name, changed.wants_seed(name)))
-    done = index.fresh.get(folder.name) if index is not None and todo else None   # read earlier in this run
-    if done:
+    if done and todo:
         names = [os.path.basename(t[0]) for t in todo]
         folder.pending.append([done[n] for n in names if n in done])
         todo = [t for t, n in zip(todo, names) if n not in done]
@@ -281,7 +283,7 @@ def _submit(folder: _Folder, index: Any, pools: "Pools", options: ScanOptions, s
         return 0
     for i in range(0, len(todo), BATCH):
         folder.pending.append(pool.submit(read_batch, [t[:2] for t in todo[i:i + BATCH]], i == 0))
-    return len(folder.pending)
+    return sum(1 for t in folder.pending if not isinstance(t, (list, tuple)))   # tasks of its own
 
 
 def _safe_entries(index: Any, rows: bytes) -> list[Entry] | None:
@@ -300,16 +302,24 @@ def _fold(folder: _Folder, collector: Any, index: Any, progress: "_Progress") ->
         return n_tasks
     n_tasks = 0
     fresh: dict[str, Payload] = {}
+    folded: list[Any] = []   # the changed blocks a worker folded (``refold.fold_away``), in order
     for task in folder.pending:
         if isinstance(task, tuple):   # a slice of a shared task
             results = task[0].task.result()[task[1]:task[2]]
+            if isinstance(task[0], refold.Folds):
+                folded.extend(results)
+                continue
         else:
             results = task if isinstance(task, list) else task.result()
             n_tasks += 0 if isinstance(task, list) else 1
         for rec, seed in results:
             fresh[os.path.basename(rec.name)] = (rec, seed)
     out: list[tuple[bytes, bytes | None, bytes | None]] = []
-    for files, key, hit in folder.blocks:
+    away = iter(folded)
+    for i, (files, key, hit) in enumerate(folder.blocks):
+        if i in folder.away:   # folded by a worker
+            out.append((key, *refold.take_away(folder, files, next(away), collector, index, progress, _fold_new)))
+            continue
         if hit is not None:
             summary = index.summary_of(hit[1]) if hit[1] is not None else None
             if summary is None or not collector.merge(summary):

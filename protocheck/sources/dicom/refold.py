@@ -4,7 +4,10 @@ A re-check reads again every file whose size or mtime changed; most often the by
 ``touch``, a backup tool). Each changed index block is then checked: when every file read again gives the very
 record it had (and the same seed, if it had one), the block's stored summary still holds and is merged as an
 unchanged block's would be; only a block whose content really changed is folded file by file again. The files
-to read are few and spread over many folders: they are read by shared tasks of several folders' files.
+to read are few and spread over many folders: they are read by shared tasks of several folders' files. With
+worker processes, the changed blocks go to the workers whole (``fold_away``: the stored rows of their unchanged
+files, the rows of files read already, the files still to read), as a first run's blocks do (``blockfold``):
+a worker reads, checks and folds them, and the main process merges one summary per block.
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import gc
 import marshal
 import os
 import pickle
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from protocheck.sources.dicom.workers import Payload, read_marked
 
@@ -21,6 +24,7 @@ if TYPE_CHECKING:
     from protocheck.storage.index import Entry
 
 BATCH = 128                   # files per shared task
+FOLD_ROWS = 256               # rows per shared fold task (a row folds in ~30 us: a task of ~8 ms)
 
 
 class Shared:
@@ -34,11 +38,29 @@ class Shared:
         self.task: Any = None
 
 
-class Queue:
-    """The open shared task; sent when full, or when a folder waiting for it must be folded."""
+class Folds(Shared):
+    """Changed blocks of several folders, folded as one task by a worker (``blockfold.fold_rows``)."""
 
-    def __init__(self, pools: "Pools") -> None:
-        self.pools, self.open = pools, Shared()
+    __slots__ = ()
+
+
+class Queue:
+    """The open shared tasks (files to read, changed blocks to fold); sent when full, or when a folder waiting
+    for one must be folded."""
+
+    def __init__(self, pools: "Pools", root: str = "") -> None:
+        self.pools, self.open, self.folds, self.root = pools, Shared(), Folds(), root
+        self.n_folds = 0   # rows in the open fold task
+
+    def fold(self, pending: list[Any], items: list[tuple[tuple[str, str], bytes, bool]], n_rows: int) -> None:
+        """Queue a folder's changed blocks (``fold_away``); its ``pending`` list gets the slice
+        of the shared task that folds them."""
+        start = len(self.folds.items)
+        self.folds.items.extend(items)   # type: ignore[arg-type]
+        pending.append((self.folds, start, len(self.folds.items)))
+        self.n_folds += n_rows
+        if self.n_folds >= FOLD_ROWS:
+            self.send()
 
     def add(self, pending: list[Any], todo: list[tuple[str, str, bool]]) -> None:
         """Queue a folder's files; its ``pending`` list gets the slice of the shared task that reads them."""
@@ -49,9 +71,14 @@ class Queue:
             self.send()
 
     def send(self) -> None:
+        """Send the open tasks that hold anything."""
         if self.open.items:
             self.open.task = self.pools.get().submit(read_marked, self.open.items)
             self.open = Shared()
+        if self.folds.items:
+            from protocheck.sources.dicom.blockfold import fold_rows
+            self.folds.task = self.pools.get().submit(fold_rows, self.folds.items, self.root)
+            self.folds, self.n_folds = Folds(), 0
 
 
 class Changed:
@@ -105,6 +132,28 @@ class Changed:
                     return False
         return True
 
+    def raws(self, files: list[tuple[str, int, int]], fresh: dict[str, Payload], index: Any,
+             where: tuple[str, str, dict[str, str]]) -> list[tuple]:
+        """A changed block's rows as ``Index.raw_entries`` gives them (the stored ones of unchanged files, those of
+        the files read again, seeds pickled); a file not read yet gives (None, (name, size, mtime, relative path,
+        path, make a seed), its stored row or None) instead: the worker reads it (``blockfold.fold_rows``).
+        ``where``: (folder, folder's path with a separator, {name: path} of files reached otherwise)."""
+        out: list[tuple] = []
+        folder, prefix, odd = where
+        for name, size, mtime in files:
+            if self.unchanged(name, size, mtime):
+                out.append(self.rows[name])
+                continue
+            got = fresh.get(name)
+            if got is None:
+                out.append((None, (name, size, mtime, os.path.join(folder, name) if folder else name,
+                                   odd.get(name) or prefix + name, self.wants_seed(name)), self.rows.get(name)))
+                continue
+            rec, seed = got
+            out.append((name, size, mtime, index.record_tuple(rec), seed if seed is None or isinstance(seed, bytes)
+                        else pickle.dumps(seed, pickle.HIGHEST_PROTOCOL)))
+        return out
+
     def entries(self, files: list[tuple[str, int, int]], fresh: dict[str, Payload], index: Any) -> list[Entry]:
         """A changed block's entries: the stored ones of unchanged files, the fresh ones of files read again."""
         out: list[Entry] = []
@@ -114,6 +163,56 @@ class Changed:
             elif name in fresh:
                 out.append((name, size, mtime, fresh[name]))
         return out
+
+
+def fold_away(folder: Any, done: dict[str, Payload], index: Any, pools: "Pools", queue: Queue, top: str) -> set[int]:
+    """Send the folder's changed blocks to be folded by a worker (``blockfold.fold_rows``: it reads the files not
+    read earlier in this run, and tells whether they read as stored); a block whose files were all read and
+    read as stored is left to the main process (its stored summary holds). Returns the positions of the blocks
+    sent (none without worker processes: the main process folds them)."""
+    if pools.workers <= 1:
+        return set()
+    changed, where = folder.changed, (folder.name, folder.prefix, folder.odd)
+    items: list[tuple[tuple[str, str], bytes, bool]] = []
+    away: set[int] = set()
+    n = 0
+    for i, (files, _key, hit) in enumerate(folder.blocks):
+        if hit is not None or changed.reuse(files, done, index) is not None:
+            continue
+        raws = changed.raws(files, done, index, where)
+        try:
+            data = marshal.dumps(raws)
+        except ValueError:   # a value marshal cannot store (never expected): folded here
+            continue
+        old = changed.blocks.get(tuple(f[0] for f in files))   # the worker tells whether it reads as stored
+        same = old is not None and all(_same(done[f[0]], row, index) for f, row in zip(files, old[0])
+                                       if (row[1] != f[1] or row[2] != f[2]) and f[0] in done)
+        items.append(((top, folder.name), data, same))
+        away.add(i)
+        n += len(raws)
+    if items:
+        queue.fold(folder.pending, items, n)
+    folder.away = away
+    return away
+
+
+def take_away(folder: Any, files: list[tuple[str, int, int]], block: tuple, collector: Any, index: Any,
+              progress: Any, fold_new: Callable[..., tuple]) -> tuple:
+    """(Main process) A changed block a worker folded (``fold_away``): its stored summary merged when its files
+    read as stored, else the worker's (or folded here: ``blockfold.take``); its (rows, summary) for the index."""
+    from protocheck.sources.dicom import blockfold
+
+    rows, packed, _payloads = block
+    if rows is not None and packed is None:   # every file read again reads as stored
+        stored = folder.changed.blocks[tuple(f[0] for f in files)][1]
+        summary = index.summary_of(stored)
+        if summary is not None and collector.merge(summary):
+            progress.tick(files[-1][0])
+            return rows, stored
+        got = fold_new(folder, index.entries(rows), collector, index, progress)   # folded from its rows
+        progress.tick(files[-1][0])
+        return got
+    return blockfold.take(folder, files, block, collector, index, progress, fold_new)
 
 
 def _same(got: Payload, row: tuple, index: Any) -> bool:

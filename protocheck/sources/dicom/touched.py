@@ -15,7 +15,7 @@ import gc
 import os
 import pickle
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from protocheck.forked import fork_writer
 from protocheck.sources.dicom import refold
@@ -118,7 +118,12 @@ def reuse_snapshot(index: Any, tree: "TreeHash", stored: tuple[dict[str, bytes],
 
 def _load(index: Any, listed: list[tuple[str, str, list[tuple[str, int, int]]]]) -> list[_Chunk]:
     """The changed chunks (key, folder path, listing) with their stored rows and new times."""
-    return [(key, path, files, *index.base_blocks(key)) for key, path, files in listed]
+    return list(_loading(index, listed))
+
+
+def _loading(index: Any, listed: list[tuple[str, str, list[tuple[str, int, int]]]]) -> Iterator[_Chunk]:
+    """``_load``, each chunk's row read when it is checked (the check may end at the first chunk)."""
+    return ((key, path, files, *index.base_blocks(key)) for key, path, files in listed)
 
 
 def _shared(listed: list[tuple[str, str, list[tuple[str, int, int]]]], index: Any,
@@ -128,15 +133,15 @@ def _shared(listed: list[tuple[str, str, list[tuple[str, int, int]]]], index: An
     database)."""
     if (sum(len(c[2]) for c in listed) < SPLIT_FROM or resolve_workers(options) < 2 or not hasattr(os, "fork")
             or threading.active_count() > 1):
-        return _verify(_load(index, listed), index, options)
+        return _verify(_loading(index, listed), index, options)
     half = _load(index, listed[1::2])
     try:   # the child: every other chunk, its answer pickled back
         pid, fd = fork_writer(lambda: pickle.dumps(_verify(half, index, options), pickle.HIGHEST_PROTOCOL))
     except OSError:
-        return _verify(half + _load(index, listed[0::2]), index, options)
+        return _verify([*half, *_loading(index, listed[0::2])], index, options)
     inp = open(fd, "rb")
     try:
-        mine = _verify(_load(index, listed[0::2]), index, options)
+        mine = _verify(_loading(index, listed[0::2]), index, options)
         data = inp.read()
     finally:
         inp.close()
@@ -153,27 +158,26 @@ def _shared(listed: list[tuple[str, str, list[tuple[str, int, int]]]], index: An
     return (None if mine[0] is None or theirs[0] is None else {**mine[0], **theirs[0]}), fresh
 
 
-def _verify(chunks: list[_Chunk], index: Any,
+def _verify(chunks: Iterable[_Chunk], index: Any,
             options: ScanOptions) -> tuple[dict[str, tuple[bytes, Retimes]] | None, _Fresh]:
     """The chunks' rows' listing hashes and new times (``Index.store_times``), if every file whose size or mtime
-    changed reads as stored (else None: one does not, or the names changed), and the files read."""
-    plans = []
-    todo: list[tuple[str, str, bool]] = []
+    changed reads as stored (else None: one does not, or the names changed), and the files read. Chunk by chunk:
+    the first one that changed otherwise ends the check (the usual re-check reads the rest, by the workers)."""
+    out: dict[str, tuple[bytes, Retimes]] = {}
+    fresh: _Fresh = {}
     for key, path, files, stored, times, base in chunks:
         plan = None if base is None else _plan(index, files, stored, times)
         if plan is None or base is None:
-            return None, {}
-        plans.append((key, plan, times, base))
-        folder, changed = key.split("\0")[0], plan[1]
+            return None, fresh
+        blocks, changed, kept = plan
+        folder = key.split("\0")[0]
         prefix = path if path.endswith(os.sep) else path + os.sep
-        for block, _lk, hit in plan[0]:
-            if hit is None:
-                todo.extend((os.path.join(folder, n) if folder else n, prefix + n, changed.wants_seed(n))
-                            for n, size, mtime in block if not changed.unchanged(n, size, mtime))
-    fresh = _read(todo, options)
-    out: dict[str, tuple[bytes, Retimes]] = {}
-    for key, (blocks, changed, kept), times, base in plans:
-        got = fresh.get(key.split("\0")[0], {})
+        todo = [(os.path.join(folder, n) if folder else n, prefix + n, changed.wants_seed(n))
+                for block, _lk, hit in blocks if hit is None
+                for n, size, mtime in block if not changed.unchanged(n, size, mtime)]
+        for name, got in _read(todo, options).items():
+            fresh.setdefault(name, {}).update(got)
+        got = fresh.get(folder, {})
         for block, lk, hit in blocks:
             if hit is not None:
                 continue
