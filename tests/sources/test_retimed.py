@@ -14,50 +14,7 @@ from protocheck.sources.dicom import parallel, scan_dicom, touched
 from protocheck.sources.dicom.records import open_index
 from protocheck.sources.options import ScanOptions
 from scan_results import scan_summary
-
-SERIES = ("dcm_qa_ge/04_Ax_DWI_TENSOR_R2MB2", "dcm_qa_ge/05_3D_Ax_T1_MP_RAGE_R22")
-
-
-@pytest.fixture()
-def tree(dicom_root, tmp_path) -> Path:
-    """Two real GE series in three folders of 20 to 40 files (several index blocks each)."""
-    root = tmp_path / "in"
-    for k, series in enumerate(SERIES):
-        for i, f in enumerate(sorted((dicom_root / series).iterdir())[:40]):
-            dest = root / f"s{k}" / ("a" if i % 2 or k else "b") / f.name
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(f, dest)
-    return root
-
-
-@pytest.fixture()
-def spied(monkeypatch) -> dict[str, list]:
-    """The touched-only check's answers and the files read by either path."""
-    out: dict[str, list] = {"reuse": [], "reads": []}
-    real_reuse, real_read = touched.reuse_snapshot, parallel.read_file
-
-    def reuse(*args):
-        out["reuse"].append(real_reuse(*args))
-        return out["reuse"][-1]
-
-    def read(rel, *args):
-        out["reads"].append(rel)
-        return real_read(rel, *args)
-
-    monkeypatch.setattr(touched, "reuse_snapshot", reuse)
-    monkeypatch.setattr(touched, "read_file", read)
-    monkeypatch.setattr(parallel, "read_file", read)
-    return out
-
-
-def _touch(*files: Path, seconds: int = 1) -> None:
-    for f in files:
-        st = f.stat()
-        os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + seconds * 10**9))
-
-
-def _files(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file())
+from touch_trees import SERIES, spied, touch_files as _touch, tree, tree_files as _files  # noqa: F401  (fixtures)
 
 
 def _rel(root: Path, files) -> list[str]:
