@@ -45,18 +45,33 @@ def installation_secret(name: str) -> str:
     path = folder / name
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-        except FileExistsError:
-            return _read_secret(path, "the installation secret")
-        import secrets   # only to create it (secrets imports random: ~1.5 ms of every start-up otherwise)
-        with os.fdopen(fd, "w", encoding="ascii") as fh:
-            fh.write(secrets.token_hex(32) + "\n")
+        if not os.path.lexists(path):
+            _create_secret(path)
         return _read_secret(path, "the installation secret")
     except OSError as exc:
         raise InputError(f"cannot create or read the installation secret ({exc.strerror or exc})",
                          path=str(path), fix="make the folder writable by you only, or give "
                                              "--pseudonym-key-file FILE") from None
+
+
+def _create_secret(path: Path) -> None:
+    """Write a new secret to a file of its own, then link it to ``path``: processes starting at once (a check's
+    workers) see no secret or the whole of one, never an empty file; the first link wins, the others read it."""
+    import secrets   # only to create it (secrets imports random: ~1.5 ms of every start-up otherwise)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(secrets.token_hex(32) + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:   # another process linked its secret first: that one is the installation's
+            pass
+    finally:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
 
 
 def _read_secret(path: Path, what: str) -> str:

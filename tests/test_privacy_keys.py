@@ -37,6 +37,47 @@ def test_installation_secret_created_0600_on_first_use_and_kept(config):
     assert pseudonym("x", None) == pseudonym("x", first)
 
 
+def test_processes_creating_the_secret_at_once_all_get_the_same_one(config):
+    """Workers starting together on a first run: each gets the one secret (never an empty file), no temporary
+    file is left beside it."""
+    if not hasattr(os, "fork"):
+        pytest.skip("needs fork")
+    read_end, write_end = os.pipe()
+    children = []
+    for _ in range(8):
+        pid = os.fork()
+        if pid == 0:
+            status = 1
+            try:
+                from protocheck.privacy import installation_secret
+                os.write(write_end, (installation_secret("pseudonym.key") + "\n").encode())
+                status = 0
+            finally:
+                os._exit(status)
+        children.append(pid)
+    os.close(write_end)
+    statuses = [os.waitpid(pid, 0)[1] for pid in children]
+    with os.fdopen(read_end) as fh:
+        got = fh.read().split()
+    assert statuses == [0] * 8 and len(got) == 8 and len(set(got)) == 1 and len(got[0]) >= 32
+    assert sorted(p.name for p in config.iterdir()) == ["pseudonym.key"]
+
+
+def test_a_secret_linked_first_by_another_process_is_the_one_used(config, monkeypatch):
+    """The link of this process' secret fails because another process linked its own meanwhile: theirs is read."""
+    from protocheck import privacy
+    real_link = os.link
+
+    def late_link(src, dst):
+        (config / "pseudonym.key").write_text("theirs-" + "0" * 40 + "\n")
+        os.chmod(config / "pseudonym.key", 0o600)
+        return real_link(src, dst)
+
+    monkeypatch.setattr(privacy.os, "link", late_link)
+    assert privacy.installation_secret("pseudonym.key") == "theirs-" + "0" * 40
+    assert sorted(p.name for p in config.iterdir()) == ["pseudonym.key"]
+
+
 def test_secret_readable_by_others_is_refused(config):
     pseudonym_key()
     os.chmod(config / "pseudonym.key", 0o644)

@@ -11,28 +11,7 @@ import pytest
 from protocheck.sources.dicom import parallel, refold, scan_dicom
 from protocheck.sources.options import ScanOptions
 from scan_results import scan_summary
-
-SERIES = ("dcm_qa_ge/04_Ax_DWI_TENSOR_R2MB2", "dcm_qa_ge/05_3D_Ax_T1_MP_RAGE_R22")
-
-
-@pytest.fixture()
-def tree(dicom_root, tmp_path) -> Path:
-    """Two real GE series, three folders (one series split over two of them)."""
-    root = tmp_path / "in"
-    for k, series in enumerate(SERIES):
-        for i, f in enumerate(sorted((dicom_root / series).iterdir())[:40]):
-            dest = root / f"s{k}" / ("a" if i % 2 or k else "b") / f.name
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(f, dest)
-    return root
-
-
-@pytest.fixture(autouse=True)
-def secret() -> None:
-    """The installation secret made before any worker starts (two workers creating it at once race: one may read
-    it empty; see the note of issue #22, "changed")."""
-    from protocheck.privacy import pseudonym_key
-    pseudonym_key()
+from touch_trees import tree, tree_files as _files  # noqa: F401  (fixture)
 
 
 @pytest.fixture()
@@ -62,10 +41,6 @@ def taken(monkeypatch) -> list[bool]:
 
     monkeypatch.setattr(refold, "take_away", spy)
     return out
-
-
-def _files(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file())
 
 
 def _fresh(root: Path) -> tuple:
