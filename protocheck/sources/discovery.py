@@ -10,6 +10,7 @@ from typing import Iterator
 from types import ModuleType
 
 from protocheck.model import SkippedFile
+from protocheck.sources.compiled import load_compiled
 
 IGNORED_NAMES: frozenset[str] = frozenset({
     ".git", ".hg", ".svn", ".bzr", ".DS_Store", "Thumbs.db", "desktop.ini", "__MACOSX", ".datalad",
@@ -203,15 +204,8 @@ _PACK = sys.getfilesystemencoding() == "utf-8" and sys.getfilesystemencodeerrors
 
 
 def _load() -> ModuleType | None:
-    """The compiled listing (``_clist``, from _clist.c when a C compiler was at hand at install), or None: not
-    built, of another version (left from an older build), or ``PROTOCHECK_PURE_PYTHON`` set (not "" or "0")."""
-    if os.environ.get("PROTOCHECK_PURE_PYTHON", "") not in ("", "0"):
-        return None
-    try:
-        from protocheck.sources import _clist
-    except ImportError:
-        return None
-    return _clist if getattr(_clist, "VERSION", None) == CLIST_VERSION else None
+    """The compiled listing (``_clist``, from _clist.c), or None (see ``load_compiled``)."""
+    return load_compiled("protocheck.sources._clist", CLIST_VERSION)
 
 
 CLIST = _load()   # the plain folders are listed in C when set (tests switch it off by setting None)

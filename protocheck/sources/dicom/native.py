@@ -8,20 +8,15 @@ VERSION (left from an older build, e.g. in place by ``pip install -e``) is ignor
 """
 from __future__ import annotations
 
-import os
 from types import ModuleType
+
+from protocheck.sources.compiled import load_compiled
 
 VERSION = 2   # _cwalk.c's CWALK_VERSION: the functions and arguments this package calls
 
 
 def _load() -> ModuleType | None:
-    if os.environ.get("PROTOCHECK_PURE_PYTHON", "") not in ("", "0"):
-        return None
-    try:
-        from protocheck.sources.dicom import _cwalk
-    except ImportError:
-        return None
-    return _cwalk if getattr(_cwalk, "VERSION", None) == VERSION else None
+    return load_compiled("protocheck.sources.dicom._cwalk", VERSION)
 
 
 CWALK = _load()
