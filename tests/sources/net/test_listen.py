@@ -37,12 +37,17 @@ def _start(tmp_path: Path, **kw) -> tuple[threading.Thread, threading.Event, lis
 
 def _send(port: int, paths: list[Path], calling: str = "SCANNER1"):
     ae = AE(ae_title=calling)
+    # pynetdicom's 30 s defaults: a CI machine running several suites at once once starved the listener thread
+    # past them (a C-STORE answered by an empty Dataset, no Status); a generous bound keeps the test about the SCP
+    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 180
     for ds in {pydicom.dcmread(p, stop_before_pixels=True).SOPClassUID for p in paths}:
         ae.add_requested_context(ds, ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"])
     assoc = ae.associate("127.0.0.1", port, ae_title="PROTOCHECK")
     if not assoc.is_established:
         return assoc, []
-    statuses = [assoc.send_c_store(pydicom.dcmread(p)).Status for p in paths]
+    replies = [assoc.send_c_store(pydicom.dcmread(p)) for p in paths]
+    assert all("Status" in r for r in replies), f"C-STORE without a reply (aborted or timed out): {replies}"
+    statuses = [r.Status for r in replies]
     assoc.release()
     return assoc, statuses
 
