@@ -2,7 +2,7 @@
 
 They are caches: every entry is sealed and checked when read, and a missing or damaged entry is only a miss.
 SQLite's default (``synchronous=FULL``) waits until each transaction is on the disk surface: a few fsyncs per
-store, and a first check makes three stores after its report is ready (~12 ms of a ~0.5 s check of 3,300 files
+store, and a first check makes three stores after its report is ready (5-12 ms of a ~0.5 s check of 3,300 files
 on a shared virtual disk). That buys nothing here: the rollback journal is kept, so a crash of protocheck still
 cannot damage the file; only an operating-system crash or a power loss during a store could, and a damaged file
 is then a miss until the next store, which replaces it (``write``).
