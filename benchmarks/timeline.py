@@ -130,15 +130,18 @@ def one_round(corpus: Path) -> dict:
 
 
 def summary(r: dict) -> dict[str, float]:
-    """The round's figures: each stage's first entry and its first exit (ms; the main process' CPU time then),
+    """The round's figures: each stage's first entry and its first exit (ms), the time and main-process CPU time
+    it took, the main process' CPU time at its end,
     the workers' first task and last task's end, and per worker its tasks, time and CPU time in them."""
     got: dict[str, float] = {"wall": r["wall"]}
+    cpu_at: dict[str, float] = {}
     for t, what, cpu in r["main"]:
         key, edge = what.rstrip("<>"), what[-1]
         if edge == ">" and f"{key}: begins" not in got:
-            got[f"{key}: begins"] = t
+            got[f"{key}: begins"], cpu_at[key] = t, cpu
         elif edge == "<" and f"{key}: ends" not in got:
             got[f"{key}: ends"], got[f"{key}: main CPU"] = t, cpu
+            got[f"{key}: took"], got[f"{key}: CPU in it"] = t - got[f"{key}: begins"], cpu - cpu_at[key]
         elif what in ("start", "end"):
             got[f"{what}: at"], got[f"{what}: main CPU"] = t, cpu
     tasks = [(t, w) for ev in r["workers"] for t, w, _ in ev]
@@ -162,7 +165,8 @@ def _rows(rounds: list[dict[str, float]]) -> list[tuple[str, list[str], list[flo
                     key=lambda s: (s.startswith("worker"), med(f"{s}: begins") or med(f"{s}: at") or 0, s))
     out = []
     for stage in stages:
-        cols = [c for c in ("at", "begins", "ends", "main CPU", "tasks", "in tasks", "CPU in tasks")
+        cols = [c for c in ("at", "begins", "ends", "took", "CPU in it", "main CPU", "tasks", "in tasks",
+                                  "CPU in tasks")
                 if any(f"{stage}: {c}" in r for r in rounds)]
         out.append((stage, cols, [med(f"{stage}: {c}") for c in cols]))
     return out
