@@ -2,8 +2,9 @@
 fitted tables, ~10 ms with colour), which a first check of an archive pays for every exam.
 
 Forked children inherit the console and the exams (nothing is pickled but the texts coming back through a pipe);
-each renders a contiguous share of the exams while this process renders the first one. Without fork (Windows),
-with one core or few exams, the sections are rendered here, one after the other: the text is the same either way.
+each renders a contiguous share of the exams while this process renders the first one, then what a child slowed
+down has not written yet, from the end of its share. Without fork (Windows), with one core or few exams, the
+sections are rendered here, one after the other: the text is the same either way.
 """
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ def _workers(n_exams: int) -> int:
 def _in_processes(console: Any, render_one: Callable[[Any, dict[str, Any]], str], exams: list[dict[str, Any]],
                   workers: int) -> list[str] | None:
     """The sections rendered by ``workers`` processes: forked children render every share but the first, which
-    this process renders meanwhile; a share whose child could not start or failed is rendered here."""
+    this process renders meanwhile, then a child's share from its end for as long as the child has not written it
+    (``_meanwhile``); a share whose child could not start or failed is rendered here."""
     step = -(-len(exams) // workers)
     spans = [(i, min(i + step, len(exams))) for i in range(0, len(exams), step)]
     children: list[tuple[tuple[int, int], int, int] | tuple[tuple[int, int], None, None]] = []
@@ -55,9 +57,44 @@ def _in_processes(console: Any, render_one: Callable[[Any, dict[str, Any]], str]
     texts = [render_one(console, exam) for exam in exams[spans[0][0]:spans[0][1]]]
     patience = 5.0 + 10 * (time.monotonic() - began)   # a child's share is no larger than this one
     for (start, end), pid, fd in children:
-        got = _collect(pid, fd, end - start, patience) if pid is not None and fd is not None else None
-        texts.extend(got if got is not None else [render_one(console, exam) for exam in exams[start:end]])
+        share, own, got = exams[start:end], {}, None
+        if pid is not None and fd is not None:
+            own = _meanwhile(console, render_one, share, fd)
+            if len(own) < len(share):
+                got = _collect(pid, fd, len(share), patience)
+            else:   # all rendered here: the child is not waited for
+                _stop(pid, fd)
+        texts.extend(got if got is not None else
+                     [own[i] if i in own else render_one(console, exam) for i, exam in enumerate(share)])
     return texts
+
+
+def _meanwhile(console: Any, render_one: Callable[[Any, dict[str, Any]], str], share: list[dict[str, Any]],
+               fd: int) -> dict[int, str]:
+    """The sections of a child's ``share`` rendered here, from its end, for as long as the child has written nothing
+    (it writes once, when done): a child slowed down (a busy machine, pages copied after the fork) keeps this
+    process rendering instead of waiting; the same text either way. Position in ``share`` -> text."""
+    import select
+
+    own: dict[int, str] = {}
+    for i in range(len(share) - 1, -1, -1):
+        if select.select([fd], [], [], 0)[0]:
+            break
+        own[i] = render_one(console, share[i])
+    return own
+
+
+def _stop(pid: int, fd: int) -> None:
+    """Stop a child whose whole share was rendered here meanwhile."""
+    import signal
+
+    try:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _fork(console: Any, render_one: Callable[[Any, dict[str, Any]], str],

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from protocheck.results import ExamResult
 from protocheck.errors import SourceError
 from protocheck.model import ScanResult
+from protocheck.storage import cachedb
 from protocheck.storage.fingerprints import CHECKS_SCHEMA, checks_code as code_fingerprint  # noqa: F401
 from protocheck.storage.sealing import check_folder, seal, unseal
 from protocheck.storage.snapshot import compressed_pickle, loaded_pickles
@@ -37,15 +38,10 @@ def _key(scan: ScanResult, protocol: Protocol) -> bytes | None:
     return hashlib.blake2b(scan.digest + protocol.sha256.encode() + code_fingerprint(), digest_size=16).digest()
 
 
-def _connect(cache_dir: Path, write: bool) -> sqlite3.Connection:
-    """The cache database; read-only (never created) unless ``write``."""
+def _connect(cache_dir: Path) -> sqlite3.Connection:
+    """The cache database, read-only (never created)."""
     check_folder(cache_dir)
-    path = Path(cache_dir) / _NAME
-    if not write:
-        return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    db = sqlite3.connect(path)
-    db.execute("CREATE TABLE IF NOT EXISTS results (key BLOB PRIMARY KEY, stored INTEGER, data BLOB)")
-    return db
+    return sqlite3.connect(f"{(Path(cache_dir) / _NAME).resolve().as_uri()}?mode=ro", uri=True)
 
 
 def load(cache_dir: Path, scan: ScanResult, protocol: Protocol) -> list[ExamResult] | None:
@@ -54,7 +50,7 @@ def load(cache_dir: Path, scan: ScanResult, protocol: Protocol) -> list[ExamResu
     if key is None:
         return None
     try:
-        db = _connect(cache_dir, write=False)
+        db = _connect(cache_dir)
         try:
             row = db.execute("SELECT data FROM results WHERE key=?", (key,)).fetchone()
         finally:
@@ -78,16 +74,17 @@ def store(cache_dir: Path, scan: ScanResult, protocol: Protocol, results: list[E
     try:
         groups = [results[i:i + GROUP] for i in range(0, len(results), GROUP)]   # memo: one group at a time
         blob = seal(compressed_pickle(groups, lambda out: _Pickler(out, scan)))
-        db = _connect(cache_dir, write=True)
-        try:
-            with db:
-                n = (db.execute("SELECT MAX(stored) FROM results").fetchone()[0] or 0) + 1
-                db.execute("INSERT OR REPLACE INTO results VALUES (?, ?, ?)", (key, n, blob))
-                db.execute("DELETE FROM results WHERE stored <= ?", (n - KEEP,))
-        finally:
-            db.close()
+        check_folder(cache_dir)
+        cachedb.write(Path(cache_dir) / _NAME, lambda db: _insert(db, key, blob))
     except (OSError, sqlite3.Error, pickle.PicklingError, TypeError, AttributeError, SourceError):
         return
+
+
+def _insert(db: sqlite3.Connection, key: bytes, blob: bytes) -> None:
+    db.execute("CREATE TABLE IF NOT EXISTS results (key BLOB PRIMARY KEY, stored INTEGER, data BLOB)")
+    n = (db.execute("SELECT MAX(stored) FROM results").fetchone()[0] or 0) + 1
+    db.execute("INSERT OR REPLACE INTO results VALUES (?, ?, ?)", (key, n, blob))
+    db.execute("DELETE FROM results WHERE stored <= ?", (n - KEEP,))
 
 
 def _outside_inputs(cache_dir: Path, scan: ScanResult) -> bool:

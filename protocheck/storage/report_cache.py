@@ -19,6 +19,7 @@ from typing import Any
 from protocheck import __version__
 from protocheck.errors import SourceError
 from protocheck.resources import code_digest
+from protocheck.storage import cachedb
 from protocheck.storage.sealing import check_folder, seal, unseal
 
 SCHEMA = 1
@@ -104,19 +105,18 @@ def store(cache_dir: Path, key: bytes, text: str | bytes, exit_code: int) -> Non
     packed = text if isinstance(text, bytes) else zlib.compress(text.encode("utf-8"), 1)
     try:
         check_folder(cache_dir)
-        db = sqlite3.connect(Path(cache_dir) / _NAME)
-        try:
-            with db:
-                db.execute("CREATE TABLE IF NOT EXISTS reports (key BLOB PRIMARY KEY, stored INTEGER, "
-                           "text BLOB, exit_code INTEGER)")
-                n = (db.execute("SELECT MAX(stored) FROM reports").fetchone()[0] or 0) + 1
-                db.execute("INSERT OR REPLACE INTO reports VALUES (?, ?, ?, ?)",
-                           (key, n, _sealed(key, bytes([exit_code & 0xFF]) + packed), exit_code))
-                db.execute("DELETE FROM reports WHERE stored <= ?", (n - KEEP,))
-        finally:
-            db.close()
+        cachedb.write(Path(cache_dir) / _NAME, lambda db: _insert(db, key, packed, exit_code))
     except (OSError, sqlite3.Error, SourceError):
         return
+
+
+def _insert(db: sqlite3.Connection, key: bytes, packed: bytes, exit_code: int) -> None:
+    db.execute("CREATE TABLE IF NOT EXISTS reports (key BLOB PRIMARY KEY, stored INTEGER, text BLOB, "
+               "exit_code INTEGER)")
+    n = (db.execute("SELECT MAX(stored) FROM reports").fetchone()[0] or 0) + 1
+    db.execute("INSERT OR REPLACE INTO reports VALUES (?, ?, ?, ?)",
+               (key, n, _sealed(key, bytes([exit_code & 0xFF]) + packed), exit_code))
+    db.execute("DELETE FROM reports WHERE stored <= ?", (n - KEEP,))
 
 
 class Sections:
@@ -175,16 +175,14 @@ class Sections:
             return
         try:
             check_folder(self.path.parent)
-            db = sqlite3.connect(self.path)
-            try:
-                with db:
-                    db.execute("CREATE TABLE IF NOT EXISTS sections (key BLOB PRIMARY KEY, run INTEGER, text BLOB)")
-                    run = (db.execute("SELECT MAX(run) FROM sections").fetchone()[0] or 0) + 1
-                    db.executemany("INSERT OR REPLACE INTO sections VALUES (?, ?, ?)",
-                                   [(k, run, t) for k, t in self.new])
-                    db.executemany("UPDATE sections SET run=? WHERE key=?", [(run, k) for k in self.used])
-                    db.execute("DELETE FROM sections WHERE run <= ?", (run - self.KEEP_RUNS,))
-            finally:
-                db.close()
+            cachedb.write(self.path, self._keep)
         except (OSError, sqlite3.Error, SourceError):
             return
+
+    def _keep(self, db: sqlite3.Connection) -> None:
+        """Store the new sections, mark the used ones as used by this run, forget those unused for KEEP_RUNS."""
+        db.execute("CREATE TABLE IF NOT EXISTS sections (key BLOB PRIMARY KEY, run INTEGER, text BLOB)")
+        run = (db.execute("SELECT MAX(run) FROM sections").fetchone()[0] or 0) + 1
+        db.executemany("INSERT OR REPLACE INTO sections VALUES (?, ?, ?)", [(k, run, t) for k, t in self.new])
+        db.executemany("UPDATE sections SET run=? WHERE key=?", [(run, k) for k in self.used])
+        db.execute("DELETE FROM sections WHERE run <= ?", (run - self.KEEP_RUNS,))

@@ -1,6 +1,6 @@
 """Cached check results: an unchanged index-backed scan checked against the same protocol evaluates no rule;
 any change of what was read, of the protocol or of the code gives fresh results (files touched but read the same
-do not); a damaged cache is only a miss."""
+do not); a damaged cache is only a miss, and replaced by the next store."""
 from __future__ import annotations
 
 import os
@@ -90,6 +90,16 @@ def test_damaged_cache_is_a_miss_and_scans_without_index_never_use_it(tree, tmp_
     evaluated.clear()
     check_scan(plain, P, cache)
     assert evaluated
+
+
+def test_a_damaged_cache_file_is_replaced_by_the_next_store(tree, tmp_path, evaluated):
+    cache = tmp_path / "cache"
+    opts = ScanOptions(cache_dir=cache)
+    scan([tree], opts)   # the index (and the cache folder)
+    (cache / "checks.sqlite").write_bytes(b"not a database" * 100)
+    first = check_scan(scan([tree], opts), P, cache)   # a miss, then stored in a new file
+    evaluated.clear()
+    assert _texts(check_scan(scan([tree], opts), P, cache)) == _texts(first) and not evaluated
 
 
 def test_merged_digest_is_known_only_when_every_part_is_known():
