@@ -15,13 +15,14 @@ import gc
 import os
 import pickle
 import threading
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from protocheck.forked import fork_writer
 from protocheck.sources.dicom import refold
 from protocheck.sources.dicom.workers import Everything, Payload, read_file, resolve_workers
 from protocheck.sources.options import ScanOptions
 from protocheck.sources.treedigest import TreeHash, tree_state
+from protocheck.storage.listing import keyed_blocks
 
 if TYPE_CHECKING:
     from protocheck.model import ScanResult
@@ -41,17 +42,17 @@ def stored_result(root: str | os.PathLike[str], index: Any,
     same records: ``touched``), else None (the tree is scanned); and the walk's tree state."""
     known = index.snapshot_chunks()   # before the walk: it keeps the listings of the chunks that changed
     ahead: list = []   # the stored result, read while the forked process already lists the tree
-    importing = _Importing()   # a changed file is read: the readers are imported while the walk goes on
-    try:
+    importing = _Importing()   # a changed file is read: the readers are imported while the walk goes on, and
+    try:                       # while the changed chunks' rows are loaded (joined before any read and any fork)
         tree = tree_state(root, lambda: ahead.append(index.snapshot_candidate()), None if known is None else known[0],
                           importing.start)
+        candidate = ahead[0] if ahead else index.snapshot_candidate()
+        cached = index.load_snapshot(tree.digest(), candidate)
+        if cached is None and known is not None and candidate is not None:
+            if reuse_snapshot(index, tree, known, options, importing.join):
+                cached = candidate[1]
     finally:
         importing.join()   # before any fork (a second process, a pool) and any use
-    candidate = ahead[0] if ahead else index.snapshot_candidate()
-    cached = index.load_snapshot(tree.digest(), candidate)
-    if cached is None and known is not None and candidate is not None:
-        if reuse_snapshot(index, tree, known, options):
-            cached = candidate[1]
     return cached, tree
 
 
@@ -90,22 +91,25 @@ class _Importing:
         self.thread.start()
 
     def join(self) -> None:
+        """Wait for the import (at once when it is done or was never started)."""
         if self.thread is not None:
             self.thread.join()
+            self.thread = None
 
 
 def reuse_snapshot(index: Any, tree: "TreeHash", stored: tuple[dict[str, bytes], list[bytes]],
-                   options: ScanOptions) -> bool:
+                   options: ScanOptions, ready: Callable[[], None] = lambda: None) -> bool:
     """Whether the stored snapshot is the result of the tree ``tree`` describes (its walk, with the listings of
     the chunks whose hash is not ``stored``'s); if so the index keeps the files' new times (``Index.store_times``:
-    a few bytes per file read again, the rows are not rewritten) and the snapshot's new tree."""
+    a few bytes per file read again, the rows are not rewritten) and the snapshot's new tree. ``ready`` waits
+    for the readers' import (a thread): called before the first file is read and before any fork."""
     keys, skips = stored
     if tree.overflow or not tree.changed or sorted(tree.skips) != skips or tree.keys.keys() != keys.keys():
         return False
     paused = gc.isenabled()   # no cycle is made here, and the loaded result makes every full collection long
     gc.disable()
     try:
-        times, fresh = _shared([(key, *listed) for key, listed in tree.changed.items()], index, options)
+        times, fresh = _shared([(key, *listed) for key, listed in tree.changed.items()], index, options, ready)
     finally:
         if paused:
             gc.enable()
@@ -126,15 +130,17 @@ def _loading(index: Any, listed: list[tuple[str, str, list[tuple[str, int, int]]
     return ((key, path, files, *index.base_blocks(key)) for key, path, files in listed)
 
 
-def _shared(listed: list[tuple[str, str, list[tuple[str, int, int]]]], index: Any,
-            options: ScanOptions) -> tuple[dict[str, tuple[bytes, Retimes]] | None, _Fresh]:
+def _shared(listed: list[tuple[str, str, list[tuple[str, int, int]]]], index: Any, options: ScanOptions,
+            ready: Callable[[], None] = lambda: None) -> tuple[dict[str, tuple[bytes, Retimes]] | None, _Fresh]:
     """``_verify`` of the changed chunks, by two processes when they hold many files (the rows of the forked
-    process' half are read before it starts, this one's while it runs: the forked process never touches the
-    database)."""
-    if (sum(len(c[2]) for c in listed) < SPLIT_FROM or resolve_workers(options) < 2 or not hasattr(os, "fork")
-            or threading.active_count() > 1):
-        return _verify(_loading(index, listed), index, options)
+    process' half are read before it starts, while the readers are still imported, this one's while it runs:
+    the forked process never touches the database)."""
+    if sum(len(c[2]) for c in listed) < SPLIT_FROM or resolve_workers(options) < 2 or not hasattr(os, "fork"):
+        return _verify(_loading(index, listed), index, options, ready)
     half = _load(index, listed[1::2])
+    ready()
+    if threading.active_count() > 1:   # another thread (not the import, joined): no fork
+        return _verify([*half, *_loading(index, listed[0::2])], index, options)
     try:   # the child: every other chunk, its answer pickled back
         pid, fd = fork_writer(lambda: pickle.dumps(_verify(half, index, options), pickle.HIGHEST_PROTOCOL))
     except OSError:
@@ -158,11 +164,12 @@ def _shared(listed: list[tuple[str, str, list[tuple[str, int, int]]]], index: An
     return (None if mine[0] is None or theirs[0] is None else {**mine[0], **theirs[0]}), fresh
 
 
-def _verify(chunks: Iterable[_Chunk], index: Any,
-            options: ScanOptions) -> tuple[dict[str, tuple[bytes, Retimes]] | None, _Fresh]:
+def _verify(chunks: Iterable[_Chunk], index: Any, options: ScanOptions,
+            ready: Callable[[], None] = lambda: None) -> tuple[dict[str, tuple[bytes, Retimes]] | None, _Fresh]:
     """The chunks' rows' listing hashes and new times (``Index.store_times``), if every file whose size or mtime
     changed reads as stored (else None: one does not, or the names changed), and the files read. Chunk by chunk:
-    the first one that changed otherwise ends the check (the usual re-check reads the rest, by the workers)."""
+    the first one that changed otherwise ends the check (the usual re-check reads the rest, by the workers).
+    ``ready`` is called before the first file is read."""
     out: dict[str, tuple[bytes, Retimes]] = {}
     fresh: _Fresh = {}
     for key, path, files, stored, times, base in chunks:
@@ -175,6 +182,8 @@ def _verify(chunks: Iterable[_Chunk], index: Any,
         todo = [(os.path.join(folder, n) if folder else n, prefix + n, changed.wants_seed(n))
                 for block, _lk, hit in blocks if hit is None
                 for n, size, mtime in block if not changed.unchanged(n, size, mtime)]
+        if todo:
+            ready()
         for name, got in _read(todo, options).items():
             fresh.setdefault(name, {}).update(got)
         got = fresh.get(folder, {})
@@ -196,13 +205,12 @@ def _plan(index: Any, files: list[tuple[str, int, int]], stored: dict[bytes, tup
     """The chunk's blocks (files, listing key, stored block key if unchanged), its changed stored blocks and the
     stored new times of its unchanged ones; None unless the changed blocks hold the very file names of the
     stored blocks left (each with a summary): a new, renamed or removed file leaves this path."""
-    from protocheck.sources.dicom.parallel import _blocks
+    from protocheck.sources.dicom.parallel import BLOCK
 
     left = dict(stored)
     now = {(times[k][0] if k in times else k): k for k in stored}   # listing key (with the new times) -> key
     blocks, kept = [], {}
-    for block in _blocks(files):
-        lk = index.listing_key(block)
+    for block, lk in keyed_blocks(files, BLOCK):
         hit = now.pop(lk, None)
         if hit is not None:
             del left[hit]
