@@ -142,7 +142,7 @@ def _shared(listed: list[tuple[str, str, list[tuple[str, int, int]]]], index: An
     if threading.active_count() > 1:   # another thread (not the import, joined): no fork
         return _verify([*half, *_loading(index, listed[0::2])], index, options)
     try:   # the child: every other chunk, its answer pickled back
-        pid, fd = fork_writer(lambda: pickle.dumps(_verify(half, index, options), pickle.HIGHEST_PROTOCOL))
+        pid, fd = fork_writer(lambda: _answer(_verify(half, index, options)))
     except OSError:
         return _verify([*half, *_loading(index, listed[0::2])], index, options)
     inp = open(fd, "rb")
@@ -164,6 +164,13 @@ def _shared(listed: list[tuple[str, str, list[tuple[str, int, int]]]], index: An
     return (None if mine[0] is None or theirs[0] is None else {**mine[0], **theirs[0]}), fresh
 
 
+def _answer(got: tuple[dict[str, tuple[bytes, Retimes]] | None, _Fresh]) -> bytes:
+    """(Forked process) Its ``_verify`` answer, pickled; the files it read only when its half did not read as
+    stored (the usual re-check then takes them; when only the other half did not, it reads them again: rare)."""
+    times, fresh = got
+    return pickle.dumps((times, {} if times is not None else fresh), pickle.HIGHEST_PROTOCOL)
+
+
 def _verify(chunks: Iterable[_Chunk], index: Any, options: ScanOptions,
             ready: Callable[[], None] = lambda: None) -> tuple[dict[str, tuple[bytes, Retimes]] | None, _Fresh]:
     """The chunks' rows' listing hashes and new times (``Index.store_times``), if every file whose size or mtime
@@ -179,9 +186,10 @@ def _verify(chunks: Iterable[_Chunk], index: Any, options: ScanOptions,
         blocks, changed, kept = plan
         folder = key.split("\0")[0]
         prefix = path if path.endswith(os.sep) else path + os.sep
-        todo = [(os.path.join(folder, n) if folder else n, prefix + n, changed.wants_seed(n))
+        rows = changed.rows   # name -> stored row: a file whose size or mtime is not the row's is read again
+        todo = [(os.path.join(folder, n) if folder else n, prefix + n, row is None or row[4] is not None)
                 for block, _lk, hit in blocks if hit is None
-                for n, size, mtime in block if not changed.unchanged(n, size, mtime)]
+                for n, size, mtime in block if (row := rows.get(n)) is None or row[1] != size or row[2] != mtime]
         if todo:
             ready()
         for name, got in _read(todo, options).items():
