@@ -186,10 +186,10 @@ def _verify(chunks: Iterable[_Chunk], index: Any, options: ScanOptions,
         blocks, changed, kept = plan
         folder = key.split("\0")[0]
         prefix = path if path.endswith(os.sep) else path + os.sep
-        rows = changed.rows   # name -> stored row: a file whose size or mtime is not the row's is read again
+        by_name = changed.rows   # name -> stored row: a file whose size or mtime is not the row's is read again
         todo = [(os.path.join(folder, n) if folder else n, prefix + n, row is None or row[4] is not None)
                 for block, _lk, hit in blocks if hit is None
-                for n, size, mtime in block if (row := rows.get(n)) is None or row[1] != size or row[2] != mtime]
+                for n, size, mtime in block if (row := by_name.get(n)) is None or row[1] != size or row[2] != mtime]
         if todo:
             ready()
         for name, got in _read(todo, options).items():
