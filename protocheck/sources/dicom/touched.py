@@ -17,6 +17,7 @@ import pickle
 import threading
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
+import protocheck
 from protocheck.forked import fork_writer
 from protocheck.sources.dicom import refold
 from protocheck.sources.dicom.workers import Everything, Payload, read_file, resolve_workers
@@ -43,7 +44,11 @@ def stored_result(root: str | os.PathLike[str], index: Any,
     known = index.snapshot_chunks()   # before the walk: it keeps the listings of the chunks that changed
     ahead: list = []   # the stored result, read while the forked process already lists the tree
     importing = _Importing()   # a changed file is read: the readers are imported while the walk goes on, and
-    try:                       # while the changed chunks' rows are loaded (joined before any read and any fork)
+                               # while the changed chunks' rows are loaded (joined before any read and any fork)
+    paused = gc.isenabled()    # no cycle is made here; collections would go over the stored result loaded
+    gc.disable()               # meanwhile, and over the listings of the changed chunks, again and again
+    cached = None
+    try:
         tree = tree_state(root, lambda: ahead.append(index.snapshot_candidate()), None if known is None else known[0],
                           importing.start)
         candidate = ahead[0] if ahead else index.snapshot_candidate()
@@ -53,6 +58,10 @@ def stored_result(root: str | os.PathLike[str], index: Any,
                 cached = candidate[1]
     finally:
         importing.join()   # before any fork (a second process, a pool) and any use
+        if paused:
+            if cached is not None and protocheck.LEAN_PYDICOM:   # the command's own process, answered: what is
+                gc.freeze()   # alive lives to its end (``cli_progress.settle``); no collection goes over it again
+            gc.enable()
     return cached, tree
 
 
