@@ -15,6 +15,7 @@ import gc
 import os
 import pickle
 import threading
+from itertools import chain
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 import protocheck
@@ -22,15 +23,17 @@ from protocheck.forked import fork_writer
 from protocheck.sources.dicom import refold
 from protocheck.sources.dicom.workers import Everything, Payload, read_file, resolve_workers
 from protocheck.sources.options import ScanOptions
-from protocheck.sources.treedigest import TreeHash, tree_state
+from protocheck.sources.treedigest import TreeHash, drawn, tickets_for, tree_state
 from protocheck.storage.listing import keyed_blocks
 
 if TYPE_CHECKING:
     from protocheck.model import ScanResult
     from protocheck.storage.index import Retimes
 
-SPLIT_FROM = 4096             # files in changed chunks from which two processes share the work (each its half
-                              # of the chunks: blocks, records, files read again, ~0.1 ms a record, ~2 ms a seed)
+SPLIT_FROM = 4096             # files in changed chunks from which two processes share the work (blocks, records,
+                              # files read again: ~0.1 ms a record, ~2 ms a seed)
+SHARED = (3, 5)               # 3 chunks in 5 may be taken by the forked process (the other 2 are this process'
+                              # own: it also reads their rows, and takes what the forked process has not)
 
 _Fresh = dict[str, dict[str, Payload]]   # files read again: folder -> file name -> (record, seed)
 # a changed chunk: key, folder path, listing, stored blocks, their stored new times, the row's listing hash
@@ -141,25 +144,34 @@ def _loading(index: Any, listed: list[tuple[str, str, list[tuple[str, int, int]]
 
 def _shared(listed: list[tuple[str, str, list[tuple[str, int, int]]]], index: Any, options: ScanOptions,
             ready: Callable[[], None] = lambda: None) -> tuple[dict[str, tuple[bytes, Retimes]] | None, _Fresh]:
-    """``_verify`` of the changed chunks, by two processes when they hold many files (the rows of the forked
-    process' half are read before it starts, while the readers are still imported, this one's while it runs:
-    the forked process never touches the database)."""
-    if sum(len(c[2]) for c in listed) < SPLIT_FROM or resolve_workers(options) < 2 or not hasattr(os, "fork"):
+    """``_verify`` of the changed chunks, by two processes when they hold many files. The forked process never
+    touches the database: the rows of the chunks it may take (``SHARED`` of them) are read before it starts
+    (while the readers are still imported); it draws them one by one from a pipe of tickets, and this process,
+    once its own chunks are verified (their rows read as it goes), draws the ones left: neither waits for the
+    other while it still has many to verify."""
+    if (len(listed) < 2 or sum(len(c[2]) for c in listed) < SPLIT_FROM or resolve_workers(options) < 2
+            or not hasattr(os, "fork")):
         return _verify(_loading(index, listed), index, options, ready)
-    half = _load(index, listed[1::2])
+    own = [c for i, c in enumerate(listed) if i % SHARED[1] >= SHARED[0]]
+    pool = _load(index, [c for i, c in enumerate(listed) if i % SHARED[1] < SHARED[0]])
     ready()
     if threading.active_count() > 1:   # another thread (not the import, joined): no fork
-        return _verify([*half, *_loading(index, listed[0::2])], index, options)
-    try:   # the child: every other chunk, its answer pickled back
-        pid, fd = fork_writer(lambda: _answer(_verify(half, index, options)))
+        return _verify([*pool, *_loading(index, own)], index, options)
+    tickets = tickets_for(len(pool))
+    try:   # the child: the chunks it draws, its answer pickled back
+        pid, fd = fork_writer(lambda: _answer(_verify((pool[i] for i in drawn(tickets, len(pool))), index, options)))
     except OSError:
-        return _verify([*half, *_loading(index, listed[0::2])], index, options)
+        os.close(tickets)
+        return _verify([*pool, *_loading(index, own)], index, options)
     inp = open(fd, "rb")
     try:
-        mine = _verify(_loading(index, listed[0::2]), index, options)
+        mine = _verify(chain(_loading(index, own), (pool[i] for i in drawn(tickets, len(pool)))), index, options)
+        while mine[0] is None and os.read(tickets, 4096):   # not as stored: the forked process stops sooner
+            pass
         data = inp.read()
     finally:
         inp.close()
+        os.close(tickets)
         _, status = os.waitpid(pid, 0)
     if status != 0 or not data:
         return None, mine[1]
