@@ -132,13 +132,21 @@ def reuse_snapshot(index: Any, tree: "TreeHash", stored: tuple[dict[str, bytes],
     return bool(index.store_tree(tree.digest(), tree.state()))
 
 
-def _load(index: Any, listed: list[tuple[str, str, list[tuple[str, int, int]]]]) -> list[_Chunk]:
-    """The changed chunks (key, folder path, listing) with their stored rows and new times."""
-    return list(_loading(index, listed))
+def _sealed(index: Any, listed: list[tuple[str, str, list[tuple[str, int, int]]]]) -> list[tuple]:
+    """The changed chunks (key, folder path, listing) with their rows as read (``Index.sealed_row``: a forked
+    process decodes them, ``_chunk``, without the database and without copying the decoded rows of this one)."""
+    return [(*c, index.sealed_row(c[0])) for c in listed]
+
+
+def _chunk(index: Any, sealed: tuple) -> _Chunk:
+    """A chunk of ``_sealed`` with its stored rows and new times."""
+    key, path, files, row = sealed
+    return (key, path, files, *index.base_blocks(key, row))
 
 
 def _loading(index: Any, listed: list[tuple[str, str, list[tuple[str, int, int]]]]) -> Iterator[_Chunk]:
-    """``_load``, each chunk's row read when it is checked (the check may end at the first chunk)."""
+    """The changed chunks with their stored rows and new times, each chunk's row read when it is checked (the
+    check may end at the first chunk)."""
     return ((key, path, files, *index.base_blocks(key)) for key, path, files in listed)
 
 
@@ -153,19 +161,21 @@ def _shared(listed: list[tuple[str, str, list[tuple[str, int, int]]]], index: An
             or not hasattr(os, "fork")):
         return _verify(_loading(index, listed), index, options, ready)
     own = [c for i, c in enumerate(listed) if i % SHARED[1] >= SHARED[0]]
-    pool = _load(index, [c for i, c in enumerate(listed) if i % SHARED[1] < SHARED[0]])
+    pool = _sealed(index, [c for i, c in enumerate(listed) if i % SHARED[1] < SHARED[0]])
     ready()
     if threading.active_count() > 1:   # another thread (not the import, joined): no fork
-        return _verify([*pool, *_loading(index, own)], index, options)
+        return _verify(chain((_chunk(index, c) for c in pool), _loading(index, own)), index, options)
     tickets = tickets_for(len(pool))
     try:   # the child: the chunks it draws, its answer pickled back
-        pid, fd = fork_writer(lambda: _answer(_verify((pool[i] for i in drawn(tickets, len(pool))), index, options)))
+        pid, fd = fork_writer(lambda: _answer(_verify((_chunk(index, pool[i]) for i in drawn(tickets, len(pool))),
+                                                      index, options)))
     except OSError:
         os.close(tickets)
-        return _verify([*pool, *_loading(index, own)], index, options)
+        return _verify(chain((_chunk(index, c) for c in pool), _loading(index, own)), index, options)
     inp = open(fd, "rb")
     try:
-        mine = _verify(chain(_loading(index, own), (pool[i] for i in drawn(tickets, len(pool)))), index, options)
+        mine = _verify(chain(_loading(index, own), (_chunk(index, pool[i]) for i in drawn(tickets, len(pool)))),
+                       index, options)
         while mine[0] is None and os.read(tickets, 4096):   # not as stored: the forked process stops sooner
             pass
         data = inp.read()
