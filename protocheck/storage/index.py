@@ -171,7 +171,7 @@ class Index:
         """The folder's row ({} if missing or damaged; ``sealed``: ``sealed_row``'s, decoded without the database),
         its blocks' new times (key -> (new key, {name: (size, mtime_ns)})), the listing hash it was stored for."""
         data, base = self.sealed_row(folder) if sealed is None else sealed
-        blocks = self.blocks_of(data)
+        blocks = self.blocks_of(unseal(data, self._key))
         if blocks is None:
             return {}, {}, None
         got = self._retimes().get(folder)
@@ -185,20 +185,20 @@ class Index:
 
     def _row(self, folder: str) -> tuple[dict[bytes, tuple[bytes, bytes | None]] | None, bytes | None]:
         data, base = self.sealed_row(folder)
-        return self.blocks_of(data), base
+        return self.blocks_of(unseal(data, self._key)), base
 
     def sealed_row(self, folder: str) -> tuple[bytes | None, bytes | None]:
-        """The folder's row data, its seal checked (None: missing or damaged), and the listing hash it was stored
-        for (None: no row); the stored new times are read too (``base_blocks`` then needs no database)."""
+        """The folder's row data as stored, sealed (None: no row), and its listing hash; the new times are read too:
+        ``base_blocks(folder, sealed)`` then checks the seal and decodes it without the database (forked process)."""
         self.seen.add(folder)
         self._retimes()
         row = self.db.execute("SELECT data, listing FROM folders WHERE root=? AND folder=?",
                               (self.root, folder)).fetchone()
-        return (None, None) if row is None else (unseal(row[0], self._key), row[1])
+        return (None, None) if row is None else (row[0], row[1])
 
     @staticmethod
     def blocks_of(data: bytes | None) -> dict[bytes, tuple[bytes, bytes | None]] | None:
-        """A row's blocks (``sealed_row``'s data): block key -> (rows, summary); None if missing or damaged."""
+        """A row's blocks (its data unsealed): block key -> (rows, summary); None if missing or damaged."""
         try:
             return {key: (rows, summary) for key, rows, summary in marshal.loads(data)}   # type: ignore[arg-type]
         except Exception:  # noqa: BLE001 - a damaged row: the caller decides

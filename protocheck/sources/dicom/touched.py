@@ -134,7 +134,7 @@ def reuse_snapshot(index: Any, tree: "TreeHash", stored: tuple[dict[str, bytes],
 
 def _sealed(index: Any, listed: list[tuple[str, str, list[tuple[str, int, int]]]]) -> list[tuple]:
     """The changed chunks (key, folder path, listing) with their rows as read (``Index.sealed_row``: a forked
-    process decodes them, ``_chunk``, without the database and without copying the decoded rows of this one)."""
+    process checks and decodes them, ``_chunk``, without the database: less is done before it starts)."""
     return [(*c, index.sealed_row(c[0])) for c in listed]
 
 
