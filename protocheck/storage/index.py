@@ -15,8 +15,8 @@ only the new times of the files it read again (table ``retimed``: per folder row
 times; a row is read as if rewritten with them, and ``store_blocks`` drops them). A result's digest
 (the key of cached checks and reports) is a digest of its content (``snapshot.content_digest``): files touched
 but read the same leave it, and what follows it, unchanged. The database name carries a fingerprint of the
-reading code and of the options that change records
-(identifiers, pseudonym key), so a new protocheck version or other options never reuse stale records.
+reading code and of the options that change records (identifiers, pseudonym key), so a new protocheck version
+or other options never reuse stale records. Block keys: ``listing.keyed_blocks``.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from protocheck.errors import SourceError
 from protocheck.resources import code_digest
-from protocheck.storage.listing import chunk_hash, listing_bytes
+from protocheck.storage.listing import chunk_hash
 from protocheck.storage.sealing import check_folder, current_key, seal, unseal
 from protocheck.storage.snapshot import (  # noqa: F401  (the caches' pickles, imported from here too)
     compressed_pickle, content_digest, loaded_pickles, scan_content_digest, snapshot_blob, snapshot_from,
@@ -155,11 +155,6 @@ class Index:
     def __exit__(self, *exc: object) -> None:
         self.close(prune=exc[0] is None)
 
-    @staticmethod
-    def listing_key(files: list[tuple[str, int, int]]) -> bytes:
-        """Digest of a folder listing: every name, size and mtime_ns."""
-        return hashlib.blake2b(listing_bytes(files), digest_size=16).digest()
-
     def load_blocks(self, folder: str) -> dict[bytes, tuple[bytes, bytes | None]]:
         """The folder's stored blocks: block listing key -> (encoded records, pickled summary or None), with the
         new times ``store_times`` stored for them; a missing or damaged row is only a cache miss ({})."""
@@ -171,10 +166,12 @@ class Index:
         out: only the records and summaries are used); None for a missing or damaged row."""
         return self._row(folder)[0]
 
-    def base_blocks(self, folder: str) -> tuple[dict[bytes, tuple[bytes, bytes | None]], Retimes, bytes | None]:
-        """The folder's row as stored ({} if missing or damaged), the new times stored for its blocks (block key
-        -> (new key, {name: (size, mtime_ns)})) and the listing hash the row was stored for (None: no row)."""
-        blocks, base = self._row(folder)
+    def base_blocks(self, folder: str, sealed: tuple[bytes | None, bytes | None] | None = None
+                    ) -> tuple[dict[bytes, tuple[bytes, bytes | None]], Retimes, bytes | None]:
+        """The folder's row ({} if missing or damaged; ``sealed``: ``sealed_row``'s, decoded without the database),
+        its blocks' new times (key -> (new key, {name: (size, mtime_ns)})), the listing hash it was stored for."""
+        data, base = self.sealed_row(folder) if sealed is None else sealed
+        blocks = self.blocks_of(unseal(data, self._key))
         if blocks is None:
             return {}, {}, None
         got = self._retimes().get(folder)
@@ -187,16 +184,25 @@ class Index:
             return blocks, {}, base
 
     def _row(self, folder: str) -> tuple[dict[bytes, tuple[bytes, bytes | None]] | None, bytes | None]:
+        data, base = self.sealed_row(folder)
+        return self.blocks_of(unseal(data, self._key)), base
+
+    def sealed_row(self, folder: str) -> tuple[bytes | None, bytes | None]:
+        """The folder's row data as stored, sealed (None: no row), and its listing hash; the new times are read too:
+        ``base_blocks(folder, sealed)`` then checks the seal and decodes it without the database (forked process)."""
         self.seen.add(folder)
+        self._retimes()
         row = self.db.execute("SELECT data, listing FROM folders WHERE root=? AND folder=?",
                               (self.root, folder)).fetchone()
-        if row is None:
-            return None, None
+        return (None, None) if row is None else (row[0], row[1])
+
+    @staticmethod
+    def blocks_of(data: bytes | None) -> dict[bytes, tuple[bytes, bytes | None]] | None:
+        """A row's blocks (its data unsealed): block key -> (rows, summary); None if missing or damaged."""
         try:
-            blocks = marshal.loads(unseal(row[0], self._key))   # type: ignore[arg-type] # None: damaged
-            return {key: (rows, summary) for key, rows, summary in blocks}, row[1]
+            return {key: (rows, summary) for key, rows, summary in marshal.loads(data)}   # type: ignore[arg-type]
         except Exception:  # noqa: BLE001 - a damaged row: the caller decides
-            return None, row[1]
+            return None
 
     def _retimes(self) -> dict[str, tuple[bytes, bytes, bytes]]:
         if self._retimed is None:

@@ -143,8 +143,8 @@ def test_unchanged_tree_is_served_from_the_snapshot_and_a_change_is_not(tree, tm
     opts = ScanOptions(cache_dir=tmp_path / "cache", workers=1)
     first = scan_dicom(tree, opts)
     loads: list[str] = []
-    real_load = index_mod.Index._row   # every read of a folder row
-    monkeypatch.setattr(index_mod.Index, "_row", lambda self, folder: loads.append(folder)
+    real_load = index_mod.Index.sealed_row   # every read of a folder row
+    monkeypatch.setattr(index_mod.Index, "sealed_row", lambda self, folder: loads.append(folder)
                         or real_load(self, folder))
     reads.clear()
     again = scan_dicom(tree, opts)

@@ -126,3 +126,36 @@ def test_a_damaged_row_of_a_folder_not_listed_again_is_read_again(tree, tmp_path
     assert damaged == 1
     assert scan_summary(scan_dicom(tree, opts)) == _fresh(tree)
     assert scan_summary(scan_dicom(tree, opts)) == _fresh(tree)   # and the rows stored by that re-check serve the next
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the second process is forked")
+def test_the_two_processes_share_the_chunks_each_verified_once(tree, tmp_path, spied, monkeypatch):
+    """The forked process draws its chunks from a pipe of tickets, this one takes its own then draws the ones
+    left: every changed chunk is verified by one of them, once; a content change, whichever process meets it,
+    leaves the touched-only path (the usual re-check)."""
+    monkeypatch.setattr(touched, "SPLIT_FROM", 1)
+    seen = tmp_path / "seen"
+    real = touched._verify
+
+    def verify(chunks, *args):
+        def logged():
+            for chunk in chunks:
+                with open(seen, "a") as f:
+                    f.write(f"{os.getpid()} {chunk[0]!r}\n")
+                yield chunk
+        return real(logged(), *args)
+
+    monkeypatch.setattr(touched, "_verify", verify)
+    opts = ScanOptions(cache_dir=tmp_path / "cache", workers=2)
+    first = scan_dicom(tree, opts)
+    _touch(*_files(tree))
+    seen.write_text("")
+    assert scan_summary(scan_dicom(tree, opts)) == scan_summary(first) == _fresh(tree) and spied["reuse"] == [True]
+    keys = [line.split(" ", 1)[1] for line in seen.read_text().splitlines()]
+    assert len(keys) == len(set(keys)) >= 2   # each chunk once
+    import pydicom
+    victim = _files(tree)[0]
+    uid = str(pydicom.dcmread(victim, stop_before_pixels=True).SOPInstanceUID).encode()
+    victim.write_bytes(victim.read_bytes().replace(uid, uid[:-1] + (b"7" if uid[-1:] != b"7" else b"8")))
+    _touch(*_files(tree))
+    assert scan_summary(scan_dicom(tree, opts)) == _fresh(tree) and spied["reuse"] == [True, False]

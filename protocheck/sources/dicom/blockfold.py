@@ -81,6 +81,7 @@ def fold_rows(items: list[tuple[tuple[str, str], bytes, bool]], root: str) -> li
     import marshal
 
     from protocheck.sources.dicom.records import record_from, record_tuple
+    from protocheck.sources.dicom.refold import same_row
     from protocheck.storage.index import Index
 
     out: list[Folded] = []
@@ -96,7 +97,7 @@ def fold_rows(items: list[tuple[tuple[str, str], bytes, bool]], root: str) -> li
             rec, made = workers.read_file(rel, path, workers._options, set() if seed else every)
             raw = (name, size, mtime, record_tuple(rec), None if made is None else
                    pickle.dumps(made, pickle.HIGHEST_PROTOCOL))
-            same, read = same and old is not None and _equal(raw, old), True
+            same, read = same and old is not None and same_row(raw[3], raw[4], old), True
             raws.append(raw)
             payloads.append((rec, made))
         try:
@@ -106,18 +107,6 @@ def fold_rows(items: list[tuple[tuple[str, str], bytes, bool]], root: str) -> li
             continue
         out.append((rows, None if same and read else _summary([r[0] for r in raws], payloads, where, root), None))
     return out
-
-
-def _equal(raw: tuple, old: tuple) -> bool:
-    """Whether a row read again is the stored one, value for value and type for type (``refold._same``)."""
-    import marshal
-
-    try:
-        if marshal.dumps(raw[3], 2) != marshal.dumps(old[3], 2):
-            return False
-    except ValueError:
-        return False
-    return raw[4] == old[4]   # pickled seeds (equal bytes: equal seeds), or both None
 
 
 def _summary(names: list[str], payloads: list[Any], where: tuple[str, str], root: str) -> bytes:

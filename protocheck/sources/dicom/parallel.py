@@ -14,7 +14,6 @@ from __future__ import annotations
 import collections
 import os
 import time
-import zlib
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from protocheck.model import ScanResult
@@ -26,6 +25,7 @@ from protocheck.sources.dicom.workers import (
 )
 from protocheck.sources.options import ScanOptions
 from protocheck.sources.treedigest import TreeHash, tree_digest
+from protocheck.storage.listing import cut_blocks, keyed_blocks
 
 if TYPE_CHECKING:
     from protocheck.storage.index import Entry
@@ -222,16 +222,8 @@ def _ready(folder: _Folder) -> bool:
 
 
 def _blocks(files: list[tuple[str, int, int]]) -> list[list[tuple[str, int, int]]]:
-    """A folder's files in walk order, cut into blocks of ~BLOCK files: a block ends after a file whose name
-    hashes to 0 modulo BLOCK (so adding or removing a file moves no other boundary), or at 4 * BLOCK files."""
-    out: list[list[tuple[str, int, int]]] = []
-    cur: list[tuple[str, int, int]] = []
-    for f in files:
-        cur.append(f)
-        if zlib.crc32(f[0].encode("utf-8", "surrogateescape")) % BLOCK == 0 or len(cur) >= 4 * BLOCK:
-            out.append(cur)
-            cur = []
-    return out + [cur] if cur else out
+    """A folder's files in walk order, cut into blocks of ~BLOCK files (``listing.cut_blocks``)."""
+    return cut_blocks(files, BLOCK)
 
 
 def _submit(folder: _Folder, index: Any, pools: "Pools", options: ScanOptions, seen: set[str],
@@ -249,8 +241,8 @@ def _submit(folder: _Folder, index: Any, pools: "Pools", options: ScanOptions, s
         folder.blocks, folder.stored, folder.changed = [(None, k, hit) for k, hit in kept.items()], True, None
         return 0
     stored = {} if index is None else index.load_blocks(folder.key)
-    for files in _blocks(folder.files):
-        key = index.listing_key(files) if index is not None else b""
+    keyed = keyed_blocks(folder.files, BLOCK) if index is not None else [(b, b"") for b in _blocks(folder.files)]
+    for files, key in keyed:
         folder.blocks.append((files, key, stored.pop(key, None)))
     folder.stored = bool(folder.blocks) and not stored and all(b[2] is not None for b in folder.blocks)
     changed = folder.changed = refold.Changed(index, stored.values())   # blocks that changed: rows by name

@@ -216,17 +216,26 @@ def take_away(folder: Any, files: list[tuple[str, int, int]], block: tuple, coll
 
 
 def _same(got: Payload, row: tuple, index: Any) -> bool:
-    """Whether a file read again gives its stored record and seed, value for value and type for type (compared
-    as marshal version 2 and pickle bytes: equal bytes are equal values; unequal ones only cost a fold)."""
+    """Whether a file read again gives its stored record and seed (``same_row``; the seed pickled only when
+    both are there)."""
     rec, seed = got
+    if seed is not None and row[4] is not None:
+        seed = pickle.dumps(seed, pickle.HIGHEST_PROTOCOL)
+    return same_row(index.record_tuple(rec), seed, row)
+
+
+def same_row(record: tuple, seed: Any, row: tuple) -> bool:
+    """Whether a file read again (its record tuple, its pickled seed or None) is the stored ``row``, value for
+    value and type for type (records compared as marshal version 2 bytes, seeds as pickle bytes: equal bytes
+    are equal values; unequal ones only cost a fold)."""
     try:
-        if marshal.dumps(index.record_tuple(rec), 2) != marshal.dumps(row[3], 2):
+        if marshal.dumps(record, 2) != marshal.dumps(row[3], 2):
             return False
     except ValueError:
         return False
     if seed is None or row[4] is None:
         return seed is None and row[4] is None
-    return isinstance(row[4], bytes) and pickle.dumps(seed, pickle.HIGHEST_PROTOCOL) == row[4]
+    return isinstance(row[4], bytes) and isinstance(seed, bytes) and seed == row[4]
 
 
 _GC = {"paused": False}

@@ -15,20 +15,25 @@ import gc
 import os
 import pickle
 import threading
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from itertools import chain
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
+import protocheck
 from protocheck.forked import fork_writer
 from protocheck.sources.dicom import refold
 from protocheck.sources.dicom.workers import Everything, Payload, read_file, resolve_workers
 from protocheck.sources.options import ScanOptions
-from protocheck.sources.treedigest import TreeHash, tree_state
+from protocheck.sources.treedigest import TreeHash, drawn, tickets_for, tree_state
+from protocheck.storage.listing import keyed_blocks
 
 if TYPE_CHECKING:
     from protocheck.model import ScanResult
     from protocheck.storage.index import Retimes
 
-SPLIT_FROM = 4096             # files in changed chunks from which two processes share the work (each its half
-                              # of the chunks: blocks, records, files read again, ~0.1 ms a record, ~2 ms a seed)
+SPLIT_FROM = 4096             # files in changed chunks from which two processes share the work (blocks, records,
+                              # files read again: ~0.1 ms a record, ~2 ms a seed)
+SHARED = (3, 5)               # 3 chunks in 5 may be taken by the forked process (the other 2 are this process'
+                              # own: it also reads their rows, and takes what the forked process has not)
 
 _Fresh = dict[str, dict[str, Payload]]   # files read again: folder -> file name -> (record, seed)
 # a changed chunk: key, folder path, listing, stored blocks, their stored new times, the row's listing hash
@@ -41,17 +46,25 @@ def stored_result(root: str | os.PathLike[str], index: Any,
     same records: ``touched``), else None (the tree is scanned); and the walk's tree state."""
     known = index.snapshot_chunks()   # before the walk: it keeps the listings of the chunks that changed
     ahead: list = []   # the stored result, read while the forked process already lists the tree
-    importing = _Importing()   # a changed file is read: the readers are imported while the walk goes on
+    importing = _Importing()   # a changed file is read: the readers are imported while the walk goes on, and
+                               # while the changed chunks' rows are loaded (joined before any read and any fork)
+    paused = gc.isenabled()    # no cycle is made here; collections would go over the stored result loaded
+    gc.disable()               # meanwhile, and over the listings of the changed chunks, again and again
+    cached = None
     try:
         tree = tree_state(root, lambda: ahead.append(index.snapshot_candidate()), None if known is None else known[0],
                           importing.start)
+        candidate = ahead[0] if ahead else index.snapshot_candidate()
+        cached = index.load_snapshot(tree.digest(), candidate)
+        if cached is None and known is not None and candidate is not None:
+            if reuse_snapshot(index, tree, known, options, importing.join):
+                cached = candidate[1]
     finally:
         importing.join()   # before any fork (a second process, a pool) and any use
-    candidate = ahead[0] if ahead else index.snapshot_candidate()
-    cached = index.load_snapshot(tree.digest(), candidate)
-    if cached is None and known is not None and candidate is not None:
-        if reuse_snapshot(index, tree, known, options):
-            cached = candidate[1]
+        if paused:
+            if cached is not None and protocheck.LEAN_PYDICOM:   # the command's own process, answered: what is
+                gc.freeze()   # alive lives to its end (``cli_progress.settle``); no collection goes over it again
+            gc.enable()
     return cached, tree
 
 
@@ -90,22 +103,25 @@ class _Importing:
         self.thread.start()
 
     def join(self) -> None:
+        """Wait for the import (at once when it is done or was never started)."""
         if self.thread is not None:
             self.thread.join()
+            self.thread = None
 
 
 def reuse_snapshot(index: Any, tree: "TreeHash", stored: tuple[dict[str, bytes], list[bytes]],
-                   options: ScanOptions) -> bool:
+                   options: ScanOptions, ready: Callable[[], None] = lambda: None) -> bool:
     """Whether the stored snapshot is the result of the tree ``tree`` describes (its walk, with the listings of
     the chunks whose hash is not ``stored``'s); if so the index keeps the files' new times (``Index.store_times``:
-    a few bytes per file read again, the rows are not rewritten) and the snapshot's new tree."""
+    a few bytes per file read again, the rows are not rewritten) and the snapshot's new tree. ``ready`` waits
+    for the readers' import (a thread): called before the first file is read and before any fork."""
     keys, skips = stored
     if tree.overflow or not tree.changed or sorted(tree.skips) != skips or tree.keys.keys() != keys.keys():
         return False
     paused = gc.isenabled()   # no cycle is made here, and the loaded result makes every full collection long
     gc.disable()
     try:
-        times, fresh = _shared([(key, *listed) for key, listed in tree.changed.items()], index, options)
+        times, fresh = _shared([(key, *listed) for key, listed in tree.changed.items()], index, options, ready)
     finally:
         if paused:
             gc.enable()
@@ -116,35 +132,56 @@ def reuse_snapshot(index: Any, tree: "TreeHash", stored: tuple[dict[str, bytes],
     return bool(index.store_tree(tree.digest(), tree.state()))
 
 
-def _load(index: Any, listed: list[tuple[str, str, list[tuple[str, int, int]]]]) -> list[_Chunk]:
-    """The changed chunks (key, folder path, listing) with their stored rows and new times."""
-    return list(_loading(index, listed))
+def _sealed(index: Any, listed: list[tuple[str, str, list[tuple[str, int, int]]]]) -> list[tuple]:
+    """The changed chunks (key, folder path, listing) with their rows as read (``Index.sealed_row``: a forked
+    process checks and decodes them, ``_chunk``, without the database: less is done before it starts)."""
+    return [(*c, index.sealed_row(c[0])) for c in listed]
+
+
+def _chunk(index: Any, sealed: tuple) -> _Chunk:
+    """A chunk of ``_sealed`` with its stored rows and new times."""
+    key, path, files, row = sealed
+    return (key, path, files, *index.base_blocks(key, row))
 
 
 def _loading(index: Any, listed: list[tuple[str, str, list[tuple[str, int, int]]]]) -> Iterator[_Chunk]:
-    """``_load``, each chunk's row read when it is checked (the check may end at the first chunk)."""
+    """The changed chunks with their stored rows and new times, each chunk's row read when it is checked (the
+    check may end at the first chunk)."""
     return ((key, path, files, *index.base_blocks(key)) for key, path, files in listed)
 
 
-def _shared(listed: list[tuple[str, str, list[tuple[str, int, int]]]], index: Any,
-            options: ScanOptions) -> tuple[dict[str, tuple[bytes, Retimes]] | None, _Fresh]:
-    """``_verify`` of the changed chunks, by two processes when they hold many files (the rows of the forked
-    process' half are read before it starts, this one's while it runs: the forked process never touches the
-    database)."""
-    if (sum(len(c[2]) for c in listed) < SPLIT_FROM or resolve_workers(options) < 2 or not hasattr(os, "fork")
-            or threading.active_count() > 1):
-        return _verify(_loading(index, listed), index, options)
-    half = _load(index, listed[1::2])
-    try:   # the child: every other chunk, its answer pickled back
-        pid, fd = fork_writer(lambda: pickle.dumps(_verify(half, index, options), pickle.HIGHEST_PROTOCOL))
+def _shared(listed: list[tuple[str, str, list[tuple[str, int, int]]]], index: Any, options: ScanOptions,
+            ready: Callable[[], None] = lambda: None) -> tuple[dict[str, tuple[bytes, Retimes]] | None, _Fresh]:
+    """``_verify`` of the changed chunks, by two processes when they hold many files. The forked process never
+    touches the database: the rows of the chunks it may take (``SHARED`` of them) are read before it starts
+    (while the readers are still imported); it draws them one by one from a pipe of tickets, and this process,
+    once its own chunks are verified (their rows read as it goes), draws the ones left: neither waits for the
+    other while it still has many to verify."""
+    if (len(listed) < 2 or sum(len(c[2]) for c in listed) < SPLIT_FROM or resolve_workers(options) < 2
+            or not hasattr(os, "fork")):
+        return _verify(_loading(index, listed), index, options, ready)
+    own = [c for i, c in enumerate(listed) if i % SHARED[1] >= SHARED[0]]
+    pool = _sealed(index, [c for i, c in enumerate(listed) if i % SHARED[1] < SHARED[0]])
+    ready()
+    if threading.active_count() > 1:   # another thread (not the import, joined): no fork
+        return _verify(chain((_chunk(index, c) for c in pool), _loading(index, own)), index, options)
+    tickets = tickets_for(len(pool))
+    try:   # the child: the chunks it draws, its answer pickled back
+        pid, fd = fork_writer(lambda: _answer(_verify((_chunk(index, pool[i]) for i in drawn(tickets, len(pool))),
+                                                      index, options)))
     except OSError:
-        return _verify([*half, *_loading(index, listed[0::2])], index, options)
+        os.close(tickets)
+        return _verify(chain((_chunk(index, c) for c in pool), _loading(index, own)), index, options)
     inp = open(fd, "rb")
     try:
-        mine = _verify(_loading(index, listed[0::2]), index, options)
+        mine = _verify(chain(_loading(index, own), (_chunk(index, pool[i]) for i in drawn(tickets, len(pool)))),
+                       index, options)
+        while mine[0] is None and os.read(tickets, 4096):   # not as stored: the forked process stops sooner
+            pass
         data = inp.read()
     finally:
         inp.close()
+        os.close(tickets)
         _, status = os.waitpid(pid, 0)
     if status != 0 or not data:
         return None, mine[1]
@@ -158,11 +195,19 @@ def _shared(listed: list[tuple[str, str, list[tuple[str, int, int]]]], index: An
     return (None if mine[0] is None or theirs[0] is None else {**mine[0], **theirs[0]}), fresh
 
 
-def _verify(chunks: Iterable[_Chunk], index: Any,
-            options: ScanOptions) -> tuple[dict[str, tuple[bytes, Retimes]] | None, _Fresh]:
+def _answer(got: tuple[dict[str, tuple[bytes, Retimes]] | None, _Fresh]) -> bytes:
+    """(Forked process) Its ``_verify`` answer, pickled; the files it read only when its half did not read as
+    stored (the usual re-check then takes them; when only the other half did not, it reads them again: rare)."""
+    times, fresh = got
+    return pickle.dumps((times, {} if times is not None else fresh), pickle.HIGHEST_PROTOCOL)
+
+
+def _verify(chunks: Iterable[_Chunk], index: Any, options: ScanOptions,
+            ready: Callable[[], None] = lambda: None) -> tuple[dict[str, tuple[bytes, Retimes]] | None, _Fresh]:
     """The chunks' rows' listing hashes and new times (``Index.store_times``), if every file whose size or mtime
     changed reads as stored (else None: one does not, or the names changed), and the files read. Chunk by chunk:
-    the first one that changed otherwise ends the check (the usual re-check reads the rest, by the workers)."""
+    the first one that changed otherwise ends the check (the usual re-check reads the rest, by the workers).
+    ``ready`` is called before the first file is read."""
     out: dict[str, tuple[bytes, Retimes]] = {}
     fresh: _Fresh = {}
     for key, path, files, stored, times, base in chunks:
@@ -172,9 +217,12 @@ def _verify(chunks: Iterable[_Chunk], index: Any,
         blocks, changed, kept = plan
         folder = key.split("\0")[0]
         prefix = path if path.endswith(os.sep) else path + os.sep
-        todo = [(os.path.join(folder, n) if folder else n, prefix + n, changed.wants_seed(n))
+        by_name = changed.rows   # name -> stored row: a file whose size or mtime is not the row's is read again
+        todo = [(os.path.join(folder, n) if folder else n, prefix + n, row is None or row[4] is not None)
                 for block, _lk, hit in blocks if hit is None
-                for n, size, mtime in block if not changed.unchanged(n, size, mtime)]
+                for n, size, mtime in block if (row := by_name.get(n)) is None or row[1] != size or row[2] != mtime]
+        if todo:
+            ready()
         for name, got in _read(todo, options).items():
             fresh.setdefault(name, {}).update(got)
         got = fresh.get(folder, {})
@@ -196,13 +244,12 @@ def _plan(index: Any, files: list[tuple[str, int, int]], stored: dict[bytes, tup
     """The chunk's blocks (files, listing key, stored block key if unchanged), its changed stored blocks and the
     stored new times of its unchanged ones; None unless the changed blocks hold the very file names of the
     stored blocks left (each with a summary): a new, renamed or removed file leaves this path."""
-    from protocheck.sources.dicom.parallel import _blocks
+    from protocheck.sources.dicom.parallel import BLOCK
 
     left = dict(stored)
     now = {(times[k][0] if k in times else k): k for k in stored}   # listing key (with the new times) -> key
     blocks, kept = [], {}
-    for block in _blocks(files):
-        lk = index.listing_key(block)
+    for block, lk in keyed_blocks(files, BLOCK):
         hit = now.pop(lk, None)
         if hit is not None:
             del left[hit]

@@ -74,3 +74,17 @@ def test_a_block_whose_guess_is_wrong_is_folded_file_by_file(dicom_root):
     for p in files:
         serial.add_path(p, p.name)
     assert scan_summary(main.finish()) == scan_summary(serial.finish())
+
+
+def test_a_row_read_again_is_the_stored_one_value_for_value_and_type_for_type():
+    """``refold.same_row``, what a worker (``fold_rows``) and the main process (``refold._same``) both compare."""
+    from protocheck.sources.dicom.refold import same_row
+
+    row = ("a", 1, 2, ("uid", 1, (2.0, "x")), b"seed")
+    assert same_row(("uid", 1, (2.0, "x")), b"seed", row)
+    assert not same_row(("uid", 1.0, (2.0, "x")), b"seed", row)      # 1.0 is not 1: another record
+    assert not same_row(("uid", 1, (2.0, "x")), b"other", row)
+    assert not same_row(("uid", 1, (2.0, "x")), None, row)
+    assert same_row(("uid",), None, ("a", 1, 2, ("uid",), None))
+    assert not same_row(("uid",), b"seed", ("a", 1, 2, ("uid",), None))
+    assert not same_row((object(),), None, ("a", 1, 2, (1,), None))    # a value marshal cannot store: not the same
