@@ -42,7 +42,7 @@ def network_options(args: argparse.Namespace) -> NetworkOptions:
 def cache_dir(args: argparse.Namespace) -> Path | None:
     """The index folder: ``--cache DIR`` (refused inside an input), else the user's cache folder (left out when
     it lies inside an input or cannot be created: the default never stops a check), none with ``--no-cache``."""
-    from protocheck.storage.index import check_cache_location, default_cache_dir
+    from protocheck.storage.location import check_cache_location, default_cache_dir
     if getattr(args, "no_cache", False):
         return None
     explicit = getattr(args, "cache", None)

@@ -14,6 +14,8 @@ import sqlite3
 from pathlib import Path
 from typing import Callable
 
+from protocheck.logs import logger
+
 
 def write(path: Path, work: Callable[[sqlite3.Connection], None]) -> None:
     """Run ``work`` in one transaction on the database ``path`` (created if need be), without fsync.
@@ -30,17 +32,46 @@ def write(path: Path, work: Callable[[sqlite3.Connection], None]) -> None:
                 work(db)
             return
         except sqlite3.DatabaseError as exc:
+            db.close()
             if attempt == 2 or type(exc) is not sqlite3.DatabaseError:
                 raise
+            discard(path, exc)
         finally:
             db.close()
-        _remove(path)
+
+
+def connect(path: Path, setup: Callable[[sqlite3.Connection], None]) -> sqlite3.Connection:
+    """The database ``path`` opened and ``setup`` run on it (pragmas, tables); a file there that is not a sound
+    database is removed with a warning and a new one made (the incremental index: a cache, rebuilt by reading
+    again, never a reason to stop a check). Any other error (locked, read-only, full...) is raised."""
+    for attempt in (1, 2):
+        db = sqlite3.connect(path)
+        try:
+            setup(db)
+            return db
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            if attempt == 2 or type(exc) is not sqlite3.DatabaseError:
+                raise
+            discard(path, exc)
+        except BaseException:
+            db.close()
+            raise
+    raise AssertionError("unreachable")
+
+
+def discard(path: Path, exc: Exception) -> None:
+    """Remove the damaged database ``path`` (``exc``: what showed it), saying so: the next store makes a new one."""
+    logger("protocheck.cache").warning("the cache file %s is damaged (%s): it is replaced by a new one", path, exc)
+    _remove(path)
 
 
 def _remove(path: Path) -> None:
-    """Remove a damaged database and its rollback journal (a link is removed, never what it points to)."""
-    for name in (path, path.with_name(path.name + "-journal")):
+    """Remove a damaged database and its journals (a link is removed, never what it points to)."""
+    for name in [path] + [path.with_name(path.name + end) for end in ("-journal", "-wal", "-shm")]:
         try:
             os.unlink(name)
         except FileNotFoundError:
             pass
+        except OSError as exc:   # (open elsewhere on Windows, a read-only folder): the caller's next use fails
+            logger("protocheck.cache").warning("the damaged cache file %s could not be removed (%s): remove it by hand", name, exc)

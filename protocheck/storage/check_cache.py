@@ -89,7 +89,7 @@ def _insert(db: sqlite3.Connection, key: bytes, blob: bytes) -> None:
 
 def _outside_inputs(cache_dir: Path, scan: ScanResult) -> bool:
     """Whether the folder lies outside every input of the scan (protocheck never writes into its input)."""
-    from protocheck.storage.index import check_cache_location
+    from protocheck.storage.location import check_cache_location
     try:
         for root in scan.roots:
             check_cache_location(cache_dir, root)

@@ -32,8 +32,10 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from protocheck.errors import SourceError
 from protocheck.resources import code_digest
+from protocheck.storage import cachedb
 from protocheck.storage.listing import chunk_hash
-from protocheck.storage.sealing import check_folder, current_key, seal, unseal
+from protocheck.storage.location import check_cache_location
+from protocheck.storage.sealing import current_key, seal, unseal
 from protocheck.storage.snapshot import (  # noqa: F401  (the caches' pickles, imported from here too)
     compressed_pickle, content_digest, loaded_pickles, scan_content_digest, snapshot_blob, snapshot_from,
 )
@@ -72,36 +74,6 @@ def seed_of(seed: Any) -> Any:
     return pickle.loads(seed) if isinstance(seed, bytes) else seed
 
 
-def default_cache_dir() -> Path:
-    """The user cache folder: $XDG_CACHE_HOME/protocheck when set (on every platform), else the platform's
-    (~/.cache/protocheck, ~/Library/Caches/protocheck, %LOCALAPPDATA%\\protocheck\\Cache)."""
-    if os.environ.get("XDG_CACHE_HOME"):
-        return Path(os.environ["XDG_CACHE_HOME"]) / "protocheck"
-    import platformdirs
-    return Path(platformdirs.user_cache_dir("protocheck", appauthor=False))
-
-
-def _inside(child: Path, parent: Path) -> bool:
-    try:
-        child.relative_to(parent)
-        return True
-    except ValueError:
-        return False
-
-
-def check_cache_location(cache_dir: Path, root: str | os.PathLike[str]) -> Path:
-    """The resolved cache folder; SourceError when it lies inside the input tree (the input is never written)."""
-    cache = Path(cache_dir).expanduser().resolve()
-    top = Path(root).resolve()
-    top = top if top.is_dir() else top.parent
-    if _inside(cache, top):
-        raise SourceError("the cache folder is inside the input tree, and protocheck never writes into its input",
-                          path=str(cache), where="--cache-dir",
-                          fix=f"choose a cache folder outside {top} (default: {default_cache_dir()})")
-    check_folder(cache)
-    return cache
-
-
 def fingerprint(options: "ScanOptions") -> str:
     """Hash of the reading code and of the options that change records; names the database file."""
     here = Path(__file__).resolve().parent.parent / "sources"
@@ -114,6 +86,21 @@ def fingerprint(options: "ScanOptions") -> str:
     return h.hexdigest()[:16]
 
 
+def index_path(cache: Path, options: "ScanOptions") -> Path:
+    """The index database of a tree in its cache folder (``check_cache_location``) for these options."""
+    return cache / f"index-{fingerprint(options)}.sqlite"
+
+
+def _tables(db: sqlite3.Connection) -> None:
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("CREATE TABLE IF NOT EXISTS folders (root TEXT, folder TEXT, listing BLOB, data BLOB, "
+               "PRIMARY KEY (root, folder)) WITHOUT ROWID")
+    db.execute("CREATE TABLE IF NOT EXISTS snapshots (root TEXT PRIMARY KEY, tree BLOB, data BLOB, chunks BLOB)")
+    db.execute("CREATE TABLE IF NOT EXISTS retimed (root TEXT, folder TEXT, base BLOB, listing BLOB, data BLOB, "
+               "PRIMARY KEY (root, folder)) WITHOUT ROWID")
+
+
 class Index:
     """Per-folder records of one input root; use as a context manager (commits on exit)."""
 
@@ -124,16 +111,8 @@ class Index:
         self.root = os.path.abspath(os.fspath(root))
         try:
             self.cache.mkdir(mode=0o700, parents=True, exist_ok=True)
-            self.path = self.cache / f"index-{fingerprint(options)}.sqlite"
-            self.db = sqlite3.connect(self.path)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("CREATE TABLE IF NOT EXISTS folders (root TEXT, folder TEXT, listing BLOB, "
-                            "data BLOB, PRIMARY KEY (root, folder)) WITHOUT ROWID")
-            self.db.execute("CREATE TABLE IF NOT EXISTS snapshots (root TEXT PRIMARY KEY, tree BLOB, data BLOB, "
-                            "chunks BLOB)")
-            self.db.execute("CREATE TABLE IF NOT EXISTS retimed (root TEXT, folder TEXT, base BLOB, listing BLOB, "
-                            "data BLOB, PRIMARY KEY (root, folder)) WITHOUT ROWID")
+            self.path = index_path(self.cache, options)
+            self.db = cachedb.connect(self.path, _tables)
         except (OSError, sqlite3.Error) as exc:
             raise SourceError(f"cannot open the incremental index: {exc}", path=str(self.cache),
                               where="--cache-dir", fix="give a writable cache folder, or run without a cache"

@@ -10,7 +10,7 @@ import pytest
 from protocheck.errors import SourceError
 from protocheck.sources import treedigest
 from protocheck.sources.dicom import parallel, scan_dicom, touched
-from protocheck.storage.index import default_cache_dir
+from protocheck.storage.location import default_cache_dir
 from protocheck.sources.options import ScanOptions
 
 SERIES = "dcm_qa_ge/04_Ax_DWI_TENSOR_R2MB2"
@@ -156,3 +156,23 @@ def test_unchanged_tree_is_served_from_the_snapshot_and_a_change_is_not(tree, tm
     assert _snap(changed) == _snap(first)
     reads.clear(), loads.clear()
     assert _snap(scan_dicom(tree, opts)) == _snap(first) and not reads and not loads   # the new times stored
+
+
+@pytest.mark.parametrize("damage", ["header", "pages"])
+def test_damaged_index_is_replaced_and_every_file_read_again(tree, tmp_path, reads, caplog, damage):
+    """A damaged index file (not a database; pages overwritten: 'malformed') is a cache miss, never an error."""
+    opts = ScanOptions(cache_dir=tmp_path / "cache")
+    first = scan_dicom(tree, opts)
+    (db,) = (tmp_path / "cache").rglob("index-*.sqlite")
+    for extra in db.parent.glob(db.name + "-*"):   # the WAL folded in first: the damage is the whole story
+        extra.unlink()
+    data = bytearray(db.read_bytes())
+    start, end = (0, 100) if damage == "header" else (4096, len(data))
+    data[start:end] = bytes(range(7, 7 + end - start)) if damage == "header" else b"\xa5" * (end - start)
+    db.write_bytes(bytes(data))
+    reads.clear()
+    again = scan_dicom(tree, opts)
+    assert _snap(again) == _snap(first) and sorted(reads) == sorted(set(reads)) and len(reads) == 12
+    assert "is damaged" in caplog.text and "replaced by a new one" in caplog.text
+    reads.clear()
+    assert _snap(scan_dicom(tree, opts)) == _snap(first) and reads == []   # the new index serves the next run

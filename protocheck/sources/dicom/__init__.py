@@ -11,7 +11,12 @@ def scan_dicom(root: str | os.PathLike[str], options: ScanOptions | None = None)
     """Scan a DICOM tree (or a single file): every file whatever its name; returns exams and skipped files."""
     if options is None or not options.full_read:   # fast path: workers, incremental index (parallel.py)
         from protocheck.sources.dicom.parallel import scan_tree
-        return scan_tree(root, options)
+        try:
+            return scan_tree(root, options)
+        except Exception as exc:
+            if not _damaged_index(exc, root, options):
+                raise
+        return scan_tree(root, options)   # a new index: every file read again
     from protocheck.sources.discovery import FoundFile, walk
     from protocheck.sources.dicom.collector import DicomCollector   # imports pydicom (not needed on a re-audit)
 
@@ -22,3 +27,18 @@ def scan_dicom(root: str | os.PathLike[str], options: ScanOptions | None = None)
         else:
             collector.skipped.append(item)
     return collector.finish()
+
+
+def _damaged_index(exc: Exception, root: str | os.PathLike[str], options: ScanOptions | None) -> bool:
+    """Whether ``exc`` says the incremental index file is damaged (SQLite's own DatabaseError: malformed, not a
+    database; not locked, read-only or full, its subclasses); if so the file is removed, with a warning."""
+    import sqlite3
+
+    if type(exc) is not sqlite3.DatabaseError or options is None or options.cache_dir is None:
+        return False
+    from protocheck.storage import cachedb
+    from protocheck.storage.index import index_path
+    from protocheck.storage.location import check_cache_location
+
+    cachedb.discard(index_path(check_cache_location(options.cache_dir, root), options), exc)
+    return True
