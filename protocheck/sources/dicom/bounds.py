@@ -16,6 +16,9 @@ VR_MAX = {"AE": 16, "AS": 4, "CS": 16, "DA": 8, "DS": 16, "DT": 26, "IS": 12, "L
 SINGLE = frozenset({"LT", "ST", "UT", "UR"})      # backslash is text here, not a value separator
 MAX_VALUES = 256                                   # values of one multi-valued element kept
 DEFAULT_MAX = 1024                                 # a sidecar string with no DICOM counterpart
+# VRs of the default repertoire only (no escape sequences, no multi-byte text): a backslash byte separates values
+# and a value has as many characters as bytes, so raw bytes tell whether each value fits
+PLAIN = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "TM", "UI"})
 
 
 def cut_text(text: str, vr: str) -> str:
@@ -60,6 +63,16 @@ def _too_long(elem: Any, vr: str) -> bool:
         return False
 
 
+def _values_fit(elem: Any, vr: str, tag: int, limit: int) -> bool:
+    """Whether a raw multi-valued element of a plain VR has every value within ``limit`` and at most MAX_VALUES
+    values (its total length is over the limit: ImageOrientationPatient, ImageType...): then it needs no cut, and
+    is left raw instead of being decoded and rebuilt (about 9 such elements in a series' header)."""
+    if (_dictionary_vr(tag) if vr in ("", "UN") else vr) not in PLAIN or not isinstance(elem.value, bytes):
+        return False
+    values = elem.value.split(b"\\")
+    return len(values) <= MAX_VALUES and max(map(len, values)) <= limit
+
+
 def _dictionary_vr(tag: int) -> str:
     from pydicom.datadict import dictionary_VR
 
@@ -82,7 +95,7 @@ def bound_dataset(ds: Any) -> None:
             if type(elem) is RawDataElement and elem.value is not None:   # the common case, as below in short
                 vr = elem.VR or ""
                 limit = VR_MAX.get(_dictionary_vr(tag) if vr in ("", "UN") else vr)
-                if limit is None or elem.length is None or elem.length <= limit:
+                if limit is None or elem.length is None or elem.length <= limit or _values_fit(elem, vr, tag, limit):
                     continue
             else:   # a converted element, or a deferred read (read here, as get_item does it)
                 elem = ds.get_item(tag)
