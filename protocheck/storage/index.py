@@ -92,8 +92,11 @@ def index_path(cache: Path, options: "ScanOptions") -> Path:
 
 
 def _tables(db: sqlite3.Connection) -> None:
+    """WAL without fsync: a crash of protocheck cannot damage the file; an OS crash or power loss may, and a
+    damaged index is replaced (``cachedb``); each row is sealed and keyed by its listing. Opening and closing
+    waited ~9 ms for the disk of a ~0.5 s first check of 3,300 files."""
     db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA synchronous=OFF")
     db.execute("CREATE TABLE IF NOT EXISTS folders (root TEXT, folder TEXT, listing BLOB, data BLOB, "
                "PRIMARY KEY (root, folder)) WITHOUT ROWID")
     db.execute("CREATE TABLE IF NOT EXISTS snapshots (root TEXT PRIMARY KEY, tree BLOB, data BLOB, chunks BLOB)")
