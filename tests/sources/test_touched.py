@@ -11,13 +11,20 @@ import pytest
 from protocheck.sources.dicom import scan_dicom, touched
 from protocheck.sources.options import ScanOptions
 from scan_results import scan_summary
-from touch_trees import SERIES, spied, touch_files as _touch, tree, tree_files as _files  # noqa: F401  (fixtures)
+from touch_trees import (  # noqa: F401  (fixtures)
+    SERIES, spied, touch_files as _touch, tree, tree_files as _files, unstamped,
+)
 
 def _fresh(root: Path) -> tuple:
     return scan_summary(scan_dicom(root, ScanOptions(workers=1)))
 
 
-def test_touched_files_that_read_the_same_give_the_stored_result(tree, tmp_path, spied):
+@pytest.mark.parametrize("stamps", [True, False])
+def test_touched_files_that_read_the_same_give_the_stored_result(tree, tmp_path, spied, request, stamps):
+    """With content stamps, touched files are not parsed again (their first bytes give the stored crc);
+    without, each is parsed and compared with its row."""
+    if not stamps:
+        request.getfixturevalue("unstamped")
     opts = ScanOptions(cache_dir=tmp_path / "cache", workers=1)
     first = scan_dicom(tree, opts)
     files = _files(tree)
@@ -25,14 +32,15 @@ def test_touched_files_that_read_the_same_give_the_stored_result(tree, tmp_path,
     _touch(*victims)
     spied["reads"].clear()
     again = scan_dicom(tree, opts)
-    assert spied["reuse"] == [True] and sorted(spied["reads"]) == sorted(str(f.relative_to(tree)) for f in victims)
+    read = [] if stamps else sorted(str(f.relative_to(tree)) for f in victims)
+    assert spied["reuse"] == [True] and sorted(spied["reads"]) == read
     assert scan_summary(again) == scan_summary(first) == _fresh(tree) and again.digest == first.digest
     spied["reads"].clear()
     assert scan_summary(scan_dicom(tree, opts)) == scan_summary(first) and spied["reads"] == []   # new times stored
     _touch(*files[3::7])   # other files of the same blocks: those touched before are not read again
     spied["reads"].clear()
     assert scan_summary(scan_dicom(tree, opts)) == scan_summary(first) and spied["reuse"][-1] is True
-    assert sorted(spied["reads"]) == sorted(str(f.relative_to(tree)) for f in files[3::7])
+    assert sorted(spied["reads"]) == ([] if stamps else sorted(str(f.relative_to(tree)) for f in files[3::7]))
 
 
 def test_a_touched_file_whose_content_changed_is_folded_again(tree, tmp_path, spied, monkeypatch):

@@ -48,6 +48,9 @@ class FileRecord:
     positions: list[tuple[float, float, float]] = field(default_factory=list)   # enhanced frames
     echo_times: list[float] = field(default_factory=list)                       # enhanced frames
     skip: SkippedFile | None = None
+    # (L, crc32 of the file's first L bytes): everything read from the file depends on those bytes alone (a
+    # touched file whose first L bytes give this crc reads as stored: ``touched``); None when not known
+    stamp: tuple[int, int, int] | None = field(default=None, compare=False, repr=False)
 
 
 def classify_sop(sop_class: str, ds: Dataset | None = None) -> str | None:

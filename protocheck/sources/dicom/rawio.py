@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import operator
 import os
+import zlib
 from struct import Struct
 from typing import IO
 
@@ -272,3 +273,20 @@ def file_size(fh: IO[bytes] | RawFile) -> int:
         return os.fstat(fh.fileno()).st_size
     except (AttributeError, OSError, ValueError):
         return fh.seek(0, 2)
+
+
+def stamp_of(buf: bytes, n: int, ends: bool) -> tuple[int, int, int]:
+    """The content stamp of a file whose first ``n`` bytes are ``buf[:n]``: (n, their crc32, 1 when what was
+    read depends on the file ending there too, else 0)."""
+    return n, zlib.crc32(memoryview(buf)[:n]), int(ends)
+
+
+def stamp_holds(path: str | os.PathLike, stamp: tuple[int, int, int]) -> bool:
+    """Whether the file still gives ``stamp`` (``stamp_of``); False when it cannot be read."""
+    n, crc, ends = stamp
+    try:
+        with RawFile(path) as fh:
+            data = fh.read(n + ends)   # one byte more: there must be none
+    except OSError:
+        return False
+    return len(data) == n and zlib.crc32(data) == crc

@@ -43,7 +43,8 @@ def read_file(rel: str, path: str, options: ScanOptions, seen: set[str]) -> Payl
 
     The hand-rolled scanners give the record (fastscan: classic files; framescan: enhanced objects, whose
     scanned header also describes the series); a classic file of a new series, or a file the scanners leave
-    to pydicom (implicit VR, spectroscopy, odd), is read in full once and gives both record and seed.
+    to pydicom (implicit VR, spectroscopy, odd), is read in full once and gives both record and seed. The
+    record's ``stamp`` covers every byte the record and the seed were made of (None when pydicom read them).
     """
     from protocheck.privacy import damaged_identity
     from protocheck.sources.dicom import reader, vendors
@@ -54,8 +55,12 @@ def read_file(rel: str, path: str, options: ScanOptions, seen: set[str]) -> Payl
         return rec, None
     if ds is None and rec is not None:   # a classic file of a new series: its whole header, walked by hand
         from protocheck.sources.dicom import framescan
-        ds = framescan.scan_header(path, vendors.READ_PLAN)
+        stamps: list = []
+        ds = framescan.scan_header(path, vendors.READ_PLAN, stamps)
+        rec.stamp = _wider(rec.stamp, stamps[0] if stamps else None)
     if ds is None:
+        if rec is not None:
+            rec.stamp = None   # the header pydicom reads is not stamped
         try:
             ds = reader.read_header(path, True)
         except reader.ReadSkip as exc:
@@ -73,6 +78,12 @@ def read_file(rel: str, path: str, options: ScanOptions, seen: set[str]) -> Payl
         return reader.FileRecord(name=rel, skip=SkippedFile(rel, why, "invalid")), None
     seen.add(rec.series_uid)
     return rec, make_seed(rec, ds, options)
+
+
+def _wider(a: tuple[int, int, int] | None, b: tuple[int, int, int] | None) -> tuple[int, int, int] | None:
+    """The stamp of two reads of one file (the crc of the longer prefix covers both; of equal ones, the one
+    that also holds the file's end), None if either has none."""
+    return None if a is None or b is None else max(a, b, key=lambda s: (s[0], s[2]))
 
 
 def add_payload(collector: Any, payload: Payload, where: tuple[str, str, str]) -> None:
