@@ -51,11 +51,11 @@ TEXT_TAGS = (("sop_class", 0x00080016), ("sop_uid", 0x00080018), ("series_uid", 
 
 class Scanned(NamedTuple):
     """A scanned classic file: the dataset of its per-file elements, their plain texts (None: not plain), and
-    the file's content stamp (``rawio.stamp_of``; None when the scan's window moved)."""
+    the file's content stamp (``rawio.window_stamp``)."""
 
     dataset: Dataset
     texts: dict[str, str] | None
-    stamp: tuple[int, int, int] | None = None
+    stamp: rawio.Stamp | None = None
 
 
 MULTI_FRAME = Scanned(Dataset(), None)   # returned by scan() for a multi-frame object: framescan reads those
@@ -138,11 +138,7 @@ def _scan(fh: IO[bytes] | RawFile, plan: ReadPlan, last_group: int) -> Scanned |
         break
     plan.classic_template = st.chunks
     _first[0] = min(rawio.CHUNK, max(FIRST_MIN, ((pos + FIRST_MARGIN) | 0xFFF) + 1))
-    # every byte the scan looked at is in the window it read first (never moved): what it found depends on
-    # that window alone (its read-ahead included: more than needed, never less), and on the file ending there
-    # when the window holds the whole file
-    stamp = rawio.stamp_of(r.buf, len(r.buf), r.eof) if r.base == 0 else None
-    return Scanned(ds if ds is not None else dataset_of(st.raw, meta, ts), _texts(st.raw), stamp)
+    return Scanned(ds if ds is not None else dataset_of(st.raw, meta, ts), _texts(st.raw), rawio.window_stamp(r))
 
 
 def _needs_more(st: _State, ds: Dataset) -> bool:

@@ -44,7 +44,7 @@ class Frames:
     positions: list[tuple[float, float, float]] = field(default_factory=list)
     echo_times: list[float] = field(default_factory=list)
     diffusion: list[tuple[DiffusionSample, int]] = field(default_factory=list)
-    stamp: tuple[int, int, int] | None = None   # the file's content stamp (``_stamp``)
+    stamp: rawio.Stamp | None = None   # the file's content stamp (``_stamp``)
 
 
 class _Grow(rawio.Reader):
@@ -76,12 +76,13 @@ def scan(fh: IO[bytes] | rawio.RawFile, plan: ReadPlan) -> tuple[Dataset, Frames
         return None
 
 
-def scan_header(path: str, plan: ReadPlan, stamps: list | None = None) -> Dataset | None:
+def scan_header(path: str, plan: ReadPlan, stamps: list | None = None, cover: rawio.Stamp | None = None
+                ) -> Dataset | None:
     """The whole header of a classic (single-frame) file, every element raw (pydicom decodes on access).
 
     What a full pydicom read gives a series description, without pydicom's per-element parse: a file the
     walk finds odd in any way (implicit VR, truncation, a broken sequence) gives None and pydicom reads it.
-    ``stamps`` (if given) receives the file's content stamp (``_stamp``) or None.
+    ``stamps`` (if given) receives the file's content stamp, covering ``cover`` too (``_stamp``), or None.
     """
     try:
         with rawio.RawFile(path) as fh:
@@ -92,7 +93,7 @@ def scan_header(path: str, plan: ReadPlan, stamps: list | None = None) -> Datase
                 return None
             raw, _, end = _top_level(r, pos, rawio.file_size(fh), plan, frames=False)
             if stamps is not None:
-                stamps.append(_stamp(r, end))
+                stamps.append(_stamp(r, end, cover))
             return fastscan.dataset_of(raw, meta, ts)
     except (rawio.FastPathUnavailable, ValueError, OSError, TypeError, KeyError, IndexError, AttributeError):
         return None
@@ -113,17 +114,23 @@ def _scan(fh: IO[bytes] | rawio.RawFile, plan: ReadPlan) -> tuple[Dataset, Frame
         return None      # no per-frame items: frames come from NumberOfFrames and shared groups (pydicom)
     ds = fastscan.dataset_of(raw, meta, ts)
     frames = walk.values(ds)
-    frames.stamp = _stamp(r, end)
+    frames.stamp = _stamp(r, end, rawio.NO_STAMP)
     return ds, frames
 
 
-def _stamp(r: _Grow, stop: int) -> tuple[int, int, int] | None:
+def _stamp(r: _Grow, stop: int, cover: rawio.Stamp | None = None) -> rawio.Stamp | None:
     """The content stamp of a header ``_top_level`` read up to its pixel data (``stop``: where pydicom's stop
     before the pixels stops) or to the end of the file (-1): its bytes up to that element's header included,
-    or the whole file (the buffer holds it: it was read to its end)."""
-    if stop >= 0:
-        return rawio.stamp_of(r.buf, min(stop + 12, len(r.buf)), False)
-    return rawio.stamp_of(r.buf, len(r.buf), True) if r.eof else None
+    or the whole file; and those of ``cover`` (another read of the file, None: unknown). None when the buffer
+    does not hold them all."""
+    if cover is None:
+        return None
+    n, ends = max(len(r.buf) if stop < 0 else stop + 12, cover[0]), stop < 0 or bool(cover[2])
+    if n > len(r.buf):
+        r.need(0, n)   # the other read's read-ahead went further (a series' first file only: a seed)
+    if n > len(r.buf) or (ends and not (r.eof and n == len(r.buf))):
+        return None
+    return rawio.stamp_of(r.buf, n, ends)
 
 
 def _top_level(r: _Grow, pos: int, size: int, plan: ReadPlan, frames: bool

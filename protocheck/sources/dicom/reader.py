@@ -202,7 +202,6 @@ def fast_read(name: str, path: str | os.PathLike, plan: ReadPlan, last_group: in
     except Exception:  # noqa: BLE001 - anything odd: the pydicom path reads the file and reports it
         return None
     if rec.skip is not None:   # a non-image object is known by its SOP class alone (not a CSA one: its content)
-        rec.stamp = None
         ok = rec.skip.kind == "non-image" and rec.sop_class != SIEMENS_CSA_NON_IMAGE
         return (rec, None) if ok else None
     if rec.mrs or not rec.series_uid:

@@ -55,9 +55,9 @@ def read_file(rel: str, path: str, options: ScanOptions, seen: set[str]) -> Payl
         return rec, None
     if ds is None and rec is not None:   # a classic file of a new series: its whole header, walked by hand
         from protocheck.sources.dicom import framescan
-        stamps: list = []
-        ds = framescan.scan_header(path, vendors.READ_PLAN, stamps)
-        rec.stamp = _wider(rec.stamp, stamps[0] if stamps else None)
+        stamps: list = []   # the stamp of both reads
+        ds = framescan.scan_header(path, vendors.READ_PLAN, stamps, rec.stamp)
+        rec.stamp = stamps[0] if stamps else None
     if ds is None:
         if rec is not None:
             rec.stamp = None   # the header pydicom reads is not stamped
@@ -78,12 +78,6 @@ def read_file(rel: str, path: str, options: ScanOptions, seen: set[str]) -> Payl
         return reader.FileRecord(name=rel, skip=SkippedFile(rel, why, "invalid")), None
     seen.add(rec.series_uid)
     return rec, make_seed(rec, ds, options)
-
-
-def _wider(a: tuple[int, int, int] | None, b: tuple[int, int, int] | None) -> tuple[int, int, int] | None:
-    """The stamp of two reads of one file (the crc of the longer prefix covers both; of equal ones, the one
-    that also holds the file's end), None if either has none."""
-    return None if a is None or b is None else max(a, b, key=lambda s: (s[0], s[2]))
 
 
 def add_payload(collector: Any, payload: Payload, where: tuple[str, str, str]) -> None:
