@@ -292,11 +292,12 @@ def stamp_of(buf: bytes, n: int, ends: bool) -> Stamp:
     return n, zlib.crc32(memoryview(buf)[:n]), int(ends), ()
 
 
-def window_stamp(r: Reader) -> Stamp:
-    """The content stamp of every byte a Reader read: what it found depends on them alone (its read-ahead
-    included: more than needed, never less), on the file ending there when it read to the end, and not on the
-    bytes it jumped over unread (their spans: ``gaps``)."""
-    return r.base + len(r.buf), zlib.crc32(r.buf, r.crc), int(r.eof), r.gaps
+def window_stamp(r: Reader, stop: int | None = None) -> Stamp:
+    """The content stamp of the bytes a Reader read, up to the header of the element at ``stop`` where a walk
+    found its end (None: every byte read, and the file's end when it read to it): what the walk found depends
+    on them alone, not on the bytes it jumped over unread (their spans: ``gaps``)."""
+    n = r.base + len(r.buf) if stop is None else min(stop + 12, r.base + len(r.buf))
+    return n, zlib.crc32(memoryview(r.buf)[:n - r.base], r.crc), int(r.eof and stop is None), r.gaps
 
 
 def stamp_holds(path: str | os.PathLike, stamp: Stamp) -> bool:
