@@ -7,7 +7,10 @@ holds for it, every input of the scan is what it was, so the stored result is th
 argument as ``refold.Changed.reuse``, for the whole tree). The index keeps the new times of the files read
 (``Index.store_times``: the changed folders' rows stand for their new listings without being rewritten) and the
 snapshot's new tree; nothing is folded, finalized or digested again. Any other change (a file added, removed or
-renamed, a folder more or less, a file read differently) leaves this path for the usual re-check.
+renamed, a folder more or less, a file read differently) leaves this path for the usual re-check. A file of the
+same size whose row's record carries a content stamp (``rawio.Stamp``: the crc of the bytes its record and seed
+were read from) is not parsed: one read of those bytes, the same crc, and it reads as stored; the readers
+(pydicom) are imported only when a file must be parsed.
 """
 from __future__ import annotations
 
