@@ -1,5 +1,5 @@
 """Trees for re-check tests (test_touched, test_retimed): two real GE series copied into folders, a spy of what a
-re-check reads, and touching files (new mtime, same bytes)."""
+re-check reads, touching files (new mtime, same bytes), and re-checks without content stamps."""
 from __future__ import annotations
 
 import os
@@ -43,6 +43,12 @@ def spied(monkeypatch) -> dict[str, list]:
     monkeypatch.setattr(touched, "read_file", read)
     monkeypatch.setattr(parallel, "read_file", read)
     return out
+
+
+@pytest.fixture()
+def unstamped(monkeypatch) -> None:
+    """No touched file's content stamp holds: each is parsed again (a file without a stamp, or a changed one)."""
+    monkeypatch.setattr(touched, "stamp_holds", lambda path, stamp: False)
 
 
 def touch_files(*files: Path, seconds: int = 1) -> None:

@@ -7,7 +7,8 @@ each file's small record (``reader.FileRecord``, plus for the file that was read
 per-series aggregates, ``DicomCollector.summary``). A re-check merges an unchanged block's summary (cost per
 series, not per file); in a changed block only added or changed files (different size or mtime_ns) are read
 again and the block is folded anew; removed and renamed files disappear with the new listing.
-Records are plain tuples (marshal, fast to load); seeds stay pickled and are unpickled only when folded.
+Records are plain tuples (marshal, fast to load; a DICOM record's last value is its content stamp, which lets a
+touched file be verified without a parse); seeds stay pickled and are unpickled only when folded.
 A whole-tree snapshot (the finished ScanResult under ``treedigest``'s digest of every folder listing, with each
 folder chunk's hash: ``snapshot_chunks``) serves an unchanged tree with one walk and one row, and a tree whose
 files were only touched with the rows of the changed folders (``sources/dicom/touched.py``), which then stores
@@ -43,7 +44,7 @@ from protocheck.storage.snapshot import (  # noqa: F401  (the caches' pickles, i
 if TYPE_CHECKING:   # storage sits below the sources layer: the type only
     from protocheck.sources.options import ScanOptions
 
-SCHEMA = 9
+SCHEMA = 10
 Entry = tuple[str, int, int, Any]     # (file name, size, mtime_ns, payload (record, seed or pickled seed))
 # How a source stores its per-file records: (record -> tuple of plain marshal-able values, tuple -> record).
 RecordCodec = tuple[Callable[[Any], tuple], Callable[[tuple], Any]]

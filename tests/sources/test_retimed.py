@@ -14,7 +14,9 @@ from protocheck.sources.dicom import parallel, scan_dicom, touched
 from protocheck.sources.dicom.records import open_index
 from protocheck.sources.options import ScanOptions
 from scan_results import scan_summary
-from touch_trees import SERIES, spied, touch_files as _touch, tree, tree_files as _files  # noqa: F401  (fixtures)
+from touch_trees import (  # noqa: F401  (fixtures)
+    SERIES, spied, touch_files as _touch, tree, tree_files as _files, unstamped,
+)
 
 
 def _rel(root: Path, files) -> list[str]:
@@ -52,7 +54,7 @@ def _change_uid(victim: Path) -> None:
     victim.write_bytes(victim.read_bytes().replace(uid, uid[:-1] + (b"7" if uid[-1:] != b"7" else b"8")))
 
 
-def test_rows_with_new_times_read_as_a_first_runs_rows(tree, tmp_path, spied):
+def test_rows_with_new_times_read_as_a_first_runs_rows(tree, tmp_path, spied, unstamped):
     opts = ScanOptions(cache_dir=tmp_path / "cache", workers=1)
     first = scan_dicom(tree, opts)
     before = _table(opts.cache_dir, "SELECT folder, data FROM folders")
@@ -103,7 +105,7 @@ def test_a_content_change_in_a_retimed_folder_takes_the_usual_recheck(tree, tmp_
     assert _rows(tree, opts) == _rows(tree, other)
 
 
-def test_damaged_new_times_are_a_cache_miss(tree, tmp_path, spied):
+def test_damaged_new_times_are_a_cache_miss(tree, tmp_path, spied, unstamped):
     opts = ScanOptions(cache_dir=tmp_path / "cache", workers=1)
     first = scan_dicom(tree, opts)
     files = _files(tree)

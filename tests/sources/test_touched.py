@@ -11,13 +11,20 @@ import pytest
 from protocheck.sources.dicom import scan_dicom, touched
 from protocheck.sources.options import ScanOptions
 from scan_results import scan_summary
-from touch_trees import SERIES, spied, touch_files as _touch, tree, tree_files as _files  # noqa: F401  (fixtures)
+from touch_trees import (  # noqa: F401  (fixtures)
+    SERIES, spied, touch_files as _touch, tree, tree_files as _files, unstamped,
+)
 
 def _fresh(root: Path) -> tuple:
     return scan_summary(scan_dicom(root, ScanOptions(workers=1)))
 
 
-def test_touched_files_that_read_the_same_give_the_stored_result(tree, tmp_path, spied):
+@pytest.mark.parametrize("stamps", [True, False])
+def test_touched_files_that_read_the_same_give_the_stored_result(tree, tmp_path, spied, request, stamps):
+    """With content stamps, touched files are not parsed again (their first bytes give the stored crc);
+    without, each is parsed and compared with its row."""
+    if not stamps:
+        request.getfixturevalue("unstamped")
     opts = ScanOptions(cache_dir=tmp_path / "cache", workers=1)
     first = scan_dicom(tree, opts)
     files = _files(tree)
@@ -25,14 +32,15 @@ def test_touched_files_that_read_the_same_give_the_stored_result(tree, tmp_path,
     _touch(*victims)
     spied["reads"].clear()
     again = scan_dicom(tree, opts)
-    assert spied["reuse"] == [True] and sorted(spied["reads"]) == sorted(str(f.relative_to(tree)) for f in victims)
+    read = [] if stamps else sorted(str(f.relative_to(tree)) for f in victims)
+    assert spied["reuse"] == [True] and sorted(spied["reads"]) == read
     assert scan_summary(again) == scan_summary(first) == _fresh(tree) and again.digest == first.digest
     spied["reads"].clear()
     assert scan_summary(scan_dicom(tree, opts)) == scan_summary(first) and spied["reads"] == []   # new times stored
     _touch(*files[3::7])   # other files of the same blocks: those touched before are not read again
     spied["reads"].clear()
     assert scan_summary(scan_dicom(tree, opts)) == scan_summary(first) and spied["reuse"][-1] is True
-    assert sorted(spied["reads"]) == sorted(str(f.relative_to(tree)) for f in files[3::7])
+    assert sorted(spied["reads"]) == ([] if stamps else sorted(str(f.relative_to(tree)) for f in files[3::7]))
 
 
 def test_a_touched_file_whose_content_changed_is_folded_again(tree, tmp_path, spied, monkeypatch):
@@ -159,3 +167,52 @@ def test_the_two_processes_share_the_chunks_each_verified_once(tree, tmp_path, s
     victim.write_bytes(victim.read_bytes().replace(uid, uid[:-1] + (b"7" if uid[-1:] != b"7" else b"8")))
     _touch(*_files(tree))
     assert scan_summary(scan_dicom(tree, opts)) == _fresh(tree) and spied["reuse"] == [True, False]
+
+
+def _same_size_edit(path: Path, old: bytes, new: bytes, count: int = -1) -> None:
+    data = path.read_bytes()
+    assert len(old) == len(new) and old in data
+    st = path.stat()
+    path.write_bytes(data.replace(old, new, count))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+
+
+def test_a_same_size_edit_of_the_stamped_bytes_is_parsed_again(tree, tmp_path, spied):
+    """Touched files whose stamps hold are not parsed; a file whose stamped bytes changed (same size, new
+    mtime) is: here a header value no record reads (the stored result holds), then one a record reads (a new
+    SOPInstanceUID: the usual re-check); each result is a scan's without index."""
+    opts = ScanOptions(cache_dir=tmp_path / "cache", workers=1)
+    first = scan_dicom(tree, opts)
+    files = _files(tree)
+    _touch(*files[::3])
+    victim = files[4]   # not the first file of its series: its row has a record, no seed
+    _same_size_edit(victim, b"orange", b"lemons", 1)   # StationName (0008,1010), the first "orange"
+    spied["reads"].clear()
+    again = scan_dicom(tree, opts)
+    assert spied["reads"] == [str(victim.relative_to(tree))] and spied["reuse"] == [True]
+    assert scan_summary(again) == scan_summary(first) == _fresh(tree)
+    import pydicom
+    uid = str(pydicom.dcmread(victim, stop_before_pixels=True).SOPInstanceUID).encode()
+    _same_size_edit(victim, uid, uid[:-1] + (b"7" if uid[-1:] != b"7" else b"8"))
+    spied["reads"].clear()
+    changed = scan_dicom(tree, opts)
+    assert spied["reuse"] == [True, False] and spied["reads"] == [str(victim.relative_to(tree))]
+    assert scan_summary(changed) == _fresh(tree) != scan_summary(first)
+
+
+def test_touched_files_without_a_stamp_are_parsed(tree, tmp_path, spied, monkeypatch):
+    """A row whose record has no stamp (its file was read by pydicom) makes its touched file parsed again;
+    the others are verified by their stamps."""
+    from protocheck.sources.dicom import records
+    real = records.record_tuple
+    files = _files(tree)
+    plain = {str(f.relative_to(tree)) for f in files[::4]}   # half of the files touched below
+    monkeypatch.setattr(records, "record_tuple",
+                        lambda rec: real(rec)[:-1] + (None,) if rec.name in plain else real(rec))
+    opts = ScanOptions(cache_dir=tmp_path / "cache", workers=1)
+    first = scan_dicom(tree, opts)
+    _touch(*files[::2])
+    spied["reads"].clear()
+    again = scan_dicom(tree, opts)
+    assert sorted(spied["reads"]) == sorted(plain) and spied["reuse"] == [True]
+    assert scan_summary(again) == scan_summary(first) == _fresh(tree)

@@ -13,6 +13,7 @@ from pydicom.dataset import Dataset
 from protocheck.model import SkippedFile
 from protocheck.sources.dicom import enhanced, framescan, vendors
 from protocheck.sources.dicom.diffusion import DiffusionSample, needs_vendor
+from protocheck.sources.dicom.rawio import Stamp
 from protocheck.sources.dicom.sopclass import MR_IMAGE, MR_SPECTROSCOPY, SIEMENS_CSA_NON_IMAGE, STORAGE_PREFIX
 
 _SKIP_PREFIXES: tuple[tuple[str, str], ...] = (
@@ -48,6 +49,9 @@ class FileRecord:
     positions: list[tuple[float, float, float]] = field(default_factory=list)   # enhanced frames
     echo_times: list[float] = field(default_factory=list)                       # enhanced frames
     skip: SkippedFile | None = None
+    # what this record (and its series seed, if one was made with it) was read from: a touched file that still
+    # gives it reads as stored (``rawio.Stamp``, ``touched``); None when not known
+    stamp: Stamp | None = field(default=None, compare=False, repr=False)
 
 
 def classify_sop(sop_class: str, ds: Dataset | None = None) -> str | None:

@@ -1,14 +1,13 @@
 """Fast per-file header scan: walk the element stream by hand, keep only the groups per-file values need.
 
-A per-file read (a file of a series already described by a full header) needs only a few top-level
-elements (UIDs, instance, position, echo, image type, diffusion). pydicom parses every element up to the
-stop point and eagerly builds every undefined-length sequence (Philips files carry hundreds); this scanner
-skips whole groups, sequences and large values by their lengths, and hands the kept elements to pydicom as
-raw (lazily converted) elements, so the vendor extraction code runs unchanged on a much smaller dataset.
-It handles only the common case (Part 10, explicit VR little endian or an encapsulated transfer syntax,
-which encodes the dataset the same way) and returns None whenever anything is unusual (implicit VR, big
-endian, deflate, undefined length outside a sequence, truncated or odd structure): the caller then falls
-back to pydicom.
+A per-file read (a file of a series already described by a full header) needs only a few top-level elements (UIDs,
+instance, position, echo, image type, diffusion). pydicom parses every element up to the stop point and eagerly
+builds every undefined-length sequence (Philips files carry hundreds); this scanner skips whole groups, sequences
+and large values by their lengths, and hands the kept elements to pydicom as raw (lazily converted) elements, so
+the vendor extraction code runs unchanged on a much smaller dataset. It handles only the common case (Part 10,
+explicit VR little endian or an encapsulated transfer syntax, which encodes the dataset the same way) and returns
+None whenever anything is unusual (implicit VR, big endian, deflate, undefined length outside a sequence, truncated
+or odd structure): the caller then falls back to pydicom.
 """
 from __future__ import annotations
 
@@ -28,19 +27,17 @@ from protocheck.sources.dicom.readplan import ReadPlan
 from protocheck.sources.dicom.sopclass import MULTIFRAME_SOPS, NOT_PLAIN
 
 MAX_PRIVATE_VALUE = 64 * 1024   # larger private values (e.g. Siemens CSA series header) are not per-file values
-# The top-level public elements per-file extraction reads (extract.extract_record and the vendors'
-# file_diffusion): charset, image type, SOP class/instance, acquisition time, manufacturer, sequence name,
-# echo time/number, pulse sequence name, diffusion attributes, study/series UIDs, instance, position, frames,
-# modality (extract.not_mr_reason), acquisition contrast and image comments (canon.file_diffusion: a DWI file
-# without b-value is b0; newer Canon software writes "b=1500(x,y,z)" in ImageComments).
+# The top-level public elements per-file extraction reads (extract.extract_record, the vendors' file_diffusion):
+# charset, image type, SOP class/instance, acquisition time, manufacturer, sequence name, echo time/number, pulse
+# sequence name, diffusion attributes, study/series UIDs, instance, position, frames, modality (not_mr_reason),
+# acquisition contrast, image comments (canon.file_diffusion: newer software writes "b=1500(x,y,z)" there).
 PUBLIC_TAGS = frozenset({
     0x00080005, 0x00080008, 0x00080016, 0x00080018, 0x00080032, 0x00080060, 0x00080070, 0x00089209,
     0x00180024, 0x00180081, 0x00180086, 0x00189005, 0x00189075, 0x00189076, 0x00189087, 0x00189089,
     0x00189117, 0x0020000D, 0x0020000E, 0x00200013, 0x00200032, 0x00204000, 0x00280008,
 })
-# Private elements read per file come from the vendor specs (``plan.private_low``: the low byte of each
-# element read, in any private block; creators always kept); the scanner looks at the public groups and those
-# groups element by element (``plan.hot_groups``), all others are only walked (and 0x7FE0 ends it).
+# Private elements read per file: the vendor specs' (``plan.private_low``: the low byte of each, in any private
+# block; creators kept); public groups and those go element by element (``plan.hot_groups``), others are walked.
 _NOTHING: frozenset[int] = frozenset()
 # The per-file values decoded straight from their bytes when plain ASCII (extract.extract_record's fast branch).
 TEXT_TAGS = (("sop_class", 0x00080016), ("sop_uid", 0x00080018), ("series_uid", 0x0020000E),
@@ -50,10 +47,11 @@ TEXT_TAGS = (("sop_class", 0x00080016), ("sop_uid", 0x00080018), ("series_uid", 
 
 
 class Scanned(NamedTuple):
-    """A scanned classic file: the dataset of its per-file elements, and their plain texts (None: not plain)."""
+    """A scanned classic file: its per-file elements' dataset, their plain texts (None: not plain), its stamp."""
 
     dataset: Dataset
     texts: dict[str, str] | None
+    stamp: rawio.Stamp | None = None
 
 
 MULTI_FRAME = Scanned(Dataset(), None)   # returned by scan() for a multi-frame object: framescan reads those
@@ -136,7 +134,8 @@ def _scan(fh: IO[bytes] | RawFile, plan: ReadPlan, last_group: int) -> Scanned |
         break
     plan.classic_template = st.chunks
     _first[0] = min(rawio.CHUNK, max(FIRST_MIN, ((pos + FIRST_MARGIN) | 0xFFF) + 1))
-    return Scanned(ds if ds is not None else dataset_of(st.raw, meta, ts), _texts(st.raw))
+    return Scanned(ds if ds is not None else dataset_of(st.raw, meta, ts), _texts(st.raw),
+                   rawio.window_stamp(r, pos if st.end else None))
 
 
 def _needs_more(st: _State, ds: Dataset) -> bool:
@@ -192,13 +191,13 @@ _TABLES: dict[int, tuple[ReadPlan, bytes, bytes]] = {}   # id(plan) -> (plan, gr
 
 
 def _py_walk(r: Reader, pos: int, st: _State) -> int:
-    """The tight loop: walk elements no per-file value lives in, keep the wanted ones whose value is in the
-    buffer; returns the offset of an element the general path must read, with ``st.end`` set when done.
+    """The tight loop: walk elements no per-file value lives in, keep the wanted ones whose value is in the buffer;
+    returns the offset of an element the general path must read, with ``st.end`` set when done.
 
     Runs of unwanted elements (up to CHUNK_ELEMENTS, never across a group or a kept element) are recorded as
-    chunks; a chunk of the previous file whose bytes recur at the same element is jumped over in one
-    comparison. Identical bytes from an element boundary parse identically, so this is exact; files of one
-    series share most of their header, which makes it pay.
+    chunks; a chunk of the previous file whose bytes recur at the same element is jumped over in one comparison.
+    Identical bytes from an element boundary parse identically, so this is exact; files of one series share most of
+    their header, which makes it pay.
     """
     unpack, longs, shorts, rec = HDR12.unpack_from, LONG_VRS, SHORT_VRS, st.chunks
     hot, tmpl = st.plan.hot_groups, st.plan.classic_template
@@ -267,8 +266,7 @@ def _wanted(st: _State, group: int, elem: int, length: int, last_group: int) -> 
 
 def _keep_here(st: _State, buf: bytes, base: int, group: int, elem: int, vr: bytes, length: int, end: int) -> None:
     """Keep the element whose value ends at ``end`` in the buffer (lazily decoded by pydicom)."""
-    key = (group << 16) | elem
-    tag = _TAGS.get(key) or _tag(key)
+    tag = _TAGS.get(key := (group << 16) | elem) or _tag(key)
     value = buf[end - length:end]
     st.raw[key] = RawDataElement(tag, _VR_TEXT[vr], length, value, base + end - length, False, True)
     if key == 0x00080070:   # the vendor's per-file groups: stop there
@@ -304,8 +302,7 @@ def _element(r: Reader, st: _State, pos: int, h: tuple[int, int, bytes, int, int
 def _keep(raw: dict, r: Reader, group: int, elem: int, vr: bytes, vpos: int, length: int) -> None:
     if not r.need(vpos, length):
         raise FastPathUnavailable("value runs past the end of the file")
-    key = (group << 16) | elem
-    tag = _TAGS.get(key) or _tag(key)
+    tag = _TAGS.get(key := (group << 16) | elem) or _tag(key)
     raw[key] = RawDataElement(tag, vr.decode("ascii"), length, r.get(vpos, length), vpos, False, True)
 
 
@@ -336,9 +333,8 @@ def dataset_of(raw: dict, meta: dict[int, bytes], ts: str) -> Dataset:
 
 
 def elements(ds: Dataset) -> dict:
-    """The elements of ``ds`` by int tag, raw or converted, as they are: the one place outside this layer's own
-    datasets where pydicom's element dict is read (``Dataset.get_item`` converts the tag on every call, which
-    the per-file extraction cannot afford); the extraction layer reads elements through this."""
+    """The elements of ``ds`` by int tag, raw or converted: the one place outside this layer's datasets where pydicom's
+    element dict is read (``Dataset.get_item`` converts the tag on every call); the extraction reads them so."""
     return ds._dict  # type: ignore[return-value]  # keyed by BaseTag, an int
 
 
@@ -377,8 +373,7 @@ def _prototype(charset: Any, meta: dict[int, bytes], ts: str) -> Dataset:
     return ds
 
 
-_PROTOTYPES: dict[tuple, Dataset] = {}
-_META_CACHE: dict[tuple, FileMetaDataset] = {}
+_PROTOTYPES, _META_CACHE = {}, {}  # type: dict[tuple, Dataset], dict[tuple, FileMetaDataset]
 
 
 def _texts(raw: dict) -> dict[str, str] | None:

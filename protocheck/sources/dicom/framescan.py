@@ -44,6 +44,7 @@ class Frames:
     positions: list[tuple[float, float, float]] = field(default_factory=list)
     echo_times: list[float] = field(default_factory=list)
     diffusion: list[tuple[DiffusionSample, int]] = field(default_factory=list)
+    stamp: rawio.Stamp | None = None   # the file's content stamp (``_stamp``)
 
 
 class _Grow(rawio.Reader):
@@ -75,11 +76,13 @@ def scan(fh: IO[bytes] | rawio.RawFile, plan: ReadPlan) -> tuple[Dataset, Frames
         return None
 
 
-def scan_header(path: str, plan: ReadPlan) -> Dataset | None:
+def scan_header(path: str, plan: ReadPlan, stamps: list | None = None, cover: rawio.Stamp | None = None
+                ) -> Dataset | None:
     """The whole header of a classic (single-frame) file, every element raw (pydicom decodes on access).
 
     What a full pydicom read gives a series description, without pydicom's per-element parse: a file the
     walk finds odd in any way (implicit VR, truncation, a broken sequence) gives None and pydicom reads it.
+    ``stamps`` (if given) receives the file's content stamp, covering ``cover`` too (``_stamp``), or None.
     """
     try:
         with rawio.RawFile(path) as fh:
@@ -88,7 +91,9 @@ def scan_header(path: str, plan: ReadPlan) -> Dataset | None:
             ts = rawio.uid_text(meta.get(0x0010))
             if not ts or ts in NOT_PLAIN or rawio.uid_text(meta.get(0x0002)) in MULTIFRAME_SOPS:
                 return None
-            raw, _ = _top_level(r, pos, rawio.file_size(fh), plan, frames=False)
+            raw, _, end = _top_level(r, pos, rawio.file_size(fh), plan, frames=False)
+            if stamps is not None:
+                stamps.append(_stamp(r, end, cover))
             return fastscan.dataset_of(raw, meta, ts)
     except (rawio.FastPathUnavailable, ValueError, OSError, TypeError, KeyError, IndexError, AttributeError):
         return None
@@ -104,19 +109,38 @@ def _scan(fh: IO[bytes] | rawio.RawFile, plan: ReadPlan) -> tuple[Dataset, Frame
     ts = rawio.uid_text(meta.get(0x0010))
     if not ts or ts in NOT_PLAIN or rawio.uid_text(meta.get(0x0002)) not in IMAGE_SOPS:
         return None
-    raw, walk = _top_level(r, pos, rawio.file_size(fh), plan, frames=True)
+    raw, walk, end = _top_level(r, pos, rawio.file_size(fh), plan, frames=True)
     if walk is None or not walk.n:
         return None      # no per-frame items: frames come from NumberOfFrames and shared groups (pydicom)
     ds = fastscan.dataset_of(raw, meta, ts)
-    return ds, walk.values(ds)
+    frames = walk.values(ds)
+    frames.stamp = _stamp(r, end, rawio.NO_STAMP)
+    return ds, frames
 
 
-def _top_level(r: _Grow, pos: int, size: int, plan: ReadPlan, frames: bool) -> tuple[dict, "_FrameWalk | None"]:
-    """Every top-level element up to the pixel data, raw; the per-frame sequence walked when ``frames``."""
+def _stamp(r: _Grow, stop: int, cover: rawio.Stamp | None = None) -> rawio.Stamp | None:
+    """The content stamp of a header ``_top_level`` read up to its pixel data (``stop``: where pydicom's stop
+    before the pixels stops) or to the end of the file (-1): its bytes up to that element's header included,
+    or the whole file; and those of ``cover`` (another read of the file, None: unknown). None when the buffer
+    does not hold them all."""
+    if cover is None:
+        return None
+    n, ends = max(len(r.buf) if stop < 0 else stop + 12, cover[0]), stop < 0 or bool(cover[2])
+    if n > len(r.buf):
+        r.need(0, n)   # the other read's read-ahead went further (a series' first file only: a seed)
+    if n > len(r.buf) or (ends and not (r.eof and n == len(r.buf))):
+        return None
+    return rawio.stamp_of(r.buf, n, ends)
+
+
+def _top_level(r: _Grow, pos: int, size: int, plan: ReadPlan, frames: bool
+               ) -> tuple[dict, "_FrameWalk | None", int]:
+    """Every top-level element up to the pixel data, raw; the per-frame sequence walked when ``frames``; the
+    offset of the pixel data element (-1: the header ran to the end of the file)."""
     template = plan.enhanced_template   # the previous header's undefined-length sequences
     raw: dict = {}
     chunks: dict[int, bytes] = {}
-    walk, c = None, native.CWALK
+    walk, c, stop = None, native.CWALK, -1
     while True:
         if c is not None:   # compiled, the same reading up to anything this loop must read itself
             pos = c.top_level(r.buf, pos, PER_FRAME if frames else -1, raw, template, chunks)
@@ -127,6 +151,7 @@ def _top_level(r: _Grow, pos: int, size: int, plan: ReadPlan, frames: bool) -> t
             break
         group, elem, vr, length, vpos = h
         if group >= 0x7FE0:
+            stop = pos
             break
         tag = (group << 16) | elem
         if tag == PER_FRAME and frames:
@@ -152,7 +177,7 @@ def _top_level(r: _Grow, pos: int, size: int, plan: ReadPlan, frames: bool) -> t
             raw[tag] = _raw(tag, vr, r.buf[vpos:end], vpos)
         pos = end
     plan.enhanced_template = chunks
-    return raw, walk
+    return raw, walk, stop
 
 
 class _FrameWalk:

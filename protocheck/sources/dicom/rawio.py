@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import operator
 import os
+import zlib
 from struct import Struct
 from typing import IO
 
@@ -24,6 +25,10 @@ SHORT_VRS = VRS - LONG_VRS
 UNDEFINED = 0xFFFFFFFF
 VR_KIND = {vr: vr in LONG_VRS for vr in VRS}   # VR -> has a 32-bit length
 CHUNK = 64 * 1024
+# a file's content stamp: (n, crc32 of its first n bytes but the spans left out, 1 if it must end there else 0,
+# the spans left out as (start, end, ...)): what was read from the file depends on those bytes alone
+Stamp = tuple[int, int, int, tuple[int, ...]]
+NO_STAMP: Stamp = (0, 0, 0, ())   # the stamp of a read that read nothing
 
 
 class FastPathUnavailable(Exception):
@@ -74,9 +79,10 @@ class RawFile:
 
 
 class Reader:
-    """A forward-only window over a file: ``need(pos, n)`` makes bytes [pos, pos+n) available."""
+    """A forward-only window over a file: ``need(pos, n)`` makes bytes [pos, pos+n) available; ``crc`` is the
+    crc32 of the bytes before ``base`` it read, ``gaps`` the (start, end, ...) of those it jumped over unread."""
 
-    __slots__ = ("fh", "buf", "base", "eof")
+    __slots__ = ("fh", "buf", "base", "eof", "crc", "gaps")
 
     def __init__(self, fh: IO[bytes] | RawFile, first: int | None = None) -> None:
         """``first``: the bytes read at once, default CHUNK (a scanner that knows its header size reads less)."""
@@ -86,6 +92,7 @@ class Reader:
         self.buf = fh.read(first)
         self.base = 0
         self.eof = len(self.buf) < first
+        self.crc, self.gaps = 0, ()   # type: tuple[int, tuple[int, ...]]
 
     def need(self, pos: int, n: int) -> bool:
         """True when [pos, pos+n) is in the buffer after reading more; False at end of file."""
@@ -99,6 +106,9 @@ class Reader:
             if self.eof:
                 return False
             want = max(n, CHUNK)
+            self.crc = zlib.crc32(self.buf, self.crc)
+            if pos > have:
+                self.gaps += (have, pos)
             self.fh.seek(pos)
             self.buf = self.fh.read(want)
             self.base = pos
@@ -107,6 +117,7 @@ class Reader:
                 return False
             want = max(end - have, CHUNK)
             more = self.fh.read(want)
+            self.crc = zlib.crc32(memoryview(self.buf)[:pos - self.base], self.crc)
             self.buf = self.buf[pos - self.base:] + more
             self.base = pos
             self.eof = len(more) < want
@@ -238,6 +249,7 @@ class BytesReader(Reader):
 
     def __init__(self, data: bytes) -> None:
         self.fh, self.buf, self.base, self.eof = None, data, 0, True  # type: ignore[assignment]  # never read
+        self.crc, self.gaps = 0, ()
 
 
 def read_meta(r: Reader) -> tuple[dict[int, bytes], int]:
@@ -272,3 +284,35 @@ def file_size(fh: IO[bytes] | RawFile) -> int:
         return os.fstat(fh.fileno()).st_size
     except (AttributeError, OSError, ValueError):
         return fh.seek(0, 2)
+
+
+def stamp_of(buf: bytes, n: int, ends: bool) -> Stamp:
+    """The content stamp of a file whose first ``n`` bytes are ``buf[:n]``: (n, their crc32, 1 when what was
+    read depends on the file ending there too else 0, the spans left out: none)."""
+    return n, zlib.crc32(memoryview(buf)[:n]), int(ends), ()
+
+
+def window_stamp(r: Reader, stop: int | None = None) -> Stamp:
+    """The content stamp of the bytes a Reader read, up to the header of the element at ``stop`` where a walk
+    found its end (None: every byte read, and the file's end when it read to it): what the walk found depends
+    on them alone, not on the bytes it jumped over unread (their spans: ``gaps``)."""
+    n = r.base + len(r.buf) if stop is None else min(stop + 12, r.base + len(r.buf))
+    return n, zlib.crc32(memoryview(r.buf)[:n - r.base], r.crc), int(r.eof and stop is None), r.gaps
+
+
+def stamp_holds(path: str | os.PathLike, stamp: Stamp) -> bool:
+    """Whether the file still gives ``stamp`` (``stamp_of``, ``window_stamp``); False when it cannot be read."""
+    n, crc, ends, gaps = stamp
+    try:
+        with RawFile(path) as fh:
+            data = fh.read(n + ends)   # one byte more: there must be none
+    except OSError:
+        return False
+    if len(data) != n:
+        return False
+    if not gaps:
+        return zlib.crc32(data) == crc
+    view, got, at = memoryview(data), 0, 0
+    for i in range(0, len(gaps), 2):
+        got, at = zlib.crc32(view[at:gaps[i]], got), gaps[i + 1]
+    return zlib.crc32(view[at:], got) == crc

@@ -179,7 +179,7 @@ def fast_read(name: str, path: str | os.PathLike, plan: ReadPlan, last_group: in
     """(record, header) through the hand-rolled scanners (fastscan, framescan); None when pydicom must read.
 
     ``plan`` (vendors.READ_PLAN) holds the tables built from the vendor specs; ``last_group`` (default the
-    plan's) is where a per-file read stops. The header is returned only when it can describe the series (an
+    plan's) is where a per-file read stops. The record's ``stamp`` (None if not known) covers what was read. The header is returned only when it can describe the series (an
     enhanced object's, which keeps every top-level element); a classic file's scan holds only its per-file
     elements (header None).
     """
@@ -193,10 +193,12 @@ def fast_read(name: str, path: str | os.PathLike, plan: ReadPlan, last_group: in
                     return None
                 header, frames = got
                 rec = extract_record(header, name, frames)
+                rec.stamp = frames.stamp
             elif scanned is None:
                 return None
             else:
                 rec, header = extract_record(scanned.dataset, name, texts=scanned.texts), None
+                rec.stamp = scanned.stamp
     except Exception:  # noqa: BLE001 - anything odd: the pydicom path reads the file and reports it
         return None
     if rec.skip is not None:   # a non-image object is known by its SOP class alone (not a CSA one: its content)

@@ -21,16 +21,18 @@ if TYPE_CHECKING:   # the record class lives beside the extraction, which import
 _FIELDS = ("name", "sop_class", "sop_uid", "series_uid", "study_uid", "manufacturer", "instance_number",
            "position", "acq_time", "echo_time", "echo_number", "image_type", "n_frames", "mrs")
 _PLAIN = itemgetter(*_FIELDS)   # the plain fields' values as one tuple
+RECORD_VALUES = 5   # a record tuple's values (the stamp follows: ``touched``, ``refold.same_row``)
 
 
 def record_tuple(rec: FileRecord) -> tuple:
-    """A FileRecord as a tuple of plain values (marshal-able: unpacked much faster than pickled objects)."""
+    """A FileRecord as a tuple of plain values (marshal-able: unpacked much faster than pickled objects); its
+    content stamp last (``RECORD_VALUES``: what a file read again is compared on comes before it)."""
     d = rec.__dict__
     skip = rec.skip
     return (_PLAIN(d),
             tuple((s.bvalue, s.vector, s.directionality, n) for s, n in rec.diffusion),
             tuple(rec.positions), tuple(rec.echo_times),
-            None if skip is None else (skip.path, skip.reason, skip.kind))
+            None if skip is None else (skip.path, skip.reason, skip.kind), d.get("stamp"))
 
 
 def record_from(t: tuple) -> FileRecord:
@@ -41,6 +43,7 @@ def record_from(t: tuple) -> FileRecord:
     d["diffusion"] = [(DiffusionSample(b, v, k), n) for b, v, k, n in t[1]]
     d["positions"], d["echo_times"] = list(t[2]), list(t[3])
     d["skip"] = None if t[4] is None else SkippedFile(*t[4])
+    d["stamp"] = t[5]
     rec.__dict__.update(d)
     return rec
 

@@ -15,8 +15,9 @@ import gc
 import marshal
 import os
 import pickle
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Container, Iterable
 
+from protocheck.sources.dicom.records import RECORD_VALUES
 from protocheck.sources.dicom.workers import Payload, read_marked
 
 if TYPE_CHECKING:
@@ -122,11 +123,12 @@ class Changed:
                                 for (name, size, mtime), row in zip(files, old[0])]), old[1]
 
     @staticmethod
-    def same(files: list[tuple[str, int, int]], rows: list[tuple], fresh: dict[str, Payload], index: Any) -> bool:
+    def same(files: list[tuple[str, int, int]], rows: list[tuple], fresh: dict[str, Payload], index: Any,
+             verified: Container[str] = ()) -> bool:
         """Whether every file of ``files`` (the names of ``rows``, in order) whose size or mtime changed was read
-        again and gave its stored record and seed."""
+        again and gave its stored record and seed, or is in ``verified`` (its stamp holds: ``touched``)."""
         for (name, size, mtime), row in zip(files, rows):
-            if row[1] != size or row[2] != mtime:
+            if (row[1] != size or row[2] != mtime) and name not in verified:
                 got = fresh.get(name)
                 if got is None or not _same(got, row, index):
                     return False
@@ -228,8 +230,8 @@ def same_row(record: tuple, seed: Any, row: tuple) -> bool:
     """Whether a file read again (its record tuple, its pickled seed or None) is the stored ``row``, value for
     value and type for type (records compared as marshal version 2 bytes, seeds as pickle bytes: equal bytes
     are equal values; unequal ones only cost a fold)."""
-    try:
-        if marshal.dumps(record, 2) != marshal.dumps(row[3], 2):
+    try:   # the records' values (their content stamps aside: equal records of unequal bytes read the same)
+        if marshal.dumps(record[:RECORD_VALUES], 2) != marshal.dumps(row[3][:RECORD_VALUES], 2):
             return False
     except ValueError:
         return False

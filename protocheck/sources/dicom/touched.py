@@ -7,7 +7,10 @@ holds for it, every input of the scan is what it was, so the stored result is th
 argument as ``refold.Changed.reuse``, for the whole tree). The index keeps the new times of the files read
 (``Index.store_times``: the changed folders' rows stand for their new listings without being rewritten) and the
 snapshot's new tree; nothing is folded, finalized or digested again. Any other change (a file added, removed or
-renamed, a folder more or less, a file read differently) leaves this path for the usual re-check.
+renamed, a folder more or less, a file read differently) leaves this path for the usual re-check. A file of the
+same size whose row's record carries a content stamp (``rawio.Stamp``: the crc of the bytes its record and seed
+were read from) is not parsed: one read of those bytes, the same crc, and it reads as stored; the readers
+(pydicom) are imported only when a file must be parsed.
 """
 from __future__ import annotations
 
@@ -21,6 +24,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 import protocheck
 from protocheck.forked import fork_writer
 from protocheck.sources.dicom import refold
+from protocheck.sources.dicom.rawio import stamp_holds
+from protocheck.sources.dicom.records import RECORD_VALUES
 from protocheck.sources.dicom.workers import Everything, Payload, read_file, resolve_workers
 from protocheck.sources.options import ScanOptions
 from protocheck.sources.treedigest import TreeHash, drawn, tickets_for, tree_state
@@ -46,21 +51,17 @@ def stored_result(root: str | os.PathLike[str], index: Any,
     same records: ``touched``), else None (the tree is scanned); and the walk's tree state."""
     known = index.snapshot_chunks()   # before the walk: it keeps the listings of the chunks that changed
     ahead: list = []   # the stored result, read while the forked process already lists the tree
-    importing = _Importing()   # a changed file is read: the readers are imported while the walk goes on, and
-                               # while the changed chunks' rows are loaded (joined before any read and any fork)
     paused = gc.isenabled()    # no cycle is made here; collections would go over the stored result loaded
     gc.disable()               # meanwhile, and over the listings of the changed chunks, again and again
     cached = None
     try:
-        tree = tree_state(root, lambda: ahead.append(index.snapshot_candidate()), None if known is None else known[0],
-                          importing.start)
+        tree = tree_state(root, lambda: ahead.append(index.snapshot_candidate()), None if known is None else known[0])
         candidate = ahead[0] if ahead else index.snapshot_candidate()
         cached = index.load_snapshot(tree.digest(), candidate)
         if cached is None and known is not None and candidate is not None:
-            if reuse_snapshot(index, tree, known, options, importing.join):
+            if reuse_snapshot(index, tree, known, options):
                 cached = candidate[1]
     finally:
-        importing.join()   # before any fork (a second process, a pool) and any use
         if paused:
             if cached is not None and protocheck.LEAN_PYDICOM:   # the command's own process, answered: what is
                 gc.freeze()   # alive lives to its end (``cli_progress.settle``); no collection goes over it again
@@ -91,30 +92,13 @@ def walked(tree: TreeHash, index: Any, root: str | os.PathLike[str]) -> list[tup
     return out
 
 
-class _Importing:
-    """The readers (pydicom) imported by a thread: it mostly runs while the walk waits on the file system."""
-
-    def __init__(self) -> None:
-        self.thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        from protocheck.sources.dicom.workers import _import_readers
-        self.thread = threading.Thread(target=_import_readers, daemon=True)
-        self.thread.start()
-
-    def join(self) -> None:
-        """Wait for the import (at once when it is done or was never started)."""
-        if self.thread is not None:
-            self.thread.join()
-            self.thread = None
-
-
 def reuse_snapshot(index: Any, tree: "TreeHash", stored: tuple[dict[str, bytes], list[bytes]],
                    options: ScanOptions, ready: Callable[[], None] = lambda: None) -> bool:
     """Whether the stored snapshot is the result of the tree ``tree`` describes (its walk, with the listings of
     the chunks whose hash is not ``stored``'s); if so the index keeps the files' new times (``Index.store_times``:
-    a few bytes per file read again, the rows are not rewritten) and the snapshot's new tree. ``ready`` waits
-    for the readers' import (a thread): called before the first file is read and before any fork."""
+    a few bytes per file read again, the rows are not rewritten) and the snapshot's new tree. ``ready`` is called
+    before the first file is parsed and before any fork. The readers (pydicom) are imported only when a file must
+    be parsed (``read_file``): a file whose content stamp holds is not (``_stamped``)."""
     keys, skips = stored
     if tree.overflow or not tree.changed or sorted(tree.skips) != skips or tree.keys.keys() != keys.keys():
         return False
@@ -153,9 +137,8 @@ def _loading(index: Any, listed: list[tuple[str, str, list[tuple[str, int, int]]
 def _shared(listed: list[tuple[str, str, list[tuple[str, int, int]]]], index: Any, options: ScanOptions,
             ready: Callable[[], None] = lambda: None) -> tuple[dict[str, tuple[bytes, Retimes]] | None, _Fresh]:
     """``_verify`` of the changed chunks, by two processes when they hold many files. The forked process never
-    touches the database: the rows of the chunks it may take (``SHARED`` of them) are read before it starts
-    (while the readers are still imported); it draws them one by one from a pipe of tickets, and this process,
-    once its own chunks are verified (their rows read as it goes), draws the ones left: neither waits for the
+    touches the database: the rows of the chunks it may take (``SHARED`` of them) are read before it starts;
+    it draws them one by one from a pipe of tickets, and this process, once its own chunks are verified (their rows read as it goes), draws the ones left: neither waits for the
     other while it still has many to verify."""
     if (len(listed) < 2 or sum(len(c[2]) for c in listed) < SPLIT_FROM or resolve_workers(options) < 2
             or not hasattr(os, "fork")):
@@ -163,7 +146,7 @@ def _shared(listed: list[tuple[str, str, list[tuple[str, int, int]]]], index: An
     own = [c for i, c in enumerate(listed) if i % SHARED[1] >= SHARED[0]]
     pool = _sealed(index, [c for i, c in enumerate(listed) if i % SHARED[1] < SHARED[0]])
     ready()
-    if threading.active_count() > 1:   # another thread (not the import, joined): no fork
+    if threading.active_count() > 1:   # another thread: no fork
         return _verify(chain((_chunk(index, c) for c in pool), _loading(index, own)), index, options)
     tickets = tickets_for(len(pool))
     try:   # the child: the chunks it draws, its answer pickled back
@@ -218,9 +201,10 @@ def _verify(chunks: Iterable[_Chunk], index: Any, options: ScanOptions,
         folder = key.split("\0")[0]
         prefix = path if path.endswith(os.sep) else path + os.sep
         by_name = changed.rows   # name -> stored row: a file whose size or mtime is not the row's is read again
-        todo = [(os.path.join(folder, n) if folder else n, prefix + n, row is None or row[4] is not None)
-                for block, _lk, hit in blocks if hit is None
-                for n, size, mtime in block if (row := by_name.get(n)) is None or row[1] != size or row[2] != mtime]
+        todo, verified = _stamped([(n, size, prefix + n, by_name.get(n))
+                                   for block, _lk, hit in blocks if hit is None for n, size, mtime in block
+                                   if (row := by_name.get(n)) is None or row[1] != size or row[2] != mtime])
+        todo = [(os.path.join(folder, n) if folder else n, path, seed) for n, path, seed in todo]
         if todo:
             ready()
         for name, got in _read(todo, options).items():
@@ -230,13 +214,27 @@ def _verify(chunks: Iterable[_Chunk], index: Any, options: ScanOptions,
             if hit is not None:
                 continue
             rows, _summary, was = changed.blocks[tuple(f[0] for f in block)]
-            if not changed.same(block, rows, got, index):
+            if not changed.same(block, rows, got, index, verified):
                 return None, fresh
             new = dict(times[was][1]) if was in times else {}
             new.update((f[0], f[1:]) for f, row in zip(block, rows) if row[1] != f[1] or row[2] != f[2])
             kept[was] = lk, new
         out[key] = base, kept
     return out, fresh
+
+
+def _stamped(files: list[tuple[str, int, str, tuple | None]]) -> tuple[list[tuple[str, str, bool]], set[str]]:
+    """Of the changed files (name, size, path, stored row or None): those to read again (name, path, make a seed)
+    and the names of those that read as stored without a parse: same size, and the first bytes their row's
+    record and seed were made of (its content stamp, ``rawio.stamp_of``) give the stored crc."""
+    todo, verified = [], set()
+    for name, size, path, row in files:
+        stamp = None if row is None or row[1] != size else row[3][RECORD_VALUES]
+        if stamp is not None and stamp_holds(path, stamp):
+            verified.add(name)
+        else:
+            todo.append((name, path, row is None or row[4] is not None))
+    return todo, verified
 
 
 def _plan(index: Any, files: list[tuple[str, int, int]], stored: dict[bytes, tuple[bytes, bytes | None]],

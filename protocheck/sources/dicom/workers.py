@@ -43,7 +43,8 @@ def read_file(rel: str, path: str, options: ScanOptions, seen: set[str]) -> Payl
 
     The hand-rolled scanners give the record (fastscan: classic files; framescan: enhanced objects, whose
     scanned header also describes the series); a classic file of a new series, or a file the scanners leave
-    to pydicom (implicit VR, spectroscopy, odd), is read in full once and gives both record and seed.
+    to pydicom (implicit VR, spectroscopy, odd), is read in full once and gives both record and seed. The
+    record's ``stamp`` covers every byte the record and the seed were made of (None when pydicom read them).
     """
     from protocheck.privacy import damaged_identity
     from protocheck.sources.dicom import reader, vendors
@@ -54,8 +55,12 @@ def read_file(rel: str, path: str, options: ScanOptions, seen: set[str]) -> Payl
         return rec, None
     if ds is None and rec is not None:   # a classic file of a new series: its whole header, walked by hand
         from protocheck.sources.dicom import framescan
-        ds = framescan.scan_header(path, vendors.READ_PLAN)
+        stamps: list = []   # the stamp of both reads
+        ds = framescan.scan_header(path, vendors.READ_PLAN, stamps, rec.stamp)
+        rec.stamp = stamps[0] if stamps else None
     if ds is None:
+        if rec is not None:
+            rec.stamp = None   # the header pydicom reads is not stamped
         try:
             ds = reader.read_header(path, True)
         except reader.ReadSkip as exc:

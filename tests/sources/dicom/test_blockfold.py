@@ -11,6 +11,7 @@ import pytest
 
 from protocheck.sources.dicom import blockfold, parallel, scan_dicom, workers
 from protocheck.sources.dicom.collector import DicomCollector
+from protocheck.sources.dicom.records import RECORD_VALUES
 from protocheck.sources.options import ScanOptions
 from protocheck.storage.sealing import unseal
 from scan_results import scan_summary
@@ -19,11 +20,12 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the workers are
 
 
 def _index(cache: Path) -> dict[str, list[tuple]]:
-    """folder -> [(block key, records without seeds, summary)] of the index in ``cache``."""
+    """folder -> [(block key, records without seeds and content stamps, summary)] of the index in ``cache`` (a
+    stamp covers the bytes its reader's window held: its size follows the files the process read before)."""
     db = sqlite3.connect(next(cache.rglob("index-*.sqlite")))
     out = {}
     for folder, data in db.execute("SELECT folder, data FROM folders"):
-        out[folder] = [(key, [r[:4] for r in marshal.loads(zlib.decompress(rows))], summary)
+        out[folder] = [(key, [(*r[:3], r[3][:RECORD_VALUES]) for r in marshal.loads(zlib.decompress(rows))], summary)
                        for key, rows, summary in marshal.loads(unseal(data))]
     db.close()
     return out

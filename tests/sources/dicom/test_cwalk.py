@@ -56,7 +56,7 @@ def _header_walk(src: bytes) -> object:
     except Exception as exc:  # noqa: BLE001 - the same exception type either way
         return ("meta raised", type(exc).__name__)
     try:
-        raw, _ = framescan._top_level(r, pos, len(src), READ_PLAN, frames=False)
+        raw, _, _ = framescan._top_level(r, pos, len(src), READ_PLAN, frames=False)
     except Exception as exc:  # noqa: BLE001
         return list(meta.items()), pos, ("raised", type(exc).__name__)
     return list(meta.items()), pos, _raw(raw)
@@ -67,7 +67,7 @@ def _frame_walk(src: bytes) -> object:
     try:
         r = framescan._Grow(io.BytesIO(src))
         _, pos = rawio.read_meta(r)
-        _, walk = framescan._top_level(r, pos, len(src), READ_PLAN, frames=True)
+        _, walk, _ = framescan._top_level(r, pos, len(src), READ_PLAN, frames=True)
     except Exception as exc:  # noqa: BLE001 - the same exception type either way
         return ("raised", type(exc).__name__)
     if walk is None:
