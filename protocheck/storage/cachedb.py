@@ -74,4 +74,5 @@ def _remove(path: Path) -> None:
         except FileNotFoundError:
             pass
         except OSError as exc:   # (open elsewhere on Windows, a read-only folder): the caller's next use fails
-            logger("protocheck.cache").warning("the damaged cache file %s could not be removed (%s): remove it by hand", name, exc)
+            logger("protocheck.cache").warning("the damaged cache file %s could not be removed (%s): remove it by "
+                                               "hand", name, exc)

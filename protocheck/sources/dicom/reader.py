@@ -108,7 +108,8 @@ def read_header(source: Source, full: bool, last_group: int = BASE_LAST_GROUP,
             stop = _stop_after(0xFFFF if full else max(last_group, BASE_LAST_GROUP))
             ds = _read_deflated(fh, stop, force)
             if ds is None:
-                ds = read_partial(cast(BinaryIO, fh), stop_when=stop, defer_size=None if full else DEFER_SIZE, force=force)
+                ds = read_partial(cast(BinaryIO, fh), stop_when=stop, defer_size=None if full else DEFER_SIZE,
+                                  force=force)
                 cut = _cut_reason(fh)
                 if cut is not None:
                     raise ReadSkip("invalid", cut)
@@ -179,9 +180,9 @@ def fast_read(name: str, path: str | os.PathLike, plan: ReadPlan, last_group: in
     """(record, header) through the hand-rolled scanners (fastscan, framescan); None when pydicom must read.
 
     ``plan`` (vendors.READ_PLAN) holds the tables built from the vendor specs; ``last_group`` (default the
-    plan's) is where a per-file read stops. The record's ``stamp`` (None if not known) covers what was read. The header is returned only when it can describe the series (an
-    enhanced object's, which keeps every top-level element); a classic file's scan holds only its per-file
-    elements (header None).
+    plan's) is where a per-file read stops. The record's ``stamp`` (None if not known) covers what was read. The
+    header is returned only when it can describe the series (an enhanced object's, which keeps every top-level
+    element); a classic file's scan holds only its per-file elements (header None).
     """
     try:
         with RawFile(path) as fh:

@@ -138,8 +138,8 @@ def _shared(listed: list[tuple[str, str, list[tuple[str, int, int]]]], index: An
             ready: Callable[[], None] = lambda: None) -> tuple[dict[str, tuple[bytes, Retimes]] | None, _Fresh]:
     """``_verify`` of the changed chunks, by two processes when they hold many files. The forked process never
     touches the database: the rows of the chunks it may take (``SHARED`` of them) are read before it starts;
-    it draws them one by one from a pipe of tickets, and this process, once its own chunks are verified (their rows read as it goes), draws the ones left: neither waits for the
-    other while it still has many to verify."""
+    it draws them one by one from a pipe of tickets, and this process, once its own chunks are verified (their
+    rows read as it goes), draws the ones left: neither waits for the other while it still has many to verify."""
     if (len(listed) < 2 or sum(len(c[2]) for c in listed) < SPLIT_FROM or resolve_workers(options) < 2
             or not hasattr(os, "fork")):
         return _verify(_loading(index, listed), index, options, ready)
