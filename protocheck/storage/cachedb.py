@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from protocheck.logs import logger
 
@@ -40,12 +40,13 @@ def write(path: Path, work: Callable[[sqlite3.Connection], None]) -> None:
             db.close()
 
 
-def connect(path: Path, setup: Callable[[sqlite3.Connection], None]) -> sqlite3.Connection:
+def connect(path: Path, setup: Callable[[sqlite3.Connection], None], **options: Any) -> sqlite3.Connection:
     """The database ``path`` opened and ``setup`` run on it (pragmas, tables); a file there that is not a sound
     database is removed with a warning and a new one made (the incremental index: a cache, rebuilt by reading
-    again, never a reason to stop a check). Any other error (locked, read-only, full...) is raised."""
+    again, never a reason to stop a check). Any other error (locked, read-only, full...) is raised. ``options``:
+    ``sqlite3.connect``'s."""
     for attempt in (1, 2):
-        db = sqlite3.connect(path)
+        db = sqlite3.connect(path, **options)
         try:
             setup(db)
             return db
@@ -58,6 +59,12 @@ def connect(path: Path, setup: Callable[[sqlite3.Connection], None]) -> sqlite3.
             db.close()
             raise
     raise AssertionError("unreachable")
+
+
+def damaged(exc: BaseException) -> bool:
+    """Whether ``exc`` says a database file is damaged (SQLite's DatabaseError itself: not a database, malformed),
+    not that it is locked, read-only or full (its subclasses)."""
+    return type(exc) is sqlite3.DatabaseError
 
 
 def discard(path: Path, exc: Exception) -> None:

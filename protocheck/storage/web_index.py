@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from protocheck.errors import SourceError
+from protocheck.storage import cachedb
 from protocheck.storage.index import fingerprint
 from protocheck.storage.snapshot import snapshot_blob, snapshot_from
 from protocheck.storage.sealing import check_folder, seal, unseal
@@ -24,6 +25,13 @@ from protocheck.storage.sealing import check_folder, seal, unseal
 if TYPE_CHECKING:   # storage sits below the sources layer: the types only
     from protocheck.model import ScanResult
     from protocheck.sources.options import ScanOptions
+
+
+def _tables(db: sqlite3.Connection) -> None:
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("CREATE TABLE IF NOT EXISTS studies (server TEXT, study TEXT, seen BLOB, data BLOB, "
+               "PRIMARY KEY (server, study)) WITHOUT ROWID")
 
 
 class WebIndex:
@@ -36,14 +44,11 @@ class WebIndex:
             check_folder(cache)
             cache.mkdir(mode=0o700, parents=True, exist_ok=True)
             self.path = cache / f"dicomweb-{fingerprint(options)}.sqlite"
-            self.db = sqlite3.connect(self.path, check_same_thread=False)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("CREATE TABLE IF NOT EXISTS studies (server TEXT, study TEXT, seen BLOB, data BLOB, "
-                            "PRIMARY KEY (server, study)) WITHOUT ROWID")
+            self.db = cachedb.connect(self.path, _tables, check_same_thread=False)
         except (OSError, sqlite3.Error) as exc:
             raise SourceError(f"cannot open the DICOMweb index: {exc}", path=str(cache), where="--cache-dir",
                               fix="give a writable cache folder, or run without a cache (--no-cache)") from None
+        self.damage: Exception | None = None   # what showed the file damaged mid-run: removed at close
 
     def __enter__(self) -> "WebIndex":
         return self
@@ -53,8 +58,14 @@ class WebIndex:
 
     def load(self, study: str, seen: bytes) -> ScanResult | None:
         """The stored result of ``study`` if it was stored under the same ``seen`` value, else None (a miss)."""
-        row = self.db.execute("SELECT seen, data FROM studies WHERE server=? AND study=?",
-                              (self.server, study)).fetchone()
+        try:
+            row = self.db.execute("SELECT seen, data FROM studies WHERE server=? AND study=?",
+                                  (self.server, study)).fetchone()
+        except sqlite3.DatabaseError as exc:
+            if not cachedb.damaged(exc):
+                raise
+            self.damage = exc   # every study a miss; the file replaced at close
+            return None
         if row is None or row[0] != seen:
             return None
         blob = unseal(row[1])
@@ -66,9 +77,16 @@ class WebIndex:
             return None
 
     def store(self, study: str, seen: bytes, result: ScanResult) -> None:
-        """Keep the result of ``study`` read when QIDO-RS said ``seen``."""
-        self.db.execute("INSERT OR REPLACE INTO studies VALUES (?, ?, ?, ?)",
-                        (self.server, study, seen, seal(snapshot_blob(result))))
+        """Keep the result of ``study`` read when QIDO-RS said ``seen`` (not in a damaged file)."""
+        if self.damage is not None:
+            return
+        try:
+            self.db.execute("INSERT OR REPLACE INTO studies VALUES (?, ?, ?, ?)",
+                            (self.server, study, seen, seal(snapshot_blob(result))))
+        except sqlite3.DatabaseError as exc:
+            if not cachedb.damaged(exc):
+                raise
+            self.damage = exc
 
     def digest(self, seen: dict[str, bytes]) -> bytes:
         """What identifies a whole scan served from studies with these ``seen`` values (check results' key)."""
@@ -78,11 +96,18 @@ class WebIndex:
         return h.digest()
 
     def close(self) -> None:
-        """Commit and close."""
+        """Commit and close (a file found damaged is removed: the next audit makes a new one)."""
         try:
-            self.db.commit()
+            if self.damage is None:
+                self.db.commit()
+        except sqlite3.DatabaseError as exc:
+            if not cachedb.damaged(exc):
+                raise
+            self.damage = exc
         finally:
             self.db.close()
+            if self.damage is not None:
+                cachedb.discard(self.path, self.damage)
 
 
 def open_web_index(cache_dir: Path | None, server: str, options: ScanOptions, variant: str = "") -> Any:
