@@ -33,7 +33,7 @@ def write(path: Path, work: Callable[[sqlite3.Connection], None]) -> None:
             return
         except sqlite3.DatabaseError as exc:
             db.close()
-            if attempt == 2 or type(exc) is not sqlite3.DatabaseError:
+            if attempt == 2 or not damaged(exc):
                 raise
             discard(path, exc)
         finally:
@@ -52,7 +52,7 @@ def connect(path: Path, setup: Callable[[sqlite3.Connection], None], **options: 
             return db
         except sqlite3.DatabaseError as exc:
             db.close()
-            if attempt == 2 or type(exc) is not sqlite3.DatabaseError:
+            if attempt == 2 or not damaged(exc):
                 raise
             discard(path, exc)
         except BaseException:

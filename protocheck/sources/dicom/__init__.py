@@ -32,11 +32,10 @@ def scan_dicom(root: str | os.PathLike[str], options: ScanOptions | None = None)
 def _damaged_index(exc: Exception, root: str | os.PathLike[str], options: ScanOptions | None) -> bool:
     """Whether ``exc`` says the incremental index file is damaged (SQLite's own DatabaseError: malformed, not a
     database; not locked, read-only or full, its subclasses); if so the file is removed, with a warning."""
-    import sqlite3
-
-    if type(exc) is not sqlite3.DatabaseError or options is None or options.cache_dir is None:
-        return False
     from protocheck.storage import cachedb
+
+    if not cachedb.damaged(exc) or options is None or options.cache_dir is None:
+        return False
     from protocheck.storage.index import index_path
     from protocheck.storage.location import check_cache_location
 
