@@ -21,28 +21,20 @@ def write(path: Path, work: Callable[[sqlite3.Connection], None]) -> None:
     """Run ``work`` in one transaction on the database ``path`` (created if need be), without fsync.
 
     A file there that is not a sound database (``sqlite3.DatabaseError`` itself: not a database, malformed) is
-    removed and the store made in a new one; any other error (locked, read-only, full...) is raised, as is a
-    second failure.
+    removed and the store made in a new one (``connect``); any other error (locked, read-only, full...) is
+    raised, as is a second failure.
     """
-    for attempt in (1, 2):
-        db = sqlite3.connect(path)
-        try:
-            db.execute("PRAGMA synchronous=OFF")
-            with db:
-                work(db)
-            return
-        except sqlite3.DatabaseError as exc:
-            db.close()
-            if attempt == 2 or not damaged(exc):
-                raise
-            discard(path, exc)
-        finally:
-            db.close()
+    def run(db: sqlite3.Connection) -> None:
+        db.execute("PRAGMA synchronous=OFF")
+        with db:
+            work(db)
+
+    connect(path, run).close()
 
 
 def connect(path: Path, setup: Callable[[sqlite3.Connection], None], **options: Any) -> sqlite3.Connection:
     """The database ``path`` opened and ``setup`` run on it (pragmas, tables); a file there that is not a sound
-    database is removed with a warning and a new one made (the incremental index: a cache, rebuilt by reading
+    database is removed with a warning and a new one made (every database here is a cache, rebuilt by reading
     again, never a reason to stop a check). Any other error (locked, read-only, full...) is raised. ``options``:
     ``sqlite3.connect``'s."""
     for attempt in (1, 2):

@@ -63,11 +63,11 @@ def _too_long(elem: Any, vr: str) -> bool:
         return False
 
 
-def _values_fit(elem: Any, vr: str, tag: int, limit: int) -> bool:
+def _values_fit(elem: Any, vr: str, limit: int) -> bool:
     """Whether a raw multi-valued element of a plain VR has every value within ``limit`` and at most MAX_VALUES
     values (its total length is over the limit: ImageOrientationPatient, ImageType...): then it needs no cut, and
     is left raw instead of being decoded and rebuilt (about 9 such elements in a series' header)."""
-    if (_dictionary_vr(tag) if vr in ("", "UN") else vr) not in PLAIN or not isinstance(elem.value, bytes):
+    if vr not in PLAIN or not isinstance(elem.value, bytes):
         return False
     values = elem.value.split(b"\\")
     return len(values) <= MAX_VALUES and max(map(len, values)) <= limit
@@ -94,8 +94,9 @@ def bound_dataset(ds: Any) -> None:
         try:
             if type(elem) is RawDataElement and elem.value is not None:   # the common case, as below in short
                 vr = elem.VR or ""
-                limit = VR_MAX.get(_dictionary_vr(tag) if vr in ("", "UN") else vr)
-                if limit is None or elem.length is None or elem.length <= limit or _values_fit(elem, vr, tag, limit):
+                vr = _dictionary_vr(tag) if vr in ("", "UN") else vr
+                limit = VR_MAX.get(vr)
+                if limit is None or elem.length is None or elem.length <= limit or _values_fit(elem, vr, limit):
                     continue
             else:   # a converted element, or a deferred read (read here, as get_item does it)
                 elem = ds.get_item(tag)
